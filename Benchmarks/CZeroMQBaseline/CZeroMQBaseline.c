@@ -1,0 +1,165 @@
+// libzmq's C API, used the way its own perf tools use it (zmq_msg_* with one message reused on
+// receipt, zmq_msg_init_size + memcpy per send), as the baseline for the Swift binding.
+#include "CZeroMQBaseline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct publisher_args {
+    void *context;
+    char endpoint[256];
+    size_t size;
+    uint64_t count;
+    atomic_int subscribed;   // set by the subscriber once a probe arrived
+    atomic_int bound;        // set by the publisher once `endpoint` is valid
+    int error;
+};
+
+static void *publisher_main(void *raw) {
+    struct publisher_args *args = raw;
+    void *pub = zmq_socket(args->context, ZMQ_PUB);
+    int zero = 0, linger = 1000;
+    zmq_setsockopt(pub, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(pub, "tcp://127.0.0.1:*") != 0) { args->error = zmq_errno(); atomic_store(&args->bound, -1); return NULL; }
+    size_t length = sizeof args->endpoint;
+    zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, args->endpoint, &length);
+    atomic_store(&args->bound, 1);
+    // Probe until the subscription has reached us (slow-joiner), then send the run.
+    while (!atomic_load(&args->subscribed)) {
+        zmq_send(pub, "p", 1, ZMQ_DONTWAIT);
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    char payload[65536];
+    memset(payload, 'x', sizeof payload);
+    for (uint64_t i = 0; i < args->count; i++) {
+        zmq_msg_t msg;
+        zmq_msg_init_size(&msg, args->size);
+        memcpy(zmq_msg_data(&msg), payload, args->size);
+        while (zmq_msg_send(&msg, pub, 0) < 0) {
+            if (zmq_errno() != EINTR) { args->error = zmq_errno(); zmq_msg_close(&msg); goto done; }
+        }
+    }
+done:
+    zmq_close(pub);
+    return NULL;
+}
+
+double ganglion_c_pubsub_throughput(size_t size, uint64_t count) {
+    if (size < 2 || size > 65536) return -EINVAL;
+    void *pub_context = zmq_ctx_new(), *sub_context = zmq_ctx_new();
+    struct publisher_args args = {.context = pub_context, .size = size, .count = count};
+    pthread_t thread;
+    pthread_create(&thread, NULL, publisher_main, &args);
+    while (atomic_load(&args.bound) == 0) { struct timespec pause = {0, 100000}; nanosleep(&pause, NULL); }
+    double rate = -1;
+    if (atomic_load(&args.bound) < 0) { rate = -args.error; goto join; }
+
+    void *sub = zmq_socket(sub_context, ZMQ_SUB);
+    int zero = 0, linger = 0;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    zmq_connect(sub, args.endpoint);
+
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    uint64_t received = 0, start = 0;
+    while (received < count) {
+        if (zmq_msg_recv(&msg, sub, 0) < 0) {
+            if (zmq_errno() == EINTR) continue;
+            rate = -zmq_errno();
+            break;
+        }
+        if (zmq_msg_size(&msg) == 1) { atomic_store(&args.subscribed, 1); continue; }  // a probe
+        if (received == 0) start = now_ns();
+        received++;
+    }
+    uint64_t elapsed = now_ns() - start;
+    zmq_msg_close(&msg);
+    zmq_close(sub);
+    if (received == count) rate = (double)(count - 1) / ((double)elapsed / 1e9);
+join:
+    atomic_store(&args.subscribed, 1);
+    pthread_join(thread, NULL);
+    zmq_ctx_term(sub_context);
+    zmq_ctx_term(pub_context);
+    return rate;
+}
+
+struct echo_args {
+    void *context;
+    char endpoint[256];
+    uint64_t count;
+    atomic_int bound;
+};
+
+static void *echo_main(void *raw) {
+    struct echo_args *args = raw;
+    void *router = zmq_socket(args->context, ZMQ_ROUTER);
+    int linger = 0, timeout = 5000;  // a failed client must not leave this thread blocked forever
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_bind(router, "tcp://127.0.0.1:*");
+    size_t length = sizeof args->endpoint;
+    zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, args->endpoint, &length);
+    atomic_store(&args->bound, 1);
+    zmq_msg_t identity, body;
+    zmq_msg_init(&identity);
+    zmq_msg_init(&body);
+    for (uint64_t i = 0; i < args->count; i++) {
+        if (zmq_msg_recv(&identity, router, 0) < 0 || zmq_msg_recv(&body, router, 0) < 0) break;
+        if (zmq_msg_send(&identity, router, ZMQ_SNDMORE) < 0 || zmq_msg_send(&body, router, 0) < 0) break;
+    }
+    zmq_msg_close(&identity);
+    zmq_msg_close(&body);
+    zmq_close(router);
+    return NULL;
+}
+
+int ganglion_c_roundtrip(size_t size, uint64_t count, uint64_t *latencies) {
+    if (size > 65536) return -EINVAL;
+    void *server_context = zmq_ctx_new(), *client_context = zmq_ctx_new();
+    struct echo_args args = {.context = server_context, .count = count};
+    pthread_t thread;
+    pthread_create(&thread, NULL, echo_main, &args);
+    while (!atomic_load(&args.bound)) { struct timespec pause = {0, 100000}; nanosleep(&pause, NULL); }
+
+    void *dealer = zmq_socket(client_context, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(dealer, args.endpoint);
+    char payload[65536];
+    memset(payload, 'r', sizeof payload);
+    zmq_msg_t reply;
+    zmq_msg_init(&reply);
+    int result = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t start = now_ns();
+        zmq_msg_t request;
+        zmq_msg_init_size(&request, size);
+        memcpy(zmq_msg_data(&request), payload, size);
+        if (zmq_msg_send(&request, dealer, 0) < 0 || zmq_msg_recv(&reply, dealer, 0) < 0) {
+            result = -zmq_errno();
+            break;
+        }
+        latencies[i] = now_ns() - start;
+    }
+    zmq_msg_close(&reply);
+    zmq_close(dealer);
+    pthread_join(thread, NULL);
+    zmq_ctx_term(client_context);
+    zmq_ctx_term(server_context);
+    return result;
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+
+/// `ganglion-benchmarks`: prints the figures the transport and envelope goals are judged by.
+///
+/// Run with `scripts/bench.sh` (a release build). Every transport figure is measured for the Swift
+/// binding and for libzmq's C API in the same run, interleaved, and the median of the rounds is
+/// reported with the Swift/C ratio.
+@main
+struct Benchmarks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ganglion-benchmarks",
+        abstract: "Transport (Swift binding vs libzmq C) and envelope codec benchmarks."
+    )
+
+    @Option(help: "Messages per PUB→SUB throughput run.")
+    var messages = 1_000_000
+
+    @Option(help: "Round trips per DEALER↔ROUTER latency run.")
+    var roundTrips = 20_000
+
+    @Option(help: "Envelopes per encode/decode run.")
+    var envelopes = 200_000
+
+    @Option(help: "Runs of each measurement; the median is reported.")
+    var rounds = 3
+
+    @Option(help: "What to run: all, transport or envelope.")
+    var only: Suite = .all
+
+    enum Suite: String, ExpressibleByArgument {
+        case all, transport, envelope
+    }
+
+    func validate() throws {
+        guard messages >= 1000, roundTrips >= 100, envelopes >= 1000, (1...20).contains(rounds) else {
+            throw ValidationError("need messages ≥ 1000, round-trips ≥ 100, envelopes ≥ 1000 and 1…20 rounds")
+        }
+    }
+
+    func run() throws {
+        #if DEBUG
+        print("warning: a debug build; run scripts/bench.sh for release figures\n")
+        #endif
+        if only != .envelope {
+            try TransportBenchmark(messages: messages, roundTrips: roundTrips, rounds: rounds).run()
+        }
+        if only != .transport {
+            try EnvelopeBenchmark(envelopes: envelopes, rounds: rounds).run()
+        }
+    }
+}

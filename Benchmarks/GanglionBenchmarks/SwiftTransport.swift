@@ -1,0 +1,131 @@
+import Dispatch
+import Foundation
+import Synchronization
+import ZeroMQ
+
+/// The Swift binding driven exactly as `CZeroMQBaseline.c` drives libzmq, step for step.
+enum SwiftTransport {
+    /// How the subscriber takes each message.
+    enum ReceiveStyle: String {
+        /// `Socket.receive { bytes, more in }`: bytes lent from a reused message, no allocation.
+        case borrowed
+        /// `Socket.receiveFrame()`: an owned `Frame` per message, ready to keep or forward.
+        case frame
+    }
+
+    /// State shared by the publisher thread and the subscriber.
+    private final class Handshake: Sendable {
+        let endpoint = Mutex<String?>(nil)
+        let failure = Mutex<(any Error)?>(nil)
+        let subscribed = Atomic<Bool>(false)
+        let finished = DispatchSemaphore(value: 0)
+    }
+
+    /// PUB→SUB over tcp loopback between two contexts; messages per second at the subscriber.
+    static func pubSubThroughput(size: Int, count: Int, style: ReceiveStyle) throws -> Double {
+        let handshake = Handshake()
+        let publisher = Thread {
+            defer { handshake.finished.signal() }
+            do {
+                let context = try Context(defaultLinger: .seconds(1))
+                let pub = try Socket(.pub, context: context)
+                try pub.set(.sendHighWaterMark(0))
+                handshake.endpoint.withLock { $0 = try? pub.bind("tcp://127.0.0.1:*") }
+                let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+                while !handshake.subscribed.load(ordering: .acquiring) {
+                    try? pub.send(CollectionOfOne(UInt8(ascii: "p")), blocking: false)
+                    usleep(1000)
+                }
+                try payload.withUnsafeBytes { bytes in
+                    for _ in 0..<count { try pub.send(bytes: bytes) }
+                }
+            } catch {
+                handshake.failure.withLock { $0 = error }
+                handshake.endpoint.withLock { $0 = $0 ?? "" }
+            }
+        }
+        publisher.start()
+        defer {
+            handshake.subscribed.store(true, ordering: .releasing)
+            handshake.finished.wait()
+        }
+        var endpoint: String?
+        while endpoint == nil {
+            endpoint = handshake.endpoint.withLock { $0 }
+            if endpoint == nil { usleep(100) }
+        }
+        if let failure = handshake.failure.withLock({ $0 }) { throw failure }
+
+        let context = try Context(defaultLinger: .zero)
+        let sub = try Socket(.sub, context: context)
+        try sub.set([.receiveHighWaterMark(0), .receiveTimeout(.seconds(10))])
+        try sub.subscribe("")
+        try sub.connect(endpoint!)
+        var received = 0
+        var start = ContinuousClock.now
+        while received < count {
+            let messageSize: Int
+            switch style {
+            case .borrowed: messageSize = try sub.receive { bytes, _ in bytes.count }
+            case .frame: messageSize = try sub.receiveFrame().count
+            }
+            if messageSize == 1 {
+                handshake.subscribed.store(true, ordering: .releasing)
+                continue
+            }
+            if received == 0 { start = .now }
+            received += 1
+        }
+        let elapsed = ContinuousClock.now - start
+        return Double(count - 1) / (elapsed / .seconds(1))
+    }
+
+    /// DEALER→ROUTER→DEALER echo over tcp loopback; nanoseconds of each round trip.
+    static func roundTrips(size: Int, count: Int) throws -> [UInt64] {
+        let handshake = Handshake()
+        let echo = Thread {
+            defer { handshake.finished.signal() }
+            do {
+                let context = try Context(defaultLinger: .zero)
+                let router = try Socket(.router, context: context)
+                try router.set(.receiveTimeout(.seconds(5)))
+                let endpoint = try router.bind("tcp://127.0.0.1:*")
+                handshake.endpoint.withLock { $0 = endpoint }
+                for _ in 0..<count {
+                    let identity = try router.receiveFrame()
+                    let body = try router.receiveFrame()
+                    try router.send(identity, more: true)
+                    try router.send(body)
+                }
+            } catch {
+                handshake.failure.withLock { $0 = error }
+                handshake.endpoint.withLock { $0 = $0 ?? "" }
+            }
+        }
+        echo.start()
+        defer { handshake.finished.wait() }
+        var endpoint: String?
+        while endpoint == nil {
+            endpoint = handshake.endpoint.withLock { $0 }
+            if endpoint == nil { usleep(100) }
+        }
+        if let failure = handshake.failure.withLock({ $0 }) { throw failure }
+
+        let context = try Context(defaultLinger: .zero)
+        let dealer = try Socket(.dealer, context: context)
+        try dealer.set(.receiveTimeout(.seconds(5)))
+        try dealer.connect(endpoint!)
+        let payload = [UInt8](repeating: UInt8(ascii: "r"), count: size)
+        var latencies: [UInt64] = []
+        latencies.reserveCapacity(count)
+        try payload.withUnsafeBytes { bytes in
+            for _ in 0..<count {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try dealer.send(bytes: bytes)
+                _ = try dealer.receive { reply, _ in reply.count }
+                latencies.append(DispatchTime.now().uptimeNanoseconds - start)
+            }
+        }
+        return latencies
+    }
+}

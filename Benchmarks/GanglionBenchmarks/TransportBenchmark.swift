@@ -1,0 +1,52 @@
+import CZeroMQBaseline
+import ZeroMQ
+
+/// PUB→SUB throughput and DEALER↔ROUTER latency, Swift binding against libzmq's C API.
+struct TransportBenchmark {
+    let messages: Int
+    let roundTrips: Int
+    let rounds: Int
+
+    /// A benchmark step that could not run.
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func run() throws {
+        print("== Transport: libzmq \(ZeroMQLibrary.version), tcp loopback, \(rounds) rounds, median ==")
+        print("PUB→SUB throughput (\(messages) messages per run)")
+        print("  " + Figures.padded("size", 8) + Figures.padded("C", 16) + Figures.padded("Swift borrowed", 30)
+              + "Swift Frame")
+        for size in [256, 1024] {
+            var c: [Double] = [], borrowed: [Double] = [], frame: [Double] = []
+            for _ in 0..<rounds {
+                let rate = ganglion_c_pubsub_throughput(size, UInt64(messages))
+                guard rate > 0 else { throw Failure(description: "C PUB→SUB failed: errno \(-rate)") }
+                c.append(rate)
+                borrowed.append(try SwiftTransport.pubSubThroughput(size: size, count: messages, style: .borrowed))
+                frame.append(try SwiftTransport.pubSubThroughput(size: size, count: messages, style: .frame))
+            }
+            let base = Figures.median(c)
+            let swiftBorrowed = Figures.median(borrowed), swiftFrame = Figures.median(frame)
+            print("  " + Figures.padded("\(size) B", 8) + Figures.padded(Figures.rate(base), 16)
+                  + Figures.padded("\(Figures.rate(swiftBorrowed)) (\(Figures.fixed(100 * swiftBorrowed / base))% of C)", 30)
+                  + "\(Figures.rate(swiftFrame)) (\(Figures.fixed(100 * swiftFrame / base))% of C)")
+        }
+
+        print("DEALER↔ROUTER round trip (\(roundTrips) sequential round trips of 256 B per run)")
+        var c: [[UInt64]] = [], swift: [[UInt64]] = []
+        for _ in 0..<rounds {
+            var latencies = [UInt64](repeating: 0, count: roundTrips)
+            let result = ganglion_c_roundtrip(256, UInt64(roundTrips), &latencies)
+            guard result == 0 else { throw Failure(description: "C round trip failed: errno \(-result)") }
+            c.append(latencies)
+            swift.append(try SwiftTransport.roundTrips(size: 256, count: roundTrips))
+        }
+        for (name, runs) in [("C", c), ("Swift", swift)] {
+            let p50 = Figures.median(runs.map { Figures.percentileMicros($0, 50) })
+            let p99 = Figures.median(runs.map { Figures.percentileMicros($0, 99) })
+            print("  " + Figures.padded(name, 8) + "p50 \(Figures.fixed(p50)) µs   p99 \(Figures.fixed(p99)) µs")
+        }
+        print("")
+    }
+}

@@ -1,0 +1,78 @@
+// swift-tools-version:6.1
+//
+// Ganglion: a distributed runtime for event-driven AI agents.
+// Targets follow DESIGN.md §7, lowest first; dependencies point downward only.
+
+import PackageDescription
+
+let package = Package(
+    name: "Ganglion",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ganglion", targets: ["ganglion"]),
+        .executable(name: "ganglion-benchmarks", targets: ["GanglionBenchmarks"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "GanglionWire", targets: ["GanglionWire"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System library over Debian's libzmq3-dev. Only `ZeroMQ` imports it.
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        // Safe Swift binding: context, owner-thread sockets, frames, poller, CURVE, typed errors.
+        .target(
+            name: "ZeroMQ",
+            dependencies: [
+                "CZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Code generated from proto/ (committed; regenerate with scripts/generate-protos.sh).
+        .target(
+            name: "GanglionWire",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // The one executable: node, operator and developer CLI.
+        .executableTarget(
+            name: "ganglion",
+            dependencies: [
+                "ZeroMQ",
+                "GanglionWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // libzmq's C API driven directly: the baseline the Swift binding is measured against.
+        .target(
+            name: "CZeroMQBaseline",
+            path: "Benchmarks/CZeroMQBaseline",
+            linkerSettings: [.linkedLibrary("zmq")]
+        ),
+        // `swift run -c release ganglion-benchmarks`: transport and envelope figures.
+        .executableTarget(
+            name: "GanglionBenchmarks",
+            dependencies: [
+                "ZeroMQ",
+                "GanglionWire",
+                "CZeroMQBaseline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/GanglionBenchmarks"
+        ),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(
+            name: "GanglionWireTests",
+            dependencies: [
+                "GanglionWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,186 @@
+import CZeroMQ
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// A thread that owns a group of sockets for their whole life and serves commands from other
+/// threads: czmq's `zactor` shape.
+///
+/// Only the loop thread ever touches its sockets. Other threads (async code included) hand it
+/// work with ``execute(_:)`` or ``perform(_:)``; commands queue behind a mutex and one eventfd
+/// wakes the poller, so a burst of commands costs one wake-up and is run as a batch. The loop
+/// also calls a handler whenever a watched socket is readable and runs timers. ``stop()`` is
+/// synchronous: when it returns, the thread has ended and its sockets are closed.
+public final class SocketLoop: Sendable {
+    /// Work run on the loop thread with access to its sockets.
+    public typealias Command = @Sendable (SocketLoop.Owner) -> Void
+
+    /// The loop's name, used for its thread and in logs and errors.
+    public let name: String
+    /// The context the loop's sockets are made in.
+    public let context: Context
+    private let core: Core
+
+    /// Starts the loop thread.
+    /// - Parameters:
+    ///   - name: names the thread and appears in logs.
+    ///   - context: the context for sockets made with ``Owner/makeSocket(_:)``.
+    ///   - logger: where errors thrown by handlers and timers are reported.
+    public init(name: String, context: Context, logger: Logger = Logger(label: "ganglion.zeromq.loop")) throws {
+        self.name = name
+        self.context = context
+        self.core = try Core(name: name, context: context, logger: logger)
+        let core = self.core
+        let thread = Thread { core.run() }
+        thread.name = name
+        thread.start()
+        core.waitUntilStarted()
+    }
+
+    deinit { core.stop() }
+
+    /// Queues `command` to run on the loop thread; returns `false` if the loop has stopped (the
+    /// command is then dropped).
+    @discardableResult
+    public func execute(_ command: @escaping Command) -> Bool {
+        core.enqueue(CollectionOfOne(command))
+    }
+
+    /// Queues several commands at once (one lock, at most one wake-up); `false` if stopped.
+    @discardableResult
+    public func execute(batch commands: [Command]) -> Bool {
+        core.enqueue(commands)
+    }
+
+    /// Runs `body` on the loop thread and returns its result to async code.
+    /// - Throws: what `body` throws, or a ``ZeroMQError`` if the loop has stopped.
+    public func perform<Result: Sendable>(
+        _ body: @escaping @Sendable (Owner) throws -> Result
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = execute { owner in continuation.resume(with: Swift.Result { try body(owner) }) }
+            if !accepted { continuation.resume(throwing: stoppedError()) }
+        }
+    }
+
+    /// Runs `body` on the loop thread and blocks the caller until it is done. For setup from
+    /// synchronous code; never call it from async code (it blocks a cooperative thread).
+    /// Called on the loop thread itself, it runs `body` in place.
+    public func performAndWait<Result: Sendable>(
+        _ body: @escaping @Sendable (Owner) throws -> Result
+    ) throws -> Result {
+        if let owner = core.ownerIfOnLoopThread() { return try body(owner) }
+        let outcome = Mutex<Swift.Result<Result, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let accepted = execute { owner in
+            outcome.withLock { $0 = Swift.Result { try body(owner) } }
+            done.signal()
+        }
+        guard accepted else { throw stoppedError() }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
+    /// Stops the loop: runs the commands already queued, closes every socket it owns (each with
+    /// its bounded linger) and ends the thread. Returns when all that is done (at once if called
+    /// from the loop thread, which finishes after the current iteration). Idempotent.
+    public func stop() { core.stop() }
+
+    /// Whether ``stop()`` has been called.
+    public var isStopped: Bool { core.isStopping }
+
+    private func stoppedError() -> ZeroMQError {
+        ZeroMQError(code: .socketClosed, message: "socket loop \(name) is stopped", operation: "execute")
+    }
+}
+
+extension SocketLoop {
+    /// The shared, lock-protected part of a loop and the body of its thread.
+    final class Core: Sendable {
+        struct Pending {
+            var commands: [Command] = []
+            var wakePending = false
+            var stopping = false
+            var thread: pthread_t?
+        }
+
+        let name: String
+        let context: Context
+        let logger: Logger
+        let wake: WakeSignal
+        let pending = Mutex(Pending())
+        let started = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        // Set once by the loop thread before `started` is signalled, read only on that thread.
+        nonisolated(unsafe) private var owner: Owner?
+
+        init(name: String, context: Context, logger: Logger) throws {
+            self.name = name
+            self.context = context
+            self.logger = logger
+            self.wake = try WakeSignal()
+        }
+
+        var isStopping: Bool { pending.withLock { $0.stopping } }
+
+        func waitUntilStarted() { started.wait() }
+
+        func ownerIfOnLoopThread() -> Owner? {
+            let thread = pending.withLock { $0.thread }
+            guard let thread, pthread_equal(thread, pthread_self()) != 0 else { return nil }
+            return owner
+        }
+
+        func enqueue<Commands: Collection>(_ commands: Commands) -> Bool where Commands.Element == Command {
+            let (accepted, needsWake) = pending.withLock { state -> (Bool, Bool) in
+                guard !state.stopping else { return (false, false) }
+                state.commands.append(contentsOf: commands)
+                defer { state.wakePending = true }
+                return (true, !state.wakePending)
+            }
+            if needsWake { wake.wake() }
+            return accepted
+        }
+
+        func stop() {
+            let (alreadyStopping, onLoopThread) = pending.withLock { state in
+                defer { state.stopping = true }
+                return (state.stopping, state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false)
+            }
+            if !alreadyStopping { wake.wake() }
+            guard !onLoopThread else { return }
+            finished.wait()
+            finished.signal()  // let any other caller of stop() through as well
+        }
+
+        /// The loop thread's body.
+        func run() {
+            let owner = Owner(loopName: name, context: context, logger: logger)
+            self.owner = owner
+            pending.withLock { $0.thread = pthread_self() }
+            started.signal()
+            var stopping = false
+            while !stopping {
+                do {
+                    try owner.pollOnce(wake: wake)
+                } catch {
+                    logger.error("socket loop poll failed", metadata: ["ganglion.loop": "\(name)", "error": "\(error)"])
+                }
+                owner.runDueTimers()
+                let (commands, stop) = pending.withLock { state in
+                    defer { state.commands = []; state.wakePending = false }
+                    return (state.commands, state.stopping)
+                }
+                for command in commands { command(owner) }
+                stopping = stop
+            }
+            // Commands queued before stop() were accepted: run them before the sockets close.
+            let late = pending.withLock { state in defer { state.commands = [] }; return state.commands }
+            for command in late { command(owner) }
+            owner.closeAll()
+            self.owner = nil
+            finished.signal()
+        }
+    }
+}
