@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
@@ -20,27 +21,29 @@ struct publisher_args {
     char endpoint[256];
     size_t size;
     uint64_t count;
-    atomic_int subscribed;   // set by the subscriber once a probe arrived
     atomic_int bound;        // set by the publisher once `endpoint` is valid
+    atomic_int drained;      // set by the subscriber when it has everything (or gave up)
     int error;
 };
 
 static void *publisher_main(void *raw) {
     struct publisher_args *args = raw;
-    void *pub = zmq_socket(args->context, ZMQ_PUB);
-    int zero = 0, linger = 1000;
-    zmq_setsockopt(pub, ZMQ_SNDHWM, &zero, sizeof zero);
+    // XPUB with no-drop: a lossless publisher that blocks at the HWM instead of dropping, so the
+    // run measures steady flow, not how fast an unbounded queue can grow.
+    void *pub = zmq_socket(args->context, ZMQ_XPUB);
+    int hwm = GANGLION_BENCH_HWM, linger = 1000, nodrop = 1;
+    zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(pub, ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop);
     if (zmq_bind(pub, "tcp://127.0.0.1:*") != 0) { args->error = zmq_errno(); atomic_store(&args->bound, -1); return NULL; }
     size_t length = sizeof args->endpoint;
     zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, args->endpoint, &length);
     atomic_store(&args->bound, 1);
-    // Probe until the subscription has reached us (slow-joiner), then send the run.
-    while (!atomic_load(&args->subscribed)) {
-        zmq_send(pub, "p", 1, ZMQ_DONTWAIT);
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-    }
+    // The subscription message says the subscriber's pipe is attached: no slow-joiner loss.
+    char subscription[16];
+    int timeout = 10000;
+    zmq_setsockopt(pub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    if (zmq_recv(pub, subscription, sizeof subscription, 0) < 0) { args->error = zmq_errno(); goto done; }
     char payload[65536];
     memset(payload, 'x', sizeof payload);
     for (uint64_t i = 0; i < args->count; i++) {
@@ -52,12 +55,14 @@ static void *publisher_main(void *raw) {
         }
     }
 done:
+    // Closing with messages still queued would drop them after the linger: wait for the reader.
+    while (!atomic_load(&args->drained)) { struct timespec pause = {0, 1000000}; nanosleep(&pause, NULL); }
     zmq_close(pub);
     return NULL;
 }
 
 double ganglion_c_pubsub_throughput(size_t size, uint64_t count) {
-    if (size < 2 || size > 65536) return -EINVAL;
+    if (size < 1 || size > 65536) return -EINVAL;
     void *pub_context = zmq_ctx_new(), *sub_context = zmq_ctx_new();
     struct publisher_args args = {.context = pub_context, .size = size, .count = count};
     pthread_t thread;
@@ -67,10 +72,12 @@ double ganglion_c_pubsub_throughput(size_t size, uint64_t count) {
     if (atomic_load(&args.bound) < 0) { rate = -args.error; goto join; }
 
     void *sub = zmq_socket(sub_context, ZMQ_SUB);
-    int zero = 0, linger = 0;
-    zmq_setsockopt(sub, ZMQ_RCVHWM, &zero, sizeof zero);
+    int hwm = GANGLION_BENCH_HWM, linger = 0;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    int timeout = 10000;  // a lost message fails the run instead of hanging it
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_connect(sub, args.endpoint);
 
     zmq_msg_t msg;
@@ -82,7 +89,6 @@ double ganglion_c_pubsub_throughput(size_t size, uint64_t count) {
             rate = -zmq_errno();
             break;
         }
-        if (zmq_msg_size(&msg) == 1) { atomic_store(&args.subscribed, 1); continue; }  // a probe
         if (received == 0) start = now_ns();
         received++;
     }
@@ -91,7 +97,7 @@ double ganglion_c_pubsub_throughput(size_t size, uint64_t count) {
     zmq_close(sub);
     if (received == count) rate = (double)(count - 1) / ((double)elapsed / 1e9);
 join:
-    atomic_store(&args.subscribed, 1);
+    atomic_store(&args.drained, 1);
     pthread_join(thread, NULL);
     zmq_ctx_term(sub_context);
     zmq_ctx_term(pub_context);
@@ -163,3 +169,5 @@ int ganglion_c_roundtrip(size_t size, uint64_t count, uint64_t *latencies) {
     zmq_ctx_term(server_context);
     return result;
 }
+
+void ganglion_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }

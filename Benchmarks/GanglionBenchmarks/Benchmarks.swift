@@ -1,4 +1,5 @@
 import ArgumentParser
+import CZeroMQBaseline
 
 /// `ganglion-benchmarks`: prints the figures the transport and envelope goals are judged by.
 ///
@@ -22,7 +23,7 @@ struct Benchmarks: ParsableCommand {
     var envelopes = 200_000
 
     @Option(help: "Runs of each measurement; the median is reported.")
-    var rounds = 3
+    var rounds = 5
 
     @Option(help: "What to run: all, transport or envelope.")
     var only: Suite = .all
@@ -38,6 +39,7 @@ struct Benchmarks: ParsableCommand {
     }
 
     func run() throws {
+        ganglion_line_buffer_stdout()  // figures appear as they are measured, even when piped
         #if DEBUG
         print("warning: a debug build; run scripts/bench.sh for release figures\n")
         #endif

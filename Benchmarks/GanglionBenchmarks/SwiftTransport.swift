@@ -1,3 +1,4 @@
+import CZeroMQBaseline
 import Dispatch
 import Foundation
 import Synchronization
@@ -5,6 +6,9 @@ import ZeroMQ
 
 /// The Swift binding driven exactly as `CZeroMQBaseline.c` drives libzmq, step for step.
 enum SwiftTransport {
+    /// The high-water mark of both ends of the PUB→SUB runs (as in the C baseline).
+    static let hwm = Int32(GANGLION_BENCH_HWM)
+
     /// How the subscriber takes each message.
     enum ReceiveStyle: String {
         /// `Socket.receive { bytes, more in }`: bytes lent from a reused message, no allocation.
@@ -17,25 +21,24 @@ enum SwiftTransport {
     private final class Handshake: Sendable {
         let endpoint = Mutex<String?>(nil)
         let failure = Mutex<(any Error)?>(nil)
-        let subscribed = Atomic<Bool>(false)
+        let drained = Atomic<Bool>(false)
         let finished = DispatchSemaphore(value: 0)
     }
 
-    /// PUB→SUB over tcp loopback between two contexts; messages per second at the subscriber.
+    /// PUB→SUB over tcp loopback between two contexts, from an XPUB with no-drop (lossless, blocking
+    /// at the HWM) to a SUB; messages per second at the subscriber.
     static func pubSubThroughput(size: Int, count: Int, style: ReceiveStyle) throws -> Double {
         let handshake = Handshake()
         let publisher = Thread {
             defer { handshake.finished.signal() }
             do {
                 let context = try Context(defaultLinger: .seconds(1))
-                let pub = try Socket(.pub, context: context)
-                try pub.set(.sendHighWaterMark(0))
+                let pub = try Socket(.xpub, context: context)
+                try pub.set([.sendHighWaterMark(hwm), .xpubNoDrop(true), .receiveTimeout(.seconds(10))])
                 handshake.endpoint.withLock { $0 = try? pub.bind("tcp://127.0.0.1:*") }
+                // The subscription message says the subscriber's pipe is attached.
+                _ = try pub.receiveFrame()
                 let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
-                while !handshake.subscribed.load(ordering: .acquiring) {
-                    try? pub.send(CollectionOfOne(UInt8(ascii: "p")), blocking: false)
-                    usleep(1000)
-                }
                 try payload.withUnsafeBytes { bytes in
                     for _ in 0..<count { try pub.send(bytes: bytes) }
                 }
@@ -43,10 +46,12 @@ enum SwiftTransport {
                 handshake.failure.withLock { $0 = error }
                 handshake.endpoint.withLock { $0 = $0 ?? "" }
             }
+            // Closing with messages still queued would drop them after the linger.
+            while !handshake.drained.load(ordering: .acquiring) { usleep(1000) }
         }
         publisher.start()
         defer {
-            handshake.subscribed.store(true, ordering: .releasing)
+            handshake.drained.store(true, ordering: .releasing)
             handshake.finished.wait()
         }
         var endpoint: String?
@@ -58,23 +63,16 @@ enum SwiftTransport {
 
         let context = try Context(defaultLinger: .zero)
         let sub = try Socket(.sub, context: context)
-        try sub.set([.receiveHighWaterMark(0), .receiveTimeout(.seconds(10))])
+        try sub.set([.receiveHighWaterMark(hwm), .receiveTimeout(.seconds(10))])
         try sub.subscribe("")
         try sub.connect(endpoint!)
-        var received = 0
         var start = ContinuousClock.now
-        while received < count {
-            let messageSize: Int
+        for received in 0..<count {
             switch style {
-            case .borrowed: messageSize = try sub.receive { bytes, _ in bytes.count }
-            case .frame: messageSize = try sub.receiveFrame().count
-            }
-            if messageSize == 1 {
-                handshake.subscribed.store(true, ordering: .releasing)
-                continue
+            case .borrowed: _ = try sub.receive { bytes, _ in bytes.count }
+            case .frame: _ = try sub.receiveFrame().count
             }
             if received == 0 { start = .now }
-            received += 1
         }
         let elapsed = ContinuousClock.now - start
         return Double(count - 1) / (elapsed / .seconds(1))

@@ -6,7 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// PUB→SUB over tcp loopback between two contexts: `count` messages of `size` bytes.
+/// The high-water mark of both ends of the PUB→SUB runs.
+#define GANGLION_BENCH_HWM 10000
+
+/// PUB→SUB over tcp loopback between two contexts: `count` messages of `size` bytes, sent by an
+/// XPUB with no-drop (lossless, blocking at the HWM) to a SUB.
 /// Returns messages per second measured at the subscriber, or a negative errno on failure.
 double ganglion_c_pubsub_throughput(size_t size, uint64_t count);
 
@@ -14,5 +18,8 @@ double ganglion_c_pubsub_throughput(size_t size, uint64_t count);
 /// time. Writes each round trip's nanoseconds into `latencies` (length `count`).
 /// Returns 0, or a negative errno on failure.
 int ganglion_c_roundtrip(size_t size, uint64_t count, uint64_t *latencies);
+
+/// Makes stdout line-buffered, so figures appear as they are measured even when piped.
+void ganglion_line_buffer_stdout(void);
 
 #endif

@@ -1,0 +1,67 @@
+import XCTest
+@testable import ZeroMQ
+
+/// CurveZMQ: encryption and server authentication.
+final class CurveTests: XCTestCase {
+    override func setUpWithError() throws {
+        try XCTSkipUnless(ZeroMQLibrary.hasCurve, "libzmq without CURVE")
+    }
+
+    private func curveServer(_ context: Context, keys: CurveKeyPair) throws -> (Socket, String) {
+        let server = try Socket(.router, context: context)
+        try server.set([.curveServer(true), .curveSecretKey(keys.secretKey), .zapDomain("ganglion")])
+        XCTAssertTrue(try server.isCurveServer)
+        return (server, try server.bind(anyLoopbackPort))
+    }
+
+    private func curveClient(_ context: Context, serverKey: CurveKey) throws -> Socket {
+        let keys = try CurveKeyPair.generate()
+        let client = try Socket(.dealer, context: context)
+        try client.set([
+            .curveServerKey(serverKey), .curvePublicKey(keys.publicKey), .curveSecretKey(keys.secretKey),
+            .handshakeInterval(.seconds(2)),
+        ])
+        return client
+    }
+
+    func testKeyPairsRoundTripThroughZ85() throws {
+        let keys = try CurveKeyPair.generate()
+        XCTAssertEqual(keys.publicKey.z85.count, 40)
+        XCTAssertEqual(try CurveKey(z85: keys.publicKey.z85), keys.publicKey)
+        XCTAssertEqual(try CurveKeyPair.publicKey(for: keys.secretKey), keys.publicKey)
+        XCTAssertNotEqual(try CurveKeyPair.generate().publicKey, keys.publicKey)
+        assertZeroMQError(.invalidArgument) { try CurveKey(z85: "too short") }
+        assertZeroMQError(.invalidArgument) { try CurveKey(bytes: [1, 2, 3]) }
+    }
+
+    func testClientWithTheServersKeyExchangesMessages() throws {
+        let serverKeys = try CurveKeyPair.generate()
+        let (server, endpoint) = try curveServer(try Context(), keys: serverKeys)
+        let client = try curveClient(try Context(), serverKey: serverKeys.publicKey)
+        try client.connect(endpoint)
+        try client.send("secret order")
+        let request = try server.receiveStrings()
+        XCTAssertEqual(request.last, "secret order")
+        try server.send(multipart: [Frame(request[0]), Frame("secret reply")])
+        XCTAssertEqual(try client.receiveStrings(), ["secret reply"])
+    }
+
+    func testClientWithAWrongServerKeyGetsNoMessageThrough() throws {
+        let serverKeys = try CurveKeyPair.generate()
+        let (server, endpoint) = try curveServer(try Context(), keys: serverKeys)
+        let impostorKey = try CurveKeyPair.generate().publicKey
+        let client = try curveClient(try Context(), serverKey: impostorKey)
+        try client.connect(endpoint)
+        try client.send("should never arrive", blocking: false)
+        XCTAssertFalse(try server.receivesSomething(within: .milliseconds(1500)))
+        XCTAssertEqual(server.statistics.framesReceived, 0)
+    }
+
+    func testPlainTextClientIsRefusedByACurveServer() throws {
+        let (server, endpoint) = try curveServer(try Context(), keys: try CurveKeyPair.generate())
+        let plain = try Socket(.dealer, context: try Context())
+        try plain.connect(endpoint)
+        try plain.send("plain text", blocking: false)
+        XCTAssertFalse(try server.receivesSomething(within: .milliseconds(1500)))
+    }
+}
