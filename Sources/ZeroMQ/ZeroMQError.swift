@@ -16,7 +16,7 @@ public struct ZeroMQError: Error, Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case wouldBlock, contextTerminated, hostUnreachable, invalidArgument
             case addressInUse, addressNotAvailable, protocolNotSupported, notSupported
-            case stateMismatch, messageTooLarge, socketClosed, tooManySockets, other
+            case stateMismatch, messageTooLarge, socketClosed, tooManySockets, endpointNotFound, other
         }
         private let value: Value
 
@@ -44,6 +44,8 @@ public struct ZeroMQError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let socketClosed = Code(value: .socketClosed)
         /// EMFILE: the context's socket limit or the process's descriptor limit is reached.
         public static let tooManySockets = Code(value: .tooManySockets)
+        /// ENOENT: unbind or disconnect of an endpoint the socket is not bound or connected to.
+        public static let endpointNotFound = Code(value: .endpointNotFound)
         /// Any other errno; see ``ZeroMQError/errno``.
         public static let other = Code(value: .other)
 
@@ -62,6 +64,7 @@ public struct ZeroMQError: Error, Hashable, Sendable, CustomStringConvertible {
             case EMSGSIZE: value = .messageTooLarge
             case EMFILE: value = .tooManySockets
             case ENOTSOCK: value = .socketClosed
+            case ENOENT: value = .endpointNotFound
             default: value = .other
             }
         }
@@ -83,6 +86,7 @@ public struct ZeroMQError: Error, Hashable, Sendable, CustomStringConvertible {
             case .messageTooLarge: "message_too_large"
             case .socketClosed: "socket_closed"
             case .tooManySockets: "too_many_sockets"
+            case .endpointNotFound: "endpoint_not_found"
             case .other: "other"
             }
         }

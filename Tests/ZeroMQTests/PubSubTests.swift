@@ -27,8 +27,10 @@ final class PubSubTests: XCTestCase {
 
     func testMultipartMessagesArriveWholeAndInOrder() throws {
         let pub = try Socket(.pub, context: try Context())
+        try pub.set(.sendHighWaterMark(0))  // integrity and order here, not HWM (see HighWaterMarkTests)
         let endpoint = try pub.bind(anyLoopbackPort)
         let sub = try Socket(.sub, context: try Context())
+        try sub.set(.receiveHighWaterMark(0))
         try sub.subscribe("stream\0")
         try sub.connect(endpoint)
         try awaitSubscription(publisher: pub, subscriber: sub, topic: "stream\0")

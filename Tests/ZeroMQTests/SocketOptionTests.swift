@@ -34,7 +34,7 @@ final class SocketOptionTests: XCTestCase {
         let port = Int(endpoint.split(separator: ":").last!)!
         XCTAssertTrue((1...65535).contains(port))
         try socket.unbind(endpoint)
-        assertZeroMQError(.addressNotAvailable) { try socket.unbind(endpoint) }
+        assertZeroMQError(.endpointNotFound) { try socket.unbind(endpoint) }
     }
 
     func testBadInputGivesErrorsThatNameWhatWasWrong() throws {
@@ -47,7 +47,7 @@ final class SocketOptionTests: XCTestCase {
         XCTAssertTrue(longID?.operation == "set routing id", longID?.operation ?? "")
         let negative = assertZeroMQError(.invalidArgument) { try socket.set(.heartbeatInterval(.milliseconds(-5))) }
         XCTAssertTrue(negative?.message.contains("outside") ?? false)
-        assertZeroMQError(.notSupported) { try socket.subscribe("x") }
+        assertZeroMQError(.invalidArgument) { try socket.subscribe("x") }
 
         let occupied = try Socket(.router, context: context)
         let endpoint = try occupied.bind(anyLoopbackPort)

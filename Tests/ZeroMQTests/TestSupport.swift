@@ -12,7 +12,7 @@ final class TestThread: Sendable {
 
     init(_ name: String, _ body: @escaping @Sendable () throws -> Void) {
         self.name = name
-        let thread = Thread { [done, failure] in
+        let thread = Thread { [self] in
             do { try body() } catch { failure.withLock { $0 = error } }
             done.signal()
         }
