@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the system packages Ganglion builds and tests against, on Debian 12 (or Ubuntu).
+#   scripts/install-deps.sh [--for run|test]
+# Needs a Swift 6.1+ toolchain on PATH (or in /opt/swift); packages already present are skipped.
+set -euo pipefail
+
+purpose="run"
+[[ "${1:-}" == "--for" ]] && purpose="${2:-run}"
+
+packages=(libzmq3-dev pkg-config)
+if [[ "$purpose" == "test" ]]; then
+    packages+=(protobuf-compiler)   # regenerates proto code to check the committed code is current
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "install-deps: installing ${missing[*]}" >&2
+    sudo=""
+    if [[ "$(id -u)" != 0 ]]; then
+        command -v sudo >/dev/null || { echo "install-deps: need root or sudo to apt-get install ${missing[*]}" >&2; exit 2; }
+        sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+    if [[ -x /opt/swift/usr/bin/swift ]]; then
+        echo "install-deps: add /opt/swift/usr/bin to PATH" >&2
+    fi
+    echo "install-deps: no Swift toolchain on PATH; install Swift 6.1 or newer from swift.org" >&2
+    exit 2
+fi

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Quick start, command 2: installs what the tests need and runs the whole test suite.
+#   scripts/test.sh            (what .ci/run calls)
+# Steps: system packages; generated protobuf code is current; build; every test; a short smoke
+# run of the benchmarks so they keep working (the real figures come from scripts/bench.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
+started=$(date +%s)
+step() { echo "== test.sh: $* ($(($(date +%s) - started)) s)" >&2; }
+
+step "system packages"
+scripts/install-deps.sh --for test
+
+step "generated protobuf code is current"
+scripts/generate-protos.sh --check
+
+step "build"
+swift build --build-tests
+
+step "tests"
+swift test --skip-build
+
+step "benchmark smoke run"
+"$(swift build --show-bin-path)/ganglion-benchmarks" --messages 2000 --round-trips 200 --envelopes 2000 --rounds 1 >/dev/null
+
+step "all passed"
