@@ -98,9 +98,9 @@ public final class Frame: @unchecked Sendable {
     /// The frame's bytes decoded as UTF-8 (invalid sequences repaired).
     public var string: String { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
 
-    /// Initialises `target` as a new reference to this frame's buffer (no byte copy for large frames).
+    /// Makes the initialised message `target` a new reference to this frame's buffer (no byte
+    /// copy for large frames).
     func share(into target: UnsafeMutablePointer<zmq_msg_t>) {
-        zmq_msg_init(target)
         shareLock.withLock { _ in
             // Fails only for an invalid source message, which a Frame never holds.
             precondition(zmq_msg_copy(target, message) == 0, "zmq_msg_copy of a valid frame failed")

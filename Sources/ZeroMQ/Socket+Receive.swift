@@ -5,11 +5,10 @@ extension Socket {
     /// - Parameter blocking: wait (up to the receive timeout) for a frame; otherwise fail at once.
     /// - Throws: ``ZeroMQError`` with ``ZeroMQError/Code/wouldBlock`` when no frame arrived.
     public func receiveFrame(blocking: Bool = true) throws -> Frame {
-        var incoming = zmq_msg_t()
-        zmq_msg_init(&incoming)
-        defer { zmq_msg_close(&incoming) }
-        try receiveMessage(&incoming, blocking: blocking)
-        return Frame(taking: &incoming)
+        try withMessage { incoming in
+            try receiveMessage(incoming, blocking: blocking)
+            return Frame(taking: incoming)
+        }
     }
 
     /// Receives one frame and lends its bytes to `body` without copying or allocating; the bytes
@@ -27,17 +26,17 @@ extension Socket {
     ///   (so the socket stays usable) and refused with ``ZeroMQError/Code/messageTooLarge``.
     public func receiveMultipart(blocking: Bool = true, maxFrames: Int = 1024) throws -> [Frame] {
         var frames: [Frame] = []
-        var incoming = zmq_msg_t()
-        zmq_msg_init(&incoming)
-        defer { zmq_msg_close(&incoming) }
-        try receiveMessage(&incoming, blocking: blocking)
-        var total = 1
-        frames.append(Frame(taking: &incoming))
-        while try hasMoreFrames {
-            // The rest of a message is already here: libzmq delivers messages atomically.
-            try receiveMessage(&incoming, blocking: true)
-            total += 1
-            if frames.count < maxFrames { frames.append(Frame(taking: &incoming)) }
+        let total = try withMessage { incoming in
+            try receiveMessage(incoming, blocking: blocking)
+            var total = 1
+            frames.append(Frame(taking: incoming))
+            while try hasMoreFrames {
+                // The rest of a message is already here: libzmq delivers messages atomically.
+                try receiveMessage(incoming, blocking: true)
+                total += 1
+                if frames.count < maxFrames { frames.append(Frame(taking: incoming)) }
+            }
+            return total
         }
         guard total <= maxFrames else {
             throw ZeroMQError(
@@ -53,6 +52,17 @@ extension Socket {
             return try receiveMultipart(blocking: false, maxFrames: maxFrames)
         } catch let error as ZeroMQError where error.isWouldBlock {
             return nil
+        }
+    }
+
+    /// Runs `body` with an initialised message at a stable stack address, closed afterwards
+    /// (closing an emptied or failed-to-send message is what libzmq asks for).
+    func withMessage<Result>(_ body: (UnsafeMutablePointer<zmq_msg_t>) throws -> Result) rethrows -> Result {
+        try withUnsafeTemporaryAllocation(of: zmq_msg_t.self, capacity: 1) { buffer in
+            let message = buffer.baseAddress!
+            zmq_msg_init(message)
+            defer { zmq_msg_close(message) }
+            return try body(message)
         }
     }
 

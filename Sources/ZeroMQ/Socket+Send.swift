@@ -8,10 +8,10 @@ extension Socket {
     ///   - blocking: wait (up to the send timeout) when the socket cannot send; otherwise fail at once.
     /// - Throws: ``ZeroMQError`` with ``ZeroMQError/Code/wouldBlock`` when nothing was sent.
     public func send(_ frame: Frame, more: Bool = false, blocking: Bool = true) throws {
-        var outgoing = zmq_msg_t()
-        frame.share(into: &outgoing)
-        defer { zmq_msg_close(&outgoing) }
-        try sendMessage(&outgoing, flags: flags(more: more, blocking: blocking))
+        try withMessage { outgoing in
+            frame.share(into: outgoing)
+            try sendMessage(outgoing, flags: flags(more: more, blocking: blocking))
+        }
     }
 
     /// Sends a copy of `bytes` as one frame (libzmq copies them once into its message).
