@@ -1,30 +1,34 @@
 import CZeroMQ
-import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One frame of a ZeroMQ message, owning a `zmq_msg_t`.
 ///
 /// A frame's bytes never change after it is made, so it can be read from any thread and kept as
 /// long as needed. Sending a frame does not copy its bytes: libzmq shares the buffer by reference
 /// count, so a frame received from one socket can be handed on to many others as it is.
-public final class Frame: @unchecked Sendable {
+public struct Frame: @unchecked Sendable {
     // The bytes are immutable. The only mutation is libzmq's copy bookkeeping on the source
-    // message (`zmq_msg_copy` marks it shared); `shareLock` serialises that, so concurrent
-    // sends of one frame from several owner threads are safe.
-    let message: UnsafeMutablePointer<zmq_msg_t>
-    private let shareLock = Mutex<Void>(())
+    // message (`zmq_msg_copy` marks it shared); the storage's mutex serialises that, so
+    // concurrent sends of one frame from several owner threads are safe.
+    let storage: FrameStorage
+
+    /// The frame's `zmq_msg_t`, valid while `storage` is alive.
+    var message: UnsafeMutablePointer<zmq_msg_t> { storage.message }
 
     /// An empty frame (zero bytes), e.g. the delimiter of a REQ/REP envelope.
-    public convenience init() {
-        self.init(uninitialized: ())
+    public init() {
+        storage = FrameStorage.make()
         zmq_msg_init(message)
     }
 
     /// A frame of `count` bytes written in place by `initializer`: the bytes are produced
     /// directly in the message buffer libzmq will send, with no intermediate copy.
-    public convenience init(
+    public init(
         count: Int, initializingWith initializer: (UnsafeMutableRawBufferPointer) throws -> Void
     ) throws {
-        self.init(uninitialized: ())
+        storage = FrameStorage.make()
         guard zmq_msg_init_size(message, count) == 0 else {
             let error = ZeroMQError.last("zmq_msg_init_size \(count)")
             zmq_msg_init(message)
@@ -34,14 +38,15 @@ public final class Frame: @unchecked Sendable {
     }
 
     /// A frame holding a copy of `bytes`.
-    public convenience init(copying bytes: UnsafeRawBufferPointer) {
-        self.init(uninitialized: ())
+    public init(copying bytes: UnsafeRawBufferPointer) {
+        storage = FrameStorage.make()
         Frame.initialise(message, copying: bytes)
     }
 
     /// A frame holding a copy of `bytes`.
-    public convenience init<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        self.init(uninitialized: ())
+    public init<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        storage = FrameStorage.make()
+        let message = self.message
         let copied: Void? = bytes.withContiguousStorageIfAvailable { buffer in
             Frame.initialise(message, copying: UnsafeRawBufferPointer(buffer))
         }
@@ -51,21 +56,18 @@ public final class Frame: @unchecked Sendable {
     }
 
     /// A frame holding the UTF-8 bytes of `string` (no terminating NUL).
-    public convenience init(_ string: String) {
+    public init(_ string: String) {
         var string = string
-        self.init(uninitialized: ())
+        storage = FrameStorage.make()
+        let message = self.message
         string.withUTF8 { Frame.initialise(message, copying: UnsafeRawBufferPointer($0)) }
     }
 
     /// Takes ownership of an initialised message (received or copied); `raw` is left empty.
     init(taking raw: UnsafeMutablePointer<zmq_msg_t>) {
-        message = .allocate(capacity: 1)
+        storage = FrameStorage.make()
         zmq_msg_init(message)
         zmq_msg_move(message, raw)
-    }
-
-    private init(uninitialized: Void) {
-        message = .allocate(capacity: 1)
     }
 
     private static func initialise(_ message: UnsafeMutablePointer<zmq_msg_t>, copying bytes: UnsafeRawBufferPointer) {
@@ -74,11 +76,6 @@ public final class Frame: @unchecked Sendable {
         if let source = bytes.baseAddress, !bytes.isEmpty {
             zmq_msg_data(message).copyMemory(from: source, byteCount: bytes.count)
         }
-    }
-
-    deinit {
-        zmq_msg_close(message)
-        message.deallocate()
     }
 
     /// The number of bytes in the frame.
@@ -101,10 +98,35 @@ public final class Frame: @unchecked Sendable {
     /// Makes the initialised message `target` a new reference to this frame's buffer (no byte
     /// copy for large frames).
     func share(into target: UnsafeMutablePointer<zmq_msg_t>) {
-        shareLock.withLock { _ in
+        storage.withShareLock {
             // Fails only for an invalid source message, which a Frame never holds.
             precondition(zmq_msg_copy(target, message) == 0, "zmq_msg_copy of a valid frame failed")
         }
+    }
+}
+
+/// One heap object per frame: a mutex header and the `zmq_msg_t` as its tail element, so a
+/// frame costs a single allocation and the message never moves.
+final class FrameStorage: ManagedBuffer<pthread_mutex_t, zmq_msg_t> {
+    /// A storage whose message is not yet initialised (the caller initialises it at once).
+    static func make() -> FrameStorage {
+        // PTHREAD_MUTEX_INITIALIZER is all zeros on Linux and needs no destroy.
+        unsafeDowncast(create(minimumCapacity: 1) { _ in pthread_mutex_t() }, to: FrameStorage.self)
+    }
+
+    /// The message; stable for the life of the object (tail storage never moves).
+    var message: UnsafeMutablePointer<zmq_msg_t> { withUnsafeMutablePointerToElements { $0 } }
+
+    func withShareLock(_ body: () -> Void) {
+        withUnsafeMutablePointerToHeader { lock in
+            pthread_mutex_lock(lock)
+            body()
+            pthread_mutex_unlock(lock)
+        }
+    }
+
+    deinit {
+        _ = withUnsafeMutablePointerToElements { zmq_msg_close($0) }
     }
 }
 
