@@ -34,6 +34,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // CRC32C with the CPU's instruction where present (record batch checksums).
+        .target(name: "CCRC32C"),
+        // Segmented durable log of record batches (DESIGN.md §2).
+        .target(name: "EventLog", dependencies: ["CCRC32C"]),
         // Code generated from proto/ (committed; regenerate with scripts/generate-protos.sh).
         .target(
             name: "GanglionWire",
@@ -61,11 +65,15 @@ let package = Package(
                 "ZeroMQ",
                 "GanglionWire",
                 "CZeroMQBaseline",
+                "EventLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/GanglionBenchmarks"
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "EventLogCrashWriter"]),
+        // A child process for the crash-consistency test: appends with fsync and reports acks.
+        .executableTarget(name: "EventLogCrashWriter", dependencies: ["EventLog"], path: "Tests/EventLogCrashWriter"),
         .testTarget(
             name: "GanglionWireTests",
             dependencies: [

@@ -1,0 +1,126 @@
+/// Where an appended batch landed.
+public struct AppendResult: Sendable, Hashable {
+    /// Offset of the batch's first record.
+    public var firstOffset: Int64
+    /// Offset of its last record.
+    public var lastOffset: Int64
+    /// The batch's size in bytes.
+    public var size: Int
+}
+
+extension PartitionLog {
+    /// Appends one encoded batch (as a producer sent it): checks its framing, CRC and limits,
+    /// assigns its offsets and leader epoch without re-encoding, writes it, and returns once the
+    /// durability policy is met.
+    @discardableResult
+    public func append(_ batch: [UInt8], leaderEpoch: Int32 = 0) throws -> AppendResult {
+        try batch.withUnsafeBytes { try append($0, leaderEpoch: leaderEpoch) }
+    }
+
+    /// Appends one encoded batch from raw bytes (see ``append(_:leaderEpoch:)-…``).
+    @discardableResult
+    public func append(_ batch: UnsafeRawBufferPointer, leaderEpoch: Int32 = 0) throws -> AppendResult {
+        let header = try checkIncoming(batch)
+        let result: AppendResult = try locked {
+            try checkOpen()
+            if let latest = epochs.latestEpoch, leaderEpoch < latest {
+                throw LogError(.staleLeaderEpoch, "batch from leader epoch \(leaderEpoch); the log is at epoch \(latest)")
+            }
+            try rollIfNeeded(adding: batch.count)
+            let base = endOffset
+            var prefix = [UInt8](repeating: 0, count: RecordBatchLayout.magicAt)
+            prefix.withUnsafeMutableBytes { bytes in
+                bytes.storeBigEndian(base, at: RecordBatchLayout.baseOffset)
+                bytes.storeBigEndian(Int32(batch.count - RecordBatchLayout.logOverhead), at: RecordBatchLayout.batchLength)
+                bytes.storeBigEndian(leaderEpoch, at: RecordBatchLayout.leaderEpoch)
+            }
+            var stored = header
+            stored.baseOffset = base
+            stored.leaderEpoch = leaderEpoch
+            try prefix.withUnsafeBytes { prefix in
+                try segments.last!.append(prefix: prefix, batch: batch, header: stored,
+                                           indexIntervalBytes: configuration.indexIntervalBytes)
+            }
+            try epochs.assign(epoch: leaderEpoch, startOffset: base)
+            endOffset = stored.nextOffset
+            return AppendResult(firstOffset: base, lastOffset: stored.lastOffset, size: batch.count)
+        }
+        if case .everyBatch = configuration.durability {
+            try waitUntilDurable(result.lastOffset + 1)
+        }
+        return result
+    }
+
+    /// Checks an incoming batch before it takes the lock.
+    private func checkIncoming(_ batch: UnsafeRawBufferPointer) throws -> RecordBatchHeader {
+        let header = try RecordBatchHeader.validate(batch, maxBatchBytes: configuration.maxBatchBytes)
+        guard header.recordCount >= 1, header.lastOffsetDelta == header.recordCount - 1 else {
+            throw LogError(.malformedBatch, "a new batch needs dense records: \(header.recordCount) records, last offset delta \(header.lastOffsetDelta)")
+        }
+        let framing = try RecordDecoder.framing(of: batch, recordCount: Int(header.recordCount))
+        for (index, record) in framing.enumerated() {
+            if record.size > configuration.maxRecordBytes {
+                throw LogError(.tooLarge, "record \(index) is \(record.size) bytes; the limit is \(configuration.maxRecordBytes)")
+            }
+            if configuration.compacted && !record.hasKey {
+                throw LogError(.missingKey, "record \(index) has no key; a compacted log keeps the newest record per key")
+            }
+        }
+        return header
+    }
+
+    /// Starts a new segment when the active one would pass its size bound or is too old.
+    /// The old segment is fsynced first, so only the active segment can ever have a torn tail.
+    func rollIfNeeded(adding bytes: Int) throws {
+        let active = segments.last!
+        let tooBig = active.size + bytes > configuration.segmentBytes
+        let tooOld = active.size > 0 && clock() - active.createdAt >= configuration.segmentMilliseconds
+        guard active.size > 0, tooBig || tooOld else { return }
+        try roll()
+    }
+
+    /// Closes the active segment (durably) and opens a new one at the log end.
+    func roll() throws {
+        guard segments.count < configuration.maxOpenSegments else {
+            throw LogError(.tooLarge, "the log has \(segments.count) segments, the maxOpenSegments limit; lower retention or raise the limit")
+        }
+        try segments.last!.sync()
+        durableOffset = endOffset
+        let segment = try Segment(directory: directory, baseOffset: endOffset, createdAt: clock())
+        segments.append(segment)
+        try LogDirectory.syncDirectory(directory)
+    }
+
+    /// Forces a new segment now (tests and tools).
+    public func rollSegment() throws {
+        try locked {
+            try checkOpen()
+            if segments.last!.size > 0 { try roll() }
+        }
+    }
+
+    /// Group commit: returns once everything below `target` is fsynced. One caller fsyncs for
+    /// all; the others wait for it and are released together.
+    func waitUntilDurable(_ target: Int64) throws {
+        state.lock()
+        defer { state.unlock() }
+        while durableOffset < target {
+            if closed { throw LogError(.closed, "the log in \(directory) closed before offset \(target - 1) was durable") }
+            if flushing {
+                state.wait()
+                continue
+            }
+            flushing = true
+            let flushedTo = endOffset
+            let active = segments.last!
+            state.unlock()
+            var failure: (any Error)?
+            do { try active.sync() } catch { failure = error }
+            state.lock()
+            flushing = false
+            if failure == nil { durableOffset = max(durableOffset, flushedTo) }
+            state.broadcast()
+            if let failure { throw failure }
+        }
+    }
+}

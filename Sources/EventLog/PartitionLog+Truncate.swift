@@ -1,0 +1,71 @@
+extension PartitionLog {
+    /// Removes every batch that holds an offset ≥ `offset` (a follower dropping what a new leader
+    /// never had). The batch containing `offset` goes whole; returns the new log end offset.
+    @discardableResult
+    public func truncate(to offset: Int64) throws -> Int64 {
+        try locked {
+            try checkOpen()
+            guard offset < endOffset else { return endOffset }
+            guard offset >= startOffset else {
+                throw LogError(.offsetOutOfRange, "cannot truncate to \(offset), below the log start \(startOffset)")
+            }
+            while segments.count > 1, segments.last!.baseOffset >= offset {
+                segments.removeLast().delete()
+            }
+            let segment = segments.last!
+            if let (position, header) = try segment.locate(offset: offset, limit: segment.size) {
+                try segment.truncate(toPosition: position, nextOffset: header.baseOffset)
+            }
+            endOffset = segment.nextOffset
+            try segment.sync()
+            try LogDirectory.syncDirectory(directory)
+            try epochs.truncate(fromOffset: endOffset)
+            watermark = min(watermark, endOffset)
+            durableOffset = min(durableOffset, endOffset)
+            return endOffset
+        }
+    }
+}
+
+/// What a retention pass deleted.
+public struct RetentionResult: Sendable, Hashable {
+    /// Base offsets of the deleted segments.
+    public var deletedSegments: [Int64] = []
+    /// Bytes freed.
+    public var deletedBytes = 0
+    /// The log-start offset afterwards.
+    public var logStartOffset: Int64 = 0
+}
+
+extension PartitionLog {
+    /// Deletes whole segments older than the time bound or beyond the size bound, oldest first.
+    /// Never deletes the active segment, nor a segment holding offsets at or above the high
+    /// watermark (they may not be replicated yet).
+    @discardableResult
+    public func applyRetention() throws -> RetentionResult {
+        let now = clock()
+        let result: RetentionResult = try locked {
+            try checkOpen()
+            var result = RetentionResult()
+            var total = segments.reduce(0) { $0 + $1.size }
+            while segments.count > 1, let oldest = segments.first, oldest.nextOffset <= watermark {
+                let expired = configuration.retentionMilliseconds.map { oldest.maxTimestamp < now - $0 } ?? false
+                let oversized = configuration.retentionBytes.map { total > $0 } ?? false
+                guard expired || oversized else { break }
+                segments.removeFirst()
+                oldest.delete()
+                total -= oldest.size
+                result.deletedSegments.append(oldest.baseOffset)
+                result.deletedBytes += oldest.size
+            }
+            if !result.deletedSegments.isEmpty {
+                startOffset = max(startOffset, segments.first!.baseOffset)
+                try epochs.advanceStart(to: startOffset)
+            }
+            result.logStartOffset = startOffset
+            return result
+        }
+        if !result.deletedSegments.isEmpty { try checkpoint() }
+        return result
+    }
+}

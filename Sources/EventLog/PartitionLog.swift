@@ -1,0 +1,153 @@
+import Foundation
+
+/// The durable, segmented log of one partition: appends batches with dense offsets, serves
+/// ranges of stored bytes, and recovers, truncates, retains and compacts.
+///
+/// Thread-safe: appends are ordered under one lock; the fsync of group commit and the reads of
+/// segment files happen outside it. Time comes from `clock` (milliseconds since the epoch) so
+/// retention and compaction are testable.
+public final class PartitionLog: @unchecked Sendable {
+    // Every mutable property below is guarded by `state`, an NSCondition used both as the lock
+    // and to wake appenders waiting for a group-commit fsync.
+    let state = NSCondition()
+    /// Where the segment files live.
+    public let directory: String
+    /// The configuration the log was opened with.
+    public let configuration: LogConfiguration
+    /// What recovery found and did when the log was opened.
+    public let recovery: RecoveryReport
+    let clock: @Sendable () -> Int64
+    var segments: [Segment]
+    var endOffset: Int64
+    var startOffset: Int64
+    var watermark: Int64
+    var durableOffset: Int64
+    var flushing = false
+    var closed = false
+    var epochs: LeaderEpochCache
+    private var flusher: Thread?
+
+    /// The system clock in milliseconds since the epoch.
+    public static let systemClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Opens the log in `directory` (creating it), recovering the active segment's tail.
+    public init(directory: String, configuration: LogConfiguration = LogConfiguration(),
+                clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock) throws {
+        try configuration.validate()
+        self.directory = directory
+        self.configuration = configuration
+        self.clock = clock
+        try LogDirectory.create(directory)
+        let checkpoint = try LogCheckpoint.load(from: directory)
+        let opened = try Self.openSegments(in: directory, configuration: configuration, clock: clock,
+                                           firstOffset: checkpoint?.logStartOffset ?? 0)
+        segments = opened.segments
+        recovery = opened.report
+        endOffset = segments.last!.nextOffset
+        startOffset = max(checkpoint?.logStartOffset ?? 0, segments.first!.baseOffset)
+        startOffset = min(startOffset, endOffset)
+        watermark = min(max(checkpoint?.highWatermark ?? 0, startOffset), endOffset)
+        durableOffset = endOffset
+        epochs = try LeaderEpochCache(directory: directory)
+        try epochs.truncate(fromOffset: endOffset)
+        if case .interval(let interval) = configuration.durability { startFlusher(every: interval) }
+    }
+
+    /// The offset the next appended record gets (the log end offset).
+    public var logEndOffset: Int64 { locked { endOffset } }
+    /// The first offset still stored.
+    public var logStartOffset: Int64 { locked { startOffset } }
+    /// Offsets below this are committed (set by replication; consumers read below it).
+    public var highWatermark: Int64 { locked { watermark } }
+    /// Offsets below this are fsynced.
+    public var durableEndOffset: Int64 { locked { durableOffset } }
+    /// Total bytes of all segments.
+    public var sizeInBytes: Int { locked { segments.reduce(0) { $0 + $1.size } } }
+    /// The base offsets of the segments, oldest first.
+    public var segmentBaseOffsets: [Int64] { locked { segments.map(\.baseOffset) } }
+    /// The newest leader epoch appended, if any.
+    public var latestLeaderEpoch: Int32? { locked { epochs.latestEpoch } }
+
+    /// Sets the high watermark (clamped to the log's range); persisted by ``checkpoint()``.
+    public func setHighWatermark(_ offset: Int64) {
+        locked { watermark = min(max(offset, startOffset), endOffset) }
+    }
+
+    /// Where `epoch` ended in this log and the largest epoch ≤ it that the log has (for a
+    /// follower deciding where to truncate), or `nil` when the log has no such epoch.
+    public func endOffset(forLeaderEpoch epoch: Int32) -> (epoch: Int32, endOffset: Int64)? {
+        locked { epochs.endOffset(for: epoch, logEnd: endOffset) }
+    }
+
+    /// Persists the high watermark and log-start offset.
+    public func checkpoint() throws {
+        let checkpoint = locked { LogCheckpoint(highWatermark: watermark, logStartOffset: startOffset) }
+        try checkpoint.save(to: directory)
+    }
+
+    /// fsyncs everything appended so far.
+    public func flush() throws {
+        let target = locked { endOffset }
+        try waitUntilDurable(target)
+    }
+
+    /// Flushes, persists the checkpoint and closes; later calls fail with ``LogError/Code/closed``.
+    public func close() throws {
+        try flush()
+        try checkpoint()
+        locked {
+            closed = true
+            state.broadcast()
+        }
+    }
+
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        state.lock()
+        defer { state.unlock() }
+        return try body()
+    }
+
+    func checkOpen() throws {
+        if closed { throw LogError(.closed, "the log in \(directory) is closed") }
+    }
+
+    private func startFlusher(every interval: Duration) {
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let thread = Thread { [weak self] in
+            while let log = self {
+                let stop: Bool = log.locked {
+                    if !log.closed { _ = log.state.wait(until: Date(timeIntervalSinceNow: seconds)) }
+                    return log.closed
+                }
+                if stop { return }
+                try? log.flush()
+            }
+        }
+        thread.name = "ganglion.log.flusher"
+        flusher = thread
+        thread.start()
+    }
+
+    deinit {
+        locked {
+            closed = true
+            state.broadcast()
+        }
+    }
+}
+
+/// What recovery found when a log was opened.
+public struct RecoveryReport: Sendable, Hashable {
+    /// The segment whose tail was scanned.
+    public var activeSegment: String = ""
+    /// Bytes cut from a torn or corrupt tail (0 when the tail was clean).
+    public var truncatedBytes = 0
+    /// Why the tail was cut.
+    public var truncationReason: String?
+    /// Positions of corrupt batches followed by good ones: kept, reported, never served.
+    public var corruptPositions: [Int] = []
+    /// Segments whose index files were missing or damaged and were rebuilt.
+    public var rebuiltIndexes: [String] = []
+    /// Leftover files of an interrupted compaction or checkpoint that were removed.
+    public var removedLeftovers: [String] = []
+}
