@@ -9,12 +9,27 @@ extension PartitionLog {
             guard offset >= startOffset else {
                 throw LogError(.offsetOutOfRange, "cannot truncate to \(offset), below the log start \(startOffset)")
             }
-            while segments.count > 1, segments.last!.baseOffset >= offset {
-                segments.removeLast().delete()
+            // The first batch holding an offset ≥ `offset` (compaction may have left gaps).
+            var cut: (index: Int, position: Int, base: Int64)?
+            var index = segments.lastIndex { $0.baseOffset <= offset } ?? 0
+            while cut == nil, index < segments.count {
+                if let (position, header) = try segments[index].locate(offset: offset, limit: segments[index].size) {
+                    cut = (index, position, header.baseOffset)
+                }
+                index += 1
             }
-            let segment = segments.last!
-            if let (position, header) = try segment.locate(offset: offset, limit: segment.size) {
-                try segment.truncate(toPosition: position, nextOffset: header.baseOffset)
+            guard let cut else { return endOffset }
+            while segments.count - 1 > cut.index { segments.removeLast().delete() }
+            var segment = segments.last!
+            let contentEnd = try segment.endOffset(before: cut.position)
+            try segment.truncate(toPosition: cut.position, nextOffset: cut.base)
+            if contentEnd != cut.base {
+                // The segment's contents cannot say the log ends at `cut.base` (a compaction gap
+                // precedes it): continue in a fresh segment there, so a restart resumes at the
+                // same end.
+                try segment.sync()
+                segment = try Segment(directory: directory, baseOffset: cut.base, createdAt: clock())
+                segments.append(segment)
             }
             endOffset = segment.nextOffset
             try segment.sync()

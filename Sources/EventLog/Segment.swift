@@ -239,6 +239,20 @@ final class Segment: @unchecked Sendable {
         return nil
     }
 
+    /// The end offset of the batches before `position` (a batch boundary), as a scan would find.
+    func endOffset(before position: Int) throws -> Int64 {
+        guard position > 0 else { return baseOffset }
+        var cursor = index.offsets.last { Int($0.position) < position }.map { Int($0.position) } ?? 0
+        var end = baseOffset
+        while cursor < position {
+            let bytes = try file.read(at: cursor, count: RecordBatchLayout.headerSize)
+            let header = try bytes.withUnsafeBytes { try RecordBatchHeader(parsing: $0) }
+            end = header.nextOffset
+            cursor += header.size
+        }
+        return end
+    }
+
     /// Makes the segment's appended bytes durable.
     func sync() throws { try file.sync() }
 
