@@ -25,16 +25,22 @@ struct Benchmarks: ParsableCommand {
     @Option(help: "Runs of each measurement; the median is reported.")
     var rounds = 5
 
-    @Option(help: "What to run: all, transport or envelope.")
+    @Option(help: "Seconds per event-log append measurement.")
+    var logSeconds = 2.0
+
+    @Option(help: "Directory for the event-log benchmark (created and removed).")
+    var logDirectory = "/tmp/ganglion-log-benchmark"
+
+    @Option(help: "What to run: all, transport, envelope or log.")
     var only: Suite = .all
 
     enum Suite: String, ExpressibleByArgument {
-        case all, transport, envelope
+        case all, transport, envelope, log
     }
 
     func validate() throws {
-        guard messages >= 1000, roundTrips >= 100, envelopes >= 1000, (1...20).contains(rounds) else {
-            throw ValidationError("need messages ≥ 1000, round-trips ≥ 100, envelopes ≥ 1000 and 1…20 rounds")
+        guard messages >= 1000, roundTrips >= 100, envelopes >= 1000, (1...20).contains(rounds), logSeconds > 0 else {
+            throw ValidationError("need messages ≥ 1000, round-trips ≥ 100, envelopes ≥ 1000, 1…20 rounds and log-seconds > 0")
         }
     }
 
@@ -43,11 +49,14 @@ struct Benchmarks: ParsableCommand {
         #if DEBUG
         print("warning: a debug build; run scripts/bench.sh for release figures\n")
         #endif
-        if only != .envelope {
+        if only == .all || only == .transport {
             try TransportBenchmark(messages: messages, roundTrips: roundTrips, rounds: rounds).run()
         }
-        if only != .transport {
+        if only == .all || only == .envelope {
             try EnvelopeBenchmark(envelopes: envelopes, rounds: rounds).run()
+        }
+        if only == .all || only == .log {
+            try LogBenchmark(directory: logDirectory, seconds: logSeconds).run()
         }
     }
 }

@@ -17,9 +17,46 @@ extension PartitionLog {
         try batch.withUnsafeBytes { try append($0, leaderEpoch: leaderEpoch) }
     }
 
-    /// Appends one encoded batch from raw bytes (see ``append(_:leaderEpoch:)-…``).
+    /// Appends one encoded batch from raw bytes, returning once the durability policy is met.
     @discardableResult
     public func append(_ batch: UnsafeRawBufferPointer, leaderEpoch: Int32 = 0) throws -> AppendResult {
+        let result = try write(batch, leaderEpoch: leaderEpoch)
+        if case .everyBatch = configuration.durability {
+            try waitUntilDurable(result.lastOffset + 1)
+        }
+        return result
+    }
+
+    /// Appends one batch without blocking for durability: the batch is checked and written now
+    /// (errors are thrown at once), and `completion` runs — on the log's flusher thread for
+    /// fsync-every-batch, inline otherwise — once the policy is met. Many appends in flight
+    /// share one fsync: this is how a node acknowledges many producers with few fsyncs.
+    public func append(
+        _ batch: UnsafeRawBufferPointer, leaderEpoch: Int32 = 0,
+        completion: @escaping @Sendable (Result<AppendResult, any Error>) -> Void
+    ) throws {
+        let result = try write(batch, leaderEpoch: leaderEpoch)
+        guard case .everyBatch = configuration.durability else {
+            completion(.success(result))
+            return
+        }
+        whenDurable(result.lastOffset + 1) { outcome in completion(outcome.map { result }) }
+    }
+
+    /// Appends one batch and resumes once the durability policy is met (see the completion form).
+    @discardableResult
+    public func append(_ batch: [UInt8], leaderEpoch: Int32 = 0) async throws -> AppendResult {
+        try await withCheckedThrowingContinuation { continuation in
+            do {
+                try batch.withUnsafeBytes { try append($0, leaderEpoch: leaderEpoch) { continuation.resume(with: $0) } }
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Checks and writes one batch under the lock, assigning its offsets and epoch.
+    private func write(_ batch: UnsafeRawBufferPointer, leaderEpoch: Int32) throws -> AppendResult {
         let header = try checkIncoming(batch)
         let result: AppendResult = try locked {
             try checkOpen()
@@ -44,9 +81,6 @@ extension PartitionLog {
             try epochs.assign(epoch: leaderEpoch, startOffset: base)
             endOffset = stored.nextOffset
             return AppendResult(firstOffset: base, lastOffset: stored.lastOffset, size: batch.count)
-        }
-        if case .everyBatch = configuration.durability {
-            try waitUntilDurable(result.lastOffset + 1)
         }
         return result
     }
@@ -96,31 +130,6 @@ extension PartitionLog {
         try locked {
             try checkOpen()
             if segments.last!.size > 0 { try roll() }
-        }
-    }
-
-    /// Group commit: returns once everything below `target` is fsynced. One caller fsyncs for
-    /// all; the others wait for it and are released together.
-    func waitUntilDurable(_ target: Int64) throws {
-        state.lock()
-        defer { state.unlock() }
-        while durableOffset < target {
-            if closed { throw LogError(.closed, "the log in \(directory) closed before offset \(target - 1) was durable") }
-            if flushing {
-                state.wait()
-                continue
-            }
-            flushing = true
-            let flushedTo = endOffset
-            let active = segments.last!
-            state.unlock()
-            var failure: (any Error)?
-            do { try active.sync() } catch { failure = error }
-            state.lock()
-            flushing = false
-            if failure == nil { durableOffset = max(durableOffset, flushedTo) }
-            state.broadcast()
-            if let failure { throw failure }
         }
     }
 }

@@ -22,10 +22,13 @@ public final class PartitionLog: @unchecked Sendable {
     var startOffset: Int64
     var watermark: Int64
     var durableOffset: Int64
-    var flushing = false
+    var waiters: [DurabilityWaiter] = []
+    var flusherRunning = false
+    var flushInterval: Double?
+    var nextIntervalFlush = Date.distantFuture
+    var syncs: UInt64 = 0
     var closed = false
     var epochs: LeaderEpochCache
-    private var flusher: Thread?
 
     /// The system clock in milliseconds since the epoch.
     public static let systemClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -50,7 +53,7 @@ public final class PartitionLog: @unchecked Sendable {
         durableOffset = endOffset
         epochs = try LeaderEpochCache(directory: directory)
         try epochs.truncate(fromOffset: endOffset)
-        if case .interval(let interval) = configuration.durability { startFlusher(every: interval) }
+        startFlusher()
     }
 
     /// The offset the next appended record gets (the log end offset).
@@ -65,6 +68,8 @@ public final class PartitionLog: @unchecked Sendable {
     public var sizeInBytes: Int { locked { segments.reduce(0) { $0 + $1.size } } }
     /// The base offsets of the segments, oldest first.
     public var segmentBaseOffsets: [Int64] { locked { segments.map(\.baseOffset) } }
+    /// How many fsyncs of appended data the log has done (group commit shares them).
+    public var fsyncCount: UInt64 { locked { syncs } }
     /// The newest leader epoch appended, if any.
     public var latestLeaderEpoch: Int32? { locked { epochs.latestEpoch } }
 
@@ -109,23 +114,6 @@ public final class PartitionLog: @unchecked Sendable {
 
     func checkOpen() throws {
         if closed { throw LogError(.closed, "the log in \(directory) is closed") }
-    }
-
-    private func startFlusher(every interval: Duration) {
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        let thread = Thread { [weak self] in
-            while let log = self {
-                let stop: Bool = log.locked {
-                    if !log.closed { _ = log.state.wait(until: Date(timeIntervalSinceNow: seconds)) }
-                    return log.closed
-                }
-                if stop { return }
-                try? log.flush()
-            }
-        }
-        thread.name = "ganglion.log.flusher"
-        flusher = thread
-        thread.start()
     }
 
     deinit {
