@@ -21,11 +21,14 @@ extension PartitionLog {
     /// is never served: it stops the read, or fails it with ``LogError/Code/corruption`` naming the
     /// segment and position when it is the first.
     public func read(from offset: Int64, maxBytes: Int, upTo maxOffset: Int64? = nil) throws -> LogRead {
-        let snapshot: (segments: [(Segment, Int)], start: Int64, end: Int64, watermark: Int64) = try locked {
+        // Under the lock: sizes and the index floor (indexes change as batches are appended).
+        let snapshot: (segments: [(Segment, Int)], first: Int, floor: Int, start: Int64, end: Int64, watermark: Int64) = try locked {
             try checkOpen()
-            return (self.segments.map { ($0, $0.size) }, startOffset, endOffset, watermark)
+            let first = self.segments.lastIndex { $0.baseOffset <= offset } ?? 0
+            let floor = self.segments[first].index.position(floorOf: offset)
+            return (self.segments.map { ($0, $0.size) }, first, floor, startOffset, endOffset, watermark)
         }
-        let (segments, start, end, highWatermark) = snapshot
+        let (segments, first, floor, start, end, highWatermark) = snapshot
         let bound = min(maxOffset ?? end, end)
         let result = LogRead(bytes: [], firstOffset: nil, nextOffset: offset, highWatermark: highWatermark,
                              logStartOffset: start, logEndOffset: end)
@@ -33,11 +36,11 @@ extension PartitionLog {
             throw LogError(.offsetOutOfRange, "offset \(offset) is outside the log's range \(start)…\(end)")
         }
         guard offset < bound, maxBytes > 0 else { return result }
-        var index = segments.lastIndex { $0.0.baseOffset <= offset } ?? 0
+        var index = first
         var target = offset
         while index < segments.count {
             let (segment, limit) = segments[index]
-            if let (position, _) = try segment.locate(offset: target, limit: limit) {
+            if let (position, _) = try segment.locate(offset: target, from: index == first ? floor : 0, limit: limit) {
                 return try collect(from: segment, position: position, limit: limit, maxBytes: maxBytes, bound: bound, into: result)
             }
             index += 1
@@ -81,12 +84,12 @@ extension PartitionLog {
 
     /// The offset of the first record at or after `timestamp` (ms), or `nil` when none is.
     public func offset(forTimestamp timestamp: Int64) throws -> Int64? {
-        let segments: [(Segment, Int)] = try locked {
+        let segments: [(Segment, Int, Int?)] = try locked {
             try checkOpen()
-            return self.segments.map { ($0, $0.size) }
+            return self.segments.map { ($0, $0.size, $0.startPosition(forTimestamp: timestamp)) }
         }
-        for (segment, limit) in segments {
-            guard let (position, header) = try segment.locate(timestamp: timestamp, limit: limit) else { continue }
+        for (segment, limit, start) in segments {
+            guard let start, let (position, header) = try segment.locate(timestamp: timestamp, from: start, limit: limit) else { continue }
             let batch = try segment.file.read(at: position, count: header.size)
             let records = try batch.withUnsafeBytes { try RecordDecoder.records(in: $0) }
             if let record = records.first(where: { $0.timestamp >= timestamp }) { return record.offset }

@@ -210,8 +210,15 @@ final class Segment: @unchecked Sendable {
 
     /// Finds the first batch whose last offset is ≥ `offset`, scanning from the index floor.
     /// Returns its position and header, or `nil` when the segment has no such batch.
+    /// Call under the log's lock (it reads the index); see ``locate(offset:from:limit:)``.
     func locate(offset: Int64, limit: Int) throws -> (position: Int, header: RecordBatchHeader)? {
-        var position = index.position(floorOf: offset)
+        try locate(offset: offset, from: index.position(floorOf: offset), limit: limit)
+    }
+
+    /// Finds the first batch whose last offset is ≥ `offset`, walking headers from `start` (a
+    /// batch boundary at or before it). Touches only the file, so it runs outside the lock.
+    func locate(offset: Int64, from start: Int, limit: Int) throws -> (position: Int, header: RecordBatchHeader)? {
+        var position = start
         while position + RecordBatchLayout.headerSize <= limit {
             let bytes = try file.read(at: position, count: RecordBatchLayout.headerSize)
             let header: RecordBatchHeader
@@ -226,10 +233,17 @@ final class Segment: @unchecked Sendable {
         return nil
     }
 
-    /// The position of the first batch with a record at or after `timestamp`, if any.
-    func locate(timestamp: Int64, limit: Int) throws -> (position: Int, header: RecordBatchHeader)? {
+    /// Where to start walking for `timestamp`: `nil` when the segment has nothing that late.
+    /// Call under the log's lock.
+    func startPosition(forTimestamp timestamp: Int64) -> Int? {
         guard maxTimestamp >= timestamp else { return nil }
-        var position = index.position(floorOf: index.offset(floorOfTimestamp: timestamp))
+        return index.position(floorOf: index.offset(floorOfTimestamp: timestamp))
+    }
+
+    /// The position of the first batch with a record at or after `timestamp`, walking headers
+    /// from `start` (see ``startPosition(forTimestamp:)``); runs outside the lock.
+    func locate(timestamp: Int64, from start: Int, limit: Int) throws -> (position: Int, header: RecordBatchHeader)? {
+        var position = start
         while position + RecordBatchLayout.headerSize <= limit {
             let bytes = try file.read(at: position, count: RecordBatchLayout.headerSize)
             let header = try bytes.withUnsafeBytes { try RecordBatchHeader(parsing: $0) }

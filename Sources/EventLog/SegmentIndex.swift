@@ -51,8 +51,17 @@ struct SegmentIndex {
     /// The offset from which to scan for the first record at or after `timestamp` (the segment
     /// base when no entry helps), or `nil` when the segment has nothing that late.
     func offset(floorOfTimestamp timestamp: Int64) -> Int64 {
-        var result = baseOffset
-        for entry in times where entry.timestamp < timestamp { result = baseOffset + Int64(entry.relativeOffset) }
+        // The last entry whose timestamp is below `timestamp` (entries ascend by timestamp).
+        var low = 0, high = times.count - 1, result = baseOffset
+        while low <= high {
+            let middle = (low + high) / 2
+            if times[middle].timestamp < timestamp {
+                result = baseOffset + Int64(times[middle].relativeOffset)
+                low = middle + 1
+            } else {
+                high = middle - 1
+            }
+        }
         return result
     }
 
