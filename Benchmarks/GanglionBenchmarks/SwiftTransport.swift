@@ -23,6 +23,15 @@ enum SwiftTransport {
         let failure = Mutex<(any Error)?>(nil)
         let drained = Atomic<Bool>(false)
         let finished = DispatchSemaphore(value: 0)
+
+        /// Waits for the other thread to bind; throws what it failed with.
+        func awaitEndpoint() throws -> String {
+            while true {
+                if let failure = failure.withLock({ $0 }) { throw failure }
+                if let endpoint = endpoint.withLock({ $0 }) { return endpoint }
+                usleep(100)
+            }
+        }
     }
 
     /// PUB→SUB over tcp loopback between two contexts, from an XPUB with no-drop (lossless, blocking
@@ -54,18 +63,13 @@ enum SwiftTransport {
             handshake.drained.store(true, ordering: .releasing)
             handshake.finished.wait()
         }
-        var endpoint: String?
-        while endpoint == nil {
-            endpoint = handshake.endpoint.withLock { $0 }
-            if endpoint == nil { usleep(100) }
-        }
-        if let failure = handshake.failure.withLock({ $0 }) { throw failure }
+        let endpoint = try handshake.awaitEndpoint()
 
         let context = try Context(defaultLinger: .zero)
         let sub = try Socket(.sub, context: context)
         try sub.set([.receiveHighWaterMark(hwm), .receiveTimeout(.seconds(10))])
         try sub.subscribe("")
-        try sub.connect(endpoint!)
+        try sub.connect(endpoint)
         var start = ContinuousClock.now
         for received in 0..<count {
             switch style {
@@ -102,17 +106,12 @@ enum SwiftTransport {
         }
         echo.start()
         defer { handshake.finished.wait() }
-        var endpoint: String?
-        while endpoint == nil {
-            endpoint = handshake.endpoint.withLock { $0 }
-            if endpoint == nil { usleep(100) }
-        }
-        if let failure = handshake.failure.withLock({ $0 }) { throw failure }
+        let endpoint = try handshake.awaitEndpoint()
 
         let context = try Context(defaultLinger: .zero)
         let dealer = try Socket(.dealer, context: context)
         try dealer.set(.receiveTimeout(.seconds(5)))
-        try dealer.connect(endpoint!)
+        try dealer.connect(endpoint)
         let payload = [UInt8](repeating: UInt8(ascii: "r"), count: size)
         var latencies: [UInt64] = []
         latencies.reserveCapacity(count)

@@ -71,7 +71,7 @@ public final class SocketLoop: Sendable {
         _ body: @escaping @Sendable (Owner) throws -> Result
     ) throws -> Result {
         if let owner = core.ownerIfOnLoopThread() { return try body(owner) }
-        let outcome = Mutex<Swift.Result<Result, any Error>?>(nil)
+        let outcome = LockedState<Swift.Result<Result, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         let accepted = execute { owner in
             outcome.withLock { $0 = Swift.Result { try body(owner) } }
@@ -109,7 +109,7 @@ extension SocketLoop {
         let context: Context
         let logger: Logger
         let wake: WakeSignal
-        let pending = Mutex(Pending())
+        let pending = LockedState(Pending())
         let started = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         // Set once by the loop thread before `started` is signalled, read only on that thread.
