@@ -38,6 +38,11 @@ let package = Package(
         .target(name: "CCRC32C"),
         // Segmented durable log of record batches (DESIGN.md §2).
         .target(name: "EventLog", dependencies: ["CCRC32C"]),
+        // .proto compiler front end, compatibility rules, dynamic JSON↔protobuf codec.
+        .target(
+            name: "ProtoSchema",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         // Code generated from proto/ (committed; regenerate with scripts/generate-protos.sh).
         .target(
             name: "GanglionWire",
@@ -71,6 +76,10 @@ let package = Package(
             path: "Benchmarks/GanglionBenchmarks"
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(
+            name: "ProtoSchemaTests",
+            dependencies: ["ProtoSchema", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "EventLogCrashWriter"]),
         // A child process for the crash-consistency test: appends with fsync and reports acks.
         .executableTarget(name: "EventLogCrashWriter", dependencies: ["EventLog"], path: "Tests/EventLogCrashWriter"),
