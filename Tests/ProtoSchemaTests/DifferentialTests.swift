@@ -27,6 +27,17 @@ final class DifferentialTests: XCTestCase {
         }
     }
 
+    /// `Tests/ProtoSchemaTests/Corpus`, next to this file.
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Corpus").path
+
+    func testFeatureCorpusMatchesProtoc() throws {
+        let root = Self.corpus + "/valid"
+        for name in ["shop/options.proto", "shop/orders.proto", "shop/events.proto", "shop/scoping.proto"] {
+            try assertSameAsProtoc([name], importPaths: [root])
+        }
+        try assertSameAsProtoc(["shop/events.proto", "shop/scoping.proto"], importPaths: [root])
+    }
+
     func testWellKnownTypesMatchProtoc() throws {
         let root = "/usr/include"
         let names = try FileManager.default.contentsOfDirectory(atPath: root + "/google/protobuf")

@@ -96,6 +96,8 @@ extension Parser {
             method.outputType = try typeName()
             try expect(")")
             if accept("{") {
+                // protoc gives a method with a body an options message, even an empty one.
+                method.options = Google_Protobuf_MethodOptions()
                 while !accept("}") {
                     if current.kind == .end { throw error("Reached end of input in method options (missing '}').") }
                     if accept(";") { continue }
