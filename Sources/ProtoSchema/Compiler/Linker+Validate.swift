@@ -74,8 +74,20 @@ extension Linker {
             fail(location(file) { $0.declarations[full] }, "Extension ranges are not allowed in proto3.")
         }
         for (position, range) in message.extensionRange.enumerated() {
+            let at = location(file) { $0.numbers[full + "#extensions\(position)"] ?? $0.declarations[full] }
             if range.start <= 0 || range.end <= range.start {
-                fail(location(file) { $0.numbers[full + "#extensions\(position)"] ?? $0.declarations[full] }, "Extension numbers must be positive integers.")
+                fail(at, "Extension numbers must be positive integers.")
+            }
+            for reserved in message.reservedRange where range.start < reserved.end && reserved.start < range.end {
+                fail(at, "Extension range \(range.start) to \(range.end - 1) overlaps with reserved range \(reserved.start) to \(reserved.end - 1).")
+            }
+            for other in message.extensionRange[..<position] where range.start < other.end && other.start < range.end {
+                fail(at, "Extension range \(range.start) to \(range.end - 1) overlaps with already-defined range \(other.start) to \(other.end - 1).")
+            }
+        }
+        for (position, range) in message.reservedRange.enumerated() {
+            for other in message.reservedRange[..<position] where range.start < other.end && other.start < range.end {
+                fail(location(file) { $0.declarations[full] }, "Reserved range \(range.start) to \(range.end - 1) overlaps with already-defined range \(other.start) to \(other.end - 1).")
             }
         }
         for position in message.extension.indices {

@@ -217,6 +217,8 @@ extension Parser {
         locations.declarations[Self.join(fullName, oneof.name)] = nameToken.location
         let index = Int32(message.oneofDecl.count)
         try expect("{")
+        // protoc parses a field before looking for the closing brace.
+        if at("}") { throw error("Expected type name.") }
         var fields = 0
         while !accept("}") {
             if current.kind == .end { throw error("Reached end of input in oneof definition (missing '}').") }
