@@ -7,7 +7,7 @@ struct GanglionCommand: ParsableCommand {
         commandName: "ganglion",
         abstract: "Ganglion: a distributed runtime for event-driven AI agents.",
         version: GanglionVersion.current,
-        subcommands: [VersionCommand.self],
+        subcommands: [VersionCommand.self, SchemaCommand.self],
         defaultSubcommand: VersionCommand.self
     )
 }

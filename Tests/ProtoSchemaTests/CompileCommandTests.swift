@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+
+/// `ganglion schema compile` behaves as `protoc --descriptor_set_out` on the command line.
+final class CompileCommandTests: XCTestCase {
+    /// The built `ganglion` executable, next to the test product.
+    private func ganglion() throws -> URL {
+        let bundle = Bundle(for: Self.self).bundleURL
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("ganglion") }
+        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+                             "build the ganglion executable first (swift build --build-tests builds it)")
+    }
+
+    private func run(_ arguments: [String], in directory: String) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = try ganglion()
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    func testWritesTheSameBytesAsProtoc() throws {
+        let corpus = DifferentialTests.corpus + "/valid"
+        let workspace = try ProtoWorkspace([:])
+        try FileManager.default.createDirectory(atPath: workspace.root, withIntermediateDirectories: true)
+        defer { workspace.remove() }
+        for includeImports in [true, false] {
+            let ours = workspace.root + "/ours.pb", theirs = workspace.root + "/theirs.pb"
+            let (status, stderr) = try run(["schema", "compile", "-I", corpus] + (includeImports ? ["--include-imports"] : [])
+                                           + ["--descriptor-set-out", ours, corpus + "/shop/orders.proto", corpus + "/shop/events.proto"], in: workspace.root)
+            XCTAssertEqual(status, 0, stderr)
+            let reference = try Protoc.compile([corpus + "/shop/orders.proto", corpus + "/shop/events.proto"], importPaths: [corpus], includeImports: includeImports)
+            try XCTUnwrap(reference.descriptorSet).serializedData().write(to: URL(fileURLWithPath: theirs))
+            XCTAssertEqual(FileManager.default.contents(atPath: ours), FileManager.default.contents(atPath: theirs),
+                           "include imports: \(includeImports)")
+        }
+    }
+
+    func testErrorsGoToStderrWithLocationsAndExitNonZero() throws {
+        let workspace = try ProtoWorkspace(["bad.proto": "syntax = \"proto3\";\nmessage A {\n  Missing m = 1;\n  int32 x = 1;\n}\n"])
+        defer { workspace.remove() }
+        let (status, stderr) = try run(["schema", "compile", "--descriptor-set-out", "out.pb", "bad.proto"], in: workspace.root)
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(stderr.contains("bad.proto:3:3: \"Missing\" is not defined."), stderr)
+        XCTAssertTrue(stderr.contains("bad.proto:4:13: Field number 1 has already been used"), stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: workspace.root + "/out.pb"))
+    }
+}
