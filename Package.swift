@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "ZeroMQ",
                 "GanglionWire",
+                "ProtoSchema",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

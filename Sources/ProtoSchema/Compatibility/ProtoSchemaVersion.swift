@@ -24,6 +24,24 @@ public struct ProtoSchemaVersion: Sendable {
         self.mainFileName = mainFileName
     }
 
+    /// A version read from a serialized descriptor set, as `protoc --descriptor_set_out` writes one; its main file
+    /// is `mainFileName`, or the set's last file when nil.
+    public init(serializedDescriptorSet bytes: [UInt8], mainFileName: String? = nil) throws(SchemaVersionError) {
+        let set: Google_Protobuf_FileDescriptorSet
+        do {
+            set = try Google_Protobuf_FileDescriptorSet(serializedBytes: bytes)
+        } catch {
+            throw SchemaVersionError(.unreadableDescriptorSet, file: mainFileName,
+                                     "the bytes are not a FileDescriptorSet (\(error)); write one with protoc "
+                                         + "--descriptor_set_out --include_imports")
+        }
+        if let mainFileName {
+            try self.init(descriptorSet: set, mainFileName: mainFileName)
+        } else {
+            try self.init(descriptorSet: set)
+        }
+    }
+
     /// A version whose main file is the set's last file, as protoc orders files with `--include_imports`.
     public init(descriptorSet: Google_Protobuf_FileDescriptorSet) throws(SchemaVersionError) {
         guard let last = descriptorSet.file.last else {
@@ -38,6 +56,8 @@ public struct ProtoSchemaVersion: Sendable {
 public struct SchemaVersionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of problem.
     public enum Code: String, Sendable, Hashable {
+        /// The bytes do not decode as a descriptor set.
+        case unreadableDescriptorSet
         /// The set holds no file at all.
         case emptyDescriptorSet
         /// The named main file is not in the set.

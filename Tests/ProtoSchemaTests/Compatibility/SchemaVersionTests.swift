@@ -29,6 +29,15 @@ final class SchemaVersionTests: XCTestCase {
         }
     }
 
+    func testSerializedSetsAreReadAndGarbageIsRefused() throws {
+        let set = try Protoc.descriptorSet(files: ["a.proto": proto3("message A { int32 n = 1; }")], main: "a.proto")
+        let version = try ProtoSchemaVersion(serializedDescriptorSet: try set.serializedBytes())
+        XCTAssertEqual(version.mainFileName, "a.proto")
+        XCTAssertThrowsError(try ProtoSchemaVersion(serializedDescriptorSet: Array("message A {}".utf8))) { error in
+            XCTAssertEqual((error as? SchemaVersionError)?.code, .unreadableDescriptorSet)
+        }
+    }
+
     func testAnExplicitMainFileIsCheckedInsteadOfTheLast() throws {
         let set = try Protoc.descriptorSet(files: [
             "money.proto": "syntax = \"proto3\";\npackage shop;\nmessage Money { int64 cents = 1; }\n",
