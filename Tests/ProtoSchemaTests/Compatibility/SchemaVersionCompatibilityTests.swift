@@ -3,7 +3,7 @@ import SwiftProtobuf
 import XCTest
 
 /// A schema version is a descriptor set and its main file; sets that cannot be one are refused with a reason.
-final class SchemaVersionTests: XCTestCase {
+final class SchemaVersionCompatibilityTests: XCTestCase {
     func testTheMainFileIsTheLastFileProtocWrites() throws {
         let set = try Protoc.descriptorSet(files: [
             "money.proto": "syntax = \"proto3\";\npackage shop;\nmessage Money { int64 cents = 1; }\n",

@@ -3,7 +3,7 @@ import XCTest
 
 /// Oneofs: adding members is fine, dropping them is not, and fields that old data could set together must not
 /// end up in one oneof (Confluent's `MessageSchemaDiff` membership check and `OneOfDiff`).
-final class OneofRuleTests: XCTestCase, CompatibilityTesting {
+final class OneofCompatibilityTests: XCTestCase, CompatibilityTesting {
     private let twoFields = proto3("message Pay { string card = 1; string iban = 2; }")
     private let oneofTwo = proto3("message Pay { oneof method { string card = 1; string iban = 2; } }")
     private let oneofThree = proto3("message Pay { oneof method { string card = 1; string iban = 2; int32 cash = 3; } }")

@@ -2,7 +2,7 @@ import ProtoSchema
 import XCTest
 
 /// Field numbers, names, kinds, scalar groups and labels follow Confluent's `FieldSchemaDiff` and `MessageSchemaDiff`.
-final class FieldRuleTests: XCTestCase, CompatibilityTesting {
+final class FieldCompatibilityTests: XCTestCase, CompatibilityTesting {
     private let base = proto3("message Order { string id = 1; int32 amount = 2; }")
 
     func testAddingAFieldIsCompatibleBothWays() throws {

@@ -2,7 +2,7 @@ import ProtoSchema
 import XCTest
 
 /// `strict` adds buf-style WIRE rules: deleted field and enum value numbers must be reserved.
-final class StrictRuleTests: XCTestCase, CompatibilityTesting {
+final class StrictRuleCompatibilityTests: XCTestCase, CompatibilityTesting {
     private let order = proto3("message Order { string id = 1; int32 amount = 2; string note = 3; }")
 
     func testDeletingAFieldWithoutReservingItsNumberBreaksOnlyWhenStrict() throws {

@@ -3,7 +3,7 @@ import XCTest
 
 /// Message and enum types, packages and imports (Confluent's `SchemaDiff.compareTypeElements`, `EnumSchemaDiff`
 /// and the sub-context comparison of referenced messages).
-final class TypeRuleTests: XCTestCase, CompatibilityTesting {
+final class TypeCompatibilityTests: XCTestCase, CompatibilityTesting {
     func testAddingAMessageIsBackwardButNotForwardCompatible() throws {
         let old = proto3("message Order { string id = 1; }")
         let new = proto3("message Order { string id = 1; }\nmessage Refund { string id = 1; }")

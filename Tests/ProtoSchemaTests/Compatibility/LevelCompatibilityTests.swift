@@ -2,7 +2,7 @@ import ProtoSchema
 import XCTest
 
 /// Which versions a level checks, and which way: plain levels the latest, transitive levels all (oldest first).
-final class CompatibilityLevelTests: XCTestCase, CompatibilityTesting {
+final class LevelCompatibilityTests: XCTestCase, CompatibilityTesting {
     // v1 has `amount` as int32; v2 drops it; v3 brings number 2 back as a string.
     private let v1 = proto3("message Order { string id = 1; int32 amount = 2; }")
     private let v2 = proto3("message Order { string id = 1; }")

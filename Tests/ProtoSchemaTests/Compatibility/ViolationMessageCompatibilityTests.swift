@@ -2,7 +2,7 @@ import ProtoSchema
 import XCTest
 
 /// A violation names the rule, the element's full path, old and new as the versions have them, and a fix.
-final class ViolationMessageTests: XCTestCase, CompatibilityTesting {
+final class ViolationMessageCompatibilityTests: XCTestCase, CompatibilityTesting {
     func testTypeChangeNamesPathOldNewAndFix() throws {
         let report = try check(proto3("message Order { string id = 1; int32 amount = 3; }"),
                                proto3("message Order { string id = 1; string amount = 3; }"), level: .backward)

@@ -2,7 +2,7 @@ import ProtoSchema
 import XCTest
 
 /// Required fields may be neither added nor removed (proto2), in either direction.
-final class RequiredFieldRuleTests: XCTestCase, CompatibilityTesting {
+final class RequiredFieldCompatibilityTests: XCTestCase, CompatibilityTesting {
     private let base = proto2("message Order { optional string id = 1; }")
     private let withRequired = proto2("message Order { optional string id = 1; required int64 cents = 2; }")
 
