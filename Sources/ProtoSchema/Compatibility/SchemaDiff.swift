@@ -16,7 +16,7 @@ struct SchemaDiff {
     private var messagesInProgress: Set<String> = []
     /// Imported message pairs already compared, with their verdict, so each is walked once.
     private var importedVerdicts: [ImportedPair: Bool] = [:]
-    /// What has been recorded (Confluent's `Difference` equality: type and path).
+    /// What has been recorded (Confluent's `Difference` equality, type and path, plus the element's full name).
     private var recorded: Set<RecordedKey> = []
 
     private struct ImportedPair: Hashable {
@@ -27,6 +27,7 @@ struct SchemaDiff {
     private struct RecordedKey: Hashable {
         var rule: SchemaChangeRule
         var location: String
+        var path: String
     }
 
     /// The differences from `original` to `update`.
@@ -45,7 +46,7 @@ struct SchemaDiff {
     mutating func record(_ rule: SchemaChangeRule, path: String, component: String? = nil, number: Int32? = nil,
                          old: String?, new: String?) {
         let here = "#/" + (location + (component.map { [$0] } ?? [])).joined(separator: "/")
-        guard recorded.insert(RecordedKey(rule: rule, location: here)).inserted else { return }
+        guard recorded.insert(RecordedKey(rule: rule, location: here, path: path)).inserted else { return }
         differences.append(SchemaDifference(rule: rule, path: path, location: here, number: number, old: old, new: new))
     }
 
