@@ -5,6 +5,6 @@ struct SchemaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schema",
         abstract: "Work with protobuf schemas: compile .proto files and check compatibility.",
-        subcommands: [SchemaCompileCommand.self]
+        subcommands: [SchemaCompileCommand.self, SchemaDiffCommand.self]
     )
 }

@@ -45,8 +45,8 @@ struct SchemaDiffCommand: ParsableCommand {
             guard schemas.count == 2 else {
                 throw SchemaDiffInputError("give two schemas, OLD and NEW (got \(schemas.count))")
             }
-            let earlier = try earlierFiles.map(Self.version(at:))
-            report = CompatibilityChecker().check(try Self.version(at: schemas[1]), against: earlier,
+            let earlier = try earlierFiles.map { path throws(SchemaDiffInputError) in try version(at: path) }
+            report = CompatibilityChecker().check(try version(at: schemas[1]), against: earlier,
                                                   level: level, strict: strict)
         } catch let error as SchemaDiffInputError {
             FileHandle.standardError.write(Data("ganglion schema diff: \(error.message)\n".utf8))
@@ -74,11 +74,21 @@ struct SchemaDiffCommand: ParsableCommand {
     }
 
     /// The schema version in the descriptor set file at `path`.
-    private static func version(at path: String) throws(SchemaDiffInputError) -> ProtoSchemaVersion {
+    /// A `.proto` file is compiled in-process, its imports resolved from its own directory first,
+    /// then the `-I` directories; anything else is read as a descriptor set.
+    private func version(at path: String) throws(SchemaDiffInputError) -> ProtoSchemaVersion {
         if path.hasSuffix(".proto") {
-            throw SchemaDiffInputError(
-                "\(path): compiling .proto files needs the ProtoSchema compiler (coming from the main branch); "
-                    + "give a descriptor set from protoc --descriptor_set_out --include_imports instead")
+            let directory = (path as NSString).deletingLastPathComponent
+            let compiler = ProtoCompiler(importPaths: [directory.isEmpty ? "." : directory] + includeDirectories)
+            do {
+                let output = try compiler.compile(paths: [path])
+                return try ProtoSchemaVersion(descriptorSet: output.descriptorSet(includeImports: true),
+                                              mainFileName: output.requestedFiles[0].name)
+            } catch let errors as CompileErrors {
+                throw SchemaDiffInputError(errors.description)
+            } catch {
+                throw SchemaDiffInputError("\(path): \(error)")
+            }
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SchemaDiffInputError("\(path): cannot read the file")

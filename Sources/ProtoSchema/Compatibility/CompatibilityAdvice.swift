@@ -18,7 +18,7 @@ enum CompatibilityAdvice {
                 : "keep message \(path) (mark it `option deprecated = true;`): records written with the older "
                     + "schema refer to it by message index"
         case .fieldKindChanged, .fieldScalarKindChanged, .fieldNamedTypeChanged:
-            return "add a new field with a new number instead of changing the type of \(field); "
+            return "keep the type of \(field) and add a new field with a new number for the new type; "
                 + "reserve the old number"
         case .fieldNumericLabelChanged:
             return "keep \(field) as `\(old ?? "before")`; add a new field with a new number for "

@@ -5,7 +5,7 @@ import XCTest
 
 /// Compiles small `.proto` texts with the installed protoc into schema versions, in a fresh temporary directory.
 /// protoc missing, failing or hanging is a test failure, never a skip.
-enum Protoc {
+enum ProtocFixture {
     /// Why a compilation did not produce a descriptor set.
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -81,8 +81,8 @@ extension CompatibilityTesting {
     /// The report of checking `new` against the history `old…` at `level`.
     func check(_ history: [String], _ new: String, level: CompatibilityLevel, strict: Bool = false,
                imports: [String: String] = [:]) throws -> CompatibilityReport {
-        let versions = try history.map { try Protoc.version($0, imports: imports) }
-        return CompatibilityChecker().check(try Protoc.version(new, imports: imports), against: versions,
+        let versions = try history.map { try ProtocFixture.version($0, imports: imports) }
+        return CompatibilityChecker().check(try ProtocFixture.version(new, imports: imports), against: versions,
                                             level: level, strict: strict)
     }
 
@@ -95,8 +95,8 @@ extension CompatibilityTesting {
     /// `RULE location` for every difference from `old` to `new` (the shape of Confluent's diff test examples).
     func differences(_ old: String, _ new: String, oldImports: [String: String] = [:],
                      newImports: [String: String] = [:]) throws -> [String] {
-        CompatibilityChecker().differences(from: try Protoc.version(old, imports: oldImports),
-                                           to: try Protoc.version(new, imports: newImports))
+        CompatibilityChecker().differences(from: try ProtocFixture.version(old, imports: oldImports),
+                                           to: try ProtocFixture.version(new, imports: newImports))
             .map { "\($0.rule.rawValue) \($0.location)" }
     }
 

@@ -5,7 +5,7 @@ import XCTest
 /// A schema version is a descriptor set and its main file; sets that cannot be one are refused with a reason.
 final class SchemaVersionCompatibilityTests: XCTestCase {
     func testTheMainFileIsTheLastFileProtocWrites() throws {
-        let set = try Protoc.descriptorSet(files: [
+        let set = try ProtocFixture.descriptorSet(files: [
             "money.proto": "syntax = \"proto3\";\npackage shop;\nmessage Money { int64 cents = 1; }\n",
             "order.proto": proto3("import \"money.proto\";\nmessage Order { Money total = 1; }"),
         ], main: "order.proto")
@@ -30,7 +30,7 @@ final class SchemaVersionCompatibilityTests: XCTestCase {
     }
 
     func testSerializedSetsAreReadAndGarbageIsRefused() throws {
-        let set = try Protoc.descriptorSet(files: ["a.proto": proto3("message A { int32 n = 1; }")], main: "a.proto")
+        let set = try ProtocFixture.descriptorSet(files: ["a.proto": proto3("message A { int32 n = 1; }")], main: "a.proto")
         let version = try ProtoSchemaVersion(serializedDescriptorSet: try set.serializedBytes())
         XCTAssertEqual(version.mainFileName, "a.proto")
         XCTAssertThrowsError(try ProtoSchemaVersion(serializedDescriptorSet: Array("message A {}".utf8))) { error in
@@ -39,7 +39,7 @@ final class SchemaVersionCompatibilityTests: XCTestCase {
     }
 
     func testAnExplicitMainFileIsCheckedInsteadOfTheLast() throws {
-        let set = try Protoc.descriptorSet(files: [
+        let set = try ProtocFixture.descriptorSet(files: [
             "money.proto": "syntax = \"proto3\";\npackage shop;\nmessage Money { int64 cents = 1; }\n",
             "order.proto": proto3("import \"money.proto\";\nmessage Order { Money total = 1; }"),
         ], main: "order.proto")

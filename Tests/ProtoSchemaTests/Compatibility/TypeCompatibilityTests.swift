@@ -76,8 +76,8 @@ final class TypeCompatibilityTests: XCTestCase, CompatibilityTesting {
         XCTAssertEqual(try differences(user, user, oldImports: ["home.proto": homeV1], newImports: ["home.proto": homeV2]),
                        ["FIELD_SCALAR_KIND_CHANGED #/Home/1", "FIELD_NAMED_TYPE_CHANGED #/Reading/1"])
         let report = CompatibilityChecker().check(
-            try Protoc.version(user, imports: ["home.proto": homeV2]),
-            against: [try Protoc.version(user, imports: ["home.proto": homeV1])], level: .backward)
+            try ProtocFixture.version(user, imports: ["home.proto": homeV2]),
+            against: [try ProtocFixture.version(user, imports: ["home.proto": homeV1])], level: .backward)
         XCTAssertEqual(violatedRules(report), ["FIELD_SCALAR_KIND_CHANGED", "FIELD_NAMED_TYPE_CHANGED"])
         XCTAssertEqual(report.violations.first?.path, "devices.Home.id")
     }

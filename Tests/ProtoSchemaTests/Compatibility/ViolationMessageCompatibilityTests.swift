@@ -14,12 +14,12 @@ final class ViolationMessageCompatibilityTests: XCTestCase, CompatibilityTesting
         XCTAssertEqual(violation.old, "int32")
         XCTAssertEqual(violation.new, "string")
         XCTAssertEqual(violation.advice,
-                       "add a new field with a new number instead of changing the type of field 3 (amount); "
+                       "keep the type of field 3 (amount) and add a new field with a new number for the new type; "
                            + "reserve the old number")
         XCTAssertEqual(violation.message,
                        "FIELD_SCALAR_KIND_CHANGED at shop.Order.amount: int32 → string "
-                           + "(the new schema could not read data written with version 1). Instead, add a new field "
-                           + "with a new number instead of changing the type of field 3 (amount); reserve the old number.")
+                           + "(the new schema could not read data written with version 1). Instead, keep the type of "
+                           + "field 3 (amount) and add a new field with a new number for the new type; reserve the old number.")
     }
 
     func testForwardViolationsShowOldAndNewByVersionAge() throws {
@@ -56,8 +56,8 @@ final class ViolationMessageCompatibilityTests: XCTestCase, CompatibilityTesting
 
     func testDifferencesDescribeThemselves() throws {
         let differences = CompatibilityChecker().differences(
-            from: try Protoc.version(proto3("message M { int32 v = 1; }")),
-            to: try Protoc.version(proto3("message M { repeated int32 w = 1; }")))
+            from: try ProtocFixture.version(proto3("message M { int32 v = 1; }")),
+            to: try ProtocFixture.version(proto3("message M { repeated int32 w = 1; }")))
         XCTAssertEqual(differences.map(\.description), ["FIELD_NAME_CHANGED shop.M.w: v → w"])
     }
 }
