@@ -43,6 +43,8 @@ let package = Package(
             name: "ProtoSchema",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
+        // Helpers for deterministic simulation and tests (seeded randomness; simulated clusters later).
+        .target(name: "GanglionTestKit"),
         // Code generated from proto/ (committed; regenerate with scripts/generate-protos.sh).
         .target(
             name: "GanglionWire",
@@ -79,9 +81,9 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(
             name: "ProtoSchemaTests",
-            dependencies: ["ProtoSchema", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["ProtoSchema", "GanglionTestKit", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "EventLogCrashWriter"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "EventLogCrashWriter", "GanglionTestKit"]),
         // A child process for the crash-consistency test: appends with fsync and reports acks.
         .executableTarget(name: "EventLogCrashWriter", dependencies: ["EventLog"], path: "Tests/EventLogCrashWriter"),
         .testTarget(

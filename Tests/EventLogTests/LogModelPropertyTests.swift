@@ -1,4 +1,5 @@
 import Foundation
+import GanglionTestKit
 import XCTest
 @testable import EventLog
 

@@ -1,4 +1,5 @@
 import Foundation
+import GanglionTestKit
 import XCTest
 @testable import EventLog
 
@@ -7,19 +8,6 @@ func temporaryLogDirectory(_ test: XCTestCase, file: StaticString = #filePath) -
     let path = NSTemporaryDirectory() + "ganglion-log-" + UUID().uuidString
     test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
     return path
-}
-
-/// A seeded generator (SplitMix64): a failing seed replays exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A clock the test moves by hand (milliseconds).

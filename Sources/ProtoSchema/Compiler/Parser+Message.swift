@@ -261,7 +261,7 @@ extension Parser {
             if accept("to") {
                 range.end = try rangeEnd()
             } else {
-                range.end = range.start + 1
+                range.end = range.start &+ 1  // Int32.max wraps; the validator rejects it
             }
             ranges.append(range)
         } while accept(",")
@@ -290,7 +290,7 @@ extension Parser {
                 if accept("to") {
                     range.end = try rangeEnd()
                 } else {
-                    range.end = range.start + 1
+                    range.end = range.start &+ 1
                 }
                 message.reservedRange.append(range)
             } while accept(",")
