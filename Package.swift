@@ -74,7 +74,9 @@ let package = Package(
                 "GanglionWire",
                 "CZeroMQBaseline",
                 "EventLog",
+                "ProtoSchema",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Benchmarks/GanglionBenchmarks"
         ),

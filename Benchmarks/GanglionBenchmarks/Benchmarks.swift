@@ -31,11 +31,11 @@ struct Benchmarks: ParsableCommand {
     @Option(help: "Directory for the event-log benchmark (created and removed).")
     var logDirectory = "/tmp/ganglion-log-benchmark"
 
-    @Option(help: "What to run: all, transport, envelope or log.")
+    @Option(help: "What to run: all, transport, envelope, log or schema.")
     var only: Suite = .all
 
     enum Suite: String, ExpressibleByArgument {
-        case all, transport, envelope, log
+        case all, transport, envelope, log, schema
     }
 
     func validate() throws {
@@ -54,6 +54,9 @@ struct Benchmarks: ParsableCommand {
         }
         if only == .all || only == .envelope {
             try EnvelopeBenchmark(envelopes: envelopes, rounds: rounds).run()
+        }
+        if only == .all || only == .schema {
+            try SchemaBenchmark(rounds: rounds).run()
         }
         if only == .all || only == .log {
             try LogBenchmark(directory: logDirectory, seconds: logSeconds).run()

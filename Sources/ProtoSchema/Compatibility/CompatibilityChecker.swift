@@ -15,10 +15,10 @@ public struct CompatibilityChecker: Sendable {
                       level: CompatibilityLevel, strict: Bool = false) -> CompatibilityReport {
         let checked = level.checkedVersions(historyCount: history.count)
         guard !checked.isEmpty else { return CompatibilityReport(level: level, strict: strict, comparisons: []) }
-        let new = SchemaModel(candidate)
+        let new = candidate.model
         var comparisons: [SchemaComparison] = []
         for index in checked {
-            let old = SchemaModel(history[index])
+            let old = history[index].model
             if level.checksBackward {
                 comparisons.append(SchemaComparison(historyIndex: index, kind: .backward,
                                                     differences: SchemaDiff.differences(from: old, to: new)))
@@ -38,6 +38,6 @@ public struct CompatibilityChecker: Sendable {
     /// Every difference from `original` to `update` (Confluent's `SchemaDiff.compare(original, update)`):
     /// `update` can read data written with `original` when all of them are compatible.
     public func differences(from original: ProtoSchemaVersion, to update: ProtoSchemaVersion) -> [SchemaDifference] {
-        SchemaDiff.differences(from: SchemaModel(original), to: SchemaModel(update))
+        SchemaDiff.differences(from: original.model, to: update.model)
     }
 }

@@ -7,6 +7,9 @@ public struct ProtoSchemaVersion: Sendable {
     public let descriptorSet: Google_Protobuf_FileDescriptorSet
     /// The name of the main file, as recorded in the set (`orders/v1/order.proto`).
     public let mainFileName: String
+    /// The version as the compatibility rules see it, built once (a registry checks each new
+    /// version against stored ones many times).
+    let model: SchemaModel
 
     /// A version whose main file is `mainFileName`; throws when the set lacks it or names a file twice.
     public init(descriptorSet: Google_Protobuf_FileDescriptorSet, mainFileName: String) throws(SchemaVersionError) {
@@ -22,6 +25,7 @@ public struct ProtoSchemaVersion: Sendable {
         }
         self.descriptorSet = descriptorSet
         self.mainFileName = mainFileName
+        self.model = SchemaModel(descriptorSet: descriptorSet, mainFileName: mainFileName)
     }
 
     /// A version read from a serialized descriptor set, as `protoc --descriptor_set_out` writes one; its main file

@@ -60,11 +60,27 @@ struct SchemaDiff {
     /// Compares two messages matched by name: their members, unless the original is already being compared
     /// further up (a recursive imported type), then their nested types (Confluent's `MessageSchemaDiff.compare`).
     mutating func compareMessages(_ original: MessageModel, _ update: MessageModel) {
+        // Identical declarations whose named types are identical too cannot differ: skip the walk.
+        var checked: Set<String> = []
+        if original == update && referencedTypesUnchanged(original, checked: &checked) { return }
         let entered = messagesInProgress.insert(original.fullName).inserted
         if entered { compareMembers(original, update) }
         compareTypes(originalMessages: original.messages, originalEnums: original.enums,
                      updateMessages: update.messages, updateEnums: update.enums)
         if entered { messagesInProgress.remove(original.fullName) }
+    }
+
+    /// Whether every type `message` (and its nested types) refers to is the same in both versions:
+    /// declared in both main files, or declared identically (recursively for imported messages).
+    private func referencedTypesUnchanged(_ message: MessageModel, checked: inout Set<String>) -> Bool {
+        for field in message.allFields {
+            guard case .named(let name, _) = field.type, checked.insert(name).inserted else { continue }
+            guard let before = original.types[name], let after = update.types[name] else { return false }
+            if before.isInMainFile && after.isInMainFile { continue }
+            guard before == after else { return false }
+            if case .message(let imported) = before.kind, !referencedTypesUnchanged(imported, checked: &checked) { return false }
+        }
+        return message.messages.allSatisfy { referencedTypesUnchanged($0, checked: &checked) }
     }
 
     /// Compares two imported (or moved-to-import) messages in a context of their own, at their local name;

@@ -1,12 +1,12 @@
 import SwiftProtobuf
 
 extension SchemaModel {
-    /// The model of `version`: every file of its set indexed by type name, its main file shaped as text declares it.
-    init(_ version: ProtoSchemaVersion) {
+    /// The model of a version: every file of its set indexed by type name, its main file shaped as text declares it.
+    init(descriptorSet: Google_Protobuf_FileDescriptorSet, mainFileName: String) {
         var types: [String: TypeEntry] = [:]
-        var mainFile = FileModel(name: version.mainFileName, package: "", messages: [], enums: [])
-        for file in version.descriptorSet.file {
-            var reader = DescriptorReader(file: file, isMainFile: file.name == version.mainFileName)
+        var mainFile = FileModel(name: mainFileName, package: "", messages: [], enums: [])
+        for file in descriptorSet.file {
+            var reader = DescriptorReader(file: file, isMainFile: file.name == mainFileName)
             let model = reader.file()
             types.merge(reader.types) { first, _ in first }
             if reader.isMainFile { mainFile = model }
