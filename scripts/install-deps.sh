@@ -9,7 +9,7 @@ purpose="run"
 
 packages=(libzmq3-dev pkg-config)
 if [[ "$purpose" == "test" ]]; then
-    packages+=(protobuf-compiler)   # regenerates proto code to check the committed code is current
+    packages+=(protobuf-compiler libprotobuf-dev)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus
 fi
 
 missing=()
