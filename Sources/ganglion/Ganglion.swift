@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `ganglion` command: node, operator and developer CLI.
 @main
@@ -10,4 +11,20 @@ struct GanglionCommand: ParsableCommand {
         subcommands: [VersionCommand.self, SchemaCommand.self],
         defaultSubcommand: VersionCommand.self
     )
+
+    /// Runs the command; usage errors of `schema diff` exit with 2, as CI tools like
+    /// `buf breaking` do (1 is reserved for "incompatible").
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let arguments = CommandLine.arguments.dropFirst()
+            if arguments.starts(with: ["schema", "diff"]), exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import XCTest
 
-/// `ganglion schema compile` behaves as `protoc --descriptor_set_out` on the command line.
-final class CompileCommandTests: XCTestCase {
+/// `ganglion schema compile` behaves as `protoc --descriptor_set_out` on the command line, and
+/// `ganglion schema diff` answers like a CI gate (0 compatible, 1 incompatible, 2 bad input).
+final class SchemaCommandTests: XCTestCase {
     /// The built `ganglion` executable, next to the test product.
     private func ganglion() throws -> URL {
         let bundle = Bundle(for: Self.self).bundleURL
@@ -48,5 +49,26 @@ final class CompileCommandTests: XCTestCase {
         XCTAssertTrue(stderr.contains("bad.proto:3:3: \"Missing\" is not defined."), stderr)
         XCTAssertTrue(stderr.contains("bad.proto:4:13: Field number 1 has already been used"), stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: workspace.root + "/out.pb"))
+    }
+
+    func testDiffExitCodesGateCI() throws {
+        let workspace = try ProtoWorkspace([
+            "v1/order.proto": "syntax = \"proto3\";\npackage shop.v1;\nmessage Order {\n  string id = 1;\n  int32 amount = 2;\n}\n",
+            "v2/order.proto": "syntax = \"proto3\";\npackage shop.v1;\nmessage Order {\n  string id = 1;\n  int32 amount = 2;\n  string note = 3;\n}\n",
+            "v3/order.proto": "syntax = \"proto3\";\npackage shop.v1;\nmessage Order {\n  string id = 1;\n  string amount = 2;\n}\n",
+        ])
+        defer { workspace.remove() }
+        XCTAssertEqual(try run(["schema", "diff", "--level", "BACKWARD", "v1/order.proto", "v2/order.proto"], in: workspace.root).0, 0)
+        let (incompatible, _) = try run(["schema", "diff", "--level", "BACKWARD", "v1/order.proto", "v3/order.proto"], in: workspace.root)
+        XCTAssertEqual(incompatible, 1)
+        XCTAssertEqual(try run(["schema", "diff", "--level", "NONE", "v1/order.proto", "v3/order.proto"], in: workspace.root).0, 0)
+        let (transitive, _) = try run(["schema", "diff", "--level", "BACKWARD_TRANSITIVE", "v2/order.proto", "v3/order.proto",
+                                       "--history", "v1/order.proto"], in: workspace.root)
+        XCTAssertEqual(transitive, 1)
+        XCTAssertEqual(try run(["schema", "diff", "--level", "SIDEWAYS", "v1/order.proto", "v2/order.proto"], in: workspace.root).0, 2)
+        XCTAssertEqual(try run(["schema", "diff", "--level", "BACKWARD", "--bogus", "v1/order.proto", "v2/order.proto"], in: workspace.root).0, 2)
+        let (missing, stderr) = try run(["schema", "diff", "--level", "BACKWARD", "v1/order.proto", "nope.proto"], in: workspace.root)
+        XCTAssertEqual(missing, 2)
+        XCTAssertTrue(stderr.contains("nope.proto"), stderr)
     }
 }
