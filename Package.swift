@@ -43,6 +43,8 @@ let package = Package(
             name: "ProtoSchema",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
+        // Pure state machines of the cluster: group coordinator and assignors (no I/O, no clock).
+        .target(name: "ClusterCore"),
         // Helpers for deterministic simulation and tests (seeded randomness; simulated clusters later).
         .target(name: "GanglionTestKit"),
         // Code generated from proto/ (committed; regenerate with scripts/generate-protos.sh).
@@ -81,6 +83,7 @@ let package = Package(
             path: "Benchmarks/GanglionBenchmarks"
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "GanglionTestKit"]),
         .testTarget(
             name: "ProtoSchemaTests",
             dependencies: ["ProtoSchema", "GanglionTestKit", .product(name: "SwiftProtobuf", package: "swift-protobuf")]

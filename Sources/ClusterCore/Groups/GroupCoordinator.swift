@@ -1,0 +1,155 @@
+/// The coordinator of one consumer group: a pure state machine in the manner of Kafka's KIP-848.
+///
+/// Members heartbeat; the coordinator keeps a target assignment (from ``UniformAssignor``) and
+/// reconciles each member towards it incrementally: a member first revokes what it must give up,
+/// and a partition goes to its new member only once the previous holder has released it.
+/// Partitions that do not move are never paused. Member epochs fence zombies: a removed member's
+/// requests and commits are refused. No I/O, no clock (time comes in as milliseconds), no
+/// randomness: the same inputs give the same outputs.
+public struct GroupCoordinator: Sendable {
+    /// How long a member may go without a heartbeat before it is removed.
+    public var sessionTimeout: Int64
+    /// How long a member may take to revoke partitions before it is removed.
+    public var rebalanceTimeout: Int64
+    /// The group's name.
+    public let groupID: String
+    /// Bumped whenever membership, subscriptions or topics change.
+    public private(set) var groupEpoch: Int32 = 0
+    /// The epoch the target assignment was computed at.
+    public private(set) var targetEpoch: Int32 = 0
+    /// Where every member should end up.
+    public private(set) var targetAssignment: [MemberID: Set<TopicPartition>] = [:]
+    /// The members, by id.
+    public private(set) var members: [MemberID: GroupMember] = [:]
+    /// Which member holds each partition (assigned or pending revocation).
+    public private(set) var holders: [TopicPartition: MemberID] = [:]
+    /// Committed offsets, by partition.
+    public private(set) var committedOffsets: [TopicPartition: Int64] = [:]
+    private var partitionCounts: [String: Int32] = [:]
+    private var nextMemberNumber = 0
+
+    /// A coordinator for `groupID`.
+    public init(groupID: String, sessionTimeout: Int64 = 45_000, rebalanceTimeout: Int64 = 300_000) {
+        self.groupID = groupID
+        self.sessionTimeout = sessionTimeout
+        self.rebalanceTimeout = rebalanceTimeout
+    }
+
+    /// Sets the topics' partition counts (from the cluster metadata).
+    public mutating func updateTopics(_ counts: [String: Int32]) {
+        guard counts != partitionCounts else { return }
+        partitionCounts = counts
+        groupEpoch += 1
+    }
+
+    /// Handles a heartbeat at time `now` (ms).
+    public mutating func heartbeat(_ request: MemberHeartbeat, now: Int64) throws(GroupError) -> HeartbeatResponse {
+        let id: MemberID
+        switch request.memberEpoch {
+        case MemberHeartbeat.joinEpoch:
+            nextMemberNumber += 1
+            id = MemberID("\(groupID)-member-\(nextMemberNumber)")
+            members[id] = GroupMember(id: id, memberEpoch: 0, previousMemberEpoch: 0, subscribedTopics: request.subscribedTopics ?? [],
+                                      assigned: [], pendingRevocation: [], state: .stable, lastHeartbeat: now, revocationDeadline: nil)
+            groupEpoch += 1
+        case MemberHeartbeat.leaveEpoch:
+            guard let leaving = request.memberID, members[leaving] != nil else {
+                throw GroupError(code: .unknownMemberID, message: "no such member to leave group \(groupID)")
+            }
+            remove(leaving)
+            return HeartbeatResponse(memberID: leaving, memberEpoch: MemberHeartbeat.leaveEpoch, assignment: [])
+        default:
+            guard let existing = request.memberID else {
+                throw GroupError(code: .invalidRequest, message: "a heartbeat with epoch \(request.memberEpoch) needs the member id")
+            }
+            guard let member = members[existing] else {
+                throw GroupError(code: .unknownMemberID, message: "member \(existing) is not in group \(groupID); rejoin with epoch 0")
+            }
+            guard request.memberEpoch == member.memberEpoch || request.memberEpoch == member.previousMemberEpoch else {
+                throw GroupError(code: .fencedMemberEpoch,
+                                 message: "member \(existing) sent epoch \(request.memberEpoch), current is \(member.memberEpoch); drop all partitions and rejoin")
+            }
+            id = existing
+            members[id]!.lastHeartbeat = now
+            if let topics = request.subscribedTopics, topics != member.subscribedTopics {
+                members[id]!.subscribedTopics = topics
+                groupEpoch += 1
+            }
+        }
+        if groupEpoch > targetEpoch { refreshTarget() }
+        reconcile(id, owned: request.ownedPartitions, now: now)
+        let member = members[id]!
+        return HeartbeatResponse(memberID: id, memberEpoch: member.memberEpoch, assignment: member.assigned)
+    }
+
+    /// Removes members whose session expired or who did not revoke in time; returns who was removed.
+    public mutating func expireMembers(now: Int64) -> [MemberID] {
+        let expired = members.values.filter { member in
+            now - member.lastHeartbeat > sessionTimeout || (member.revocationDeadline.map { now > $0 } ?? false)
+        }.map(\.id).sorted()
+        for id in expired { remove(id) }
+        return expired
+    }
+
+    /// Accepts a committed offset only from the member that holds the partition, at its current
+    /// (or previous) epoch: a fenced zombie's commits are refused.
+    public mutating func commit(memberID: MemberID, memberEpoch: Int32, partition: TopicPartition, offset: Int64) throws(GroupError) {
+        guard let member = members[memberID] else {
+            throw GroupError(code: .unknownMemberID, message: "member \(memberID) is not in group \(groupID); its commit of \(partition) is refused")
+        }
+        guard memberEpoch == member.memberEpoch || memberEpoch == member.previousMemberEpoch else {
+            throw GroupError(code: .fencedMemberEpoch, message: "commit of \(partition) with stale epoch \(memberEpoch) (current \(member.memberEpoch))")
+        }
+        guard member.held.contains(partition) else {
+            throw GroupError(code: .notPartitionOwner, message: "member \(memberID) does not hold \(partition)")
+        }
+        committedOffsets[partition] = offset
+    }
+
+    private mutating func remove(_ id: MemberID) {
+        guard let member = members.removeValue(forKey: id) else { return }
+        for partition in member.held where holders[partition] == id { holders[partition] = nil }
+        groupEpoch += 1
+    }
+
+    private mutating func refreshTarget() {
+        targetAssignment = UniformAssignor.assign(
+            members: members.mapValues(\.subscribedTopics), partitionCounts: partitionCounts, previous: targetAssignment)
+        targetEpoch = groupEpoch
+    }
+
+    /// Moves a member one step towards its target (Kafka's CurrentAssignmentBuilder).
+    private mutating func reconcile(_ id: MemberID, owned: Set<TopicPartition>?, now: Int64) {
+        var member = members[id]!
+        defer { members[id] = member }
+        if member.state == .unrevokedPartitions {
+            // Still holding something it must give up: wait until it reports it no longer owns it.
+            guard let owned, owned.isDisjoint(with: member.pendingRevocation) else { return }
+            for partition in member.pendingRevocation where holders[partition] == id { holders[partition] = nil }
+            member.pendingRevocation = []
+            member.revocationDeadline = nil
+            member.state = .stable
+        }
+        let target = targetAssignment[id] ?? []
+        let revoke = member.assigned.subtracting(target)
+        if !revoke.isEmpty {
+            member.assigned.subtract(revoke)
+            member.pendingRevocation = revoke
+            member.state = .unrevokedPartitions
+            member.revocationDeadline = now + rebalanceTimeout
+            return
+        }
+        // Take what is free; what others still hold comes at a later heartbeat.
+        var available = member.assigned
+        for partition in target where holders[partition] == nil || holders[partition] == id {
+            available.insert(partition)
+            holders[partition] = id
+        }
+        member.assigned = available
+        member.state = available == target ? .stable : .unreleasedPartitions
+        if member.memberEpoch != targetEpoch {
+            member.previousMemberEpoch = member.memberEpoch
+            member.memberEpoch = targetEpoch
+        }
+    }
+}
