@@ -86,7 +86,8 @@ let package = Package(
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "GanglionTestKit"]),
         .testTarget(
             name: "ProtoSchemaTests",
-            dependencies: ["ProtoSchema", "GanglionTestKit", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["ProtoSchema", "GanglionTestKit", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Corpus"]
         ),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "EventLogCrashWriter", "GanglionTestKit"]),
         // A child process for the crash-consistency test: appends with fsync and reports acks.

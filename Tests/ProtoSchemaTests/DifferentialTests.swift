@@ -38,6 +38,12 @@ final class DifferentialTests: XCTestCase {
         try assertSameAsProtoc(["shop/events.proto", "shop/scoping.proto"], importPaths: [root])
     }
 
+    func testGanglionsOwnProtocolMatchesProtoc() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("proto").path
+        try assertSameAsProtoc(["ganglion/v1/event.proto", "ganglion/v1/protocol.proto"], importPaths: [root])
+    }
+
     func testWellKnownTypesMatchProtoc() throws {
         let root = "/usr/include"
         let names = try FileManager.default.contentsOfDirectory(atPath: root + "/google/protobuf")
