@@ -1,0 +1,65 @@
+/// The cluster metadata as a pure state machine: records from the metadata log are checked with
+/// ``validate(_:)`` before they are appended and applied in log order with ``apply(_:)``, so
+/// every node that replays the log reaches the same state.
+public struct MetadataState: Sendable, Hashable {
+    /// The topics, by name.
+    public private(set) var topics: [String: TopicConfiguration] = [:]
+    /// How many records have been applied (the next metadata offset).
+    public private(set) var appliedCount: Int64 = 0
+
+    /// An empty state.
+    public init() {}
+
+    /// Whether `record` may be appended now; the error names what is wrong.
+    public func validate(_ record: MetadataRecord) throws(MetadataError) {
+        switch record {
+        case .topicCreated(let name, let configuration):
+            try Self.checkName(name)
+            guard topics[name] == nil else {
+                throw MetadataError(code: .topicExists, message: "topic \(name) already exists")
+            }
+            guard (1...TopicConfiguration.maxPartitions).contains(configuration.partitions) else {
+                throw MetadataError(code: .invalidConfiguration,
+                                    message: "topic \(name): partitions must be 1…\(TopicConfiguration.maxPartitions), got \(configuration.partitions)")
+            }
+            guard configuration.replicationFactor >= 1 else {
+                throw MetadataError(code: .invalidConfiguration, message: "topic \(name): replication factor must be at least 1")
+            }
+            if let retention = configuration.retentionMilliseconds, retention <= 0 {
+                throw MetadataError(code: .invalidConfiguration, message: "topic \(name): retention must be positive, or unset to keep forever")
+            }
+            if let bytes = configuration.retentionBytes, bytes <= 0 {
+                throw MetadataError(code: .invalidConfiguration, message: "topic \(name): retention bytes must be positive, or unset")
+            }
+        case .topicDeleted(let name):
+            guard topics[name] != nil else { throw MetadataError(code: .unknownTopic, message: "topic \(name) does not exist") }
+        }
+    }
+
+    /// Applies a validated record (records that no longer validate, e.g. replayed twice, are ignored).
+    public mutating func apply(_ record: MetadataRecord) {
+        appliedCount += 1
+        guard (try? validate(record)) != nil else { return }
+        switch record {
+        case .topicCreated(let name, let configuration): topics[name] = configuration
+        case .topicDeleted(let name): topics[name] = nil
+        }
+    }
+
+    /// Kafka's topic naming rules: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`, and not
+    /// starting with `__` (reserved for internal topics).
+    public static func checkName(_ name: String) throws(MetadataError) {
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "-")
+        }
+        guard !name.isEmpty, name.utf8.count <= 249, allowed, name != ".", name != ".." else {
+            throw MetadataError(code: .invalidTopicName,
+                                message: "topic name \"\(name)\" must be 1–249 characters of a–z, A–Z, 0–9, '.', '_' or '-'")
+        }
+        guard !name.hasPrefix("__") else {
+            throw MetadataError(code: .invalidTopicName, message: "topic names starting with \"__\" are reserved for internal topics")
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// How a topic is laid out and kept.
+public struct TopicConfiguration: Sendable, Hashable, Codable {
+    /// Number of partitions (fixed once created).
+    public var partitions: Int32
+    /// Copies of each partition (1 on a single node).
+    public var replicationFactor: Int32
+    /// Keep records this long (ms); nil keeps them forever.
+    public var retentionMilliseconds: Int64?
+    /// Keep at most this many bytes per partition; nil for no bound.
+    public var retentionBytes: Int64?
+    /// Compact by key instead of only deleting old segments.
+    public var compacted: Bool
+
+    /// A configuration; defaults keep records for 7 days, one replica.
+    public init(partitions: Int32, replicationFactor: Int32 = 1, retentionMilliseconds: Int64? = 7 * 24 * 3_600_000,
+                retentionBytes: Int64? = nil, compacted: Bool = false) {
+        self.partitions = partitions
+        self.replicationFactor = replicationFactor
+        self.retentionMilliseconds = retentionMilliseconds
+        self.retentionBytes = retentionBytes
+        self.compacted = compacted
+    }
+
+    /// The most partitions a topic may have.
+    public static let maxPartitions: Int32 = 10_000
+}
+
+/// One change to the cluster metadata, as stored in the metadata log.
+public enum MetadataRecord: Sendable, Hashable, Codable {
+    /// A topic was created.
+    case topicCreated(name: String, configuration: TopicConfiguration)
+    /// A topic was deleted.
+    case topicDeleted(name: String)
+}
+
+/// Why a metadata change was refused.
+public struct MetadataError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kinds of refusal.
+    public enum Code: String, Sendable, Hashable {
+        /// The topic name breaks the naming rules.
+        case invalidTopicName = "invalid_topic_name"
+        /// A topic with this name exists.
+        case topicExists = "topic_exists"
+        /// No topic with this name.
+        case unknownTopic = "unknown_topic"
+        /// A setting is out of bounds.
+        case invalidConfiguration = "invalid_configuration"
+    }
+
+    /// What kind of refusal.
+    public var code: Code
+    /// What is wrong and what to do.
+    public var message: String
+
+    /// `code: message`.
+    public var description: String { "\(code.rawValue): \(message)" }
+}
