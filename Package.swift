@@ -45,6 +45,15 @@ let package = Package(
         ),
         // Pure state machines of the cluster: group coordinator and assignors (no I/O, no clock).
         .target(name: "ClusterCore"),
+        // The node: services that drive the cores with real sockets, disks and clocks.
+        .target(
+            name: "ClusterRuntime",
+            dependencies: [
+                "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         // Helpers for deterministic simulation and tests (seeded randomness; simulated clusters later).
         .target(name: "GanglionTestKit"),
         // Code generated from proto/ (committed; regenerate with scripts/generate-protos.sh).
@@ -84,6 +93,11 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "GanglionTestKit"]),
+        .testTarget(
+            name: "ClusterRuntimeTests",
+            dependencies: ["ClusterRuntime", "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .testTarget(
             name: "ProtoSchemaTests",
             dependencies: ["ProtoSchema", "GanglionTestKit", .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -67,6 +67,9 @@ extension SocketLoop {
             sockets.first { $0.value === socket }?.key
         }
 
+        /// The ids of the loop's open sockets, in creation order.
+        public var socketIDs: [SocketID] { sockets.keys.sorted { $0.value < $1.value } }
+
         /// The socket with this id, or `nil` once it is closed.
         public func socket(_ id: SocketID) -> Socket? { sockets[id] }
 

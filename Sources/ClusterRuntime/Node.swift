@@ -1,0 +1,103 @@
+import EventLog
+import Foundation
+import Logging
+import ZeroMQ
+
+/// Where a running node can be reached; written to `<data-dir>/endpoints.json`.
+public struct NodeEndpoints: Sendable, Hashable, Codable {
+    /// The ROUTER for requests (`tcp://host:port`).
+    public var api: String
+    /// The PUB for streams.
+    public var pub: String
+    /// The HTTP base URL (empty until the HTTP service exists).
+    public var http: String
+}
+
+/// How to run a node.
+public struct NodeConfiguration: Sendable {
+    /// The node's id in metadata.
+    public var nodeID = "node-1"
+    /// Where the logs and metadata live.
+    public var dataDirectory = "./data"
+    /// The ROUTER endpoint; port 0 (or `*`) lets the OS choose.
+    public var apiEndpoint = "tcp://127.0.0.1:7400"
+    /// The PUB endpoint; port 0 (or `*`) lets the OS choose.
+    public var pubEndpoint = "tcp://127.0.0.1:7401"
+    /// When appends are acknowledged (per batch fsync by default: nothing acknowledged is lost).
+    public var durability = DurabilityPolicy.everyBatch
+    /// The most bytes in one request message.
+    public var maxMessageBytes: Int64 = 16 << 20
+
+    /// The defaults: a cluster of one with its data in `./data`.
+    public init() {}
+}
+
+/// A running single node: the request socket and the stream socket on one socket loop, the
+/// metadata log and the partition logs.
+public final class Node: Sendable {
+    /// Where the node listens (OS-chosen ports resolved).
+    public let endpoints: NodeEndpoints
+    private let loop: SocketLoop
+    private let metadata: MetadataStore
+    private let logs: TopicLogs
+
+    /// Opens the data directory, binds the sockets, writes `endpoints.json` and starts serving.
+    public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "ganglion.node")) throws {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        metadata = try MetadataStore(directory: configuration.dataDirectory)
+        logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability)
+        let context = try Context(defaultLinger: .milliseconds(500))
+        loop = try SocketLoop(name: "ganglion.node.api", context: context, logger: logger)
+        let bound = try loop.performAndWait { owner -> NodeEndpoints in
+            let router = try owner.makeSocket(.router)
+            try router.set([.maxMessageSize(configuration.maxMessageBytes), .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)])
+            let pub = try owner.makeSocket(.pub)
+            try pub.set(.sendHighWaterMark(100_000))
+            return NodeEndpoints(api: try router.bind(Self.wildcard(configuration.apiEndpoint)),
+                                 pub: try pub.bind(Self.wildcard(configuration.pubEndpoint)), http: "")
+        }
+        endpoints = bound
+        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, endpoints: bound)
+        let loop = self.loop
+        try loop.performAndWait { owner in
+            guard let routerID = owner.socketIDs.first, let pubID = owner.socketIDs.last else { return }
+            owner.watch(owner.socket(routerID)!) { router, _ in
+                // Drain a bounded batch per wake-up; the handler is called again while more wait.
+                for _ in 0..<256 {
+                    let request: [Frame]
+                    do {
+                        guard let received = try router.tryReceiveMultipart(maxFrames: 4) else { return }
+                        request = received
+                    } catch let error as ZeroMQError where error.code == .messageTooLarge {
+                        continue  // more than 4 frames: dropped whole; no routing id to answer
+                    }
+                    guard request.count >= 2 else { continue }
+                    let identity = request[0]
+                    api.handle(request[1...]) { response, stream in
+                        loop.execute { owner in
+                            if let stream, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
+                            if !response.isEmpty, let router = owner.socket(routerID) {
+                                try? router.send(multipart: [identity] + response, blocking: false)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let data = try JSONEncoder().encode(bound)
+        try data.write(to: URL(fileURLWithPath: configuration.dataDirectory + "/endpoints.json"), options: .atomic)
+        logger.info("node ready", metadata: ["ganglion.node": "\(configuration.nodeID)", "ganglion.api": "\(bound.api)", "ganglion.pub": "\(bound.pub)"])
+    }
+
+    /// Stops serving: closes the sockets (bounded linger), flushes and closes every log.
+    public func stop() {
+        loop.stop()
+        logs.closeAll()
+        try? metadata.close()
+    }
+
+    /// `tcp://host:0` becomes `tcp://host:*` (libzmq's OS-chosen port).
+    static func wildcard(_ endpoint: String) -> String {
+        endpoint.hasSuffix(":0") ? String(endpoint.dropLast()) + "*" : endpoint
+    }
+}

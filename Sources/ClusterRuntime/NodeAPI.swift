@@ -1,0 +1,245 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+import SwiftProtobuf
+import ZeroMQ
+
+/// Serves protocol requests (docs/protocol.md) against the metadata and the partition logs.
+///
+/// Batches are never decoded: a produce checks the batch's framing and CRC (in the log), stores
+/// the producer's bytes, and publishes those same bytes. Every request gets exactly one reply —
+/// malformed ones a typed error — and `respond` may be called on another thread (group commit
+/// completes on the log's flusher thread).
+final class NodeAPI: Sendable {
+    /// A reply: the response frames, and the stream message to publish first, if any.
+    typealias Respond = @Sendable (_ response: [Frame], _ stream: [Frame]?) -> Void
+
+    let nodeID: String
+    let metadata: MetadataStore
+    let logs: TopicLogs
+    let endpoints: NodeEndpoints
+
+    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, endpoints: NodeEndpoints) {
+        self.nodeID = nodeID
+        self.metadata = metadata
+        self.logs = logs
+        self.endpoints = endpoints
+    }
+
+    /// Handles the frames of one request (routing id removed).
+    func handle(_ frames: ArraySlice<Frame>, respond: @escaping Respond) {
+        guard frames.count >= 2, frames.count <= 3,
+              let header = try? frames.first!.withUnsafeBytes({ try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) }) else {
+            respond(Self.error(0, .malformedRequest, "a request is a RequestHeader frame, a body frame and (for produce) a batch frame"), nil)
+            return
+        }
+        let body = frames[frames.startIndex + 1]
+        do {
+            switch header.kind {
+            case .produce:
+                guard frames.count == 3 else { throw ProtocolFailure(.malformedRequest, "a produce request needs its batch as the third frame") }
+                try produce(header, try decode(body), batch: frames[frames.startIndex + 2], respond: respond)
+            case .fetch:
+                respond(try fetch(header, try decode(body)), nil)
+            case .metadata:
+                respond(try Self.success(header.requestID, metadataResponse(try decode(body))), nil)
+            case .createTopic:
+                respond(try Self.success(header.requestID, createTopic(try decode(body))), nil)
+            case .deleteTopic:
+                try deleteTopic(try decode(body))
+                respond(try Self.success(header.requestID, Ganglion_V1_DeleteTopicResponse()), nil)
+            default:
+                throw ProtocolFailure(.unsupportedKind, "request kind \(header.kind) is not served by this node yet")
+            }
+        } catch let failure as ProtocolFailure {
+            respond(Self.error(header.requestID, failure.code, failure.message), nil)
+        } catch let error as LogError {
+            respond(Self.error(header.requestID, Self.code(for: error), error.description), nil)
+        } catch {
+            respond(Self.error(header.requestID, .internal, "\(error)"), nil)
+        }
+    }
+
+    private func decode<Body: SwiftProtobuf.Message>(_ frame: Frame) throws -> Body {
+        do {
+            return try frame.withUnsafeBytes { try Body(serializedBytes: Data($0)) }
+        } catch {
+            throw ProtocolFailure(.malformedRequest, "the body is not a valid \(Body.protoMessageName): \(error)")
+        }
+    }
+
+    // MARK: Produce and fetch
+
+    private func partition(_ topic: String, _ partition: UInt32) throws -> (TopicPartition, PartitionLog) {
+        guard let configuration = metadata.state.topics[topic] else {
+            throw ProtocolFailure(.unknownTopic, "topic \(topic) does not exist; create it with `ganglion topic create \(topic)`")
+        }
+        guard partition < configuration.partitions else {
+            throw ProtocolFailure(.unknownPartition, "topic \(topic) has partitions 0…\(configuration.partitions - 1), not \(partition)")
+        }
+        let key = TopicPartition(topic, Int32(partition))
+        return (key, try logs.log(key, configuration: configuration))
+    }
+
+    private func produce(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_ProduceRequest, batch: Frame,
+                         respond: @escaping Respond) throws {
+        let (key, log) = try partition(request.topic, request.partition)
+        let requestID = header.requestID
+        let silent = request.acks == .none
+        try batch.withUnsafeBytes { bytes in
+            try log.append(bytes) { result in
+                switch result {
+                case .success(let appended):
+                    log.setHighWatermark(appended.lastOffset + 1)
+                    var stream = Ganglion_V1_StreamBatchHeader()
+                    stream.topic = key.topic
+                    stream.partition = UInt32(key.partition)
+                    stream.baseOffset = appended.firstOffset
+                    stream.nextOffset = appended.lastOffset + 1
+                    stream.highWatermark = appended.lastOffset + 1
+                    let streamMessage = [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), batch]
+                    var response = Ganglion_V1_ProduceResponse()
+                    response.baseOffset = appended.firstOffset
+                    response.logStartOffset = log.logStartOffset
+                    response.appendTimeMs = Int64(Date().timeIntervalSince1970 * 1000)
+                    respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), streamMessage)
+                case .failure(let error):
+                    respond(silent ? [] : Self.error(requestID, (error as? LogError).map(Self.code(for:)) ?? .internal, "\(error)"), nil)
+                }
+            }
+        }
+    }
+
+    private func fetch(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_FetchRequest) throws -> [Frame] {
+        let (_, log) = try partition(request.topic, request.partition)
+        let maxBytes = Int(min(max(request.maxBytes, 1), 64 << 20))
+        let read = try log.read(from: request.offset, maxBytes: maxBytes, upTo: request.committedOnly ? log.highWatermark : nil)
+        var response = Ganglion_V1_FetchResponse()
+        response.highWatermark = read.highWatermark
+        response.logStartOffset = read.logStartOffset
+        response.logEndOffset = read.logEndOffset
+        response.nextOffset = read.nextOffset
+        return try Self.success(header.requestID, response) + [Frame(read.bytes)]
+    }
+
+    // MARK: Topics and metadata
+
+    private func createTopic(_ request: Ganglion_V1_CreateTopicRequest) throws -> Ganglion_V1_CreateTopicResponse {
+        let config = request.config
+        let configuration = TopicConfiguration(
+            partitions: Int32(clamping: config.partitions), replicationFactor: Int32(clamping: max(config.replicationFactor, 1)),
+            retentionMilliseconds: config.retentionMs > 0 ? config.retentionMs : nil,
+            retentionBytes: config.retentionBytes > 0 ? config.retentionBytes : nil, compacted: config.compacted)
+        guard configuration.replicationFactor == 1 else {
+            throw ProtocolFailure(.invalidConfig, "a single node holds one replica; replication factor \(configuration.replicationFactor) needs more nodes")
+        }
+        do {
+            try metadata.commit(.topicCreated(name: request.name, configuration: configuration))
+        } catch let error as MetadataError {
+            throw ProtocolFailure(error.code == .topicExists ? .topicExists : .invalidConfig, error.message)
+        }
+        var response = Ganglion_V1_CreateTopicResponse()
+        response.topic = try describe(request.name, configuration)
+        return response
+    }
+
+    private func deleteTopic(_ request: Ganglion_V1_DeleteTopicRequest) throws {
+        guard let configuration = metadata.state.topics[request.name] else {
+            throw ProtocolFailure(.unknownTopic, "topic \(request.name) does not exist")
+        }
+        try metadata.commit(.topicDeleted(name: request.name))
+        logs.delete(topic: request.name, partitions: configuration.partitions)
+    }
+
+    private func metadataResponse(_ request: Ganglion_V1_MetadataRequest) throws -> Ganglion_V1_MetadataResponse {
+        let topics = metadata.state.topics
+        var response = Ganglion_V1_MetadataResponse()
+        var node = Ganglion_V1_NodeMetadata()
+        node.id = nodeID
+        node.apiEndpoint = endpoints.api
+        node.pubEndpoint = endpoints.pub
+        node.httpEndpoint = endpoints.http
+        response.nodes = [node]
+        let names = request.topics.isEmpty ? topics.keys.sorted() : request.topics
+        for name in names {
+            guard let configuration = topics[name] else {
+                response.unknownTopics.append(name)
+                continue
+            }
+            response.topics.append(try describe(name, configuration))
+        }
+        return response
+    }
+
+    private func describe(_ name: String, _ configuration: TopicConfiguration) throws -> Ganglion_V1_TopicMetadata {
+        var topic = Ganglion_V1_TopicMetadata()
+        topic.name = name
+        topic.config.partitions = UInt32(configuration.partitions)
+        topic.config.replicationFactor = UInt32(configuration.replicationFactor)
+        topic.config.retentionMs = configuration.retentionMilliseconds ?? 0
+        topic.config.retentionBytes = configuration.retentionBytes ?? 0
+        topic.config.compacted = configuration.compacted
+        for index in 0..<configuration.partitions {
+            let log = try logs.log(TopicPartition(name, index), configuration: configuration)
+            var partition = Ganglion_V1_PartitionMetadata()
+            partition.partition = UInt32(index)
+            partition.leader = nodeID
+            partition.leaderEpoch = log.latestLeaderEpoch ?? 0
+            partition.replicas = [nodeID]
+            partition.inSyncReplicas = [nodeID]
+            partition.logStartOffset = log.logStartOffset
+            partition.highWatermark = log.highWatermark
+            partition.sizeBytes = Int64(log.sizeInBytes)
+            topic.partitions.append(partition)
+        }
+        return topic
+    }
+
+    // MARK: Replies
+
+    static func success<Body: SwiftProtobuf.Message>(_ requestID: UInt64, _ body: Body) throws -> [Frame] {
+        var header = Ganglion_V1_ResponseHeader()
+        header.requestID = requestID
+        return [Frame(try header.serializedBytes() as [UInt8]), Frame(try body.serializedBytes() as [UInt8])]
+    }
+
+    static func error(_ requestID: UInt64, _ code: Ganglion_V1_ErrorCode, _ message: String, retryAfter: UInt32 = 0) -> [Frame] {
+        var header = Ganglion_V1_ResponseHeader()
+        header.requestID = requestID
+        header.error = code
+        header.errorMessage = message
+        header.retryAfterMs = retryAfter
+        return [Frame((try? header.serializedBytes() as [UInt8]) ?? [])]
+    }
+
+    static func code(for error: LogError) -> Ganglion_V1_ErrorCode {
+        switch error.code {
+        case .malformedBatch, .corruption: .corruptBatch
+        case .tooLarge: .batchTooLarge
+        case .offsetOutOfRange: .offsetOutOfRange
+        case .missingKey, .invalidConfiguration: .invalidConfig
+        case .closed, .io, .staleLeaderEpoch: .internal
+        }
+    }
+}
+
+/// A request refused with a protocol error code.
+struct ProtocolFailure: Error {
+    let code: Ganglion_V1_ErrorCode
+    let message: String
+    init(_ code: Ganglion_V1_ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// The PUB topic frame of a partition's stream: `p\0<topic>\0<partition, 4 bytes big-endian>`.
+public enum StreamTopic {
+    /// The frame a subscriber subscribes to for `partition`.
+    public static func frame(for partition: TopicPartition) -> [UInt8] {
+        var bytes: [UInt8] = [UInt8(ascii: "p"), 0] + Array(partition.topic.utf8) + [0]
+        withUnsafeBytes(of: UInt32(partition.partition).bigEndian) { bytes += $0 }
+        return bytes
+    }
+}
