@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System library over Debian's libzmq3-dev. Only `ZeroMQ` imports it.
@@ -51,6 +52,15 @@ let package = Package(
             dependencies: [
                 "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // Public API for agent authors and clients: the client, producer and consumer streams.
+        .target(
+            name: "Ganglion",
+            dependencies: [
+                "ZeroMQ", "GanglionWire", "ClusterCore", "ClusterRuntime", "EventLog",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -68,7 +78,11 @@ let package = Package(
                 "ZeroMQ",
                 "GanglionWire",
                 "ProtoSchema",
+                "ClusterRuntime",
+                "Ganglion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // libzmq's C API driven directly: the baseline the Swift binding is measured against.
@@ -95,7 +109,7 @@ let package = Package(
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "GanglionTestKit"]),
         .testTarget(
             name: "ClusterRuntimeTests",
-            dependencies: ["ClusterRuntime", "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ",
+            dependencies: ["ClusterRuntime", "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ", "Ganglion",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .testTarget(

@@ -3,21 +3,25 @@ import Foundation
 
 /// The `ganglion` command: node, operator and developer CLI.
 @main
-struct GanglionCommand: ParsableCommand {
+struct GanglionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ganglion",
         abstract: "Ganglion: a distributed runtime for event-driven AI agents.",
         version: GanglionVersion.current,
-        subcommands: [VersionCommand.self, SchemaCommand.self],
+        subcommands: [VersionCommand.self, NodeCommand.self, SchemaCommand.self],
         defaultSubcommand: VersionCommand.self
     )
 
     /// Runs the command; usage errors of `schema diff` exit with 2, as CI tools like
     /// `buf breaking` do (1 is reserved for "incompatible").
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             let arguments = CommandLine.arguments.dropFirst()
             if arguments.starts(with: ["schema", "diff"]), exitCode(for: error) == .validationFailure {

@@ -1,0 +1,80 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+import ZeroMQ
+
+extension GanglionClient {
+    /// Creates a topic; throws `.topicExists` when it exists.
+    @discardableResult
+    public func createTopic(_ name: String, partitions: UInt32, retentionMilliseconds: Int64 = 0, compacted: Bool = false) async throws -> Ganglion_V1_TopicMetadata {
+        var request = Ganglion_V1_CreateTopicRequest()
+        request.name = name
+        request.config.partitions = partitions
+        request.config.retentionMs = retentionMilliseconds
+        request.config.compacted = compacted
+        return try await call(.createTopic, request, reply: Ganglion_V1_CreateTopicResponse.self).0.topic
+    }
+
+    /// Deletes a topic and its data.
+    public func deleteTopic(_ name: String) async throws {
+        var request = Ganglion_V1_DeleteTopicRequest()
+        request.name = name
+        _ = try await call(.deleteTopic, request)
+    }
+
+    /// The cluster's nodes and the named topics (all when empty).
+    public func metadata(topics: [String] = []) async throws -> Ganglion_V1_MetadataResponse {
+        var request = Ganglion_V1_MetadataRequest()
+        request.topics = topics
+        return try await call(.metadata, request, reply: Ganglion_V1_MetadataResponse.self).0
+    }
+
+    /// Appends one encoded batch to a partition; returns its base offset once the node
+    /// acknowledged it (stored under the node's durability policy).
+    @discardableResult
+    public func produce(topic: String, partition: UInt32, batch: [UInt8]) async throws -> Int64 {
+        var request = Ganglion_V1_ProduceRequest()
+        request.topic = topic
+        request.partition = partition
+        request.acks = .leader
+        return try await call(.produce, request, extra: Frame(batch), reply: Ganglion_V1_ProduceResponse.self).0.baseOffset
+    }
+
+    /// Publishes events: each goes to the partition of its key (murmur2, as Kafka) or, without a
+    /// key, round-robin; one batch per partition. Returns each event's offset, in order.
+    public func publish(topic: String, events: [EventEnvelope]) async throws -> [(partition: UInt32, offset: Int64)] {
+        let metadata = try await self.metadata(topics: [topic])
+        guard let described = metadata.topics.first else {
+            throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist")
+        }
+        let partitions = Int32(described.config.partitions)
+        var batches: [UInt32: (RecordBatchBuilder, [Int])] = [:]
+        for (index, event) in events.enumerated() {
+            let partition = event.key.isEmpty ? UInt32(index % Int(partitions))
+                : UInt32(KeyPartitioner.partition(for: event.key, partitionCount: partitions))
+            var entry = batches[partition] ?? (RecordBatchBuilder(), [])
+            let timestamp = event.hasTime ? event.time.seconds * 1000 + Int64(event.time.nanos / 1_000_000) : Int64(Date().timeIntervalSince1970 * 1000)
+            entry.0.append(key: event.key.isEmpty ? nil : Array(event.key), value: try event.serializedBytes(), timestamp: timestamp)
+            entry.1.append(index)
+            batches[partition] = entry
+        }
+        var offsets = [(partition: UInt32, offset: Int64)](repeating: (0, -1), count: events.count)
+        for (partition, (builder, indexes)) in batches {
+            let base = try await produce(topic: topic, partition: partition, batch: builder.build())
+            for (position, index) in indexes.enumerated() { offsets[index] = (partition, base + Int64(position)) }
+        }
+        return offsets
+    }
+
+    /// Whole batches from `offset`, and where to continue.
+    public func fetch(topic: String, partition: UInt32, offset: Int64, maxBytes: UInt32 = 1 << 20) async throws -> (Ganglion_V1_FetchResponse, [UInt8]) {
+        var request = Ganglion_V1_FetchRequest()
+        request.topic = topic
+        request.partition = partition
+        request.offset = offset
+        request.maxBytes = maxBytes
+        let (response, frames) = try await call(.fetch, request, reply: Ganglion_V1_FetchResponse.self)
+        return (response, frames.first?.bytes ?? [])
+    }
+}

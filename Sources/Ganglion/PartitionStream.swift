@@ -1,0 +1,188 @@
+import ClusterCore
+import ClusterRuntime
+import EventLog
+import Foundation
+import GanglionWire
+import ZeroMQ
+
+/// One record delivered from a partition, in offset order.
+public struct DeliveredRecord: Sendable, Hashable {
+    /// The topic.
+    public var topic: String
+    /// The partition.
+    public var partition: UInt32
+    /// The record.
+    public var record: Record
+}
+
+/// Follows one partition from an offset, in order, without gaps or duplicates: the live PUB stream
+/// is the fast path, and any gap it leaves (a slow join, a HWM drop, a reconnect) is fetched
+/// before delivery continues — the ZeroMQ Guide's Clone pattern.
+public final class PartitionStream: Sendable {
+    enum Event: Sendable {
+        case batch([Frame])
+        case tick
+    }
+
+    private let loop: SocketLoop
+    let events: AsyncStream<Event>
+    let client: GanglionClient
+    /// The partition followed.
+    public let topic: String
+    /// The partition number.
+    public let partition: UInt32
+    let start: Int64
+    let repairs = RepairCounter()
+
+    /// How many gaps in the live stream were repaired by fetch so far.
+    public var gapsRepaired: Int { repairs.value }
+
+    /// Subscribes to the partition's stream on `pubEndpoint` and will deliver from `offset`.
+    /// - Parameter bufferedBatches: batches held between the socket and the reader; when full the
+    ///   oldest are dropped and repaired by fetch (never an unbounded buffer).
+    public init(client: GanglionClient, pubEndpoint: String, topic: String, partition: UInt32, from offset: Int64,
+                bufferedBatches: Int = 4096) throws {
+        self.client = client
+        self.topic = topic
+        self.partition = partition
+        self.start = offset
+        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingOldest(bufferedBatches))
+        self.events = events
+        loop = try SocketLoop(name: "ganglion.stream", context: try Context(defaultLinger: .zero))
+        let topicFrame = StreamTopic.frame(for: TopicPartition(topic, Int32(partition)))
+        try loop.performAndWait { owner in
+            let sub = try owner.makeSocket(.sub)
+            try sub.set(.receiveHighWaterMark(100_000))
+            try sub.subscribe(topicFrame)
+            try sub.connect(pubEndpoint)
+            owner.watch(sub) { sub, _ in
+                for _ in 0..<256 {
+                    guard let message = try sub.tryReceiveMultipart(maxFrames: 3) else { return }
+                    continuation.yield(.batch(message))
+                }
+            }
+            // A tick now and then finds a gap at the end (the last batch dropped, nothing after it).
+            func tick(_ owner: SocketLoop.Owner) {
+                continuation.yield(.tick)
+                owner.schedule(after: .milliseconds(250)) { tick($0) }
+            }
+            tick(owner)
+        }
+    }
+
+    deinit { loop.stop() }
+
+    /// Stops following.
+    public func close() { loop.stop() }
+
+    /// The records from the start offset on, pulled as the reader asks for them: a slow reader
+    /// slows the pulls, the bounded buffer between socket and reader drops, and the drops come
+    /// back by fetch — memory stays bounded and nothing is lost.
+    public func records() -> Records {
+        Records(stream: self)
+    }
+
+    /// The records of a partition stream, in offset order.
+    public struct Records: AsyncSequence, Sendable {
+        /// Each record with its topic and partition.
+        public typealias Element = DeliveredRecord
+        let stream: PartitionStream
+
+        /// An iterator that fetches or reads the live stream as needed.
+        public func makeAsyncIterator() -> Iterator {
+            Iterator(stream: stream, events: stream.events.makeAsyncIterator(), expected: stream.start)
+        }
+
+        /// Pulls records one at a time.
+        public struct Iterator: AsyncIteratorProtocol {
+            let stream: PartitionStream
+            var events: AsyncStream<Event>.Iterator
+            var expected: Int64
+            var ready: [Record] = []
+            var position = 0
+            var caughtUp = false
+
+            /// The next record in offset order; nil when the stream was closed.
+            public mutating func next() async throws -> DeliveredRecord? {
+                while position >= ready.count {
+                    try Task.checkCancellation()
+                    if !caughtUp {
+                        caughtUp = try await fetchMore() == 0
+                        continue
+                    }
+                    guard let event = await events.next() else { return nil }
+                    switch event {
+                    case .tick:
+                        _ = try await fetchMore()
+                    case .batch(let frames):
+                        guard frames.count == 3,
+                              let header = try? frames[1].withUnsafeBytes({ try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }),
+                              header.nextOffset > expected else { continue }
+                        if header.baseOffset > expected {
+                            // A gap: the batches between were dropped. Fetch from where we are.
+                            stream.repairs.increment()
+                            _ = try await fetchMore()
+                        } else {
+                            take(try PartitionStream.records(in: frames[2].bytes, base: header.baseOffset))
+                        }
+                    }
+                }
+                defer { position += 1 }
+                return DeliveredRecord(topic: stream.topic, partition: stream.partition, record: ready[position])
+            }
+
+            /// Fetches one chunk from `expected`; returns how many records it added.
+            private mutating func fetchMore() async throws -> Int {
+                let (response, bytes) = try await stream.client.fetch(topic: stream.topic, partition: stream.partition, offset: expected)
+                let added = take(try PartitionStream.records(in: bytes, base: nil))
+                expected = Swift.max(expected, response.nextOffset)
+                return added
+            }
+
+            /// Queues the records at or after `expected`, advancing it.
+            @discardableResult
+            private mutating func take(_ records: [Record]) -> Int {
+                if position >= ready.count {
+                    ready.removeAll(keepingCapacity: true)
+                    position = 0
+                }
+                var added = 0
+                for record in records where record.offset >= expected {
+                    ready.append(record)
+                    expected = record.offset + 1
+                    added += 1
+                }
+                return added
+            }
+        }
+    }
+
+    /// The records of whole batches; `base` replaces the batches' own base offset (a live stream
+    /// batch carries the producer's bytes, its offsets in the stream header).
+    static func records(in bytes: [UInt8], base: Int64?) throws -> [Record] {
+        try bytes.withUnsafeBytes { raw in
+            var records: [Record] = []
+            var position = 0
+            while position + RecordBatchLayout.headerSize <= raw.count {
+                let header = try RecordBatchHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[position...]))
+                guard position + header.size <= raw.count else { break }
+                var batch = try RecordDecoder.records(in: UnsafeRawBufferPointer(rebasing: raw[position..<(position + header.size)]))
+                if let base {
+                    for index in batch.indices { batch[index].offset = base + (batch[index].offset - header.baseOffset) }
+                }
+                records += batch
+                position += header.size
+            }
+            return records
+        }
+    }
+}
+
+/// Counts repaired gaps (read from any thread).
+final class RepairCounter: @unchecked Sendable {
+    // `count` is guarded by `lock`.
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}

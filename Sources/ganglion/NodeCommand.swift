@@ -1,0 +1,68 @@
+import ArgumentParser
+import ClusterRuntime
+import EventLog
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `ganglion node`: runs a node. With no configuration it is a working cluster of one with its
+/// data in `./data`. Settings come from flags, then `GANGLION_*` environment variables, then a
+/// JSON config file, in that order of precedence.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a Ganglion node (a cluster of one unless configured otherwise).",
+        discussion: """
+            Endpoints accept port 0 for an OS-chosen port; once ready the node writes them to \
+            <data-dir>/endpoints.json (keys api, pub, http). SIGTERM or SIGINT shut it down gracefully.
+            Environment: GANGLION_NODE_ID, GANGLION_DATA_DIR, GANGLION_API, GANGLION_PUB, GANGLION_FSYNC.
+            Config file keys: nodeID, dataDirectory, api, pub, fsync.
+            """
+    )
+
+    @Option(help: "This node's id.") var nodeID: String?
+    @Option(help: "Where logs and metadata live (default ./data).") var dataDir: String?
+    @Option(help: "ROUTER endpoint for requests (default tcp://127.0.0.1:7400; port 0: OS-chosen).") var api: String?
+    @Option(help: "PUB endpoint for streams (default tcp://127.0.0.1:7401; port 0: OS-chosen).") var pub: String?
+    @Option(help: "When appends are acknowledged: batch (fsync each, group commit), interval (100 ms) or os.") var fsync: String?
+    @Option(help: "A JSON config file (lowest precedence).") var config: String?
+
+    /// The config file's shape.
+    struct FileSettings: Decodable {
+        var nodeID: String?
+        var dataDirectory: String?
+        var api: String?
+        var pub: String?
+        var fsync: String?
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var file = FileSettings()
+        if let path = config ?? environment["GANGLION_CONFIG"] {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read config file \(path)") }
+            do { file = try JSONDecoder().decode(FileSettings.self, from: data) } catch {
+                throw ValidationError("config file \(path) is not valid: \(error)")
+            }
+        }
+        var settings = NodeConfiguration()
+        settings.nodeID = nodeID ?? environment["GANGLION_NODE_ID"] ?? file.nodeID ?? settings.nodeID
+        settings.dataDirectory = dataDir ?? environment["GANGLION_DATA_DIR"] ?? file.dataDirectory ?? settings.dataDirectory
+        settings.apiEndpoint = api ?? environment["GANGLION_API"] ?? file.api ?? settings.apiEndpoint
+        settings.pubEndpoint = pub ?? environment["GANGLION_PUB"] ?? file.pub ?? settings.pubEndpoint
+        switch fsync ?? environment["GANGLION_FSYNC"] ?? file.fsync ?? "batch" {
+        case "batch": settings.durability = .everyBatch
+        case "interval": settings.durability = .interval(.milliseconds(100))
+        case "os": settings.durability = .operatingSystem
+        case let other: throw ValidationError("--fsync must be batch, interval or os, not \(other)")
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = Logger(label: "ganglion.node")
+        let node = try Node(configuration: settings, logger: logger)
+        FileHandle.standardOutput.write(Data(
+            "ganglion node \(settings.nodeID): api \(node.endpoints.api), pub \(node.endpoints.pub), data \(settings.dataDirectory)\n".utf8))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: NodeService(node: node))],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
