@@ -1,0 +1,288 @@
+"""Shared pieces of the peer benchmark: the workload definition, the driver
+interface every system implements, payload/timing helpers and server-process
+management.
+
+A *driver* wraps one system (Redis Streams, NATS JetStream, later Ganglion).
+The harness (`bench_peers.py`) owns repetition, medians and reporting; a
+driver only knows how to start its server, run one measurement of one
+workload, and stop. Every driver receives the same `Workload`, so the numbers
+in one table always come from the same event sizes, durations, concurrency
+and pacing.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+# --------------------------------------------------------------------------
+# Workload
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Workload:
+    """Parameters shared by every system. See README.md for the rationale.
+
+    sizes:             payload sizes in bytes (the event body; framing is the
+                       system's own business and not counted).
+    runs:              measurements per (system, metric, size); the table shows
+                       the median.
+    warmup_s:          time at the start of a timed run that is not counted
+                       (connections settle, first segment/AOF file is created).
+    produce_s:         measured length of a produce run.
+    producers:         concurrent producer processes (each with its own
+                       connection), so the client-side Python cost is spread
+                       over processes instead of serialised by one GIL.
+    batch:             events in flight per producer before acks are awaited:
+                       a Redis pipeline of `batch` XADDs, or `batch` NATS
+                       async publishes whose acks are then awaited together.
+    consume_events:    events preloaded (untimed) before a consume run; the
+                       run ends when two consumers have read and committed
+                       all of them.
+    consume_batch:     events per XREADGROUP / per pull fetch.
+    consume_timeout_s: bound on one consume run.
+    latency_rate:      events/s the latency producer is paced at.
+    latency_s:         measured length of a latency run.
+    """
+
+    sizes: Sequence[int] = (256, 1024)
+    runs: int = 3
+    warmup_s: float = 0.5
+    produce_s: float = 5.0
+    producers: int = 2
+    batch: int = 256
+    consume_events: int = 200_000
+    consume_batch: int = 500
+    consume_timeout_s: float = 40.0
+    latency_rate: int = 10_000
+    latency_s: float = 5.0
+
+    @classmethod
+    def quick(cls) -> "Workload":
+        """Smoke-test sizing: one short run per cell, 256 B only."""
+        return cls(sizes=(256,), runs=1, warmup_s=0.1, produce_s=0.5,
+                   consume_events=5_000, consume_timeout_s=10.0,
+                   latency_s=0.5)
+
+
+# --------------------------------------------------------------------------
+# Metrics (rows of the table / keys of the JSON file)
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    key: str
+    title: str
+    unit: str
+    higher_is_better: bool
+
+
+METRICS: Sequence[Metric] = (
+    Metric("produce_interval", "produce, interval fsync", "events/s", True),
+    Metric("produce_always", "produce, fsync before ack", "events/s", True),
+    Metric("consume", "consume+commit, 2 consumers", "events/s", True),
+    Metric("latency_p50", "e2e latency p50 @10k/s", "us", False),
+    Metric("latency_p99", "e2e latency p99 @10k/s", "us", False),
+)
+
+
+class Unsupported(Exception):
+    """Raised by a driver for a workload its system (version) cannot run as
+    specified. The message is shown as a footnote instead of a number."""
+
+
+# --------------------------------------------------------------------------
+# Driver interface
+# --------------------------------------------------------------------------
+
+
+class Driver(abc.ABC):
+    """One system under test.
+
+    Lifecycle: `start(workdir)` once, then any number of measurement calls,
+    then `stop()` (always called, also after failures). Each measurement call
+    performs exactly one run and leaves the system empty again (stream
+    deleted) so runs are independent and disk/memory use stays bounded.
+    """
+
+    #: short column name, also the key in the JSON file ("redis", "nats", "ganglion")
+    key: str = ""
+    #: human readable name
+    label: str = ""
+
+    def __init__(self, workload: Workload):
+        self.workload = workload
+
+    @abc.abstractmethod
+    def start(self, workdir: Path) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    @abc.abstractmethod
+    def describe(self) -> dict:
+        """Version strings and the configuration actually used (goes into the
+        JSON file and the table footer)."""
+
+    @abc.abstractmethod
+    def produce(self, size: int, fsync: str) -> float:
+        """Acknowledged produce throughput in events/s. `fsync` is
+        "interval" (periodic fsync, ack before fsync) or "always" (every ack
+        is preceded by an fsync covering the event)."""
+
+    @abc.abstractmethod
+    def consume(self, size: int) -> float:
+        """Two consumers in one group read `consume_events` preloaded events
+        and commit them; events/s from start until every commit is confirmed."""
+
+    @abc.abstractmethod
+    def latency(self, size: int) -> tuple[float, float]:
+        """(p50, p99) end-to-end latency in microseconds with the producer
+        paced at `latency_rate` events/s."""
+
+
+# --------------------------------------------------------------------------
+# Payloads and timing
+# --------------------------------------------------------------------------
+
+
+def payload(size: int) -> bytes:
+    """Incompressible payload of exactly `size` bytes (neither system
+    compresses, but random bytes keep it honest)."""
+    return os.urandom(size)
+
+
+def stamped(pad: bytes) -> bytes:
+    """Payload for latency runs: 8-byte big-endian CLOCK_MONOTONIC timestamp
+    in ns followed by `pad` (size - 8 bytes). Producer and consumer run in one
+    process, so the clock is shared."""
+    return time.monotonic_ns().to_bytes(8, "big") + pad
+
+
+def stamp_of(data: bytes) -> int:
+    return int.from_bytes(data[:8], "big")
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending sequence."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), math.ceil(q / 100.0 * len(sorted_values))))
+    return sorted_values[rank - 1]
+
+
+def latency_summary(latencies_ns: list[int]) -> tuple[float, float]:
+    latencies_ns.sort()
+    return (percentile(latencies_ns, 50) / 1000.0, percentile(latencies_ns, 99) / 1000.0)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def wait_until(t_monotonic: float) -> None:
+    delay = t_monotonic - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def free_port() -> int:
+    """A loopback port the OS considers free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0, proc: Optional[subprocess.Popen] = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+# --------------------------------------------------------------------------
+# Server processes
+# --------------------------------------------------------------------------
+
+
+class ServerProcess:
+    """A server we started ourselves. Its PID is written to
+    `$PEER_BENCH_PIDDIR/<name>.pid` (when set) so `scripts/bench-peers.sh`
+    can stop exactly this process from its exit trap even if Python dies."""
+
+    def __init__(self, name: str, argv: list[str], log: Path):
+        self.name = name
+        self.log_path = log
+        self._log = open(log, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        piddir = os.environ.get("PEER_BENCH_PIDDIR")
+        self._pidfile = Path(piddir) / f"{name}.pid" if piddir else None
+        if self._pidfile:
+            self._pidfile.write_text(f"{self.proc.pid}\n")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        if self._pidfile:
+            self._pidfile.unlink(missing_ok=True)
+
+    def log_tail(self, n: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def run_workers(ctx, target, args_list: list[tuple], timeout: float) -> list:
+    """Start one process per args tuple (each gets a result queue as its last
+    argument), collect one result from each, and make sure none outlives the
+    call. A worker reports failures as ("error", text)."""
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, queue), daemon=True) for args in args_list]
+    for p in procs:
+        p.start()
+    results = []
+    try:
+        deadline = time.monotonic() + timeout
+        for _ in procs:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("benchmark worker did not report in time")
+            try:
+                results.append(queue.get(timeout=remaining))
+            except Exception as e:  # queue.Empty
+                raise TimeoutError("benchmark worker did not report in time") from e
+    finally:
+        for p in procs:
+            p.join(timeout=2)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+    for r in results:
+        if isinstance(r, tuple) and r and r[0] == "error":
+            raise RuntimeError(f"worker failed:\n{r[1]}")
+    return results

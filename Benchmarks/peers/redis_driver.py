@@ -1,0 +1,302 @@
+"""Redis Streams driver (redis-server from Debian, redis-py + hiredis client).
+
+Server: one redis-server on a free loopback port, data in a temp dir,
+`appendonly yes`, RDB snapshots off (`save ""`), and automatic AOF rewrite off
+(`auto-aof-rewrite-percentage 0`). The rewrite is Redis's log compaction; left
+on it would fork and rewrite the whole dataset every time the AOF doubles past
+64 MB, i.e. several times inside one produce run. The log-structured peers do
+no such work during a run either, so it is switched off and instead run
+explicitly (BGREWRITEAOF, awaited) between runs to reclaim disk after the
+stream is deleted.
+
+Durability: `appendfsync everysec` for the interval-fsync rows (the ack is
+sent once the write is in the AOF page cache; a background thread fsyncs
+every second) and `appendfsync always` (CONFIG SET at run time) for the
+fsync-before-ack rows: Redis then fsyncs the AOF in `beforeSleep` before it
+writes any reply of that event-loop iteration, i.e. group commit, one fsync
+per batch of commands read in an iteration, never an ack before its fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import subprocess
+import time
+import traceback
+from pathlib import Path
+
+import redis
+import redis.asyncio as aredis
+
+from common import (Driver, ServerProcess, Workload, free_port, latency_summary,
+                    payload, run_workers, stamp_of, wait_for_port, wait_until)
+
+STREAM = "bench"
+GROUP = "g"
+FIELD = b"p"
+
+
+# --------------------------------------------------------------------------
+# Worker processes (top level so the spawn start method can import them)
+# --------------------------------------------------------------------------
+
+
+def _preload_worker(port, size, batch, count, out):
+    """Write exactly `count` events with pipelined XADD (untimed preload)."""
+    try:
+        r = redis.Redis(port=port)
+        fields = {FIELD: payload(size)}
+        written = 0
+        while written < count:
+            n = min(batch, count - written)
+            pipe = r.pipeline(transaction=False)
+            for _ in range(n):
+                pipe.xadd(STREAM, fields)
+            pipe.execute()
+            written += n
+        r.close()
+        out.put(written)
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+def _produce_worker(port, size, batch, t_start, t_measure, t_end, out):
+    """Pipelined XADD: `batch` XADDs are written in one go, then all replies
+    (the acks) are read; repeat. Produces from t_start; only batches whose
+    acks arrive inside [t_measure, t_end) are counted."""
+    try:
+        r = redis.Redis(port=port)
+        fields = {FIELD: payload(size)}
+        counted = 0
+        wait_until(t_start)
+        while True:
+            pipe = r.pipeline(transaction=False)
+            for _ in range(batch):
+                pipe.xadd(STREAM, fields)
+            pipe.execute()
+            now = time.monotonic()
+            if now >= t_end:
+                break
+            if now >= t_measure:
+                counted += batch
+        r.close()
+        out.put(counted)
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+def _consume_worker(port, name, batch, t_start, out):
+    """XREADGROUP COUNT batch, then XACK of that batch pipelined together
+    with the next XREADGROUP (one round trip per batch). An empty read means
+    the preloaded stream is exhausted; the XACK in that same pipeline was the
+    last commit, and its reply has been read, so commits are confirmed."""
+    try:
+        r = redis.Redis(port=port)
+        wait_until(t_start)
+        ids: list = []
+        n = 0
+        while True:
+            pipe = r.pipeline(transaction=False)
+            if ids:
+                pipe.xack(STREAM, GROUP, *ids)
+            pipe.xreadgroup(GROUP, name, {STREAM: ">"}, count=batch)
+            res = pipe.execute()
+            entries = res[-1][0][1] if res[-1] else []
+            if not entries:
+                break
+            ids = [eid for eid, _ in entries]
+            n += len(ids)
+        t_done = time.monotonic()
+        r.close()
+        out.put((n, t_done))
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+async def _latency_async(port, size, rate, warmup_s, measure_s):
+    """Producer and consumer in one asyncio process (one clock).
+
+    Producer: every tick it XADDs, as one pipeline, the events that are due
+    by the schedule `rate` events/s (≈10 per 1 ms tick at 10k/s), stamping
+    each with the monotonic clock when the pipeline is built, and awaits the
+    acks before the next tick. Consumer: XREADGROUP BLOCK (long poll, returns
+    as soon as anything is there) with the previous batch's XACK pipelined in
+    front. Events stamped during warm-up are not counted."""
+    prod = aredis.Redis(port=port)
+    cons = aredis.Redis(port=port)
+    await prod.xgroup_create(STREAM, GROUP, id="$", mkstream=True)
+    pad = payload(size - 8)
+    lat: list[int] = []
+    t0 = time.monotonic()
+    t_measure_ns = int((t0 + warmup_s) * 1e9)
+    t_end = t0 + warmup_s + measure_s
+    done = asyncio.Event()
+    sent_total = 0
+
+    async def producer():
+        nonlocal sent_total
+        sent = 0
+        while True:
+            now = time.monotonic()
+            if now >= t_end:
+                break
+            due = int((now - t0) * rate) - sent
+            if due <= 0:
+                await asyncio.sleep((sent + 1) / rate - (now - t0))
+                continue
+            pipe = prod.pipeline(transaction=False)
+            for _ in range(due):
+                pipe.xadd(STREAM, {FIELD: time.monotonic_ns().to_bytes(8, "big") + pad})
+            await pipe.execute()
+            sent += due
+        sent_total = sent
+        done.set()
+
+    async def consumer():
+        ids: list = []
+        received = 0
+        while True:
+            pipe = cons.pipeline(transaction=False)
+            if ids:
+                pipe.xack(STREAM, GROUP, *ids)
+            pipe.xreadgroup(GROUP, "c0", {STREAM: ">"}, count=1000, block=100)
+            res = await pipe.execute()
+            now = time.monotonic_ns()
+            entries = res[-1][0][1] if res[-1] else []
+            ids = [eid for eid, _ in entries]
+            received += len(ids)
+            for _, fields in entries:
+                ts = stamp_of(fields[FIELD])
+                if ts >= t_measure_ns:
+                    lat.append(now - ts)
+            if done.is_set() and received >= sent_total:
+                if ids:
+                    await cons.xack(STREAM, GROUP, *ids)
+                break
+
+    await asyncio.wait_for(asyncio.gather(producer(), consumer()), timeout=warmup_s + measure_s + 30)
+    await prod.aclose()
+    await cons.aclose()
+    return lat
+
+
+# --------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------
+
+
+class RedisDriver(Driver):
+    key = "redis"
+    label = "Redis Streams"
+
+    def __init__(self, workload: Workload):
+        super().__init__(workload)
+        self.server: ServerProcess | None = None
+        self.port = 0
+        self.ctx = multiprocessing.get_context("spawn")
+
+    # lifecycle -------------------------------------------------------------
+
+    def start(self, workdir: Path) -> None:
+        data = workdir / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--protected-mode", "no", "--dir", str(data), "--daemonize", "no",
+                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                "--auto-aof-rewrite-percentage", "0", "--logfile", ""]
+        self.server = ServerProcess("redis-server", argv, workdir / "redis-server.log")
+        wait_for_port(self.port, proc=self.server.proc)
+        self.r = redis.Redis(port=self.port)
+        self.r.ping()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            try:
+                self.r.shutdown(nosave=True)
+            except Exception:
+                pass
+            self.server.stop()
+            self.server = None
+
+    def describe(self) -> dict:
+        out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
+        info = self.r.info("server") if self.server else {}
+        import hiredis  # noqa: F401  (presence is what makes redis-py parse in C)
+        from importlib.metadata import version
+        return {
+            "label": self.label,
+            "server": f"redis-server {info.get('redis_version', out)}",
+            "client": f"redis-py {version('redis')} + hiredis {version('hiredis')}",
+            "config": "appendonly yes; appendfsync everysec | always; save \"\"; "
+                      "auto-aof-rewrite off (BGREWRITEAOF between runs)",
+        }
+
+    # helpers -----------------------------------------------------------------
+
+    def _reset(self) -> None:
+        """Delete the stream and compact the AOF so each run starts empty."""
+        self.r.delete(STREAM)
+        self.r.config_set("appendfsync", "everysec")
+        try:
+            self.r.bgrewriteaof()
+        except redis.ResponseError:
+            pass
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            p = self.r.info("persistence")
+            if not p.get("aof_rewrite_in_progress") and not p.get("aof_rewrite_scheduled"):
+                return
+            time.sleep(0.05)
+
+    # workloads ---------------------------------------------------------------
+
+    def produce(self, size: int, fsync: str) -> float:
+        w = self.workload
+        self._reset()
+        self.r.config_set("appendfsync", "always" if fsync == "always" else "everysec")
+        try:
+            t_start = time.monotonic() + 1.0  # let the spawned workers import and connect
+            t_measure = t_start + w.warmup_s
+            t_end = t_measure + w.produce_s
+            counts = run_workers(self.ctx, _produce_worker,
+                                 [(self.port, size, w.batch, t_start, t_measure, t_end)
+                                  for _ in range(w.producers)],
+                                 timeout=w.warmup_s + w.produce_s + 30)
+            return sum(counts) / w.produce_s
+        finally:
+            self._reset()
+
+    def consume(self, size: int) -> float:
+        w = self.workload
+        self._reset()
+        try:
+            per = [w.consume_events // w.producers] * w.producers
+            per[0] += w.consume_events - sum(per)
+            run_workers(self.ctx, _preload_worker,
+                        [(self.port, size, w.batch, n) for n in per],
+                        timeout=w.consume_timeout_s + 60)
+            assert self.r.xlen(STREAM) == w.consume_events
+            self.r.xgroup_create(STREAM, GROUP, id="0")
+            t_start = time.monotonic() + 1.0
+            res = run_workers(self.ctx, _consume_worker,
+                              [(self.port, f"c{i}", w.consume_batch, t_start) for i in range(2)],
+                              timeout=w.consume_timeout_s + 5)
+            total = sum(n for n, _ in res)
+            pending = self.r.xpending(STREAM, GROUP)["pending"]
+            if total != w.consume_events or pending:
+                raise RuntimeError(f"consumed {total}/{w.consume_events}, {pending} unacked")
+            return total / (max(t for _, t in res) - t_start)
+        finally:
+            self._reset()
+
+    def latency(self, size: int) -> tuple[float, float]:
+        w = self.workload
+        self._reset()
+        try:
+            lat = asyncio.run(_latency_async(self.port, size, w.latency_rate, w.warmup_s, w.latency_s))
+            return latency_summary(lat)
+        finally:
+            self._reset()
+

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Ganglion
+import GanglionWire
+import SwiftProtobuf
+
+/// `ganglion tail TOPIC`: follows a topic live, one JSON line per event.
+struct TailCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tail",
+        abstract: "Follow a topic: one JSON line per event, in order per partition.",
+        discussion: "Starts at the end unless --from-beginning or --offset is given; exits after --max-events when given.")
+
+    @OptionGroup var node: NodeAddress
+    @Argument(help: "The topic.") var topic: String
+    @Flag(help: "Start at the first stored event.") var fromBeginning = false
+    @Option(help: "Start at this offset (in every partition followed).") var offset: Int64?
+    @Option(help: "Follow only this partition.") var partition: UInt32?
+    @Option(help: "Exit after this many events.") var maxEvents: Int?
+
+    func validate() throws {
+        if fromBeginning && offset != nil { throw ValidationError("give --from-beginning or --offset, not both") }
+        if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
+    }
+
+    func run() async throws {
+        do {
+            let client = try node.client()
+            defer { client.close() }
+            let metadata = try await client.metadata(topics: [topic])
+            guard let described = metadata.topics.first, let pub = metadata.nodes.first?.pubEndpoint else {
+                throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist")
+            }
+            let partitions = described.partitions.filter { partition == nil || $0.partition == partition }
+            guard !partitions.isEmpty else { throw GanglionError(code: .unknownPartition, message: "topic \(topic) has no partition \(partition!)") }
+            let printer = LinePrinter(limit: maxEvents)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for described in partitions {
+                    let start = offset ?? (fromBeginning ? described.logStartOffset : described.highWatermark)
+                    let stream = try PartitionStream(client: client, pubEndpoint: pub, topic: topic, partition: described.partition, from: start)
+                    group.addTask {
+                        defer { stream.close() }
+                        for try await delivered in stream.records() {
+                            guard await printer.print(Self.line(delivered)) else { return }
+                        }
+                    }
+                }
+                // The first partition to reach the limit ends the others.
+                _ = try await group.next()
+                if maxEvents != nil { group.cancelAll() }
+                try await group.waitForAll()
+            }
+        } catch is CancellationError {
+        } catch { throw failCommand(error) }
+    }
+
+    /// The event as one JSON line: where it is, and the envelope when the value is one.
+    static func line(_ delivered: DeliveredRecord) -> String {
+        let record = delivered.record
+        var line = "{\"topic\":\(quote(delivered.topic)),\"partition\":\(delivered.partition),\"offset\":\(record.offset),\"timestamp\":\(record.timestamp)"
+        if let key = record.key { line += ",\"key\":\(quote(String(decoding: key, as: UTF8.self)))" }
+        if let value = record.value {
+            if let envelope = try? EventEnvelope(serializedBytes: value), !envelope.id.isEmpty,
+               var json = try? envelope.jsonString() {
+                if let text = String(data: envelope.data, encoding: .utf8) {
+                    json = String(json.dropLast()) + ",\"dataText\":\(quote(text))}"
+                }
+                line += ",\"event\":\(json)"
+            } else {
+                line += ",\"value\":\(quote(Data(value).base64EncodedString()))"
+            }
+        }
+        return line + "}"
+    }
+
+    static func quote(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    }
+}
+
+/// Prints lines from several partitions' tasks, one at a time, up to a limit.
+actor LinePrinter {
+    private let limit: Int?
+    private var printed = 0
+
+    init(limit: Int?) { self.limit = limit }
+
+    /// Prints `line`; false once the limit is reached (the caller stops).
+    func print(_ line: String) -> Bool {
+        if let limit, printed >= limit { return false }
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        printed += 1
+        return limit.map { printed < $0 } ?? true
+    }
+}

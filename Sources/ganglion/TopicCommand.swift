@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Ganglion
+import GanglionWire
+
+/// `ganglion topic create|list|describe|delete`.
+struct TopicCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topic", abstract: "Create, list, describe and delete topics.",
+        subcommands: [Create.self, List.self, Describe.self, Delete.self])
+
+    /// `ganglion topic create NAME --partitions N`.
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a topic.")
+        @OptionGroup var node: NodeAddress
+        @Argument(help: "The topic's name.") var name: String
+        @Option(help: "Number of partitions.") var partitions: UInt32 = 1
+        @Option(help: "Keep records this many ms (0: forever; default 7 days).") var retentionMs: Int64 = 7 * 24 * 3_600_000
+        @Flag(help: "Compact by key instead of deleting old segments.") var compact = false
+
+        func run() async throws {
+            do {
+                let client = try node.client()
+                defer { client.close() }
+                let topic = try await client.createTopic(name, partitions: partitions, retentionMilliseconds: retentionMs, compacted: compact)
+                print("created topic \(topic.name) with \(topic.partitions.count) partition(s)")
+            } catch { throw failCommand(error) }
+        }
+    }
+
+    /// `ganglion topic list`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List topics.")
+        @OptionGroup var node: NodeAddress
+
+        func run() async throws {
+            do {
+                let client = try node.client()
+                defer { client.close() }
+                for topic in try await client.metadata().topics {
+                    print("\(topic.name)\tpartitions=\(topic.config.partitions)\(topic.config.compacted ? "\tcompacted" : "")")
+                }
+            } catch { throw failCommand(error) }
+        }
+    }
+
+    /// `ganglion topic describe NAME`.
+    struct Describe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a topic's partitions, offsets and sizes.")
+        @OptionGroup var node: NodeAddress
+        @Argument(help: "The topic's name.") var name: String
+
+        func run() async throws {
+            do {
+                let client = try node.client()
+                defer { client.close() }
+                let metadata = try await client.metadata(topics: [name])
+                guard let topic = metadata.topics.first else { throw GanglionError(code: .unknownTopic, message: "topic \(name) does not exist") }
+                print("topic \(topic.name): \(topic.partitions.count) partition(s), retention \(topic.config.retentionMs == 0 ? "forever" : "\(topic.config.retentionMs) ms")\(topic.config.compacted ? ", compacted" : "")")
+                print("partition\tleader\tlog-start\thigh-watermark\tbytes")
+                for partition in topic.partitions {
+                    print("\(partition.partition)\t\(partition.leader)\t\(partition.logStartOffset)\t\(partition.highWatermark)\t\(partition.sizeBytes)")
+                }
+            } catch { throw failCommand(error) }
+        }
+    }
+
+    /// `ganglion topic delete NAME`.
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a topic and its data.")
+        @OptionGroup var node: NodeAddress
+        @Argument(help: "The topic's name.") var name: String
+
+        func run() async throws {
+            do {
+                let client = try node.client()
+                defer { client.close() }
+                try await client.deleteTopic(name)
+                print("deleted topic \(name)")
+            } catch { throw failCommand(error) }
+        }
+    }
+}
