@@ -159,7 +159,7 @@ public final class PartitionStream: Sendable {
 
     /// The records of whole batches; `base` replaces the batches' own base offset (a live stream
     /// batch carries the producer's bytes, its offsets in the stream header).
-    static func records(in bytes: [UInt8], base: Int64?) throws -> [Record] {
+    public static func records(in bytes: [UInt8], base: Int64?) throws -> [Record] {
         try bytes.withUnsafeBytes { raw in
             var records: [Record] = []
             var position = 0
