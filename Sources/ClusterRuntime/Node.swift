@@ -40,12 +40,14 @@ public final class Node: Sendable {
     private let loop: SocketLoop
     private let metadata: MetadataStore
     private let logs: TopicLogs
+    private let groups: GroupService
 
     /// Opens the data directory, binds the sockets, writes `endpoints.json` and starts serving.
     public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "ganglion.node")) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         metadata = try MetadataStore(directory: configuration.dataDirectory)
         logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability)
+        groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata)
         let context = try Context(defaultLinger: .milliseconds(500))
         loop = try SocketLoop(name: "ganglion.node.api", context: context, logger: logger)
         let bound = try loop.performAndWait { owner -> NodeEndpoints in
@@ -57,10 +59,16 @@ public final class Node: Sendable {
                                  pub: try pub.bind(Self.wildcard(configuration.pubEndpoint)), http: "")
         }
         endpoints = bound
-        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, endpoints: bound)
-        let loop = self.loop
+        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, endpoints: bound)
+        let loop = self.loop, groups = self.groups
         try loop.performAndWait { owner in
             guard let routerID = owner.socketIDs.first, let pubID = owner.socketIDs.last else { return }
+            // Members whose session expired lose their partitions.
+            func expire(_ owner: SocketLoop.Owner) {
+                groups.expireMembers()
+                owner.schedule(after: .milliseconds(500)) { expire($0) }
+            }
+            expire(owner)
             owner.watch(owner.socket(routerID)!) { router, _ in
                 // Drain a bounded batch per wake-up; the handler is called again while more wait.
                 for _ in 0..<256 {
@@ -93,6 +101,7 @@ public final class Node: Sendable {
     public func stop() {
         loop.stop()
         logs.closeAll()
+        groups.close()
         try? metadata.close()
     }
 

@@ -18,12 +18,14 @@ final class NodeAPI: Sendable {
     let nodeID: String
     let metadata: MetadataStore
     let logs: TopicLogs
+    let groups: GroupService
     let endpoints: NodeEndpoints
 
-    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, endpoints: NodeEndpoints) {
+    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, endpoints: NodeEndpoints) {
         self.nodeID = nodeID
         self.metadata = metadata
         self.logs = logs
+        self.groups = groups
         self.endpoints = endpoints
     }
 
@@ -49,6 +51,20 @@ final class NodeAPI: Sendable {
             case .deleteTopic:
                 try deleteTopic(try decode(body))
                 respond(try Self.success(header.requestID, Ganglion_V1_DeleteTopicResponse()), nil)
+            case .groupHeartbeat:
+                respond(try Self.success(header.requestID, groups.heartbeat(try decode(body))), nil)
+            case .offsetCommit:
+                respond(try Self.success(header.requestID, groups.commit(try decode(body))), nil)
+            case .offsetFetch:
+                respond(try Self.success(header.requestID, groups.fetchOffsets(try decode(body))), nil)
+            case .describeGroup:
+                let request: Ganglion_V1_DescribeGroupRequest = try decode(body)
+                let topics = metadata.state.topics
+                let described = groups.describe(request) { partition in
+                    guard let configuration = topics[partition.topic] else { return nil }
+                    return try? self.logs.log(partition, configuration: configuration).highWatermark
+                }
+                respond(try Self.success(header.requestID, described), nil)
             default:
                 throw ProtocolFailure(.unsupportedKind, "request kind \(header.kind) is not served by this node yet")
             }

@@ -106,6 +106,11 @@ public struct GroupCoordinator: Sendable {
         committedOffsets[partition] = offset
     }
 
+    /// Restores an offset committed before a restart (replayed from the offsets log).
+    public mutating func restoreOffset(_ offset: Int64, for partition: TopicPartition) {
+        committedOffsets[partition] = offset
+    }
+
     private mutating func remove(_ id: MemberID) {
         guard let member = members.removeValue(forKey: id) else { return }
         for partition in member.held where holders[partition] == id { holders[partition] = nil }

@@ -1,0 +1,364 @@
+"""NATS JetStream driver (nats-server from Debian, nats-py client).
+
+Server: one nats-server on a free loopback port with JetStream enabled and its
+store in a temp dir. Stream `BENCH` on subject `bench.ev`: file storage, one
+replica, limits retention, no limits, recreated empty for every run.
+
+Durability: the interval-fsync rows use the server's default file-store sync
+interval (the filestore writes through the page cache and fsyncs
+periodically; the publish ack does not wait for it). The fsync-before-ack rows
+need `jetstream { sync_interval: always }`, which appeared in nats-server
+2.10.0 (nats-server PR #4483). The driver probes the installed server with
+`nats-server -t`; if the option is unknown the rows are reported as
+unsupported rather than measured with a weaker setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import subprocess
+import time
+import traceback
+from pathlib import Path
+
+import nats
+from nats.js import api
+
+from common import (Driver, ServerProcess, Unsupported, Workload, free_port, latency_summary,
+                    payload, run_workers, stamp_of, wait_for_port, wait_until)
+
+STREAM = "BENCH"
+SUBJECT = "bench.ev"
+DURABLE = "g"
+
+
+def _server_config(port: int, store: Path, sync_always: bool) -> str:
+    sync = "  sync_interval: always\n" if sync_always else ""
+    return (f"listen: 127.0.0.1:{port}\n"
+            f"jetstream {{\n  store_dir: \"{store}\"\n  max_memory_store: 256MB\n{sync}}}\n")
+
+
+async def _sleep_until(t: float) -> None:
+    delay = t - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+# --------------------------------------------------------------------------
+# Worker processes
+# --------------------------------------------------------------------------
+
+
+async def _publish_window(js, data: bytes, n: int) -> None:
+    """n async publishes written back to back (the client buffers them into
+    one socket write), then all n PubAcks awaited: the NATS analogue of a
+    Redis pipeline of n XADDs."""
+    futures = [await js.publish_async(SUBJECT, data) for _ in range(n)]
+    await asyncio.gather(*futures)
+
+
+def _preload_worker(url, size, batch, count, out):
+    async def main():
+        nc = await nats.connect(url)
+        js = nc.jetstream(publish_async_max_pending=batch)
+        data = payload(size)
+        written = 0
+        while written < count:
+            n = min(batch, count - written)
+            await _publish_window(js, data, n)
+            written += n
+        await nc.close()
+        return written
+    try:
+        out.put(asyncio.run(main()))
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+def _produce_worker(url, size, batch, t_start, t_measure, t_end, out):
+    """Windows of `batch` async publishes; only windows whose acks all arrive
+    inside [t_measure, t_end) are counted."""
+    async def main():
+        nc = await nats.connect(url)
+        js = nc.jetstream(publish_async_max_pending=batch)
+        data = payload(size)
+        counted = 0
+        await _sleep_until(t_start)
+        while True:
+            await _publish_window(js, data, batch)
+            now = time.monotonic()
+            if now >= t_end:
+                break
+            if now >= t_measure:
+                counted += batch
+        await nc.close()
+        return counted
+    try:
+        out.put(asyncio.run(main()))
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+def _consume_worker(url, batch, t_start, target, shared, out):
+    """One of two subscribers bound to the same durable pull consumer: fetch
+    up to `batch` messages, ack each (explicit ack policy; `msg.ack()` is a
+    buffered publish, not a round trip), repeat until the pair has seen
+    `target` messages. The subscriber that takes the total to `target`
+    flushes and then polls the consumer until the server shows nothing
+    pending and nothing awaiting ack, so the reported end time is when every
+    commit has been applied server-side."""
+    async def main():
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        psub = await js.pull_subscribe_bind(DURABLE, stream=STREAM)
+        await _sleep_until(t_start)
+        n = 0
+        t_last = t_start
+        while shared.value < target:
+            try:
+                msgs = await psub.fetch(batch, timeout=1.0)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            for m in msgs:
+                await m.ack()
+            n += len(msgs)
+            with shared.get_lock():
+                shared.value += len(msgs)
+                finished = shared.value >= target
+            await nc.flush()
+            t_last = time.monotonic()
+            if finished:
+                while True:
+                    info = await js.consumer_info(STREAM, DURABLE)
+                    if info.num_ack_pending == 0 and info.num_pending == 0:
+                        break
+                    await asyncio.sleep(0.002)
+                t_last = time.monotonic()
+        await nc.close()
+        return n, t_last
+    try:
+        out.put(asyncio.run(main()))
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+
+
+async def _latency_async(url, size, rate, warmup_s, measure_s):
+    """Producer and consumer in one asyncio process (one clock).
+
+    Producer: every tick, async-publishes the events due by the schedule
+    (`rate` events/s), each stamped with the monotonic clock as it is handed to
+    the client, and awaits their PubAcks before the next tick (same shape as
+    the Redis pipeline per tick). Consumer: a durable JetStream consumer with
+    explicit acks delivering to a subscription callback (push delivery), which
+    hands each message over as soon as the server sends it. nats-py's pull
+    `fetch(n)` keeps waiting to fill the batch once a first message arrived,
+    which would measure the client's timer rather than the server, so the
+    latency rows use streaming delivery; the throughput rows use pull."""
+    nc = await nats.connect(url)
+    js = nc.jetstream(publish_async_max_pending=100_000)
+    pad = payload(size - 8)
+    lat: list[int] = []
+    t0 = time.monotonic()
+    t_measure_ns = int((t0 + warmup_s) * 1e9)
+    t_end = t0 + warmup_s + measure_s
+    received = 0
+    sent_total = -1
+    all_in = asyncio.Event()
+
+    async def on_msg(msg):
+        nonlocal received
+        now = time.monotonic_ns()
+        ts = stamp_of(msg.data)
+        if ts >= t_measure_ns:
+            lat.append(now - ts)
+        await msg.ack()
+        received += 1
+        if received == sent_total:
+            all_in.set()
+
+    sub = await js.subscribe(SUBJECT, durable="lat", stream=STREAM, cb=on_msg, manual_ack=True,
+                             config=api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT,
+                                                       deliver_policy=api.DeliverPolicy.NEW,
+                                                       max_ack_pending=100_000))
+    sent = 0
+    while True:
+        now = time.monotonic()
+        if now >= t_end:
+            break
+        due = int((now - t0) * rate) - sent
+        if due <= 0:
+            await asyncio.sleep((sent + 1) / rate - (now - t0))
+            continue
+        futures = [await js.publish_async(SUBJECT, time.monotonic_ns().to_bytes(8, "big") + pad)
+                   for _ in range(due)]
+        await asyncio.gather(*futures)
+        sent += due
+    sent_total = sent
+    if received >= sent_total:
+        all_in.set()
+    await asyncio.wait_for(all_in.wait(), timeout=30)
+    await nc.flush()
+    await sub.unsubscribe()
+    await nc.close()
+    return lat
+
+
+# --------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------
+
+
+class NatsDriver(Driver):
+    key = "nats"
+    label = "NATS JetStream"
+
+    def __init__(self, workload: Workload):
+        super().__init__(workload)
+        self.server: ServerProcess | None = None
+        self.sync_always = False
+        self.ctx = multiprocessing.get_context("spawn")
+        self.always_unsupported: str | None = None
+
+    # lifecycle -------------------------------------------------------------
+
+    def start(self, workdir: Path) -> None:
+        self.workdir = workdir
+        (workdir / "nats").mkdir(parents=True, exist_ok=True)
+        probe = workdir / "nats" / "probe.conf"
+        probe.write_text(_server_config(free_port(), workdir / "nats" / "probe", True))
+        r = subprocess.run(["nats-server", "-t", "-c", str(probe)], capture_output=True, text=True)
+        if r.returncode != 0:
+            detail = (r.stderr or r.stdout).strip().splitlines()[-1].split(": ")[-1]
+            self.always_unsupported = (
+                f"{self.version()} rejects `sync_interval: always` ({detail}); the option "
+                f"appeared in nats-server 2.10.0, so fsync-before-ack cannot be configured")
+        self._start_server(sync_always=False)
+
+    def _start_server(self, sync_always: bool) -> None:
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        store = self.workdir / "nats" / ("store-always" if sync_always else "store")
+        conf = self.workdir / "nats" / "server.conf"
+        conf.write_text(_server_config(self.port, store, sync_always))
+        self.server = ServerProcess("nats-server", ["nats-server", "-c", str(conf)],
+                                    self.workdir / "nats-server.log")
+        wait_for_port(self.port, proc=self.server.proc)
+        self.sync_always = sync_always
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def version(self) -> str:
+        out = subprocess.run(["nats-server", "--version"], capture_output=True, text=True).stdout.strip()
+        return out.replace(": v", " ").replace(":", "")
+
+    def describe(self) -> dict:
+        from importlib.metadata import version
+        d = {
+            "label": self.label,
+            "server": self.version(),
+            "client": f"nats-py {version('nats-py')}",
+            "config": "JetStream file storage, R1, limits retention; default sync interval | "
+                      "sync_interval: always",
+        }
+        if self.always_unsupported:
+            d["unsupported"] = {"produce_always": self.always_unsupported}
+        return d
+
+    # helpers -----------------------------------------------------------------
+
+    def _js(self, fn):
+        async def main():
+            nc = await nats.connect(self.url)
+            try:
+                return await fn(nc.jetstream())
+            finally:
+                await nc.close()
+        return asyncio.run(main())
+
+    def _reset(self) -> None:
+        """Drop and recreate the stream (deleting it removes its files)."""
+        async def f(js):
+            try:
+                await js.delete_stream(STREAM)
+            except nats.js.errors.NotFoundError:
+                pass
+            await js.add_stream(name=STREAM, subjects=[SUBJECT], storage=api.StorageType.FILE,
+                                num_replicas=1, retention=api.RetentionPolicy.LIMITS)
+        self._js(f)
+
+    def _delete(self) -> None:
+        async def f(js):
+            try:
+                await js.delete_stream(STREAM)
+            except nats.js.errors.NotFoundError:
+                pass
+        self._js(f)
+
+    def _ensure_mode(self, sync_always: bool) -> None:
+        if self.sync_always != sync_always:
+            self.stop()
+            self._start_server(sync_always)
+
+    # workloads ---------------------------------------------------------------
+
+    def produce(self, size: int, fsync: str) -> float:
+        if fsync == "always" and self.always_unsupported:
+            raise Unsupported(self.always_unsupported)
+        w = self.workload
+        self._ensure_mode(fsync == "always")
+        try:
+            self._reset()
+            t_start = time.monotonic() + 1.0
+            t_measure = t_start + w.warmup_s
+            t_end = t_measure + w.produce_s
+            counts = run_workers(self.ctx, _produce_worker,
+                                 [(self.url, size, w.batch, t_start, t_measure, t_end)
+                                  for _ in range(w.producers)],
+                                 timeout=w.warmup_s + w.produce_s + 30)
+            return sum(counts) / w.produce_s
+        finally:
+            self._delete()
+            self._ensure_mode(False)
+
+    def consume(self, size: int) -> float:
+        w = self.workload
+        self._reset()
+        try:
+            per = [w.consume_events // w.producers] * w.producers
+            per[0] += w.consume_events - sum(per)
+            run_workers(self.ctx, _preload_worker, [(self.url, size, w.batch, n) for n in per],
+                        timeout=w.consume_timeout_s + 60)
+
+            async def mk(js):
+                info = await js.stream_info(STREAM)
+                assert info.state.messages == w.consume_events, info.state
+                await js.add_consumer(STREAM, durable_name=DURABLE,
+                                      ack_policy=api.AckPolicy.EXPLICIT,
+                                      deliver_policy=api.DeliverPolicy.ALL,
+                                      max_ack_pending=20_000, max_waiting=512)
+            self._js(mk)
+            shared = self.ctx.Value("q", 0)
+            t_start = time.monotonic() + 1.0
+            res = run_workers(self.ctx, _consume_worker,
+                              [(self.url, w.consume_batch, t_start, w.consume_events, shared)
+                               for _ in range(2)],
+                              timeout=w.consume_timeout_s + 5)
+            total = sum(n for n, _ in res)
+            if total != w.consume_events:
+                raise RuntimeError(f"consumed {total}/{w.consume_events}")
+            return total / (max(t for _, t in res) - t_start)
+        finally:
+            self._delete()
+
+    def latency(self, size: int) -> tuple[float, float]:
+        w = self.workload
+        self._reset()
+        try:
+            lat = asyncio.run(_latency_async(self.url, size, w.latency_rate, w.warmup_s, w.latency_s))
+            return latency_summary(lat)
+        finally:
+            self._delete()

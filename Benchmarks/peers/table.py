@@ -1,0 +1,128 @@
+"""Result document (the `--json` file) and the printed table.
+
+The document is plain JSON so Ganglion's Swift benchmark can read it:
+
+    {
+      "schema": "ganglion-peer-bench/1",
+      "created": "2025-01-01T00:00:00Z",
+      "host": {"cpus": 2, "kernel": "...", "python": "3.11.7"},
+      "workload": {... Workload fields ...},
+      "systems": {
+        "<key>": {                       # "redis", "nats", later "ganglion"
+          "label": "Redis Streams",
+          "server": "redis-server 7.0.15", "client": "...", "config": "...",
+          "results": {
+            "<metric>": {                # see common.METRICS
+              "<size>": {"unit": "events/s" | "us",
+                         "median": 123.0 | null,
+                         "runs": [..],
+                         "unsupported": "reason"}   # only when median is null
+            }
+          }
+        }
+      }
+    }
+
+Any number of systems can be present; the table prints one column per system
+in document order and, when a system keyed "ganglion" is present, one ratio
+column ganglion/<peer> per peer (for throughput > 1 means Ganglion is faster,
+for latency < 1 means Ganglion is faster).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from common import METRICS
+
+SCHEMA = "ganglion-peer-bench/1"
+SUBJECT_SYSTEM = "ganglion"
+
+
+def load(path: str | Path) -> dict:
+    doc = json.loads(Path(path).read_text())
+    if doc.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: not a {SCHEMA} document")
+    return doc
+
+
+def dump(doc: dict, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def merge(into: dict, other: dict) -> None:
+    """Add the systems of `other` (e.g. a Ganglion run) to `into`."""
+    for key, system in other.get("systems", {}).items():
+        into["systems"][key] = system
+
+
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "events/s":
+        return f"{value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def _size(n: int) -> str:
+    return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n} B"
+
+
+def render(doc: dict) -> str:
+    systems = doc["systems"]
+    keys = list(systems)
+    peers = [k for k in keys if k != SUBJECT_SYSTEM]
+    ratio = SUBJECT_SYSTEM in systems
+    cols = keys + ([f"{SUBJECT_SYSTEM}/{p}" for p in peers] if ratio else [])
+    sizes = sorted({int(s) for sys in systems.values()
+                    for m in sys.get("results", {}).values() for s in m})
+
+    rows = []
+    notes: list[str] = []
+    for metric in METRICS:
+        for size in sizes:
+            cells = []
+            values = {}
+            for k in keys:
+                cell = systems[k].get("results", {}).get(metric.key, {}).get(str(size))
+                if cell is None:
+                    cells.append("-")
+                    values[k] = None
+                    continue
+                values[k] = cell.get("median")
+                text = _fmt(cell.get("median"), metric.unit)
+                if cell.get("median") is None and cell.get("unsupported"):
+                    note = f"{systems[k].get('label', k)}: {cell['unsupported']}"
+                    if note not in notes:
+                        notes.append(note)
+                    text += f" [{notes.index(note) + 1}]"
+                cells.append(text)
+            if ratio:
+                for p in peers:
+                    g, v = values.get(SUBJECT_SYSTEM), values.get(p)
+                    cells.append(f"{g / v:.2f}x" if g and v else "-")
+            unit = "ev/s" if metric.unit == "events/s" else "us"
+            rows.append([f"{metric.title} ({unit})", _size(size)] + cells)
+
+    header = ["metric", "size"] + cols
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+
+    def line(r):
+        return "  ".join(str(c).ljust(widths[i]) if i < 2 else str(c).rjust(widths[i])
+                         for i, c in enumerate(r))
+
+    w = doc.get("workload", {})
+    out = [f"Peer benchmark: medians of {w.get('runs', '?')} run(s); "
+           f"{w.get('producers', '?')} producers x {w.get('batch', '?')}-event windows, "
+           f"produce {w.get('produce_s', '?')} s, consume {w.get('consume_events', '?'):,} events, "
+           f"latency {w.get('latency_s', '?')} s at {w.get('latency_rate', 0):,}/s",
+           line(header), line(["-" * x for x in widths])]
+    out += [line(r) for r in rows]
+    out.append("")
+    for k in keys:
+        s = systems[k]
+        out.append(f"{k}: {s.get('server', '?')}; client {s.get('client', '?')}; {s.get('config', '')}")
+    for i, n in enumerate(notes, 1):
+        out.append(f"[{i}] {n}")
+    return "\n".join(out)

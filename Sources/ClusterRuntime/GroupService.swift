@@ -1,0 +1,183 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+
+/// The consumer groups of a node: one ``GroupCoordinator`` per group, driven by requests and a
+/// clock, with committed offsets made durable in the compacted `__consumer_offsets-0` log before
+/// they are acknowledged, and restored from it on start.
+final class GroupService: @unchecked Sendable {
+    // `coordinators` is guarded by `lock`; the log is thread-safe.
+    private let lock = NSLock()
+    private var coordinators: [String: GroupCoordinator] = [:]
+    private let offsets: PartitionLog
+    private let metadata: MetadataStore
+    private let clock: @Sendable () -> Int64
+    /// How often members should heartbeat.
+    let heartbeatInterval: UInt32 = 1000
+
+    init(dataDirectory: String, metadata: MetadataStore, clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock) throws {
+        var configuration = LogConfiguration()
+        configuration.durability = .everyBatch
+        configuration.compacted = true
+        configuration.retentionMilliseconds = nil
+        configuration.segmentBytes = 64 << 20
+        offsets = try PartitionLog(directory: dataDirectory + "/__consumer_offsets-0", configuration: configuration, clock: clock)
+        self.metadata = metadata
+        self.clock = clock
+        for record in try offsets.records(from: offsets.logStartOffset) {
+            guard let key = record.key, let value = record.value, value.count == 8,
+                  let (group, partition) = Self.decodeKey(key) else { continue }
+            let offset = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+            withCoordinator(group) { $0.restoreOffset(offset, for: partition) }
+        }
+        offsets.setHighWatermark(offsets.logEndOffset)
+    }
+
+    private func withCoordinator<T>(_ group: String, _ body: (inout GroupCoordinator) throws -> T) rethrows -> T {
+        try lock.withLock {
+            var coordinator = coordinators[group] ?? GroupCoordinator(groupID: group, sessionTimeout: 10_000, rebalanceTimeout: 60_000)
+            coordinator.updateTopics(metadata.state.topics.mapValues(\.partitions))
+            defer { coordinators[group] = coordinator }
+            return try body(&coordinator)
+        }
+    }
+
+    /// Removes members whose sessions expired (called periodically).
+    func expireMembers() {
+        let now = clock()
+        lock.withLock {
+            for group in coordinators.keys { _ = coordinators[group]!.expireMembers(now: now) }
+        }
+    }
+
+    func heartbeat(_ request: Ganglion_V1_GroupHeartbeatRequest) throws -> Ganglion_V1_GroupHeartbeatResponse {
+        guard !request.group.isEmpty else { throw ProtocolFailure(.malformedRequest, "a heartbeat names its group") }
+        let owned: Set<TopicPartition>? = request.memberEpoch > 0 || !request.owned.isEmpty ? Self.partitions(request.owned) : nil
+        let heartbeat = MemberHeartbeat(
+            memberID: request.memberID.isEmpty ? nil : MemberID(request.memberID), memberEpoch: request.memberEpoch,
+            subscribedTopics: request.subscribedTopics.isEmpty ? nil : Set(request.subscribedTopics), ownedPartitions: owned)
+        let now = clock()
+        let answer: HeartbeatResponse
+        do {
+            answer = try withCoordinator(request.group) { try $0.heartbeat(heartbeat, now: now) }
+        } catch let error as GroupError {
+            throw ProtocolFailure(Self.code(error.code), error.message)
+        }
+        var response = Ganglion_V1_GroupHeartbeatResponse()
+        response.memberID = answer.memberID.value
+        response.memberEpoch = answer.memberEpoch
+        response.assignment = Self.topicPartitions(answer.assignment)
+        response.heartbeatIntervalMs = heartbeatInterval
+        return response
+    }
+
+    func commit(_ request: Ganglion_V1_OffsetCommitRequest) throws -> Ganglion_V1_OffsetCommitResponse {
+        var response = Ganglion_V1_OffsetCommitResponse()
+        var accepted: [(TopicPartition, Int64)] = []
+        for entry in request.offsets {
+            let partition = TopicPartition(entry.topic, Int32(clamping: entry.partition))
+            var outcome = Ganglion_V1_PartitionError()
+            outcome.topic = entry.topic
+            outcome.partition = entry.partition
+            do {
+                try withCoordinator(request.group) {
+                    try $0.commit(memberID: MemberID(request.memberID), memberEpoch: request.memberEpoch, partition: partition, offset: entry.offset)
+                }
+                accepted.append((partition, entry.offset))
+            } catch let error as GroupError {
+                outcome.error = Self.code(error.code)
+                outcome.message = error.message
+            }
+            response.errors.append(outcome)
+        }
+        if !accepted.isEmpty {
+            var batch = RecordBatchBuilder()
+            for (partition, offset) in accepted {
+                batch.append(key: Self.encodeKey(request.group, partition), value: withUnsafeBytes(of: offset.bigEndian) { Array($0) }, timestamp: clock())
+            }
+            let appended = try offsets.append(batch.build())
+            offsets.setHighWatermark(appended.lastOffset + 1)
+        }
+        return response
+    }
+
+    func fetchOffsets(_ request: Ganglion_V1_OffsetFetchRequest) -> Ganglion_V1_OffsetFetchResponse {
+        let committed = lock.withLock { coordinators[request.group]?.committedOffsets ?? [:] }
+        let wanted = request.partitions.isEmpty ? Set(committed.keys) : Self.partitions(request.partitions)
+        var response = Ganglion_V1_OffsetFetchResponse()
+        for partition in wanted.sorted() {
+            guard let offset = committed[partition] else { continue }
+            var entry = Ganglion_V1_PartitionOffset()
+            entry.topic = partition.topic
+            entry.partition = UInt32(partition.partition)
+            entry.offset = offset
+            response.offsets.append(entry)
+        }
+        return response
+    }
+
+    func describe(_ request: Ganglion_V1_DescribeGroupRequest, highWatermark: (TopicPartition) -> Int64?) -> Ganglion_V1_DescribeGroupResponse {
+        let coordinator = lock.withLock { coordinators[request.group] }
+        var response = Ganglion_V1_DescribeGroupResponse()
+        response.group = request.group
+        guard let coordinator else { return response }
+        response.groupEpoch = coordinator.groupEpoch
+        for member in coordinator.members.values.sorted(by: { $0.id < $1.id }) {
+            var description = Ganglion_V1_GroupMemberDescription()
+            description.memberID = member.id.value
+            description.memberEpoch = member.memberEpoch
+            description.state = member.state.rawValue
+            description.assigned = Self.topicPartitions(member.assigned)
+            description.pendingRevocation = Self.topicPartitions(member.pendingRevocation)
+            description.subscribedTopics = member.subscribedTopics.sorted()
+            response.members.append(description)
+        }
+        for (partition, offset) in coordinator.committedOffsets.sorted(by: { $0.key < $1.key }) {
+            var lag = Ganglion_V1_PartitionLag()
+            lag.topic = partition.topic
+            lag.partition = UInt32(partition.partition)
+            lag.committedOffset = offset
+            lag.highWatermark = highWatermark(partition) ?? offset
+            lag.lag = max(0, lag.highWatermark - offset)
+            response.lag.append(lag)
+        }
+        return response
+    }
+
+    func close() { try? offsets.close() }
+
+    // MARK: Encoding
+
+    static func partitions(_ list: [Ganglion_V1_TopicPartitions]) -> Set<TopicPartition> {
+        Set(list.flatMap { entry in entry.partitions.map { TopicPartition(entry.topic, Int32(clamping: $0)) } })
+    }
+
+    static func topicPartitions(_ set: Set<TopicPartition>) -> [Ganglion_V1_TopicPartitions] {
+        Dictionary(grouping: set, by: \.topic).sorted { $0.key < $1.key }.map { topic, partitions in
+            var entry = Ganglion_V1_TopicPartitions()
+            entry.topic = topic
+            entry.partitions = partitions.map { UInt32($0.partition) }.sorted()
+            return entry
+        }
+    }
+
+    static func encodeKey(_ group: String, _ partition: TopicPartition) -> [UInt8] {
+        Array(group.utf8) + [0] + Array(partition.topic.utf8) + [0] + Array(String(partition.partition).utf8)
+    }
+
+    static func decodeKey(_ key: [UInt8]) -> (String, TopicPartition)? {
+        let parts = key.split(separator: 0, omittingEmptySubsequences: false)
+        guard parts.count == 3, let number = Int32(String(decoding: parts[2], as: UTF8.self)) else { return nil }
+        return (String(decoding: parts[0], as: UTF8.self), TopicPartition(String(decoding: parts[1], as: UTF8.self), number))
+    }
+
+    static func code(_ code: GroupError.Code) -> Ganglion_V1_ErrorCode {
+        switch code {
+        case .fencedMemberEpoch: .fencedMemberEpoch
+        case .unknownMemberID: .unknownMemberID
+        case .invalidRequest: .malformedRequest
+        case .notPartitionOwner: .notPartitionOwner
+        }
+    }
+}
