@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
     ],
     targets: [
         // System library over Debian's libzmq3-dev. Only `ZeroMQ` imports it.
@@ -62,6 +63,7 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "GanglionWire", "ClusterCore", "ClusterRuntime", "EventLog",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
         // Helpers for deterministic simulation and tests (seeded randomness; simulated clusters later).

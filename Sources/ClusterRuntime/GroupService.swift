@@ -16,7 +16,11 @@ final class GroupService: @unchecked Sendable {
     /// How often members should heartbeat.
     let heartbeatInterval: UInt32 = 1000
 
-    init(dataDirectory: String, metadata: MetadataStore, clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock) throws {
+    private let sessionTimeout: Int64
+
+    init(dataDirectory: String, metadata: MetadataStore, sessionTimeout: Int64 = 10_000,
+         clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock) throws {
+        self.sessionTimeout = sessionTimeout
         var configuration = LogConfiguration()
         configuration.durability = .everyBatch
         configuration.compacted = true
@@ -36,7 +40,7 @@ final class GroupService: @unchecked Sendable {
 
     private func withCoordinator<T>(_ group: String, _ body: (inout GroupCoordinator) throws -> T) rethrows -> T {
         try lock.withLock {
-            var coordinator = coordinators[group] ?? GroupCoordinator(groupID: group, sessionTimeout: 10_000, rebalanceTimeout: 60_000)
+            var coordinator = coordinators[group] ?? GroupCoordinator(groupID: group, sessionTimeout: sessionTimeout, rebalanceTimeout: 60_000)
             coordinator.updateTopics(metadata.state.topics.mapValues(\.partitions))
             defer { coordinators[group] = coordinator }
             return try body(&coordinator)

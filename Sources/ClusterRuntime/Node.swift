@@ -25,6 +25,8 @@ public struct NodeConfiguration: Sendable {
     public var pubEndpoint = "tcp://127.0.0.1:7401"
     /// When appends are acknowledged (per batch fsync by default: nothing acknowledged is lost).
     public var durability = DurabilityPolicy.everyBatch
+    /// How long a group member may go without a heartbeat before its partitions move (ms).
+    public var groupSessionTimeout: Int64 = 10_000
     /// The most bytes in one request message.
     public var maxMessageBytes: Int64 = 16 << 20
 
@@ -47,7 +49,8 @@ public final class Node: Sendable {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         metadata = try MetadataStore(directory: configuration.dataDirectory)
         logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability)
-        groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata)
+        groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,
+                                  sessionTimeout: configuration.groupSessionTimeout)
         let context = try Context(defaultLinger: .milliseconds(500))
         loop = try SocketLoop(name: "ganglion.node.api", context: context, logger: logger)
         let bound = try loop.performAndWait { owner -> NodeEndpoints in

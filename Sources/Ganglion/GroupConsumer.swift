@@ -1,0 +1,172 @@
+import AsyncAlgorithms
+import ClusterCore
+import Foundation
+import GanglionWire
+
+/// A member of a consumer group: it joins, follows the partitions the group assigns to it from
+/// their committed offsets, hands records over with backpressure, and gives partitions up when
+/// the group rebalances (KIP-848 style: the node moves a partition only after this member
+/// stopped and reported it). Commit what you have processed with ``commit(_:)``; what was not
+/// committed is delivered again to the partition's next owner (at-least-once).
+public final class GroupConsumer: Sendable {
+    /// The group.
+    public let group: String
+    /// The topics consumed.
+    public let topics: [String]
+    private let client: GanglionClient
+    private let channel = AsyncThrowingChannel<DeliveredRecord, any Error>()
+    private let state: ConsumerState
+    private let heartbeats: Task<Void, Never>
+
+    /// Joins `group` for `topics` through `client`.
+    public init(client: GanglionClient, group: String, topics: [String]) {
+        self.client = client
+        self.group = group
+        self.topics = topics
+        let state = ConsumerState()
+        self.state = state
+        let channel = self.channel
+        heartbeats = Task {
+            await state.run(client: client, group: group, topics: topics, channel: channel)
+        }
+    }
+
+    /// The records of the partitions this member holds, as they come; iterating slowly slows the
+    /// partitions' streams (the channel holds nothing).
+    public var records: AsyncThrowingChannel<DeliveredRecord, any Error> { channel }
+
+    /// Commits `record` as processed: the group resumes after it.
+    public func commit(_ record: DeliveredRecord) async throws {
+        let (member, epoch) = await state.identity
+        var request = Ganglion_V1_OffsetCommitRequest()
+        request.group = group
+        request.memberID = member
+        request.memberEpoch = epoch
+        var entry = Ganglion_V1_PartitionOffset()
+        entry.topic = record.topic
+        entry.partition = record.partition
+        entry.offset = record.record.offset + 1
+        request.offsets = [entry]
+        let response = try await client.call(.offsetCommit, request, reply: Ganglion_V1_OffsetCommitResponse.self).0
+        if let refused = response.errors.first(where: { $0.error != .none }) {
+            throw GanglionError(code: refused.error, message: refused.message)
+        }
+    }
+
+    /// The partitions this member follows now.
+    public var assignment: Set<TopicPartition> {
+        get async { await state.owned }
+    }
+
+    /// Leaves the group (its partitions move at once) and stops.
+    public func close() async {
+        heartbeats.cancel()
+        await heartbeats.value
+        await state.leave(client: client, group: group)
+        channel.finish()
+    }
+
+    /// Stops heartbeating without leaving, as a crashed member would: the node moves its
+    /// partitions when its session expires. For tests and failure drills.
+    public func abandon() async {
+        heartbeats.cancel()
+        await heartbeats.value
+        await state.stopAll()
+        channel.finish()
+    }
+}
+
+/// The member's identity and its partition followers, serialised by the actor.
+actor ConsumerState {
+    private var memberID = ""
+    private var epoch: Int32 = 0
+    private var followers: [TopicPartition: (task: Task<Void, Never>, stream: PartitionStream)] = [:]
+
+    var identity: (String, Int32) { (memberID, epoch) }
+    var owned: Set<TopicPartition> { Set(followers.keys) }
+
+    func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<DeliveredRecord, any Error>) async {
+        var pubEndpoint: String?
+        while !Task.isCancelled {
+            do {
+                if pubEndpoint == nil { pubEndpoint = try await client.metadata(topics: topics).nodes.first?.pubEndpoint }
+                var request = Ganglion_V1_GroupHeartbeatRequest()
+                request.group = group
+                request.memberID = memberID
+                request.memberEpoch = memberID.isEmpty ? 0 : epoch
+                if memberID.isEmpty { request.subscribedTopics = topics }
+                request.owned = Self.encode(owned)
+                let response = try await client.call(.groupHeartbeat, request, reply: Ganglion_V1_GroupHeartbeatResponse.self).0
+                memberID = response.memberID
+                epoch = response.memberEpoch
+                let assignment = Set(response.assignment.flatMap { entry in entry.partitions.map { TopicPartition(entry.topic, Int32($0)) } })
+                let revoked = owned.subtracting(assignment)
+                for partition in revoked { stop(partition) }
+                let added = assignment.subtracting(owned)
+                if !added.isEmpty, let pubEndpoint {
+                    let committed = try await committedOffsets(client: client, group: group, partitions: added)
+                    for partition in added {
+                        let stream = try PartitionStream(client: client, pubEndpoint: pubEndpoint, topic: partition.topic,
+                                                         partition: UInt32(partition.partition), from: committed[partition] ?? 0)
+                        let task = Task {
+                            do {
+                                for try await record in stream.records() { await channel.send(record) }
+                            } catch {}
+                        }
+                        followers[partition] = (task, stream)
+                    }
+                }
+                // Report a revocation at once; otherwise heartbeat at the node's pace.
+                let pause = revoked.isEmpty ? Duration.milliseconds(Int(response.heartbeatIntervalMs == 0 ? 1000 : response.heartbeatIntervalMs) / 2) : .milliseconds(5)
+                try await Task.sleep(for: pause)
+            } catch let error as GanglionError where error.code == .fencedMemberEpoch || error.code == .unknownMemberID {
+                // Fenced: drop everything and rejoin.
+                stopAll()
+                memberID = ""
+                epoch = 0
+            } catch is CancellationError {
+                break
+            } catch {
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    func leave(client: GanglionClient, group: String) async {
+        stopAll()
+        guard !memberID.isEmpty else { return }
+        var request = Ganglion_V1_GroupHeartbeatRequest()
+        request.group = group
+        request.memberID = memberID
+        request.memberEpoch = -1
+        _ = try? await client.call(.groupHeartbeat, request)
+        memberID = ""
+    }
+
+    func stopAll() {
+        for partition in followers.keys { stop(partition) }
+    }
+
+    private func stop(_ partition: TopicPartition) {
+        guard let follower = followers.removeValue(forKey: partition) else { return }
+        follower.task.cancel()
+        follower.stream.close()
+    }
+
+    private func committedOffsets(client: GanglionClient, group: String, partitions: Set<TopicPartition>) async throws -> [TopicPartition: Int64] {
+        var request = Ganglion_V1_OffsetFetchRequest()
+        request.group = group
+        request.partitions = Self.encode(partitions)
+        let response = try await client.call(.offsetFetch, request, reply: Ganglion_V1_OffsetFetchResponse.self).0
+        return Dictionary(response.offsets.map { (TopicPartition($0.topic, Int32($0.partition)), $0.offset) }) { $1 }
+    }
+
+    static func encode(_ partitions: Set<TopicPartition>) -> [Ganglion_V1_TopicPartitions] {
+        Dictionary(grouping: partitions, by: \.topic).sorted { $0.key < $1.key }.map { topic, members in
+            var entry = Ganglion_V1_TopicPartitions()
+            entry.topic = topic
+            entry.partitions = members.map { UInt32($0.partition) }.sorted()
+            return entry
+        }
+    }
+}
