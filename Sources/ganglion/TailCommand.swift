@@ -17,6 +17,7 @@ struct TailCommand: AsyncParsableCommand {
     @Option(help: "Start at this offset (in every partition followed).") var offset: Int64?
     @Option(help: "Follow only this partition.") var partition: UInt32?
     @Option(help: "Exit after this many events.") var maxEvents: Int?
+    @Option(help: "Consume as a member of this group: share partitions with the other members, start at committed offsets, commit what is printed.") var group: String?
 
     func validate() throws {
         if fromBeginning && offset != nil { throw ValidationError("give --from-beginning or --offset, not both") }
@@ -27,6 +28,10 @@ struct TailCommand: AsyncParsableCommand {
         do {
             let client = try node.client()
             defer { client.close() }
+            if let group {
+                try await consumeAsMember(client: client, group: group)
+                return
+            }
             let metadata = try await client.metadata(topics: [topic])
             guard let described = metadata.topics.first, let pub = metadata.nodes.first?.pubEndpoint else {
                 throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist")
@@ -52,6 +57,18 @@ struct TailCommand: AsyncParsableCommand {
             }
         } catch is CancellationError {
         } catch { throw failCommand(error) }
+    }
+
+    /// Tails as a group member, committing each printed event.
+    private func consumeAsMember(client: GanglionClient, group: String) async throws {
+        let consumer = GroupConsumer(client: client, group: group, topics: [topic])
+        let printer = LinePrinter(limit: maxEvents)
+        for try await delivered in consumer.records {
+            let more = await printer.print(Self.line(delivered))
+            try? await consumer.commit(delivered)
+            if !more { break }
+        }
+        await consumer.close()
     }
 
     /// The event as one JSON line: where it is, and the envelope when the value is one.
