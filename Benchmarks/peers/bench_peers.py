@@ -66,7 +66,9 @@ def run_system(driver: Driver, workload: Workload, workdir: Path, only=PLAN) -> 
                 if name not in only:
                     continue
                 runs: list = []
+                server_cpu: list = []
                 reason = None
+                driver.last_info = {}
                 for i in range(workload.runs):
                     try:
                         v = fn()
@@ -80,8 +82,12 @@ def run_system(driver: Driver, workload: Workload, workdir: Path, only=PLAN) -> 
                         log(f"[{driver.key}] {name} {size} B run {i + 1} FAILED\n{traceback.format_exc()}")
                         break
                     runs.append(v)
+                    cpu = driver.last_info.get("server_cpu") if name != "latency" else None
+                    server_cpu.append(cpu)
                     shown = (f"p50 {v[0]:,.0f} us, p99 {v[1]:,.0f} us" if name == "latency"
                              else f"{v:,.0f} events/s")
+                    if cpu is not None:
+                        shown += f" (server used {cpu:.2f} cores)"
                     log(f"[{driver.key}] {name} {size} B run {i + 1}/{workload.runs}: {shown}")
                 if name == "latency":
                     for j, key in enumerate(("latency_p50", "latency_p99")):
@@ -89,6 +95,8 @@ def run_system(driver: Driver, workload: Workload, workdir: Path, only=PLAN) -> 
                         results[key][str(size)] = _cell("us", vals, reason)
                 else:
                     results[name][str(size)] = _cell("events/s", runs, reason)
+                    if any(c is not None for c in server_cpu):
+                        results[name][str(size)]["server_cpu"] = server_cpu
         entry["results"] = results
         return entry, failures
     finally:

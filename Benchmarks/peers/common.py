@@ -20,6 +20,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -123,6 +124,9 @@ class Driver(abc.ABC):
 
     def __init__(self, workload: Workload):
         self.workload = workload
+        #: extra facts about the last measurement, e.g. {"server_cpu": 0.93}
+        #: (average cores used by the server process in the measured window)
+        self.last_info: dict = {}
 
     @abc.abstractmethod
     def start(self, workdir: Path) -> None: ...
@@ -255,6 +259,48 @@ class ServerProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return ""
+
+
+class CpuSampler:
+    """Samples a process's CPU time (user+system, all threads) every 20 ms
+    from /proc so a run can report how many cores the *server* used while it
+    was measured: near the core count means the server was the bottleneck,
+    well below means the clients were. Use as a context manager."""
+
+    def __init__(self, pid: int, period: float = 0.02):
+        self.pid, self.period = pid, period
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _cpu(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic(), self._cpu()))
+            except OSError:
+                return
+            self._stop.wait(self.period)
+
+    def __enter__(self) -> "CpuSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def cores(self, t_from: float, t_to: float) -> Optional[float]:
+        """Average cores used between two monotonic instants (nearest samples)."""
+        inside = [s for s in self.samples if t_from <= s[0] <= t_to]
+        if len(inside) < 2 or inside[-1][0] - inside[0][0] <= 0:
+            return None
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
 def run_workers(ctx, target, args_list: list[tuple], timeout: float) -> list:

@@ -26,7 +26,7 @@ from pathlib import Path
 import nats
 from nats.js import api
 
-from common import (Driver, ServerProcess, Unsupported, Workload, free_port, latency_summary,
+from common import (CpuSampler, Driver, ServerProcess, Unsupported, Workload, free_port, latency_summary,
                     payload, run_workers, stamp_of, wait_for_port, wait_until)
 
 STREAM = "BENCH"
@@ -319,10 +319,12 @@ class NatsDriver(Driver):
             t_start = time.monotonic() + 1.0
             t_measure = t_start + w.warmup_s
             t_end = t_measure + w.produce_s
-            counts = run_workers(self.ctx, _produce_worker,
-                                 [(self.url, size, w.batch, t_start, t_measure, t_end)
-                                  for _ in range(w.producers)],
-                                 timeout=w.warmup_s + w.produce_s + 30)
+            with CpuSampler(self.server.proc.pid) as cpu:
+                counts = run_workers(self.ctx, _produce_worker,
+                                     [(self.url, size, w.batch, t_start, t_measure, t_end)
+                                      for _ in range(w.producers)],
+                                     timeout=w.warmup_s + w.produce_s + 30)
+            self.last_info = {"server_cpu": cpu.cores(t_measure, t_end)}
             return sum(counts) / w.produce_s
         finally:
             self._delete()
@@ -347,14 +349,17 @@ class NatsDriver(Driver):
             self._js(mk)
             shared = self.ctx.Value("q", 0)
             t_start = time.monotonic() + 1.0
-            res = run_workers(self.ctx, _consume_worker,
-                              [(self.url, w.consume_batch, t_start, w.consume_events, shared)
-                               for _ in range(2)],
-                              timeout=w.consume_timeout_s + 5)
+            with CpuSampler(self.server.proc.pid) as cpu:
+                res = run_workers(self.ctx, _consume_worker,
+                                  [(self.url, w.consume_batch, t_start, w.consume_events, shared)
+                                   for _ in range(2)],
+                                  timeout=w.consume_timeout_s + 5)
+            t_done = max(t for _, t in res)
+            self.last_info = {"server_cpu": cpu.cores(t_start, t_done)}
             total = sum(n for n, _ in res)
             if total != w.consume_events:
                 raise RuntimeError(f"consumed {total}/{w.consume_events}")
-            return total / (max(t for _, t in res) - t_start)
+            return total / (t_done - t_start)
         finally:
             self._delete()
 

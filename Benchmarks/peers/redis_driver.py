@@ -30,7 +30,7 @@ from pathlib import Path
 import redis
 import redis.asyncio as aredis
 
-from common import (Driver, ServerProcess, Workload, free_port, latency_summary,
+from common import (CpuSampler, Driver, ServerProcess, Workload, free_port, latency_summary,
                     payload, run_workers, stamp_of, wait_for_port, wait_until)
 
 STREAM = "bench"
@@ -264,10 +264,12 @@ class RedisDriver(Driver):
             t_start = time.monotonic() + 1.0  # let the spawned workers import and connect
             t_measure = t_start + w.warmup_s
             t_end = t_measure + w.produce_s
-            counts = run_workers(self.ctx, _produce_worker,
-                                 [(self.port, size, w.batch, t_start, t_measure, t_end)
-                                  for _ in range(w.producers)],
-                                 timeout=w.warmup_s + w.produce_s + 30)
+            with CpuSampler(self.server.proc.pid) as cpu:
+                counts = run_workers(self.ctx, _produce_worker,
+                                     [(self.port, size, w.batch, t_start, t_measure, t_end)
+                                      for _ in range(w.producers)],
+                                     timeout=w.warmup_s + w.produce_s + 30)
+            self.last_info = {"server_cpu": cpu.cores(t_measure, t_end)}
             return sum(counts) / w.produce_s
         finally:
             self._reset()
@@ -284,14 +286,17 @@ class RedisDriver(Driver):
             assert self.r.xlen(STREAM) == w.consume_events
             self.r.xgroup_create(STREAM, GROUP, id="0")
             t_start = time.monotonic() + 1.0
-            res = run_workers(self.ctx, _consume_worker,
-                              [(self.port, f"c{i}", w.consume_batch, t_start) for i in range(2)],
-                              timeout=w.consume_timeout_s + 5)
+            with CpuSampler(self.server.proc.pid) as cpu:
+                res = run_workers(self.ctx, _consume_worker,
+                                  [(self.port, f"c{i}", w.consume_batch, t_start) for i in range(2)],
+                                  timeout=w.consume_timeout_s + 5)
+            t_done = max(t for _, t in res)
+            self.last_info = {"server_cpu": cpu.cores(t_start, t_done)}
             total = sum(n for n, _ in res)
             pending = self.r.xpending(STREAM, GROUP)["pending"]
             if total != w.consume_events or pending:
                 raise RuntimeError(f"consumed {total}/{w.consume_events}, {pending} unacked")
-            return total / (max(t for _, t in res) - t_start)
+            return total / (t_done - t_start)
         finally:
             self._reset()
 

@@ -32,6 +32,12 @@ public final class GanglionClient: Sendable {
                     pending.complete(reply)
                 }
             }
+            // One sweep fails calls past their deadline (no timer per call).
+            func sweep(_ owner: SocketLoop.Owner) {
+                pending.expire(now: ContinuousClock.now, endpoint: endpoint)
+                owner.schedule(after: .milliseconds(100)) { sweep($0) }
+            }
+            sweep(owner)
             return owner.id(of: dealer)!
         }
     }
@@ -55,18 +61,15 @@ public final class GanglionClient: Sendable {
         var request = [Frame(try header.serializedBytes() as [UInt8]), Frame(try body.serializedBytes() as [UInt8])]
         if let extra { request.append(extra) }
         let frames = request
-        let dealerID = self.dealerID, timeout = self.timeout, pending = self.pending, endpoint = self.endpoint
+        let dealerID = self.dealerID, pending = self.pending
+        let deadline = ContinuousClock.now.advanced(by: timeout)
         return try await withCheckedThrowingContinuation { continuation in
-            pending.register(id, continuation)
+            pending.register(id, continuation, deadline: deadline)
             let sent = loop.execute { owner in
                 do {
                     try owner.socket(dealerID)?.send(multipart: frames)
                 } catch {
                     pending.fail(id, GanglionError(code: .internal, message: "sending failed: \(error)"))
-                    return
-                }
-                owner.schedule(after: timeout) { _ in
-                    pending.fail(id, GanglionError(code: .timeout, message: "no reply from \(endpoint) within \(timeout)"))
                 }
             }
             if !sent { pending.fail(id, GanglionError(code: .internal, message: "the client is closed")) }
@@ -89,27 +92,45 @@ final class PendingCalls: @unchecked Sendable {
     // `waiting` and `counter` are guarded by `lock`.
     private let lock = NSLock()
     private var waiting: [UInt64: CheckedContinuation<[Frame], any Error>] = [:]
+    private var deadlines: [UInt64: ContinuousClock.Instant] = [:]
     private var counter: UInt64 = 0
 
     func nextID() -> UInt64 { lock.withLock { counter += 1; return counter } }
 
-    func register(_ id: UInt64, _ continuation: CheckedContinuation<[Frame], any Error>) {
-        lock.withLock { waiting[id] = continuation }
+    func register(_ id: UInt64, _ continuation: CheckedContinuation<[Frame], any Error>, deadline: ContinuousClock.Instant) {
+        lock.withLock {
+            waiting[id] = continuation
+            deadlines[id] = deadline
+        }
     }
 
     func fail(_ id: UInt64, _ error: GanglionError) {
-        lock.withLock { waiting.removeValue(forKey: id) }?.resume(throwing: error)
+        lock.withLock { deadlines[id] = nil; return waiting.removeValue(forKey: id) }?.resume(throwing: error)
+    }
+
+    /// Fails the calls whose deadline has passed.
+    func expire(now: ContinuousClock.Instant, endpoint: String) {
+        let expired: [(UInt64, CheckedContinuation<[Frame], any Error>)] = lock.withLock {
+            let late = deadlines.filter { $0.value <= now }.map(\.key)
+            return late.compactMap { id in
+                deadlines[id] = nil
+                return waiting.removeValue(forKey: id).map { (id, $0) }
+            }
+        }
+        for (_, continuation) in expired {
+            continuation.resume(throwing: GanglionError(code: .timeout, message: "no reply from \(endpoint) in time"))
+        }
     }
 
     func failAll(_ error: GanglionError) {
-        let all = lock.withLock { defer { waiting = [:] }; return waiting }
+        let all = lock.withLock { defer { waiting = [:]; deadlines = [:] }; return waiting }
         for continuation in all.values { continuation.resume(throwing: error) }
     }
 
     /// Resumes the call a reply answers (replies to calls that timed out are dropped).
     func complete(_ reply: [Frame]) {
         guard let header = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
-              let continuation = lock.withLock({ waiting.removeValue(forKey: header.requestID) }) else { return }
+              let continuation = lock.withLock({ deadlines[header.requestID] = nil; return waiting.removeValue(forKey: header.requestID) }) else { return }
         if header.error == .none {
             continuation.resume(returning: Array(reply.dropFirst()))
         } else {
