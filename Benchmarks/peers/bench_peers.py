@@ -22,6 +22,7 @@ import platform
 import signal
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -103,6 +104,19 @@ def run_system(driver: Driver, workload: Workload, workdir: Path, only=PLAN) -> 
         driver.stop()
 
 
+def host_idle(seconds: float = 1.0) -> float:
+    """Fraction of CPU time idle over `seconds` (from /proc/stat). The
+    benchmark shares a 2-core machine, so anything else running skews it."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)  # idle + iowait, total
+    i0, t0 = read()
+    time.sleep(seconds)
+    i1, t1 = read()
+    return (i1 - i0) / max(1, t1 - t0)
+
+
 def _cell(unit: str, runs: list, reason) -> dict:
     if runs and not reason:
         return {"unit": unit, "median": median(runs), "runs": runs}
@@ -143,10 +157,15 @@ def main(argv=None) -> int:
         if s not in registry:
             ap.error(f"unknown system {s!r}; known: {', '.join(registry)}")
 
+    idle = host_idle() if wanted else 1.0
+    if idle < 0.85:
+        log(f"warning: the host is only {idle:.0%} idle before the benchmark; other work "
+            f"(e.g. a build) will skew the figures")
     doc = {
         "schema": table.SCHEMA,
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "host": {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()},
+        "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                 "python": platform.python_version(), "idle_before": round(idle, 3)},
         "workload": dataclasses.asdict(w),
         "systems": {},
     }

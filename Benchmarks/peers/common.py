@@ -303,26 +303,62 @@ class CpuSampler:
         return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
-def run_workers(ctx, target, args_list: list[tuple], timeout: float) -> list:
-    """Start one process per args tuple (each gets a result queue as its last
-    argument), collect one result from each, and make sure none outlives the
-    call. A worker reports failures as ("error", text)."""
+class Gate:
+    """Start line for worker processes: each worker connects, calls
+    `wait(out)` (reports ready, blocks), and all get the same start instant,
+    set by the parent just after the last worker is ready, so process start-up
+    and imports never eat into a measured window."""
+
+    READY = "ready"
+
+    def __init__(self, ctx):
+        self._go = ctx.Event()
+        self._t = ctx.Value("d", 0.0)
+
+    def wait(self, out) -> float:
+        out.put(Gate.READY)
+        self._go.wait()
+        t = self._t.value
+        wait_until(t)
+        return t
+
+    def open(self, lead: float = 0.05) -> float:
+        self._t.value = time.monotonic() + lead
+        self._go.set()
+        return self._t.value
+
+
+def run_workers(ctx, target, args_list: list[tuple], timeout: float) -> tuple[list, float]:
+    """Start one process per args tuple; each is called as
+    target(*args, gate, out). Waits until all are ready, opens the gate,
+    collects one result from each and makes sure none outlives the call.
+    Returns (results, start instant). A worker reports failure as
+    ("error", text)."""
     queue = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, queue), daemon=True) for args in args_list]
+    gate = Gate(ctx)
+    procs = [ctx.Process(target=target, args=(*args, gate, queue), daemon=True) for args in args_list]
     for p in procs:
         p.start()
     results = []
+    t_start = 0.0
     try:
-        deadline = time.monotonic() + timeout
-        for _ in procs:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("benchmark worker did not report in time")
-            try:
-                results.append(queue.get(timeout=remaining))
-            except Exception as e:  # queue.Empty
-                raise TimeoutError("benchmark worker did not report in time") from e
+        deadline = time.monotonic() + 60  # start-up bound
+        ready = 0
+        while ready < len(procs):
+            r = _get(queue, deadline)
+            if r == Gate.READY:
+                ready += 1
+            else:
+                results.append(r)  # an early error
+                break
+        if len(results) == 0:
+            t_start = gate.open()
+            deadline = time.monotonic() + timeout
+            for _ in procs:
+                results.append(_get(queue, deadline))
     finally:
+        if not gate._go.is_set():
+            gate.open()
         for p in procs:
             p.join(timeout=2)
             if p.is_alive():
@@ -331,4 +367,15 @@ def run_workers(ctx, target, args_list: list[tuple], timeout: float) -> list:
     for r in results:
         if isinstance(r, tuple) and r and r[0] == "error":
             raise RuntimeError(f"worker failed:\n{r[1]}")
-    return results
+    return results, t_start
+
+
+def _get(queue, deadline: float):
+    import queue as queue_mod
+    remaining = deadline - time.monotonic()
+    try:
+        if remaining <= 0:
+            raise queue_mod.Empty
+        return queue.get(timeout=remaining)
+    except queue_mod.Empty:
+        raise TimeoutError("benchmark worker did not report in time") from None

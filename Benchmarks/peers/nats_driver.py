@@ -27,7 +27,7 @@ import nats
 from nats.js import api
 
 from common import (CpuSampler, Driver, ServerProcess, Unsupported, Workload, free_port, latency_summary,
-                    payload, run_workers, stamp_of, wait_for_port, wait_until)
+                    payload, run_workers, stamp_of, wait_for_port)
 
 STREAM = "BENCH"
 SUBJECT = "bench.ev"
@@ -38,12 +38,6 @@ def _server_config(port: int, store: Path, sync_always: bool) -> str:
     sync = "  sync_interval: always\n" if sync_always else ""
     return (f"listen: 127.0.0.1:{port}\n"
             f"jetstream {{\n  store_dir: \"{store}\"\n  max_memory_store: 256MB\n{sync}}}\n")
-
-
-async def _sleep_until(t: float) -> None:
-    delay = t - time.monotonic()
-    if delay > 0:
-        await asyncio.sleep(delay)
 
 
 # --------------------------------------------------------------------------
@@ -59,11 +53,12 @@ async def _publish_window(js, data: bytes, n: int) -> None:
     await asyncio.gather(*futures)
 
 
-def _preload_worker(url, size, batch, count, out):
+def _preload_worker(url, size, batch, count, gate, out):
     async def main():
         nc = await nats.connect(url)
         js = nc.jetstream(publish_async_max_pending=batch)
         data = payload(size)
+        gate.wait(out)
         written = 0
         while written < count:
             n = min(batch, count - written)
@@ -77,15 +72,18 @@ def _preload_worker(url, size, batch, count, out):
         out.put(("error", traceback.format_exc()))
 
 
-def _produce_worker(url, size, batch, t_start, t_measure, t_end, out):
+def _produce_worker(url, size, batch, warmup_s, measure_s, gate, out):
     """Windows of `batch` async publishes; only windows whose acks all arrive
-    inside [t_measure, t_end) are counted."""
+    inside [start + warmup, start + warmup + measure) are counted."""
     async def main():
         nc = await nats.connect(url)
         js = nc.jetstream(publish_async_max_pending=batch)
+        await nc.flush()
         data = payload(size)
         counted = 0
-        await _sleep_until(t_start)
+        gc.disable()
+        t_measure = gate.wait(out) + warmup_s
+        t_end = t_measure + measure_s
         while True:
             await _publish_window(js, data, batch)
             now = time.monotonic()
@@ -101,7 +99,7 @@ def _produce_worker(url, size, batch, t_start, t_measure, t_end, out):
         out.put(("error", traceback.format_exc()))
 
 
-def _consume_worker(url, batch, t_start, target, shared, out):
+def _consume_worker(url, batch, target, shared, gate, out):
     """One of two subscribers bound to the same durable pull consumer: fetch
     up to `batch` messages, ack each (explicit ack policy; `msg.ack()` is a
     buffered publish, not a round trip), repeat until the pair has seen
@@ -113,7 +111,9 @@ def _consume_worker(url, batch, t_start, target, shared, out):
         nc = await nats.connect(url)
         js = nc.jetstream()
         psub = await js.pull_subscribe_bind(DURABLE, stream=STREAM)
-        await _sleep_until(t_start)
+        await nc.flush()
+        gc.disable()
+        t_start = gate.wait(out)
         n = 0
         t_last = t_start
         while shared.value < target:
@@ -316,14 +316,13 @@ class NatsDriver(Driver):
         self._ensure_mode(fsync == "always")
         try:
             self._reset()
-            t_start = time.monotonic() + 1.0
+            with CpuSampler(self.server.proc.pid) as cpu:
+                counts, t_start = run_workers(self.ctx, _produce_worker,
+                                              [(self.url, size, w.batch, w.warmup_s, w.produce_s)
+                                               for _ in range(w.producers)],
+                                              timeout=w.warmup_s + w.produce_s + 30)
             t_measure = t_start + w.warmup_s
             t_end = t_measure + w.produce_s
-            with CpuSampler(self.server.proc.pid) as cpu:
-                counts = run_workers(self.ctx, _produce_worker,
-                                     [(self.url, size, w.batch, t_start, t_measure, t_end)
-                                      for _ in range(w.producers)],
-                                     timeout=w.warmup_s + w.produce_s + 30)
             self.last_info = {"server_cpu": cpu.cores(t_measure, t_end)}
             return sum(counts) / w.produce_s
         finally:
@@ -348,12 +347,11 @@ class NatsDriver(Driver):
                                       max_ack_pending=20_000, max_waiting=512)
             self._js(mk)
             shared = self.ctx.Value("q", 0)
-            t_start = time.monotonic() + 1.0
             with CpuSampler(self.server.proc.pid) as cpu:
-                res = run_workers(self.ctx, _consume_worker,
-                                  [(self.url, w.consume_batch, t_start, w.consume_events, shared)
-                                   for _ in range(2)],
-                                  timeout=w.consume_timeout_s + 5)
+                res, t_start = run_workers(self.ctx, _consume_worker,
+                                           [(self.url, w.consume_batch, w.consume_events, shared)
+                                            for _ in range(2)],
+                                           timeout=w.consume_timeout_s + 5)
             t_done = max(t for _, t in res)
             self.last_info = {"server_cpu": cpu.cores(t_start, t_done)}
             total = sum(n for n, _ in res)

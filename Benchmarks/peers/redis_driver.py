@@ -31,7 +31,7 @@ import redis
 import redis.asyncio as aredis
 
 from common import (CpuSampler, Driver, ServerProcess, Workload, free_port, latency_summary,
-                    payload, run_workers, stamp_of, wait_for_port, wait_until)
+                    payload, run_workers, stamp_of, wait_for_port)
 
 STREAM = "bench"
 GROUP = "g"
@@ -43,11 +43,13 @@ FIELD = b"p"
 # --------------------------------------------------------------------------
 
 
-def _preload_worker(port, size, batch, count, out):
+def _preload_worker(port, size, batch, count, gate, out):
     """Write exactly `count` events with pipelined XADD (untimed preload)."""
     try:
         r = redis.Redis(port=port)
+        r.ping()
         fields = {FIELD: payload(size)}
+        gate.wait(out)
         written = 0
         while written < count:
             n = min(batch, count - written)
@@ -62,15 +64,19 @@ def _preload_worker(port, size, batch, count, out):
         out.put(("error", traceback.format_exc()))
 
 
-def _produce_worker(port, size, batch, t_start, t_measure, t_end, out):
+def _produce_worker(port, size, batch, warmup_s, measure_s, gate, out):
     """Pipelined XADD: `batch` XADDs are written in one go, then all replies
-    (the acks) are read; repeat. Produces from t_start; only batches whose
-    acks arrive inside [t_measure, t_end) are counted."""
+    (the acks) are read; repeat. Produces from the gate's start instant; only
+    batches whose acks arrive inside [start + warmup, start + warmup +
+    measure) are counted."""
     try:
         r = redis.Redis(port=port)
+        r.ping()
         fields = {FIELD: payload(size)}
         counted = 0
-        wait_until(t_start)
+        gc.disable()
+        t_measure = gate.wait(out) + warmup_s
+        t_end = t_measure + measure_s
         while True:
             pipe = r.pipeline(transaction=False)
             for _ in range(batch):
@@ -87,14 +93,16 @@ def _produce_worker(port, size, batch, t_start, t_measure, t_end, out):
         out.put(("error", traceback.format_exc()))
 
 
-def _consume_worker(port, name, batch, t_start, out):
+def _consume_worker(port, name, batch, gate, out):
     """XREADGROUP COUNT batch, then XACK of that batch pipelined together
     with the next XREADGROUP (one round trip per batch). An empty read means
     the preloaded stream is exhausted; the XACK in that same pipeline was the
     last commit, and its reply has been read, so commits are confirmed."""
     try:
         r = redis.Redis(port=port)
-        wait_until(t_start)
+        r.ping()
+        gc.disable()
+        gate.wait(out)
         ids: list = []
         n = 0
         while True:
@@ -227,12 +235,15 @@ class RedisDriver(Driver):
     def describe(self) -> dict:
         out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
         info = self.r.info("server") if self.server else {}
-        import hiredis  # noqa: F401  (presence is what makes redis-py parse in C)
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
+        try:  # with hiredis installed redis-py parses replies in C
+            client = f"redis-py {version('redis')} + hiredis {version('hiredis')}"
+        except PackageNotFoundError:
+            client = f"redis-py {version('redis')} (pure-Python parser)"
         return {
             "label": self.label,
             "server": f"redis-server {info.get('redis_version', out)}",
-            "client": f"redis-py {version('redis')} + hiredis {version('hiredis')}",
+            "client": client,
             "config": "appendonly yes; appendfsync everysec | always; save \"\"; "
                       "auto-aof-rewrite off (BGREWRITEAOF between runs)",
         }
@@ -261,14 +272,13 @@ class RedisDriver(Driver):
         self._reset()
         self.r.config_set("appendfsync", "always" if fsync == "always" else "everysec")
         try:
-            t_start = time.monotonic() + 1.0  # let the spawned workers import and connect
+            with CpuSampler(self.server.proc.pid) as cpu:
+                counts, t_start = run_workers(self.ctx, _produce_worker,
+                                              [(self.port, size, w.batch, w.warmup_s, w.produce_s)
+                                               for _ in range(w.producers)],
+                                              timeout=w.warmup_s + w.produce_s + 30)
             t_measure = t_start + w.warmup_s
             t_end = t_measure + w.produce_s
-            with CpuSampler(self.server.proc.pid) as cpu:
-                counts = run_workers(self.ctx, _produce_worker,
-                                     [(self.port, size, w.batch, t_start, t_measure, t_end)
-                                      for _ in range(w.producers)],
-                                     timeout=w.warmup_s + w.produce_s + 30)
             self.last_info = {"server_cpu": cpu.cores(t_measure, t_end)}
             return sum(counts) / w.produce_s
         finally:
@@ -285,11 +295,10 @@ class RedisDriver(Driver):
                         timeout=w.consume_timeout_s + 60)
             assert self.r.xlen(STREAM) == w.consume_events
             self.r.xgroup_create(STREAM, GROUP, id="0")
-            t_start = time.monotonic() + 1.0
             with CpuSampler(self.server.proc.pid) as cpu:
-                res = run_workers(self.ctx, _consume_worker,
-                                  [(self.port, f"c{i}", w.consume_batch, t_start) for i in range(2)],
-                                  timeout=w.consume_timeout_s + 5)
+                res, t_start = run_workers(self.ctx, _consume_worker,
+                                           [(self.port, f"c{i}", w.consume_batch) for i in range(2)],
+                                           timeout=w.consume_timeout_s + 5)
             t_done = max(t for _, t in res)
             self.last_info = {"server_cpu": cpu.cores(t_start, t_done)}
             total = sum(n for n, _ in res)

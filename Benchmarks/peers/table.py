@@ -23,6 +23,11 @@ The document is plain JSON so Ganglion's Swift benchmark can read it:
       }
     }
 
+Throughput cells may also carry "server_cpu": [cores per run], the average
+number of cores the server process used in the measured window (printed as an
+extra row: near the core count means the server was the bottleneck, well below
+it means the clients were).
+
 Any number of systems can be present; the table prints one column per system
 in document order and, when a system keyed "ganglion" is present, one ratio
 column ganglion/<peer> per peer (for throughput > 1 means Ganglion is faster,
@@ -32,6 +37,7 @@ for latency < 1 means Ganglion is faster).
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 from common import METRICS
@@ -58,11 +64,7 @@ def merge(into: dict, other: dict) -> None:
 
 
 def _fmt(value, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    if unit == "events/s":
-        return f"{value:,.0f}"
-    return f"{value:,.0f}"
+    return "n/a" if value is None else f"{value:,.0f}"
 
 
 def _size(n: int) -> str:
@@ -104,6 +106,14 @@ def render(doc: dict) -> str:
                     cells.append(f"{g / v:.2f}x" if g and v else "-")
             unit = "ev/s" if metric.unit == "events/s" else "us"
             rows.append([f"{metric.title} ({unit})", _size(size)] + cells)
+            cpu_cells, any_cpu = [], False
+            for k in keys:
+                cell = systems[k].get("results", {}).get(metric.key, {}).get(str(size)) or {}
+                cpu = [c for c in cell.get("server_cpu") or [] if c is not None]
+                any_cpu = any_cpu or bool(cpu)
+                cpu_cells.append(f"{statistics.median(cpu):.2f}" if cpu else "")
+            if any_cpu:
+                rows.append(["  server CPU used (cores)", ""] + cpu_cells + [""] * (len(cols) - len(keys)))
 
     header = ["metric", "size"] + cols
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
@@ -123,6 +133,8 @@ def render(doc: dict) -> str:
     for k in keys:
         s = systems[k]
         out.append(f"{k}: {s.get('server', '?')}; client {s.get('client', '?')}; {s.get('config', '')}")
+    if ratio:
+        out.append(f"ratios are {SUBJECT_SYSTEM}/peer: above 1x is better for ev/s rows, below 1x for us rows")
     for i, n in enumerate(notes, 1):
         out.append(f"[{i}] {n}")
     return "\n".join(out)

@@ -14,7 +14,7 @@ public final class GroupConsumer: Sendable {
     /// The topics consumed.
     public let topics: [String]
     private let client: GanglionClient
-    private let channel = AsyncThrowingChannel<DeliveredRecord, any Error>()
+    private let channel = AsyncThrowingChannel<[DeliveredRecord], any Error>()
     private let state: ConsumerState
     private let heartbeats: Task<Void, Never>
 
@@ -31,9 +31,14 @@ public final class GroupConsumer: Sendable {
         }
     }
 
-    /// The records of the partitions this member holds, as they come; iterating slowly slows the
-    /// partitions' streams (the channel holds nothing).
-    public var records: AsyncThrowingChannel<DeliveredRecord, any Error> { channel }
+    /// The records of the partitions this member holds, in batches as they come (in offset order
+    /// per partition); iterating slowly slows the partitions' streams (the channel holds nothing).
+    public var batches: AsyncThrowingChannel<[DeliveredRecord], any Error> { channel }
+
+    /// The same records one at a time.
+    public var records: some AsyncSequence<DeliveredRecord, any Error> {
+        channel.flatMap { $0.async }
+    }
 
     /// Commits `record` as processed: the group resumes after it.
     public func commit(_ record: DeliveredRecord) async throws {
@@ -85,7 +90,7 @@ actor ConsumerState {
     var identity: (String, Int32) { (memberID, epoch) }
     var owned: Set<TopicPartition> { Set(followers.keys) }
 
-    func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<DeliveredRecord, any Error>) async {
+    func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<[DeliveredRecord], any Error>) async {
         var pubEndpoint: String?
         while !Task.isCancelled {
             do {
@@ -110,7 +115,8 @@ actor ConsumerState {
                                                          partition: UInt32(partition.partition), from: committed[partition] ?? 0)
                         let task = Task {
                             do {
-                                for try await record in stream.records() { await channel.send(record) }
+                                var records = stream.records().makeAsyncIterator()
+                                while let batch = try await records.nextBatch() { await channel.send(batch) }
                             } catch {}
                         }
                         followers[partition] = (task, stream)

@@ -104,13 +104,28 @@ public final class PartitionStream: Sendable {
 
             /// The next record in offset order; nil when the stream was closed.
             public mutating func next() async throws -> DeliveredRecord? {
+                guard try await fill() else { return nil }
+                defer { position += 1 }
+                return DeliveredRecord(topic: stream.topic, partition: stream.partition, record: ready[position])
+            }
+
+            /// Every record ready now (at least one), in offset order; nil when the stream was
+            /// closed. Readers that handle records in bulk avoid a suspension per record.
+            public mutating func nextBatch() async throws -> [DeliveredRecord]? {
+                guard try await fill() else { return nil }
+                defer { position = ready.count }
+                return ready[position...].map { DeliveredRecord(topic: stream.topic, partition: stream.partition, record: $0) }
+            }
+
+            /// Waits until a record is ready; false when the stream was closed.
+            private mutating func fill() async throws -> Bool {
                 while position >= ready.count {
                     try Task.checkCancellation()
                     if !caughtUp {
                         caughtUp = try await fetchMore() == 0
                         continue
                     }
-                    guard let event = await events.next() else { return nil }
+                    guard let event = await events.next() else { return false }
                     switch event {
                     case .tick:
                         _ = try await fetchMore()
@@ -127,8 +142,7 @@ public final class PartitionStream: Sendable {
                         }
                     }
                 }
-                defer { position += 1 }
-                return DeliveredRecord(topic: stream.topic, partition: stream.partition, record: ready[position])
+                return true
             }
 
             /// Fetches one chunk from `expected`; returns how many records it added.

@@ -88,14 +88,11 @@ struct BenchCommand: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for consumer in consumers {
                 group.addTask {
-                    var sinceCommit = 0
-                    for try await delivered in consumer.records {
-                        sinceCommit += 1
-                        if sinceCommit == 100 {
-                            try? await consumer.commit(delivered)
-                            sinceCommit = 0
-                        }
-                        if await counter.add() >= count { return }
+                    // Records come in batches; commit the last of each.
+                    for try await batch in consumer.batches {
+                        guard let last = batch.last else { continue }
+                        try? await consumer.commit(last)
+                        if await counter.add(batch.count) >= count { return }
                     }
                 }
             }
@@ -146,8 +143,8 @@ struct BenchCommand: AsyncParsableCommand {
 /// Counts delivered events across consumers.
 actor Counter {
     private(set) var value = 0
-    func add() -> Int {
-        value += 1
+    func add(_ count: Int = 1) -> Int {
+        value += count
         return value
     }
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Side-by-side peer benchmark: Ganglion's event-streaming workload against
+# Redis Streams and NATS JetStream on this machine, one table of medians.
+#   scripts/bench-peers.sh [--quick] [--json FILE] [any Benchmarks/peers/bench_peers.py flag]
+# Installs redis-server/nats-server (Debian packages) and the Python clients
+# (venv in .build/peer-venv, falling back to pip --user), starts the servers on
+# free loopback ports with data in a temp dir, and stops exactly the server
+# processes it started (by PID) on exit, also after failures or Ctrl-C.
+# See Benchmarks/peers/README.md for the workloads and fairness choices.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bench-peers: installing ${missing[*]}" >&2
+    $SUDO apt-get update -qq >&2
+    # policy-rc.d / no systemd may refuse to start the packaged services; we start our own.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+PKGS=("redis>=5" "hiredis" "nats-py>=2.6")
+VENV=$ROOT/.build/peer-venv
+PY=$VENV/bin/python
+if ! "$PY" -c 'import redis, nats' >/dev/null 2>&1; then
+    if python3 -m venv "$VENV" >&2 2>/dev/null && [ -x "$PY" ]; then
+        "$PY" -m pip install -q --disable-pip-version-check "${PKGS[@]}" >&2
+    else
+        echo "bench-peers: python3 -m venv unavailable, using pip install --user" >&2
+        python3 -m pip install -q --user --disable-pip-version-check "${PKGS[@]}" >&2
+        PY=python3
+    fi
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/peer-bench.XXXXXX")
+mkdir -p "$WORK/pids"
+
+cleanup() {
+    local f pid comm
+    for f in "$WORK"/pids/*.pid; do
+        [ -e "$f" ] || continue
+        pid=$(cat "$f")
+        comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+        # only the servers this run started; a recycled PID is left alone
+        if [ "$comm" = redis-server ] || [ "$comm" = nats-server ]; then
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+PEER_BENCH_PIDDIR="$WORK/pids" "$PY" Benchmarks/peers/bench_peers.py --workdir "$WORK/data" "$@"
