@@ -303,6 +303,22 @@ class CpuSampler:
         return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
+_worker_ctx = None
+
+
+def worker_context():
+    """multiprocessing context for load-generator processes: a fork server
+    that has already imported the drivers and client libraries, so workers
+    start in milliseconds (matters for --quick) and are forked from a clean
+    single-threaded process rather than from the harness."""
+    global _worker_ctx
+    if _worker_ctx is None:
+        import multiprocessing
+        _worker_ctx = multiprocessing.get_context("forkserver")
+        _worker_ctx.set_forkserver_preload(["redis_driver", "nats_driver"])
+    return _worker_ctx
+
+
 class Gate:
     """Start line for worker processes: each worker connects, calls
     `wait(out)` (reports ready, blocks), and all get the same start instant,

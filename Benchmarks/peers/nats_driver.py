@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import multiprocessing
 import subprocess
 import time
 import traceback
@@ -27,7 +26,7 @@ import nats
 from nats.js import api
 
 from common import (CpuSampler, Driver, ServerProcess, Unsupported, Workload, free_port, latency_summary,
-                    payload, run_workers, stamp_of, wait_for_port)
+                    payload, run_workers, stamp_of, wait_for_port, worker_context)
 
 STREAM = "BENCH"
 SUBJECT = "bench.ev"
@@ -221,7 +220,7 @@ class NatsDriver(Driver):
         super().__init__(workload)
         self.server: ServerProcess | None = None
         self.sync_always = False
-        self.ctx = multiprocessing.get_context("spawn")
+        self.ctx = worker_context()
         self.always_unsupported: str | None = None
 
     # lifecycle -------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import multiprocessing
 import subprocess
 import time
 import traceback
@@ -31,7 +30,7 @@ import redis
 import redis.asyncio as aredis
 
 from common import (CpuSampler, Driver, ServerProcess, Workload, free_port, latency_summary,
-                    payload, run_workers, stamp_of, wait_for_port)
+                    payload, run_workers, stamp_of, wait_for_port, worker_context)
 
 STREAM = "bench"
 GROUP = "g"
@@ -206,7 +205,7 @@ class RedisDriver(Driver):
         super().__init__(workload)
         self.server: ServerProcess | None = None
         self.port = 0
-        self.ctx = multiprocessing.get_context("spawn")
+        self.ctx = worker_context()
 
     # lifecycle -------------------------------------------------------------
 
@@ -225,11 +224,8 @@ class RedisDriver(Driver):
 
     def stop(self) -> None:
         if self.server is not None:
-            try:
-                self.r.shutdown(nosave=True)
-            except Exception:
-                pass
-            self.server.stop()
+            self.r.close()
+            self.server.stop()  # SIGTERM: Redis fsyncs the AOF and exits
             self.server = None
 
     def describe(self) -> dict:
