@@ -57,6 +57,9 @@ final class NodeAPI: Sendable {
                 respond(try Self.success(header.requestID, groups.commit(try decode(body))), nil)
             case .offsetFetch:
                 respond(try Self.success(header.requestID, groups.fetchOffsets(try decode(body))), nil)
+            case .initProducerID:
+                let request: Ganglion_V1_InitProducerIdRequest = try decode(body)
+                respond(try Self.success(header.requestID, initProducer(request)), nil)
             case .describeGroup:
                 let request: Ganglion_V1_DescribeGroupRequest = try decode(body)
                 let topics = metadata.state.topics
@@ -106,8 +109,14 @@ final class NodeAPI: Sendable {
         try batch.withUnsafeBytes { bytes in
             try log.append(bytes) { result in
                 switch result {
+                case .success(let appended) where appended.duplicate:
+                    // A retry of a stored batch: acknowledge it with its original offsets, publish nothing.
+                    var response = Ganglion_V1_ProduceResponse()
+                    response.baseOffset = appended.firstOffset
+                    response.logStartOffset = log.logStartOffset
+                    respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), nil)
                 case .success(let appended):
-                    log.setHighWatermark(appended.lastOffset + 1)
+                    log.setHighWatermark(max(log.highWatermark, appended.lastOffset + 1))
                     var stream = Ganglion_V1_StreamBatchHeader()
                     stream.topic = key.topic
                     stream.partition = UInt32(key.partition)
@@ -137,6 +146,26 @@ final class NodeAPI: Sendable {
         response.logEndOffset = read.logEndOffset
         response.nextOffset = read.nextOffset
         return try Self.success(header.requestID, response) + [Frame(read.bytes)]
+    }
+
+    /// A new producer id, or the next epoch of an existing one (fencing its older instances).
+    private func initProducer(_ request: Ganglion_V1_InitProducerIdRequest) throws -> Ganglion_V1_InitProducerIdResponse {
+        let state = metadata.state
+        let record: MetadataRecord
+        if request.producerID > 0 {
+            guard let epoch = state.producerEpochs[request.producerID] else {
+                throw ProtocolFailure(.invalidConfig, "producer id \(request.producerID) was never issued; ask for a new one")
+            }
+            record = .producerInitialized(id: request.producerID, epoch: epoch &+ 1)
+        } else {
+            record = .producerInitialized(id: state.nextProducerID, epoch: 0)
+        }
+        try metadata.commit(record)
+        guard case .producerInitialized(let id, let epoch) = record else { throw ProtocolFailure(.internal, "unreachable") }
+        var response = Ganglion_V1_InitProducerIdResponse()
+        response.producerID = id
+        response.producerEpoch = Int32(epoch)
+        return response
     }
 
     // MARK: Topics and metadata
@@ -235,6 +264,8 @@ final class NodeAPI: Sendable {
         case .tooLarge: .batchTooLarge
         case .offsetOutOfRange: .offsetOutOfRange
         case .missingKey, .invalidConfiguration: .invalidConfig
+        case .outOfOrderSequence: .outOfOrderSequence
+        case .invalidProducerEpoch: .invalidProducerEpoch
         case .closed, .io, .staleLeaderEpoch: .internal
         }
     }

@@ -16,6 +16,10 @@ public struct LogError: Error, Hashable, Sendable, CustomStringConvertible {
         case staleLeaderEpoch = "stale_leader_epoch"
         /// A compacted log needs a key on every record.
         case missingKey = "missing_key"
+        /// An idempotent producer's batch skips sequence numbers (batches were lost).
+        case outOfOrderSequence = "out_of_order_sequence"
+        /// An older epoch of an idempotent producer (a fenced instance).
+        case invalidProducerEpoch = "invalid_producer_epoch"
         /// The configuration is invalid.
         case invalidConfiguration = "invalid_configuration"
         /// The operating system refused a file operation.

@@ -6,6 +6,9 @@ public struct AppendResult: Sendable, Hashable {
     public var lastOffset: Int64
     /// The batch's size in bytes.
     public var size: Int
+    /// The batch was a retry of one already stored (same producer and sequence): nothing was
+    /// appended, and the offsets are those of the stored batch.
+    public var duplicate = false
 }
 
 extension PartitionLog {
@@ -63,6 +66,10 @@ extension PartitionLog {
             if let latest = epochs.latestEpoch, leaderEpoch < latest {
                 throw LogError(.staleLeaderEpoch, "batch from leader epoch \(leaderEpoch); the log is at epoch \(latest)")
             }
+            if case .duplicate(let firstOffset) = try producers.check(header) {
+                return AppendResult(firstOffset: firstOffset, lastOffset: firstOffset + Int64(header.lastOffsetDelta),
+                                    size: batch.count, duplicate: true)
+            }
             try rollIfNeeded(adding: batch.count)
             let base = endOffset
             var prefix = [UInt8](repeating: 0, count: RecordBatchLayout.magicAt)
@@ -79,6 +86,7 @@ extension PartitionLog {
                                            indexIntervalBytes: configuration.indexIntervalBytes)
             }
             try epochs.assign(epoch: leaderEpoch, startOffset: base)
+            producers.record(stored)
             endOffset = stored.nextOffset
             return AppendResult(firstOffset: base, lastOffset: stored.lastOffset, size: batch.count)
         }
@@ -130,6 +138,23 @@ extension PartitionLog {
         try locked {
             try checkOpen()
             if segments.last!.size > 0 { try roll() }
+        }
+    }
+}
+
+extension PartitionLog {
+    /// Rebuilds the idempotent producers' state from the batch headers of every segment (on open
+    /// and after a truncation), so a retry after a restart is still recognised.
+    func rebuildProducerState() throws {
+        producers.reset()
+        for segment in segments {
+            var position = 0
+            while position + RecordBatchLayout.headerSize <= segment.size {
+                let bytes = try segment.file.read(at: position, count: RecordBatchLayout.headerSize)
+                guard let header = try? bytes.withUnsafeBytes({ try RecordBatchHeader(parsing: $0) }), header.size > 0 else { break }
+                producers.record(header)
+                position += header.size
+            }
         }
     }
 }

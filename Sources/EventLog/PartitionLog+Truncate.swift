@@ -37,6 +37,7 @@ extension PartitionLog {
             try epochs.truncate(fromOffset: endOffset)
             watermark = min(watermark, endOffset)
             durableOffset = min(durableOffset, endOffset)
+            try rebuildProducerState()
             return endOffset
         }
     }

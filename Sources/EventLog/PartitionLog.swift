@@ -29,6 +29,7 @@ public final class PartitionLog: @unchecked Sendable {
     var syncs: UInt64 = 0
     var closed = false
     var epochs: LeaderEpochCache
+    var producers = ProducerStateTable()
 
     /// The system clock in milliseconds since the epoch.
     public static let systemClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -53,6 +54,7 @@ public final class PartitionLog: @unchecked Sendable {
         durableOffset = endOffset
         epochs = try LeaderEpochCache(directory: directory)
         try epochs.truncate(fromOffset: endOffset)
+        try rebuildProducerState()
         startFlusher()
     }
 

@@ -158,7 +158,7 @@ final class NodeTests: XCTestCase {
         XCTAssertEqual(corruptHeader.error, .corruptBatch)
         XCTAssertTrue(corruptHeader.errorMessage.contains("CRC32C"), corruptHeader.errorMessage)
         XCTAssertEqual(try client.createTopic("bad name", partitions: 1).error, .invalidConfig)
-        XCTAssertEqual(try client.call(.initProducerID, Ganglion_V1_InitProducerIdRequest()).0.error, .unsupportedKind)
+        XCTAssertEqual(try client.call(.unspecified, Ganglion_V1_InitProducerIdRequest()).0.error, .unsupportedKind)
         XCTAssertEqual(try client.fetch("t", partition: 0, offset: 5).0.error, .offsetOutOfRange)
         // Still serving.
         XCTAssertEqual(try client.produce("t", partition: 0, batch: batch(["ok"])).1, 0)

@@ -4,6 +4,10 @@
 public struct MetadataState: Sendable, Hashable {
     /// The topics, by name.
     public private(set) var topics: [String: TopicConfiguration] = [:]
+    /// The current epoch of every idempotent producer id issued.
+    public private(set) var producerEpochs: [Int64: Int16] = [:]
+    /// The id the next new producer gets.
+    public var nextProducerID: Int64 { (producerEpochs.keys.max() ?? 0) + 1 }
     /// How many records have been applied (the next metadata offset).
     public private(set) var appliedCount: Int64 = 0
 
@@ -33,6 +37,11 @@ public struct MetadataState: Sendable, Hashable {
             }
         case .topicDeleted(let name):
             guard topics[name] != nil else { throw MetadataError(code: .unknownTopic, message: "topic \(name) does not exist") }
+        case .producerInitialized(let id, let epoch):
+            let current = producerEpochs[id]
+            guard (current == nil && id == nextProducerID && epoch == 0) || (current.map { epoch == $0 &+ 1 } ?? false) else {
+                throw MetadataError(code: .invalidConfiguration, message: "producer \(id) epoch \(epoch) does not follow the issued ids and epochs")
+            }
         }
     }
 
@@ -43,6 +52,7 @@ public struct MetadataState: Sendable, Hashable {
         switch record {
         case .topicCreated(let name, let configuration): topics[name] = configuration
         case .topicDeleted(let name): topics[name] = nil
+        case .producerInitialized(let id, let epoch): producerEpochs[id] = epoch
         }
     }
 

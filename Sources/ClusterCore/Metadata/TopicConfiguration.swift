@@ -31,6 +31,8 @@ public enum MetadataRecord: Sendable, Hashable, Codable {
     case topicCreated(name: String, configuration: TopicConfiguration)
     /// A topic was deleted.
     case topicDeleted(name: String)
+    /// An idempotent producer id was issued, or its epoch bumped (fencing older instances).
+    case producerInitialized(id: Int64, epoch: Int16)
 }
 
 /// Why a metadata change was refused.
