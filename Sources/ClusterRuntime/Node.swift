@@ -1,7 +1,31 @@
 import EventLog
 import Foundation
+import GanglionWire
 import Logging
 import ZeroMQ
+
+/// Produce requests awaiting acknowledgement, per client; only touched on the node's socket
+/// loop thread (the request handler and the reply commands both run there).
+final class InFlightWindow: @unchecked Sendable {
+    let limit: Int
+    private var counts: [[UInt8]: Int] = [:]
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a request in; false when the client is at its limit.
+    func enter(_ client: [UInt8]) -> Bool {
+        let count = counts[client, default: 0]
+        guard count < limit else { return false }
+        counts[client] = count + 1
+        return true
+    }
+
+    /// Counts a request out.
+    func leave(_ client: [UInt8]) {
+        let count = counts[client, default: 1] - 1
+        counts[client] = count > 0 ? count : nil
+    }
+}
 
 /// Where a running node can be reached; written to `<data-dir>/endpoints.json`.
 public struct NodeEndpoints: Sendable, Hashable, Codable {
@@ -27,6 +51,9 @@ public struct NodeConfiguration: Sendable {
     public var durability = DurabilityPolicy.everyBatch
     /// How long a group member may go without a heartbeat before its partitions move (ms).
     public var groupSessionTimeout: Int64 = 10_000
+    /// The most produce requests one client may have waiting for acknowledgement; beyond it the
+    /// node answers `BUSY` with a retry hint instead of queueing without bound.
+    public var producerWindow = 1024
     /// The most bytes in one request message.
     public var maxMessageBytes: Int64 = 16 << 20
 
@@ -64,6 +91,7 @@ public final class Node: Sendable {
         endpoints = bound
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, endpoints: bound)
         let loop = self.loop, groups = self.groups
+        let window = InFlightWindow(limit: configuration.producerWindow)
         try loop.performAndWait { owner in
             guard let routerID = owner.socketIDs.first, let pubID = owner.socketIDs.last else { return }
             // Members whose session expired lose their partitions.
@@ -84,8 +112,18 @@ public final class Node: Sendable {
                     }
                     guard request.count >= 2 else { continue }
                     let identity = request[0]
+                    let isProduce = request.count == 4
+                    if isProduce {
+                        guard window.enter(identity.bytes) else {
+                            let requestID = (try? request[1].withUnsafeBytes { try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) })?.requestID ?? 0
+                            try? router.send(multipart: [identity] + NodeAPI.error(requestID, .busy,
+                                "more than \(window.limit) produce requests of this client await acknowledgement; retry shortly", retryAfter: 5), blocking: false)
+                            continue
+                        }
+                    }
                     api.handle(request[1...]) { response, stream in
                         loop.execute { owner in
+                            if isProduce { window.leave(identity.bytes) }
                             if let stream, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
                             if !response.isEmpty, let router = owner.socket(routerID) {
                                 try? router.send(multipart: [identity] + response, blocking: false)
