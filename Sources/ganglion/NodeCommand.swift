@@ -26,6 +26,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "PUB endpoint for streams (default tcp://127.0.0.1:7401; port 0: OS-chosen).") var pub: String?
     @Option(help: "When appends are acknowledged: batch (fsync each, group commit), interval (100 ms) or os.") var fsync: String?
     @Option(help: "A JSON config file (lowest precedence).") var config: String?
+    @Option(help: "How long a group member may go without a heartbeat before its partitions move (ms).") var groupSessionTimeoutMs: Int64 = 10_000
 
     /// The config file's shape.
     struct FileSettings: Decodable {
@@ -56,6 +57,8 @@ struct NodeCommand: AsyncParsableCommand {
         case "os": settings.durability = .operatingSystem
         case let other: throw ValidationError("--fsync must be batch, interval or os, not \(other)")
         }
+        guard groupSessionTimeoutMs >= 100 else { throw ValidationError("--group-session-timeout-ms must be at least 100") }
+        settings.groupSessionTimeout = groupSessionTimeoutMs
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "ganglion.node")
         let node = try Node(configuration: settings, logger: logger)
