@@ -90,7 +90,7 @@ public final class Node: Sendable {
         }
         endpoints = bound
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, endpoints: bound)
-        let loop = self.loop, groups = self.groups
+        let loop = self.loop, groups = self.groups, logs = self.logs
         let window = InFlightWindow(limit: configuration.producerWindow)
         try loop.performAndWait { owner in
             guard let routerID = owner.socketIDs.first, let pubID = owner.socketIDs.last else { return }
@@ -100,6 +100,12 @@ public final class Node: Sendable {
                 owner.schedule(after: .milliseconds(500)) { expire($0) }
             }
             expire(owner)
+            // Retention and compaction run in the background, off the socket loop.
+            func maintain(_ owner: SocketLoop.Owner) {
+                DispatchQueue.global(qos: .utility).async { logs.maintain() }
+                owner.schedule(after: .seconds(30)) { maintain($0) }
+            }
+            maintain(owner)
             owner.watch(owner.socket(routerID)!) { router, _ in
                 // Drain a bounded batch per wake-up; the handler is called again while more wait.
                 for _ in 0..<256 {

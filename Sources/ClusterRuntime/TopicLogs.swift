@@ -32,6 +32,20 @@ final class TopicLogs: @unchecked Sendable {
         }
     }
 
+    /// Applies retention (and compaction, for compacted topics) to every open log; returns the
+    /// bytes freed. Called periodically by the node.
+    @discardableResult
+    func maintain() -> Int {
+        let logs = lock.withLock { Array(open.values) }
+        var freed = 0
+        for log in logs {
+            // Everything appended on a single node is committed once acknowledged.
+            if let result = try? log.applyRetention() { freed += result.deletedBytes }
+            if log.configuration.compacted, let result = try? log.compact() { freed += result.bytesBefore - result.bytesAfter }
+        }
+        return freed
+    }
+
     /// Closes and deletes every partition of `topic`.
     func delete(topic: String, partitions: Int32) {
         lock.withLock {
