@@ -100,6 +100,12 @@ public final class Node: Sendable {
                 owner.schedule(after: .milliseconds(500)) { expire($0) }
             }
             expire(owner)
+            // Long-poll fetches whose wait is over are answered empty.
+            func expireFetches(_ owner: SocketLoop.Owner) {
+                api.fetchWaiters.expire(now: ContinuousClock.now)
+                owner.schedule(after: .milliseconds(10)) { expireFetches($0) }
+            }
+            expireFetches(owner)
             // Retention and compaction run in the background, off the socket loop.
             func maintain(_ owner: SocketLoop.Owner) {
                 DispatchQueue.global(qos: .utility).async { logs.maintain() }

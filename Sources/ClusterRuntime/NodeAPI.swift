@@ -20,6 +20,8 @@ final class NodeAPI: Sendable {
     let logs: TopicLogs
     let groups: GroupService
     let endpoints: NodeEndpoints
+    /// Fetches waiting for records (long poll).
+    let fetchWaiters = FetchWaiters()
 
     init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, endpoints: NodeEndpoints) {
         self.nodeID = nodeID
@@ -43,7 +45,7 @@ final class NodeAPI: Sendable {
                 guard frames.count == 3 else { throw ProtocolFailure(.malformedRequest, "a produce request needs its batch as the third frame") }
                 try produce(header, try decode(body), batch: frames[frames.startIndex + 2], respond: respond)
             case .fetch:
-                respond(try fetch(header, try decode(body)), nil)
+                try fetch(header, try decode(body), respond: respond)
             case .metadata:
                 respond(try Self.success(header.requestID, metadataResponse(try decode(body))), nil)
             case .createTopic:
@@ -129,6 +131,7 @@ final class NodeAPI: Sendable {
                     response.logStartOffset = log.logStartOffset
                     response.appendTimeMs = Int64(Date().timeIntervalSince1970 * 1000)
                     respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), streamMessage)
+                    self.fetchWaiters.wake(key)
                 case .failure(let error):
                     respond(silent ? [] : Self.error(requestID, (error as? LogError).map(Self.code(for:)) ?? .internal, "\(error)"), nil)
                 }
@@ -136,7 +139,33 @@ final class NodeAPI: Sendable {
         }
     }
 
-    private func fetch(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_FetchRequest) throws -> [Frame] {
+    /// Answers a fetch now, or — when it found nothing and may wait — once records arrive or
+    /// its wait is over.
+    private func fetch(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_FetchRequest, respond: @escaping Respond) throws {
+        let (key, _) = try partition(request.topic, request.partition)
+        let frames = try fetchNow(header, request)
+        guard frames.last?.isEmpty == true, request.maxWaitMs > 0 else {
+            respond(frames, nil)
+            return
+        }
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(min(request.maxWaitMs, 60_000))))
+        let waiters = fetchWaiters
+        @Sendable func attempt(expired: Bool) {
+            do {
+                let again = try fetchNow(header, request)
+                // Still nothing (the append ended below the fetch offset): wait on, until the deadline.
+                if !expired, again.last?.isEmpty == true, waiters.park(key, until: deadline, retry: attempt) { return }
+                respond(again, nil)
+            } catch let error as LogError {
+                respond(Self.error(header.requestID, Self.code(for: error), error.description), nil)
+            } catch {
+                respond(Self.error(header.requestID, .internal, "\(error)"), nil)
+            }
+        }
+        if !waiters.park(key, until: deadline, retry: attempt) { respond(frames, nil) }
+    }
+
+    private func fetchNow(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_FetchRequest) throws -> [Frame] {
         let (_, log) = try partition(request.topic, request.partition)
         let maxBytes = Int(min(max(request.maxBytes, 1), 64 << 20))
         let read = try log.read(from: request.offset, maxBytes: maxBytes, upTo: request.committedOnly ? log.highWatermark : nil)

@@ -38,10 +38,12 @@ public final class PartitionStream: Sendable {
     public var gapsRepaired: Int { repairs.value }
 
     /// Subscribes to the partition's stream on `pubEndpoint` and will deliver from `offset`.
-    /// - Parameter bufferedBatches: batches held between the socket and the reader; when full the
-    ///   oldest are dropped and repaired by fetch (never an unbounded buffer).
+    /// - Parameters:
+    ///   - bufferedBatches: batches held between the socket and the reader; when full the newest
+    ///     are dropped and repaired by fetch (never an unbounded buffer).
+    ///   - pollInterval: how often to check for a gap at the end (the last batch dropped).
     public init(client: GanglionClient, pubEndpoint: String, topic: String, partition: UInt32, from offset: Int64,
-                bufferedBatches: Int = 4096) throws {
+                bufferedBatches: Int = 4096, pollInterval: Duration = .milliseconds(250)) throws {
         self.client = client
         self.topic = topic
         self.partition = partition
@@ -64,7 +66,7 @@ public final class PartitionStream: Sendable {
             // A tick now and then finds a gap at the end (the last batch dropped, nothing after it).
             func tick(_ owner: SocketLoop.Owner) {
                 continuation.yield(.tick)
-                owner.schedule(after: .milliseconds(250)) { tick($0) }
+                owner.schedule(after: pollInterval) { tick($0) }
             }
             tick(owner)
         }

@@ -63,7 +63,7 @@ final class ClientStreamTests: XCTestCase {
         // Some history before the stream starts, then live traffic while the reader dawdles.
         for index in 0..<50 { try await client.produce(topic: "stream", partition: 0, batch: Self.batch(index)) }
         let stream = try PartitionStream(client: client, pubEndpoint: node!.endpoints.pub, topic: "stream", partition: 0, from: 10,
-                                         bufferedBatches: 4)
+                                         bufferedBatches: 4, pollInterval: .seconds(2))
         defer { stream.close() }
         let total = 1500
         async let producing: Void = Self.produce(client, from: 50, to: total)
@@ -71,7 +71,7 @@ final class ClientStreamTests: XCTestCase {
         for try await delivered in stream.records() {
             received.append(delivered.record.offset)
             XCTAssertEqual(delivered.record.value, Array("v\(delivered.record.offset)".utf8))
-            if received.count % 100 == 0 { try await Task.sleep(for: .milliseconds(20)) }  // slow reader
+            if received.count % 100 == 0 { try await Task.sleep(for: .milliseconds(50)) }  // slow reader
             if received.count == total - 10 { break }
         }
         try await producing
@@ -88,5 +88,47 @@ final class ClientStreamTests: XCTestCase {
         var builder = RecordBatchBuilder()
         builder.append(key: nil, value: Array("v\(index)".utf8), timestamp: 1)
         return builder.build()
+    }
+}
+
+/// Long-poll fetches wait for records instead of spinning.
+final class LongPollFetchTests: XCTestCase {
+    func testAFetchWaitsForTheNextAppendOrItsDeadline() async throws {
+        let directory = NSTemporaryDirectory() + "ganglion-longpoll-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = NodeConfiguration()
+        configuration.dataDirectory = directory
+        configuration.apiEndpoint = "tcp://127.0.0.1:0"
+        configuration.pubEndpoint = "tcp://127.0.0.1:0"
+        let node = try Node(configuration: configuration)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("wait", partitions: 1)
+
+        var request = Ganglion_V1_FetchRequest()
+        request.topic = "wait"
+        request.offset = 0
+        request.maxBytes = 1 << 20
+        request.maxWaitMs = 5000
+        let started = ContinuousClock.now
+        let waiting = request
+        async let waited = client.call(.fetch, waiting, reply: Ganglion_V1_FetchResponse.self)
+        try await Task.sleep(for: .milliseconds(200))
+        try await client.produce(topic: "wait", partition: 0, batch: ClientStreamTests.batch(1))
+        let (response, frames) = try await waited
+        let elapsed = ContinuousClock.now - started
+        XCTAssertEqual(response.nextOffset, 1)
+        XCTAssertFalse(frames[0].isEmpty, "answered with the new record")
+        XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(150))
+        XCTAssertLessThan(elapsed, .seconds(3), "answered when the record came, not at the deadline")
+
+        request.offset = 1
+        request.maxWaitMs = 300
+        let quiet = ContinuousClock.now
+        let (empty, emptyFrames) = try await client.call(.fetch, request, reply: Ganglion_V1_FetchResponse.self)
+        XCTAssertEqual(empty.nextOffset, 1)
+        XCTAssertTrue(emptyFrames[0].isEmpty)
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - quiet, .milliseconds(250), "waited until its deadline")
     }
 }
