@@ -11,13 +11,7 @@ final class BackpressureTests: XCTestCase {
     func testAFullWindowAnswersBusyAndLosesNothingAcknowledged() async throws {
         let directory = NSTemporaryDirectory() + "ganglion-busy-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = NodeConfiguration()
-        configuration.dataDirectory = directory
-        configuration.apiEndpoint = "tcp://127.0.0.1:0"
-        configuration.pubEndpoint = "tcp://127.0.0.1:0"
-        configuration.durability = .everyBatch
-        configuration.producerWindow = 4
-        let node = try Node(configuration: configuration)
+        let node = try startTestNode(directory) { $0.durability = .everyBatch; $0.producerWindow = 4 }
         defer { node.stop() }
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }

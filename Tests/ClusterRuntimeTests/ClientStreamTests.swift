@@ -13,12 +13,7 @@ final class ClientStreamTests: XCTestCase {
 
     override func setUpWithError() throws {
         directory = NSTemporaryDirectory() + "ganglion-client-" + UUID().uuidString
-        var configuration = NodeConfiguration()
-        configuration.dataDirectory = directory
-        configuration.apiEndpoint = "tcp://127.0.0.1:0"
-        configuration.pubEndpoint = "tcp://127.0.0.1:0"
-        configuration.durability = .interval(.milliseconds(50))
-        node = try Node(configuration: configuration)
+        node = try startTestNode(directory) { $0.durability = .interval(.milliseconds(50)) }
     }
 
     override func tearDown() {
@@ -76,8 +71,48 @@ final class ClientStreamTests: XCTestCase {
         }
         try await producing
         XCTAssertEqual(received, Array(10..<Int64(total)), "every offset once, in order")
-        XCTAssertGreaterThan(stream.gapsRepaired, 0, "the tiny buffer dropped batches, and fetch repaired them")
         print("slow reader: \(stream.gapsRepaired) gaps repaired by fetch")
+    }
+
+    func testAGapInTheLiveStreamIsRepairedByFetch() async throws {
+        let client = try GanglionClient(endpoint: node!.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("gaps", partitions: 1)
+        // No periodic poll: only a gap seen on the live stream can bring the dropped batches back.
+        let stream = try PartitionStream(client: client, pubEndpoint: node!.endpoints.pub, topic: "gaps", partition: 0, from: 0,
+                                         bufferedBatches: 4, pollInterval: .seconds(600))
+        defer { stream.close() }
+        try await Task.sleep(for: .milliseconds(300))  // subscribed
+        func produce(_ index: Int) async throws {
+            var builder = RecordBatchBuilder()
+            builder.append(key: nil, value: Array("g\(index)".utf8), timestamp: 1)
+            try await client.produce(topic: "gaps", partition: 0, batch: builder.build())
+        }
+        var records = stream.records().makeAsyncIterator()
+        try await produce(0)
+        var received = [try await records.next()!.record.offset]
+        // Caught up: the next read finds nothing to fetch and waits on the live stream.
+        async let pending = Self.produceLater(client, index: 1)
+        received.append(try await records.next()!.record.offset)
+        try await pending
+        // The reader stalls while 20 batches arrive: the 4-batch buffer keeps the oldest, drops the rest.
+        for index in 2...21 { try await produce(index) }
+        try await Task.sleep(for: .milliseconds(300))
+        for _ in 0..<3 { received.append(try await records.next()!.record.offset) }
+        XCTAssertEqual(stream.gapsRepaired, 0)
+        // A later live batch starts beyond what the reader has: a gap, repaired by fetch.
+        try await produce(22)
+        while received.last! < 22 { received.append(try await records.next()!.record.offset) }
+        XCTAssertEqual(received, Array(0...22), "every offset once, in order")
+        XCTAssertEqual(stream.gapsRepaired, 1)
+    }
+
+    /// Produces one batch to `gaps` after a pause (so a reader is already waiting).
+    static func produceLater(_ client: GanglionClient, index: Int) async throws {
+        try await Task.sleep(for: .milliseconds(200))
+        var builder = RecordBatchBuilder()
+        builder.append(key: nil, value: Array("g\(index)".utf8), timestamp: 1)
+        try await client.produce(topic: "gaps", partition: 0, batch: builder.build())
     }
 
     static func produce(_ client: GanglionClient, from start: Int, to end: Int) async throws {
@@ -96,11 +131,7 @@ final class LongPollFetchTests: XCTestCase {
     func testAFetchWaitsForTheNextAppendOrItsDeadline() async throws {
         let directory = NSTemporaryDirectory() + "ganglion-longpoll-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = NodeConfiguration()
-        configuration.dataDirectory = directory
-        configuration.apiEndpoint = "tcp://127.0.0.1:0"
-        configuration.pubEndpoint = "tcp://127.0.0.1:0"
-        let node = try Node(configuration: configuration)
+        let node = try startTestNode(directory)
         defer { node.stop() }
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }

@@ -14,13 +14,7 @@ final class GroupConsumerTests: XCTestCase {
 
     override func setUpWithError() throws {
         directory = NSTemporaryDirectory() + "ganglion-consumers-" + UUID().uuidString
-        var configuration = NodeConfiguration()
-        configuration.dataDirectory = directory
-        configuration.apiEndpoint = "tcp://127.0.0.1:0"
-        configuration.pubEndpoint = "tcp://127.0.0.1:0"
-        configuration.durability = .interval(.milliseconds(20))
-        configuration.groupSessionTimeout = 1500
-        node = try Node(configuration: configuration)
+        node = try startTestNode(directory) { $0.durability = .interval(.milliseconds(20)); $0.groupSessionTimeout = 1500 }
     }
 
     override func tearDown() {

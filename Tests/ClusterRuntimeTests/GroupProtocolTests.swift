@@ -14,11 +14,7 @@ final class GroupProtocolTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
     private func startNode() throws -> Node {
-        var configuration = NodeConfiguration()
-        configuration.dataDirectory = directory
-        configuration.apiEndpoint = "tcp://127.0.0.1:0"
-        configuration.pubEndpoint = "tcp://127.0.0.1:0"
-        return try Node(configuration: configuration)
+        return try startTestNode(directory)
     }
 
     private func heartbeat(_ client: GanglionClient, member: String = "", epoch: Int32, owned: [UInt32] = [], join: Bool = false) async throws

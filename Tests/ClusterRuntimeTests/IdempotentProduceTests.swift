@@ -11,11 +11,7 @@ final class IdempotentProduceTests: XCTestCase {
     func testRetriesAreStoredOnceAndOldInstancesAreFenced() async throws {
         let directory = NSTemporaryDirectory() + "ganglion-idempotent-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = NodeConfiguration()
-        configuration.dataDirectory = directory
-        configuration.apiEndpoint = "tcp://127.0.0.1:0"
-        configuration.pubEndpoint = "tcp://127.0.0.1:0"
-        let node = try Node(configuration: configuration)
+        let node = try startTestNode(directory)
         defer { node.stop() }
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }

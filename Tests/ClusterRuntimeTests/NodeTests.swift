@@ -21,11 +21,7 @@ final class NodeTests: XCTestCase {
     }
 
     private func startNode() throws -> Node {
-        var configuration = NodeConfiguration()
-        configuration.dataDirectory = directory
-        configuration.apiEndpoint = "tcp://127.0.0.1:0"
-        configuration.pubEndpoint = "tcp://127.0.0.1:0"
-        return try Node(configuration: configuration)
+        return try startTestNode(directory)
     }
 
     /// A blocking DEALER client speaking the protocol.
