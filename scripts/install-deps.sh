@@ -9,7 +9,7 @@ purpose="run"
 
 packages=(libzmq3-dev pkg-config)
 if [[ "$purpose" == "test" ]]; then
-    packages+=(protobuf-compiler libprotobuf-dev)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus
+    packages+=(protobuf-compiler libprotobuf-dev curl)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus; curl: HTTP tests
 fi
 
 missing=()

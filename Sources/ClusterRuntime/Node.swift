@@ -27,6 +27,15 @@ final class InFlightWindow: @unchecked Sendable {
     }
 }
 
+/// The endpoints behind a lock (the HTTP address arrives later, from another task).
+final class LockedEndpoints: @unchecked Sendable {
+    // `value` is guarded by `lock`.
+    private let lock = NSLock()
+    private var value: NodeEndpoints
+    init(_ value: NodeEndpoints) { self.value = value }
+    func withLock<T>(_ body: (inout NodeEndpoints) -> T) -> T { lock.withLock { body(&value) } }
+}
+
 /// Where a running node can be reached; written to `<data-dir>/endpoints.json`.
 public struct NodeEndpoints: Sendable, Hashable, Codable {
     /// The ROUTER for requests (`tcp://host:port`).
@@ -64,8 +73,13 @@ public struct NodeConfiguration: Sendable {
 /// A running single node: the request socket and the stream socket on one socket loop, the
 /// metadata log and the partition logs.
 public final class Node: Sendable {
-    /// Where the node listens (OS-chosen ports resolved).
-    public let endpoints: NodeEndpoints
+    /// Where the node listens (OS-chosen ports resolved); `http` is filled in once the HTTP
+    /// service is running.
+    public var endpoints: NodeEndpoints { endpointState.withLock { $0 } }
+    private let endpointState: LockedEndpoints
+    /// The node's id.
+    public let nodeID: String
+    private let dataDirectory: String
     private let loop: SocketLoop
     private let metadata: MetadataStore
     private let logs: TopicLogs
@@ -88,7 +102,9 @@ public final class Node: Sendable {
             return NodeEndpoints(api: try router.bind(Self.wildcard(configuration.apiEndpoint)),
                                  pub: try pub.bind(Self.wildcard(configuration.pubEndpoint)), http: "")
         }
-        endpoints = bound
+        endpointState = LockedEndpoints(bound)
+        nodeID = configuration.nodeID
+        dataDirectory = configuration.dataDirectory
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, endpoints: bound)
         let loop = self.loop, groups = self.groups, logs = self.logs
         let window = InFlightWindow(limit: configuration.producerWindow)
@@ -127,6 +143,7 @@ public final class Node: Sendable {
                     let isProduce = request.count == 4
                     if isProduce {
                         guard window.enter(identity.bytes) else {
+                            NodeMetrics.busy()
                             let requestID = (try? request[1].withUnsafeBytes { try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) })?.requestID ?? 0
                             try? router.send(multipart: [identity] + NodeAPI.error(requestID, .busy,
                                 "more than \(window.limit) produce requests of this client await acknowledgement; retry shortly", retryAfter: 5), blocking: false)
@@ -145,9 +162,22 @@ public final class Node: Sendable {
                 }
             }
         }
-        let data = try JSONEncoder().encode(bound)
-        try data.write(to: URL(fileURLWithPath: configuration.dataDirectory + "/endpoints.json"), options: .atomic)
+        try writeEndpoints()
         logger.info("node ready", metadata: ["ganglion.node": "\(configuration.nodeID)", "ganglion.api": "\(bound.api)", "ganglion.pub": "\(bound.pub)"])
+    }
+
+    /// How many topics exist.
+    public var topicCount: Int { metadata.state.topics.count }
+
+    /// Records the HTTP service's address and rewrites `endpoints.json`.
+    public func publishHTTPEndpoint(_ url: String) {
+        endpointState.withLock { $0.http = url }
+        try? writeEndpoints()
+    }
+
+    private func writeEndpoints() throws {
+        let data = try JSONEncoder().encode(endpoints)
+        try data.write(to: URL(fileURLWithPath: dataDirectory + "/endpoints.json"), options: .atomic)
     }
 
     /// Stops serving: closes the sockets (bounded linger), flushes and closes every log.

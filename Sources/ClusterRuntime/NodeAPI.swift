@@ -74,10 +74,13 @@ final class NodeAPI: Sendable {
                 throw ProtocolFailure(.unsupportedKind, "request kind \(header.kind) is not served by this node yet")
             }
         } catch let failure as ProtocolFailure {
+            NodeMetrics.rejected(failure.code)
             respond(Self.error(header.requestID, failure.code, failure.message), nil)
         } catch let error as LogError {
+            NodeMetrics.rejected(Self.code(for: error))
             respond(Self.error(header.requestID, Self.code(for: error), error.description), nil)
         } catch {
+            NodeMetrics.rejected(.internal)
             respond(Self.error(header.requestID, .internal, "\(error)"), nil)
         }
     }
@@ -118,6 +121,7 @@ final class NodeAPI: Sendable {
                     response.logStartOffset = log.logStartOffset
                     respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), nil)
                 case .success(let appended):
+                    NodeMetrics.produced(topic: key.topic, records: Int(appended.lastOffset - appended.firstOffset + 1), bytes: appended.size)
                     log.setHighWatermark(max(log.highWatermark, appended.lastOffset + 1))
                     var stream = Ganglion_V1_StreamBatchHeader()
                     stream.topic = key.topic

@@ -3,6 +3,8 @@ import ClusterRuntime
 import EventLog
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// `ganglion node`: runs a node. With no configuration it is a working cluster of one with its
@@ -15,8 +17,8 @@ struct NodeCommand: AsyncParsableCommand {
         discussion: """
             Endpoints accept port 0 for an OS-chosen port; once ready the node writes them to \
             <data-dir>/endpoints.json (keys api, pub, http). SIGTERM or SIGINT shut it down gracefully.
-            Environment: GANGLION_NODE_ID, GANGLION_DATA_DIR, GANGLION_API, GANGLION_PUB, GANGLION_FSYNC.
-            Config file keys: nodeID, dataDirectory, api, pub, fsync.
+            Environment: GANGLION_NODE_ID, GANGLION_DATA_DIR, GANGLION_API, GANGLION_PUB, GANGLION_HTTP, GANGLION_FSYNC.
+            Config file keys: nodeID, dataDirectory, api, pub, http, fsync.
             """
     )
 
@@ -25,6 +27,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "ROUTER endpoint for requests (default tcp://127.0.0.1:7400; port 0: OS-chosen).") var api: String?
     @Option(help: "PUB endpoint for streams (default tcp://127.0.0.1:7401; port 0: OS-chosen).") var pub: String?
     @Option(help: "When appends are acknowledged: batch (fsync each, group commit), interval (100 ms) or os.") var fsync: String?
+    @Option(help: "HTTP host:port for /health and /metrics (default 127.0.0.1:7402; port 0: OS-chosen).") var http: String?
     @Option(help: "A JSON config file (lowest precedence).") var config: String?
     @Option(help: "How long a group member may go without a heartbeat before its partitions move (ms).") var groupSessionTimeoutMs: Int64 = 10_000
 
@@ -34,6 +37,7 @@ struct NodeCommand: AsyncParsableCommand {
         var dataDirectory: String?
         var api: String?
         var pub: String?
+        var http: String?
         var fsync: String?
     }
 
@@ -59,12 +63,21 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard groupSessionTimeoutMs >= 100 else { throw ValidationError("--group-session-timeout-ms must be at least 100") }
         settings.groupSessionTimeout = groupSessionTimeoutMs
+        let httpAddress = http ?? environment["GANGLION_HTTP"] ?? file.http ?? "127.0.0.1:7402"
+        guard let colon = httpAddress.lastIndex(of: ":"), let httpPort = Int(httpAddress[httpAddress.index(after: colon)...]),
+              (0...65535).contains(httpPort) else {
+            throw ValidationError("--http must be host:port, not \(httpAddress)")
+        }
+        let httpHost = String(httpAddress[..<colon])
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "ganglion.node")
         let node = try Node(configuration: settings, logger: logger)
         FileHandle.standardOutput.write(Data(
             "ganglion node \(settings.nodeID): api \(node.endpoints.api), pub \(node.endpoints.pub), data \(settings.dataDirectory)\n".utf8))
-        let group = ServiceGroup(configuration: .init(services: [.init(service: NodeService(node: node))],
+        let httpService = NodeHTTPService(node: node, registry: registry, host: httpHost, port: httpPort, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: NodeService(node: node)), .init(service: httpService)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

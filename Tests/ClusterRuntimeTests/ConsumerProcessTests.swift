@@ -66,7 +66,7 @@ final class ConsumerProcessTests: XCTestCase {
 
     func testAGroupOfConsumerProcessesSharesTheWorkAndSurvivesSIGKILL() async throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        _ = try launch(["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--fsync", "interval",
+        _ = try launch(["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--fsync", "interval",
                     "--group-session-timeout-ms", "2000"])
         var api: String?
         for _ in 0..<400 where api == nil {

@@ -22,7 +22,8 @@ final class NodeProcessTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: directory + "/endpoints.json")
         let process = Process()
         process.executableURL = try executable()
-        process.arguments = ["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--fsync", "batch"]
+        process.arguments = ["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
+                             "--http", "127.0.0.1:0", "--fsync", "batch"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -45,6 +46,40 @@ final class NodeProcessTests: XCTestCase {
         event.key = Data("key-\(index % 5)".utf8)
         event.data = Data("payload-\(index)".utf8)
         return event
+    }
+
+    func testHealthAndMetricsAreServedOverHTTP() async throws {
+        let (node, api) = try startNode()
+        defer { node.terminate(); node.waitUntilExit() }
+        var http = ""
+        for _ in 0..<200 where http.isEmpty {
+            if let data = FileManager.default.contents(atPath: directory + "/endpoints.json"),
+               let endpoints = try? JSONSerialization.jsonObject(with: data) as? [String: String] { http = endpoints["http"] ?? "" }
+            if http.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        XCTAssertTrue(http.hasPrefix("http://127.0.0.1:"), http)
+        let client = try GanglionClient(endpoint: api)
+        defer { client.close() }
+        try await client.createTopic("metered", partitions: 1)
+        _ = try await client.publish(topic: "metered", events: [event(1), event(2)])
+        let health = try await Self.get(http + "/health")
+        XCTAssertTrue(health.contains("\"status\":\"ok\""), health)
+        XCTAssertTrue(health.contains("\"topics\":1"), health)
+        let metrics = try await Self.get(http + "/metrics")
+        XCTAssertTrue(metrics.contains("ganglion_produced_records_total{topic=\"metered\"} 2"), metrics)
+    }
+
+    /// The body of an HTTP GET (curl keeps the test free of FoundationNetworking's quirks).
+    static func get(_ url: String) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "--max-time", "5", url]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     func testEveryAcknowledgedEventSurvivesSIGKILL() async throws {

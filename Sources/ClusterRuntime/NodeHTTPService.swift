@@ -1,0 +1,53 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// The node's HTTP port: `/health` (is the node serving) and `/metrics` (Prometheus text of
+/// every swift-metrics counter the node keeps). The REST API of the schema registry comes here
+/// next. Port 0 picks a free port; the bound address is added to `endpoints.json`.
+public struct NodeHTTPService: Service {
+    /// The running node.
+    public let node: Node
+    /// Where swift-metrics reports (bootstrapped by the executable, never by this library).
+    public let registry: PrometheusCollectorRegistry
+    /// Host to bind.
+    public let host: String
+    /// Port to bind (0: OS-chosen).
+    public let port: Int
+    private let logger: Logger
+
+    /// An HTTP service for `node`, reading metrics from `registry`.
+    public init(node: Node, registry: PrometheusCollectorRegistry, host: String = "127.0.0.1", port: Int = 7402,
+                logger: Logger = Logger(label: "ganglion.http")) {
+        self.node = node
+        self.registry = registry
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    /// Serves until graceful shutdown.
+    public func run() async throws {
+        let router = Router()
+        let node = self.node, registry = self.registry
+        router.get("/health") { _, _ -> Response in
+            let body = "{\"status\":\"ok\",\"node\":\"\(node.nodeID)\",\"topics\":\(node.topicCount)}"
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        let host = self.host
+        let application = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port)),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? 0
+                node.publishHTTPEndpoint("http://\(host):\(bound)")
+            }, logger: logger)
+        try await application.runService()
+    }
+}

@@ -1,0 +1,22 @@
+import GanglionWire
+import Metrics
+
+/// The node's swift-metrics instruments (exported by whatever backend the executable
+/// bootstrapped; `ganglion node` uses Prometheus on `/metrics`).
+enum NodeMetrics {
+    /// Records and bytes appended to a topic.
+    static func produced(topic: String, records: Int, bytes: Int) {
+        Counter(label: "ganglion_produced_records_total", dimensions: [("topic", topic)]).increment(by: records)
+        Counter(label: "ganglion_produced_bytes_total", dimensions: [("topic", topic)]).increment(by: bytes)
+    }
+
+    /// A request refused with `code`.
+    static func rejected(_ code: Ganglion_V1_ErrorCode) {
+        Counter(label: "ganglion_rejected_requests_total", dimensions: [("code", "\(code)")]).increment()
+    }
+
+    /// A produce refused because the client's window was full.
+    static func busy() {
+        Counter(label: "ganglion_rejected_requests_total", dimensions: [("code", "busy")]).increment()
+    }
+}
