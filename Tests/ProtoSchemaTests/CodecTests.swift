@@ -122,6 +122,9 @@ final class CodecTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try schema.binary(fromJSON: "{\"fInt32\": ", messageType: "codec.v1.Kinds"))
+        // Any with an empty or slash-less type URL (found by the fuzzer): an error, not a crash.
+        XCTAssertThrowsError(try schema.binary(fromJSON: "{\"wAny\": {\"@type\": \"\"}}", messageType: "codec.v1.Kinds"))
+        XCTAssertThrowsError(try schema.binary(fromJSON: "{\"wAny\": {\"@type\": \"nope\"}}", messageType: "codec.v1.Kinds"))
         XCTAssertThrowsError(try schema.binary(fromJSON: "{\"level\": \"LOW\"}", messageType: "codec.v1.Legacy")) { error in
             XCTAssertEqual((error as? CodecError)?.path, "codec.v1.Legacy.id")
         }

@@ -38,9 +38,18 @@ final class FuzzTests: XCTestCase {
         return bytes
     }
 
+    /// `GANGLION_FUZZ_SEED`, else a fixed seed in CI (a red CI must replay), else a random one.
+    /// Printed to stderr at once, so a crash still shows it.
+    static func seed() -> UInt64 {
+        let environment = ProcessInfo.processInfo.environment
+        let seed = UInt64(environment["GANGLION_FUZZ_SEED"] ?? "") ?? (environment["CI"] == "true" ? 20_261_121 : UInt64.random(in: 1...1_000_000))
+        FileHandle.standardError.write(Data("fuzz seed \(seed) (replay with GANGLION_FUZZ_SEED=\(seed))\n".utf8))
+        return seed
+    }
+
     func testMutatedProtoFilesGiveErrorsNotCrashes() throws {
         let texts = try Self.corpusTexts()
-        let seed = UInt64(ProcessInfo.processInfo.environment["GANGLION_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
+        let seed = Self.seed()
         print("fuzz: proto mutations, seed \(seed) (GANGLION_FUZZ_SEED=\(seed) replays)")
         var random = SeededGenerator(seed: seed)
         var rejected = 0
@@ -75,7 +84,7 @@ final class FuzzTests: XCTestCase {
              "wTime":"2026-01-01T00:00:00Z","wAny":{"@type":"type.googleapis.com/codec.v1.Child","name":"n"},"wStruct":{"a":[1,{"b":null}]}}
             """, messageType: "codec.v1.Kinds")
         let json = try schema.json(fromBinary: valid, messageType: "codec.v1.Kinds")
-        let seed = UInt64(ProcessInfo.processInfo.environment["GANGLION_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
+        let seed = Self.seed()
         print("fuzz: codec mutations, seed \(seed)")
         var random = SeededGenerator(seed: seed)
         var accepted = 0

@@ -205,7 +205,7 @@ extension SchemaSet {
                 if members.isEmpty { return message }
                 throw CodecError(path: path, "an Any needs \"@type\"")
             }
-            let typeName = String(url[url.index(after: url.lastIndex(of: "/") ?? url.startIndex)...])
+            let typeName = Self.typeName(fromURL: url)
             guard contains(messageType: typeName) else { throw CodecError(path: path, "the packed type \"\(typeName)\" is not in this schema") }
             let rest = members.filter { $0.0 != "@type" }
             let isWellKnown = typeName.hasPrefix("google.protobuf.") && ["Timestamp", "Duration", "FieldMask", "Struct", "ListValue", "Value",

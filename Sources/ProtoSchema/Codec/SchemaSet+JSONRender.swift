@@ -132,7 +132,7 @@ extension SchemaSet {
             return .null
         case "google.protobuf.Any":
             guard case .string(let url)? = message.values[1]?.first else { return .object([]) }
-            let typeName = String(url[url.index(after: url.lastIndex(of: "/") ?? url.startIndex)...])
+            let typeName = Self.typeName(fromURL: url)
             var bytes: [UInt8] = []
             if case .bytes(let packed)? = message.values[2]?.first { bytes = packed }
             guard contains(messageType: typeName) else {
@@ -147,6 +147,12 @@ extension SchemaSet {
         default:
             return nil
         }
+    }
+
+    /// The message name of an `Any` type URL: what follows the last `/` (the whole URL if none).
+    static func typeName(fromURL url: String) -> String {
+        guard let slash = url.lastIndex(of: "/") else { return url }
+        return String(url[url.index(after: slash)...])
     }
 
     static func formatTimestamp(seconds: Int64, nanos: Int32) throws(CodecError) -> String {
