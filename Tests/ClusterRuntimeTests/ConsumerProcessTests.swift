@@ -81,7 +81,16 @@ final class ConsumerProcessTests: XCTestCase {
 
         let outputs = (0..<3).map { URL(fileURLWithPath: directory + "/consumer-\($0).jsonl") }
         let consumers = try outputs.map { try launch(["tail", "jobs", "--group", "workers", "--node", endpoint], output: $0) }
-        try await Task.sleep(for: .seconds(3))  // the group settles: two partitions each
+        // Wait until the group has settled (three stable members, two partitions each): a
+        // handover while events flow may redeliver, which is fine but not "steady state".
+        var describe = Ganglion_V1_DescribeGroupRequest()
+        describe.group = "workers"
+        for _ in 0..<400 {
+            let group = try await client.call(.describeGroup, describe, reply: Ganglion_V1_DescribeGroupResponse.self).0
+            if group.members.count == 3,
+               group.members.allSatisfy({ $0.state == "stable" && $0.assigned.flatMap(\.partitions).count == 2 }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         try await publish(client, 0..<600)
         func consumed() -> [(String, String, Int, Int)] { outputs.flatMap(lines) }
         for _ in 0..<200 where Set(consumed().map(\.0)).count < 600 { try await Task.sleep(for: .milliseconds(50)) }
