@@ -149,6 +149,47 @@ final class GroupService: @unchecked Sendable {
         return response
     }
 
+    /// Every group with members or committed offsets, by name.
+    func list() -> Ganglion_V1_ListGroupsResponse {
+        let all = lock.withLock { coordinators.values.sorted { $0.groupID < $1.groupID } }
+        var response = Ganglion_V1_ListGroupsResponse()
+        for coordinator in all {
+            var summary = Ganglion_V1_GroupSummary()
+            summary.group = coordinator.groupID
+            summary.groupEpoch = coordinator.groupEpoch
+            summary.members = UInt32(coordinator.members.count)
+            summary.state = coordinator.members.isEmpty ? "empty"
+                : coordinator.members.values.allSatisfy { $0.state == .stable } ? "stable" : "reconciling"
+            response.groups.append(summary)
+        }
+        return response
+    }
+
+    /// The committed offset of `partition` in `group`, if any.
+    func committedOffset(group: String, partition: TopicPartition) -> Int64? {
+        lock.withLock { coordinators[group]?.committedOffsets[partition] }
+    }
+
+    /// Stores `offsets` as `group`'s committed offsets (durably, before answering); refused
+    /// while the group has members, whose commits would race the reset.
+    func resetOffsets(group: String, to offsets: [TopicPartition: Int64]) throws {
+        try lock.withLock {
+            if let members = coordinators[group]?.members, !members.isEmpty {
+                throw ProtocolFailure(.groupNotEmpty, "group \(group) has \(members.count) member(s); stop its consumers before resetting offsets")
+            }
+            guard !offsets.isEmpty else { return }
+            var batch = RecordBatchBuilder()
+            for (partition, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+                batch.append(key: Self.encodeKey(group, partition), value: withUnsafeBytes(of: offset.bigEndian) { Array($0) }, timestamp: clock())
+            }
+            let appended = try self.offsets.append(batch.build())
+            self.offsets.setHighWatermark(appended.lastOffset + 1)
+            var coordinator = coordinators[group] ?? GroupCoordinator(groupID: group, sessionTimeout: sessionTimeout, rebalanceTimeout: 60_000)
+            for (partition, offset) in offsets { coordinator.restoreOffset(offset, for: partition) }
+            coordinators[group] = coordinator
+        }
+    }
+
     func close() { try? offsets.close() }
 
     // MARK: Encoding

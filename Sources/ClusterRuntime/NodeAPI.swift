@@ -70,6 +70,13 @@ final class NodeAPI: Sendable {
                     return try? self.logs.log(partition, configuration: configuration).highWatermark
                 }
                 respond(try Self.success(header.requestID, described), nil)
+            case .listOffsets:
+                respond(try Self.success(header.requestID, listOffsets(try decode(body))), nil)
+            case .listGroups:
+                let _: Ganglion_V1_ListGroupsRequest = try decode(body)
+                respond(try Self.success(header.requestID, groups.list()), nil)
+            case .resetOffsets:
+                respond(try Self.success(header.requestID, resetOffsets(try decode(body))), nil)
             default:
                 throw ProtocolFailure(.unsupportedKind, "request kind \(header.kind) is not served by this node yet")
             }
@@ -95,7 +102,7 @@ final class NodeAPI: Sendable {
 
     // MARK: Produce and fetch
 
-    private func partition(_ topic: String, _ partition: UInt32) throws -> (TopicPartition, PartitionLog) {
+    func partition(_ topic: String, _ partition: UInt32) throws -> (TopicPartition, PartitionLog) {
         guard let configuration = metadata.state.topics[topic] else {
             throw ProtocolFailure(.unknownTopic, "topic \(topic) does not exist; create it with `ganglion topic create \(topic)`")
         }

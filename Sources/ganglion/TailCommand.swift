@@ -9,18 +9,27 @@ struct TailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tail",
         abstract: "Follow a topic: one JSON line per event, in order per partition.",
-        discussion: "Starts at the end unless --from-beginning or --offset is given; exits after --max-events when given.")
+        discussion: "Starts at the end unless --from-beginning, --offset or --since is given; exits after --max-events when given.")
 
     @OptionGroup var node: NodeAddress
     @Argument(help: "The topic.") var topic: String
     @Flag(help: "Start at the first stored event.") var fromBeginning = false
     @Option(help: "Start at this offset (in every partition followed).") var offset: Int64?
+    @Option(help: "Start at the first event at or after this time: ISO 8601 (2026-11-21T10:00:00Z) or ago (30s, 10m, 2h, 1d).") var since: String?
     @Option(help: "Follow only this partition.") var partition: UInt32?
     @Option(help: "Exit after this many events.") var maxEvents: Int?
     @Option(help: "Consume as a member of this group: share partitions with the other members, start at committed offsets, commit what is printed.") var group: String?
 
     func validate() throws {
-        if fromBeginning && offset != nil { throw ValidationError("give --from-beginning or --offset, not both") }
+        if [fromBeginning, offset != nil, since != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give one of --from-beginning, --offset and --since")
+        }
+        if let since, parseTime(since) == nil {
+            throw ValidationError("--since \(since) is neither an ISO 8601 time (2026-11-21T10:00:00Z) nor a duration ago (30s, 10m, 2h, 1d)")
+        }
+        if group != nil && (fromBeginning || offset != nil || since != nil) {
+            throw ValidationError("a group member starts at the group's committed offsets; move them with `ganglion group reset-offsets`")
+        }
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
     }
 
@@ -38,10 +47,14 @@ struct TailCommand: AsyncParsableCommand {
             }
             let partitions = described.partitions.filter { partition == nil || $0.partition == partition }
             guard !partitions.isEmpty else { throw GanglionError(code: .unknownPartition, message: "topic \(topic) has no partition \(partition!)") }
+            var startAtTime: [UInt32: Int64] = [:]
+            if let since {
+                for entry in try await client.listOffsets(topic: topic, timestamp: parseTime(since)!) { startAtTime[entry.partition] = entry.offset }
+            }
             let printer = LinePrinter(limit: maxEvents)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for described in partitions {
-                    let start = offset ?? (fromBeginning ? described.logStartOffset : described.highWatermark)
+                    let start = offset ?? startAtTime[described.partition] ?? (fromBeginning ? described.logStartOffset : described.highWatermark)
                     let stream = try PartitionStream(client: client, pubEndpoint: pub, topic: topic, partition: described.partition, from: start)
                     group.addTask {
                         defer { stream.close() }

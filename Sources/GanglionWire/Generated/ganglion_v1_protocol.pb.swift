@@ -59,6 +59,15 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
 
   /// InitProducerIdRequest → InitProducerIdResponse (idempotent producers).
   case initProducerID // = 10
+
+  /// ListOffsetsRequest → ListOffsetsResponse (earliest, latest, or by time).
+  case listOffsets // = 11
+
+  /// ListGroupsRequest → ListGroupsResponse.
+  case listGroups // = 12
+
+  /// ResetOffsetsRequest → ResetOffsetsResponse (only while the group has no members).
+  case resetOffsets // = 13
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -78,6 +87,9 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case 8: self = .offsetFetch
     case 9: self = .describeGroup
     case 10: self = .initProducerID
+    case 11: self = .listOffsets
+    case 12: self = .listGroups
+    case 13: self = .resetOffsets
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -95,6 +107,9 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case .offsetFetch: return 8
     case .describeGroup: return 9
     case .initProducerID: return 10
+    case .listOffsets: return 11
+    case .listGroups: return 12
+    case .resetOffsets: return 13
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -112,6 +127,9 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     .offsetFetch,
     .describeGroup,
     .initProducerID,
+    .listOffsets,
+    .listGroups,
+    .resetOffsets,
   ]
 
 }
@@ -169,6 +187,12 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
 
   /// A fault inside the node; the message says what, the node keeps serving.
   case `internal` // = 21
+
+  /// The operation needs a group without members (stop its consumers first).
+  case groupNotEmpty // = 22
+
+  /// No group of that name has members or committed offsets.
+  case unknownGroup // = 23
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -199,6 +223,8 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case 19: self = .schemaViolation
     case 20: self = .timeout
     case 21: self = .internal
+    case 22: self = .groupNotEmpty
+    case 23: self = .unknownGroup
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -227,6 +253,8 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case .schemaViolation: return 19
     case .timeout: return 20
     case .internal: return 21
+    case .groupNotEmpty: return 22
+    case .unknownGroup: return 23
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -255,6 +283,8 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     .schemaViolation,
     .timeout,
     .internal,
+    .groupNotEmpty,
+    .unknownGroup,
   ]
 
 }
@@ -900,6 +930,169 @@ public nonisolated struct Ganglion_V1_DescribeGroupResponse: Sendable {
   public init() {}
 }
 
+/// Offsets of partitions of a topic at a point: the log start, the log end, or a time.
+public nonisolated struct Ganglion_V1_ListOffsetsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var topic: String = String()
+
+  /// Empty: every partition of the topic.
+  public var partitions: [UInt32] = []
+
+  /// -2: the log start (earliest); -1: the log end (latest); otherwise milliseconds since the
+  /// epoch: the first offset whose record time is at or after it (the log end when none is).
+  public var timestamp: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_ListOffsetsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var offsets: [Ganglion_V1_PartitionOffset] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_ListGroupsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_GroupSummary: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var group: String = String()
+
+  public var groupEpoch: Int32 = 0
+
+  public var members: UInt32 = 0
+
+  /// "empty" (offsets only), "stable" (every member at its target) or "reconciling".
+  public var state: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_ListGroupsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var groups: [Ganglion_V1_GroupSummary] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Moves a group's committed offsets on one topic; refused with GROUP_NOT_EMPTY while the group
+/// has members. Targets are clamped to each partition's log start and end.
+public nonisolated struct Ganglion_V1_ResetOffsetsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var group: String = String()
+
+  public var topic: String = String()
+
+  /// Empty: every partition of the topic.
+  public var partitions: [UInt32] = []
+
+  public var target: Ganglion_V1_ResetOffsetsRequest.OneOf_Target? = nil
+
+  public var toEarliest: Bool {
+    get {
+      if case .toEarliest(let v)? = target {return v}
+      return false
+    }
+    set {target = .toEarliest(newValue)}
+  }
+
+  public var toLatest: Bool {
+    get {
+      if case .toLatest(let v)? = target {return v}
+      return false
+    }
+    set {target = .toLatest(newValue)}
+  }
+
+  public var toOffset: Int64 {
+    get {
+      if case .toOffset(let v)? = target {return v}
+      return 0
+    }
+    set {target = .toOffset(newValue)}
+  }
+
+  /// Milliseconds since the epoch: the first record at or after this time.
+  public var toTimestamp: Int64 {
+    get {
+      if case .toTimestamp(let v)? = target {return v}
+      return 0
+    }
+    set {target = .toTimestamp(newValue)}
+  }
+
+  /// Relative to the committed offset (the log start when none is committed).
+  public var shiftBy: Int64 {
+    get {
+      if case .shiftBy(let v)? = target {return v}
+      return 0
+    }
+    set {target = .shiftBy(newValue)}
+  }
+
+  /// Compute and answer the new offsets without storing them.
+  public var dryRun: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Target: Equatable, Sendable {
+    case toEarliest(Bool)
+    case toLatest(Bool)
+    case toOffset(Int64)
+    /// Milliseconds since the epoch: the first record at or after this time.
+    case toTimestamp(Int64)
+    /// Relative to the committed offset (the log start when none is committed).
+    case shiftBy(Int64)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_ResetOffsetsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The new offset of each partition (stored unless dry_run).
+  public var offsets: [Ganglion_V1_PartitionOffset] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Ganglion_V1_InitProducerIdRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -957,11 +1150,11 @@ public nonisolated struct Ganglion_V1_StreamBatchHeader: Sendable {
 fileprivate nonisolated let _protobuf_package = "ganglion.v1"
 
 nonisolated extension Ganglion_V1_RequestKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0")
 }
 
 nonisolated extension Ganglion_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_NONE\0\u{1}ERROR_CODE_MALFORMED_REQUEST\0\u{1}ERROR_CODE_UNSUPPORTED_KIND\0\u{1}ERROR_CODE_UNKNOWN_TOPIC\0\u{1}ERROR_CODE_UNKNOWN_PARTITION\0\u{1}ERROR_CODE_TOPIC_EXISTS\0\u{1}ERROR_CODE_INVALID_CONFIG\0\u{1}ERROR_CODE_CORRUPT_BATCH\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_RECORD_TOO_LARGE\0\u{1}ERROR_CODE_OFFSET_OUT_OF_RANGE\0\u{1}ERROR_CODE_BUSY\0\u{1}ERROR_CODE_NOT_LEADER\0\u{1}ERROR_CODE_DUPLICATE_SEQUENCE\0\u{1}ERROR_CODE_OUT_OF_ORDER_SEQUENCE\0\u{1}ERROR_CODE_INVALID_PRODUCER_EPOCH\0\u{1}ERROR_CODE_FENCED_MEMBER_EPOCH\0\u{1}ERROR_CODE_UNKNOWN_MEMBER_ID\0\u{1}ERROR_CODE_NOT_PARTITION_OWNER\0\u{1}ERROR_CODE_SCHEMA_VIOLATION\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_INTERNAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_NONE\0\u{1}ERROR_CODE_MALFORMED_REQUEST\0\u{1}ERROR_CODE_UNSUPPORTED_KIND\0\u{1}ERROR_CODE_UNKNOWN_TOPIC\0\u{1}ERROR_CODE_UNKNOWN_PARTITION\0\u{1}ERROR_CODE_TOPIC_EXISTS\0\u{1}ERROR_CODE_INVALID_CONFIG\0\u{1}ERROR_CODE_CORRUPT_BATCH\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_RECORD_TOO_LARGE\0\u{1}ERROR_CODE_OFFSET_OUT_OF_RANGE\0\u{1}ERROR_CODE_BUSY\0\u{1}ERROR_CODE_NOT_LEADER\0\u{1}ERROR_CODE_DUPLICATE_SEQUENCE\0\u{1}ERROR_CODE_OUT_OF_ORDER_SEQUENCE\0\u{1}ERROR_CODE_INVALID_PRODUCER_EPOCH\0\u{1}ERROR_CODE_FENCED_MEMBER_EPOCH\0\u{1}ERROR_CODE_UNKNOWN_MEMBER_ID\0\u{1}ERROR_CODE_NOT_PARTITION_OWNER\0\u{1}ERROR_CODE_SCHEMA_VIOLATION\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_GROUP_NOT_EMPTY\0\u{1}ERROR_CODE_UNKNOWN_GROUP\0")
 }
 
 nonisolated extension Ganglion_V1_Acks: SwiftProtobuf._ProtoNameProviding {
@@ -2193,6 +2386,313 @@ nonisolated extension Ganglion_V1_DescribeGroupResponse: SwiftProtobuf.Message, 
     if lhs.groupEpoch != rhs.groupEpoch {return false}
     if lhs.members != rhs.members {return false}
     if lhs.lag != rhs.lag {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_ListOffsetsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListOffsetsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}topic\0\u{1}partitions\0\u{1}timestamp\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.topic) }()
+      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.partitions) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.timestamp) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.topic.isEmpty {
+      try visitor.visitSingularStringField(value: self.topic, fieldNumber: 1)
+    }
+    if !self.partitions.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.partitions, fieldNumber: 2)
+    }
+    if self.timestamp != 0 {
+      try visitor.visitSingularInt64Field(value: self.timestamp, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_ListOffsetsRequest, rhs: Ganglion_V1_ListOffsetsRequest) -> Bool {
+    if lhs.topic != rhs.topic {return false}
+    if lhs.partitions != rhs.partitions {return false}
+    if lhs.timestamp != rhs.timestamp {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_ListOffsetsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListOffsetsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offsets\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.offsets) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.offsets.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.offsets, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_ListOffsetsResponse, rhs: Ganglion_V1_ListOffsetsResponse) -> Bool {
+    if lhs.offsets != rhs.offsets {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_ListGroupsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListGroupsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_ListGroupsRequest, rhs: Ganglion_V1_ListGroupsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_GroupSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GroupSummary"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{3}group_epoch\0\u{1}members\0\u{1}state\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.group) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.groupEpoch) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.members) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.state) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.group.isEmpty {
+      try visitor.visitSingularStringField(value: self.group, fieldNumber: 1)
+    }
+    if self.groupEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.groupEpoch, fieldNumber: 2)
+    }
+    if self.members != 0 {
+      try visitor.visitSingularUInt32Field(value: self.members, fieldNumber: 3)
+    }
+    if !self.state.isEmpty {
+      try visitor.visitSingularStringField(value: self.state, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_GroupSummary, rhs: Ganglion_V1_GroupSummary) -> Bool {
+    if lhs.group != rhs.group {return false}
+    if lhs.groupEpoch != rhs.groupEpoch {return false}
+    if lhs.members != rhs.members {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_ListGroupsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListGroupsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}groups\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.groups) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.groups.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.groups, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_ListGroupsResponse, rhs: Ganglion_V1_ListGroupsResponse) -> Bool {
+    if lhs.groups != rhs.groups {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_ResetOffsetsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResetOffsetsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}topic\0\u{1}partitions\0\u{3}to_earliest\0\u{3}to_latest\0\u{3}to_offset\0\u{3}to_timestamp\0\u{3}shift_by\0\u{3}dry_run\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.group) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.topic) }()
+      case 3: try { try decoder.decodeRepeatedUInt32Field(value: &self.partitions) }()
+      case 4: try {
+        var v: Bool?
+        try decoder.decodeSingularBoolField(value: &v)
+        if let v = v {
+          if self.target != nil {try decoder.handleConflictingOneOf()}
+          self.target = .toEarliest(v)
+        }
+      }()
+      case 5: try {
+        var v: Bool?
+        try decoder.decodeSingularBoolField(value: &v)
+        if let v = v {
+          if self.target != nil {try decoder.handleConflictingOneOf()}
+          self.target = .toLatest(v)
+        }
+      }()
+      case 6: try {
+        var v: Int64?
+        try decoder.decodeSingularInt64Field(value: &v)
+        if let v = v {
+          if self.target != nil {try decoder.handleConflictingOneOf()}
+          self.target = .toOffset(v)
+        }
+      }()
+      case 7: try {
+        var v: Int64?
+        try decoder.decodeSingularInt64Field(value: &v)
+        if let v = v {
+          if self.target != nil {try decoder.handleConflictingOneOf()}
+          self.target = .toTimestamp(v)
+        }
+      }()
+      case 8: try {
+        var v: Int64?
+        try decoder.decodeSingularInt64Field(value: &v)
+        if let v = v {
+          if self.target != nil {try decoder.handleConflictingOneOf()}
+          self.target = .shiftBy(v)
+        }
+      }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.group.isEmpty {
+      try visitor.visitSingularStringField(value: self.group, fieldNumber: 1)
+    }
+    if !self.topic.isEmpty {
+      try visitor.visitSingularStringField(value: self.topic, fieldNumber: 2)
+    }
+    if !self.partitions.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.partitions, fieldNumber: 3)
+    }
+    switch self.target {
+    case .toEarliest?: try {
+      guard case .toEarliest(let v)? = self.target else { preconditionFailure() }
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 4)
+    }()
+    case .toLatest?: try {
+      guard case .toLatest(let v)? = self.target else { preconditionFailure() }
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 5)
+    }()
+    case .toOffset?: try {
+      guard case .toOffset(let v)? = self.target else { preconditionFailure() }
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 6)
+    }()
+    case .toTimestamp?: try {
+      guard case .toTimestamp(let v)? = self.target else { preconditionFailure() }
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 7)
+    }()
+    case .shiftBy?: try {
+      guard case .shiftBy(let v)? = self.target else { preconditionFailure() }
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 8)
+    }()
+    case nil: break
+    }
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_ResetOffsetsRequest, rhs: Ganglion_V1_ResetOffsetsRequest) -> Bool {
+    if lhs.group != rhs.group {return false}
+    if lhs.topic != rhs.topic {return false}
+    if lhs.partitions != rhs.partitions {return false}
+    if lhs.target != rhs.target {return false}
+    if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_ResetOffsetsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResetOffsetsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offsets\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.offsets) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.offsets.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.offsets, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_ResetOffsetsResponse, rhs: Ganglion_V1_ResetOffsetsResponse) -> Bool {
+    if lhs.offsets != rhs.offsets {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

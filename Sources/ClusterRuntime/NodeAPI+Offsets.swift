@@ -1,0 +1,68 @@
+import ClusterCore
+import EventLog
+import GanglionWire
+
+/// Offsets by position or time, group listing and offset resets.
+extension NodeAPI {
+    /// The partitions a request names, or every partition of the topic when it names none.
+    func partitions(of topic: String, _ requested: [UInt32]) throws -> [(TopicPartition, PartitionLog)] {
+        guard let configuration = metadata.state.topics[topic] else {
+            throw ProtocolFailure(.unknownTopic, "topic \(topic) does not exist")
+        }
+        let numbers = requested.isEmpty ? Array(0..<UInt32(configuration.partitions)) : requested
+        return try numbers.map { try partition(topic, $0) }
+    }
+
+    /// Kafka's ListOffsets: the log start (-2), the log end (-1), or the first offset at or
+    /// after a time (the log end when no record is that late).
+    func listOffsets(_ request: Ganglion_V1_ListOffsetsRequest) throws -> Ganglion_V1_ListOffsetsResponse {
+        guard request.timestamp >= -2 else {
+            throw ProtocolFailure(.invalidConfig, "timestamp \(request.timestamp) is neither -2 (earliest), -1 (latest) nor a time in ms")
+        }
+        var response = Ganglion_V1_ListOffsetsResponse()
+        for (key, log) in try partitions(of: request.topic, request.partitions) {
+            var entry = Ganglion_V1_PartitionOffset()
+            entry.topic = key.topic
+            entry.partition = UInt32(key.partition)
+            entry.offset = try offset(in: log, at: request.timestamp)
+            response.offsets.append(entry)
+        }
+        return response
+    }
+
+    private func offset(in log: PartitionLog, at timestamp: Int64) throws -> Int64 {
+        switch timestamp {
+        case -2: log.logStartOffset
+        case -1: log.highWatermark
+        default: try log.offset(forTimestamp: timestamp).map { min($0, log.highWatermark) } ?? log.highWatermark
+        }
+    }
+
+    /// Computes (and unless a dry run, stores) a group's new offsets on one topic.
+    func resetOffsets(_ request: Ganglion_V1_ResetOffsetsRequest) throws -> Ganglion_V1_ResetOffsetsResponse {
+        guard !request.group.isEmpty else { throw ProtocolFailure(.malformedRequest, "a reset names its group") }
+        guard let target = request.target else {
+            throw ProtocolFailure(.malformedRequest, "a reset names its target: earliest, latest, an offset, a time or a shift")
+        }
+        var offsets: [TopicPartition: Int64] = [:]
+        var response = Ganglion_V1_ResetOffsetsResponse()
+        for (key, log) in try partitions(of: request.topic, request.partitions) {
+            let wanted: Int64 = switch target {
+            case .toEarliest: log.logStartOffset
+            case .toLatest: log.highWatermark
+            case .toOffset(let offset): offset
+            case .toTimestamp(let time): try offset(in: log, at: max(time, 0))
+            case .shiftBy(let shift): (groups.committedOffset(group: request.group, partition: key) ?? log.logStartOffset) &+ shift
+            }
+            let clamped = min(max(wanted, log.logStartOffset), log.highWatermark)
+            offsets[key] = clamped
+            var entry = Ganglion_V1_PartitionOffset()
+            entry.topic = key.topic
+            entry.partition = UInt32(key.partition)
+            entry.offset = clamped
+            response.offsets.append(entry)
+        }
+        if !request.dryRun { try groups.resetOffsets(group: request.group, to: offsets) }
+        return response
+    }
+}
