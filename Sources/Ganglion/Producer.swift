@@ -1,0 +1,311 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+
+/// How a ``Producer`` batches, buffers and retries.
+public struct ProducerConfiguration: Sendable {
+    /// How long a partition's first buffered record waits for others to share its batch.
+    public var linger: Duration = .milliseconds(2)
+    /// Records per batch at most (a full batch goes at once, without lingering).
+    public var maxBatchRecords = 1000
+    /// Bytes of record values and keys per batch at most.
+    public var maxBatchBytes = 1 << 20
+    /// Records buffered and unacknowledged at most; beyond it `send` and `enqueue` wait — the
+    /// backpressure a caller feels instead of unbounded memory.
+    public var maxBufferedRecords = 100_000
+    /// Attempts per batch (timeouts and `busy` answers are retried with the same producer
+    /// sequence, so the node stores a retried batch once).
+    public var maxAttempts = 10
+
+    /// The defaults: 2 ms linger, 1000 records or 1 MiB per batch, 100 000 buffered, 10 attempts.
+    public init() {}
+}
+
+/// Where the node stored a record.
+public struct RecordMetadata: Sendable, Hashable {
+    /// The topic.
+    public var topic: String
+    /// The partition.
+    public var partition: UInt32
+    /// The record's offset.
+    public var offset: Int64
+}
+
+/// A batching, idempotent producer: records for one partition are gathered into a batch for up
+/// to ``ProducerConfiguration/linger`` (or until the batch is full), one batch per partition is in
+/// flight at a time while the next one fills, and a batch that times out or meets `busy` is resent
+/// with its producer id and sequence, so it is stored once. Keys choose partitions by murmur2 as
+/// Kafka's producer does; records without a key stick to one partition per batch.
+public actor Producer {
+    private struct Pending {
+        var record: Record
+        var size: Int
+        var waiter: CheckedContinuation<RecordMetadata, any Error>?
+    }
+
+    private struct PartitionKey: Hashable {
+        var topic: String
+        var partition: UInt32
+    }
+
+    private let client: GanglionClient
+    /// The producer id issued by the node.
+    public nonisolated let producerID: Int64
+    /// This instance's epoch: bumped after a batch's outcome stayed unknown (its retries ran
+    /// out), which restarts the sequences; a newer instance with the same id fences this one.
+    public private(set) var epoch: Int16
+    /// The settings.
+    public nonisolated let configuration: ProducerConfiguration
+
+    private var partitionCounts: [String: Int32] = [:]
+    private var sticky: [String: UInt32] = [:]
+    private var queues: [PartitionKey: [Pending]] = [:]
+    private var queuedBytes: [PartitionKey: Int] = [:]
+    private var inFlight: Set<PartitionKey> = []
+    private var lingering: Set<PartitionKey> = []
+    private var nextSequence: [PartitionKey: Int32] = [:]
+    private var buffered = 0
+    private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    private var deliveryFailure: (any Error)?
+    /// Set when a batch may or may not be stored: no batch goes out until the epoch is bumped.
+    private var epochBumpWanted = false
+    private var bumping = false
+    /// Set when a newer instance took over: every later send fails with it.
+    private var fenced: GanglionError?
+    /// Batches resent after a timeout or `busy`, so far.
+    public private(set) var retries = 0
+    /// Batches acknowledged so far.
+    public private(set) var batchesSent = 0
+
+    /// A producer on `client`, with a new producer id from the node (or, with `resuming`, the next
+    /// epoch of an earlier one, fencing its older instances).
+    public init(client: GanglionClient, resuming producerID: Int64? = nil, configuration: ProducerConfiguration = ProducerConfiguration()) async throws {
+        var request = Ganglion_V1_InitProducerIdRequest()
+        request.producerID = producerID ?? 0
+        let response = try await client.call(.initProducerID, request, reply: Ganglion_V1_InitProducerIdResponse.self).0
+        self.client = client
+        self.producerID = response.producerID
+        self.epoch = Int16(response.producerEpoch)
+        self.configuration = configuration
+    }
+
+    /// Sends one record and returns where it was stored, once the node acknowledged its batch.
+    @discardableResult
+    public func send(topic: String, key: [UInt8]? = nil, value: [UInt8]?, timestamp: Int64? = nil,
+                     headers: [(key: String, value: [UInt8]?)] = []) async throws -> RecordMetadata {
+        if let fenced { throw fenced }
+        let target = try await partition(topic: topic, key: key)
+        await waitForSpace()
+        let record = Record(key: key, value: value, timestamp: timestamp ?? Self.now(), headers: headers)
+        return try await withCheckedThrowingContinuation { continuation in
+            add(Pending(record: record, size: Self.size(of: record), waiter: continuation), to: target)
+        }
+    }
+
+    /// Sends an event envelope to the partition of its key; returns where it was stored.
+    @discardableResult
+    public func send(topic: String, event: EventEnvelope) async throws -> RecordMetadata {
+        try await send(topic: topic, key: event.key.isEmpty ? nil : Array(event.key), value: try event.serializedBytes(),
+                       timestamp: event.hasTime ? event.time.seconds * 1000 + Int64(event.time.nanos / 1_000_000) : nil)
+    }
+
+    /// Buffers one record and returns at once (waiting only while the buffer is full); a delivery
+    /// failure is thrown by the next ``flush()``.
+    public func enqueue(topic: String, key: [UInt8]? = nil, value: [UInt8]?, timestamp: Int64? = nil) async throws {
+        if let failure = fenced ?? deliveryFailure { throw failure }
+        let target = try await partition(topic: topic, key: key)
+        await waitForSpace()
+        let record = Record(key: key, value: value, timestamp: timestamp ?? Self.now())
+        add(Pending(record: record, size: Self.size(of: record), waiter: nil), to: target)
+    }
+
+    /// Sends everything buffered now and waits until it is acknowledged; throws the first failure
+    /// of an ``enqueue(topic:key:value:timestamp:)``'d record since the last flush.
+    public func flush() async throws {
+        for key in queues.keys where !(queues[key]?.isEmpty ?? true) && !inFlight.contains(key) { dispatch(key) }
+        while buffered > 0 { await withCheckedContinuation { idleWaiters.append($0) } }
+        if let failure = deliveryFailure {
+            deliveryFailure = nil
+            throw failure
+        }
+    }
+
+    /// Records buffered or in flight, not yet acknowledged.
+    public var unacknowledged: Int { buffered }
+
+    // MARK: Partitioning and buffering
+
+    private func partition(topic: String, key: [UInt8]?) async throws -> PartitionKey {
+        let count: Int32
+        if let known = partitionCounts[topic] {
+            count = known
+        } else {
+            let metadata = try await client.metadata(topics: [topic])
+            guard let described = metadata.topics.first else {
+                throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist; create it with `ganglion topic create \(topic)`")
+            }
+            count = Int32(described.config.partitions)
+            partitionCounts[topic] = count
+        }
+        if let key { return PartitionKey(topic: topic, partition: UInt32(KeyPartitioner.partition(for: key, partitionCount: count))) }
+        let chosen = sticky[topic] ?? UInt32.random(in: 0..<UInt32(count))
+        sticky[topic] = chosen
+        return PartitionKey(topic: topic, partition: chosen)
+    }
+
+    private func waitForSpace() async {
+        while buffered >= configuration.maxBufferedRecords {
+            await withCheckedContinuation { spaceWaiters.append($0) }
+        }
+    }
+
+    private func add(_ pending: Pending, to key: PartitionKey) {
+        buffered += 1
+        queues[key, default: []].append(pending)
+        queuedBytes[key, default: 0] += pending.size
+        guard !inFlight.contains(key) else { return }
+        if queues[key]!.count >= configuration.maxBatchRecords || queuedBytes[key]! >= configuration.maxBatchBytes {
+            dispatch(key)
+        } else if !lingering.contains(key) {
+            lingering.insert(key)
+            let linger = configuration.linger
+            Task { [weak self] in
+                try? await Task.sleep(for: linger)
+                await self?.lingerEnded(key)
+            }
+        }
+    }
+
+    private func lingerEnded(_ key: PartitionKey) {
+        lingering.remove(key)
+        if !inFlight.contains(key), !(queues[key]?.isEmpty ?? true) { dispatch(key) }
+    }
+
+    // MARK: Sending
+
+    /// Takes one batch from the partition's queue and sends it (one batch in flight per partition).
+    private func dispatch(_ key: PartitionKey) {
+        guard !epochBumpWanted, var queue = queues[key], !queue.isEmpty else { return }
+        var count = 0
+        var bytes = 0
+        while count < queue.count, count < configuration.maxBatchRecords, count == 0 || bytes + queue[count].size <= configuration.maxBatchBytes {
+            bytes += queue[count].size
+            count += 1
+        }
+        let taken = Array(queue[..<count])
+        queue.removeFirst(count)
+        queues[key] = queue
+        queuedBytes[key, default: 0] -= bytes
+        // Records without a key move to another partition with the next batch (Kafka's sticky partitioner).
+        if sticky[key.topic] == key.partition, let partitions = partitionCounts[key.topic], partitions > 1 {
+            sticky[key.topic] = (key.partition + 1) % UInt32(partitions)
+        }
+        let sequence = nextSequence[key] ?? 0
+        nextSequence[key] = sequence &+ Int32(count)
+        var builder = RecordBatchBuilder()
+        builder.producerID = producerID
+        builder.producerEpoch = epoch
+        builder.baseSequence = sequence
+        for pending in taken { builder.append(pending.record) }
+        let batch = builder.build()
+        inFlight.insert(key)
+        let client = self.client
+        let attempts = configuration.maxAttempts
+        Task {
+            var attempt = 1
+            var resent = 0
+            let result: Result<Int64, any Error>
+            while true {
+                do {
+                    result = .success(try await client.produce(topic: key.topic, partition: key.partition, batch: batch))
+                    break
+                } catch let error as GanglionError where (error.code == .timeout || error.code == .busy) && attempt < attempts {
+                    attempt += 1
+                    resent += 1
+                    let wait = error.retryAfterMilliseconds > 0 ? Int(error.retryAfterMilliseconds) : min(20 * attempt, 500)
+                    try? await Task.sleep(for: .milliseconds(wait))
+                } catch {
+                    result = .failure(error)
+                    break
+                }
+            }
+            await self.completed(key, taken, sequence: sequence, result, resent: resent)
+        }
+    }
+
+    private func completed(_ key: PartitionKey, _ taken: [Pending], sequence: Int32, _ result: Result<Int64, any Error>, resent: Int) {
+        inFlight.remove(key)
+        retries += resent
+        switch result {
+        case .success(let base):
+            batchesSent += 1
+            for (index, pending) in taken.enumerated() {
+                pending.waiter?.resume(returning: RecordMetadata(topic: key.topic, partition: key.partition, offset: base + Int64(index)))
+            }
+        case .failure(let error):
+            switch (error as? GanglionError)?.code {
+            case .invalidProducerEpoch?:
+                fenced = error as? GanglionError
+            case .timeout?, .busy?, .internal?, nil:
+                // Stored or not, nobody knows: a new epoch restarts the sequences safely.
+                epochBumpWanted = true
+            default:
+                // Refused, so not stored: the next batch reuses the sequence.
+                nextSequence[key] = sequence
+            }
+            if deliveryFailure == nil, taken.contains(where: { $0.waiter == nil }) { deliveryFailure = error }
+            for pending in taken { pending.waiter?.resume(throwing: error) }
+        }
+        buffered -= taken.count
+        let waiters = spaceWaiters
+        spaceWaiters = []
+        for waiter in waiters { waiter.resume() }
+        if buffered == 0 {
+            let idle = idleWaiters
+            idleWaiters = []
+            for waiter in idle { waiter.resume() }
+        }
+        if epochBumpWanted {
+            if inFlight.isEmpty && !bumping { startEpochBump() }
+            return
+        }
+        // What arrived while this batch was in flight has waited long enough: send it now.
+        if !(queues[key]?.isEmpty ?? true) { dispatch(key) }
+    }
+
+    /// Asks the node for the next epoch of this producer id (once nothing is in flight), then
+    /// sends what waited.
+    private func startEpochBump() {
+        bumping = true
+        let client = self.client, producerID = self.producerID
+        Task {
+            var request = Ganglion_V1_InitProducerIdRequest()
+            request.producerID = producerID
+            while true {
+                do {
+                    let response = try await client.call(.initProducerID, request, reply: Ganglion_V1_InitProducerIdResponse.self).0
+                    await self.epochBumped(to: Int16(response.producerEpoch))
+                    return
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        }
+    }
+
+    private func epochBumped(to newEpoch: Int16) {
+        epoch = newEpoch
+        nextSequence = [:]
+        bumping = false
+        epochBumpWanted = false
+        for key in queues.keys where !(queues[key]?.isEmpty ?? true) && !inFlight.contains(key) { dispatch(key) }
+    }
+
+    private static func size(of record: Record) -> Int {
+        (record.key?.count ?? 0) + (record.value?.count ?? 0) + 16
+    }
+
+    private static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
