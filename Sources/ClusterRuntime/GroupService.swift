@@ -170,14 +170,14 @@ final class GroupService: @unchecked Sendable {
         lock.withLock { coordinators[group]?.committedOffsets[partition] }
     }
 
-    /// Stores `offsets` as `group`'s committed offsets (durably, before answering); refused
-    /// while the group has members, whose commits would race the reset.
-    func resetOffsets(group: String, to offsets: [TopicPartition: Int64]) throws {
+    /// Stores `offsets` as `group`'s committed offsets (durably, before answering; not at all in
+    /// a dry run); refused while the group has members, whose commits would race the reset.
+    func resetOffsets(group: String, to offsets: [TopicPartition: Int64], dryRun: Bool) throws {
         try lock.withLock {
             if let members = coordinators[group]?.members, !members.isEmpty {
                 throw ProtocolFailure(.groupNotEmpty, "group \(group) has \(members.count) member(s); stop its consumers before resetting offsets")
             }
-            guard !offsets.isEmpty else { return }
+            guard !offsets.isEmpty, !dryRun else { return }
             var batch = RecordBatchBuilder()
             for (partition, offset) in offsets.sorted(by: { $0.key < $1.key }) {
                 batch.append(key: Self.encodeKey(group, partition), value: withUnsafeBytes(of: offset.bigEndian) { Array($0) }, timestamp: clock())

@@ -62,7 +62,7 @@ extension NodeAPI {
             entry.offset = clamped
             response.offsets.append(entry)
         }
-        if !request.dryRun { try groups.resetOffsets(group: request.group, to: offsets) }
+        try groups.resetOffsets(group: request.group, to: offsets, dryRun: request.dryRun)
         return response
     }
 }

@@ -66,7 +66,7 @@ struct GroupCommand: ParsableCommand {
         @Flag(help: "To each partition's end (skip everything stored).") var toLatest = false
         @Option(help: "To this offset.") var toOffset: Int64?
         @Option(help: "To the first event at or after this time (ISO 8601, e.g. 2026-11-21T10:00:00Z).") var toDatetime: String?
-        @Option(help: "Move the committed offsets by this many (negative: back).") var shiftBy: Int64?
+        @Option(parsing: .unconditional, help: "Move the committed offsets by this many (negative: back).") var shiftBy: Int64?
         @Flag(help: "Store the new offsets (default: only show them).") var execute = false
 
         func validate() throws {

@@ -23,26 +23,26 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "The payload (UTF-8); omit to read events from stdin.") var data: String?
 
     func run() async throws {
-        var events: [EventEnvelope] = []
-        if let data {
-            events.append(envelope(key: key, type: type, data: Data(data.utf8)))
-        } else {
-            while let line = readLine(strippingNewline: true) {
-                guard !line.isEmpty else { continue }
-                events.append(parse(line))
-            }
-        }
         do {
             let client = try node.client()
             defer { client.close() }
-            var published = 0
-            for chunk in stride(from: 0, to: events.count, by: 1000) {
-                let offsets = try await client.publish(topic: topic, events: Array(events[chunk..<min(chunk + 1000, events.count)]))
-                published += offsets.count
-                if events.count > 1000 { FileHandle.standardError.write(Data("published \(published)/\(events.count)\r".utf8)) }
-                if events.count == 1, let first = offsets.first { print("published to \(topic)-\(first.partition) at offset \(first.offset)") }
+            let producer = try await Producer(client: client)
+            if let data {
+                let stored = try await producer.send(topic: topic, event: envelope(key: key, type: type, data: Data(data.utf8)))
+                print("published to \(topic)-\(stored.partition) at offset \(stored.offset)")
+                return
             }
-            if events.count != 1 { print("published \(published) event(s) to \(topic)") }
+            // Lines stream through the producer's bounded buffer: any amount of input, bounded memory.
+            var published = 0
+            while let line = readLine(strippingNewline: true) {
+                guard !line.isEmpty else { continue }
+                let event = parse(line)
+                try await producer.enqueue(topic: topic, key: event.key.isEmpty ? nil : Array(event.key), value: try event.serializedBytes())
+                published += 1
+                if published % 10_000 == 0 { FileHandle.standardError.write(Data("published \(published)\r".utf8)) }
+            }
+            try await producer.flush()
+            print("published \(published) event(s) to \(topic)")
         } catch { throw failCommand(error) }
     }
 

@@ -1004,7 +1004,7 @@ public nonisolated struct Ganglion_V1_ListGroupsResponse: Sendable {
 }
 
 /// Moves a group's committed offsets on one topic; refused with GROUP_NOT_EMPTY while the group
-/// has members. Targets are clamped to each partition's log start and end.
+/// has members (a dry run too). Targets are clamped to each partition's log start and end.
 public nonisolated struct Ganglion_V1_ResetOffsetsRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
