@@ -41,6 +41,24 @@ extension GanglionClient {
         return try await call(.produce, request, extra: Frame(batch), reply: Ganglion_V1_ProduceResponse.self).0.baseOffset
     }
 
+    /// Appends one encoded batch without suspending the caller; `onAcknowledged` runs on the
+    /// client's socket thread with the batch's base offset or the error.
+    public func produce(topic: String, partition: UInt32, batch: [UInt8],
+                        onAcknowledged: @escaping @Sendable (Result<Int64, any Error>) -> Void) throws {
+        var request = Ganglion_V1_ProduceRequest()
+        request.topic = topic
+        request.partition = partition
+        request.acks = .leader
+        try send(.produce, request, extra: Frame(batch)) { result in
+            onAcknowledged(result.flatMap { frames in
+                Result {
+                    guard let first = frames.first else { throw GanglionError(code: .malformedRequest, message: "the reply has no body") }
+                    return try first.withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }.baseOffset
+                }
+            })
+        }
+    }
+
     /// Publishes events: each goes to the partition of its key (murmur2, as Kafka) or, without a
     /// key, round-robin; one batch per partition. Returns each event's offset, in order.
     public func publish(topic: String, events: [EventEnvelope]) async throws -> [(partition: UInt32, offset: Int64)] {

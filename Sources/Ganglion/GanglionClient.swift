@@ -52,6 +52,21 @@ public final class GanglionClient: Sendable {
 
     /// Sends a request and returns the reply's body frames, or throws the node's error.
     public func call<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil) async throws -> [Frame] {
+        let frames = try request(kind, body, extra: extra)
+        return try await withCheckedThrowingContinuation { continuation in
+            send(frames) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Sends a request without suspending the caller: `onReply` runs on the client's socket
+    /// thread with the reply's body frames or the node's error (keep it short). The lowest-latency
+    /// path: no task is scheduled between the caller and the socket.
+    public func send<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil,
+                                                  onReply: @escaping @Sendable (Result<[Frame], any Error>) -> Void) throws {
+        send(try request(kind, body, extra: extra), onReply: onReply)
+    }
+
+    private func request<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame?) throws -> (UInt64, [Frame]) {
         let id = pending.nextID()
         var header = Ganglion_V1_RequestHeader()
         header.kind = kind
@@ -60,20 +75,21 @@ public final class GanglionClient: Sendable {
         header.clientID = "ganglion-swift"
         var request = [Frame(try header.serializedBytes() as [UInt8]), Frame(try body.serializedBytes() as [UInt8])]
         if let extra { request.append(extra) }
-        let frames = request
+        return (id, request)
+    }
+
+    private func send(_ request: (UInt64, [Frame]), onReply: @escaping @Sendable (Result<[Frame], any Error>) -> Void) {
+        let (id, frames) = request
         let dealerID = self.dealerID, pending = self.pending
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        return try await withCheckedThrowingContinuation { continuation in
-            pending.register(id, continuation, deadline: deadline)
-            let sent = loop.execute { owner in
-                do {
-                    try owner.socket(dealerID)?.send(multipart: frames)
-                } catch {
-                    pending.fail(id, GanglionError(code: .internal, message: "sending failed: \(error)"))
-                }
+        pending.register(id, onReply, deadline: ContinuousClock.now.advanced(by: timeout))
+        let sent = loop.execute { owner in
+            do {
+                try owner.socket(dealerID)?.send(multipart: frames)
+            } catch {
+                pending.fail(id, GanglionError(code: .internal, message: "sending failed: \(error)"))
             }
-            if !sent { pending.fail(id, GanglionError(code: .internal, message: "the client is closed")) }
         }
+        if !sent { pending.fail(id, GanglionError(code: .internal, message: "the client is closed")) }
     }
 
     /// Sends a request and decodes its reply body.
@@ -91,13 +107,13 @@ public final class GanglionClient: Sendable {
 final class PendingCalls: @unchecked Sendable {
     // `waiting` and `counter` are guarded by `lock`.
     private let lock = NSLock()
-    private var waiting: [UInt64: CheckedContinuation<[Frame], any Error>] = [:]
+    private var waiting: [UInt64: @Sendable (Result<[Frame], any Error>) -> Void] = [:]
     private var deadlines: [UInt64: ContinuousClock.Instant] = [:]
     private var counter: UInt64 = 0
 
     func nextID() -> UInt64 { lock.withLock { counter += 1; return counter } }
 
-    func register(_ id: UInt64, _ continuation: CheckedContinuation<[Frame], any Error>, deadline: ContinuousClock.Instant) {
+    func register(_ id: UInt64, _ continuation: @escaping @Sendable (Result<[Frame], any Error>) -> Void, deadline: ContinuousClock.Instant) {
         lock.withLock {
             waiting[id] = continuation
             deadlines[id] = deadline
@@ -105,12 +121,12 @@ final class PendingCalls: @unchecked Sendable {
     }
 
     func fail(_ id: UInt64, _ error: GanglionError) {
-        lock.withLock { deadlines[id] = nil; return waiting.removeValue(forKey: id) }?.resume(throwing: error)
+        lock.withLock { deadlines[id] = nil; return waiting.removeValue(forKey: id) }?(.failure(error))
     }
 
     /// Fails the calls whose deadline has passed.
     func expire(now: ContinuousClock.Instant, endpoint: String) {
-        let expired: [(UInt64, CheckedContinuation<[Frame], any Error>)] = lock.withLock {
+        let expired: [(UInt64, @Sendable (Result<[Frame], any Error>) -> Void)] = lock.withLock {
             let late = deadlines.filter { $0.value <= now }.map(\.key)
             return late.compactMap { id in
                 deadlines[id] = nil
@@ -118,13 +134,13 @@ final class PendingCalls: @unchecked Sendable {
             }
         }
         for (_, continuation) in expired {
-            continuation.resume(throwing: GanglionError(code: .timeout, message: "no reply from \(endpoint) in time"))
+            continuation(.failure(GanglionError(code: .timeout, message: "no reply from \(endpoint) in time")))
         }
     }
 
     func failAll(_ error: GanglionError) {
         let all = lock.withLock { defer { waiting = [:]; deadlines = [:] }; return waiting }
-        for continuation in all.values { continuation.resume(throwing: error) }
+        for continuation in all.values { continuation(.failure(error)) }
     }
 
     /// Resumes the call a reply answers (replies to calls that timed out are dropped).
@@ -132,9 +148,9 @@ final class PendingCalls: @unchecked Sendable {
         guard let header = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
               let continuation = lock.withLock({ deadlines[header.requestID] = nil; return waiting.removeValue(forKey: header.requestID) }) else { return }
         if header.error == .none {
-            continuation.resume(returning: Array(reply.dropFirst()))
+            continuation(.success(Array(reply.dropFirst())))
         } else {
-            continuation.resume(throwing: GanglionError(code: header.error, message: header.errorMessage, retryAfterMilliseconds: header.retryAfterMs))
+            continuation(.failure(GanglionError(code: header.error, message: header.errorMessage, retryAfterMilliseconds: header.retryAfterMs)))
         }
     }
 }

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Ganglion
+
+/// `ganglion bench`: the workload of `scripts/bench-peers.sh` (produce with interval fsync and
+/// with fsync before every acknowledgement, consume+commit by a group of two, end-to-end latency
+/// at a fixed rate) against node processes it starts itself, or against a running node.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure produce, consume+commit and end-to-end latency (events of 256 B and 1 KiB).",
+        discussion: """
+            Starts its own `ganglion node` processes (interval fsync, then fsync before every \
+            acknowledgement) in temporary directories and stops them afterwards; with --node it \
+            measures that node instead (under whatever fsync policy it runs). --json writes the \
+            figures in the peer benchmark's format (scripts/bench-peers.sh merges them into one table).
+            """)
+
+    @Option(name: .customLong("node"), help: "A running node's request endpoint; default: start node processes.")
+    var endpoint: String?
+    @Option(help: "Event sizes in bytes, comma-separated.") var sizes = "256,1024"
+    @Option(help: "Runs per figure (the median is reported).") var runs = 3
+    @Option(help: "Measured seconds of each produce run (after 0.5 s of warm-up).") var produceSeconds = 5.0
+    @Option(help: "Concurrent producers.") var producers = 2
+    @Option(help: "Events per produce batch.") var batch = 64
+    @Option(help: "Events in flight per producer (as the peers' window).") var window = 256
+    @Option(help: "Events preloaded, then consumed and committed by a group of two.") var consumeEvents = 200_000
+    @Option(help: "Measured seconds of the fixed-rate latency run.") var latencySeconds = 5.0
+    @Option(help: "Events per second of the latency run.") var rate = 10_000
+    @Flag(help: "Short runs (1 run, 1 s, 20 000 events): a smoke test, not figures.") var quick = false
+    @Option(help: "Write the figures as JSON (the peer benchmark's format) to this file.") var json: String?
+
+    func validate() throws {
+        guard parsedSizes.count > 0, parsedSizes.allSatisfy({ $0 >= 8 && $0 <= 1 << 20 }) else {
+            throw ValidationError("--sizes \(sizes) must list sizes between 8 B and 1 MiB, e.g. 256,1024")
+        }
+        guard runs >= 1, producers >= 1, batch >= 1, window >= batch, rate >= 1, consumeEvents >= 1 else {
+            throw ValidationError("--runs, --producers, --batch, --rate and --consume-events must be at least 1, and --window at least --batch")
+        }
+    }
+
+    private var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func run() async throws {
+        let workload = BenchWorkload(
+            runs: quick ? 1 : runs, produceSeconds: quick ? 1 : produceSeconds, producers: producers, batch: batch,
+            window: window, consumeEvents: quick ? 20_000 : consumeEvents, latencySeconds: quick ? 1 : latencySeconds, rate: rate)
+        var report = BenchReport(workload: workload)
+        if let endpoint {
+            report.label = "Ganglion node at \(endpoint)"
+            try await measure(api: endpoint, workload: workload, report: &report, metrics: [.produceInterval, .consume, .latency])
+        } else {
+            let interval = try BenchNodeProcess(fsync: "interval")
+            do {
+                try await measure(api: interval.api, workload: workload, report: &report, metrics: [.produceInterval, .consume, .latency])
+            } catch {
+                interval.stop()
+                throw error
+            }
+            interval.stop()
+            let everyBatch = try BenchNodeProcess(fsync: "batch")
+            do {
+                try await measure(api: everyBatch.api, workload: workload, report: &report, metrics: [.produceAlways])
+            } catch {
+                everyBatch.stop()
+                throw error
+            }
+            everyBatch.stop()
+        }
+        print(report.table(sizes: parsedSizes))
+        if let json {
+            try report.json(sizes: parsedSizes).write(to: URL(fileURLWithPath: json))
+            FileHandle.standardError.write(Data("figures written to \(json)\n".utf8))
+        }
+    }
+
+    private func measure(api: String, workload: BenchWorkload, report: inout BenchReport, metrics: [BenchMetric]) async throws {
+        let client = try GanglionClient(endpoint: api, timeout: .seconds(30))
+        defer { client.close() }
+        let runner = BenchRunner(client: client, api: api, workload: workload)
+        for size in parsedSizes {
+            for metric in metrics {
+                for run in 1...workload.runs {
+                    let figures = try await runner.measure(metric, size: size)
+                    report.add(metric, size: size, figures)
+                    let shown = metric == .latency ? "p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs" : "\(Int(figures[0])) events/s"
+                    FileHandle.standardError.write(Data("[ganglion] \(metric.rawValue) \(size) B run \(run)/\(workload.runs): \(shown)\n".utf8))
+                }
+            }
+        }
+    }
+}

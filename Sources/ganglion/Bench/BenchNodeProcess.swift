@@ -1,0 +1,49 @@
+import Foundation
+import Ganglion
+
+/// A `ganglion node` child process for the benchmark: this executable, a temporary data
+/// directory, OS-chosen ports; stopped (and its directory removed) by ``stop()``.
+final class BenchNodeProcess {
+    let process = Process()
+    let directory: String
+    private(set) var api = ""
+
+    /// Starts a node with the fsync policy `fsync` and waits until it wrote its endpoints.
+    init(fsync: String) throws {
+        directory = NSTemporaryDirectory() + "ganglion-bench-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
+                             "--http", "127.0.0.1:0", "--fsync", fsync]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        var found: String?
+        while found == nil && Date() < deadline && process.isRunning {
+            if let data = FileManager.default.contents(atPath: directory + "/endpoints.json"),
+               let endpoints = try? JSONSerialization.jsonObject(with: data) as? [String: String] {
+                found = endpoints["api"]
+            } else {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        guard let found else {
+            stop()
+            throw GanglionError(code: .internal, message: "the benchmark's node (fsync \(fsync)) did not start within 20 s")
+        }
+        api = found
+    }
+
+    /// SIGTERM, then SIGKILL after 10 s; removes the data.
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}

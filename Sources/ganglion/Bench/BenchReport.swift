@@ -1,0 +1,75 @@
+import Foundation
+
+/// The figures of one benchmark, printed as a table and written in the peer benchmark's JSON
+/// format (`ganglion-peer-bench/1`, system key `ganglion`; see Benchmarks/peers/table.py).
+struct BenchReport {
+    let workload: BenchWorkload
+    var label = "Ganglion (node processes: interval fsync 100 ms; fsync before ack)"
+    private var runs: [String: [Int: [[Double]]]] = [:]
+
+    init(workload: BenchWorkload) { self.workload = workload }
+
+    mutating func add(_ metric: BenchMetric, size: Int, _ figures: [Double]) {
+        runs[metric.rawValue, default: [:]][size, default: []].append(figures)
+    }
+
+    /// (title, JSON key, index into a run's figures, unit) of each row, in the peers' order.
+    private static let rows: [(String, String, String, Int, String)] = [
+        ("produce, interval fsync", "produce_interval", "produce_interval", 0, "events/s"),
+        ("produce, fsync before ack", "produce_always", "produce_always", 0, "events/s"),
+        ("consume+commit, 2 consumers", "consume", "consume", 0, "events/s"),
+        ("e2e latency p50 @\(10_000 / 1000)k/s", "latency_p50", "latency", 0, "us"),
+        ("e2e latency p99 @\(10_000 / 1000)k/s", "latency_p99", "latency", 1, "us"),
+    ]
+
+    private func values(_ metric: String, _ size: Int, _ index: Int) -> [Double] {
+        (runs[metric]?[size] ?? []).map { $0[index] }
+    }
+
+    private static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    /// One line per figure: the median of the runs.
+    func table(sizes: [Int]) -> String {
+        var lines = ["== ganglion bench: \(label), medians of \(workload.runs) run(s) =="]
+        for (title, _, metric, index, unit) in Self.rows {
+            for size in sizes {
+                guard let median = Self.median(values(metric, size, index)) else { continue }
+                let shownTitle = metric == "latency" ? title.replacingOccurrences(of: "10k", with: "\(workload.rate / 1000)k") : title
+                lines.append("  \(shownTitle) (\(unit == "us" ? "µs" : "ev/s")), \(size) B: \(Int(median.rounded()))")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The peer benchmark's document with one system, `ganglion`.
+    func json(sizes: [Int]) throws -> Data {
+        var results: [String: [String: Any]] = [:]
+        for (_, key, metric, index, unit) in Self.rows {
+            var cells: [String: Any] = [:]
+            for size in sizes {
+                let measured = values(metric, size, index)
+                guard let median = Self.median(measured) else { continue }
+                cells[String(size)] = ["unit": unit, "median": median, "runs": measured]
+            }
+            if !cells.isEmpty { results[key] = cells }
+        }
+        let version = GanglionVersion.current
+        let document: [String: Any] = [
+            "schema": "ganglion-peer-bench/1",
+            "created": ISO8601DateFormatter().string(from: Date()),
+            "host": ["cpus": ProcessInfo.processInfo.activeProcessorCount],
+            "workload": ["runs": workload.runs, "produce_s": workload.produceSeconds, "producers": workload.producers,
+                         "batch": workload.batch, "window": workload.window, "consume_events": workload.consumeEvents,
+                         "latency_s": workload.latencySeconds, "latency_rate": workload.rate],
+            "systems": ["ganglion": [
+                "label": "Ganglion", "server": "ganglion node \(version)", "client": "Ganglion Swift client",
+                "config": label, "results": results,
+            ] as [String: Any]],
+        ]
+        return try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+    }
+}

@@ -1,0 +1,167 @@
+import EventLog
+import Foundation
+import Ganglion
+
+/// The parameters every run shares (the peer benchmark's `Workload`).
+struct BenchWorkload: Sendable {
+    var runs: Int
+    var produceSeconds: Double
+    var producers: Int
+    var batch: Int
+    var window: Int
+    var consumeEvents: Int
+    var latencySeconds: Double
+    var rate: Int
+    var warmup: Duration = .milliseconds(500)
+}
+
+/// The figures of the peer benchmark's table.
+enum BenchMetric: String, Sendable {
+    case produceInterval = "produce_interval"
+    case produceAlways = "produce_always"
+    case consume
+    case latency
+}
+
+/// Runs one measurement at a time against one node.
+struct BenchRunner: Sendable {
+    let client: GanglionClient
+    let api: String
+    let workload: BenchWorkload
+
+    /// [events/s] for throughput, [p50 µs, p99 µs] for latency.
+    func measure(_ metric: BenchMetric, size: Int) async throws -> [Double] {
+        let topic = "bench-\(metric.rawValue)-\(size)-\(UUID().uuidString.prefix(8))"
+        try await client.createTopic(topic, partitions: metric == .latency ? 1 : 4)
+        defer { Task { [client] in try? await client.deleteTopic(topic) } }
+        switch metric {
+        case .produceInterval, .produceAlways: return [try await produce(topic: topic, size: size)]
+        case .consume: return [try await consume(topic: topic, size: size)]
+        case .latency:
+            let (p50, p99) = try await latency(topic: topic, size: size)
+            return [p50, p99]
+        }
+    }
+
+    private func batchBytes(size: Int, count: Int) -> [UInt8] {
+        var builder = RecordBatchBuilder()
+        for index in 0..<count {
+            builder.append(key: Array("k\(index % 64)".utf8), value: (0..<size).map { _ in UInt8.random(in: 0...255) }, timestamp: 1)
+        }
+        return builder.build()
+    }
+
+    /// Acknowledged events per second over the measured window: `producers` concurrent
+    /// producers, each keeping `window` events in flight as batches of `batch`, round-robin over
+    /// the partitions; only acknowledgements inside the window count.
+    private func produce(topic: String, size: Int) async throws -> Double {
+        let bytes = batchBytes(size: size, count: workload.batch)
+        let inFlight = max(1, workload.window / workload.batch)
+        let start = ContinuousClock.now.advanced(by: workload.warmup)
+        let end = start.advanced(by: .seconds(workload.produceSeconds))
+        let counted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<(workload.producers * inFlight) {
+                group.addTask {
+                    var acknowledged = 0
+                    var partition = UInt32(worker % 4)
+                    while ContinuousClock.now < end {
+                        try await client.produce(topic: topic, partition: partition, batch: bytes)
+                        let now = ContinuousClock.now
+                        if now >= start && now < end { acknowledged += workload.batch }
+                        partition = (partition + 1) % 4
+                    }
+                    return acknowledged
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        return Double(counted) / workload.produceSeconds
+    }
+
+    /// Events per second read and committed by a group of two consumers, from the start until
+    /// every event's commit is acknowledged; the events are preloaded first (untimed).
+    private func consume(topic: String, size: Int) async throws -> Double {
+        let bytes = batchBytes(size: size, count: 500)
+        var loaded = 0
+        var partition: UInt32 = 0
+        while loaded < workload.consumeEvents {
+            try await client.produce(topic: topic, partition: partition, batch: bytes)
+            loaded += 500
+            partition = (partition + 1) % 4
+        }
+        let counter = Counter()
+        let target = loaded
+        let start = ContinuousClock.now
+        let consumers = try (0..<2).map { _ in GroupConsumer(client: try GanglionClient(endpoint: api), group: "bench-\(topic)", topics: [topic]) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for consumer in consumers {
+                group.addTask {
+                    // Records come in batches; the commit of a batch's last record is awaited.
+                    for try await batch in consumer.batches {
+                        guard let last = batch.last else { continue }
+                        try await consumer.commit(last)
+                        if await counter.add(batch.count) >= target { return }
+                    }
+                }
+            }
+            _ = try await group.next()
+            while await counter.value < target { try await Task.sleep(for: .milliseconds(1)) }
+            group.cancelAll()
+        }
+        let elapsed = (ContinuousClock.now - start) / .seconds(1)
+        for consumer in consumers { await consumer.close() }
+        return Double(loaded) / elapsed
+    }
+
+    /// p50 and p99 (µs) from handing an event to the client to its delivery by the live stream,
+    /// one event per batch at a fixed rate; events sent during the warm-up are not counted.
+    private func latency(topic: String, size: Int) async throws -> (Double, Double) {
+        let metadata = try await client.metadata(topics: [topic])
+        let stream = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: topic, partition: 0, from: 0)
+        defer { stream.close() }
+        let clock = ContinuousClock()
+        let origin = clock.now
+        let warmup = Int(Double(workload.rate) * (workload.warmup / .seconds(1)))
+        let total = warmup + Int(workload.latencySeconds * Double(workload.rate))
+        let reader = Task {
+            var samples: [Double] = []
+            samples.reserveCapacity(total)
+            var records = stream.records().makeAsyncIterator()
+            var seen = 0
+            while seen < total, let batch = try await records.nextBatch() {
+                let now = Double(origin.duration(to: clock.now) / .nanoseconds(1))
+                for delivered in batch {
+                    seen += 1
+                    guard delivered.record.offset >= Int64(warmup) else { continue }
+                    let sent = delivered.record.value!.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+                    samples.append((now - Double(sent)) / 1000)
+                }
+            }
+            return samples
+        }
+        let padding = [UInt8](repeating: 0x61, count: size - 8)
+        let interval = Duration.seconds(1) / workload.rate
+        var next = clock.now
+        for _ in 0..<total {
+            next = next.advanced(by: interval)
+            if clock.now < next { try await clock.sleep(until: next, tolerance: .zero) }
+            let sentAt = Int64(origin.duration(to: clock.now) / .nanoseconds(1))
+            var builder = RecordBatchBuilder()
+            builder.append(key: nil, value: withUnsafeBytes(of: sentAt) { Array($0) } + padding, timestamp: 1)
+            // Sent from this task without scheduling another: the reply comes back on the client's thread.
+            try client.produce(topic: topic, partition: 0, batch: builder.build()) { _ in }
+        }
+        let samples = try await reader.value.sorted()
+        guard !samples.isEmpty else { throw GanglionError(code: .internal, message: "the latency run delivered no events") }
+        return (samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)])
+    }
+}
+
+/// Counts delivered events across consumers.
+actor Counter {
+    private(set) var value = 0
+    func add(_ count: Int = 1) -> Int {
+        value += count
+        return value
+    }
+}
