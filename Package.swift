@@ -50,6 +50,11 @@ let package = Package(
         ),
         // Pure state machines of the cluster: group coordinator and assignors (no I/O, no clock).
         .target(name: "ClusterCore"),
+        // Subjects, versions, levels and the REST surface, over state kept in the metadata log.
+        .target(
+            name: "SchemaRegistry",
+            dependencies: ["ProtoSchema", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         // The node: services that drive the cores with real sockets, disks and clocks.
         .target(
             name: "ClusterRuntime",
@@ -117,6 +122,7 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "GanglionTestKit"]),
+        .testTarget(name: "SchemaRegistryTests", dependencies: ["SchemaRegistry", "ProtoSchema"]),
         .testTarget(
             name: "ClusterRuntimeTests",
             dependencies: ["ClusterRuntime", "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ", "Ganglion",
