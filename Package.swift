@@ -59,6 +59,7 @@ let package = Package(
         .target(
             name: "ClusterRuntime",
             dependencies: [
+                "SchemaRegistry",
                 "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,15 +1,19 @@
 import ClusterCore
 import EventLog
 import Foundation
+import SchemaRegistry
 
 /// The node's metadata log: every metadata change is validated against the current state,
 /// appended durably (fsync before it is applied) to `<data>/__metadata-0`, then applied. On
 /// open the log is replayed, so a restart resumes exactly. (With several controller voters this
-/// log is what Raft replicates; the state machine does not change.)
-final class MetadataStore: @unchecked Sendable {
-    // `state` is guarded by `lock`; the log is thread-safe.
+/// log is what Raft replicates; the state machine does not change.) The log holds the cluster's
+/// records (no key) and the schema registry's (key `registry`).
+final class MetadataStore: RegistryStore, @unchecked Sendable {
+    // `current` and `registry` are guarded by `lock`; the log is thread-safe.
     private let lock = NSLock()
     private var current = MetadataState()
+    private var registry = RegistryState()
+    private static let registryKey = Array("registry".utf8)
     private let log: PartitionLog
     private let clock: @Sendable () -> Int64
 
@@ -23,7 +27,11 @@ final class MetadataStore: @unchecked Sendable {
         let decoder = JSONDecoder()
         for record in try log.records(from: log.logStartOffset) {
             guard let value = record.value else { continue }
-            current.apply(try decoder.decode(MetadataRecord.self, from: Data(value)))
+            if record.key == Self.registryKey {
+                registry.apply(try decoder.decode(RegistryRecord.self, from: Data(value)))
+            } else {
+                current.apply(try decoder.decode(MetadataRecord.self, from: Data(value)))
+            }
         }
         log.setHighWatermark(log.logEndOffset)
     }
@@ -40,6 +48,24 @@ final class MetadataStore: @unchecked Sendable {
             let result = try log.append(batch.build())
             log.setHighWatermark(result.lastOffset + 1)
             current.apply(record)
+        }
+    }
+
+    /// The registry's state now.
+    var registryState: RegistryState { lock.withLock { registry } }
+
+    /// Decides a registry change against the current state, appends it durably and applies it.
+    func updateRegistry<Answer>(_ decide: (RegistryState) throws -> (RegistryRecord?, Answer)) throws -> Answer {
+        try lock.withLock {
+            let (record, answer) = try decide(registry)
+            if let record {
+                var batch = RecordBatchBuilder()
+                batch.append(key: Self.registryKey, value: Array(try JSONEncoder().encode(record)), timestamp: clock())
+                let result = try log.append(batch.build())
+                log.setHighWatermark(result.lastOffset + 1)
+                registry.apply(record)
+            }
+            return answer
         }
     }
 

@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import SchemaRegistry
 import GanglionWire
 import Logging
 import ZeroMQ
@@ -84,11 +85,15 @@ public final class Node: Sendable {
     private let metadata: MetadataStore
     private let logs: TopicLogs
     private let groups: GroupService
+    /// The schema registry, its state in the metadata log (REST on the HTTP port, operations
+    /// over the API socket, validation of produced events).
+    public let registry: SchemaRegistryService
 
     /// Opens the data directory, binds the sockets, writes `endpoints.json` and starts serving.
     public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "ganglion.node")) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         metadata = try MetadataStore(directory: configuration.dataDirectory)
+        registry = SchemaRegistryService(store: metadata)
         logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability)
         groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,
                                   sessionTimeout: configuration.groupSessionTimeout)
@@ -105,7 +110,7 @@ public final class Node: Sendable {
         endpointState = LockedEndpoints(bound)
         nodeID = configuration.nodeID
         dataDirectory = configuration.dataDirectory
-        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, endpoints: bound)
+        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: bound)
         let loop = self.loop, groups = self.groups, logs = self.logs
         let window = InFlightWindow(limit: configuration.producerWindow)
         try loop.performAndWait { owner in

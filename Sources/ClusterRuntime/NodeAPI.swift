@@ -1,6 +1,7 @@
 import ClusterCore
 import EventLog
 import Foundation
+import SchemaRegistry
 import GanglionWire
 import SwiftProtobuf
 import ZeroMQ
@@ -19,11 +20,13 @@ final class NodeAPI: Sendable {
     let metadata: MetadataStore
     let logs: TopicLogs
     let groups: GroupService
+    let registry: SchemaRegistryService
     let endpoints: NodeEndpoints
     /// Fetches waiting for records (long poll).
     let fetchWaiters = FetchWaiters()
 
-    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, endpoints: NodeEndpoints) {
+    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: NodeEndpoints) {
+        self.registry = registry
         self.nodeID = nodeID
         self.metadata = metadata
         self.logs = logs

@@ -2,11 +2,12 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import SchemaRegistry
 import ServiceLifecycle
 
 /// The node's HTTP port: `/health` (is the node serving) and `/metrics` (Prometheus text of
-/// every swift-metrics counter the node keeps). The REST API of the schema registry comes here
-/// next. Port 0 picks a free port; the bound address is added to `endpoints.json`.
+/// every swift-metrics counter the node keeps), and the schema registry's REST API (Confluent
+/// Schema Registry's paths: `/subjects`, `/schemas`, `/config`, `/mode`, `/compatibility`). Port 0 picks a free port; the bound address is added to `endpoints.json`.
 public struct NodeHTTPService: Service {
     /// The running node.
     public let node: Node
@@ -41,6 +42,7 @@ public struct NodeHTTPService: Service {
             registry.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
+        router.add(middleware: RegistryMiddleware(api: RegistryREST(service: node.registry)))
         let host = self.host
         let application = Application(
             router: router, configuration: .init(address: .hostname(host, port: port)),
@@ -49,5 +51,30 @@ public struct NodeHTTPService: Service {
                 node.publishHTTPEndpoint("http://\(host):\(bound)")
             }, logger: logger)
         try await application.runService()
+    }
+}
+
+/// Answers the registry's paths (before routing, so every method and depth reaches it).
+struct RegistryMiddleware<Context: RequestContext>: RouterMiddleware {
+    let api: RegistryREST
+    /// The largest request body read (a schema is at most 1 MiB, JSON-escaped).
+    let maxBodyBytes = 4 << 20
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let raw = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
+        guard let first = raw.first, RegistryREST.roots.contains(String(first)) else { return try await next(request, context) }
+        let segments = raw.map { String($0).removingPercentEncoding ?? String($0) }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let answer: RegistryHTTPResponse
+        do {
+            let body = try await request.body.collect(upTo: maxBodyBytes)
+            answer = api.handle(RegistryHTTPRequest(method: request.method.rawValue, segments: segments, query: query,
+                                                    body: Array(buffer: body)))
+        } catch {
+            answer = RegistryREST.error(RegistryError(42209, "the request body is larger than \(maxBodyBytes) bytes"))
+        }
+        return Response(status: .init(code: answer.status), headers: [.contentType: answer.contentType],
+                        body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 }

@@ -67,8 +67,9 @@ public struct SubjectState: Codable, Hashable, Sendable {
     public var level: CompatibilityLevel?
     /// The subject's mode (nil: the global one applies).
     public var mode: RegistryMode?
-    /// The highest version ever given, so numbers are never reused.
-    public var highestVersion: Int32 = 0
+    /// The highest version held, soft-deleted ones included: the next is one more (so a
+    /// soft-deleted number is never given again; after a permanent delete, as Confluent, it can be).
+    public var highestVersion: Int32 { versions.map(\.version).max() ?? 0 }
 
     /// The versions not soft-deleted.
     public var liveVersions: [SubjectVersion] { versions.filter { !$0.deleted } }

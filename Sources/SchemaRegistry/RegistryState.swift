@@ -25,7 +25,6 @@ public struct RegistryState: Codable, Hashable, Sendable {
             nextID = max(nextID, schema.id &+ 1)
             var state = subjects[subject] ?? SubjectState()
             state.versions.append(SubjectVersion(version: version, id: schema.id, deleted: false))
-            state.highestVersion = max(state.highestVersion, version)
             subjects[subject] = state
         case .versionDeleted(let subject, let version, let permanent):
             guard var state = subjects[subject], let index = state.versions.firstIndex(where: { $0.version == version }) else { return }
