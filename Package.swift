@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "SchemaRegistryTests", dependencies: ["SchemaRegistry", "ProtoSchema"]),
         .testTarget(
             name: "ClusterRuntimeTests",
-            dependencies: ["ClusterRuntime", "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ", "Ganglion",
+            dependencies: ["ClusterRuntime", "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ", "Ganglion", "SchemaRegistry",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .testTarget(

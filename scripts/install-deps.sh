@@ -27,6 +27,21 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The registry tests drive the node with Confluent's own Python client, from a venv in .build.
+if [[ "$purpose" == "test" ]]; then
+    venv="$(cd "$(dirname "$0")/.." && pwd)/.build/test-venv"
+    if ! "$venv/bin/python" -c 'import confluent_kafka.schema_registry.protobuf' >/dev/null 2>&1; then
+        echo "install-deps: installing confluent-kafka (Python) into $venv" >&2
+        if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+            sudo=""; [[ "$(id -u)" != 0 ]] && sudo="sudo"
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+            python3 -m venv "$venv"
+        fi
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            confluent-kafka==2.16.1 certifi attrs cachetools httpx authlib protobuf googleapis-common-protos
+    fi
+fi
+
 if ! command -v swift >/dev/null; then
     if [[ -x /opt/swift/usr/bin/swift ]]; then
         echo "install-deps: add /opt/swift/usr/bin to PATH" >&2

@@ -19,6 +19,7 @@ step "build"
 swift build --build-tests
 
 step "tests"
+export GANGLION_TEST_PYTHON="$PWD/.build/test-venv/bin/python"
 swift test --skip-build
 
 step "benchmark smoke run"

@@ -21,12 +21,14 @@ final class NodeAPI: Sendable {
     let logs: TopicLogs
     let groups: GroupService
     let registry: SchemaRegistryService
+    let validator: EventValidator
     let endpoints: NodeEndpoints
     /// Fetches waiting for records (long poll).
     let fetchWaiters = FetchWaiters()
 
     init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: NodeEndpoints) {
         self.registry = registry
+        validator = EventValidator(registry: registry)
         self.nodeID = nodeID
         self.metadata = metadata
         self.logs = logs
@@ -78,6 +80,14 @@ final class NodeAPI: Sendable {
             case .listGroups:
                 let _: Ganglion_V1_ListGroupsRequest = try decode(body)
                 respond(try Self.success(header.requestID, groups.list()), nil)
+            case .registry:
+                let request: Ganglion_V1_RegistryRequest = try decode(body)
+                let answer = RegistryREST(service: registry).handle(RegistryHTTPRequest(
+                    method: request.method, segments: request.path, query: request.query, body: Array(request.body)))
+                var response = Ganglion_V1_RegistryResponse()
+                response.status = UInt32(answer.status)
+                response.body = Data(answer.body)
+                respond(try Self.success(header.requestID, response), nil)
             case .resetOffsets:
                 respond(try Self.success(header.requestID, resetOffsets(try decode(body))), nil)
             default:
@@ -119,6 +129,10 @@ final class NodeAPI: Sendable {
     private func produce(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_ProduceRequest, batch: Frame,
                          respond: @escaping Respond) throws {
         let (key, log) = try partition(request.topic, request.partition)
+        if let configuration = metadata.state.topics[request.topic], let subject = configuration.subject,
+           let mode = configuration.validation, mode != .none {
+            try batch.withUnsafeBytes { try validate($0, topic: request.topic, subject: subject, full: mode == .full) }
+        }
         let requestID = header.requestID
         let silent = request.acks == .none
         try batch.withUnsafeBytes { bytes in
@@ -215,10 +229,17 @@ final class NodeAPI: Sendable {
 
     private func createTopic(_ request: Ganglion_V1_CreateTopicRequest) throws -> Ganglion_V1_CreateTopicResponse {
         let config = request.config
+        let validation: SchemaValidationMode = switch config.validation {
+        case .id: .id
+        case .full: .full
+        default: .none
+        }
+        let subject = config.subject.isEmpty ? (validation == .none ? nil : "\(request.name)-value") : config.subject
         let configuration = TopicConfiguration(
             partitions: Int32(clamping: config.partitions), replicationFactor: Int32(clamping: max(config.replicationFactor, 1)),
             retentionMilliseconds: config.retentionMs > 0 ? config.retentionMs : nil,
-            retentionBytes: config.retentionBytes > 0 ? config.retentionBytes : nil, compacted: config.compacted)
+            retentionBytes: config.retentionBytes > 0 ? config.retentionBytes : nil, compacted: config.compacted,
+            subject: subject, validation: validation == .none ? nil : validation)
         guard configuration.replicationFactor == 1 else {
             throw ProtocolFailure(.invalidConfig, "a single node holds one replica; replication factor \(configuration.replicationFactor) needs more nodes")
         }
@@ -268,6 +289,12 @@ final class NodeAPI: Sendable {
         topic.config.retentionMs = configuration.retentionMilliseconds ?? 0
         topic.config.retentionBytes = configuration.retentionBytes ?? 0
         topic.config.compacted = configuration.compacted
+        topic.config.subject = configuration.subject ?? ""
+        topic.config.validation = switch configuration.validation {
+        case .id?: .id
+        case .full?: .full
+        default: .none
+        }
         for index in 0..<configuration.partitions {
             let log = try logs.log(TopicPartition(name, index), configuration: configuration)
             var partition = Ganglion_V1_PartitionMetadata()

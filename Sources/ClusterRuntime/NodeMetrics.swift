@@ -19,4 +19,9 @@ enum NodeMetrics {
     static func busy() {
         Counter(label: "ganglion_rejected_requests_total", dimensions: [("code", "busy")]).increment()
     }
+
+    /// Events refused by their topic's schema validation, by reason.
+    static func schemaRejected(topic: String, reason: String, events: Int) {
+        Counter(label: "ganglion_schema_rejected_events_total", dimensions: [("topic", topic), ("reason", reason)]).increment(by: events)
+    }
 }

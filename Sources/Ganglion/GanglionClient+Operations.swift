@@ -7,8 +7,13 @@ import ZeroMQ
 extension GanglionClient {
     /// Creates a topic; throws `.topicExists` when it exists.
     @discardableResult
-    public func createTopic(_ name: String, partitions: UInt32, retentionMilliseconds: Int64 = 0, compacted: Bool = false) async throws -> Ganglion_V1_TopicMetadata {
+    /// Events can be bound to a registry `subject` with `validation` `.id` or `.full` (the subject
+    /// defaults to `<topic>-value`).
+    public func createTopic(_ name: String, partitions: UInt32, retentionMilliseconds: Int64 = 0, compacted: Bool = false,
+                            subject: String? = nil, validation: Ganglion_V1_SchemaValidation = .none) async throws -> Ganglion_V1_TopicMetadata {
         var request = Ganglion_V1_CreateTopicRequest()
+        request.config.subject = subject ?? ""
+        request.config.validation = validation
         request.name = name
         request.config.partitions = partitions
         request.config.retentionMs = retentionMilliseconds

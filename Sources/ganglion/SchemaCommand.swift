@@ -4,7 +4,8 @@ import ArgumentParser
 struct SchemaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schema",
-        abstract: "Work with protobuf schemas: compile .proto files and check compatibility.",
-        subcommands: [SchemaCompileCommand.self, SchemaDiffCommand.self]
+        abstract: "Work with protobuf schemas: compile and diff .proto files; register, check, list, get, configure and delete them in the node's registry.",
+        subcommands: [SchemaCompileCommand.self, SchemaDiffCommand.self, SchemaRegisterCommand.self, SchemaCheckCommand.self,
+                      SchemaListCommand.self, SchemaGetCommand.self, SchemaConfigCommand.self, SchemaDeleteCommand.self]
     )
 }

@@ -17,13 +17,24 @@ struct TopicCommand: ParsableCommand {
         @Option(help: "Number of partitions.") var partitions: UInt32 = 1
         @Option(help: "Keep records this many ms (0: forever; default 7 days).") var retentionMs: Int64 = 7 * 24 * 3_600_000
         @Flag(help: "Compact by key instead of deleting old segments.") var compact = false
+        @Option(help: "The schema registry subject of the topic's events (default with --validation: NAME-value).") var subject: String?
+        @Option(help: "Check produced events against the subject: none, id (schema id is a version of it) or full (and the payload decodes).") var validation = "none"
+
+        func validate() throws {
+            guard ["none", "id", "full"].contains(validation) else {
+                throw ValidationError("--validation \(validation) is not one of none, id, full")
+            }
+        }
 
         func run() async throws {
             do {
                 let client = try node.client()
                 defer { client.close() }
-                let topic = try await client.createTopic(name, partitions: partitions, retentionMilliseconds: retentionMs, compacted: compact)
-                print("created topic \(topic.name) with \(topic.partitions.count) partition(s)")
+                let mode: Ganglion_V1_SchemaValidation = validation == "full" ? .full : validation == "id" ? .id : .none
+                let topic = try await client.createTopic(name, partitions: partitions, retentionMilliseconds: retentionMs, compacted: compact,
+                                                         subject: subject, validation: mode)
+                let checked = topic.config.validation == .none ? "" : ", events checked (\(validation)) against subject \(topic.config.subject)"
+                print("created topic \(topic.name) with \(topic.partitions.count) partition(s)\(checked)")
             } catch { throw failCommand(error) }
         }
     }
@@ -56,7 +67,7 @@ struct TopicCommand: ParsableCommand {
                 defer { client.close() }
                 let metadata = try await client.metadata(topics: [name])
                 guard let topic = metadata.topics.first else { throw GanglionError(code: .unknownTopic, message: "topic \(name) does not exist") }
-                print("topic \(topic.name): \(topic.partitions.count) partition(s), retention \(topic.config.retentionMs == 0 ? "forever" : "\(topic.config.retentionMs) ms")\(topic.config.compacted ? ", compacted" : "")")
+                print("topic \(topic.name): \(topic.partitions.count) partition(s), retention \(topic.config.retentionMs == 0 ? "forever" : "\(topic.config.retentionMs) ms")\(topic.config.compacted ? ", compacted" : "")\(topic.config.subject.isEmpty ? "" : ", subject \(topic.config.subject) (validation \(topic.config.validation))")")
                 print("partition\tleader\tlog-start\thigh-watermark\tbytes")
                 for partition in topic.partitions {
                     print("\(partition.partition)\t\(partition.leader)\t\(partition.logStartOffset)\t\(partition.highWatermark)\t\(partition.sizeBytes)")

@@ -18,15 +18,9 @@ final class ConsumerProcessTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    private func executable() throws -> URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        return try XCTUnwrap([bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("ganglion") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build the ganglion executable first")
-    }
-
     private func launch(_ arguments: [String], output: URL? = nil) throws -> Process {
         let process = Process()
-        process.executableURL = try executable()
+        process.executableURL = try ganglionExecutable(self)
         process.arguments = arguments
         if let output {
             FileManager.default.createFile(atPath: output.path, contents: nil)

@@ -11,32 +11,8 @@ final class NodeProcessTests: XCTestCase {
     override func setUp() { directory = NSTemporaryDirectory() + "ganglion-process-" + UUID().uuidString }
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
-    private func executable() throws -> URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        return try XCTUnwrap([bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("ganglion") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build the ganglion executable first")
-    }
-
-    /// Starts `ganglion node` on OS-chosen ports and waits for its endpoints file.
     private func startNode() throws -> (Process, String) {
-        try? FileManager.default.removeItem(atPath: directory + "/endpoints.json")
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = ["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
-                             "--http", "127.0.0.1:0", "--fsync", "batch"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date(timeIntervalSinceNow: 20)
-        while Date() < deadline {
-            if let data = FileManager.default.contents(atPath: directory + "/endpoints.json"),
-               let endpoints = try? JSONSerialization.jsonObject(with: data) as? [String: String], let api = endpoints["api"] {
-                return (process, api)
-            }
-            usleep(20_000)
-        }
-        process.terminate()
-        throw GanglionError(code: .timeout, message: "ganglion node did not write \(directory)/endpoints.json within 20 s")
+        try startNodeProcess(directory, test: self)
     }
 
     private func event(_ index: Int) -> EventEnvelope {

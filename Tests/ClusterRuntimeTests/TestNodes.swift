@@ -1,5 +1,7 @@
 import ClusterRuntime
 import Foundation
+import Ganglion
+import XCTest
 
 /// A node for a test: data in `directory`, OS-chosen ports, settings adjusted by `change`.
 func startTestNode(_ directory: String, _ change: (inout NodeConfiguration) -> Void = { _ in }) throws -> Node {
@@ -9,4 +11,46 @@ func startTestNode(_ directory: String, _ change: (inout NodeConfiguration) -> V
     configuration.pubEndpoint = "tcp://127.0.0.1:0"
     change(&configuration)
     return try Node(configuration: configuration)
+}
+
+/// The `ganglion` executable next to the test bundle.
+func ganglionExecutable(_ test: XCTestCase) throws -> URL {
+    let bundle = Bundle(for: type(of: test)).bundleURL
+    return try XCTUnwrap([bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("ganglion") }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build the ganglion executable first")
+}
+
+/// Starts `ganglion node` on OS-chosen ports with data in `directory` (fsync per batch) and
+/// waits for its endpoints file; returns the process and its request endpoint.
+func startNodeProcess(_ directory: String, test: XCTestCase) throws -> (Process, String) {
+    try? FileManager.default.removeItem(atPath: directory + "/endpoints.json")
+    let process = Process()
+    process.executableURL = try ganglionExecutable(test)
+    process.arguments = ["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
+                         "--http", "127.0.0.1:0", "--fsync", "batch"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date(timeIntervalSinceNow: 20)
+    while Date() < deadline {
+        if let data = FileManager.default.contents(atPath: directory + "/endpoints.json"),
+           let endpoints = try? JSONSerialization.jsonObject(with: data) as? [String: String], let api = endpoints["api"] {
+            return (process, api)
+        }
+        usleep(20_000)
+    }
+    process.terminate()
+    throw GanglionError(code: .timeout, message: "ganglion node did not write \(directory)/endpoints.json within 20 s")
+}
+
+/// The node's HTTP base URL from its endpoints file (waits until the HTTP service wrote it).
+func httpEndpoint(_ directory: String) async throws -> String {
+    for _ in 0..<400 {
+        if let data = FileManager.default.contents(atPath: directory + "/endpoints.json"),
+           let endpoints = try? JSONSerialization.jsonObject(with: data) as? [String: String], let http = endpoints["http"], !http.isEmpty {
+            return http
+        }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    throw GanglionError(code: .timeout, message: "the node wrote no http endpoint to \(directory)/endpoints.json")
 }

@@ -10,19 +10,35 @@ public struct TopicConfiguration: Sendable, Hashable, Codable {
     public var retentionBytes: Int64?
     /// Compact by key instead of only deleting old segments.
     public var compacted: Bool
+    /// The schema registry subject the topic's events belong to (nil: none).
+    public var subject: String?
+    /// How produced events are checked against `subject` (nil: not at all).
+    public var validation: SchemaValidationMode?
 
-    /// A configuration; defaults keep records for 7 days, one replica.
+    /// A configuration; defaults keep records for 7 days, one replica, no schema checks.
     public init(partitions: Int32, replicationFactor: Int32 = 1, retentionMilliseconds: Int64? = 7 * 24 * 3_600_000,
-                retentionBytes: Int64? = nil, compacted: Bool = false) {
+                retentionBytes: Int64? = nil, compacted: Bool = false, subject: String? = nil, validation: SchemaValidationMode? = nil) {
         self.partitions = partitions
         self.replicationFactor = replicationFactor
         self.retentionMilliseconds = retentionMilliseconds
         self.retentionBytes = retentionBytes
         self.compacted = compacted
+        self.subject = subject
+        self.validation = validation
     }
 
     /// The most partitions a topic may have.
     public static let maxPartitions: Int32 = 10_000
+}
+
+/// How a node checks produced events against a topic's subject.
+public enum SchemaValidationMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// No check.
+    case none
+    /// The event's schema id must be a version of the subject.
+    case id
+    /// As `id`, and the payload must decode as the named message.
+    case full
 }
 
 /// One change to the cluster metadata, as stored in the metadata log.

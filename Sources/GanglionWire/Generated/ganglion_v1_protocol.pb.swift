@@ -13,6 +13,11 @@
 /// protobuf message. Record batches travel as raw frames in the event log's batch format (Kafka's
 /// v2 layout) and are never wrapped in protobuf, so a node stores and forwards them unchanged.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -68,6 +73,9 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
 
   /// ResetOffsetsRequest → ResetOffsetsResponse (only while the group has no members).
   case resetOffsets // = 13
+
+  /// RegistryRequest → RegistryResponse: a schema registry operation, as its REST API.
+  case registry // = 14
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -90,6 +98,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case 11: self = .listOffsets
     case 12: self = .listGroups
     case 13: self = .resetOffsets
+    case 14: self = .registry
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -110,6 +119,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case .listOffsets: return 11
     case .listGroups: return 12
     case .resetOffsets: return 13
+    case .registry: return 14
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -130,6 +140,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     .listOffsets,
     .listGroups,
     .resetOffsets,
+    .registry,
   ]
 
 }
@@ -1093,6 +1104,46 @@ public nonisolated struct Ganglion_V1_ResetOffsetsResponse: Sendable {
   public init() {}
 }
 
+/// A schema registry operation, exactly as the REST API on the node's HTTP port takes it
+/// (Confluent Schema Registry's paths and JSON bodies), so both surfaces behave the same.
+public nonisolated struct Ganglion_V1_RegistryRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// GET, POST, PUT or DELETE.
+  public var method: String = String()
+
+  /// The path segments, unencoded: ["subjects", "orders-value", "versions"].
+  public var path: [String] = []
+
+  /// Query parameters: deleted, permanent, verbose, defaultToGlobal, format, …
+  public var query: Dictionary<String,String> = [:]
+
+  /// The JSON body, if any.
+  public var body: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_RegistryResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The HTTP status the REST API would answer (200, 404, 409, 422, …).
+  public var status: UInt32 = 0
+
+  /// The JSON body; errors are {"error_code": 40401, "message": "…"}.
+  public var body: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Ganglion_V1_InitProducerIdRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1150,7 +1201,7 @@ public nonisolated struct Ganglion_V1_StreamBatchHeader: Sendable {
 fileprivate nonisolated let _protobuf_package = "ganglion.v1"
 
 nonisolated extension Ganglion_V1_RequestKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0")
 }
 
 nonisolated extension Ganglion_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
@@ -2693,6 +2744,86 @@ nonisolated extension Ganglion_V1_ResetOffsetsResponse: SwiftProtobuf.Message, S
 
   public static func ==(lhs: Ganglion_V1_ResetOffsetsResponse, rhs: Ganglion_V1_ResetOffsetsResponse) -> Bool {
     if lhs.offsets != rhs.offsets {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_RegistryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegistryRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}path\0\u{1}query\0\u{1}body\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.method) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.path) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.query) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.body) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.method.isEmpty {
+      try visitor.visitSingularStringField(value: self.method, fieldNumber: 1)
+    }
+    if !self.path.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.path, fieldNumber: 2)
+    }
+    if !self.query.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.query, fieldNumber: 3)
+    }
+    if !self.body.isEmpty {
+      try visitor.visitSingularBytesField(value: self.body, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_RegistryRequest, rhs: Ganglion_V1_RegistryRequest) -> Bool {
+    if lhs.method != rhs.method {return false}
+    if lhs.path != rhs.path {return false}
+    if lhs.query != rhs.query {return false}
+    if lhs.body != rhs.body {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_RegistryResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegistryResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}body\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.status) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.body) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.status != 0 {
+      try visitor.visitSingularUInt32Field(value: self.status, fieldNumber: 1)
+    }
+    if !self.body.isEmpty {
+      try visitor.visitSingularBytesField(value: self.body, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_RegistryResponse, rhs: Ganglion_V1_RegistryResponse) -> Bool {
+    if lhs.status != rhs.status {return false}
+    if lhs.body != rhs.body {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,120 @@
+import Foundation
+import Ganglion
+import GanglionWire
+import SchemaRegistry
+import XCTest
+
+/// The schema registry of a real `ganglion node` process: Confluent's own Python client against
+/// its REST API, the same operations over the request socket, enforcement on publish (including
+/// payloads in Confluent's framing), and a restart that replays the registry from the metadata log.
+final class RegistryProcessTests: XCTestCase {
+    private var directory = ""
+    private var node: Process?
+
+    override func setUp() { directory = NSTemporaryDirectory() + "ganglion-registry-" + UUID().uuidString }
+    override func tearDown() {
+        if let node, node.isRunning { node.terminate(); node.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private static let scenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("registry/confluent_client_scenario.py")
+
+    /// Runs the Confluent client scenario; returns its output.
+    private func runScenario(_ http: String) throws -> (Int32, String) {
+        let process = Process()
+        // scripts/test.sh installs the client into a venv and names its python here.
+        let python = ProcessInfo.processInfo.environment["GANGLION_TEST_PYTHON"] ?? "python3"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, Self.scenario.path, http, "--with-serializer"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testConfluentsClientTheSocketAPIAndEnforcementOnPublish() async throws {
+        var (process, api) = try startNodeProcess(directory, test: self)
+        node = process
+        let http = try await httpEndpoint(directory)
+        let (status, output) = try runScenario(http)
+        XCTAssertEqual(status, 0, "the Confluent client scenario failed:\n\(output)")
+        let framedLine = try XCTUnwrap(output.split(separator: "\n").last { $0.hasPrefix("FRAMED ") }, output)
+        let framed = try XCTUnwrap(Self.bytes(hex: String(framedLine.dropFirst("FRAMED ".count))))
+        let framing = try XCTUnwrap(ConfluentFraming(parsing: framed), "Ganglion reads Confluent's framing")
+        XCTAssertEqual(framing.messageIndexes, [0])
+
+        // The same registry over the request socket.
+        let client = try GanglionClient(endpoint: api)
+        let subjects = try await client.registry("GET", ["subjects"]) as? [String]
+        XCTAssertEqual(subjects?.contains("audit-value"), true, "\(String(describing: subjects))")
+        let schema = try await client.registry("GET", ["schemas", "ids", String(framing.schemaID)]) as? [String: Any]
+        XCTAssertEqual(schema?["schemaType"] as? String, "PROTOBUF")
+        do {
+            _ = try await client.registry("GET", ["subjects", "nobody", "versions"])
+            XCTFail("an unknown subject is refused")
+        } catch let error as RegistryCallError {
+            XCTAssertEqual(error.code, 40401)
+            XCTAssertEqual(error.status, 404)
+        }
+
+        // A topic bound to audit-value with full validation takes the framed payload, and refuses
+        // a wrong schema id, an unframed payload and a payload that does not decode.
+        try await client.createTopic("audit", partitions: 1, subject: "audit-value", validation: .full)
+        let producer = try await Producer(client: client)
+        try await producer.send(topic: "audit", value: framed)
+        var envelope = EventEnvelope()
+        envelope.id = "evt-1"
+        envelope.type = "audit.recorded"
+        envelope.schemaID = UInt32(framing.schemaID)
+        envelope.data = Data(framed[framing.payloadOffset...])
+        try await producer.send(topic: "audit", value: try envelope.serializedBytes())
+        var wrongID = envelope
+        wrongID.schemaID = 999
+        var undecodable = envelope
+        undecodable.data = Data([0x0a, 0xff, 0xff])
+        var missingID = envelope
+        missingID.schemaID = 0
+        for (bad, reason) in [(wrongID, "999"), (undecodable, "does not decode"), (missingID, "names no schema id")] {
+            do {
+                try await producer.send(topic: "audit", value: try bad.serializedBytes())
+                XCTFail("\(reason): refused")
+            } catch let error as GanglionError {
+                XCTAssertEqual(error.code, .schemaViolation)
+                XCTAssertTrue(error.message.contains(reason), error.message)
+            }
+        }
+        let stored = try await client.metadata(topics: ["audit"]).topics[0].partitions[0].highWatermark
+        XCTAssertEqual(stored, 2, "only the two valid events were stored")
+        let metrics = try await NodeProcessTests.get(http + "/metrics")
+        XCTAssertTrue(metrics.contains("ganglion_schema_rejected_events_total"), metrics)
+        client.close()
+
+        // A restart replays the registry from the metadata log.
+        let before = try await NodeProcessTests.get(http + "/subjects/audit-value/versions")
+        process.terminate()
+        process.waitUntilExit()
+        (process, api) = try startNodeProcess(directory, test: self)
+        node = process
+        let restarted = try await httpEndpoint(directory)
+        let after = try await NodeProcessTests.get(restarted + "/subjects/audit-value/versions")
+        XCTAssertEqual(after, before)
+        let id = try await NodeProcessTests.get(restarted + "/schemas/ids/\(framing.schemaID)")
+        XCTAssertTrue(id.contains("\"schemaType\":\"PROTOBUF\""), id)
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) ?? hex.endIndex
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
+    }
+}
