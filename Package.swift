@@ -111,6 +111,7 @@ let package = Package(
         .executableTarget(
             name: "GanglionBenchmarks",
             dependencies: [
+                "SchemaRegistry",
                 "ZeroMQ",
                 "GanglionWire",
                 "CZeroMQBaseline",

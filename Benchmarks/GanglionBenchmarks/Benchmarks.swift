@@ -31,11 +31,11 @@ struct Benchmarks: ParsableCommand {
     @Option(help: "Directory for the event-log benchmark (created and removed).")
     var logDirectory = "/tmp/ganglion-log-benchmark"
 
-    @Option(help: "What to run: all, transport, envelope, log or schema.")
+    @Option(help: "What to run: all, transport, envelope, log, schema or registry.")
     var only: Suite = .all
 
     enum Suite: String, ExpressibleByArgument {
-        case all, transport, envelope, log, schema
+        case all, transport, envelope, log, schema, registry
     }
 
     func validate() throws {
@@ -57,6 +57,9 @@ struct Benchmarks: ParsableCommand {
         }
         if only == .all || only == .schema {
             try SchemaBenchmark(rounds: rounds).run()
+        }
+        if only == .all || only == .registry {
+            try RegistryBenchmark(rounds: rounds).run()
         }
         if only == .all || only == .log {
             try LogBenchmark(directory: logDirectory, seconds: logSeconds).run()

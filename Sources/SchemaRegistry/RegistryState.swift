@@ -13,6 +13,8 @@ public struct RegistryState: Codable, Hashable, Sendable {
     public private(set) var globalMode: RegistryMode = .readWrite
     /// The next new global id.
     public private(set) var nextID: Int32 = 1
+    /// Global ids by schema fingerprint (the same content always gets the same id).
+    public private(set) var idsByFingerprint: [String: Int32] = [:]
 
     /// An empty registry (BACKWARD, READWRITE).
     public init() {}
@@ -21,7 +23,10 @@ public struct RegistryState: Codable, Hashable, Sendable {
     public mutating func apply(_ record: RegistryRecord) {
         switch record {
         case .schemaRegistered(let subject, let version, let schema):
-            if schemas[schema.id] == nil { schemas[schema.id] = schema }
+            if schemas[schema.id] == nil {
+                schemas[schema.id] = schema
+                idsByFingerprint[schema.fingerprint] = schema.id
+            }
             nextID = max(nextID, schema.id &+ 1)
             var state = subjects[subject] ?? SubjectState()
             state.versions.append(SubjectVersion(version: version, id: schema.id, deleted: false))
@@ -64,7 +69,11 @@ public struct RegistryState: Codable, Hashable, Sendable {
     /// Schemas no version refers to any more are forgotten (their ids are never given again).
     private mutating func dropUnusedSchemas() {
         let used = Set(subjects.values.flatMap { $0.versions.map(\.id) })
-        for id in schemas.keys where !used.contains(id) { schemas[id] = nil }
+        for id in schemas.keys where !used.contains(id) {
+            if let removed = schemas.removeValue(forKey: id), idsByFingerprint[removed.fingerprint] == id {
+                idsByFingerprint[removed.fingerprint] = nil
+            }
+        }
     }
 
     // MARK: Queries

@@ -74,7 +74,7 @@ public final class SchemaRegistryService: Sendable {
                 let report = try check(compiled, subject: subject, against: nil, in: state)
                 if !report.isCompatible { throw Self.incompatible(subject, report, state.effectiveLevel(subject)) }
             }
-            let existing = state.schemas.values.first { $0.fingerprint == compiled.fingerprint }
+            let existing = state.idsByFingerprint[compiled.fingerprint].flatMap { state.schemas[$0] }
             var id = existing?.id ?? state.nextID
             if let wanted = submission.id {
                 if let other = state.schemas[wanted], other.fingerprint != compiled.fingerprint {
