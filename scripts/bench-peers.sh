@@ -2,6 +2,9 @@
 # Side-by-side peer benchmark: Ganglion's event-streaming workload against
 # Redis Streams and NATS JetStream on this machine, one table of medians.
 #   scripts/bench-peers.sh [--quick] [--json FILE] [any Benchmarks/peers/bench_peers.py flag]
+# Runs `ganglion bench` (release build; it starts its own node processes) first, then the same
+# workload against Redis Streams and NATS JetStream, and prints one table with the ratios
+# ganglion/redis and ganglion/nats. GANGLION_BENCH=skip leaves Ganglion out.
 # Installs redis-server/nats-server (Debian packages) and the Python clients
 # (venv in .build/peer-venv, falling back to pip --user), starts the servers on
 # free loopback ports with data in a temp dir, and stops exactly the server
@@ -59,4 +62,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-PEER_BENCH_PIDDIR="$WORK/pids" "$PY" Benchmarks/peers/bench_peers.py --workdir "$WORK/data" "$@"
+merge=()
+if [ "${GANGLION_BENCH:-run}" != skip ]; then
+    [[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
+    echo "bench-peers: building ganglion (release)" >&2
+    swift build -c release --product ganglion >&2
+    quick=()
+    for arg in "$@"; do [ "$arg" = --quick ] && quick=(--quick); done
+    "$(swift build -c release --show-bin-path)/ganglion" bench "${quick[@]}" --json "$WORK/ganglion.json" >&2
+    merge=(--merge "$WORK/ganglion.json")
+fi
+
+PEER_BENCH_PIDDIR="$WORK/pids" "$PY" Benchmarks/peers/bench_peers.py --workdir "$WORK/data" "${merge[@]}" "$@"

@@ -11,6 +11,13 @@ public struct RegistryCallError: Error, Sendable, Hashable, CustomStringConverti
     public var message: String
     /// `message (error code)`.
     public var description: String { "\(message) (error \(code))" }
+
+    /// An error as the registry would answer it.
+    public init(status: Int, code: Int, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
 }
 
 extension GanglionClient {

@@ -21,22 +21,31 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "The CloudEvents type.") var type = "ganglion.cli.event"
     @Option(help: "The CloudEvents source.") var source = "/ganglion/cli"
     @Option(help: "The payload (UTF-8); omit to read events from stdin.") var data: String?
+    @Option(help: "With a topic bound to a registry subject: the message to encode payloads as (default: the schema's first).") var message: String?
 
     func run() async throws {
         do {
             let client = try node.client()
             defer { client.close() }
             let producer = try await Producer(client: client)
+            // A topic bound to a subject gets JSON payloads encoded as its latest schema.
+            let subject = try await client.metadata(topics: [topic]).topics.first?.config.subject ?? ""
+            let encoder = subject.isEmpty ? nil : try await PayloadEncoder(client: client, subject: subject, message: message)
             if let data {
-                let stored = try await producer.send(topic: topic, event: envelope(key: key, type: type, data: Data(data.utf8)))
+                var event = envelope(key: key, type: type, data: Data(data.utf8))
+                if let encoder { try encode(&event, with: encoder, line: nil) }
+                let stored = try await producer.send(topic: topic, event: event)
                 print("published to \(topic)-\(stored.partition) at offset \(stored.offset)")
                 return
             }
             // Lines stream through the producer's bounded buffer: any amount of input, bounded memory.
             var published = 0
+            var number = 0
             while let line = readLine(strippingNewline: true) {
+                number += 1
                 guard !line.isEmpty else { continue }
-                let event = parse(line)
+                var event = parse(line)
+                if let encoder { try encode(&event, with: encoder, line: number) }
                 try await producer.enqueue(topic: topic, key: event.key.isEmpty ? nil : Array(event.key), value: try event.serializedBytes())
                 published += 1
                 if published % 10_000 == 0 { FileHandle.standardError.write(Data("published \(published)\r".utf8)) }
@@ -44,6 +53,20 @@ struct PublishCommand: AsyncParsableCommand {
             try await producer.flush()
             print("published \(published) event(s) to \(topic)")
         } catch { throw failCommand(error) }
+    }
+
+    /// Replaces the event's JSON data by its protobuf encoding, stamped with the schema id.
+    private func encode(_ event: inout EventEnvelope, with encoder: PayloadEncoder, line: Int?) throws {
+        let where_ = line.map { "line \($0): " } ?? ""
+        let json = String(decoding: event.data, as: UTF8.self)
+        do {
+            event.data = Data(try encoder.encode(json: json))
+        } catch {
+            throw ValidationError("\(where_)the data is not a \(encoder.messageType) of \(encoder.subject) (schema id \(encoder.schemaID)): \(error)")
+        }
+        event.schemaID = encoder.schemaID
+        event.messageName = encoder.messageType
+        event.dataContentType = "application/protobuf"
     }
 
     private func parse(_ line: String) -> EventEnvelope {

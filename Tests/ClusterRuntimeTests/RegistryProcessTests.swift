@@ -87,8 +87,17 @@ final class RegistryProcessTests: XCTestCase {
                 XCTAssertTrue(error.message.contains(reason), error.message)
             }
         }
-        let stored = try await client.metadata(topics: ["audit"]).topics[0].partitions[0].highWatermark
+        var stored = try await client.metadata(topics: ["audit"]).topics[0].partitions[0].highWatermark
         XCTAssertEqual(stored, 2, "only the two valid events were stored")
+
+        // The CLI encodes JSON payloads with the topic's subject, and names a payload that does not fit.
+        let good = try runCLI(["publish", "audit", "--node", api, "--data", "{\"orderId\":\"o-9\",\"quantity\":3,\"price\":2.5}"])
+        XCTAssertEqual(good.0, 0, good.1)
+        let wrong = try runCLI(["publish", "audit", "--node", api, "--data", "{\"quantity\":\"lots\"}"])
+        XCTAssertNotEqual(wrong.0, 0)
+        XCTAssertTrue(wrong.1.contains("quantity"), wrong.1)
+        stored = try await client.metadata(topics: ["audit"]).topics[0].partitions[0].highWatermark
+        XCTAssertEqual(stored, 3)
         let metrics = try await NodeProcessTests.get(http + "/metrics")
         XCTAssertTrue(metrics.contains("ganglion_schema_rejected_events_total"), metrics)
         client.close()
@@ -104,6 +113,20 @@ final class RegistryProcessTests: XCTestCase {
         XCTAssertEqual(after, before)
         let id = try await NodeProcessTests.get(restarted + "/schemas/ids/\(framing.schemaID)")
         XCTAssertTrue(id.contains("\"schemaType\":\"PROTOBUF\""), id)
+    }
+
+    /// Runs the `ganglion` CLI; returns its exit status and its output and errors.
+    private func runCLI(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = try ganglionExecutable(self)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     static func bytes(hex: String) -> [UInt8]? {
