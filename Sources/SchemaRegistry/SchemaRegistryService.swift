@@ -58,8 +58,15 @@ public final class SchemaRegistryService: Sendable {
     @discardableResult
     public func register(subject: String, _ submission: SchemaSubmission) throws -> (id: Int32, version: Int32) {
         try Self.validate(subject: subject)
+        // Compiled before writes are excluded (a compile takes milliseconds; the store's lock also
+        // guards the node's topic metadata). References name immutable versions, so the result
+        // holds unless one was removed meanwhile, which is checked under the lock.
+        let compiled = try compilation.compile(submission, in: state)
         return try store.updateRegistry { state in
-            let compiled = try compilation.compile(submission, in: state)
+            for reference in submission.references
+            where state.subjects[reference.subject]?.versions.contains(where: { $0.version == reference.version }) != true {
+                throw RegistryError.invalidSchema("reference \(reference.name) names subject '\(reference.subject)' version \(reference.version), which does not exist")
+            }
             let subjectState = state.subjects[subject] ?? SubjectState()
             // An identical schema answers with its id, even in READONLY (as Confluent).
             for entry in subjectState.liveVersions where state.schemas[entry.id]?.fingerprint == compiled.fingerprint {
