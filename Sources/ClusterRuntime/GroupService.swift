@@ -33,17 +33,44 @@ final class GroupService: @unchecked Sendable {
             guard let key = record.key, let value = record.value, value.count == 8,
                   let (group, partition) = Self.decodeKey(key) else { continue }
             let offset = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
-            withCoordinator(group) { $0.restoreOffset(offset, for: partition) }
+            lock.withLock {
+                var coordinator = coordinators[group] ?? newCoordinator(group)
+                coordinator.restoreOffset(offset, for: partition)
+                coordinators[group] = coordinator
+            }
         }
         offsets.setHighWatermark(offsets.logEndOffset)
     }
 
     private func withCoordinator<T>(_ group: String, _ body: (inout GroupCoordinator) throws -> T) rethrows -> T {
         try lock.withLock {
-            var coordinator = coordinators[group] ?? GroupCoordinator(groupID: group, sessionTimeout: sessionTimeout, rebalanceTimeout: 60_000)
+            var coordinator = coordinators[group] ?? newCoordinator(group)
             coordinator.updateTopics(metadata.state.topics.mapValues(\.partitions))
-            defer { coordinators[group] = coordinator }
+            defer {
+                record(coordinator)
+                coordinators[group] = coordinator
+            }
             return try body(&coordinator)
+        }
+    }
+
+    /// A coordinator whose epochs continue after the last assignment in the metadata log.
+    private func newCoordinator(_ group: String) -> GroupCoordinator {
+        GroupCoordinator(groupID: group, sessionTimeout: sessionTimeout, rebalanceTimeout: 60_000,
+                         epoch: metadata.state.groupAssignments[group]?.epoch ?? 0)
+    }
+
+    /// Appends the coordinator's target assignment to the metadata log when it is new (the log the
+    /// controller will replicate, so every node knows who owns what).
+    private func record(_ coordinator: GroupCoordinator) {
+        let recorded = metadata.state.groupAssignments[coordinator.groupID]?.epoch ?? -1
+        guard coordinator.targetEpoch > recorded, coordinator.targetEpoch > 0 else { return }
+        let members = coordinator.targetAssignment.reduce(into: [String: [TopicPartition]]()) { $0[$1.key.value] = $1.value.sorted() }
+        do {
+            try metadata.commit(.groupAssignment(group: coordinator.groupID, assignment: GroupAssignment(epoch: coordinator.targetEpoch, members: members)))
+            NodeMetrics.rebalanced(group: coordinator.groupID)
+        } catch {
+            // The in-memory coordinator stays authoritative on one node; the next change records again.
         }
     }
 
@@ -51,7 +78,10 @@ final class GroupService: @unchecked Sendable {
     func expireMembers() {
         let now = clock()
         lock.withLock {
-            for group in coordinators.keys { _ = coordinators[group]!.expireMembers(now: now) }
+            for group in coordinators.keys {
+                _ = coordinators[group]!.expireMembers(now: now)
+                record(coordinators[group]!)
+            }
         }
     }
 
@@ -149,6 +179,17 @@ final class GroupService: @unchecked Sendable {
         return response
     }
 
+    /// Sets the lag gauge of every committed partition of every group.
+    func reportLag(highWatermark: (TopicPartition) -> Int64?) {
+        let committed = lock.withLock { coordinators.mapValues(\.committedOffsets) }
+        for (group, offsets) in committed {
+            for (partition, offset) in offsets {
+                guard let end = highWatermark(partition) else { continue }
+                NodeMetrics.lag(group: group, partition: partition.description, max(0, end - offset))
+            }
+        }
+    }
+
     /// Every group with members or committed offsets, by name.
     func list() -> Ganglion_V1_ListGroupsResponse {
         let all = lock.withLock { coordinators.values.sorted { $0.groupID < $1.groupID } }
@@ -184,7 +225,7 @@ final class GroupService: @unchecked Sendable {
             }
             let appended = try self.offsets.append(batch.build())
             self.offsets.setHighWatermark(appended.lastOffset + 1)
-            var coordinator = coordinators[group] ?? GroupCoordinator(groupID: group, sessionTimeout: sessionTimeout, rebalanceTimeout: 60_000)
+            var coordinator = coordinators[group] ?? newCoordinator(group)
             for (partition, offset) in offsets { coordinator.restoreOffset(offset, for: partition) }
             coordinators[group] = coordinator
         }

@@ -1,8 +1,9 @@
+import ClusterCore
 import EventLog
 import Foundation
-import SchemaRegistry
 import GanglionWire
 import Logging
+import SchemaRegistry
 import ZeroMQ
 
 /// Produce requests awaiting acknowledgement, per client; only touched on the node's socket
@@ -111,7 +112,7 @@ public final class Node: Sendable {
         nodeID = configuration.nodeID
         dataDirectory = configuration.dataDirectory
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: bound)
-        let loop = self.loop, groups = self.groups, logs = self.logs
+        let loop = self.loop, groups = self.groups, logs = self.logs, metadata = self.metadata
         let window = InFlightWindow(limit: configuration.producerWindow)
         try loop.performAndWait { owner in
             guard let routerID = owner.socketIDs.first, let pubID = owner.socketIDs.last else { return }
@@ -133,6 +134,13 @@ public final class Node: Sendable {
                 owner.schedule(after: .seconds(30)) { maintain($0) }
             }
             maintain(owner)
+            // Each group's lag per partition, as a gauge for /metrics.
+            func reportLag(_ owner: SocketLoop.Owner) {
+                let topics = metadata.state.topics
+                groups.reportLag { partition in topics[partition.topic].flatMap { try? logs.log(partition, configuration: $0).highWatermark } }
+                owner.schedule(after: .seconds(5)) { reportLag($0) }
+            }
+            reportLag(owner)
             owner.watch(owner.socket(routerID)!) { router, _ in
                 // Drain a bounded batch per wake-up; the handler is called again while more wait.
                 for _ in 0..<256 {
@@ -170,6 +178,9 @@ public final class Node: Sendable {
         try writeEndpoints()
         logger.info("node ready", metadata: ["ganglion.node": "\(configuration.nodeID)", "ganglion.api": "\(bound.api)", "ganglion.pub": "\(bound.pub)"])
     }
+
+    /// The cluster metadata now (topics, producer ids, group assignments).
+    public var metadataState: MetadataState { metadata.state }
 
     /// How many topics exist.
     public var topicCount: Int { metadata.state.topics.count }

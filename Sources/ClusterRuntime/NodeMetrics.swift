@@ -24,4 +24,14 @@ enum NodeMetrics {
     static func schemaRejected(topic: String, reason: String, events: Int) {
         Counter(label: "ganglion_schema_rejected_events_total", dimensions: [("topic", topic), ("reason", reason)]).increment(by: events)
     }
+
+    /// A consumer group got a new target assignment.
+    static func rebalanced(group: String) {
+        Counter(label: "ganglion_group_rebalances_total", dimensions: [("group", group)]).increment()
+    }
+
+    /// How far a group's committed offset is behind a partition's high watermark.
+    static func lag(group: String, partition: String, _ lag: Int64) {
+        Gauge(label: "ganglion_group_lag_records", dimensions: [("group", group), ("partition", partition)]).record(lag)
+    }
 }

@@ -44,4 +44,18 @@ final class MetadataStateTests: XCTestCase {
         XCTAssertEqual(first, second)
         XCTAssertEqual(first.topics["a"]?.partitions, 7)
     }
+
+    func testGroupAssignmentsOnlyMoveForward() throws {
+        var state = MetadataState()
+        let first = GroupAssignment(epoch: 3, members: ["m-1": [TopicPartition("orders", 0), TopicPartition("orders", 1)]])
+        try state.validate(.groupAssignment(group: "billing", assignment: first))
+        state.apply(.groupAssignment(group: "billing", assignment: first))
+        XCTAssertEqual(state.groupAssignments["billing"], first)
+        let stale = GroupAssignment(epoch: 3, members: [:])
+        XCTAssertThrowsError(try state.validate(.groupAssignment(group: "billing", assignment: stale)))
+        state.apply(.groupAssignment(group: "billing", assignment: stale))
+        XCTAssertEqual(state.groupAssignments["billing"], first, "a stale assignment is ignored on replay")
+        let decoded = try JSONDecoder().decode(MetadataRecord.self, from: JSONEncoder().encode(MetadataRecord.groupAssignment(group: "billing", assignment: first)))
+        XCTAssertEqual(decoded, .groupAssignment(group: "billing", assignment: first))
+    }
 }

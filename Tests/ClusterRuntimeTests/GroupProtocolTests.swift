@@ -74,6 +74,10 @@ final class GroupProtocolTests: XCTestCase {
         let described = try await client.call(.describeGroup, describe, reply: Ganglion_V1_DescribeGroupResponse.self).0
         XCTAssertEqual(described.members.count, 2)
         XCTAssertEqual(described.lag.first?.committedOffset, 42)
+        // The target assignment is in the metadata log, with both members.
+        let recorded = try XCTUnwrap(node!.metadataState.groupAssignments["billing"])
+        XCTAssertEqual(Set(recorded.members.keys), [first.memberID, second.memberID])
+        XCTAssertEqual(recorded.members.values.map(\.count).sorted(), [2, 2])
 
         client.close()
         node!.stop()
@@ -86,5 +90,9 @@ final class GroupProtocolTests: XCTestCase {
         let offsets = try await client.call(.offsetFetch, fetch, reply: Ganglion_V1_OffsetFetchResponse.self).0.offsets
         XCTAssertEqual(offsets.map(\.offset), [42])
         XCTAssertEqual(offsets.first?.partition, revoked[0])
+        // The assignment survived the restart, and the group's epochs continue after it.
+        XCTAssertEqual(node!.metadataState.groupAssignments["billing"]?.epoch, recorded.epoch)
+        let rejoined = try await heartbeat(client, epoch: 0, join: true)
+        XCTAssertGreaterThan(rejoined.memberEpoch, recorded.epoch, "epochs only grow across restarts")
     }
 }

@@ -28,11 +28,14 @@ public struct GroupCoordinator: Sendable {
     private var partitionCounts: [String: Int32] = [:]
     private var nextMemberNumber = 0
 
-    /// A coordinator for `groupID`.
-    public init(groupID: String, sessionTimeout: Int64 = 45_000, rebalanceTimeout: Int64 = 300_000) {
+    /// A coordinator for `groupID`; `epoch` continues the epochs of an earlier incarnation (after
+    /// a restart), so epochs only grow.
+    public init(groupID: String, sessionTimeout: Int64 = 45_000, rebalanceTimeout: Int64 = 300_000, epoch: Int32 = 0) {
         self.groupID = groupID
         self.sessionTimeout = sessionTimeout
         self.rebalanceTimeout = rebalanceTimeout
+        groupEpoch = epoch
+        targetEpoch = epoch
     }
 
     /// Sets the topics' partition counts (from the cluster metadata).

@@ -1,5 +1,5 @@
 /// One partition of a topic: what a consumer group hands out to its members.
-public struct TopicPartition: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct TopicPartition: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     /// The topic's name.
     public var topic: String
     /// The partition number, from 0.

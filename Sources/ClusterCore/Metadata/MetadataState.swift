@@ -8,6 +8,8 @@ public struct MetadataState: Sendable, Hashable {
     public private(set) var producerEpochs: [Int64: Int16] = [:]
     /// The id the next new producer gets.
     public var nextProducerID: Int64 { (producerEpochs.keys.max() ?? 0) + 1 }
+    /// The latest target assignment of every consumer group.
+    public private(set) var groupAssignments: [String: GroupAssignment] = [:]
     /// How many records have been applied (the next metadata offset).
     public private(set) var appliedCount: Int64 = 0
 
@@ -42,6 +44,11 @@ public struct MetadataState: Sendable, Hashable {
             guard (current == nil && id == nextProducerID && epoch == 0) || (current.map { epoch == $0 &+ 1 } ?? false) else {
                 throw MetadataError(code: .invalidConfiguration, message: "producer \(id) epoch \(epoch) does not follow the issued ids and epochs")
             }
+        case .groupAssignment(let group, let assignment):
+            if let current = groupAssignments[group], current.epoch >= assignment.epoch {
+                throw MetadataError(code: .invalidConfiguration,
+                                    message: "group \(group): assignment epoch \(assignment.epoch) is not after the recorded \(current.epoch)")
+            }
         }
     }
 
@@ -53,6 +60,7 @@ public struct MetadataState: Sendable, Hashable {
         case .topicCreated(let name, let configuration): topics[name] = configuration
         case .topicDeleted(let name): topics[name] = nil
         case .producerInitialized(let id, let epoch): producerEpochs[id] = epoch
+        case .groupAssignment(let group, let assignment): groupAssignments[group] = assignment
         }
     }
 

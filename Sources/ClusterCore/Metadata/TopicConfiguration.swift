@@ -49,6 +49,22 @@ public enum MetadataRecord: Sendable, Hashable, Codable {
     case topicDeleted(name: String)
     /// An idempotent producer id was issued, or its epoch bumped (fencing older instances).
     case producerInitialized(id: Int64, epoch: Int16)
+    /// A consumer group's coordinator computed a new target assignment.
+    case groupAssignment(group: String, assignment: GroupAssignment)
+}
+
+/// A consumer group's target assignment at an epoch: which member should own which partitions.
+public struct GroupAssignment: Sendable, Hashable, Codable {
+    /// The group epoch the assignment was computed at.
+    public var epoch: Int32
+    /// Partitions by member id.
+    public var members: [String: [TopicPartition]]
+
+    /// An assignment.
+    public init(epoch: Int32, members: [String: [TopicPartition]]) {
+        self.epoch = epoch
+        self.members = members
+    }
 }
 
 /// Why a metadata change was refused.
