@@ -30,9 +30,11 @@ final class GroupService: @unchecked Sendable {
         self.metadata = metadata
         self.clock = clock
         for record in try offsets.records(from: offsets.logStartOffset) {
-            guard let key = record.key, let value = record.value, value.count == 8,
-                  let (group, partition) = Self.decodeKey(key) else { continue }
-            let offset = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+            guard let key = record.key, let (group, partition) = Self.decodeKey(key) else { continue }
+            // A tombstone (no value) forgets the offset: its topic was deleted.
+            let offset = record.value.flatMap { value in
+                value.count == 8 ? value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) } : nil
+            }
             lock.withLock {
                 var coordinator = coordinators[group] ?? newCoordinator(group)
                 coordinator.restoreOffset(offset, for: partition)
@@ -177,6 +179,23 @@ final class GroupService: @unchecked Sendable {
             response.lag.append(lag)
         }
         return response
+    }
+
+    /// Forgets every group's committed offsets on a deleted topic (tombstones in the offsets log),
+    /// so a topic created again under the name starts from its beginning.
+    func forgetOffsets(ofTopic topic: String) throws {
+        try lock.withLock {
+            var batch = RecordBatchBuilder()
+            for (group, coordinator) in coordinators {
+                for partition in coordinator.committedOffsets.keys where partition.topic == topic {
+                    batch.append(key: Self.encodeKey(group, partition), value: nil, timestamp: clock())
+                    coordinators[group]!.restoreOffset(nil, for: partition)
+                }
+            }
+            guard batch.count > 0 else { return }
+            let appended = try offsets.append(batch.build())
+            offsets.setHighWatermark(appended.lastOffset + 1)
+        }
     }
 
     /// Sets the lag gauge of every committed partition of every group.

@@ -259,6 +259,7 @@ final class NodeAPI: Sendable {
         }
         try metadata.commit(.topicDeleted(name: request.name))
         logs.delete(topic: request.name, partitions: configuration.partitions)
+        try groups.forgetOffsets(ofTopic: request.name)
     }
 
     private func metadataResponse(_ request: Ganglion_V1_MetadataRequest) throws -> Ganglion_V1_MetadataResponse {

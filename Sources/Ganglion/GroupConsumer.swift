@@ -6,8 +6,9 @@ import GanglionWire
 /// A member of a consumer group: it joins, follows the partitions the group assigns to it from
 /// their committed offsets, hands records over with backpressure, and gives partitions up when
 /// the group rebalances (KIP-848 style: the node moves a partition only after this member
-/// stopped and reported it). Commit what you have processed with ``commit(_:)``; what was not
-/// committed is delivered again to the partition's next owner (at-least-once).
+/// stopped and reported it). Commit what you have processed with ``commit(_:)``, or let the
+/// ``CommitPolicy/automatic`` policy commit what the application finished; what was not committed
+/// is delivered again to the partition's next owner (at-least-once).
 public final class GroupConsumer: Sendable {
     /// The group.
     public let group: String
@@ -17,28 +18,33 @@ public final class GroupConsumer: Sendable {
     private let channel = AsyncThrowingChannel<[DeliveredRecord], any Error>()
     private let state: ConsumerState
     private let heartbeats: Task<Void, Never>
+    /// When this member commits.
+    public let commitPolicy: CommitPolicy
+    let processed: ProcessedPositions?
 
-    /// Joins `group` for `topics` through `client`.
-    public init(client: GanglionClient, group: String, topics: [String]) {
+    /// Joins `group` for `topics` through `client`, committing by `commitPolicy`.
+    public init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual) {
         self.client = client
         self.group = group
         self.topics = topics
+        self.commitPolicy = commitPolicy
+        let processed: ProcessedPositions? = commitPolicy == .manual ? nil : ProcessedPositions()
+        self.processed = processed
         let state = ConsumerState()
         self.state = state
         let channel = self.channel
+        let interval: Duration? = if case .automatic(let every) = commitPolicy { every } else { nil }
         heartbeats = Task {
-            await state.run(client: client, group: group, topics: topics, channel: channel)
+            await state.run(client: client, group: group, topics: topics, channel: channel, processed: processed, commitEvery: interval)
         }
     }
 
     /// The records of the partitions this member holds, in batches as they come (in offset order
     /// per partition); iterating slowly slows the partitions' streams (the channel holds nothing).
-    public var batches: AsyncThrowingChannel<[DeliveredRecord], any Error> { channel }
+    public var batches: Batches { Batches(channel: channel, processed: processed) }
 
-    /// The same records one at a time.
-    public var records: some AsyncSequence<DeliveredRecord, any Error> {
-        channel.flatMap { $0.async }
-    }
+    /// The same records one at a time: `for try await record in consumer.records`.
+    public var records: Records { Records(channel: channel, processed: processed) }
 
     /// Commits `record` as processed: the group resumes after it.
     public func commit(_ record: DeliveredRecord) async throws {
@@ -63,10 +69,12 @@ public final class GroupConsumer: Sendable {
         get async { await state.owned }
     }
 
-    /// Leaves the group (its partitions move at once) and stops.
+    /// Commits what was processed (automatic policy), leaves the group (its partitions move at
+    /// once) and stops.
     public func close() async {
         heartbeats.cancel()
         await heartbeats.value
+        if let processed { await state.commitProcessed(processed, client: client, group: group, only: nil) }
         await state.leave(client: client, group: group)
         channel.finish()
     }
@@ -90,8 +98,10 @@ actor ConsumerState {
     var identity: (String, Int32) { (memberID, epoch) }
     var owned: Set<TopicPartition> { Set(followers.keys) }
 
-    func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<[DeliveredRecord], any Error>) async {
+    func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<[DeliveredRecord], any Error>,
+             processed: ProcessedPositions?, commitEvery: Duration?) async {
         var pubEndpoint: String?
+        var lastCommit = ContinuousClock.now
         while !Task.isCancelled {
             do {
                 if pubEndpoint == nil { pubEndpoint = try await client.metadata(topics: topics).nodes.first?.pubEndpoint }
@@ -106,7 +116,18 @@ actor ConsumerState {
                 epoch = response.memberEpoch
                 let assignment = Set(response.assignment.flatMap { entry in entry.partitions.map { TopicPartition(entry.topic, Int32($0)) } })
                 let revoked = owned.subtracting(assignment)
-                for partition in revoked { stop(partition) }
+                if let processed, !revoked.isEmpty {
+                    // What was finished on a partition given up is committed before it moves.
+                    for partition in revoked { stop(partition) }
+                    await commitProcessed(processed, client: client, group: group, only: revoked)
+                    for partition in revoked { processed.forget(partition) }
+                } else {
+                    for partition in revoked { stop(partition) }
+                }
+                if let processed, let commitEvery, ContinuousClock.now - lastCommit >= commitEvery {
+                    await commitProcessed(processed, client: client, group: group, only: owned)
+                    lastCommit = .now
+                }
                 let added = assignment.subtracting(owned)
                 if !added.isEmpty, let pubEndpoint {
                     let committed = try await committedOffsets(client: client, group: group, partitions: added)
@@ -136,6 +157,31 @@ actor ConsumerState {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
+    }
+
+    /// Commits the processed positions (of `only`, when given); refusals (a partition already
+    /// moved) are dropped: its next owner redelivers from the last commit.
+    func commitProcessed(_ processed: ProcessedPositions, client: GanglionClient, group: String, only: Set<TopicPartition>?) async {
+        let pending = processed.pending(in: only)
+        guard !pending.isEmpty, !memberID.isEmpty else { return }
+        var request = Ganglion_V1_OffsetCommitRequest()
+        request.group = group
+        request.memberID = memberID
+        request.memberEpoch = epoch
+        request.offsets = pending.sorted { $0.key < $1.key }.map { partition, offset in
+            var entry = Ganglion_V1_PartitionOffset()
+            entry.topic = partition.topic
+            entry.partition = UInt32(partition.partition)
+            entry.offset = offset
+            return entry
+        }
+        guard let response = try? await client.call(.offsetCommit, request, reply: Ganglion_V1_OffsetCommitResponse.self).0 else { return }
+        var done: [TopicPartition: Int64] = [:]
+        for outcome in response.errors where outcome.error == .none {
+            let partition = TopicPartition(outcome.topic, Int32(outcome.partition))
+            done[partition] = pending[partition]
+        }
+        processed.committed(done)
     }
 
     func leave(client: GanglionClient, group: String) async {

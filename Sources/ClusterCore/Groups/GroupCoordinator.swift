@@ -109,8 +109,9 @@ public struct GroupCoordinator: Sendable {
         committedOffsets[partition] = offset
     }
 
-    /// Restores an offset committed before a restart (replayed from the offsets log).
-    public mutating func restoreOffset(_ offset: Int64, for partition: TopicPartition) {
+    /// Restores an offset committed before a restart (replayed from the offsets log); nil
+    /// forgets it (its topic was deleted).
+    public mutating func restoreOffset(_ offset: Int64?, for partition: TopicPartition) {
         committedOffsets[partition] = offset
     }
 
