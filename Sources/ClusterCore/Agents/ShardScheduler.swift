@@ -1,0 +1,118 @@
+/// The order in which an agent shard runs its partition's events (DESIGN §2 ShardHost): events
+/// of one key run in offset order, one at a time; events of different keys run concurrently up
+/// to `maxConcurrent`; the queue holds at most `capacity` events (running ones included), so the
+/// fetcher stops when it is full instead of buffering without bound; and the offset a shard may
+/// commit is the lowest one not yet finished. Pure: no clock, no I/O, no `await`.
+public struct ShardScheduler<Payload: Sendable>: Sendable {
+    /// One event of the partition.
+    public struct Item: Sendable {
+        /// Its offset in the partition.
+        public var offset: Int64
+        /// The entity key: events of one key are serialised.
+        public var key: String
+        /// The event (or whatever the host runs for it).
+        public var payload: Payload
+
+        /// An item.
+        public init(offset: Int64, key: String, payload: Payload) {
+            self.offset = offset
+            self.key = key
+            self.payload = payload
+        }
+    }
+
+    /// Why an item was not taken.
+    public enum EnqueueError: Error, Sendable, Hashable {
+        /// The queue holds `capacity` events: wait for one to finish.
+        case full
+        /// Offsets must increase; this one does not follow the last.
+        case outOfOrder(offset: Int64, last: Int64)
+    }
+
+    /// Events held at most (waiting and running).
+    public let capacity: Int
+    /// Keys running at once at most.
+    public let maxConcurrent: Int
+    private var waiting: [String: [Item]] = [:]
+    /// Keys with waiting events and none running, in the order they became ready.
+    private var ready: [String] = []
+    private var running: [String: Int64] = [:]
+    /// Offsets held and not finished.
+    private var unfinished: Set<Int64> = []
+    /// Offsets taken or skipped, in order, from the committable one on.
+    private var lowestCandidates: [Int64] = []
+    private var lastOffset: Int64?
+    private var nextOffset: Int64
+
+    /// A scheduler for a partition whose next event is at `startOffset`.
+    public init(startOffset: Int64, capacity: Int = 512, maxConcurrent: Int = 16) {
+        precondition(capacity >= 1 && maxConcurrent >= 1, "capacity and maxConcurrent are at least 1")
+        self.capacity = capacity
+        self.maxConcurrent = maxConcurrent
+        nextOffset = startOffset
+    }
+
+    /// Events held (waiting and running).
+    public var count: Int { unfinished.count }
+
+    /// Whether another event fits.
+    public var hasRoom: Bool { unfinished.count < capacity }
+
+    /// Events running now.
+    public var runningCount: Int { running.count }
+
+    /// Takes the partition's next event; refused when full or out of order.
+    public mutating func enqueue(_ item: Item) throws(EnqueueError) {
+        guard hasRoom else { throw .full }
+        if let lastOffset, item.offset <= lastOffset { throw .outOfOrder(offset: item.offset, last: lastOffset) }
+        lastOffset = item.offset
+        unfinished.insert(item.offset)
+        lowestCandidates.append(item.offset)
+        let wasIdle = waiting[item.key, default: []].isEmpty && running[item.key] == nil
+        waiting[item.key, default: []].append(item)
+        if wasIdle { ready.append(item.key) }
+    }
+
+    /// An offset with nothing to run (filtered out before any handler): committable once every
+    /// event below it has finished.
+    public mutating func skip(offset: Int64) throws(EnqueueError) {
+        if let lastOffset, offset <= lastOffset { throw .outOfOrder(offset: offset, last: lastOffset) }
+        lastOffset = offset
+        lowestCandidates.append(offset)
+        advance()
+    }
+
+    /// The next event that may start now (its key idle, fewer than `maxConcurrent` running), now
+    /// counted as running; nil when none may.
+    public mutating func start() -> Item? {
+        guard running.count < maxConcurrent, !ready.isEmpty else { return nil }
+        let key = ready.removeFirst()
+        var queue = waiting[key]!
+        let item = queue.removeFirst()
+        waiting[key] = queue.isEmpty ? nil : queue
+        running[key] = item.offset
+        return item
+    }
+
+    /// The running event at `offset` finished (handled, or given up to the dead letters); its
+    /// key's next event becomes ready. Unknown offsets are ignored.
+    public mutating func finish(offset: Int64, key: String) {
+        guard running[key] == offset else { return }
+        running[key] = nil
+        unfinished.remove(offset)
+        if waiting[key] != nil { ready.append(key) }
+        advance()
+    }
+
+    /// The offset to commit: every event below it has finished.
+    public var committableOffset: Int64 { nextOffset }
+
+    private mutating func advance() {
+        var index = 0
+        while index < lowestCandidates.count, !unfinished.contains(lowestCandidates[index]) {
+            nextOffset = lowestCandidates[index] + 1
+            index += 1
+        }
+        if index > 0 { lowestCandidates.removeFirst(index) }
+    }
+}
