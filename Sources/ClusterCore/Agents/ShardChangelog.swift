@@ -1,0 +1,202 @@
+/// An event an agent emitted, held in its shard's changelog (the outbox) until it is forwarded to
+/// its topic. Its id is derived from the input event (``EmittedEventID``), so a resend after a
+/// crash carries the same id.
+public struct OutboxEntry: Hashable, Sendable {
+    /// The emitted event's id.
+    public var id: String
+    /// Where it goes.
+    public var topic: String
+    /// Its partitioning key.
+    public var key: [UInt8]?
+    /// The encoded event.
+    public var event: [UInt8]
+
+    /// An outbox entry.
+    public init(id: String, topic: String, key: [UInt8]?, event: [UInt8]) {
+        self.id = id
+        self.topic = topic
+        self.key = key
+        self.event = event
+    }
+}
+
+/// What handling one event did: the entity's new state (nil: deleted; absent: unchanged), what it
+/// emitted, and the outcome recorded for a redelivery of the same event.
+public struct HandledEvent: Sendable, Hashable {
+    /// The input event's id.
+    public var eventID: String
+    /// The entity key.
+    public var key: String
+    /// The input's offset in the partition.
+    public var offset: Int64
+    /// The new state, when it changed (`.some(nil)` deletes it).
+    public var newState: [UInt8]??
+    /// Events emitted, in order.
+    public var emitted: [OutboxEntry]
+    /// The recorded outcome (a reply for `ask`, a decision summary).
+    public var outcome: [UInt8]
+
+    /// A handled event.
+    public init(eventID: String, key: String, offset: Int64, newState: [UInt8]??, emitted: [OutboxEntry], outcome: [UInt8] = []) {
+        self.eventID = eventID
+        self.key = key
+        self.offset = offset
+        self.newState = newState
+        self.emitted = emitted
+        self.outcome = outcome
+    }
+}
+
+/// The state of an agent shard as its compacted changelog partition holds it (DESIGN §2: "the batch
+/// is the transaction"): entity states, the consumed offset, the outbox, and the recent event ids
+/// handled per key (idempotency). Handling an event becomes one batch of keyed records — state,
+/// handled ids, outbox entries and the offset together — so a crash never separates them; once
+/// the outbox entries are forwarded, tombstones remove them. Replaying the records (after any
+/// compaction, which keeps the newest record per key) rebuilds the same shard. Pure.
+public struct ShardChangelog: Sendable, Hashable {
+    /// Event ids remembered per key for recognising redeliveries.
+    public let rememberedPerKey: Int
+    /// Entity states by key.
+    public private(set) var states: [String: [UInt8]] = [:]
+    /// The next input offset to consume (every event below it is handled).
+    public private(set) var nextOffset: Int64
+    /// Emitted events not yet forwarded, by id, with their order of emission.
+    private var outbox: [String: (sequence: Int64, entry: OutboxEntry)] = [:]
+    private var outboxSequence: Int64 = 0
+    /// Recently handled (event id, outcome) per key, oldest first.
+    private var handled: [String: [HandledID]] = [:]
+
+    struct HandledID: Hashable, Sendable {
+        var id: String
+        var outcome: [UInt8]
+    }
+
+    /// A shard that starts consuming at `startOffset`.
+    public init(startOffset: Int64 = 0, rememberedPerKey: Int = 64) {
+        nextOffset = startOffset
+        self.rememberedPerKey = max(1, rememberedPerKey)
+    }
+
+    public static func == (lhs: ShardChangelog, rhs: ShardChangelog) -> Bool {
+        lhs.states == rhs.states && lhs.nextOffset == rhs.nextOffset && lhs.handled == rhs.handled
+            && lhs.pendingOutbox == rhs.pendingOutbox
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(states)
+        hasher.combine(nextOffset)
+    }
+
+    /// Emitted events waiting to be forwarded, in the order they were emitted.
+    public var pendingOutbox: [OutboxEntry] {
+        outbox.values.sorted { $0.sequence < $1.sequence }.map(\.entry)
+    }
+
+    /// The outcome recorded when `eventID` was handled for `key`, if it was (a redelivery).
+    public func outcome(ofHandled eventID: String, key: String) -> [UInt8]? {
+        handled[key]?.last { $0.id == eventID }?.outcome
+    }
+
+    // MARK: Records
+
+    /// A changelog record: its compaction key and value (nil: a tombstone).
+    public struct Record: Sendable, Hashable {
+        /// The compaction key.
+        public var key: [UInt8]
+        /// The value; nil deletes the key.
+        public var value: [UInt8]?
+
+        /// A record.
+        public init(key: [UInt8], value: [UInt8]?) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    private static let offsetKey = Array("o".utf8)
+
+    /// The batch that makes `event` durable: the state change, the handled id with its outcome,
+    /// the outbox entries and the new offset, all in one batch. Apply it (or replay it) with
+    /// ``apply(_:)``.
+    public func records(for event: HandledEvent) -> [Record] {
+        var records: [Record] = []
+        if let newState = event.newState { records.append(Record(key: Array("s\u{0}\(event.key)".utf8), value: newState)) }
+        var ids = handled[event.key] ?? []
+        ids.append(HandledID(id: event.eventID, outcome: event.outcome))
+        if ids.count > rememberedPerKey { ids.removeFirst(ids.count - rememberedPerKey) }
+        var handledValue = ByteWriter()
+        handledValue.integer(Int64(ids.count))
+        for id in ids {
+            handledValue.string(id.id)
+            handledValue.bytes(id.outcome)
+        }
+        records.append(Record(key: Array("h\u{0}\(event.key)".utf8), value: handledValue.output))
+        for entry in event.emitted {
+            var value = ByteWriter()
+            value.string(entry.id)
+            value.string(entry.topic)
+            value.optionalBytes(entry.key)
+            value.bytes(entry.event)
+            records.append(Record(key: Array("e\u{0}\(entry.id)".utf8), value: value.output))
+        }
+        var offset = ByteWriter()
+        offset.integer(max(nextOffset, event.offset + 1))
+        records.append(Record(key: Self.offsetKey, value: offset.output))
+        return records
+    }
+
+    /// The batch for an input that runs no handler (a redelivery of a handled event, or one
+    /// filtered out): only the offset moves.
+    public func records(skipping offset: Int64) -> [Record] {
+        var value = ByteWriter()
+        value.integer(max(nextOffset, offset + 1))
+        return [Record(key: Self.offsetKey, value: value.output)]
+    }
+
+    /// Tombstones for outbox entries that have been forwarded.
+    public func forwardedRecords(ids: [String]) -> [Record] {
+        ids.map { Record(key: Array("e\u{0}\($0)".utf8), value: nil) }
+    }
+
+    /// Applies records in log order (a batch just appended, or the log replayed after a restart).
+    public mutating func apply(_ records: [Record]) {
+        for record in records {
+            guard let tag = record.key.first else { continue }
+            let name = record.key.count > 2 ? String(decoding: record.key[2...], as: UTF8.self) : ""
+            switch tag {
+            case UInt8(ascii: "s"): states[name] = record.value
+            case UInt8(ascii: "h"): handled[name] = record.value.flatMap(Self.decodeHandled)
+            case UInt8(ascii: "e"):
+                if let value = record.value, let entry = Self.decodeOutbox(value) {
+                    if outbox[name] == nil {
+                        outboxSequence += 1
+                        outbox[name] = (outboxSequence, entry)
+                    }
+                } else {
+                    outbox[name] = nil
+                }
+            case UInt8(ascii: "o"):
+                var reader = ByteReader(record.value ?? [])
+                if let offset = reader.integer() { nextOffset = max(nextOffset, offset) }
+            default: continue
+            }
+        }
+    }
+
+    private static func decodeHandled(_ bytes: [UInt8]) -> [HandledID]? {
+        var reader = ByteReader(bytes)
+        guard let count = reader.integer(), count >= 0, count <= 1 << 20 else { return nil }
+        var ids: [HandledID] = []
+        for _ in 0..<count {
+            guard let id = reader.string(), let outcome = reader.bytes() else { return nil }
+            ids.append(HandledID(id: id, outcome: outcome))
+        }
+        return ids
+    }
+
+    private static func decodeOutbox(_ bytes: [UInt8]) -> OutboxEntry? {
+        var reader = ByteReader(bytes)
+        guard let id = reader.string(), let topic = reader.string(), let key = reader.optionalBytes(), let event = reader.bytes() else { return nil }
+        return OutboxEntry(id: id, topic: topic, key: key, event: event)
+    }
+}
