@@ -76,6 +76,7 @@ let package = Package(
                 "ZeroMQ", "GanglionWire", "ClusterCore", "ClusterRuntime", "EventLog",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Helpers for deterministic simulation and tests (seeded randomness; simulated clusters later).

@@ -1,0 +1,106 @@
+import ClusterCore
+import Foundation
+import GanglionWire
+
+/// What an agent type consumes: a topic, the event types it handles (empty: every type) and a
+/// filter over envelope attributes and payload fields, evaluated before the handler runs.
+public struct AgentSubscription: Sendable {
+    /// The topic.
+    public var topic: String
+    /// Event types handled; others are skipped without running the handler.
+    public var types: Set<String>
+    /// A filter such as `type == "transaction.created" && amount > 1000`.
+    public var filter: EventFilter?
+
+    /// A subscription; `filter` is parsed now, so a mistake shows at once with its column.
+    public init(topic: String, types: Set<String> = [], filter: String? = nil) throws {
+        self.topic = topic
+        self.types = types
+        self.filter = try filter.map { text throws(FilterSyntaxError) in try EventFilter(text) }
+    }
+}
+
+/// An agent type (DESIGN §4): a consumer group whose shards (one per partition) hold one entity
+/// per key with a typed state; `handle` runs for one event of one key at a time.
+public protocol Agent: Sendable {
+    /// The entity state kept per key.
+    associatedtype State: Codable & Sendable
+    /// The agent type's name: its consumer group, and the prefix of its changelog and
+    /// dead-letter topics.
+    var name: String { get }
+    /// What it consumes.
+    var subscription: AgentSubscription { get }
+    /// Deadline per attempt, retries with backoff, then the dead letters.
+    var retryPolicy: RetryPolicy { get }
+    /// Handles one event; change `context.state`, `emit` events, `reply`. Throwing retries the
+    /// event under the retry policy; the state and emitted events of a failed attempt are dropped.
+    func handle(_ context: AgentContext<State>) async throws
+}
+
+extension Agent {
+    /// Five attempts, 100 ms doubling to 10 s, 30 s per attempt.
+    public var retryPolicy: RetryPolicy { RetryPolicy() }
+}
+
+/// What a handler sees and does for one event of one key.
+public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable {
+    // Only the handler's task touches a context.
+    /// The event.
+    public let event: EventEnvelope
+    /// The entity key (the event's key as text).
+    public let key: String
+    /// Where the event is.
+    public let partition: UInt32
+    /// Its offset.
+    public let offset: Int64
+    /// This attempt, from 1.
+    public let attempt: Int
+    /// The key's state: nil before the first event of the key; set it to change it, nil deletes it.
+    public var state: State?
+    private(set) var emitted: [EventEnvelope] = []
+    private(set) var emittedTopics: [String] = []
+    /// What a redelivery of this event answers with (and an `ask` replies).
+    public var outcome: Data = Data()
+    /// The agent type handling the event.
+    public let agentName: String
+
+    init(agentName: String, event: EventEnvelope, key: String, partition: UInt32, offset: Int64, attempt: Int, state: State?) {
+        self.agentName = agentName
+        self.event = event
+        self.key = key
+        self.partition = partition
+        self.offset = offset
+        self.attempt = attempt
+        self.state = state
+    }
+
+    /// Emits an event to `topic` once this event's progress is durable: its id derives from the
+    /// input's id and the emit index, its causation id is the input's id, and the correlation id
+    /// and trace context carry over.
+    public func emit(topic: String, type: String, key: String? = nil, data: Data, contentType: String = "application/json") {
+        var out = EventEnvelope()
+        out.id = EmittedEventID.derive(inputID: event.id, index: emitted.count)
+        out.specVersion = EventEnvelope.cloudEventsSpecVersion
+        out.source = "/agents"
+        out.type = type
+        out.time = event.time
+        out.dataContentType = contentType
+        out.data = data
+        out.key = Data((key ?? self.key).utf8)
+        out.causationID = event.id
+        out.correlationID = event.correlationID.isEmpty ? event.id : event.correlationID
+        out.traceparent = event.traceparent
+        out.tracestate = event.tracestate
+        emitted.append(out)
+        emittedTopics.append(topic)
+    }
+
+    /// Records a decision for the audit trail: emitted to `<agent>.decisions` with the inputs,
+    /// context and output as extensions.
+    public func decide(_ decision: String, inputs: [String: String] = [:], policyVersion: String = "") {
+        var data = ["decision": decision, "policy_version": policyVersion, "input_event": event.id]
+        for (key, value) in inputs { data["input." + key] = value }
+        let bytes = (try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys])) ?? Data()
+        emit(topic: "\(agentName).decisions", type: "ganglion.decision.recorded", data: bytes)
+    }
+}

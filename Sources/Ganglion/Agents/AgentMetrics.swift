@@ -1,0 +1,16 @@
+import Metrics
+
+/// The agent runtime's swift-metrics counters.
+enum AgentMetrics {
+    static func handled(agent: String) {
+        Counter(label: "ganglion_agent_events_handled_total", dimensions: [("agent", agent)]).increment()
+    }
+
+    static func retried(agent: String) {
+        Counter(label: "ganglion_agent_retries_total", dimensions: [("agent", agent)]).increment()
+    }
+
+    static func deadLettered(agent: String) {
+        Counter(label: "ganglion_agent_dead_letters_total", dimensions: [("agent", agent)]).increment()
+    }
+}

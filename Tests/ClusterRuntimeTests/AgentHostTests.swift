@@ -1,0 +1,144 @@
+import ClusterCore
+import ClusterRuntime
+import EventLog
+import Foundation
+import Ganglion
+import GanglionWire
+import XCTest
+
+/// Counts transactions per customer and raises an alert on every third large one; fails twice on
+/// a flaky event and always on a poison one.
+private struct FraudAgent: Agent {
+    struct State: Codable, Sendable {
+        var count = 0
+        var total = 0.0
+    }
+
+    let name = "fraud"
+    let subscription = try! AgentSubscription(topic: "payments", types: ["transaction.created"], filter: "amount > 100")
+    let retryPolicy = RetryPolicy(maxAttempts: 3, initialBackoffMilliseconds: 5, maxBackoffMilliseconds: 20, attemptDeadlineMilliseconds: 2000)
+    let flaky: FlakyCounter
+
+    func handle(_ context: AgentContext<State>) async throws {
+        if context.event.id == "poison" { throw TestFailure("poisoned") }
+        if context.event.id == "flaky", await flaky.fail() { throw TestFailure("flaky") }
+        let amount = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: Any])?["amount"] as? Double ?? 0
+        var state = context.state ?? State()
+        state.count += 1
+        state.total += amount
+        context.state = state
+        if state.count % 3 == 0 {
+            context.emit(topic: "alerts", type: "fraud.alert", data: Data("{\"customer\":\"\(context.key)\",\"count\":\(state.count)}".utf8))
+        }
+    }
+}
+
+private struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Fails the first two calls.
+private actor FlakyCounter {
+    private var calls = 0
+    func fail() -> Bool {
+        calls += 1
+        return calls <= 2
+    }
+}
+
+/// The agent runtime over a real node: filters, per-key state, emitted events with derived ids,
+/// retries, dead letters, redeliveries recognised by id, and a host stopped and replaced by a new
+/// one that rebuilds its shards' state from the changelog without doubling anything.
+final class AgentHostTests: XCTestCase {
+    private var directory = ""
+
+    override func setUp() { directory = NSTemporaryDirectory() + "ganglion-agents-" + UUID().uuidString }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    private func transaction(_ id: String, customer: String, amount: Double, type: String = "transaction.created") -> EventEnvelope {
+        var event = EventEnvelope()
+        event.id = id
+        event.type = type
+        event.key = Data(customer.utf8)
+        event.data = Data("{\"amount\":\(amount)}".utf8)
+        event.correlationID = "corr-\(id)"
+        return event
+    }
+
+    private func all(_ client: GanglionClient, _ topic: String) async throws -> [EventEnvelope] {
+        var events: [EventEnvelope] = []
+        guard let metadata = try await client.metadata(topics: [topic]).topics.first else { return [] }
+        for described in metadata.partitions {
+            var offset: Int64 = 0
+            while offset < described.highWatermark {
+                let (response, bytes) = try await client.fetch(topic: topic, partition: described.partition, offset: offset)
+                events += try PartitionStream.records(in: bytes, base: nil).map { try EventEnvelope(serializedBytes: $0.value ?? []) }
+                offset = response.nextOffset
+            }
+        }
+        return events
+    }
+
+    private func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
+        for _ in 0..<500 {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTFail("timed out waiting for \(what)")
+    }
+
+    func testAgentsHandleEachEventOnceAcrossAHostReplacement() async throws {
+        let node = try startTestNode(directory) { $0.groupSessionTimeout = 1000 }
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("payments", partitions: 2)
+        try await client.createTopic("alerts", partitions: 1)
+        var events: [EventEnvelope] = []
+        for index in 0..<30 { events.append(transaction("t-\(index)", customer: "c\(index % 3)", amount: 500)) }
+        events.append(transaction("small", customer: "c0", amount: 5))                  // filtered: amount ≤ 100
+        events.append(transaction("refund", customer: "c0", amount: 900, type: "refund")) // filtered: type
+        events.append(transaction("flaky", customer: "c1", amount: 500))                 // fails twice, then counts
+        events.append(transaction("poison", customer: "c2", amount: 500))                // dead letter after 3 attempts
+        events.append(transaction("t-5", customer: "c2", amount: 500))                   // a redelivery: not counted again
+        _ = try await client.publish(topic: "payments", events: events)
+
+        let flaky = FlakyCounter()
+        let first = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(FraudAgent(flaky: flaky)) }
+        try await waitFor("the dead letter") { try await self.all(client, "fraud.dlq").count == 1 }
+        try await waitFor("every event handled") {
+            let lag = try await client.describeGroup("fraud").lag
+            return lag.count == 2 && lag.allSatisfy { $0.lag == 0 }
+        }
+        first.cancel()
+        _ = await first.result
+
+        // More events, and a new host: it rebuilds the shards from the changelogs.
+        var more: [EventEnvelope] = []
+        for index in 30..<36 { more.append(transaction("t-\(index)", customer: "c\(index % 3)", amount: 500)) }
+        _ = try await client.publish(topic: "payments", events: more)
+        let second = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(FraudAgent(flaky: flaky)) }
+        defer { second.cancel() }
+        // c0 and c2 reach 12 counted events, c1 13 (with the flaky one): alerts at 3, 6, 9, 12 for each.
+        try await waitFor("all alerts") { try await self.all(client, "alerts").count >= 12 }
+        try await Task.sleep(for: .milliseconds(300))
+        let alerts = try await all(client, "alerts")
+        let ids = Set(alerts.map(\.id))
+        XCTAssertEqual(ids.count, 12, "each alert once by id: \(alerts.map(\.id))")
+        let counts = Dictionary(grouping: alerts, by: { String(decoding: $0.key, as: UTF8.self) }).mapValues { group in
+            Set(group.map { String(decoding: $0.data, as: UTF8.self) }).count
+        }
+        XCTAssertEqual(counts, ["c0": 4, "c1": 4, "c2": 4])
+        for alert in alerts {
+            XCTAssertFalse(alert.causationID.isEmpty)
+            XCTAssertEqual(alert.correlationID, "corr-" + alert.causationID)
+            XCTAssertEqual(alert.id, EmittedEventID.derive(inputID: alert.causationID, index: 0))
+        }
+        let letters = try await all(client, "fraud.dlq")
+        XCTAssertEqual(letters.count, 1)
+        XCTAssertEqual(letters.first?.extensions["attempts"], "3")
+        XCTAssertEqual(letters.first?.extensions["agent"], "fraud")
+        XCTAssertTrue(letters.first?.extensions["error"]?.contains("poisoned") == true)
+    }
+}
