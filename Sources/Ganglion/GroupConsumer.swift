@@ -48,15 +48,20 @@ public final class GroupConsumer: Sendable {
 
     /// Commits `record` as processed: the group resumes after it.
     public func commit(_ record: DeliveredRecord) async throws {
+        try await commit(topic: record.topic, partition: record.partition, offset: record.record.offset + 1)
+    }
+
+    /// Commits `offset` of a partition: the group resumes there (every record below is processed).
+    public func commit(topic: String, partition: UInt32, offset: Int64) async throws {
         let (member, epoch) = await state.identity
         var request = Ganglion_V1_OffsetCommitRequest()
         request.group = group
         request.memberID = member
         request.memberEpoch = epoch
         var entry = Ganglion_V1_PartitionOffset()
-        entry.topic = record.topic
-        entry.partition = record.partition
-        entry.offset = record.record.offset + 1
+        entry.topic = topic
+        entry.partition = partition
+        entry.offset = offset
         request.offsets = [entry]
         let response = try await client.call(.offsetCommit, request, reply: Ganglion_V1_OffsetCommitResponse.self).0
         if let refused = response.errors.first(where: { $0.error != .none }) {

@@ -142,3 +142,80 @@ final class AgentHostTests: XCTestCase {
         XCTAssertTrue(letters.first?.extensions["error"]?.contains("poisoned") == true)
     }
 }
+
+/// Records handling per key: order, overlap within a key, and when each finished.
+private actor HandlingLog {
+    private(set) var order: [String: [Int64]] = [:]
+    private var active: Set<String> = []
+    private(set) var overlaps = 0
+    private(set) var finishedAt: [String: ContinuousClock.Instant] = [:]
+
+    func begin(_ key: String, _ offset: Int64) {
+        if active.contains(key) { overlaps += 1 }
+        active.insert(key)
+        order[key, default: []].append(offset)
+    }
+
+    private(set) var ended = 0
+
+    func end(_ key: String) {
+        active.remove(key)
+        finishedAt[key] = .now
+        ended += 1
+    }
+}
+
+/// One slow key among quick ones.
+private struct SlowKeyAgent: Agent {
+    struct State: Codable, Sendable { var seen = 0 }
+    let name = "sorter"
+    let subscription = try! AgentSubscription(topic: "work")
+    let log: HandlingLog
+
+    func handle(_ context: AgentContext<State>) async throws {
+        await log.begin(context.key, context.offset)
+        if context.key == "slow" { try await Task.sleep(for: .milliseconds(150)) }
+        context.state = State(seen: (context.state?.seen ?? 0) + 1)
+        await log.end(context.key)
+    }
+}
+
+extension AgentHostTests {
+    func testKeysRunConcurrentlyInOrderWithinABoundedShard() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("work", partitions: 1)
+        var events: [EventEnvelope] = []
+        for index in 0..<40 {
+            var event = EventEnvelope()
+            event.id = "w-\(index)"
+            event.type = "work"
+            event.key = Data((index % 10 == 0 ? "slow" : "k\(index % 5)").utf8)
+            events.append(event)
+        }
+        _ = try await client.publish(topic: "work", events: events)
+        let log = HandlingLog()
+        let started = ContinuousClock.now
+        let host = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api), shardCapacity: 8, maxConcurrentKeys: 4)
+            .run(SlowKeyAgent(log: log)) }
+        defer { host.cancel() }
+        for _ in 0..<300 {
+            if await log.ended == 40 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let order = await log.order
+        XCTAssertEqual(order.values.reduce(0) { $0 + $1.count }, 40)
+        for (key, offsets) in order { XCTAssertEqual(offsets, offsets.sorted(), "key \(key) in offset order") }
+        let overlaps = await log.overlaps
+        XCTAssertEqual(overlaps, 0, "one event per key at a time")
+        // The quick keys did not wait for the slow one's four sleeps (4 × 150 ms).
+        let finished = await log.finishedAt
+        let quickDone = ["k1", "k2", "k3", "k4"].compactMap { finished[$0] }.max()
+        let slowDone = finished["slow"]
+        XCTAssertNotNil(quickDone)
+        if let quickDone, let slowDone { XCTAssertLessThan(quickDone, slowDone) }
+        XCTAssertGreaterThan(ContinuousClock.now - started, .milliseconds(550), "the slow key's events ran one after another")
+    }
+}

@@ -117,8 +117,9 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// The batch that makes `event` durable: the state change, the handled id with its outcome,
     /// the outbox entries and the new offset, all in one batch. Apply it (or replay it) with
-    /// ``apply(_:)``.
-    public func records(for event: HandledEvent) -> [Record] {
+    /// ``apply(_:)``. With events of several keys in flight, `committableOffset` is the lowest
+    /// offset still unfinished once this event is (``ShardScheduler``); alone, the next one.
+    public func records(for event: HandledEvent, committableOffset: Int64? = nil) -> [Record] {
         var records: [Record] = []
         if let newState = event.newState { records.append(Record(key: Array("s\u{0}\(event.key)".utf8), value: newState)) }
         var ids = handled[event.key] ?? []
@@ -140,7 +141,7 @@ public struct ShardChangelog: Sendable, Hashable {
             records.append(Record(key: Array("e\u{0}\(entry.id)".utf8), value: value.output))
         }
         var offset = ByteWriter()
-        offset.integer(max(nextOffset, event.offset + 1))
+        offset.integer(max(nextOffset, committableOffset ?? (event.offset + 1)))
         records.append(Record(key: Self.offsetKey, value: offset.output))
         return records
     }

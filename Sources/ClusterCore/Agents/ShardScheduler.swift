@@ -107,6 +107,14 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// The offset to commit: every event below it has finished.
     public var committableOffset: Int64 { nextOffset }
 
+    /// The committable offset once the running event at `offset` finishes (to make it durable
+    /// with that event's changes before finishing it).
+    public func committableOffset(finishing offset: Int64, key: String) -> Int64 {
+        var copy = self
+        copy.finish(offset: offset, key: key)
+        return copy.committableOffset
+    }
+
     private mutating func advance() {
         var index = 0
         while index < lowestCandidates.count, !unfinished.contains(lowestCandidates[index]) {

@@ -10,8 +10,18 @@ public final class AgentHost: Sendable {
     /// The node connection.
     public let client: GanglionClient
 
+    /// Events held per shard at most (waiting and running): beyond it the shard stops taking
+    /// events from the partition.
+    public let shardCapacity: Int
+    /// Keys of one shard handled at once at most.
+    public let maxConcurrentKeys: Int
+
     /// A host on `client`'s node.
-    public init(client: GanglionClient) { self.client = client }
+    public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 16) {
+        self.client = client
+        self.shardCapacity = max(1, shardCapacity)
+        self.maxConcurrentKeys = max(1, maxConcurrentKeys)
+    }
 
     /// The dead-letter topic of an agent type.
     public static func deadLetterTopic(_ agent: String) -> String { "\(agent).dlq" }
@@ -32,24 +42,35 @@ public final class AgentHost: Sendable {
         try await ensureTopic("\(agent.name).decisions", partitions: 1, compacted: false)
         let producer = try await Producer(client: client)
         let consumer = GroupConsumer(client: client, group: agent.name, topics: [topic])
-        var shards: [UInt32: AgentShard<A>] = [:]
+        let shards = ShardSet<A>()
+        // The group resumes where every shard's handled inputs are durable: committed every 100 ms.
+        let committer = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                for (partition, offset) in await shards.uncommitted() {
+                    if (try? await consumer.commit(topic: topic, partition: partition, offset: offset)) != nil {
+                        await shards.committed(partition, offset)
+                    }
+                }
+            }
+        }
+        defer { committer.cancel() }
         do {
             for try await batch in consumer.batches {
                 // Shards of partitions this member no longer holds are dropped; their next owner
                 // rebuilds them from the changelog.
-                let held = await consumer.assignment
-                for partition in shards.keys where !held.contains(TopicPartition(topic, Int32(partition))) { shards[partition] = nil }
+                await shards.keep(await consumer.assignment, topic: topic)
                 for (partition, records) in Dictionary(grouping: batch, by: \.partition).sorted(by: { $0.key < $1.key }) {
                     let shard: AgentShard<A>
-                    if let existing = shards[partition] {
+                    if let existing = await shards.shard(partition) {
                         shard = existing
                     } else {
-                        shard = AgentShard(agent: agent, client: client, producer: producer, changelogTopic: changelogTopic, partition: partition)
+                        shard = AgentShard(agent: agent, client: client, producer: producer, changelogTopic: changelogTopic, partition: partition,
+                                           capacity: shardCapacity, maxConcurrent: maxConcurrentKeys)
                         try await shard.recover()
-                        shards[partition] = shard
+                        await shards.add(shard, partition)
                     }
-                    for record in records.sorted(by: { $0.record.offset < $1.record.offset }) { try await shard.process(record) }
-                    if let last = records.last { try? await consumer.commit(last) }
+                    for record in records.sorted(by: { $0.record.offset < $1.record.offset }) { try await shard.submit(record) }
                 }
             }
         } catch {
@@ -64,4 +85,34 @@ public final class AgentHost: Sendable {
             try await client.createTopic(name, partitions: partitions, retentionMilliseconds: compacted ? 0 : 7 * 24 * 3_600_000, compacted: compacted)
         } catch let error as GanglionError where error.code == .topicExists {}
     }
+}
+
+/// The shards a host runs for one agent type, and what their group offsets were committed at.
+actor ShardSet<A: Agent> {
+    private var shards: [UInt32: AgentShard<A>] = [:]
+    private var commits: [UInt32: Int64] = [:]
+
+    func shard(_ partition: UInt32) -> AgentShard<A>? { shards[partition] }
+
+    func add(_ shard: AgentShard<A>, _ partition: UInt32) { shards[partition] = shard }
+
+    /// Drops the shards of partitions not in `held`.
+    func keep(_ held: Set<TopicPartition>, topic: String) {
+        for partition in shards.keys where !held.contains(TopicPartition(topic, Int32(partition))) {
+            shards[partition] = nil
+            commits[partition] = nil
+        }
+    }
+
+    /// Committable offsets that moved since their last commit.
+    func uncommitted() async -> [(UInt32, Int64)] {
+        var moved: [(UInt32, Int64)] = []
+        for (partition, shard) in shards {
+            let offset = await shard.committableOffset
+            if commits[partition] != offset { moved.append((partition, offset)) }
+        }
+        return moved
+    }
+
+    func committed(_ partition: UInt32, _ offset: Int64) { commits[partition] = offset }
 }

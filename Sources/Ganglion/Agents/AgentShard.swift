@@ -7,24 +7,41 @@ import GanglionWire
 /// the shard's compacted changelog partition, and every handled event made durable as one
 /// changelog batch (state, handled id, outbox, offset) before its emitted events are forwarded.
 actor AgentShard<A: Agent> {
+    /// An input event taken by the shard.
+    struct Input: Sendable {
+        var delivered: DeliveredRecord
+        /// Nil when the record is not an event envelope (it goes to the dead letters).
+        var event: EventEnvelope?
+    }
+
     let agent: A
     let client: GanglionClient
     let producer: Producer
     let changelogTopic: String
     let partition: UInt32
     private(set) var changelog = ShardChangelog()
+    private var scheduler: ShardScheduler<Input>
+    private let capacity: Int
+    private let maxConcurrent: Int
+    private var roomWaiters: [CheckedContinuation<Void, Never>] = []
+    private var failure: (any Error)?
+    private var forwarding = false
+    private var forwardAgain = false
     private var random = SystemRandomNumberGenerator()
 
-    init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, partition: UInt32) {
+    init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, partition: UInt32, capacity: Int, maxConcurrent: Int) {
         self.agent = agent
         self.client = client
         self.producer = producer
         self.changelogTopic = changelogTopic
         self.partition = partition
+        self.capacity = capacity
+        self.maxConcurrent = maxConcurrent
+        scheduler = ShardScheduler(startOffset: 0, capacity: capacity, maxConcurrent: maxConcurrent)
     }
 
-    /// The next input offset to consume: every event below it is handled.
-    var nextOffset: Int64 { changelog.nextOffset }
+    /// The offset the group may commit: every input below it is handled durably (or skipped).
+    var committableOffset: Int64 { scheduler.committableOffset }
 
     /// Replays the changelog partition, then forwards what a crash left in the outbox.
     func recover() async throws {
@@ -36,25 +53,65 @@ actor AgentShard<A: Agent> {
             if response.nextOffset >= response.highWatermark || records.isEmpty { break }
             offset = response.nextOffset
         }
+        scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent)
         try await forwardOutbox()
     }
 
-    /// Handles one delivered input record (in offset order; records already handled are skipped).
-    func process(_ delivered: DeliveredRecord) async throws {
+    /// Takes the next input record (in offset order): waits while the shard's queue is full (the
+    /// backpressure that stops the fetcher), runs it as soon as its key is free. Inputs below the
+    /// changelog's offset were handled before and are skipped; a failure of the shard (its
+    /// changelog cannot be written) is thrown.
+    func submit(_ delivered: DeliveredRecord) async throws {
+        if let failure { throw failure }
         let offset = delivered.record.offset
-        guard offset >= changelog.nextOffset else { return }
-        guard let value = delivered.record.value, let event = try? EventEnvelope(serializedBytes: value), !event.id.isEmpty else {
-            try await deadLetter(raw: delivered.record.value ?? [], id: "\(delivered.topic)-\(partition)-\(offset)", key: "_", offset: offset,
-                                 error: "the record is not an event envelope", attempts: 0)
+        guard offset >= scheduler.committableOffset else { return }
+        let event = delivered.record.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
+        if let event, !accepts(event) {
+            // Filtered out: only the offset moves (a replay filters the same way).
+            try? scheduler.skip(offset: offset)
             return
         }
-        let key = event.key.isEmpty ? "_" : String(decoding: event.key, as: UTF8.self)
-        // Filtered out, or a redelivery of an event already handled: only the offset moves (in
-        // memory; the next durable batch carries it, and a replay filters the same way).
-        if !accepts(event) || changelog.outcome(ofHandled: event.id, key: key) != nil {
-            changelog.apply(changelog.records(skipping: offset))
-            return
+        while !scheduler.hasRoom { await withCheckedContinuation { roomWaiters.append($0) } }
+        let key = event.map { $0.key.isEmpty ? "_" : String(decoding: $0.key, as: UTF8.self) } ?? "_"
+        do {
+            try scheduler.enqueue(.init(offset: offset, key: key, payload: Input(delivered: delivered, event: event)))
+        } catch {
+            return  // out of order: a redelivered offset already taken
         }
+        pump()
+    }
+
+    private func pump() {
+        while let item = scheduler.start() {
+            Task { await self.run(item) }
+        }
+    }
+
+    /// Handles one input: a redelivery of a handled event only moves the offset; otherwise the
+    /// handler runs under the retry policy and the outcome is made durable in one changelog batch.
+    private func run(_ item: ShardScheduler<Input>.Item) async {
+        do {
+            let offset = item.offset
+            if let event = item.payload.event {
+                if changelog.outcome(ofHandled: event.id, key: item.key) == nil {
+                    try await commit(try await handle(event, key: item.key, offset: offset), item)
+                }
+            } else {
+                let raw = item.payload.delivered.record.value ?? []
+                try await commit(try deadLetter(raw: raw, id: "\(item.payload.delivered.topic)-\(partition)-\(offset)", key: "_", offset: offset,
+                                                error: "the record is not an event envelope", attempts: 0), item)
+            }
+        } catch {
+            if failure == nil { failure = error }
+        }
+        scheduler.finish(offset: item.offset, key: item.key)
+        let waiters = roomWaiters
+        roomWaiters = []
+        for waiter in waiters { waiter.resume() }
+        pump()
+    }
+
+    private func handle(_ event: EventEnvelope, key: String, offset: Int64) async throws -> HandledEvent {
         let previous = changelog.states[key]
         var attempt = 1
         while true {
@@ -67,9 +124,7 @@ actor AgentShard<A: Agent> {
                 let emitted = try zip(context.emitted, context.emittedTopics).map { envelope, topic in
                     OutboxEntry(id: envelope.id, topic: topic, key: envelope.key.isEmpty ? nil : Array(envelope.key), event: try envelope.serializedBytes())
                 }
-                try await commit(HandledEvent(eventID: event.id, key: key, offset: offset, newState: newState, emitted: emitted,
-                                              outcome: Array(context.outcome)))
-                return
+                return HandledEvent(eventID: event.id, key: key, offset: offset, newState: newState, emitted: emitted, outcome: Array(context.outcome))
             } catch is CancellationError where Task.isCancelled {
                 throw CancellationError()
             } catch {
@@ -79,8 +134,8 @@ actor AgentShard<A: Agent> {
                     attempt += 1
                     try await Task.sleep(for: .milliseconds(delay))
                 case .deadLetter:
-                    try await deadLetter(raw: value, id: event.id, key: key, offset: offset, error: "\(error)", attempts: attempt)
-                    return
+                    return try deadLetter(raw: (try? event.serializedBytes()) ?? [], id: event.id, key: key, offset: offset,
+                                          error: "\(error)", attempts: attempt)
                 }
             }
         }
@@ -112,8 +167,8 @@ actor AgentShard<A: Agent> {
         }
     }
 
-    /// The event goes to `<agent>.dlq` with its error, attempts and agent name; its offset moves.
-    private func deadLetter(raw: [UInt8], id: String, key: String, offset: Int64, error: String, attempts: Int) async throws {
+    /// The event for `<agent>.dlq`, with its error, attempts and agent name.
+    private func deadLetter(raw: [UInt8], id: String, key: String, offset: Int64, error: String, attempts: Int) throws -> HandledEvent {
         var letter = EventEnvelope()
         letter.id = EmittedEventID.derive(inputID: id, index: 0) + "-dead-letter"
         letter.specVersion = EventEnvelope.cloudEventsSpecVersion
@@ -127,13 +182,14 @@ actor AgentShard<A: Agent> {
         letter.data = Data(raw)
         AgentMetrics.deadLettered(agent: agent.name)
         let entry = OutboxEntry(id: letter.id, topic: AgentHost.deadLetterTopic(agent.name), key: Array(key.utf8), event: try letter.serializedBytes())
-        try await commit(HandledEvent(eventID: id, key: key, offset: offset, newState: nil, emitted: [entry], outcome: Array(error.utf8)))
+        return HandledEvent(eventID: id, key: key, offset: offset, newState: nil, emitted: [entry], outcome: Array(error.utf8))
     }
 
-    /// Appends the event's batch to the changelog (durable under the node's policy), applies it,
-    /// then forwards the outbox.
-    private func commit(_ handled: HandledEvent) async throws {
-        try await append(changelog.records(for: handled))
+    /// Appends the event's batch (with the offset committable once it is finished) to the
+    /// changelog, durable under the node's policy, applies it, then forwards the outbox.
+    private func commit(_ handled: HandledEvent, _ item: ShardScheduler<Input>.Item) async throws {
+        let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
+        try await append(changelog.records(for: handled, committableOffset: committable))
         AgentMetrics.handled(agent: agent.name)
         try await forwardOutbox()
     }
@@ -146,12 +202,22 @@ actor AgentShard<A: Agent> {
         changelog.apply(records)
     }
 
-    /// Sends the outbox to its topics (same ids as before a crash), then tombstones it.
+    /// Sends the outbox to its topics (same ids as before a crash), then tombstones it; one
+    /// forwarder at a time.
     private func forwardOutbox() async throws {
-        let pending = changelog.pendingOutbox
-        guard !pending.isEmpty else { return }
-        for entry in pending { try await producer.send(topic: entry.topic, key: entry.key, value: entry.event) }
-        try await append(changelog.forwardedRecords(ids: pending.map(\.id)))
+        guard !forwarding else {
+            forwardAgain = true
+            return
+        }
+        forwarding = true
+        defer { forwarding = false }
+        repeat {
+            forwardAgain = false
+            let pending = changelog.pendingOutbox
+            guard !pending.isEmpty else { continue }
+            for entry in pending { try await producer.send(topic: entry.topic, key: entry.key, value: entry.event) }
+            try await append(changelog.forwardedRecords(ids: pending.map(\.id)))
+        } while forwardAgain
     }
 }
 
