@@ -50,7 +50,8 @@ public struct NodeHTTPService: Service {
                 let bound = channel.localAddress?.port ?? 0
                 node.publishHTTPEndpoint("http://\(host):\(bound)")
             }, logger: logger)
-        try await application.runService()
+        // The node's ServiceGroup owns the signals and shuts services down in order.
+        try await application.runService(gracefulShutdownSignals: [])
     }
 }
 

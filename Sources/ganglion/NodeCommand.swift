@@ -30,6 +30,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "HTTP host:port for /health and /metrics (default 127.0.0.1:7402; port 0: OS-chosen).") var http: String?
     @Option(help: "A JSON config file (lowest precedence).") var config: String?
     @Option(help: "How long a group member may go without a heartbeat before its partitions move (ms).") var groupSessionTimeoutMs: Int64 = 10_000
+    @Flag(inversion: .prefixedNo, help: "Run the demo agents (fraud detection on topic transactions).") var demo = true
 
     /// The config file's shape.
     struct FileSettings: Decodable {
@@ -77,8 +78,9 @@ struct NodeCommand: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data(
             "ganglion node \(settings.nodeID): api \(node.endpoints.api), pub \(node.endpoints.pub), data \(settings.dataDirectory)\n".utf8))
         let httpService = NodeHTTPService(node: node, registry: registry, host: httpHost, port: httpPort, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: NodeService(node: node)), .init(service: httpService)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: NodeService(node: node)), .init(service: httpService)]
+        if demo { services.append(.init(service: DemoAgentsService(node: node, logger: logger))) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -20,14 +20,14 @@ func ganglionExecutable(_ test: XCTestCase) throws -> URL {
         .first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build the ganglion executable first")
 }
 
-/// Starts `ganglion node` on OS-chosen ports with data in `directory` (fsync per batch) and
-/// waits for its endpoints file; returns the process and its request endpoint.
-func startNodeProcess(_ directory: String, test: XCTestCase) throws -> (Process, String) {
+/// Starts `ganglion node` on OS-chosen ports with data in `directory` (fsync per batch; the demo
+/// agents only with `demo`) and waits for its endpoints file; returns the process and its request endpoint.
+func startNodeProcess(_ directory: String, test: XCTestCase, demo: Bool = false) throws -> (Process, String) {
     try? FileManager.default.removeItem(atPath: directory + "/endpoints.json")
     let process = Process()
     process.executableURL = try ganglionExecutable(test)
     process.arguments = ["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
-                         "--http", "127.0.0.1:0", "--fsync", "batch"]
+                         "--http", "127.0.0.1:0", "--fsync", "batch", demo ? "--demo" : "--no-demo"]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()

@@ -1,0 +1,53 @@
+import ClusterCore
+import Foundation
+import Ganglion
+
+/// The fraud-detection demo (issue 7, flow 2): transactions above a threshold, or of a customer
+/// whose risk is open, reach a per-customer agent that keeps recent history and a risk state,
+/// raises alerts and records every decision.
+struct FraudDetectionAgent: Agent {
+    struct State: Codable, Sendable {
+        /// Transactions seen.
+        var count = 0
+        /// The last amounts, newest last (at most 20).
+        var recent: [Double] = []
+        /// "open" once an alert was raised, until a quiet stretch closes it.
+        var risk = "none"
+        var quiet = 0
+    }
+
+    let name = "fraud-detection"
+    let subscription: AgentSubscription
+    /// Amounts above this are suspicious on their own.
+    let threshold: Double
+
+    init(threshold: Double = 1000) throws {
+        self.threshold = threshold
+        subscription = try AgentSubscription(topic: "transactions", types: ["transaction.created"],
+                                             filter: "amount > \(Int(threshold)) || extensions.customer_risk == \"open\"")
+    }
+
+    func handle(_ context: AgentContext<State>) async throws {
+        let payload = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: Any]) ?? [:]
+        let amount = payload["amount"] as? Double ?? Double(payload["amount"] as? Int ?? 0)
+        var state = context.state ?? State()
+        let average = state.recent.isEmpty ? amount : state.recent.reduce(0, +) / Double(state.recent.count)
+        state.count += 1
+        let suspicious = amount > threshold * 5 || (state.recent.count >= 3 && amount > average * 3)
+        state.recent = Array((state.recent + [amount]).suffix(20))
+        if suspicious {
+            state.risk = "open"
+            state.quiet = 0
+            let alert = ["customer": context.key, "amount": amount, "average": average, "transaction": context.event.id] as [String: Any]
+            context.emit(topic: "alerts", type: "fraud.alert", data: try JSONSerialization.data(withJSONObject: alert, options: [.sortedKeys]))
+        } else if state.risk == "open" {
+            state.quiet += 1
+            if state.quiet >= 5 { state.risk = "none" }
+        }
+        context.decide(suspicious ? "alert" : "pass",
+                       inputs: ["amount": String(amount), "average": String(average), "count": String(state.count), "risk": state.risk],
+                       policyVersion: "threshold-\(Int(threshold))")
+        context.state = state
+        context.outcome = Data((suspicious ? "alert" : "pass").utf8)
+    }
+}

@@ -1,0 +1,96 @@
+import ClusterCore
+import Foundation
+import Ganglion
+import GanglionWire
+import XCTest
+
+/// `ganglion node` with its demo agents, killed with SIGKILL while the fraud agent works and
+/// restarted: every transaction is decided exactly once by id, each customer's count runs 1…N
+/// without a gap or a repeat (no state change lost or applied twice), and emitted events keep
+/// their ids across the crash.
+final class DemoProcessTests: XCTestCase {
+    private var directory = ""
+    private var node: Process?
+
+    override func setUp() { directory = NSTemporaryDirectory() + "ganglion-demo-" + UUID().uuidString }
+    override func tearDown() {
+        if let node, node.isRunning { node.terminate(); node.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func transactions(_ range: Range<Int>) -> [EventEnvelope] {
+        range.map { index in
+            var event = EventEnvelope()
+            event.id = "txn-\(index)"
+            event.type = "transaction.created"
+            event.key = Data("cust-\(index % 7)".utf8)
+            event.data = Data("{\"amount\":\(index % 11 == 0 ? 90_000 : 1_000 + index)}".utf8)
+            return event
+        }
+    }
+
+    private func all(_ client: GanglionClient, _ topic: String) async throws -> [EventEnvelope] {
+        guard let metadata = try await client.metadata(topics: [topic]).topics.first else { return [] }
+        var events: [EventEnvelope] = []
+        for described in metadata.partitions {
+            var offset: Int64 = 0
+            while offset < described.highWatermark {
+                let (response, bytes) = try await client.fetch(topic: topic, partition: described.partition, offset: offset)
+                events += try PartitionStream.records(in: bytes, base: nil).map { try EventEnvelope(serializedBytes: $0.value ?? []) }
+                offset = response.nextOffset
+            }
+        }
+        return events
+    }
+
+    func testTheFraudAgentDecidesEachTransactionOnceAcrossSIGKILL() async throws {
+        var (process, api) = try startNodeProcess(directory, test: self, demo: true)
+        node = process
+        var client = try GanglionClient(endpoint: api, timeout: .seconds(5))
+        // Wait for the demo's topics, then publish while the agent works, and kill the node.
+        for _ in 0..<250 where try await client.metadata(topics: ["transactions"]).topics.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        for chunk in stride(from: 0, to: 400, by: 50) { _ = try await client.publish(topic: "transactions", events: transactions(chunk..<(chunk + 50))) }
+        try await Task.sleep(for: .milliseconds(150))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        client.close()
+
+        (process, api) = try startNodeProcess(directory, test: self, demo: true)
+        node = process
+        client = try GanglionClient(endpoint: api, timeout: .seconds(5))
+        defer { client.close() }
+        _ = try await client.publish(topic: "transactions", events: transactions(400..<500))
+        // Done when the group has consumed everything and the decisions stop growing.
+        var decisions: [EventEnvelope] = []
+        for _ in 0..<600 {
+            let lag = try await client.describeGroup("fraud-detection").lag
+            decisions = try await all(client, "fraud-detection.decisions")
+            if !lag.isEmpty, lag.allSatisfy({ $0.lag == 0 }), Set(decisions.map(\.id)).count >= 500 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        var byID: [String: Data] = [:]
+        for decision in decisions {
+            if let earlier = byID[decision.id] { XCTAssertEqual(earlier, decision.data, "\(decision.id) resent with other content") }
+            byID[decision.id] = decision.data
+        }
+        // One decision per transaction: its id derives from the transaction's (emit index 1 after an alert).
+        var decided: [String] = []
+        var counts: [String: [Int]] = [:]
+        for (id, decision) in byID {
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: decision) as? [String: String])
+            let input = try XCTUnwrap(object["input_event"])
+            XCTAssertTrue(id.hasPrefix(input + "/emit-"), "\(id) derives from \(input)")
+            decided.append(input)
+            let event = input.dropFirst("txn-".count)
+            counts["cust-\(Int(event)! % 7)", default: []].append(Int(try XCTUnwrap(object["input.count"]))!)
+        }
+        XCTAssertEqual(decided.sorted(), (0..<500).map { "txn-\($0)" }.sorted(), "one decision per transaction")
+        // Each customer's count runs 1…N: no state change lost or applied twice.
+        for (customer, seen) in counts {
+            XCTAssertEqual(seen.sorted(), Array(1...seen.count), "\(customer)'s counts")
+        }
+        let alerts = try await all(client, "alerts")
+        XCTAssertFalse(alerts.isEmpty)
+        XCTAssertEqual(Set(alerts.map(\.id)).count, Set(alerts.map(\.causationID)).count, "one alert id per transaction")
+    }
+}
