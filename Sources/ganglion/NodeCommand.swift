@@ -70,6 +70,15 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError("--http must be host:port, not \(httpAddress)")
         }
         let httpHost = String(httpAddress[..<colon])
+        try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, demo: demo)
+    }
+}
+
+/// Starts a node with its HTTP service (and the demo agents, and any extra services) in one
+/// ServiceGroup that shuts down gracefully on SIGTERM or SIGINT.
+enum NodeRunner {
+    static func run(settings: NodeConfiguration, httpHost: String, httpPort: Int, demo: Bool,
+                    extra: @escaping (Node, Logger) -> [any Service] = { _, _ in [] }) async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -80,6 +89,8 @@ struct NodeCommand: AsyncParsableCommand {
         let httpService = NodeHTTPService(node: node, registry: registry, host: httpHost, port: httpPort, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: NodeService(node: node)), .init(service: httpService)]
         if demo { services.append(.init(service: DemoAgentsService(node: node, logger: logger))) }
+        // An extra service that finishes (e.g. a timed demo) shuts the node down gracefully.
+        services += extra(node, logger).map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -93,4 +93,21 @@ final class DemoProcessTests: XCTestCase {
         XCTAssertFalse(alerts.isEmpty)
         XCTAssertEqual(Set(alerts.map(\.id)).count, Set(alerts.map(\.causationID)).count, "one alert id per transaction")
     }
+
+    func testTheDemoCommandShowsDecisionsAndStops() throws {
+        let process = Process()
+        process.executableURL = try ganglionExecutable(self)
+        process.arguments = ["demo", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
+                             "--http", "127.0.0.1:0", "--rate", "50", "--seconds", "2"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains(" pass ") || text.contains("ALERT"), text)
+        XCTAssertTrue(text.contains("customer-"), text)
+    }
 }

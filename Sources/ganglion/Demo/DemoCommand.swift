@@ -1,0 +1,38 @@
+import ArgumentParser
+import ClusterRuntime
+import EventLog
+import Foundation
+
+/// `ganglion demo`: a node with the demo agents, sample traffic, and a live view of what the
+/// agents decide — what `scripts/start.sh` runs with no arguments. Ctrl-C stops it.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a node with the demo agents, feed it sample transactions and show the agents' decisions live.")
+
+    @Option(help: "Where the node keeps its data.") var dataDir = "./data"
+    @Option(help: "ROUTER endpoint (port 0: OS-chosen).") var api = "tcp://127.0.0.1:7400"
+    @Option(help: "PUB endpoint (port 0: OS-chosen).") var pub = "tcp://127.0.0.1:7401"
+    @Option(help: "HTTP host:port (port 0: OS-chosen).") var http = "127.0.0.1:7402"
+    @Option(help: "Sample transactions per second.") var rate = 5.0
+    @Option(help: "Stop after this many seconds (default: run until Ctrl-C).") var seconds: Double?
+
+    func validate() throws {
+        guard rate > 0, rate <= 10_000 else { throw ValidationError("--rate must be above 0 and at most 10000") }
+    }
+
+    func run() async throws {
+        var settings = NodeConfiguration()
+        settings.dataDirectory = dataDir
+        settings.apiEndpoint = api
+        settings.pubEndpoint = pub
+        settings.durability = .interval(.milliseconds(100))
+        guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]) else {
+            throw ValidationError("--http must be host:port, not \(http)")
+        }
+        let rate = self.rate, seconds = self.seconds
+        try await NodeRunner.run(settings: settings, httpHost: String(http[..<colon]), httpPort: port, demo: true) { node, _ in
+            [DemoTrafficService(node: node, rate: rate, seconds: seconds)]
+        }
+    }
+}
