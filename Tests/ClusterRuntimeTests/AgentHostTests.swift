@@ -140,6 +140,36 @@ final class AgentHostTests: XCTestCase {
         XCTAssertEqual(letters.first?.extensions["attempts"], "3")
         XCTAssertEqual(letters.first?.extensions["agent"], "fraud")
         XCTAssertTrue(letters.first?.extensions["error"]?.contains("poisoned") == true)
+
+        // After a fix, the dead letter goes back to its topic as a new event naming the original.
+        let listed = try runCLI(["dlq", "list", "fraud", "--node", node.endpoints.api])
+        XCTAssertTrue(listed.contains("poison") && listed.contains("dead") && listed.contains("poisoned"), listed)
+        let replayed = try runCLI(["dlq", "replay", "fraud", "--node", node.endpoints.api])
+        XCTAssertTrue(replayed.contains("replayed poison to payments as poison/replay"), replayed)
+        try await waitFor("the replayed event handled") {
+            let lag = try await client.describeGroup("fraud").lag
+            return lag.allSatisfy { $0.lag == 0 }
+        }
+        let again = try runCLI(["dlq", "list", "fraud", "--node", node.endpoints.api])
+        XCTAssertTrue(again.contains("replayed"), again)
+        let nothingLeft = try runCLI(["dlq", "replay", "fraud", "--node", node.endpoints.api])
+        XCTAssertTrue(nothingLeft.contains("no dead letters wait"), nothingLeft)
+        let lettersAfter = try await all(client, "fraud.dlq")
+        XCTAssertEqual(lettersAfter.count, 1, "the replayed event was handled, not dead-lettered again")
+    }
+
+    /// Runs the `ganglion` CLI; returns what it printed.
+    private func runCLI(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = try ganglionExecutable(self)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
