@@ -21,7 +21,7 @@ final class ShardChangelogTests: XCTestCase {
     private static func handle(_ input: Input, offset: Int64, state: [UInt8]?) -> HandledEvent {
         let count = (state.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0) + 1
         let emitted = (0..<(count % 3)).map { index in
-            OutboxEntry(id: EmittedEventID.derive(inputID: input.id, index: index), topic: "out", key: Array(input.key.utf8),
+            OutboxEntry(id: EmittedEventID.derive(inputID: input.id, agent: "counter", index: index), topic: "out", key: Array(input.key.utf8),
                         event: Array("\(input.key):\(count):\(index)".utf8))
         }
         return HandledEvent(eventID: input.id, key: input.key, offset: offset, newState: .some(Array(String(count).utf8)),

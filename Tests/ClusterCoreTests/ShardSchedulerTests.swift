@@ -117,7 +117,8 @@ final class ShardSchedulerTests: XCTestCase {
             }
         }
         XCTAssertEqual(policy.decision(afterAttempt: 4, using: &random), .deadLetter)
-        XCTAssertEqual(EmittedEventID.derive(inputID: "evt-1", index: 2), EmittedEventID.derive(inputID: "evt-1", index: 2))
-        XCTAssertNotEqual(EmittedEventID.derive(inputID: "evt-1", index: 2), EmittedEventID.derive(inputID: "evt-1", index: 3))
+        XCTAssertEqual(EmittedEventID.derive(inputID: "evt-1", agent: "a", index: 2), EmittedEventID.derive(inputID: "evt-1", agent: "a", index: 2))
+        XCTAssertNotEqual(EmittedEventID.derive(inputID: "evt-1", agent: "a", index: 2), EmittedEventID.derive(inputID: "evt-1", agent: "a", index: 3))
+        XCTAssertNotEqual(EmittedEventID.derive(inputID: "evt-1", agent: "a", index: 2), EmittedEventID.derive(inputID: "evt-1", agent: "b", index: 2))
     }
 }

@@ -133,7 +133,7 @@ final class AgentHostTests: XCTestCase {
         for alert in alerts {
             XCTAssertFalse(alert.causationID.isEmpty)
             XCTAssertEqual(alert.correlationID, "corr-" + alert.causationID)
-            XCTAssertEqual(alert.id, EmittedEventID.derive(inputID: alert.causationID, index: 0))
+            XCTAssertEqual(alert.id, EmittedEventID.derive(inputID: alert.causationID, agent: "fraud", index: 0))
         }
         let letters = try await all(client, "fraud.dlq")
         XCTAssertEqual(letters.count, 1)

@@ -79,7 +79,7 @@ final class DemoProcessTests: XCTestCase {
         for (id, decision) in byID {
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: decision) as? [String: String])
             let input = try XCTUnwrap(object["input_event"])
-            XCTAssertTrue(id.hasPrefix(input + "/emit-"), "\(id) derives from \(input)")
+            XCTAssertTrue(id.hasPrefix(input + "/fraud-detection/emit-"), "\(id) derives from \(input)")
             decided.append(input)
             let event = input.dropFirst("txn-".count)
             counts["cust-\(Int(event)! % 7)", default: []].append(Int(try XCTUnwrap(object["input.count"]))!)
@@ -98,7 +98,7 @@ final class DemoProcessTests: XCTestCase {
         let process = Process()
         process.executableURL = try ganglionExecutable(self)
         process.arguments = ["demo", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
-                             "--http", "127.0.0.1:0", "--rate", "50", "--seconds", "2"]
+                             "--http", "127.0.0.1:0", "--rate", "50", "--seconds", "3"]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -109,5 +109,7 @@ final class DemoProcessTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, 0, text)
         XCTAssertTrue(text.contains(" pass ") || text.contains("ALERT"), text)
         XCTAssertTrue(text.contains("customer-"), text)
+        // The CI pipeline: a push, three checks in parallel, their join into the commit's status.
+        XCTAssertTrue(text.contains("push ") && (text.contains("✔ success") || text.contains("✘ failure")), text)
     }
 }

@@ -37,11 +37,12 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
     }
 }
 
-/// Ids of the events a handler emits, derived from the input event's id and the emit index, so a
-/// retried or replayed handler emits the same ids and duplicates are recognised downstream.
+/// Ids of the events a handler emits, derived from the input event's id, the agent type and the
+/// emit index, so a retried or replayed handler emits the same ids (duplicates are recognised
+/// downstream) and agent types handling the same input emit different ones.
 public enum EmittedEventID {
-    /// The id of the `index`th event (from 0) emitted while handling `inputID`.
-    public static func derive(inputID: String, index: Int) -> String {
-        "\(inputID)/emit-\(index)"
+    /// The id of the `index`th event (from 0) that agent type `agent` emitted while handling `inputID`.
+    public static func derive(inputID: String, agent: String, index: Int) -> String {
+        "\(inputID)/\(agent)/emit-\(index)"
     }
 }

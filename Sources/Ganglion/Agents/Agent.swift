@@ -79,7 +79,7 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
     /// and trace context carry over.
     public func emit(topic: String, type: String, key: String? = nil, data: Data, contentType: String = "application/json") {
         var out = EventEnvelope()
-        out.id = EmittedEventID.derive(inputID: event.id, index: emitted.count)
+        out.id = EmittedEventID.derive(inputID: event.id, agent: agentName, index: emitted.count)
         out.specVersion = EventEnvelope.cloudEventsSpecVersion
         out.source = "/agents"
         out.type = type

@@ -170,7 +170,7 @@ actor AgentShard<A: Agent> {
     /// The event for `<agent>.dlq`, with its error, attempts and agent name.
     private func deadLetter(raw: [UInt8], id: String, key: String, offset: Int64, error: String, attempts: Int) throws -> HandledEvent {
         var letter = EventEnvelope()
-        letter.id = EmittedEventID.derive(inputID: id, index: 0) + "-dead-letter"
+        letter.id = EmittedEventID.derive(inputID: id, agent: agent.name, index: 0) + "-dead-letter"
         letter.specVersion = EventEnvelope.cloudEventsSpecVersion
         letter.source = "/agents/\(agent.name)"
         letter.type = "ganglion.dead_letter"

@@ -13,15 +13,29 @@ struct DemoAgentsService: Service {
     func run() async throws {
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }
-        for (topic, partitions) in [("transactions", UInt32(3)), ("alerts", UInt32(1))] {
+        for (topic, partitions) in [("transactions", UInt32(3)), ("alerts", UInt32(1)), ("ci.pushes", UInt32(2)), ("ci.checks", UInt32(2)),
+                                    ("ci.statuses", UInt32(1))] {
             do { try await client.createTopic(topic, partitions: partitions) } catch let error as GanglionError where error.code == .topicExists {}
         }
         let host = AgentHost(client: client)
-        let agent = try FraudDetectionAgent()
+        let agents = [
+            keepRunning(try FraudDetectionAgent(), on: host),
+            keepRunning(CICheckAgent(check: "tests"), on: host),
+            keepRunning(CICheckAgent(check: "security"), on: host),
+            keepRunning(CICheckAgent(check: "lint"), on: host),
+            keepRunning(CIAggregatorAgent(), on: host),
+        ]
+        logger.info("demo agents running: fraud-detection (transactions → alerts), ci-tests, ci-security, ci-lint, ci-aggregator (ci.pushes → ci.statuses)")
+        try? await gracefulShutdown()
+        for agent in agents { agent.cancel() }
+        for agent in agents { _ = await agent.result }
+    }
+
+    /// Runs `agent` until cancelled; a failed host (e.g. the node was briefly unreachable) is
+    /// restarted and its shards rebuild from their changelogs.
+    private func keepRunning<A: Agent>(_ agent: A, on host: AgentHost) -> Task<Void, Never> {
         let logger = self.logger
-        // A failed host (e.g. the node was briefly unreachable) is restarted; its shards rebuild
-        // from their changelogs.
-        let agents = Task {
+        return Task {
             while !Task.isCancelled {
                 do {
                     try await host.run(agent)
@@ -33,9 +47,5 @@ struct DemoAgentsService: Service {
                 }
             }
         }
-        logger.info("demo agents running: fraud-detection on topic transactions (alerts on topic alerts)")
-        try? await gracefulShutdown()
-        agents.cancel()
-        _ = await agents.result
     }
 }

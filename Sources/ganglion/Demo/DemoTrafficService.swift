@@ -16,13 +16,15 @@ struct DemoTrafficService: Service {
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }
         // The agents' topics appear once the demo agents started.
-        while try await client.metadata(topics: ["transactions", "fraud-detection.decisions"]).topics.count < 2 {
+        while try await client.metadata(topics: ["transactions", "fraud-detection.decisions", "ci.statuses"]).topics.count < 3 {
             try await Task.sleep(for: .milliseconds(100))
         }
         print("""
 
             Ganglion demo: sample transactions go to topic `transactions`; the fraud-detection agent
             keeps per-customer history and risk, raises alerts on `alerts` and records each decision.
+            Every 2 s a push goes to `ci.pushes`: the tests, security and lint agents check it in
+            parallel and the aggregator joins their reports into the commit's status on `ci.statuses`.
             Other terminal: ganglion tail alerts | ganglion group describe fraud-detection | curl \(node.endpoints.http)/metrics
             Ctrl-C stops.
 
@@ -35,12 +37,39 @@ struct DemoTrafficService: Service {
             for try await delivered in decisions.records() { Self.show(delivered) }
         }
         defer { viewer.cancel() }
+        let statusesMetadata = try await client.metadata(topics: ["ci.statuses"])
+        let statuses = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: "ci.statuses",
+                                           partition: 0, from: statusesMetadata.topics[0].partitions[0].highWatermark)
+        defer { statuses.close() }
+        let statusViewer = Task {
+            for try await delivered in statuses.records() { Self.showStatus(delivered) }
+        }
+        defer { statusViewer.cancel() }
         let producer = try await Producer(client: client)
         let started = ContinuousClock.now
         let seconds = self.seconds, rate = self.rate
         try await cancelWhenGracefulShutdown {
             var random = SystemRandomNumberGenerator()
+            var lastPush = ContinuousClock.now - .seconds(2)
+            let messages = ["Fix flaky retry test", "WIP: new scoring model", "Bump dependencies", "Add audit trail", "break: refactor ledger",
+                            "Rotate secret in config", "Improve docs"]
             while seconds.map({ ContinuousClock.now - started < .seconds($0) }) ?? true {
+                if ContinuousClock.now - lastPush >= .seconds(2) {
+                    lastPush = .now
+                    let sha = String(UInt64.random(in: 0...UInt64.max, using: &random), radix: 16)
+                    var push = EventEnvelope()
+                    push.id = UUID().uuidString.lowercased()
+                    push.specVersion = EventEnvelope.cloudEventsSpecVersion
+                    push.source = "/demo/git"
+                    push.type = "push"
+                    push.key = Data(sha.utf8)
+                    push.correlationID = sha
+                    push.dataContentType = "application/json"
+                    let message = messages[Int.random(in: 0..<messages.count, using: &random)]
+                    push.data = (try? JSONSerialization.data(withJSONObject: ["sha": sha, "message": message])) ?? Data()
+                    try await producer.send(topic: "ci.pushes", event: push)
+                    print("push \(sha.prefix(8))  \"\(message)\"")
+                }
                 var event = EventEnvelope()
                 event.id = UUID().uuidString.lowercased()
                 event.specVersion = EventEnvelope.cloudEventsSpecVersion
@@ -56,6 +85,15 @@ struct DemoTrafficService: Service {
                 try await Task.sleep(for: .seconds(1 / rate))
             }
         }
+    }
+
+    /// One line per commit status: the SHA, the verdict and each check's.
+    static func showStatus(_ delivered: DeliveredRecord) {
+        guard let envelope = try? EventEnvelope(serializedBytes: delivered.record.value ?? []),
+              let object = try? JSONSerialization.jsonObject(with: envelope.data) as? [String: Any] else { return }
+        let checks = (object["checks"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        let status = object["status"] as? String ?? "?"
+        print("CI \(String((object["sha"] as? String ?? "?").prefix(8)))  \(status == "success" ? "✔ success" : "✘ failure")  (\(checks.joined(separator: ", ")))")
     }
 
     /// One line per decision: time, customer, amount, average, decision, risk.

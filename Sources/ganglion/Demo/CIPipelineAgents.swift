@@ -1,0 +1,48 @@
+import Foundation
+import Ganglion
+
+/// The CI pipeline demo (issue 7, flow 1): a push to `ci.pushes` runs three check agents in
+/// parallel (tests, security scan, lint); each reports to `ci.checks` under the commit SHA; the
+/// aggregator joins the three by correlation id and emits the commit's status to `ci.statuses`.
+struct CICheckAgent: Agent {
+    struct State: Codable, Sendable { var runs = 0 }
+
+    /// `tests`, `security` or `lint`.
+    let check: String
+    var name: String { "ci-\(check)" }
+    let subscription = try! AgentSubscription(topic: "ci.pushes", types: ["push"])
+
+    func handle(_ context: AgentContext<State>) async throws {
+        let push = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: String]) ?? [:]
+        let sha = push["sha"] ?? context.key
+        let message = push["message"] ?? ""
+        // Stand-ins for the real work: a little time, and a verdict from the commit message.
+        try await Task.sleep(for: .milliseconds(check == "tests" ? 300 : check == "security" ? 200 : 100))
+        let failed = (check == "lint" && message.contains("WIP")) || (check == "tests" && message.contains("break"))
+            || (check == "security" && message.contains("secret"))
+        context.state = State(runs: (context.state?.runs ?? 0) + 1)
+        let report = ["check": check, "sha": sha, "status": failed ? "failure" : "success"]
+        context.emit(topic: "ci.checks", type: "ci.check.completed", key: sha, data: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]))
+    }
+}
+
+/// Joins a commit's three check reports and emits its status.
+struct CIAggregatorAgent: Agent {
+    struct State: Codable, Sendable { var join = Join(expecting: ["tests", "security", "lint"]) }
+
+    let name = "ci-aggregator"
+    let subscription = try! AgentSubscription(topic: "ci.checks", types: ["ci.check.completed"])
+
+    func handle(_ context: AgentContext<State>) async throws {
+        let report = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: String]) ?? [:]
+        var state = context.state ?? State()
+        let complete = state.join.record(report["check"] ?? "?", Data((report["status"] ?? "?").utf8))
+        context.state = state
+        guard complete else { return }
+        let checks = state.join.received.mapValues { String(decoding: $0, as: UTF8.self) }
+        let status = checks.values.allSatisfy { $0 == "success" } ? "success" : "failure"
+        var body: [String: Any] = ["sha": context.key, "status": status]
+        body["checks"] = checks
+        context.emit(topic: "ci.statuses", type: "ci.status", data: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
+    }
+}
