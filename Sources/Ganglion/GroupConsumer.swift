@@ -22,8 +22,12 @@ public final class GroupConsumer: Sendable {
     public let commitPolicy: CommitPolicy
     let processed: ProcessedPositions?
 
-    /// Joins `group` for `topics` through `client`, committing by `commitPolicy`.
-    public init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual) {
+    /// Joins `group` for `topics` through `client`, committing by `commitPolicy`. `onRevoked` runs
+    /// when partitions are taken away in a rebalance, after their streams stopped and before the
+    /// group hears they are released: finish work on them there and return the offsets to commit
+    /// for them, so their next owner never overlaps with this one and resumes right after.
+    public init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual,
+                onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])? = nil) {
         self.client = client
         self.group = group
         self.topics = topics
@@ -35,7 +39,8 @@ public final class GroupConsumer: Sendable {
         let channel = self.channel
         let interval: Duration? = if case .automatic(let every) = commitPolicy { every } else { nil }
         heartbeats = Task {
-            await state.run(client: client, group: group, topics: topics, channel: channel, processed: processed, commitEvery: interval)
+            await state.run(client: client, group: group, topics: topics, channel: channel, processed: processed, commitEvery: interval,
+                            onRevoked: onRevoked)
         }
     }
 
@@ -104,7 +109,8 @@ actor ConsumerState {
     var owned: Set<TopicPartition> { Set(followers.keys) }
 
     func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<[DeliveredRecord], any Error>,
-             processed: ProcessedPositions?, commitEvery: Duration?) async {
+             processed: ProcessedPositions?, commitEvery: Duration?,
+             onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?) async {
         var pubEndpoint: String?
         var lastCommit = ContinuousClock.now
         while !Task.isCancelled {
@@ -121,13 +127,14 @@ actor ConsumerState {
                 epoch = response.memberEpoch
                 let assignment = Set(response.assignment.flatMap { entry in entry.partitions.map { TopicPartition(entry.topic, Int32($0)) } })
                 let revoked = owned.subtracting(assignment)
+                for partition in revoked { stop(partition) }
+                if !revoked.isEmpty, let onRevoked {
+                    await commit(await onRevoked(revoked), client: client, group: group)
+                }
                 if let processed, !revoked.isEmpty {
                     // What was finished on a partition given up is committed before it moves.
-                    for partition in revoked { stop(partition) }
                     await commitProcessed(processed, client: client, group: group, only: revoked)
                     for partition in revoked { processed.forget(partition) }
-                } else {
-                    for partition in revoked { stop(partition) }
                 }
                 if let processed, let commitEvery, ContinuousClock.now - lastCommit >= commitEvery {
                     await commitProcessed(processed, client: client, group: group, only: owned)
@@ -187,6 +194,24 @@ actor ConsumerState {
             done[partition] = pending[partition]
         }
         processed.committed(done)
+    }
+
+    /// Commits `offsets` with this member's identity; refusals are dropped (the next owner
+    /// redelivers from the last commit).
+    func commit(_ offsets: [TopicPartition: Int64], client: GanglionClient, group: String) async {
+        guard !offsets.isEmpty, !memberID.isEmpty else { return }
+        var request = Ganglion_V1_OffsetCommitRequest()
+        request.group = group
+        request.memberID = memberID
+        request.memberEpoch = epoch
+        request.offsets = offsets.sorted { $0.key < $1.key }.map { partition, offset in
+            var entry = Ganglion_V1_PartitionOffset()
+            entry.topic = partition.topic
+            entry.partition = UInt32(partition.partition)
+            entry.offset = offset
+            return entry
+        }
+        _ = try? await client.call(.offsetCommit, request)
     }
 
     func leave(client: GanglionClient, group: String) async {

@@ -249,3 +249,67 @@ extension AgentHostTests {
         XCTAssertGreaterThan(ContinuousClock.now - started, .milliseconds(550), "the slow key's events ran one after another")
     }
 }
+
+/// Counts events per key and emits the count with every event.
+private struct CountingAgent: Agent {
+    struct State: Codable, Sendable { var count = 0 }
+    let name = "counter"
+    let subscription = try! AgentSubscription(topic: "clicks")
+
+    func handle(_ context: AgentContext<State>) async throws {
+        let count = (context.state?.count ?? 0) + 1
+        context.state = State(count: count)
+        try await Task.sleep(for: .milliseconds(2))
+        context.emit(topic: "counted", type: "counted", data: Data("\(context.key):\(count)".utf8))
+    }
+}
+
+extension AgentHostTests {
+    func testShardsMoveBetweenHostsWithoutLosingOrDoublingState() async throws {
+        let node = try startTestNode(directory) { $0.groupSessionTimeout = 3000 }
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("clicks", partitions: 4)
+        try await client.createTopic("counted", partitions: 1)
+        func publish(_ range: Range<Int>) async throws {
+            var events: [EventEnvelope] = []
+            for index in range {
+                var event = EventEnvelope()
+                event.id = "click-\(index)"
+                event.type = "click"
+                event.key = Data("user-\(index % 10)".utf8)
+                events.append(event)
+            }
+            _ = try await client.publish(topic: "clicks", events: events)
+        }
+        try await publish(0..<100)
+        let first = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(CountingAgent()) }
+        try await Task.sleep(for: .milliseconds(100))
+        // A second host joins mid-stream: shards move, drained first, rebuilt from the changelog.
+        let second = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(CountingAgent()) }
+        try await publish(100..<200)
+        try await Task.sleep(for: .milliseconds(300))
+        first.cancel()  // its shards move again, to the second host
+        try await publish(200..<300)
+        defer { second.cancel() }
+        var byID: [String: String] = [:]
+        for _ in 0..<500 {
+            byID = [:]
+            for event in try await all(client, "counted") {
+                let text = String(decoding: event.data, as: UTF8.self)
+                if let earlier = byID[event.id] { XCTAssertEqual(earlier, text, "\(event.id) resent with other content") }
+                byID[event.id] = text
+            }
+            if byID.count >= 300 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertEqual(byID.count, 300, "one counted event per click")
+        var counts: [String: [Int]] = [:]
+        for text in byID.values {
+            let parts = text.split(separator: ":")
+            counts[String(parts[0]), default: []].append(Int(parts[1])!)
+        }
+        for (user, seen) in counts { XCTAssertEqual(seen.sorted(), Array(1...30), "\(user): every count once") }
+    }
+}

@@ -94,6 +94,18 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
         return item
     }
 
+    /// Drops every waiting event (a shard giving up its partition: they will be delivered to the
+    /// partition's next owner); running ones finish as usual. Returns how many were dropped.
+    @discardableResult
+    public mutating func dropWaiting() -> Int {
+        let dropped = waiting.values.reduce(0) { $0 + $1.count }
+        for queue in waiting.values { for item in queue { unfinished.remove(item.offset) } }
+        waiting = [:]
+        ready = []
+        lastOffset = unfinished.max() ?? lastOffset
+        return dropped
+    }
+
     /// The running event at `offset` finished (handled, or given up to the dead letters); its
     /// key's next event becomes ready. Unknown offsets are ignored.
     public mutating func finish(offset: Int64, key: String) {

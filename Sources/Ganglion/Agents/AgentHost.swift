@@ -41,8 +41,18 @@ public final class AgentHost: Sendable {
         try await ensureTopic(Self.deadLetterTopic(agent.name), partitions: 1, compacted: false)
         try await ensureTopic("\(agent.name).decisions", partitions: 1, compacted: false)
         let producer = try await Producer(client: client)
-        let consumer = GroupConsumer(client: client, group: agent.name, topics: [topic])
         let shards = ShardSet<A>()
+        // A revoked partition's shard finishes its running handlers (their changelog batches
+        // durable) and commits before the group hands the partition on.
+        let consumer = GroupConsumer(client: client, group: agent.name, topics: [topic]) { revoked in
+            var offsets: [TopicPartition: Int64] = [:]
+            for partition in revoked where partition.topic == topic {
+                guard let shard = await shards.remove(UInt32(partition.partition)) else { continue }
+                await shard.drain()
+                offsets[partition] = await shard.committableOffset
+            }
+            return offsets
+        }
         // The group resumes where every shard's handled inputs are durable: committed every 100 ms.
         let committer = Task {
             while !Task.isCancelled {
@@ -59,7 +69,7 @@ public final class AgentHost: Sendable {
             for try await batch in consumer.batches {
                 // Shards of partitions this member no longer holds are dropped; their next owner
                 // rebuilds them from the changelog.
-                await shards.keep(await consumer.assignment, topic: topic)
+                for dropped in await shards.keep(await consumer.assignment, topic: topic) { await dropped.drain() }
                 for (partition, records) in Dictionary(grouping: batch, by: \.partition).sorted(by: { $0.key < $1.key }) {
                     let shard: AgentShard<A>
                     if let existing = await shards.shard(partition) {
@@ -96,12 +106,21 @@ actor ShardSet<A: Agent> {
 
     func add(_ shard: AgentShard<A>, _ partition: UInt32) { shards[partition] = shard }
 
-    /// Drops the shards of partitions not in `held`.
-    func keep(_ held: Set<TopicPartition>, topic: String) {
+    /// Removes and returns a partition's shard.
+    func remove(_ partition: UInt32) -> AgentShard<A>? {
+        commits[partition] = nil
+        return shards.removeValue(forKey: partition)
+    }
+
+    /// Removes and returns the shards of partitions not in `held` (lost without a revocation,
+    /// e.g. after the member was fenced); the caller drains them.
+    func keep(_ held: Set<TopicPartition>, topic: String) -> [AgentShard<A>] {
+        var dropped: [AgentShard<A>] = []
         for partition in shards.keys where !held.contains(TopicPartition(topic, Int32(partition))) {
-            shards[partition] = nil
+            if let shard = shards.removeValue(forKey: partition) { dropped.append(shard) }
             commits[partition] = nil
         }
+        return dropped
     }
 
     /// Committable offsets that moved since their last commit.

@@ -25,6 +25,8 @@ actor AgentShard<A: Agent> {
     private let maxConcurrent: Int
     private var roomWaiters: [CheckedContinuation<Void, Never>] = []
     private var failure: (any Error)?
+    private var closed = false
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private var forwarding = false
     private var forwardAgain = false
     private var random = SystemRandomNumberGenerator()
@@ -63,6 +65,7 @@ actor AgentShard<A: Agent> {
     /// changelog cannot be written) is thrown.
     func submit(_ delivered: DeliveredRecord) async throws {
         if let failure { throw failure }
+        guard !closed else { return }
         let offset = delivered.record.offset
         guard offset >= scheduler.committableOffset else { return }
         let event = delivered.record.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
@@ -72,6 +75,7 @@ actor AgentShard<A: Agent> {
             return
         }
         while !scheduler.hasRoom { await withCheckedContinuation { roomWaiters.append($0) } }
+        guard !closed else { return }
         let key = event.map { $0.key.isEmpty ? "_" : String(decoding: $0.key, as: UTF8.self) } ?? "_"
         do {
             try scheduler.enqueue(.init(offset: offset, key: key, payload: Input(delivered: delivered, event: event)))
@@ -108,7 +112,24 @@ actor AgentShard<A: Agent> {
         let waiters = roomWaiters
         roomWaiters = []
         for waiter in waiters { waiter.resume() }
-        pump()
+        if !closed { pump() }
+        if closed && scheduler.runningCount == 0 {
+            let drained = drainWaiters
+            drainWaiters = []
+            for waiter in drained { waiter.resume() }
+        }
+    }
+
+    /// Gives the partition up: takes nothing more, drops what waits (the next owner gets it),
+    /// and returns once the running handlers finished and their batches are durable — so the next
+    /// owner never writes the changelog at the same time.
+    func drain() async {
+        closed = true
+        scheduler.dropWaiting()
+        let waiters = roomWaiters
+        roomWaiters = []
+        for waiter in waiters { waiter.resume() }
+        while scheduler.runningCount > 0 { await withCheckedContinuation { drainWaiters.append($0) } }
     }
 
     private func handle(_ event: EventEnvelope, key: String, offset: Int64) async throws -> HandledEvent {
