@@ -16,7 +16,7 @@ struct DemoTrafficService: Service {
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }
         // The agents' topics appear once the demo agents started.
-        while try await client.metadata(topics: ["transactions", "fraud-detection.decisions", "ci.statuses"]).topics.count < 3 {
+        while try await client.metadata(topics: ["transactions", "fraud-detection.decisions", "ci.statuses", "docs.outcomes"]).topics.count < 4 {
             try await Task.sleep(for: .milliseconds(100))
         }
         print("""
@@ -25,6 +25,8 @@ struct DemoTrafficService: Service {
             keeps per-customer history and risk, raises alerts on `alerts` and records each decision.
             Every 2 s a push goes to `ci.pushes`: the tests, security and lint agents check it in
             parallel and the aggregator joins their reports into the commit's status on `ci.statuses`.
+            Every 3 s a document enters a saga (extract → validate → route → notify); a failing step
+            triggers compensations of the steps done, newest first (`docs.outcomes`).
             Other terminal: ganglion tail alerts | ganglion group describe fraud-detection | curl \(node.endpoints.http)/metrics
             Ctrl-C stops.
 
@@ -45,15 +47,41 @@ struct DemoTrafficService: Service {
             for try await delivered in statuses.records() { Self.showStatus(delivered) }
         }
         defer { statusViewer.cancel() }
+        let outcomesMetadata = try await client.metadata(topics: ["docs.outcomes"])
+        let outcomes = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: "docs.outcomes",
+                                           partition: 0, from: outcomesMetadata.topics[0].partitions[0].highWatermark)
+        defer { outcomes.close() }
+        let outcomeViewer = Task {
+            for try await delivered in outcomes.records() { Self.showOutcome(delivered) }
+        }
+        defer { outcomeViewer.cancel() }
         let producer = try await Producer(client: client)
         let started = ContinuousClock.now
         let seconds = self.seconds, rate = self.rate
         try await cancelWhenGracefulShutdown {
             var random = SystemRandomNumberGenerator()
             var lastPush = ContinuousClock.now - .seconds(2)
+            var lastDocument = ContinuousClock.now - .seconds(3)
+            var documents = 0
+            let names = ["invoice", "contract", "corrupt-scan", "receipt", "unroutable-memo", "statement"]
             let messages = ["Fix flaky retry test", "WIP: new scoring model", "Bump dependencies", "Add audit trail", "break: refactor ledger",
                             "Rotate secret in config", "Improve docs"]
             while seconds.map({ ContinuousClock.now - started < .seconds($0) }) ?? true {
+                if ContinuousClock.now - lastDocument >= .seconds(3) {
+                    lastDocument = .now
+                    documents += 1
+                    let name = "\(names[(documents - 1) % names.count])-\(documents)"
+                    var received = EventEnvelope()
+                    received.id = UUID().uuidString.lowercased()
+                    received.specVersion = EventEnvelope.cloudEventsSpecVersion
+                    received.source = "/demo/inbox"
+                    received.type = "document.received"
+                    received.key = Data("doc-\(documents)".utf8)
+                    received.dataContentType = "application/json"
+                    received.data = (try? JSONSerialization.data(withJSONObject: ["name": name])) ?? Data()
+                    try await producer.send(topic: "docs.events", event: received)
+                    print("document doc-\(documents) \"\(name)\" received")
+                }
                 if ContinuousClock.now - lastPush >= .seconds(2) {
                     lastPush = .now
                     let sha = String(UInt64.random(in: 0...UInt64.max, using: &random), radix: 16)
@@ -85,6 +113,14 @@ struct DemoTrafficService: Service {
                 try await Task.sleep(for: .seconds(1 / rate))
             }
         }
+    }
+
+    /// One line per saga outcome or compensation.
+    static func showOutcome(_ delivered: DeliveredRecord) {
+        guard let envelope = try? EventEnvelope(serializedBytes: delivered.record.value ?? []),
+              let object = try? JSONSerialization.jsonObject(with: envelope.data) as? [String: String] else { return }
+        let label = envelope.type == "document.completed" ? "✔ completed" : envelope.type == "document.failed" ? "✘ failed" : "↩ compensated"
+        print("saga \(object["document"] ?? "?")  \(label)  \(object["detail"] ?? "")")
     }
 
     /// One line per commit status: the SHA, the verdict and each check's.
