@@ -14,7 +14,8 @@ struct DemoAgentsService: Service {
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }
         for (topic, partitions) in [("transactions", UInt32(3)), ("alerts", UInt32(1)), ("ci.pushes", UInt32(2)), ("ci.checks", UInt32(2)),
-                                    ("ci.statuses", UInt32(1)), ("docs.events", UInt32(2)), ("docs.steps", UInt32(2)), ("docs.outcomes", UInt32(1))] {
+                                    ("ci.statuses", UInt32(1)), ("docs.events", UInt32(2)), ("docs.steps", UInt32(2)), ("docs.outcomes", UInt32(1)),
+                                    ("tasks", UInt32(2)), ("tasks.completed", UInt32(2)), ("tasks.verified", UInt32(1))] {
             do { try await client.createTopic(topic, partitions: partitions) } catch let error as GanglionError where error.code == .topicExists {}
         }
         let host = AgentHost(client: client)
@@ -26,8 +27,10 @@ struct DemoAgentsService: Service {
             keepRunning(CIAggregatorAgent(), on: host),
             keepRunning(DocumentSagaAgent(), on: host),
             keepRunning(DocumentWorkerAgent(), on: host),
+            keepRunning(TaskWorkerAgent(), on: host),
+            keepRunning(TaskVerifierAgent(), on: host),
         ]
-        logger.info("demo agents running: fraud-detection (transactions → alerts), ci-tests, ci-security, ci-lint, ci-aggregator (ci.pushes → ci.statuses), doc-saga and doc-worker (docs.events → docs.outcomes)")
+        logger.info("demo agents running: fraud-detection (transactions → alerts), ci-tests, ci-security, ci-lint, ci-aggregator (ci.pushes → ci.statuses), doc-saga and doc-worker (docs.events → docs.outcomes), task-worker and task-verifier (tasks → tasks.verified)")
         try? await gracefulShutdown()
         for agent in agents { agent.cancel() }
         for agent in agents { _ = await agent.result }

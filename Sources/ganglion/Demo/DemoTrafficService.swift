@@ -16,7 +16,7 @@ struct DemoTrafficService: Service {
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }
         // The agents' topics appear once the demo agents started.
-        while try await client.metadata(topics: ["transactions", "fraud-detection.decisions", "ci.statuses", "docs.outcomes"]).topics.count < 4 {
+        while try await client.metadata(topics: ["transactions", "fraud-detection.decisions", "ci.statuses", "docs.outcomes", "tasks.verified"]).topics.count < 5 {
             try await Task.sleep(for: .milliseconds(100))
         }
         print("""
@@ -27,6 +27,8 @@ struct DemoTrafficService: Service {
             parallel and the aggregator joins their reports into the commit's status on `ci.statuses`.
             Every 3 s a document enters a saga (extract → validate → route → notify); a failing step
             triggers compensations of the steps done, newest first (`docs.outcomes`).
+            Every 2 s a task goes to `tasks`: a worker that hangs or crashes is retried under its
+            deadline; a verifier group verifies, re-queues or escalates the result (`tasks.verified`).
             Other terminal: ganglion tail alerts | ganglion group describe fraud-detection | curl \(node.endpoints.http)/metrics
             Ctrl-C stops.
 
@@ -55,6 +57,14 @@ struct DemoTrafficService: Service {
             for try await delivered in outcomes.records() { Self.showOutcome(delivered) }
         }
         defer { outcomeViewer.cancel() }
+        let verifiedMetadata = try await client.metadata(topics: ["tasks.verified"])
+        let verified = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: "tasks.verified",
+                                           partition: 0, from: verifiedMetadata.topics[0].partitions[0].highWatermark)
+        defer { verified.close() }
+        let verifiedViewer = Task {
+            for try await delivered in verified.records() { Self.showTask(delivered) }
+        }
+        defer { verifiedViewer.cancel() }
         let producer = try await Producer(client: client)
         let started = ContinuousClock.now
         let seconds = self.seconds, rate = self.rate
@@ -63,10 +73,28 @@ struct DemoTrafficService: Service {
             var lastPush = ContinuousClock.now - .seconds(2)
             var lastDocument = ContinuousClock.now - .seconds(3)
             var documents = 0
+            var tasks = 0
+            var lastTask = ContinuousClock.now - .seconds(2)
+            let kinds = ["plain", "hangs", "plain", "flaky", "sloppy", "plain"]
             let names = ["invoice", "contract", "corrupt-scan", "receipt", "unroutable-memo", "statement"]
             let messages = ["Fix flaky retry test", "WIP: new scoring model", "Bump dependencies", "Add audit trail", "break: refactor ledger",
                             "Rotate secret in config", "Improve docs"]
             while seconds.map({ ContinuousClock.now - started < .seconds($0) }) ?? true {
+                if ContinuousClock.now - lastTask >= .seconds(2) {
+                    lastTask = .now
+                    tasks += 1
+                    var task = EventEnvelope()
+                    task.id = UUID().uuidString.lowercased()
+                    task.specVersion = EventEnvelope.cloudEventsSpecVersion
+                    task.source = "/demo/queue"
+                    task.type = "task.submitted"
+                    task.key = Data("task-\(tasks)".utf8)
+                    task.dataContentType = "application/json"
+                    let kind = kinds[(tasks - 1) % kinds.count]
+                    task.data = (try? JSONSerialization.data(withJSONObject: ["task": "task-\(tasks)", "kind": kind])) ?? Data()
+                    try await producer.send(topic: "tasks", event: task)
+                    print("task task-\(tasks) (\(kind)) queued")
+                }
                 if ContinuousClock.now - lastDocument >= .seconds(3) {
                     lastDocument = .now
                     documents += 1
@@ -113,6 +141,14 @@ struct DemoTrafficService: Service {
                 try await Task.sleep(for: .seconds(1 / rate))
             }
         }
+    }
+
+    /// One line per verifier verdict.
+    static func showTask(_ delivered: DeliveredRecord) {
+        guard let envelope = try? EventEnvelope(serializedBytes: delivered.record.value ?? []),
+              let object = try? JSONSerialization.jsonObject(with: envelope.data) as? [String: Any] else { return }
+        let label = envelope.type == "task.verified" ? "✔ verified" : envelope.type == "task.requeued" ? "↻ re-queued (sloppy)" : "⚑ escalated"
+        print("task \(object["task"] as? String ?? "?")  \(label)  after \(object["attempts"] as? Int ?? 0) worker attempt(s)")
     }
 
     /// One line per saga outcome or compensation.
