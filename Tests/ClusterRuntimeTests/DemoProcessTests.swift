@@ -112,4 +112,35 @@ final class DemoProcessTests: XCTestCase {
         // The CI pipeline: a push, three checks in parallel, their join into the commit's status.
         XCTAssertTrue(text.contains("push ") && (text.contains("✔ success") || text.contains("✘ failure")), text)
     }
+
+    func testAReplayWithAnotherThresholdShowsWhichDecisionsWouldChange() async throws {
+        let (process, api) = try startNodeProcess(directory, test: self, demo: true)
+        node = process
+        let client = try GanglionClient(endpoint: api, timeout: .seconds(5))
+        defer { client.close() }
+        for _ in 0..<250 where try await client.metadata(topics: ["transactions"]).topics.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        _ = try await client.publish(topic: "transactions", events: transactions(0..<120))
+        for _ in 0..<300 {
+            let lag = try await client.describeGroup("fraud-detection").lag
+            if !lag.isEmpty, lag.allSatisfy({ $0.lag == 0 }), try await all(client, "fraud-detection.decisions").count >= 120 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let replay = Process()
+        replay.executableURL = try ganglionExecutable(self)
+        replay.arguments = ["demo", "replay", "--threshold", "20000", "--node", api]
+        let output = Pipe()
+        replay.standardOutput = output
+        replay.standardError = output
+        try replay.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        replay.waitUntilExit()
+        XCTAssertEqual(replay.terminationStatus, 0, text)
+        // The 90 000 transactions were alerts at threshold 1000 (above 5 × 1000) and pass at 20 000;
+        // the others no longer reach the agent.
+        XCTAssertTrue(text.contains("replayed 120 recorded decision(s) with threshold 20000"), text)
+        XCTAssertTrue(text.contains("alert → pass"), text)
+        XCTAssertTrue(text.contains("109 no longer reach the agent"), text)
+        let shadowTopics = try await client.metadata().topics.filter { $0.name.contains("shadow") }
+        XCTAssertTrue(shadowTopics.isEmpty, "the replay removes its shadow topics: \(shadowTopics.map(\.name))")
+    }
 }

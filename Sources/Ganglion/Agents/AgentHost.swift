@@ -29,22 +29,34 @@ public final class AgentHost: Sendable {
     /// The changelog topic of an agent type's shards over `topic`.
     public static func changelogTopic(_ agent: String, topic: String) -> String { "\(agent).changelog.\(topic)" }
 
+    /// The consumer group of a shadow replay named `shadow`.
+    public static func shadowGroup(_ agent: String, shadow: String) -> String { "\(agent).shadow.\(shadow)" }
+
+    /// Where a shadow replay's emitted events go instead of `topic`.
+    public static func shadowTopic(_ topic: String, shadow: String) -> String { "shadow.\(shadow).\(topic)" }
+
     /// Runs `agent` until the task is cancelled (a crash-like stop: the changelog already holds
-    /// everything handled) or the node is gone.
-    public func run<A: Agent>(_ agent: A) async throws {
+    /// everything handled) or the node is gone. With `shadow`, it is a replay: its own group
+    /// (``shadowGroup(_:shadow:)``, starting wherever that group's offsets are — the beginning,
+    /// or where `ganglion group reset-offsets` put them), its own changelog, and every emitted
+    /// event sent to ``shadowTopic(_:shadow:)`` instead, to compare a new policy's decisions
+    /// with the recorded ones.
+    public func run<A: Agent>(_ agent: A, shadow: String? = nil) async throws {
         let topic = agent.subscription.topic
         guard let input = try await client.metadata(topics: [topic]).topics.first else {
             throw GanglionError(code: .unknownTopic, message: "agent \(agent.name) subscribes to topic \(topic), which does not exist")
         }
-        let changelogTopic = Self.changelogTopic(agent.name, topic: topic)
+        let group = shadow.map { Self.shadowGroup(agent.name, shadow: $0) } ?? agent.name
+        let changelogTopic = Self.changelogTopic(group, topic: topic)
+        let route: @Sendable (String) -> String = { emitted in shadow.map { Self.shadowTopic(emitted, shadow: $0) } ?? emitted }
         try await ensureTopic(changelogTopic, partitions: input.config.partitions, compacted: true)
-        try await ensureTopic(Self.deadLetterTopic(agent.name), partitions: 1, compacted: false)
-        try await ensureTopic("\(agent.name).decisions", partitions: 1, compacted: false)
+        try await ensureTopic(route(Self.deadLetterTopic(agent.name)), partitions: 1, compacted: false)
+        try await ensureTopic(route("\(agent.name).decisions"), partitions: 1, compacted: false)
         let producer = try await Producer(client: client)
         let shards = ShardSet<A>()
         // A revoked partition's shard finishes its running handlers (their changelog batches
         // durable) and commits before the group hands the partition on.
-        let consumer = GroupConsumer(client: client, group: agent.name, topics: [topic]) { revoked in
+        let consumer = GroupConsumer(client: client, group: group, topics: [topic]) { revoked in
             var offsets: [TopicPartition: Int64] = [:]
             for partition in revoked where partition.topic == topic {
                 guard let shard = await shards.remove(UInt32(partition.partition)) else { continue }
@@ -75,7 +87,7 @@ public final class AgentHost: Sendable {
                     if let existing = await shards.shard(partition) {
                         shard = existing
                     } else {
-                        shard = AgentShard(agent: agent, client: client, producer: producer, changelogTopic: changelogTopic, partition: partition,
+                        shard = AgentShard(agent: agent, client: client, producer: producer, changelogTopic: changelogTopic, route: route, partition: partition,
                                            capacity: shardCapacity, maxConcurrent: maxConcurrentKeys)
                         try await shard.recover()
                         await shards.add(shard, partition)
@@ -90,7 +102,7 @@ public final class AgentHost: Sendable {
         await consumer.close()
     }
 
-    private func ensureTopic(_ name: String, partitions: UInt32, compacted: Bool) async throws {
+    func ensureTopic(_ name: String, partitions: UInt32, compacted: Bool) async throws {
         do {
             try await client.createTopic(name, partitions: partitions, retentionMilliseconds: compacted ? 0 : 7 * 24 * 3_600_000, compacted: compacted)
         } catch let error as GanglionError where error.code == .topicExists {}

@@ -18,6 +18,8 @@ actor AgentShard<A: Agent> {
     let client: GanglionClient
     let producer: Producer
     let changelogTopic: String
+    /// Where emitted events go (their own topic, or a shadow replay's).
+    let route: @Sendable (String) -> String
     let partition: UInt32
     private(set) var changelog = ShardChangelog()
     private var scheduler: ShardScheduler<Input>
@@ -31,7 +33,9 @@ actor AgentShard<A: Agent> {
     private var forwardAgain = false
     private var random = SystemRandomNumberGenerator()
 
-    init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, partition: UInt32, capacity: Int, maxConcurrent: Int) {
+    init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, route: @escaping @Sendable (String) -> String = { $0 },
+         partition: UInt32, capacity: Int, maxConcurrent: Int) {
+        self.route = route
         self.agent = agent
         self.client = client
         self.producer = producer
@@ -223,6 +227,17 @@ actor AgentShard<A: Agent> {
         changelog.apply(records)
     }
 
+    /// Sends one outbox entry to its (routed) topic; a shadow replay's topics are created as needed.
+    private func send(_ entry: OutboxEntry) async throws {
+        let topic = route(entry.topic)
+        do {
+            try await producer.send(topic: topic, key: entry.key, value: entry.event)
+        } catch let error as GanglionError where error.code == .unknownTopic && topic != entry.topic {
+            do { try await client.createTopic(topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
+            try await producer.send(topic: topic, key: entry.key, value: entry.event)
+        }
+    }
+
     /// Sends the outbox to its topics (same ids as before a crash), then tombstones it; one
     /// forwarder at a time.
     private func forwardOutbox() async throws {
@@ -236,7 +251,7 @@ actor AgentShard<A: Agent> {
             forwardAgain = false
             let pending = changelog.pendingOutbox
             guard !pending.isEmpty else { continue }
-            for entry in pending { try await producer.send(topic: entry.topic, key: entry.key, value: entry.event) }
+            for entry in pending { try await send(entry) }
             try await append(changelog.forwardedRecords(ids: pending.map(\.id)))
         } while forwardAgain
     }

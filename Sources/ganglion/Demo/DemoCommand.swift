@@ -3,12 +3,19 @@ import ClusterRuntime
 import EventLog
 import Foundation
 
-/// `ganglion demo`: a node with the demo agents, sample traffic, and a live view of what the
-/// agents decide — what `scripts/start.sh` runs with no arguments. Ctrl-C stops it.
-struct DemoCommand: AsyncParsableCommand {
+/// `ganglion demo [run]` and `ganglion demo replay`.
+struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo",
-        abstract: "Run a node with the demo agents, feed it sample transactions and show the agents' decisions live.")
+        commandName: "demo", abstract: "Run the demo, or replay its fraud agent with another threshold.",
+        subcommands: [DemoRunCommand.self, DemoReplayCommand.self], defaultSubcommand: DemoRunCommand.self)
+}
+
+/// `ganglion demo run`: a node with the demo agents, sample traffic, and a live view of what the
+/// agents decide — what `scripts/start.sh` runs with no arguments. Ctrl-C stops it.
+struct DemoRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a node with the demo agents, feed it sample traffic and show the agents' work live.")
 
     @Option(help: "Where the node keeps its data.") var dataDir = "./data"
     @Option(help: "ROUTER endpoint (port 0: OS-chosen).") var api = "tcp://127.0.0.1:7400"
