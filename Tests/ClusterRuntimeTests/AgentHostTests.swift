@@ -313,3 +313,42 @@ extension AgentHostTests {
         for (user, seen) in counts { XCTAssertEqual(seen.sorted(), Array(1...30), "\(user): every count once") }
     }
 }
+
+/// Hangs on its first attempt; the deadline cancels it and the retry finishes.
+private struct HangingAgent: Agent {
+    struct State: Codable, Sendable { var attempts: [Int] = [] }
+    let name = "hanging"
+    let subscription = try! AgentSubscription(topic: "jobs")
+    let retryPolicy = RetryPolicy(maxAttempts: 3, initialBackoffMilliseconds: 1, maxBackoffMilliseconds: 5, attemptDeadlineMilliseconds: 200)
+
+    func handle(_ context: AgentContext<State>) async throws {
+        if context.attempt == 1 { try await Task.sleep(for: .seconds(30)) }
+        context.state = State(attempts: (context.state?.attempts ?? []) + [context.attempt])
+        context.emit(topic: "done", type: "job.done", data: Data("attempt \(context.attempt)".utf8))
+    }
+}
+
+extension AgentHostTests {
+    func testAHungAttemptIsCancelledAtItsDeadlineAndRetried() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("jobs", partitions: 1)
+        try await client.createTopic("done", partitions: 1)
+        var job = EventEnvelope()
+        job.id = "job-1"
+        job.key = Data("j".utf8)
+        _ = try await client.publish(topic: "jobs", events: [job])
+        let started = ContinuousClock.now
+        let host = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(HangingAgent()) }
+        defer { host.cancel() }
+        var done: [EventEnvelope] = []
+        for _ in 0..<200 where done.isEmpty {
+            done = try await all(client, "done")
+            if done.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        XCTAssertEqual(done.map { String(decoding: $0.data, as: UTF8.self) }, ["attempt 2"])
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(5), "the hung attempt was cancelled at 200 ms, not waited out")
+    }
+}

@@ -29,6 +29,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events per second of the latency run.") var rate = 10_000
     @Flag(help: "Short runs (1 run, 1 s, 20 000 events): a smoke test, not figures.") var quick = false
     @Option(help: "Write the figures as JSON (the peer benchmark's format) to this file.") var json: String?
+    @Flag(help: "Measure the agent runtime instead: events/s through a trivial agent, a bare consumer's, handler-start latency.") var agents = false
+    @Option(help: "Events per agent throughput run.") var agentEvents = 20_000
 
     func validate() throws {
         guard parsedSizes.count > 0, parsedSizes.allSatisfy({ $0 >= 8 && $0 <= 1 << 20 }) else {
@@ -42,6 +44,14 @@ struct BenchCommand: AsyncParsableCommand {
     private var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func run() async throws {
+        if agents {
+            let node = endpoint == nil ? try BenchNodeProcess(fsync: "interval") : nil
+            defer { node?.stop() }
+            let lines = try await AgentBenchmark(api: endpoint ?? node!.api, events: quick ? 2_000 : agentEvents).run()
+            print("== ganglion bench --agents: \(endpoint ?? "node process, interval fsync 100 ms") ==")
+            print(lines.joined(separator: "\n"))
+            return
+        }
         let workload = BenchWorkload(
             runs: quick ? 1 : runs, produceSeconds: quick ? 1 : produceSeconds, producers: producers, batch: batch,
             window: window, consumeEvents: quick ? 20_000 : consumeEvents, latencySeconds: quick ? 1 : latencySeconds, rate: rate)

@@ -20,9 +20,12 @@ struct FraudDetectionAgent: Agent {
     let subscription: AgentSubscription
     /// Amounts above this are suspicious on their own.
     let threshold: Double
+    /// Where a model would score the transaction; nil: the rules decide.
+    let model: (any ModelClient)?
 
-    init(threshold: Double = 1000) throws {
+    init(threshold: Double = 1000, model: (any ModelClient)? = nil) throws {
         self.threshold = threshold
+        self.model = model
         subscription = try AgentSubscription(topic: "transactions", types: ["transaction.created"],
                                              filter: "amount > \(Int(threshold)) || extensions.customer_risk == \"open\"")
     }
@@ -33,7 +36,13 @@ struct FraudDetectionAgent: Agent {
         var state = context.state ?? State()
         let average = state.recent.isEmpty ? amount : state.recent.reduce(0, +) / Double(state.recent.count)
         state.count += 1
-        let suspicious = amount > threshold * 5 || (state.recent.count >= 3 && amount > average * 3)
+        var suspicious = amount > threshold * 5 || (state.recent.count >= 3 && amount > average * 3)
+        if let model {
+            // The model's verdict replaces the rules' (its version goes into the decision record).
+            let answer = try await model.complete(prompt: "Is this transaction fraudulent? Answer yes or no.",
+                                                  context: ["amount": String(amount), "average": String(average), "risk": state.risk])
+            suspicious = answer.lowercased().hasPrefix("yes")
+        }
         state.recent = Array((state.recent + [amount]).suffix(20))
         if suspicious {
             state.risk = "open"
@@ -46,7 +55,7 @@ struct FraudDetectionAgent: Agent {
         }
         context.decide(suspicious ? "alert" : "pass",
                        inputs: ["amount": String(amount), "average": String(average), "count": String(state.count), "risk": state.risk],
-                       policyVersion: "threshold-\(Int(threshold))")
+                       policyVersion: model.map { "model-\($0.modelVersion)" } ?? "threshold-\(Int(threshold))")
         context.state = state
         context.outcome = Data((suspicious ? "alert" : "pass").utf8)
     }

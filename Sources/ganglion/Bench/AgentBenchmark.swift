@@ -1,0 +1,97 @@
+import ClusterCore
+import EventLog
+import Foundation
+import Ganglion
+import GanglionWire
+
+/// The agent runtime's figures: events/s through a trivial agent (a state update and one emit
+/// per event, each made durable as a changelog batch), a bare group consumer over the same events
+/// for the runtime's overhead, and handler-start latency from publish at a low rate.
+struct AgentBenchmark {
+    let api: String
+    let events: Int
+
+    /// Counts and emits; records how long after publishing each event its handler started.
+    struct TrivialAgent: Agent {
+        struct State: Codable, Sendable { var count = 0 }
+        let name: String
+        let subscription: AgentSubscription
+        let latencies: LatencySamples
+
+        func handle(_ context: AgentContext<State>) async throws {
+            if context.event.type == "timed", let sent = UInt64(String(decoding: context.event.data, as: UTF8.self)) {
+                await latencies.add(Double(DispatchTime.now().uptimeNanoseconds - sent) / 1000)
+            }
+            context.state = State(count: (context.state?.count ?? 0) + 1)
+            context.emit(topic: "\(name).out", type: "counted", data: Data(String(context.state!.count).utf8))
+        }
+    }
+
+    func run() async throws -> [String] {
+        let client = try GanglionClient(endpoint: api, timeout: .seconds(30))
+        defer { client.close() }
+        let run = UUID().uuidString.prefix(6).lowercased()
+        let input = "bench-agents-\(run)", name = "bench-agent-\(run)"
+        try await client.createTopic(input, partitions: 4)
+        try await client.createTopic("\(name).out", partitions: 1)
+        let producer = try await Producer(client: client)
+        for index in 0..<events {
+            var event = EventEnvelope()
+            event.id = "e-\(index)"
+            event.type = "bench"
+            event.key = Data("k\(index % 256)".utf8)
+            try await producer.enqueue(topic: input, key: Array(event.key), value: try event.serializedBytes())
+        }
+        try await producer.flush()
+
+        // A bare group consumer over the same events, committing each batch.
+        let bareStart = ContinuousClock.now
+        let consumer = GroupConsumer(client: try GanglionClient(endpoint: api), group: "bench-bare-\(run)", topics: [input])
+        var read = 0
+        for try await batch in consumer.batches {
+            if let last = batch.last { try await consumer.commit(last) }
+            read += batch.count
+            if read >= events { break }
+        }
+        let bare = Double(events) / ((ContinuousClock.now - bareStart) / .seconds(1))
+        await consumer.close()
+
+        // The agent over the same events, until its group committed them all.
+        let latencies = LatencySamples()
+        let agent = TrivialAgent(name: name, subscription: try AgentSubscription(topic: input), latencies: latencies)
+        let agentStart = ContinuousClock.now
+        let host = Task { try await AgentHost(client: try GanglionClient(endpoint: api)).run(agent) }
+        defer { host.cancel() }
+        while try await client.describeGroup(name).lag.reduce(Int64(0), { $0 + $1.committedOffset }) < Int64(events) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let throughput = Double(events) / ((ContinuousClock.now - agentStart) / .seconds(1))
+
+        // Handler-start latency at 200 events/s for 3 s, once caught up.
+        for index in 0..<600 {
+            var event = EventEnvelope()
+            event.id = "t-\(index)"
+            event.type = "timed"
+            event.key = Data("k\(index % 256)".utf8)
+            event.data = Data(String(DispatchTime.now().uptimeNanoseconds).utf8)
+            try await producer.send(topic: input, key: Array(event.key), value: try event.serializedBytes())
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        for _ in 0..<200 where await latencies.count < 600 { try await Task.sleep(for: .milliseconds(20)) }
+        let samples = await latencies.sorted
+        let p50 = samples.isEmpty ? 0 : samples[samples.count / 2], p99 = samples.isEmpty ? 0 : samples[min(samples.count - 1, samples.count * 99 / 100)]
+        return [
+            "  agent (state update + emit, 4 shards, 256 keys): \(Int(throughput)) events/s per node, \(Int(throughput / 4)) per shard",
+            "  bare group consumer, same events: \(Int(bare)) events/s (the runtime's overhead: \(String(format: "%.1f", bare / max(throughput, 1)))×)",
+            "  handler start after publish at 200 events/s: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs",
+        ]
+    }
+}
+
+/// Latency samples from handlers (µs).
+actor LatencySamples {
+    private var samples: [Double] = []
+    func add(_ sample: Double) { samples.append(sample) }
+    var count: Int { samples.count }
+    var sorted: [Double] { samples.sorted() }
+}
