@@ -251,7 +251,11 @@ actor AgentShard<A: Agent> {
             forwardAgain = false
             let pending = changelog.pendingOutbox
             guard !pending.isEmpty else { continue }
-            for entry in pending { try await send(entry) }
+            // Sent together: the producer batches them into one request per partition.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for entry in pending { group.addTask { try await self.send(entry) } }
+                try await group.waitForAll()
+            }
             try await append(changelog.forwardedRecords(ids: pending.map(\.id)))
         } while forwardAgain
     }
