@@ -352,3 +352,68 @@ extension AgentHostTests {
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(5), "the hung attempt was cancelled at 200 ms, not waited out")
     }
 }
+
+/// Counts slowly, so a node can go away while handlers run.
+private struct SlowCountingAgent: Agent {
+    struct State: Codable, Sendable { var count = 0 }
+    let name = "slow-counter"
+    let subscription = try! AgentSubscription(topic: "orders")
+
+    func handle(_ context: AgentContext<State>) async throws {
+        try await Task.sleep(for: .milliseconds(30))
+        let count = (context.state?.count ?? 0) + 1
+        context.state = State(count: count)
+        context.emit(topic: "order-counts", type: "counted", data: Data("\(context.key):\(count)".utf8))
+    }
+}
+
+extension AgentHostTests {
+    func testANodeOutageMidHandlerLosesNothingAndDoublesNothing() async throws {
+        var node = try startTestNode(directory)
+        let api = node.endpoints.api, pub = node.endpoints.pub
+        var client = try GanglionClient(endpoint: api, timeout: .seconds(2))
+        try await client.createTopic("orders", partitions: 2)
+        try await client.createTopic("order-counts", partitions: 1)
+        var events: [EventEnvelope] = []
+        for index in 0..<120 {
+            var event = EventEnvelope()
+            event.id = "order-\(index)"
+            event.key = Data("shop-\(index % 6)".utf8)
+            events.append(event)
+        }
+        _ = try await client.publish(topic: "orders", events: events)
+        let first = Task { try await AgentHost(client: try GanglionClient(endpoint: api, timeout: .seconds(1))).run(SlowCountingAgent()) }
+        try await Task.sleep(for: .milliseconds(250))
+        // The node goes away while handlers run: their changelog appends fail, the host stops.
+        client.close()
+        node.stop()
+        // The host stops on its own (a shard cannot write its changelog); cancelled after 5 s otherwise.
+        let stopper = Task {
+            try? await Task.sleep(for: .seconds(5))
+            first.cancel()
+        }
+        let outcome = await first.result
+        stopper.cancel()
+        if case .success = outcome { XCTFail("the host should stop with the shard's failure") }
+        node = try startTestNode(directory) { $0.apiEndpoint = api; $0.pubEndpoint = pub }
+        defer { node.stop() }
+        client = try GanglionClient(endpoint: api)
+        defer { client.close() }
+        let second = Task { try await AgentHost(client: try GanglionClient(endpoint: api)).run(SlowCountingAgent()) }
+        defer { second.cancel() }
+        var byID: [String: String] = [:]
+        for _ in 0..<500 {
+            byID = [:]
+            for event in try await all(client, "order-counts") { byID[event.id] = String(decoding: event.data, as: UTF8.self) }
+            if byID.count >= 120 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        var counts: [String: [Int]] = [:]
+        for text in byID.values {
+            let parts = text.split(separator: ":")
+            counts[String(parts[0]), default: []].append(Int(parts[1])!)
+        }
+        XCTAssertEqual(byID.count, 120, "every order counted once by id")
+        for (shop, seen) in counts { XCTAssertEqual(seen.sorted(), Array(1...20), "\(shop): every count once") }
+    }
+}

@@ -54,6 +54,7 @@ public final class AgentHost: Sendable {
         try await ensureTopic(route("\(agent.name).decisions"), partitions: 1, compacted: false)
         let producer = try await Producer(client: client)
         let shards = ShardSet<A>()
+        let failure = FailureBox()
         // A revoked partition's shard finishes its running handlers (their changelog batches
         // durable) and commits before the group hands the partition on.
         let consumer = GroupConsumer(client: client, group: group, topics: [topic]) { revoked in
@@ -88,7 +89,11 @@ public final class AgentHost: Sendable {
                         shard = existing
                     } else {
                         shard = AgentShard(agent: agent, client: client, producer: producer, changelogTopic: changelogTopic, route: route, partition: partition,
-                                           capacity: shardCapacity, maxConcurrent: maxConcurrentKeys)
+                                           capacity: shardCapacity, maxConcurrent: maxConcurrentKeys) { error in
+                            // A shard that cannot write its changelog stops the host (its events stay
+                            // uncommitted); whoever runs the host restarts it from the changelogs.
+                            if failure.set(error) { Task { await consumer.abandon() } }
+                        }
                         try await shard.recover()
                         await shards.add(shard, partition)
                     }
@@ -97,8 +102,9 @@ public final class AgentHost: Sendable {
             }
         } catch {
             await consumer.abandon()
-            throw error
+            throw failure.error ?? error
         }
+        if let error = failure.error { throw error }
         await consumer.close()
     }
 
@@ -146,4 +152,22 @@ actor ShardSet<A: Agent> {
     }
 
     func committed(_ partition: UInt32, _ offset: Int64) { commits[partition] = offset }
+}
+
+/// The first failure of any shard.
+final class FailureBox: @unchecked Sendable {
+    // `stored` is guarded by `lock`.
+    private let lock = NSLock()
+    private var stored: (any Error)?
+
+    /// Records `error` if none was; true when it was the first.
+    func set(_ error: any Error) -> Bool {
+        lock.withLock {
+            guard stored == nil else { return false }
+            stored = error
+            return true
+        }
+    }
+
+    var error: (any Error)? { lock.withLock { stored } }
 }

@@ -21,6 +21,8 @@ actor AgentShard<A: Agent> {
     /// Where emitted events go (their own topic, or a shadow replay's).
     let route: @Sendable (String) -> String
     let partition: UInt32
+    /// Told once when the shard fails (its changelog cannot be written), so the host stops.
+    let onFailure: @Sendable (any Error) -> Void
     private(set) var changelog = ShardChangelog()
     private var scheduler: ShardScheduler<Input>
     private let capacity: Int
@@ -34,7 +36,8 @@ actor AgentShard<A: Agent> {
     private var random = SystemRandomNumberGenerator()
 
     init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, route: @escaping @Sendable (String) -> String = { $0 },
-         partition: UInt32, capacity: Int, maxConcurrent: Int) {
+         partition: UInt32, capacity: Int, maxConcurrent: Int, onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+        self.onFailure = onFailure
         self.route = route
         self.agent = agent
         self.client = client
@@ -110,7 +113,17 @@ actor AgentShard<A: Agent> {
                                                 error: "the record is not an event envelope", attempts: 0), item)
             }
         } catch {
-            if failure == nil { failure = error }
+            // The changelog could not be written (or the shard was cancelled): the event stays
+            // unfinished, so the committable offset never passes it, and the shard takes nothing
+            // more; the host restarts it from the changelog.
+            if failure == nil {
+                failure = error
+                onFailure(error)
+            }
+            let drained = drainWaiters
+            drainWaiters = []
+            for waiter in drained { waiter.resume() }
+            return
         }
         scheduler.finish(offset: item.offset, key: item.key)
         let waiters = roomWaiters
@@ -133,7 +146,7 @@ actor AgentShard<A: Agent> {
         let waiters = roomWaiters
         roomWaiters = []
         for waiter in waiters { waiter.resume() }
-        while scheduler.runningCount > 0 { await withCheckedContinuation { drainWaiters.append($0) } }
+        while scheduler.runningCount > 0 && failure == nil { await withCheckedContinuation { drainWaiters.append($0) } }
     }
 
     private func handle(_ event: EventEnvelope, key: String, offset: Int64) async throws -> HandledEvent {
