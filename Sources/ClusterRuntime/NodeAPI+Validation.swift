@@ -14,9 +14,10 @@ extension NodeAPI {
         } catch {
             throw ProtocolFailure(.corruptBatch, "the batch does not decode: \(error)")
         }
+        let state = registry.state
         for (index, record) in records.enumerated() {
             do {
-                try validate(record.value ?? [], subject: subject, full: full)
+                try validate(record.value ?? [], subject: subject, full: full, in: state)
             } catch let violation as SchemaViolation {
                 NodeMetrics.schemaRejected(topic: topic, reason: violation.reason, events: records.count)
                 throw ProtocolFailure(.schemaViolation, "record \(index) of the batch to \(topic): \(violation.message); nothing of the batch was stored")
@@ -25,15 +26,15 @@ extension NodeAPI {
     }
 
     /// A value is Confluent-framed protobuf (first byte 0) or an event envelope.
-    private func validate(_ value: [UInt8], subject: String, full: Bool) throws {
+    private func validate(_ value: [UInt8], subject: String, full: Bool, in state: RegistryState) throws {
         if value.first == 0 {
-            try validator.validate(payload: value, schemaID: 0, messageName: "", subject: subject, full: full)
+            try validator.validate(payload: value, schemaID: 0, messageName: "", subject: subject, full: full, in: state)
             return
         }
         guard let envelope = try? EventEnvelope(serializedBytes: value) else {
             throw SchemaViolation(reason: "not_an_event", message: "the value is neither an event envelope nor Confluent-framed protobuf")
         }
         try validator.validate(payload: Array(envelope.data), schemaID: envelope.schemaID, messageName: envelope.messageName,
-                               subject: subject, full: full)
+                               subject: subject, full: full, in: state)
     }
 }

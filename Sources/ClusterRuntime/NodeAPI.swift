@@ -116,6 +116,12 @@ final class NodeAPI: Sendable {
     // MARK: Produce and fetch
 
     func partition(_ topic: String, _ partition: UInt32) throws -> (TopicPartition, PartitionLog) {
+        let (key, log, _) = try lookup(topic, partition)
+        return (key, log)
+    }
+
+    /// A partition's key, log and its topic's configuration (one read of the metadata).
+    func lookup(_ topic: String, _ partition: UInt32) throws -> (TopicPartition, PartitionLog, TopicConfiguration) {
         guard let configuration = metadata.state.topics[topic] else {
             throw ProtocolFailure(.unknownTopic, "topic \(topic) does not exist; create it with `ganglion topic create \(topic)`")
         }
@@ -123,14 +129,13 @@ final class NodeAPI: Sendable {
             throw ProtocolFailure(.unknownPartition, "topic \(topic) has partitions 0…\(configuration.partitions - 1), not \(partition)")
         }
         let key = TopicPartition(topic, Int32(partition))
-        return (key, try logs.log(key, configuration: configuration))
+        return (key, try logs.log(key, configuration: configuration), configuration)
     }
 
     private func produce(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_ProduceRequest, batch: Frame,
                          respond: @escaping Respond) throws {
-        let (key, log) = try partition(request.topic, request.partition)
-        if let configuration = metadata.state.topics[request.topic], let subject = configuration.subject,
-           let mode = configuration.validation, mode != .none {
+        let (key, log, configuration) = try lookup(request.topic, request.partition)
+        if let subject = configuration.subject, let mode = configuration.validation, mode != .none {
             try batch.withUnsafeBytes { try validate($0, topic: request.topic, subject: subject, full: mode == .full) }
         }
         let requestID = header.requestID

@@ -101,3 +101,39 @@ extension GanglionClient {
         return (response, frames.first?.bytes ?? [])
     }
 }
+
+extension GanglionClient {
+    /// Every stored record of one partition from `offset` up to its high watermark now (tools,
+    /// recovery of a shard's changelog); the serving path streams instead.
+    public func readAll(topic: String, partition: UInt32, from offset: Int64 = 0) async throws -> [Record] {
+        var records: [Record] = []
+        var next = offset
+        while true {
+            let (response, bytes) = try await fetch(topic: topic, partition: partition, offset: next)
+            let batch = try PartitionStream.records(in: bytes, base: nil)
+            records += batch
+            if batch.isEmpty || response.nextOffset <= next || response.nextOffset >= response.highWatermark { return records }
+            next = response.nextOffset
+        }
+    }
+
+    /// Every stored record of every partition of `topic` (partition by partition); empty when the
+    /// topic does not exist.
+    public func readAll(topic: String) async throws -> [Record] {
+        guard let described = try await metadata(topics: [topic]).topics.first else { return [] }
+        var records: [Record] = []
+        for partition in described.partitions where partition.highWatermark > partition.logStartOffset {
+            records += try await readAll(topic: topic, partition: partition.partition, from: partition.logStartOffset)
+        }
+        return records
+    }
+
+    /// A new idempotent producer id with epoch 0, or (with `resuming`) the next epoch of an
+    /// issued one, fencing its older instances.
+    public func initProducerID(resuming producerID: Int64? = nil) async throws -> (id: Int64, epoch: Int16) {
+        var request = Ganglion_V1_InitProducerIdRequest()
+        request.producerID = producerID ?? 0
+        let response = try await call(.initProducerID, request, reply: Ganglion_V1_InitProducerIdResponse.self).0
+        return (response.producerID, Int16(response.producerEpoch))
+    }
+}

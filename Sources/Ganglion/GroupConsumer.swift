@@ -175,31 +175,14 @@ actor ConsumerState {
     /// moved) are dropped: its next owner redelivers from the last commit.
     func commitProcessed(_ processed: ProcessedPositions, client: GanglionClient, group: String, only: Set<TopicPartition>?) async {
         let pending = processed.pending(in: only)
-        guard !pending.isEmpty, !memberID.isEmpty else { return }
-        var request = Ganglion_V1_OffsetCommitRequest()
-        request.group = group
-        request.memberID = memberID
-        request.memberEpoch = epoch
-        request.offsets = pending.sorted { $0.key < $1.key }.map { partition, offset in
-            var entry = Ganglion_V1_PartitionOffset()
-            entry.topic = partition.topic
-            entry.partition = UInt32(partition.partition)
-            entry.offset = offset
-            return entry
-        }
-        guard let response = try? await client.call(.offsetCommit, request, reply: Ganglion_V1_OffsetCommitResponse.self).0 else { return }
-        var done: [TopicPartition: Int64] = [:]
-        for outcome in response.errors where outcome.error == .none {
-            let partition = TopicPartition(outcome.topic, Int32(outcome.partition))
-            done[partition] = pending[partition]
-        }
-        processed.committed(done)
+        processed.committed(await commit(pending, client: client, group: group))
     }
 
-    /// Commits `offsets` with this member's identity; refusals are dropped (the next owner
-    /// redelivers from the last commit).
-    func commit(_ offsets: [TopicPartition: Int64], client: GanglionClient, group: String) async {
-        guard !offsets.isEmpty, !memberID.isEmpty else { return }
+    /// Commits `offsets` with this member's identity; returns those accepted. Refusals (a
+    /// partition already moved) are dropped: the next owner redelivers from the last commit.
+    @discardableResult
+    func commit(_ offsets: [TopicPartition: Int64], client: GanglionClient, group: String) async -> [TopicPartition: Int64] {
+        guard !offsets.isEmpty, !memberID.isEmpty else { return [:] }
         var request = Ganglion_V1_OffsetCommitRequest()
         request.group = group
         request.memberID = memberID
@@ -211,7 +194,13 @@ actor ConsumerState {
             entry.offset = offset
             return entry
         }
-        _ = try? await client.call(.offsetCommit, request)
+        guard let response = try? await client.call(.offsetCommit, request, reply: Ganglion_V1_OffsetCommitResponse.self).0 else { return [:] }
+        var accepted: [TopicPartition: Int64] = [:]
+        for outcome in response.errors where outcome.error == .none {
+            let partition = TopicPartition(outcome.topic, Int32(outcome.partition))
+            accepted[partition] = offsets[partition]
+        }
+        return accepted
     }
 
     func leave(client: GanglionClient, group: String) async {

@@ -18,12 +18,10 @@ public actor IdempotentProducer {
 
     /// Asks the node for a new producer id, or (with `resuming`) for the next epoch of one.
     public init(client: GanglionClient, resuming producerID: Int64? = nil, maxAttempts: Int = 5) async throws {
-        var request = Ganglion_V1_InitProducerIdRequest()
-        request.producerID = producerID ?? 0
-        let response = try await client.call(.initProducerID, request, reply: Ganglion_V1_InitProducerIdResponse.self).0
+        let issued = try await client.initProducerID(resuming: producerID)
         self.client = client
-        self.producerID = response.producerID
-        self.epoch = Int16(response.producerEpoch)
+        self.producerID = issued.id
+        self.epoch = issued.epoch
         self.maxAttempts = maxAttempts
     }
 

@@ -82,12 +82,10 @@ public actor Producer {
     /// A producer on `client`, with a new producer id from the node (or, with `resuming`, the next
     /// epoch of an earlier one, fencing its older instances).
     public init(client: GanglionClient, resuming producerID: Int64? = nil, configuration: ProducerConfiguration = ProducerConfiguration()) async throws {
-        var request = Ganglion_V1_InitProducerIdRequest()
-        request.producerID = producerID ?? 0
-        let response = try await client.call(.initProducerID, request, reply: Ganglion_V1_InitProducerIdResponse.self).0
+        let issued = try await client.initProducerID(resuming: producerID)
         self.client = client
-        self.producerID = response.producerID
-        self.epoch = Int16(response.producerEpoch)
+        self.producerID = issued.id
+        self.epoch = issued.epoch
         self.configuration = configuration
     }
 
@@ -281,12 +279,9 @@ public actor Producer {
         bumping = true
         let client = self.client, producerID = self.producerID
         Task {
-            var request = Ganglion_V1_InitProducerIdRequest()
-            request.producerID = producerID
             while true {
                 do {
-                    let response = try await client.call(.initProducerID, request, reply: Ganglion_V1_InitProducerIdResponse.self).0
-                    await self.epochBumped(to: Int16(response.producerEpoch))
+                    await self.epochBumped(to: try await client.initProducerID(resuming: producerID).epoch)
                     return
                 } catch {
                     try? await Task.sleep(for: .milliseconds(200))

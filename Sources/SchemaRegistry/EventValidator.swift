@@ -26,15 +26,17 @@ public struct EventValidator: Sendable {
     /// A validator over `registry`.
     public init(registry: SchemaRegistryService) { self.registry = registry }
 
-    /// Validates a payload; `schemaID` and `messageName` come from the envelope (0 / empty when
-    /// absent: the payload's Confluent framing, if any, is used).
-    public func validate(payload: [UInt8], schemaID: UInt32, messageName: String, subject: String, full: Bool) throws(SchemaViolation) {
+    /// Validates a payload against the registry's `state` (read once per batch by the caller;
+    /// nil: now); `schemaID` and `messageName` come from the envelope (0 / empty when absent: the
+    /// payload's Confluent framing, if any, is used).
+    public func validate(payload: [UInt8], schemaID: UInt32, messageName: String, subject: String, full: Bool,
+                         in state: RegistryState? = nil) throws(SchemaViolation) {
         let framing = ConfluentFraming(parsing: payload)
         let id = schemaID != 0 ? Int32(truncatingIfNeeded: schemaID) : framing?.schemaID ?? 0
         guard id > 0 else {
             throw SchemaViolation(reason: "no_schema_id", message: "the event names no schema id (envelope schema_id, or Confluent framing in its data); topic events must be versions of subject \(subject)")
         }
-        let state = registry.state
+        let state = state ?? registry.state
         guard state.schemas[id] != nil else {
             throw SchemaViolation(reason: "unknown_schema", message: "schema id \(id) is not registered; register the schema under \(subject) first")
         }
@@ -44,7 +46,7 @@ public struct EventValidator: Sendable {
         guard full else { return }
         let compiled: CompiledSchema
         do {
-            compiled = try registry.compiled(id: id)
+            compiled = try registry.compilation.compiled(id: id, in: state)
         } catch {
             throw SchemaViolation(reason: "unknown_schema", message: "schema id \(id) does not compile: \(error)")
         }

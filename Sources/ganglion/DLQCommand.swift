@@ -1,5 +1,4 @@
 import ArgumentParser
-import EventLog
 import Foundation
 import Ganglion
 import GanglionWire
@@ -19,26 +18,11 @@ struct DLQCommand: ParsableCommand {
 
     /// Every dead letter of `agent`, with its replay status.
     static func letters(_ client: GanglionClient, agent: String) async throws -> [Letter] {
-        let replayed = Set(try await records(client, topic: AgentHost.deadLetterTopic(agent) + ".replayed").compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } })
-        return try await records(client, topic: AgentHost.deadLetterTopic(agent)).compactMap { record in
+        let replayed = Set(try await client.readAll(topic: AgentHost.deadLetterTopic(agent) + ".replayed").compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } })
+        return try await client.readAll(topic: AgentHost.deadLetterTopic(agent)).compactMap { record in
             guard let envelope = try? EventEnvelope(serializedBytes: record.value ?? []) else { return nil }
             return Letter(envelope: envelope, replayed: replayed.contains(envelope.id))
         }
-    }
-
-    private static func records(_ client: GanglionClient, topic: String) async throws -> [Record] {
-        guard let described = try await client.metadata(topics: [topic]).topics.first else { return [] }
-        var all: [Record] = []
-        for partition in described.partitions {
-            var offset = partition.logStartOffset
-            while offset < partition.highWatermark {
-                let (response, bytes) = try await client.fetch(topic: topic, partition: partition.partition, offset: offset)
-                all += try PartitionStream.records(in: bytes, base: nil)
-                guard response.nextOffset > offset else { break }
-                offset = response.nextOffset
-            }
-        }
-        return all
     }
 
     /// `ganglion dlq list AGENT`.

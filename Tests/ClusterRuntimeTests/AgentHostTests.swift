@@ -67,17 +67,7 @@ final class AgentHostTests: XCTestCase {
     }
 
     private func all(_ client: GanglionClient, _ topic: String) async throws -> [EventEnvelope] {
-        var events: [EventEnvelope] = []
-        guard let metadata = try await client.metadata(topics: [topic]).topics.first else { return [] }
-        for described in metadata.partitions {
-            var offset: Int64 = 0
-            while offset < described.highWatermark {
-                let (response, bytes) = try await client.fetch(topic: topic, partition: described.partition, offset: offset)
-                events += try PartitionStream.records(in: bytes, base: nil).map { try EventEnvelope(serializedBytes: $0.value ?? []) }
-                offset = response.nextOffset
-            }
-        }
-        return events
+        try await storedEvents(client, topic)
     }
 
     private func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
@@ -160,16 +150,7 @@ final class AgentHostTests: XCTestCase {
 
     /// Runs the `ganglion` CLI; returns what it printed.
     private func runCLI(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = try ganglionExecutable(self)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try runProcess(try ganglionExecutable(self), arguments).output
     }
 }
 

@@ -30,17 +30,7 @@ final class DemoProcessTests: XCTestCase {
     }
 
     private func all(_ client: GanglionClient, _ topic: String) async throws -> [EventEnvelope] {
-        guard let metadata = try await client.metadata(topics: [topic]).topics.first else { return [] }
-        var events: [EventEnvelope] = []
-        for described in metadata.partitions {
-            var offset: Int64 = 0
-            while offset < described.highWatermark {
-                let (response, bytes) = try await client.fetch(topic: topic, partition: described.partition, offset: offset)
-                events += try PartitionStream.records(in: bytes, base: nil).map { try EventEnvelope(serializedBytes: $0.value ?? []) }
-                offset = response.nextOffset
-            }
-        }
-        return events
+        try await storedEvents(client, topic)
     }
 
     func testTheFraudAgentDecidesEachTransactionOnceAcrossSIGKILL() async throws {
@@ -95,18 +85,9 @@ final class DemoProcessTests: XCTestCase {
     }
 
     func testTheDemoCommandShowsDecisionsAndStops() throws {
-        let process = Process()
-        process.executableURL = try ganglionExecutable(self)
-        process.arguments = ["demo", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
-                             "--http", "127.0.0.1:0", "--rate", "50", "--seconds", "3"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, 0, text)
+        let (status, text) = try runProcess(try ganglionExecutable(self), ["demo", "--data-dir", directory, "--api", "tcp://127.0.0.1:0",
+                                                                           "--pub", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0", "--rate", "50", "--seconds", "3"])
+        XCTAssertEqual(status, 0, text)
         XCTAssertTrue(text.contains(" pass ") || text.contains("ALERT"), text)
         XCTAssertTrue(text.contains("customer-"), text)
         // The CI pipeline: a push, three checks in parallel, their join into the commit's status.
@@ -125,16 +106,8 @@ final class DemoProcessTests: XCTestCase {
             if !lag.isEmpty, lag.allSatisfy({ $0.lag == 0 }), try await all(client, "fraud-detection.decisions").count >= 120 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let replay = Process()
-        replay.executableURL = try ganglionExecutable(self)
-        replay.arguments = ["demo", "replay", "--threshold", "20000", "--node", api]
-        let output = Pipe()
-        replay.standardOutput = output
-        replay.standardError = output
-        try replay.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        replay.waitUntilExit()
-        XCTAssertEqual(replay.terminationStatus, 0, text)
+        let (status, text) = try runProcess(try ganglionExecutable(self), ["demo", "replay", "--threshold", "20000", "--node", api])
+        XCTAssertEqual(status, 0, text)
         // The 90 000 transactions were alerts at threshold 1000 (above 5 × 1000) and pass at 20 000;
         // the others no longer reach the agent.
         XCTAssertTrue(text.contains("replayed 120 recorded decision(s) with threshold 20000"), text)

@@ -16,14 +16,7 @@ final class ProducerTests: XCTestCase {
     private func stored(_ client: GanglionClient, _ topic: String) async throws -> [[Record]] {
         var partitions: [[Record]] = []
         for described in try await client.metadata(topics: [topic]).topics[0].partitions {
-            var records: [Record] = []
-            var offset: Int64 = 0
-            while offset < described.highWatermark {
-                let (response, bytes) = try await client.fetch(topic: topic, partition: described.partition, offset: offset)
-                records += try PartitionStream.records(in: bytes, base: nil)
-                offset = response.nextOffset
-            }
-            partitions.append(records)
+            partitions.append(try await client.readAll(topic: topic, partition: described.partition))
         }
         return partitions
     }

@@ -20,20 +20,11 @@ final class RegistryProcessTests: XCTestCase {
     private static let scenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("registry/confluent_client_scenario.py")
 
-    /// Runs the Confluent client scenario; returns its output.
+    /// Runs the Confluent client scenario; returns its status and output. scripts/test.sh installs
+    /// the client into a venv and names its python in GANGLION_TEST_PYTHON.
     private func runScenario(_ http: String) throws -> (Int32, String) {
-        let process = Process()
-        // scripts/test.sh installs the client into a venv and names its python here.
         let python = ProcessInfo.processInfo.environment["GANGLION_TEST_PYTHON"] ?? "python3"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, Self.scenario.path, http, "--with-serializer"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try runProcess(URL(fileURLWithPath: "/usr/bin/env"), [python, Self.scenario.path, http, "--with-serializer"])
     }
 
     func testConfluentsClientTheSocketAPIAndEnforcementOnPublish() async throws {
@@ -140,16 +131,7 @@ final class RegistryProcessTests: XCTestCase {
 
     /// Runs the `ganglion` CLI; returns its exit status and its output and errors.
     private func runCLI(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = try ganglionExecutable(self)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runProcess(try ganglionExecutable(self), arguments)
     }
 
     static func bytes(hex: String) -> [UInt8]? {

@@ -1,6 +1,7 @@
 import ClusterRuntime
 import Foundation
 import Ganglion
+import GanglionWire
 import XCTest
 
 /// A node for a test: data in `directory`, OS-chosen ports, settings adjusted by `change`.
@@ -53,4 +54,23 @@ func httpEndpoint(_ directory: String) async throws -> String {
         try await Task.sleep(for: .milliseconds(25))
     }
     throw GanglionError(code: .timeout, message: "the node wrote no http endpoint to \(directory)/endpoints.json")
+}
+
+/// Runs a program to its end; returns its exit status and what it printed (output and errors).
+func runProcess(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Every event envelope stored in `topic` (none when it does not exist).
+func storedEvents(_ client: GanglionClient, _ topic: String) async throws -> [EventEnvelope] {
+    try await client.readAll(topic: topic).map { try EventEnvelope(serializedBytes: $0.value ?? []) }
 }

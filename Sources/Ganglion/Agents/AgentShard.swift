@@ -54,14 +54,8 @@ actor AgentShard<A: Agent> {
 
     /// Replays the changelog partition, then forwards what a crash left in the outbox.
     func recover() async throws {
-        var offset: Int64 = 0
-        while true {
-            let (response, bytes) = try await client.fetch(topic: changelogTopic, partition: partition, offset: offset)
-            let records = try PartitionStream.records(in: bytes, base: nil)
-            changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value) })
-            if response.nextOffset >= response.highWatermark || records.isEmpty { break }
-            offset = response.nextOffset
-        }
+        let records = try await client.readAll(topic: changelogTopic, partition: partition)
+        changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value) })
         scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent)
         try await forwardOutbox()
     }

@@ -68,21 +68,12 @@ struct DemoReplayCommand: AsyncParsableCommand {
 
     /// Decision ("alert"/"pass") by input event id, from a decisions topic.
     private func decisions(_ client: GanglionClient, topic: String) async throws -> [String: String] {
-        guard let described = try await client.metadata(topics: [topic]).topics.first else { return [:] }
         var decided: [String: String] = [:]
-        for partition in described.partitions {
-            var offset = partition.logStartOffset
-            while offset < partition.highWatermark {
-                let (response, bytes) = try await client.fetch(topic: topic, partition: partition.partition, offset: offset)
-                for record in try PartitionStream.records(in: bytes, base: nil) {
-                    guard let envelope = try? EventEnvelope(serializedBytes: record.value ?? []),
-                          let object = try? JSONSerialization.jsonObject(with: envelope.data) as? [String: String],
-                          let input = object["input_event"], let decision = object["decision"] else { continue }
-                    decided[input] = decision
-                }
-                guard response.nextOffset > offset else { break }
-                offset = response.nextOffset
-            }
+        for record in try await client.readAll(topic: topic) {
+            guard let envelope = try? EventEnvelope(serializedBytes: record.value ?? []),
+                  let object = try? JSONSerialization.jsonObject(with: envelope.data) as? [String: String],
+                  let input = object["input_event"], let decision = object["decision"] else { continue }
+            decided[input] = decision
         }
         return decided
     }

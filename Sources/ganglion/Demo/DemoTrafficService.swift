@@ -33,38 +33,21 @@ struct DemoTrafficService: Service {
             Ctrl-C stops.
 
             """)
-        let metadata = try await client.metadata(topics: ["fraud-detection.decisions"])
-        let decisions = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: "fraud-detection.decisions",
-                                            partition: 0, from: metadata.topics[0].partitions[0].highWatermark)
-        defer { decisions.close() }
-        let viewer = Task {
-            for try await delivered in decisions.records() { Self.show(delivered) }
+        // One live view per outcome topic, from its end.
+        var followers: [(PartitionStream, Task<Void, any Error>)] = []
+        for (topic, show) in [("fraud-detection.decisions", Self.show), ("ci.statuses", Self.showStatus), ("docs.outcomes", Self.showOutcome),
+                              ("tasks.verified", Self.showTask)] as [(String, @Sendable (DeliveredRecord) -> Void)] {
+            let metadata = try await client.metadata(topics: [topic])
+            let stream = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: topic,
+                                             partition: 0, from: metadata.topics[0].partitions[0].highWatermark)
+            followers.append((stream, Task { for try await delivered in stream.records() { show(delivered) } }))
         }
-        defer { viewer.cancel() }
-        let statusesMetadata = try await client.metadata(topics: ["ci.statuses"])
-        let statuses = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: "ci.statuses",
-                                           partition: 0, from: statusesMetadata.topics[0].partitions[0].highWatermark)
-        defer { statuses.close() }
-        let statusViewer = Task {
-            for try await delivered in statuses.records() { Self.showStatus(delivered) }
+        defer {
+            for (stream, viewer) in followers {
+                viewer.cancel()
+                stream.close()
+            }
         }
-        defer { statusViewer.cancel() }
-        let outcomesMetadata = try await client.metadata(topics: ["docs.outcomes"])
-        let outcomes = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: "docs.outcomes",
-                                           partition: 0, from: outcomesMetadata.topics[0].partitions[0].highWatermark)
-        defer { outcomes.close() }
-        let outcomeViewer = Task {
-            for try await delivered in outcomes.records() { Self.showOutcome(delivered) }
-        }
-        defer { outcomeViewer.cancel() }
-        let verifiedMetadata = try await client.metadata(topics: ["tasks.verified"])
-        let verified = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: "tasks.verified",
-                                           partition: 0, from: verifiedMetadata.topics[0].partitions[0].highWatermark)
-        defer { verified.close() }
-        let verifiedViewer = Task {
-            for try await delivered in verified.records() { Self.showTask(delivered) }
-        }
-        defer { verifiedViewer.cancel() }
         let producer = try await Producer(client: client)
         let started = ContinuousClock.now
         let seconds = self.seconds, rate = self.rate
@@ -83,64 +66,51 @@ struct DemoTrafficService: Service {
                 if ContinuousClock.now - lastTask >= .seconds(2) {
                     lastTask = .now
                     tasks += 1
-                    var task = EventEnvelope()
-                    task.id = UUID().uuidString.lowercased()
-                    task.specVersion = EventEnvelope.cloudEventsSpecVersion
-                    task.source = "/demo/queue"
-                    task.type = "task.submitted"
-                    task.key = Data("task-\(tasks)".utf8)
-                    task.dataContentType = "application/json"
                     let kind = kinds[(tasks - 1) % kinds.count]
-                    task.data = (try? JSONSerialization.data(withJSONObject: ["task": "task-\(tasks)", "kind": kind])) ?? Data()
-                    try await producer.send(topic: "tasks", event: task)
+                    try await producer.send(topic: "tasks", event: Self.event(source: "/demo/queue", type: "task.submitted", key: "task-\(tasks)",
+                                                                             json: ["task": "task-\(tasks)", "kind": kind]))
                     print("task task-\(tasks) (\(kind)) queued")
                 }
                 if ContinuousClock.now - lastDocument >= .seconds(3) {
                     lastDocument = .now
                     documents += 1
                     let name = "\(names[(documents - 1) % names.count])-\(documents)"
-                    var received = EventEnvelope()
-                    received.id = UUID().uuidString.lowercased()
-                    received.specVersion = EventEnvelope.cloudEventsSpecVersion
-                    received.source = "/demo/inbox"
-                    received.type = "document.received"
-                    received.key = Data("doc-\(documents)".utf8)
-                    received.dataContentType = "application/json"
-                    received.data = (try? JSONSerialization.data(withJSONObject: ["name": name])) ?? Data()
-                    try await producer.send(topic: "docs.events", event: received)
+                    try await producer.send(topic: "docs.events", event: Self.event(source: "/demo/inbox", type: "document.received",
+                                                                                   key: "doc-\(documents)", json: ["name": name]))
                     print("document doc-\(documents) \"\(name)\" received")
                 }
                 if ContinuousClock.now - lastPush >= .seconds(2) {
                     lastPush = .now
                     let sha = String(UInt64.random(in: 0...UInt64.max, using: &random), radix: 16)
-                    var push = EventEnvelope()
-                    push.id = UUID().uuidString.lowercased()
-                    push.specVersion = EventEnvelope.cloudEventsSpecVersion
-                    push.source = "/demo/git"
-                    push.type = "push"
-                    push.key = Data(sha.utf8)
-                    push.correlationID = sha
-                    push.dataContentType = "application/json"
                     let message = messages[Int.random(in: 0..<messages.count, using: &random)]
-                    push.data = (try? JSONSerialization.data(withJSONObject: ["sha": sha, "message": message])) ?? Data()
+                    var push = Self.event(source: "/demo/git", type: "push", key: sha, json: ["sha": sha, "message": message])
+                    push.correlationID = sha
                     try await producer.send(topic: "ci.pushes", event: push)
                     print("push \(sha.prefix(8))  \"\(message)\"")
                 }
-                var event = EventEnvelope()
-                event.id = UUID().uuidString.lowercased()
-                event.specVersion = EventEnvelope.cloudEventsSpecVersion
-                event.source = "/demo/payments"
-                event.type = "transaction.created"
-                event.time = Google_Protobuf_Timestamp(date: Date())
-                event.key = Data("customer-\(Int.random(in: 1...6, using: &random))".utf8)
                 let amount = Int.random(in: 0..<20, using: &random) == 0 ? Double(Int.random(in: 8_000...40_000, using: &random))
                     : Double(Int.random(in: 1_001...2_500, using: &random))
-                event.dataContentType = "application/json"
-                event.data = Data("{\"amount\":\(amount),\"merchant\":\"shop-\(Int.random(in: 1...9, using: &random))\"}".utf8)
-                try await producer.send(topic: "transactions", event: event)
+                let customer = "customer-\(Int.random(in: 1...6, using: &random))"
+                try await producer.send(topic: "transactions", event: Self.event(
+                    source: "/demo/payments", type: "transaction.created", key: customer,
+                    json: ["amount": amount, "merchant": "shop-\(Int.random(in: 1...9, using: &random))"]))
                 try await Task.sleep(for: .seconds(1 / rate))
             }
         }
+    }
+
+    /// A sample event: a fresh id, the time now, a key and a JSON payload.
+    static func event(source: String, type: String, key: String, json: [String: Any]) -> EventEnvelope {
+        var event = EventEnvelope()
+        event.id = UUID().uuidString.lowercased()
+        event.specVersion = EventEnvelope.cloudEventsSpecVersion
+        event.source = source
+        event.type = type
+        event.time = Google_Protobuf_Timestamp(date: Date())
+        event.key = Data(key.utf8)
+        event.dataContentType = "application/json"
+        event.data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data()
+        return event
     }
 
     /// One line per verifier verdict.
