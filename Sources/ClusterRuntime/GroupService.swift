@@ -225,6 +225,16 @@ final class GroupService: @unchecked Sendable {
         return response
     }
 
+    /// The topics `group` consumes: its members' subscriptions, or (with no members) the topics
+    /// it has committed offsets on. Empty for a group never seen.
+    func topics(ofGroup group: String) -> Set<String> {
+        lock.withLock {
+            guard let coordinator = coordinators[group] else { return [] }
+            let subscribed = coordinator.members.values.reduce(into: Set<String>()) { $0.formUnion($1.subscribedTopics) }
+            return subscribed.isEmpty ? Set(coordinator.committedOffsets.keys.map(\.topic)) : subscribed
+        }
+    }
+
     /// The committed offset of `partition` in `group`, if any.
     func committedOffset(group: String, partition: TopicPartition) -> Int64? {
         lock.withLock { coordinators[group]?.committedOffsets[partition] }

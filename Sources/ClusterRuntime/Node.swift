@@ -86,6 +86,7 @@ public final class Node: Sendable {
     private let metadata: MetadataStore
     private let logs: TopicLogs
     private let groups: GroupService
+    private let api: NodeAPI
     /// The schema registry, its state in the metadata log (REST on the HTTP port, operations
     /// over the API socket, validation of produced events).
     public let registry: SchemaRegistryService
@@ -111,8 +112,13 @@ public final class Node: Sendable {
         endpointState = LockedEndpoints(bound)
         nodeID = configuration.nodeID
         dataDirectory = configuration.dataDirectory
-        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: bound)
         let loop = self.loop, groups = self.groups, logs = self.logs, metadata = self.metadata
+        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: bound) { stream in
+            loop.execute { owner in
+                if let pubID = owner.socketIDs.last, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
+            }
+        }
+        self.api = api
         let window = InFlightWindow(limit: configuration.producerWindow)
         try loop.performAndWait { owner in
             guard let routerID = owner.socketIDs.first, let pubID = owner.socketIDs.last else { return }
@@ -179,6 +185,26 @@ public final class Node: Sendable {
         logger.info("node ready", metadata: ["ganglion.node": "\(configuration.nodeID)", "ganglion.api": "\(bound.api)", "ganglion.pub": "\(bound.pub)"])
     }
 
+    /// Asks an agent (the HTTP `POST /v1/agents/{type}/{key}` path; clients send ASK requests):
+    /// the request is handled by the shard owning `key`, in order with the key's events.
+    public func ask(agent: String, key: [UInt8], type: String = "", data: Data, contentType: String = "",
+                    timeoutMilliseconds: UInt32 = 0, id: String = "") async throws -> AgentReply {
+        var request = Ganglion_V1_AskRequest()
+        request.agent = agent
+        request.key = Data(key)
+        request.type = type
+        request.data = data
+        request.contentType = contentType
+        request.timeoutMs = timeoutMilliseconds
+        request.id = id
+        do {
+            let response = try await api.ask(request)
+            return AgentReply(event: try EventEnvelope(serializedBytes: response.reply), error: response.error.isEmpty ? nil : response.error)
+        } catch let failure as ProtocolFailure {
+            throw AskFailure(code: failure.code, message: failure.message)
+        }
+    }
+
     /// The cluster metadata now (topics, producer ids, group assignments).
     public var metadataState: MetadataState { metadata.state }
 
@@ -208,4 +234,22 @@ public final class Node: Sendable {
     static func wildcard(_ endpoint: String) -> String {
         endpoint.hasSuffix(":0") ? String(endpoint.dropLast()) + "*" : endpoint
     }
+}
+
+/// An agent's reply to an ask.
+public struct AgentReply: Sendable {
+    /// The reply event (its data is the handler's reply).
+    public var event: EventEnvelope
+    /// Set when the handler failed every attempt (the request went to the dead letters).
+    public var error: String?
+}
+
+/// Why an ask got no reply: the protocol's error code and a message for a person.
+public struct AskFailure: Error, Sendable, CustomStringConvertible {
+    /// The error code (UNKNOWN_GROUP, TIMEOUT, SCHEMA_VIOLATION, …).
+    public var code: Ganglion_V1_ErrorCode
+    /// What went wrong.
+    public var message: String
+    /// The message.
+    public var description: String { message }
 }

@@ -25,8 +25,12 @@ final class NodeAPI: Sendable {
     let endpoints: NodeEndpoints
     /// Fetches waiting for records (long poll).
     let fetchWaiters = FetchWaiters()
+    /// Sends a stream message on PUB (for batches the node stores itself, such as asks).
+    let publish: @Sendable ([Frame]) -> Void
 
-    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: NodeEndpoints) {
+    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: NodeEndpoints,
+         publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
+        self.publish = publish
         self.registry = registry
         validator = EventValidator(registry: registry)
         self.nodeID = nodeID
@@ -90,6 +94,18 @@ final class NodeAPI: Sendable {
                 respond(try Self.success(header.requestID, response), nil)
             case .resetOffsets:
                 respond(try Self.success(header.requestID, resetOffsets(try decode(body))), nil)
+            case .ask:
+                let request: Ganglion_V1_AskRequest = try decode(body)
+                let requestID = header.requestID
+                Task {
+                    do {
+                        respond(try Self.success(requestID, try await self.ask(request)), nil)
+                    } catch let failure as ProtocolFailure {
+                        respond(Self.error(requestID, failure.code, failure.message), nil)
+                    } catch {
+                        respond(Self.error(requestID, .internal, "\(error)"), nil)
+                    }
+                }
             default:
                 throw ProtocolFailure(.unsupportedKind, "request kind \(header.kind) is not served by this node yet")
             }

@@ -42,6 +42,9 @@ public struct NodeHTTPService: Service {
             registry.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
+        router.post("/v1/agents/:type/:key") { request, context -> Response in
+            try await AgentAskRoute.answer(request, agent: context.parameters.get("type") ?? "", key: context.parameters.get("key") ?? "", node: node)
+        }
         router.add(middleware: RegistryMiddleware(api: RegistryREST(service: node.registry)))
         let host = self.host
         let application = Application(

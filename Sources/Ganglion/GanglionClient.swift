@@ -50,11 +50,13 @@ public final class GanglionClient: Sendable {
         pending.failAll(GanglionError(code: .internal, message: "the client was closed"))
     }
 
-    /// Sends a request and returns the reply's body frames, or throws the node's error.
-    public func call<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil) async throws -> [Frame] {
+    /// Sends a request and returns the reply's body frames, or throws the node's error; waits
+    /// `timeout` (the client's by default) for the reply.
+    public func call<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil,
+                                                  timeout: Duration? = nil) async throws -> [Frame] {
         let frames = try request(kind, body, extra: extra)
         return try await withCheckedThrowingContinuation { continuation in
-            send(frames) { continuation.resume(with: $0) }
+            send(frames, timeout: timeout) { continuation.resume(with: $0) }
         }
     }
 
@@ -78,10 +80,10 @@ public final class GanglionClient: Sendable {
         return (id, request)
     }
 
-    private func send(_ request: (UInt64, [Frame]), onReply: @escaping @Sendable (Result<[Frame], any Error>) -> Void) {
+    private func send(_ request: (UInt64, [Frame]), timeout: Duration? = nil, onReply: @escaping @Sendable (Result<[Frame], any Error>) -> Void) {
         let (id, frames) = request
         let dealerID = self.dealerID, pending = self.pending
-        pending.register(id, onReply, deadline: ContinuousClock.now.advanced(by: timeout))
+        pending.register(id, onReply, deadline: ContinuousClock.now.advanced(by: timeout ?? self.timeout))
         let sent = loop.execute { owner in
             do {
                 try owner.socket(dealerID)?.send(multipart: frames)
@@ -94,9 +96,9 @@ public final class GanglionClient: Sendable {
 
     /// Sends a request and decodes its reply body.
     public func call<Body: SwiftProtobuf.Message, Reply: SwiftProtobuf.Message>(
-        _ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil, reply: Reply.Type
+        _ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil, timeout: Duration? = nil, reply: Reply.Type
     ) async throws -> (Reply, [Frame]) {
-        let frames = try await call(kind, body, extra: extra)
+        let frames = try await call(kind, body, extra: extra, timeout: timeout)
         guard let first = frames.first else { throw GanglionError(code: .malformedRequest, message: "the reply has no body") }
         let decoded = try first.withUnsafeBytes { try Reply(serializedBytes: Data($0)) }
         return (decoded, Array(frames.dropFirst()))

@@ -116,4 +116,34 @@ final class DemoProcessTests: XCTestCase {
         let shadowTopics = try await client.metadata().topics.filter { $0.name.contains("shadow") }
         XCTAssertTrue(shadowTopics.isEmpty, "the replay removes its shadow topics: \(shadowTopics.map(\.name))")
     }
+
+    func testAskingTheFraudAgentFromTheCLIAndOverHTTP() async throws {
+        let (process, api) = try startNodeProcess(directory, test: self, demo: true)
+        node = process
+        let client = try GanglionClient(endpoint: api, timeout: .seconds(5))
+        defer { client.close() }
+        for _ in 0..<250 where try await client.describeGroup("fraud-detection").members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        // Ten transactions per customer; the asks come after them in each key's order.
+        _ = try await client.publish(topic: "transactions", events: transactions(0..<70))
+        let executable = try ganglionExecutable(self)
+        let (status, text) = try runProcess(executable, ["ask", "fraud-detection", "cust-0", "--node", api, "--timeout", "10000"])
+        XCTAssertEqual(status, 0, text)
+        XCTAssertTrue(text.contains("\"customer\":\"cust-0\"") && text.contains("\"transactions\":10"), text)
+        XCTAssertTrue(text.contains("\"risk\":\"none\""), "cust-0's risk opened at the 90 000 transaction and closed after five quiet ones: \(text)")
+        let closed = try runProcess(executable, ["ask", "fraud-detection", "cust-0", "--type", "risk.close", "--node", api])
+        XCTAssertTrue(closed.output.contains("\"risk\":\"none\""), closed.output)
+
+        let http = try await httpEndpoint(directory)
+        let curl = URL(fileURLWithPath: "/usr/bin/curl")
+        let answer = try runProcess(curl, ["-s", "--max-time", "15", "-X", "POST", "-H", "Content-Type: application/json", "-d", "{}",
+                                           http + "/v1/agents/fraud-detection/cust-3?timeout_ms=10000"])
+        XCTAssertTrue(answer.output.contains("\"customer\":\"cust-3\"") && answer.output.contains("\"transactions\":10"), answer.output)
+        let unknown = try runProcess(curl, ["-s", "--max-time", "5", "-X", "POST", "-w", " %{http_code}", http + "/v1/agents/nobody/x"])
+        XCTAssertTrue(unknown.output.hasSuffix(" 404") && unknown.output.contains("no agent named nobody"), unknown.output)
+        let badTimeout = try runProcess(curl, ["-s", "--max-time", "5", "-X", "POST", "-w", " %{http_code}", http + "/v1/agents/fraud-detection/x?timeout_ms=soon"])
+        XCTAssertTrue(badTimeout.output.hasSuffix(" 400") && badTimeout.output.contains("timeout_ms"), badTimeout.output)
+        let missing = try runProcess(executable, ["ask", "nobody", "x", "--node", api])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("no agent named nobody"), missing.output)
+    }
 }

@@ -59,12 +59,19 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
     public var state: State?
     private(set) var emitted: [EventEnvelope] = []
     private(set) var emittedTopics: [String] = []
-    /// What a redelivery of this event answers with (and an `ask` replies).
+    /// What a redelivery of this event answers with, and an ask's reply (see ``isAsk``).
     public var outcome: Data = Data()
     /// The agent type handling the event.
     public let agentName: String
+    /// Whether the event is an ask (``AgentAsk``) to this agent: set ``outcome`` (or call
+    /// ``reply(_:)``) to answer it.
+    public var isAsk: Bool { event.extensions[AgentAsk.extensionKey] == agentName }
+    let client: GanglionClient?
+    private var asks = 0
 
-    init(agentName: String, event: EventEnvelope, key: String, partition: UInt32, offset: Int64, attempt: Int, state: State?) {
+    init(agentName: String, event: EventEnvelope, key: String, partition: UInt32, offset: Int64, attempt: Int, state: State?,
+         client: GanglionClient? = nil) {
+        self.client = client
         self.agentName = agentName
         self.event = event
         self.key = key
@@ -93,6 +100,21 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
         out.tracestate = event.tracestate
         emitted.append(out)
         emittedTopics.append(topic)
+    }
+
+    /// Answers an ask (sets ``outcome``): the asker receives `data` once this event's handling
+    /// is durable.
+    public func reply(_ data: Data) { outcome = data }
+
+    /// Asks agent type `agent` about `key` and waits for its reply (the hybrid path, DESIGN §4).
+    /// The request id derives from this event's id and the ask's index, so a retried attempt or
+    /// a redelivery asks again with the same id and the other agent does not handle it twice.
+    public func ask(agent: String, key: String, type: String = "", data: Data = Data(),
+                    timeout: Duration = .seconds(5)) async throws -> AskReply {
+        guard let client else { throw GanglionError(code: .internal, message: "this context has no node connection to ask through") }
+        let id = EmittedEventID.derive(inputID: event.id, agent: agentName, index: asks) + "-ask"
+        asks += 1
+        return try await client.ask(agent: agent, key: key, type: type, data: data, timeout: timeout, id: id)
     }
 
     /// Records a decision for the audit trail: emitted to `<agent>.decisions` with the inputs,

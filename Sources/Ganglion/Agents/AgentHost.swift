@@ -52,6 +52,7 @@ public final class AgentHost: Sendable {
         try await ensureTopic(changelogTopic, partitions: input.config.partitions, compacted: true)
         try await ensureTopic(route(Self.deadLetterTopic(agent.name)), partitions: 1, compacted: false)
         try await ensureTopic(route("\(agent.name).decisions"), partitions: 1, compacted: false)
+        if shadow == nil { try await ensureTopic(AgentAsk.repliesTopic(agent.name), partitions: input.config.partitions, compacted: false) }
         let producer = try await Producer(client: client)
         let shards = ShardSet<A>()
         let failure = FailureBox()

@@ -98,7 +98,10 @@ actor AgentShard<A: Agent> {
         do {
             let offset = item.offset
             if let event = item.payload.event {
-                if changelog.outcome(ofHandled: event.id, key: item.key) == nil {
+                if let outcome = changelog.outcome(ofHandled: event.id, key: item.key) {
+                    // Asked again (a retry with the same id): the recorded reply goes out again.
+                    if isAsk(event) { try? await send(reply(to: event, outcome: outcome, error: nil)) }
+                } else {
                     try await commit(try await handle(event, key: item.key, offset: offset), item)
                 }
             } else {
@@ -149,13 +152,14 @@ actor AgentShard<A: Agent> {
         while true {
             let state = previous.flatMap { try? JSONDecoder().decode(A.State.self, from: Data($0)) }
             let context = AgentContext<A.State>(agentName: agent.name, event: event, key: key, partition: partition, offset: offset,
-                                                attempt: attempt, state: state)
+                                                attempt: attempt, state: state, client: client)
             do {
                 try await runWithDeadline(context)
                 let newState: [UInt8]?? = try context.state.map { .some(Array(try JSONEncoder().encode($0))) } ?? (previous == nil ? nil : .some(nil))
-                let emitted = try zip(context.emitted, context.emittedTopics).map { envelope, topic in
+                var emitted = try zip(context.emitted, context.emittedTopics).map { envelope, topic in
                     OutboxEntry(id: envelope.id, topic: topic, key: envelope.key.isEmpty ? nil : Array(envelope.key), event: try envelope.serializedBytes())
                 }
+                if isAsk(event) { emitted.append(try reply(to: event, outcome: Array(context.outcome), error: nil)) }
                 return HandledEvent(eventID: event.id, key: key, offset: offset, newState: newState, emitted: emitted, outcome: Array(context.outcome))
             } catch is CancellationError where Task.isCancelled {
                 throw CancellationError()
@@ -173,11 +177,34 @@ actor AgentShard<A: Agent> {
         }
     }
 
+    /// Asks are taken by the agent they name (whatever its types and filter) and skipped by others.
     private func accepts(_ event: EventEnvelope) -> Bool {
+        if let asked = event.extensions[AgentAsk.extensionKey] { return asked == agent.name }
         let subscription = agent.subscription
         if !subscription.types.isEmpty && !subscription.types.contains(event.type) { return false }
         guard let filter = subscription.filter else { return true }
         return filter.matches(EventFields(event).value(at:))
+    }
+
+    private func isAsk(_ event: EventEnvelope) -> Bool { event.extensions[AgentAsk.extensionKey] == agent.name }
+
+    /// The reply to an ask: to `<agent>.replies` under the ask's key, caused by the ask.
+    private func reply(to event: EventEnvelope, outcome: [UInt8], error: String?) throws -> OutboxEntry {
+        var reply = EventEnvelope()
+        reply.id = AgentAsk.replyID(event.id)
+        reply.specVersion = EventEnvelope.cloudEventsSpecVersion
+        reply.source = "/agents/\(agent.name)"
+        reply.type = AgentAsk.replyType
+        reply.time = event.time
+        reply.dataContentType = "application/json"
+        reply.data = Data(outcome)
+        reply.key = event.key
+        reply.causationID = event.id
+        reply.correlationID = event.correlationID.isEmpty ? event.id : event.correlationID
+        reply.traceparent = event.traceparent
+        if let error { reply.extensions = [AgentAsk.errorExtensionKey: error] }
+        return OutboxEntry(id: reply.id, topic: AgentAsk.repliesTopic(agent.name), key: event.key.isEmpty ? nil : Array(event.key),
+                           event: try reply.serializedBytes())
     }
 
     /// Runs the handler, cancelled at the policy's deadline.
@@ -214,7 +241,11 @@ actor AgentShard<A: Agent> {
         letter.data = Data(raw)
         AgentMetrics.deadLettered(agent: agent.name)
         let entry = OutboxEntry(id: letter.id, topic: AgentHost.deadLetterTopic(agent.name), key: Array(key.utf8), event: try letter.serializedBytes())
-        return HandledEvent(eventID: id, key: key, offset: offset, newState: nil, emitted: [entry], outcome: Array(error.utf8))
+        var emitted = [entry]
+        if let asked = try? EventEnvelope(serializedBytes: raw), isAsk(asked) {
+            emitted.append(try reply(to: asked, outcome: Array(error.utf8), error: error))
+        }
+        return HandledEvent(eventID: id, key: key, offset: offset, newState: nil, emitted: emitted, outcome: Array(error.utf8))
     }
 
     /// Appends the event's batch (with the offset committable once it is finished) to the

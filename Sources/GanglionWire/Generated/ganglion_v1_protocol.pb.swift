@@ -76,6 +76,10 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
 
   /// RegistryRequest → RegistryResponse: a schema registry operation, as its REST API.
   case registry // = 14
+
+  /// AskRequest → AskResponse: a request to the agent shard that owns a key, answered with the
+  /// handler's reply (or TIMEOUT).
+  case ask // = 15
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -99,6 +103,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case 12: self = .listGroups
     case 13: self = .resetOffsets
     case 14: self = .registry
+    case 15: self = .ask
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -120,6 +125,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case .listGroups: return 12
     case .resetOffsets: return 13
     case .registry: return 14
+    case .ask: return 15
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -141,6 +147,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     .listGroups,
     .resetOffsets,
     .registry,
+    .ask,
   ]
 
 }
@@ -1144,6 +1151,64 @@ public nonisolated struct Ganglion_V1_RegistryResponse: Sendable {
   public init() {}
 }
 
+/// Ask an agent: the request becomes an event on the agent's input topic, keyed by `key`, so the
+/// shard owning the key handles it in order with that key's other events; the node answers with
+/// the reply the shard emits to `<agent>.replies` once the handling is durable.
+public nonisolated struct Ganglion_V1_AskRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The agent type (its consumer group).
+  public var agent: String = String()
+
+  /// The entity key.
+  public var key: Data = Data()
+
+  /// The request event's type; empty: "ganglion.ask".
+  public var type: String = String()
+
+  /// The request payload.
+  public var data: Data = Data()
+
+  /// The payload's content type; empty: application/json.
+  public var contentType: String = String()
+
+  /// How long to wait for the reply; 0: 5000. At most 300000.
+  public var timeoutMs: UInt32 = 0
+
+  /// The request event's id; empty: the node picks one. Asking again with the same id does not
+  /// run the handler again (the recorded reply is sent again).
+  public var id: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_AskResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The reply event (type ganglion.reply, causation id = the request's id, data = the reply).
+  public var reply: Data = Data()
+
+  /// Set when the handler failed every attempt and the request went to the dead letters.
+  public var error: String = String()
+
+  /// Where the request event was stored.
+  public var topic: String = String()
+
+  public var partition: UInt32 = 0
+
+  public var offset: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Ganglion_V1_InitProducerIdRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1201,7 +1266,7 @@ public nonisolated struct Ganglion_V1_StreamBatchHeader: Sendable {
 fileprivate nonisolated let _protobuf_package = "ganglion.v1"
 
 nonisolated extension Ganglion_V1_RequestKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0\u{1}REQUEST_KIND_ASK\0")
 }
 
 nonisolated extension Ganglion_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
@@ -2824,6 +2889,116 @@ nonisolated extension Ganglion_V1_RegistryResponse: SwiftProtobuf.Message, Swift
   public static func ==(lhs: Ganglion_V1_RegistryResponse, rhs: Ganglion_V1_RegistryResponse) -> Bool {
     if lhs.status != rhs.status {return false}
     if lhs.body != rhs.body {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_AskRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AskRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}key\0\u{1}type\0\u{1}data\0\u{3}content_type\0\u{3}timeout_ms\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agent) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.key) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.type) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.data) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.contentType) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.timeoutMs) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.agent.isEmpty {
+      try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularBytesField(value: self.key, fieldNumber: 2)
+    }
+    if !self.type.isEmpty {
+      try visitor.visitSingularStringField(value: self.type, fieldNumber: 3)
+    }
+    if !self.data.isEmpty {
+      try visitor.visitSingularBytesField(value: self.data, fieldNumber: 4)
+    }
+    if !self.contentType.isEmpty {
+      try visitor.visitSingularStringField(value: self.contentType, fieldNumber: 5)
+    }
+    if self.timeoutMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.timeoutMs, fieldNumber: 6)
+    }
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_AskRequest, rhs: Ganglion_V1_AskRequest) -> Bool {
+    if lhs.agent != rhs.agent {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.type != rhs.type {return false}
+    if lhs.data != rhs.data {return false}
+    if lhs.contentType != rhs.contentType {return false}
+    if lhs.timeoutMs != rhs.timeoutMs {return false}
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_AskResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AskResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}reply\0\u{1}error\0\u{1}topic\0\u{1}partition\0\u{1}offset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.reply) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.error) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.topic) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.partition) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.offset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.reply.isEmpty {
+      try visitor.visitSingularBytesField(value: self.reply, fieldNumber: 1)
+    }
+    if !self.error.isEmpty {
+      try visitor.visitSingularStringField(value: self.error, fieldNumber: 2)
+    }
+    if !self.topic.isEmpty {
+      try visitor.visitSingularStringField(value: self.topic, fieldNumber: 3)
+    }
+    if self.partition != 0 {
+      try visitor.visitSingularUInt32Field(value: self.partition, fieldNumber: 4)
+    }
+    if self.offset != 0 {
+      try visitor.visitSingularInt64Field(value: self.offset, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_AskResponse, rhs: Ganglion_V1_AskResponse) -> Bool {
+    if lhs.reply != rhs.reply {return false}
+    if lhs.error != rhs.error {return false}
+    if lhs.topic != rhs.topic {return false}
+    if lhs.partition != rhs.partition {return false}
+    if lhs.offset != rhs.offset {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -31,6 +31,10 @@ struct FraudDetectionAgent: Agent {
     }
 
     func handle(_ context: AgentContext<State>) async throws {
+        if context.isAsk {
+            try answer(context)
+            return
+        }
         let payload = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: Any]) ?? [:]
         let amount = payload["amount"] as? Double ?? Double(payload["amount"] as? Int ?? 0)
         var state = context.state ?? State()
@@ -58,5 +62,20 @@ struct FraudDetectionAgent: Agent {
                        policyVersion: model.map { "model-\($0.modelVersion)" } ?? "threshold-\(Int(threshold))")
         context.state = state
         context.outcome = Data((suspicious ? "alert" : "pass").utf8)
+    }
+
+    /// Asks (`ganglion ask fraud-detection c-7`): the customer's profile; with type `risk.close`,
+    /// an analyst closes the customer's open risk first.
+    private func answer(_ context: AgentContext<State>) throws {
+        var state = context.state ?? State()
+        if context.event.type == "risk.close" && state.risk == "open" {
+            state.risk = "none"
+            state.quiet = 0
+            context.decide("risk closed", inputs: ["by": "ask"], policyVersion: "analyst")
+            context.state = state
+        }
+        let average = state.recent.isEmpty ? 0 : state.recent.reduce(0, +) / Double(state.recent.count)
+        let profile: [String: Any] = ["customer": context.key, "transactions": state.count, "risk": state.risk, "average_amount": average]
+        context.reply(try JSONSerialization.data(withJSONObject: profile, options: [.sortedKeys]))
     }
 }

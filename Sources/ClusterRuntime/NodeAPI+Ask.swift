@@ -1,0 +1,134 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+import SwiftProtobuf
+import ZeroMQ
+
+extension NodeAPI {
+    /// The longest an ask may wait for its reply.
+    static let maxAskMilliseconds: UInt32 = 300_000
+
+    /// Asks an agent (``AgentAsk``): stores the request as an event on the agent's input topic
+    /// through the ordinary produce path (validation, the live stream), then waits for the reply
+    /// that the owning shard emits to the agent's replies topic. A timeout leaves the request in
+    /// the topic: the shard still handles it.
+    func ask(_ request: Ganglion_V1_AskRequest) async throws -> Ganglion_V1_AskResponse {
+        guard !request.agent.isEmpty else { throw ProtocolFailure(.malformedRequest, "an ask names its agent") }
+        guard request.timeoutMs <= Self.maxAskMilliseconds else {
+            throw ProtocolFailure(.invalidConfig, "an ask waits at most \(Self.maxAskMilliseconds) ms, not \(request.timeoutMs)")
+        }
+        let topics = groups.topics(ofGroup: request.agent).sorted()
+        guard let topic = topics.first else {
+            throw ProtocolFailure(.unknownGroup, "no agent named \(request.agent) runs on this cluster (its group has no members and no committed offsets)")
+        }
+        let repliesTopic = AgentAsk.repliesTopic(request.agent)
+        let state = metadata.state
+        guard let input = state.topics[topic], let replies = state.topics[repliesTopic] else {
+            throw ProtocolFailure(.unknownTopic, "agent \(request.agent) has no topic \(state.topics[topic] == nil ? topic : repliesTopic)")
+        }
+        let key = Array(request.key)
+        let inputPartition = UInt32(KeyPartitioner.partition(for: key, partitionCount: Int32(input.partitions)))
+        let replyPartition = UInt32(KeyPartitioner.partition(for: key, partitionCount: Int32(replies.partitions)))
+        let (replyKey, replyLog, _) = try lookup(repliesTopic, replyPartition)
+        // Replies are looked for from here on: the request is stored after this point.
+        let searchFrom = replyLog.logEndOffset
+
+        var event = EventEnvelope()
+        event.id = request.id.isEmpty ? UUID().uuidString : request.id
+        event.specVersion = EventEnvelope.cloudEventsSpecVersion
+        event.source = "/asks"
+        event.type = request.type.isEmpty ? AgentAsk.defaultType : request.type
+        event.time = Google_Protobuf_Timestamp(date: Date())
+        event.dataContentType = request.contentType.isEmpty ? "application/json" : request.contentType
+        event.data = request.data
+        event.key = request.key
+        event.extensions = [AgentAsk.extensionKey: request.agent]
+        var batch = RecordBatchBuilder()
+        batch.append(key: key, value: try event.serializedBytes(), timestamp: Int64(Date().timeIntervalSince1970 * 1000))
+        let offset = try await store(batch.build(), topic: topic, partition: inputPartition)
+
+        let timeout = request.timeoutMs == 0 ? 5_000 : Int(request.timeoutMs)
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(timeout))
+        guard let reply = try await awaitReply(to: event.id, log: replyLog, partition: replyKey, from: searchFrom, until: deadline) else {
+            throw ProtocolFailure(.timeout, "agent \(request.agent) did not reply within \(timeout) ms; the request stays at \(topic)[\(inputPartition)] offset \(offset) and will still be handled")
+        }
+        var response = Ganglion_V1_AskResponse()
+        response.reply = try reply.serializedData()
+        response.error = reply.extensions[AgentAsk.errorExtensionKey] ?? ""
+        response.topic = topic
+        response.partition = inputPartition
+        response.offset = offset
+        return response
+    }
+
+    /// Produces one batch through ``handle(_:respond:)``, publishing its stream message; returns
+    /// the batch's first offset.
+    private func store(_ batch: [UInt8], topic: String, partition: UInt32) async throws -> Int64 {
+        var header = Ganglion_V1_RequestHeader()
+        header.kind = .produce
+        header.version = 1
+        var produce = Ganglion_V1_ProduceRequest()
+        produce.topic = topic
+        produce.partition = partition
+        produce.acks = .leader
+        let frames = [Frame(try header.serializedBytes() as [UInt8]), Frame(try produce.serializedBytes() as [UInt8]), Frame(batch)]
+        let publish = self.publish
+        let response: [Frame] = await withCheckedContinuation { continuation in
+            handle(frames[...]) { response, stream in
+                if let stream { publish(stream) }
+                continuation.resume(returning: response)
+            }
+        }
+        guard response.count >= 2, let answer = try? response[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+            throw ProtocolFailure(.internal, "the ask's request could not be stored")
+        }
+        guard answer.error == .none else { throw ProtocolFailure(answer.error, answer.errorMessage) }
+        let body = try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }
+        return body.baseOffset
+    }
+
+    /// The reply event caused by `requestID` in `log` from `offset` on, waiting for new records
+    /// until `deadline`; nil when none came.
+    private func awaitReply(to requestID: String, log: PartitionLog, partition: TopicPartition, from offset: Int64,
+                            until deadline: ContinuousClock.Instant) async throws -> EventEnvelope? {
+        var position = max(offset, log.logStartOffset)
+        while true {
+            for record in try log.records(from: position) where record.offset >= position {
+                position = record.offset + 1
+                guard let value = record.value, let event = try? EventEnvelope(serializedBytes: value) else { continue }
+                if event.causationID == requestID && event.type == AgentAsk.replyType { return event }
+            }
+            if ContinuousClock.now >= deadline { return nil }
+            let waiters = fetchWaiters, seen = position
+            let expired: Bool = await withCheckedContinuation { continuation in
+                let once = ResumeOnce(continuation)
+                if !waiters.park(partition, until: deadline, retry: { once.resume($0) }) {
+                    // Too many waiters: look again shortly.
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(5)) { once.resume(false) }
+                }
+                // A record appended between the read and the parking woke nobody: look again now.
+                if log.logEndOffset > seen { once.resume(false) }
+            }
+            if expired && log.logEndOffset <= position { return nil }
+        }
+    }
+}
+
+/// Resumes a continuation at most once (a parked wait can be ended by its waiter list and by a
+/// second look, whichever comes first).
+private final class ResumeOnce: @unchecked Sendable {
+    // `continuation` is guarded by `lock`.
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Bool, Never>?
+
+    init(_ continuation: CheckedContinuation<Bool, Never>) { self.continuation = continuation }
+
+    func resume(_ value: Bool) {
+        let pending: CheckedContinuation<Bool, Never>? = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        pending?.resume(returning: value)
+    }
+}
