@@ -133,4 +133,37 @@ final class ShardChangelogTests: XCTestCase {
         XCTAssertEqual(shard.states["acct"], [1], "an unchanged state stays")
         XCTAssertEqual(shard.nextOffset, 4)
     }
+
+    func testTimersAreScheduledReplacedFiredAndCancelledWithTheirBatch() {
+        var shard = ShardChangelog()
+        let scheduling = HandledEvent(eventID: "e1", key: "order-1", offset: 0, newState: .some([1]), emitted: [],
+                                      timerChanges: [.schedule(name: "expire", fireAt: 5_000, data: [9]), .schedule(name: "remind", fireAt: 1_000, data: [])])
+        shard.apply(shard.records(for: scheduling))
+        XCTAssertEqual(shard.nextTimerDue, 1_000)
+        XCTAssertEqual(shard.dueTimers(at: 999), [])
+        XCTAssertEqual(shard.dueTimers(at: 5_000).map(\.name), ["remind", "expire"], "earliest first")
+
+        // The reminder fires: the timer goes in the same batch; no offset moves, no id is remembered.
+        let remind = ShardTimer(key: "order-1", name: "remind", fireAt: 1_000)
+        XCTAssertTrue(shard.isPending(remind))
+        let firing = HandledEvent(eventID: "timer/order-1/remind/1000", key: "order-1", offset: -1, newState: .some([2]), emitted: [],
+                                  timerChanges: [.schedule(name: "expire", fireAt: 9_000, data: [7])], firedTimer: remind)
+        let records = shard.records(for: firing)
+        XCTAssertFalse(records.contains { $0.key == Array("o".utf8) }, "a timer moves no input offset")
+        shard.apply(records)
+        XCTAssertFalse(shard.isPending(remind))
+        XCTAssertNil(shard.outcome(ofHandled: firing.eventID, key: "order-1"))
+        XCTAssertEqual(shard.nextOffset, 1)
+        XCTAssertEqual(shard.dueTimers(at: 10_000), [ShardTimer(key: "order-1", name: "expire", fireAt: 9_000, data: [7])], "replaced, not doubled")
+
+        // Replayed from the log (compaction keeps the newest record per key), the same timers.
+        var replayed = ShardChangelog()
+        replayed.apply(shard.records(for: scheduling) + records)
+        XCTAssertEqual(replayed.timers, shard.timers)
+
+        let cancelling = HandledEvent(eventID: "e2", key: "order-1", offset: 1, newState: nil, emitted: [], timerChanges: [.cancel(name: "expire")])
+        shard.apply(shard.records(for: cancelling))
+        XCTAssertNil(shard.nextTimerDue)
+        XCTAssertTrue(shard.timers.isEmpty)
+    }
 }

@@ -121,4 +121,22 @@ final class ShardSchedulerTests: XCTestCase {
         XCTAssertNotEqual(EmittedEventID.derive(inputID: "evt-1", agent: "a", index: 2), EmittedEventID.derive(inputID: "evt-1", agent: "a", index: 3))
         XCTAssertNotEqual(EmittedEventID.derive(inputID: "evt-1", agent: "a", index: 2), EmittedEventID.derive(inputID: "evt-1", agent: "b", index: 2))
     }
+
+    func testExtraItemsRunInOrderWithTheirKeyOutsideTheOffsets() throws {
+        var scheduler = ShardScheduler<String>(startOffset: 0, capacity: 2, maxConcurrent: 4)
+        try scheduler.enqueue(.init(offset: 0, key: "a", payload: "event-0"))
+        scheduler.enqueueExtra(.init(offset: -1, key: "a", payload: "timer"))
+        try scheduler.enqueue(.init(offset: 1, key: "a", payload: "event-1"))
+        XCTAssertFalse(scheduler.hasRoom, "extras do not take room from the inputs")
+        XCTAssertEqual(scheduler.start()?.payload, "event-0")
+        XCTAssertNil(scheduler.start(), "the key is busy")
+        scheduler.finish(offset: 0, key: "a")
+        XCTAssertEqual(scheduler.committableOffset, 1)
+        XCTAssertEqual(scheduler.start()?.payload, "timer")
+        scheduler.finish(offset: -1, key: "a")
+        XCTAssertEqual(scheduler.committableOffset, 1, "an extra moves no offset")
+        XCTAssertEqual(scheduler.start()?.payload, "event-1")
+        scheduler.finish(offset: 1, key: "a")
+        XCTAssertEqual(scheduler.committableOffset, 2)
+    }
 }

@@ -20,6 +20,35 @@ public struct OutboxEntry: Hashable, Sendable {
     }
 }
 
+/// A durable timer of one entity: when it fires, the agent's handler runs for its key (in order
+/// with the key's events) with the timer's name and data.
+public struct ShardTimer: Sendable, Hashable {
+    /// The entity key.
+    public var key: String
+    /// The timer's name, unique per key (scheduling a name again replaces it).
+    public var name: String
+    /// When it fires, in milliseconds since the epoch.
+    public var fireAt: Int64
+    /// What the handler gets with it.
+    public var data: [UInt8]
+
+    /// A timer.
+    public init(key: String, name: String, fireAt: Int64, data: [UInt8] = []) {
+        self.key = key
+        self.name = name
+        self.fireAt = fireAt
+        self.data = data
+    }
+}
+
+/// A handler's change to its key's timers: schedule (or replace) one, or cancel it.
+public enum TimerChange: Sendable, Hashable {
+    /// Fire `name` at `fireAt` with `data`.
+    case schedule(name: String, fireAt: Int64, data: [UInt8])
+    /// Forget `name`.
+    case cancel(name: String)
+}
+
 /// What handling one event did: the entity's new state (nil: deleted; absent: unchanged), what it
 /// emitted, and the outcome recorded for a redelivery of the same event.
 public struct HandledEvent: Sendable, Hashable {
@@ -35,9 +64,17 @@ public struct HandledEvent: Sendable, Hashable {
     public var emitted: [OutboxEntry]
     /// The recorded outcome (a reply for `ask`, a decision summary).
     public var outcome: [UInt8]
+    /// Timers the handler scheduled or cancelled for its key, in order.
+    public var timerChanges: [TimerChange]
+    /// The timer whose firing this was (nil for an input event): it is removed in the same batch,
+    /// and no input offset moves.
+    public var firedTimer: ShardTimer?
 
     /// A handled event.
-    public init(eventID: String, key: String, offset: Int64, newState: [UInt8]??, emitted: [OutboxEntry], outcome: [UInt8] = []) {
+    public init(eventID: String, key: String, offset: Int64, newState: [UInt8]??, emitted: [OutboxEntry], outcome: [UInt8] = [],
+                timerChanges: [TimerChange] = [], firedTimer: ShardTimer? = nil) {
+        self.timerChanges = timerChanges
+        self.firedTimer = firedTimer
         self.eventID = eventID
         self.key = key
         self.offset = offset
@@ -65,6 +102,8 @@ public struct ShardChangelog: Sendable, Hashable {
     private var outboxSequence: Int64 = 0
     /// Recently handled (event id, outcome) per key, oldest first.
     private var handled: [String: [HandledID]] = [:]
+    /// Pending timers by key, then name.
+    public private(set) var timers: [String: [String: ShardTimer]] = [:]
 
     struct HandledID: Hashable, Sendable {
         var id: String
@@ -79,7 +118,7 @@ public struct ShardChangelog: Sendable, Hashable {
 
     public static func == (lhs: ShardChangelog, rhs: ShardChangelog) -> Bool {
         lhs.states == rhs.states && lhs.nextOffset == rhs.nextOffset && lhs.handled == rhs.handled
-            && lhs.pendingOutbox == rhs.pendingOutbox
+            && lhs.pendingOutbox == rhs.pendingOutbox && lhs.timers == rhs.timers
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -91,6 +130,17 @@ public struct ShardChangelog: Sendable, Hashable {
     public var pendingOutbox: [OutboxEntry] {
         outbox.values.sorted { $0.sequence < $1.sequence }.map(\.entry)
     }
+
+    /// Pending timers due at `now` (milliseconds since the epoch), earliest first.
+    public func dueTimers(at now: Int64) -> [ShardTimer] {
+        timers.values.flatMap(\.values).filter { $0.fireAt <= now }.sorted { ($0.fireAt, $0.key, $0.name) < ($1.fireAt, $1.key, $1.name) }
+    }
+
+    /// When the earliest pending timer fires; nil without timers.
+    public var nextTimerDue: Int64? { timers.values.flatMap(\.values).map(\.fireAt).min() }
+
+    /// Whether `timer` is still pending as it was (not cancelled, replaced or fired since).
+    public func isPending(_ timer: ShardTimer) -> Bool { timers[timer.key]?[timer.name] == timer }
 
     /// The outcome recorded when `eventID` was handled for `key`, if it was (a redelivery).
     public func outcome(ofHandled eventID: String, key: String) -> [UInt8]? {
@@ -119,9 +169,32 @@ public struct ShardChangelog: Sendable, Hashable {
     /// the outbox entries and the new offset, all in one batch. Apply it (or replay it) with
     /// ``apply(_:)``. With events of several keys in flight, `committableOffset` is the lowest
     /// offset still unfinished once this event is (``ShardScheduler``); alone, the next one.
+    /// A timer's firing (``HandledEvent/firedTimer``) instead removes the timer and moves no
+    /// offset: it was never an input.
     public func records(for event: HandledEvent, committableOffset: Int64? = nil) -> [Record] {
         var records: [Record] = []
         if let newState = event.newState { records.append(Record(key: Array("s\u{0}\(event.key)".utf8), value: newState)) }
+        if let fired = event.firedTimer { records.append(Record(key: Self.timerKey(fired.key, fired.name), value: nil)) }
+        for change in event.timerChanges {
+            switch change {
+            case .schedule(let name, let fireAt, let data):
+                var value = ByteWriter()
+                value.integer(fireAt)
+                value.bytes(data)
+                records.append(Record(key: Self.timerKey(event.key, name), value: value.output))
+            case .cancel(let name):
+                records.append(Record(key: Self.timerKey(event.key, name), value: nil))
+            }
+        }
+        for entry in event.emitted {
+            var value = ByteWriter()
+            value.string(entry.id)
+            value.string(entry.topic)
+            value.optionalBytes(entry.key)
+            value.bytes(entry.event)
+            records.append(Record(key: Array("e\u{0}\(entry.id)".utf8), value: value.output))
+        }
+        guard event.firedTimer == nil else { return records }
         var ids = handled[event.key] ?? []
         ids.append(HandledID(id: event.eventID, outcome: event.outcome))
         if ids.count > rememberedPerKey { ids.removeFirst(ids.count - rememberedPerKey) }
@@ -132,14 +205,6 @@ public struct ShardChangelog: Sendable, Hashable {
             handledValue.bytes(id.outcome)
         }
         records.append(Record(key: Array("h\u{0}\(event.key)".utf8), value: handledValue.output))
-        for entry in event.emitted {
-            var value = ByteWriter()
-            value.string(entry.id)
-            value.string(entry.topic)
-            value.optionalBytes(entry.key)
-            value.bytes(entry.event)
-            records.append(Record(key: Array("e\u{0}\(entry.id)".utf8), value: value.output))
-        }
         var offset = ByteWriter()
         offset.integer(max(nextOffset, committableOffset ?? (event.offset + 1)))
         records.append(Record(key: Self.offsetKey, value: offset.output))
@@ -153,6 +218,9 @@ public struct ShardChangelog: Sendable, Hashable {
         value.integer(max(nextOffset, offset + 1))
         return [Record(key: Self.offsetKey, value: value.output)]
     }
+
+    /// The compaction key of `name`'s timer of `key` (`t\0key\0name`).
+    static func timerKey(_ key: String, _ name: String) -> [UInt8] { Array("t\u{0}\(key)\u{0}\(name)".utf8) }
 
     /// Tombstones for outbox entries that have been forwarded.
     public func forwardedRecords(ids: [String]) -> [Record] {
@@ -175,6 +243,17 @@ public struct ShardChangelog: Sendable, Hashable {
                     }
                 } else {
                     outbox[name] = nil
+                }
+            case UInt8(ascii: "t"):
+                let parts = name.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { continue }
+                let (key, timerName) = (String(parts[0]), String(parts[1]))
+                var reader = ByteReader(record.value ?? [])
+                if record.value != nil, let fireAt = reader.integer(), let data = reader.bytes() {
+                    timers[key, default: [:]][timerName] = ShardTimer(key: key, name: timerName, fireAt: fireAt, data: data)
+                } else {
+                    timers[key]?[timerName] = nil
+                    if timers[key]?.isEmpty == true { timers[key] = nil }
                 }
             case UInt8(ascii: "o"):
                 var reader = ByteReader(record.value ?? [])

@@ -73,6 +73,16 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
         if wasIdle { ready.append(item.key) }
     }
 
+    /// Takes an item that is no input offset (a timer firing): it runs in order with its key's
+    /// events like any other, but outside the offset accounting and the capacity (the caller
+    /// bounds such items). Its offset must be negative and unique among the items held.
+    public mutating func enqueueExtra(_ item: Item) {
+        precondition(item.offset < 0, "extra items have negative offsets")
+        let wasIdle = waiting[item.key, default: []].isEmpty && running[item.key] == nil
+        waiting[item.key, default: []].append(item)
+        if wasIdle { ready.append(item.key) }
+    }
+
     /// An offset with nothing to run (filtered out before any handler): committable once every
     /// event below it has finished.
     public mutating func skip(offset: Int64) throws(EnqueueError) {

@@ -66,12 +66,17 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
     /// Whether the event is an ask (``AgentAsk``) to this agent: set ``outcome`` (or call
     /// ``reply(_:)``) to answer it.
     public var isAsk: Bool { event.extensions[AgentAsk.extensionKey] == agentName }
+    /// The name of the timer firing now (``schedule(_:after:data:)``); nil when an event is handled.
+    /// The timer's data is ``event``'s data.
+    public let timer: String?
     let client: GanglionClient?
     private var asks = 0
+    private(set) var timerChanges: [TimerChange] = []
 
     init(agentName: String, event: EventEnvelope, key: String, partition: UInt32, offset: Int64, attempt: Int, state: State?,
-         client: GanglionClient? = nil) {
+         client: GanglionClient? = nil, timer: String? = nil) {
         self.client = client
+        self.timer = timer
         self.agentName = agentName
         self.event = event
         self.key = key
@@ -101,6 +106,20 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
         emitted.append(out)
         emittedTopics.append(topic)
     }
+
+    /// Schedules timer `name` of this key to fire after `delay` (replacing one of the same name):
+    /// the handler then runs for this key, in order with its events, with ``timer`` set to `name`
+    /// and `data` as the event's data. Durable with this event's progress, so it survives crashes
+    /// and moves with the shard; it fires once (its removal is part of its handling's batch).
+    /// Timers fire within about 50 ms of their time while the shard runs.
+    public func schedule(_ name: String, after delay: Duration, data: Data = Data()) {
+        let milliseconds = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
+        let fireAt = Int64(Date().timeIntervalSince1970 * 1000) + max(0, milliseconds)
+        timerChanges.append(.schedule(name: name, fireAt: fireAt, data: Array(data)))
+    }
+
+    /// Cancels timer `name` of this key (nothing when none is pending).
+    public func cancelTimer(_ name: String) { timerChanges.append(.cancel(name: name)) }
 
     /// Answers an ask (sets ``outcome``): the asker receives `data` once this event's handling
     /// is durable.

@@ -67,10 +67,27 @@ public final class AgentHost: Sendable {
             }
             return offsets
         }
+        // A shard exists for every assigned partition (its timers fire without new input), rebuilt
+        // from the changelog before it takes events.
+        let makeShard: @Sendable (UInt32) async throws -> AgentShard<A>? = { partition in
+            try await shards.obtain(partition, isAssigned: { await consumer.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
+                let shard = AgentShard(agent: agent, client: self.client, producer: producer, changelogTopic: changelogTopic, route: route,
+                                       partition: partition, capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys) { error in
+                    // A shard that cannot write its changelog stops the host (its events stay
+                    // uncommitted); whoever runs the host restarts it from the changelogs.
+                    if failure.set(error) { Task { await consumer.abandon() } }
+                }
+                try await shard.recover()
+                return shard
+            }
+        }
         // The group resumes where every shard's handled inputs are durable: committed every 100 ms.
         let committer = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
+                for partition in await consumer.assignment where partition.topic == topic {
+                    if await shards.shard(UInt32(partition.partition)) == nil { _ = try? await makeShard(UInt32(partition.partition)) }
+                }
                 for (partition, offset) in await shards.uncommitted() {
                     if (try? await consumer.commit(topic: topic, partition: partition, offset: offset)) != nil {
                         await shards.committed(partition, offset)
@@ -85,26 +102,16 @@ public final class AgentHost: Sendable {
                 // rebuilds them from the changelog.
                 for dropped in await shards.keep(await consumer.assignment, topic: topic) { await dropped.drain() }
                 for (partition, records) in Dictionary(grouping: batch, by: \.partition).sorted(by: { $0.key < $1.key }) {
-                    let shard: AgentShard<A>
-                    if let existing = await shards.shard(partition) {
-                        shard = existing
-                    } else {
-                        shard = AgentShard(agent: agent, client: client, producer: producer, changelogTopic: changelogTopic, route: route, partition: partition,
-                                           capacity: shardCapacity, maxConcurrent: maxConcurrentKeys) { error in
-                            // A shard that cannot write its changelog stops the host (its events stay
-                            // uncommitted); whoever runs the host restarts it from the changelogs.
-                            if failure.set(error) { Task { await consumer.abandon() } }
-                        }
-                        try await shard.recover()
-                        await shards.add(shard, partition)
-                    }
+                    guard let shard = try await makeShard(partition) else { continue }
                     for record in records.sorted(by: { $0.record.offset < $1.record.offset }) { try await shard.submit(record) }
                 }
             }
         } catch {
+            for shard in await shards.removeAll() { await shard.stop() }
             await consumer.abandon()
             throw failure.error ?? error
         }
+        for shard in await shards.removeAll() { await shard.stop() }
         if let error = failure.error { throw error }
         await consumer.close()
     }
@@ -121,9 +128,36 @@ actor ShardSet<A: Agent> {
     private var shards: [UInt32: AgentShard<A>] = [:]
     private var commits: [UInt32: Int64] = [:]
 
+    private var creating: [UInt32: Task<AgentShard<A>?, any Error>] = [:]
+
     func shard(_ partition: UInt32) -> AgentShard<A>? { shards[partition] }
 
-    func add(_ shard: AgentShard<A>, _ partition: UInt32) { shards[partition] = shard }
+    /// The partition's shard, made (once, however many ask at the same time) by `make` when there
+    /// is none; nil when the partition is no longer assigned once it is made (it is stopped).
+    func obtain(_ partition: UInt32, isAssigned: @escaping @Sendable () async -> Bool,
+                make: @escaping @Sendable () async throws -> AgentShard<A>) async throws -> AgentShard<A>? {
+        if let shard = shards[partition] { return shard }
+        if let pending = creating[partition] { return try await pending.value }
+        let task = Task<AgentShard<A>?, any Error> {
+            let shard = try await make()
+            guard await isAssigned() else {
+                await shard.stop()
+                return nil
+            }
+            return shard
+        }
+        creating[partition] = task
+        defer { creating[partition] = nil }
+        let shard = try await task.value
+        if let shard { shards[partition] = shard }
+        return shard
+    }
+
+    /// Removes and returns every shard (the host is stopping).
+    func removeAll() -> [AgentShard<A>] {
+        defer { shards = [:]; commits = [:] }
+        return Array(shards.values)
+    }
 
     /// Removes and returns a partition's shard.
     func remove(_ partition: UInt32) -> AgentShard<A>? {

@@ -2,6 +2,7 @@ import ClusterCore
 import EventLog
 import Foundation
 import GanglionWire
+import SwiftProtobuf
 
 /// One partition of an agent type's input, hosted here: the entities of its keys, rebuilt from
 /// the shard's compacted changelog partition, and every handled event made durable as one
@@ -9,9 +10,12 @@ import GanglionWire
 actor AgentShard<A: Agent> {
     /// An input event taken by the shard.
     struct Input: Sendable {
-        var delivered: DeliveredRecord
+        /// The record (nil for a timer).
+        var delivered: DeliveredRecord?
         /// Nil when the record is not an event envelope (it goes to the dead letters).
         var event: EventEnvelope?
+        /// The timer firing (instead of a record).
+        var timer: ShardTimer?
     }
 
     let agent: A
@@ -34,6 +38,10 @@ actor AgentShard<A: Agent> {
     private var forwarding = false
     private var forwardAgain = false
     private var random = SystemRandomNumberGenerator()
+    /// Timers handed to the scheduler and not finished.
+    private var queuedTimers: Set<ShardTimer> = []
+    private var lastExtraOffset: Int64 = 0
+    private var timerLoop: Task<Void, Never>?
 
     init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, route: @escaping @Sendable (String) -> String = { $0 },
          partition: UInt32, capacity: Int, maxConcurrent: Int, onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
@@ -58,6 +66,29 @@ actor AgentShard<A: Agent> {
         changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value) })
         scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent)
         try await forwardOutbox()
+        timerLoop = Task { await self.runTimers() }
+    }
+
+    /// Hands due timers to the scheduler (in order with their keys' events) until the shard closes.
+    private func runTimers() async {
+        while !closed && failure == nil && !Task.isCancelled {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for timer in changelog.dueTimers(at: now) where !queuedTimers.contains(timer) {
+                guard queuedTimers.count < capacity else { break }
+                queuedTimers.insert(timer)
+                lastExtraOffset -= 1
+                scheduler.enqueueExtra(.init(offset: lastExtraOffset, key: timer.key, payload: Input(delivered: nil, event: nil, timer: timer)))
+            }
+            pump()
+            let next = changelog.nextTimerDue.map { $0 - now } ?? 50
+            try? await Task.sleep(for: .milliseconds(min(50, max(1, next))))
+        }
+    }
+
+    /// Stops the shard without draining (its host is gone): takes nothing more, fires no timers.
+    func stop() {
+        closed = true
+        timerLoop?.cancel()
     }
 
     /// Takes the next input record (in offset order): waits while the shard's queue is full (the
@@ -97,7 +128,15 @@ actor AgentShard<A: Agent> {
     private func run(_ item: ShardScheduler<Input>.Item) async {
         do {
             let offset = item.offset
-            if let event = item.payload.event {
+            if let timer = item.payload.timer {
+                // Cancelled or replaced since it was due: nothing to run.
+                if changelog.isPending(timer) {
+                    var handled = try await handle(Self.timerEvent(timer), key: item.key, offset: offset, timer: timer.name)
+                    handled.firedTimer = timer
+                    try await commit(handled, item)
+                }
+                queuedTimers.remove(timer)
+            } else if let event = item.payload.event {
                 if let outcome = changelog.outcome(ofHandled: event.id, key: item.key) {
                     // Asked again (a retry with the same id): the recorded reply goes out again.
                     if isAsk(event) { try? await send(reply(to: event, outcome: outcome, error: nil)) }
@@ -105,8 +144,8 @@ actor AgentShard<A: Agent> {
                     try await commit(try await handle(event, key: item.key, offset: offset), item)
                 }
             } else {
-                let raw = item.payload.delivered.record.value ?? []
-                try await commit(try deadLetter(raw: raw, id: "\(item.payload.delivered.topic)-\(partition)-\(offset)", key: "_", offset: offset,
+                let raw = item.payload.delivered?.record.value ?? []
+                try await commit(try deadLetter(raw: raw, id: "\(item.payload.delivered?.topic ?? "")-\(partition)-\(offset)", key: "_", offset: offset,
                                                 error: "the record is not an event envelope", attempts: 0), item)
             }
         } catch {
@@ -139,6 +178,7 @@ actor AgentShard<A: Agent> {
     /// owner never writes the changelog at the same time.
     func drain() async {
         closed = true
+        timerLoop?.cancel()
         scheduler.dropWaiting()
         let waiters = roomWaiters
         roomWaiters = []
@@ -146,13 +186,28 @@ actor AgentShard<A: Agent> {
         while scheduler.runningCount > 0 && failure == nil { await withCheckedContinuation { drainWaiters.append($0) } }
     }
 
-    private func handle(_ event: EventEnvelope, key: String, offset: Int64) async throws -> HandledEvent {
+    /// The event a timer's handler sees: type `ganglion.timer`, the timer's data, an id unique to
+    /// this firing.
+    static func timerEvent(_ timer: ShardTimer) -> EventEnvelope {
+        var event = EventEnvelope()
+        event.id = "timer/\(timer.key)/\(timer.name)/\(timer.fireAt)"
+        event.specVersion = EventEnvelope.cloudEventsSpecVersion
+        event.source = "/agents/timers"
+        event.type = "ganglion.timer"
+        event.time = Google_Protobuf_Timestamp(date: Date(timeIntervalSince1970: Double(timer.fireAt) / 1000))
+        event.key = Data(timer.key.utf8)
+        event.data = Data(timer.data)
+        event.extensions = ["timer": timer.name]
+        return event
+    }
+
+    private func handle(_ event: EventEnvelope, key: String, offset: Int64, timer: String? = nil) async throws -> HandledEvent {
         let previous = changelog.states[key]
         var attempt = 1
         while true {
             let state = previous.flatMap { try? JSONDecoder().decode(A.State.self, from: Data($0)) }
             let context = AgentContext<A.State>(agentName: agent.name, event: event, key: key, partition: partition, offset: offset,
-                                                attempt: attempt, state: state, client: client)
+                                                attempt: attempt, state: state, client: client, timer: timer)
             do {
                 try await runWithDeadline(context)
                 let newState: [UInt8]?? = try context.state.map { .some(Array(try JSONEncoder().encode($0))) } ?? (previous == nil ? nil : .some(nil))
@@ -160,7 +215,8 @@ actor AgentShard<A: Agent> {
                     OutboxEntry(id: envelope.id, topic: topic, key: envelope.key.isEmpty ? nil : Array(envelope.key), event: try envelope.serializedBytes())
                 }
                 if isAsk(event) { emitted.append(try reply(to: event, outcome: Array(context.outcome), error: nil)) }
-                return HandledEvent(eventID: event.id, key: key, offset: offset, newState: newState, emitted: emitted, outcome: Array(context.outcome))
+                return HandledEvent(eventID: event.id, key: key, offset: offset, newState: newState, emitted: emitted, outcome: Array(context.outcome),
+                                    timerChanges: context.timerChanges)
             } catch is CancellationError where Task.isCancelled {
                 throw CancellationError()
             } catch {
