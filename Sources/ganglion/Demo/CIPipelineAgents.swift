@@ -16,8 +16,10 @@ struct CICheckAgent: Agent {
         let push = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: String]) ?? [:]
         let sha = push["sha"] ?? context.key
         let message = push["message"] ?? ""
-        // Stand-ins for the real work: a little time, and a verdict from the commit message.
-        try await Task.sleep(for: .milliseconds(check == "tests" ? 300 : check == "security" ? 200 : 100))
+        // Stand-ins for the real work: a little time, and a verdict from the commit message. A
+        // "slow runner" push keeps the tests past the aggregator's join timeout.
+        let slow = check == "tests" && message.contains("slow runner")
+        try await Task.sleep(for: .milliseconds(slow ? CIAggregatorAgent.joinTimeoutMilliseconds + 2_000 : check == "tests" ? 300 : check == "security" ? 200 : 100))
         let failed = (check == "lint" && message.contains("WIP")) || (check == "tests" && message.contains("break"))
             || (check == "security" && message.contains("secret"))
         context.state = State(runs: (context.state?.runs ?? 0) + 1)
@@ -26,23 +28,38 @@ struct CICheckAgent: Agent {
     }
 }
 
-/// Joins a commit's three check reports and emits its status.
+/// Joins a commit's three check reports and emits its status: `success`, `failure`, or
+/// `timed_out` (naming the missing checks) when a check has not reported within the join timeout.
 struct CIAggregatorAgent: Agent {
     struct State: Codable, Sendable { var join = Join(expecting: ["tests", "security", "lint"]) }
+
+    /// How long a commit waits for all three checks.
+    static let joinTimeoutMilliseconds = 3_000
 
     let name = "ci-aggregator"
     let subscription = try! AgentSubscription(topic: "ci.checks", types: ["ci.check.completed"])
 
     func handle(_ context: AgentContext<State>) async throws {
-        let report = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: String]) ?? [:]
         var state = context.state ?? State()
-        let complete = state.join.record(report["check"] ?? "?", Data((report["status"] ?? "?").utf8))
+        if context.timer == Join.timerName {
+            guard let missing = state.join.expire() else { return }
+            context.state = state
+            try emitStatus(context, status: "timed_out", join: state.join, missing: missing)
+            return
+        }
+        let report = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: String]) ?? [:]
+        let complete = state.join.record(report["check"] ?? "?", Data((report["status"] ?? "?").utf8), in: context,
+                                         timeout: .milliseconds(Self.joinTimeoutMilliseconds))
         context.state = state
         guard complete else { return }
         let checks = state.join.received.mapValues { String(decoding: $0, as: UTF8.self) }
-        let status = checks.values.allSatisfy { $0 == "success" } ? "success" : "failure"
+        try emitStatus(context, status: checks.values.allSatisfy { $0 == "success" } ? "success" : "failure", join: state.join, missing: [])
+    }
+
+    private func emitStatus(_ context: AgentContext<State>, status: String, join: Join, missing: Set<String>) throws {
         var body: [String: Any] = ["sha": context.key, "status": status]
-        body["checks"] = checks
+        body["checks"] = join.received.mapValues { String(decoding: $0, as: UTF8.self) }
+        if !missing.isEmpty { body["missing"] = missing.sorted() }
         context.emit(topic: "ci.statuses", type: "ci.status", data: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
     }
 }

@@ -58,10 +58,10 @@ struct DemoTrafficService: Service {
             var documents = 0
             var tasks = 0
             var lastTask = ContinuousClock.now - .seconds(2)
-            let kinds = ["plain", "hangs", "plain", "flaky", "sloppy", "plain"]
+            let kinds = ["plain", "hangs", "plain", "flaky", "sloppy", "plain", "hopeless"]
             let names = ["invoice", "contract", "corrupt-scan", "receipt", "unroutable-memo", "statement"]
             let messages = ["Fix flaky retry test", "WIP: new scoring model", "Bump dependencies", "Add audit trail", "break: refactor ledger",
-                            "Rotate secret in config", "Improve docs"]
+                            "Rotate secret in config", "Improve docs", "Retry on a slow runner"]
             while seconds.map({ ContinuousClock.now - started < .seconds($0) }) ?? true {
                 if ContinuousClock.now - lastTask >= .seconds(2) {
                     lastTask = .now
@@ -135,7 +135,9 @@ struct DemoTrafficService: Service {
               let object = try? JSONSerialization.jsonObject(with: envelope.data) as? [String: Any] else { return }
         let checks = (object["checks"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         let status = object["status"] as? String ?? "?"
-        print("CI \(String((object["sha"] as? String ?? "?").prefix(8)))  \(status == "success" ? "✔ success" : "✘ failure")  (\(checks.joined(separator: ", ")))")
+        let verdict = status == "success" ? "✔ success" : status == "timed_out" ? "⌛ timed out" : "✘ failure"
+        let missing = (object["missing"] as? [String]).map { ", missing " + $0.joined(separator: ", ") } ?? ""
+        print("CI \(String((object["sha"] as? String ?? "?").prefix(8)))  \(verdict)  (\(checks.joined(separator: ", "))\(missing))")
     }
 
     /// One line per decision: time, customer, amount, average, decision, risk.

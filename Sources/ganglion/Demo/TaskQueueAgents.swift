@@ -14,6 +14,11 @@ struct TaskWorkerAgent: Agent {
     let retryPolicy = RetryPolicy(maxAttempts: 4, initialBackoffMilliseconds: 50, maxBackoffMilliseconds: 400, attemptDeadlineMilliseconds: 500)
 
     func handle(_ context: AgentContext<State>) async throws {
+        if context.isAsk {
+            // `ganglion ask task-worker task-7`: how often the task was completed.
+            context.reply(Data("{\"completed\":\(context.state?.completed ?? 0)}".utf8))
+            return
+        }
         let task = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: Any]) ?? [:]
         let kind = task["kind"] as? String ?? "plain"
         // Stand-ins for real work: a hung first attempt (cancelled at the deadline), a failing one.
@@ -23,7 +28,8 @@ struct TaskWorkerAgent: Agent {
         context.state = State(completed: (context.state?.completed ?? 0) + 1)
         var result = task
         result["attempts"] = context.attempt
-        result["quality"] = kind == "sloppy" && (task["requeued"] as? Int ?? 0) < 1 ? "sloppy" : "good"
+        // A sloppy task is done well once re-queued; a hopeless one never (it is escalated).
+        result["quality"] = (kind == "sloppy" && (task["requeued"] as? Int ?? 0) < 1) || kind == "hopeless" ? "sloppy" : "good"
         context.emit(topic: "tasks.completed", type: "task.completed", data: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]))
     }
 }
