@@ -34,4 +34,19 @@ final class SagaHelperTests: XCTestCase {
         XCTAssertNil(happy.complete("b"))
         XCTAssertTrue(happy.isFinished)
     }
+
+    func testAJoinTimesOutOnceAndIgnoresLateParts() throws {
+        var join = Join(expecting: ["tests", "security", "lint"])
+        XCTAssertFalse(join.record("lint"))
+        XCTAssertEqual(join.expire(), ["tests", "security"])
+        XCTAssertNil(join.expire(), "the wait ends once")
+        XCTAssertFalse(join.record("tests"), "a late part is ignored")
+        XCTAssertFalse(join.isComplete)
+        var complete = Join(expecting: ["a"])
+        XCTAssertTrue(complete.record("a"))
+        XCTAssertNil(complete.expire(), "a complete join does not time out")
+        // A state stored before timeouts existed still decodes.
+        let old = Data(#"{"expected":["a","b"],"received":{},"isComplete":false}"#.utf8)
+        XCTAssertFalse(try JSONDecoder().decode(Join.self, from: old).isTimedOut)
+    }
 }
