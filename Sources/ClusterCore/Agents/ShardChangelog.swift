@@ -104,6 +104,8 @@ public struct ShardChangelog: Sendable, Hashable {
     private var handled: [String: [HandledID]] = [:]
     /// Pending timers by key, then name.
     public private(set) var timers: [String: [String: ShardTimer]] = [:]
+    private var locations: [String: EntityLocation] = [:]
+    private var passivated: Set<String> = []
 
     struct HandledID: Hashable, Sendable {
         var id: String
@@ -155,12 +157,59 @@ public struct ShardChangelog: Sendable, Hashable {
         public var key: [UInt8]
         /// The value; nil deletes the key.
         public var value: [UInt8]?
+        /// Its offset in the changelog partition, once stored (what passivation reloads from).
+        public var offset: Int64?
 
         /// A record.
-        public init(key: [UInt8], value: [UInt8]?) {
+        public init(key: [UInt8], value: [UInt8]?, offset: Int64? = nil) {
             self.key = key
             self.value = value
+            self.offset = offset
         }
+    }
+
+    // MARK: Passivation
+
+    /// Whether `key`'s state and handled ids are out of memory (``passivate(_:)``): reload them
+    /// (``reloadOffsets(of:)``, ``reload(_:)``) before handling an event of the key.
+    public func isPassivated(_ key: String) -> Bool { passivated.contains(key) }
+
+    /// Entities whose state and handled ids are out of memory.
+    public var passivatedCount: Int { passivated.count }
+
+    /// Entities whose state or handled ids are in memory.
+    public var residentKeys: Set<String> { Set(states.keys).union(handled.keys) }
+
+    /// Drops `key`'s state and handled ids from memory, keeping where they are in the changelog;
+    /// false (nothing dropped) when a record of the key was applied without its offset.
+    @discardableResult
+    public mutating func passivate(_ key: String) -> Bool {
+        guard !passivated.contains(key), states[key] != nil || handled[key] != nil else { return false }
+        let location = locations[key] ?? EntityLocation()
+        guard states[key] == nil || location.state != nil, handled[key] == nil || location.handled != nil else { return false }
+        states[key] = nil
+        handled[key] = nil
+        passivated.insert(key)
+        return true
+    }
+
+    /// The changelog offsets holding a passivated `key`'s state and handled ids.
+    public func reloadOffsets(of key: String) -> [Int64] {
+        guard passivated.contains(key), let location = locations[key] else { return [] }
+        return [location.state, location.handled].compactMap { $0 }
+    }
+
+    /// Brings a passivated key back from its records read at ``reloadOffsets(of:)``.
+    public mutating func reload(_ key: String, from records: [Record]) {
+        let wanted = Set(reloadOffsets(of: key))
+        guard passivated.remove(key) != nil else { return }
+        apply(records.filter { $0.offset.map(wanted.contains) ?? false })
+    }
+
+    /// Where a key's newest state and handled-ids records are in the changelog.
+    struct EntityLocation: Hashable, Sendable {
+        var state: Int64?
+        var handled: Int64?
     }
 
     private static let offsetKey = Array("o".utf8)
@@ -172,6 +221,7 @@ public struct ShardChangelog: Sendable, Hashable {
     /// A timer's firing (``HandledEvent/firedTimer``) instead removes the timer and moves no
     /// offset: it was never an input.
     public func records(for event: HandledEvent, committableOffset: Int64? = nil) -> [Record] {
+        precondition(!passivated.contains(event.key), "reload a passivated key before handling its events")
         var records: [Record] = []
         if let newState = event.newState { records.append(Record(key: Array("s\u{0}\(event.key)".utf8), value: newState)) }
         if let fired = event.firedTimer { records.append(Record(key: Self.timerKey(fired.key, fired.name), value: nil)) }
@@ -233,8 +283,12 @@ public struct ShardChangelog: Sendable, Hashable {
             guard let tag = record.key.first else { continue }
             let name = record.key.count > 2 ? String(decoding: record.key[2...], as: UTF8.self) : ""
             switch tag {
-            case UInt8(ascii: "s"): states[name] = record.value
-            case UInt8(ascii: "h"): handled[name] = record.value.flatMap(Self.decodeHandled)
+            case UInt8(ascii: "s"):
+                states[name] = record.value
+                locations[name, default: EntityLocation()].state = record.value == nil ? nil : record.offset
+            case UInt8(ascii: "h"):
+                handled[name] = record.value.flatMap(Self.decodeHandled)
+                locations[name, default: EntityLocation()].handled = record.value == nil ? nil : record.offset
             case UInt8(ascii: "e"):
                 if let value = record.value, let entry = Self.decodeOutbox(value) {
                     if outbox[name] == nil {

@@ -61,6 +61,9 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// Events running now.
     public var runningCount: Int { running.count }
 
+    /// Whether an event of `key` waits or runs.
+    public func isBusy(_ key: String) -> Bool { running[key] != nil || waiting[key] != nil }
+
     /// Takes the partition's next event; refused when full or out of order.
     public mutating func enqueue(_ item: Item) throws(EnqueueError) {
         guard hasRoom else { throw .full }

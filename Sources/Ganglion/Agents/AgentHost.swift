@@ -15,10 +15,19 @@ public final class AgentHost: Sendable {
     public let shardCapacity: Int
     /// Keys of one shard handled at once at most.
     public let maxConcurrentKeys: Int
+    /// Entities (keys) of one shard kept in memory at most; the least recently used beyond it are
+    /// passivated: their state stays in the changelog and is read back when the key is needed.
+    public let maxLiveEntities: Int
+    /// An entity idle this long is passivated.
+    public let passivateAfter: Duration
+    private let shardSets = ShardSetRegistry()
 
     /// A host on `client`'s node.
-    public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 16) {
+    public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 16, maxLiveEntities: Int = 10_000,
+                passivateAfter: Duration = .seconds(300)) {
         self.client = client
+        self.maxLiveEntities = max(1, maxLiveEntities)
+        self.passivateAfter = passivateAfter
         self.shardCapacity = max(1, shardCapacity)
         self.maxConcurrentKeys = max(1, maxConcurrentKeys)
     }
@@ -55,6 +64,9 @@ public final class AgentHost: Sendable {
         if shadow == nil { try await ensureTopic(AgentAsk.repliesTopic(agent.name), partitions: input.config.partitions, compacted: false) }
         let producer = try await Producer(client: client)
         let shards = ShardSet<A>()
+        let registration = shardSets.add(group) { await shards.entityCounts() }
+        defer { shardSets.remove(registration) }
+        let idle = passivateAfter.components.seconds * 1000 + passivateAfter.components.attoseconds / 1_000_000_000_000_000
         let failure = FailureBox()
         // A revoked partition's shard finishes its running handlers (their changelog batches
         // durable) and commits before the group hands the partition on.
@@ -72,7 +84,8 @@ public final class AgentHost: Sendable {
         let makeShard: @Sendable (UInt32) async throws -> AgentShard<A>? = { partition in
             try await shards.obtain(partition, isAssigned: { await consumer.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
                 let shard = AgentShard(agent: agent, client: self.client, producer: producer, changelogTopic: changelogTopic, route: route,
-                                       partition: partition, capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys) { error in
+                                       partition: partition, capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys,
+                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle)) { error in
                     // A shard that cannot write its changelog stops the host (its events stay
                     // uncommitted); whoever runs the host restarts it from the changelogs.
                     if failure.set(error) { Task { await consumer.abandon() } }
@@ -116,6 +129,18 @@ public final class AgentHost: Sendable {
         await consumer.close()
     }
 
+    /// Entities of agent type `agent` (its group; a shadow replay's is ``shadowGroup(_:shadow:)``)
+    /// on this host: in memory, and passivated (in the changelog only). Zero when it does not run here.
+    public func entityCounts(of agent: String) async -> (live: Int, passivated: Int) {
+        var total = (live: 0, passivated: 0)
+        for counts in shardSets.counters(of: agent) {
+            let (live, passivated) = await counts()
+            total.live += live
+            total.passivated += passivated
+        }
+        return total
+    }
+
     func ensureTopic(_ name: String, partitions: UInt32, compacted: Bool) async throws {
         do {
             try await client.createTopic(name, partitions: partitions, retentionMilliseconds: compacted ? 0 : 7 * 24 * 3_600_000, compacted: compacted)
@@ -151,6 +176,17 @@ actor ShardSet<A: Agent> {
         let shard = try await task.value
         if let shard { shards[partition] = shard }
         return shard
+    }
+
+    /// Entities in memory and passivated over every shard.
+    func entityCounts() async -> (live: Int, passivated: Int) {
+        var total = (live: 0, passivated: 0)
+        for shard in shards.values {
+            let counts = await shard.entityCounts
+            total.live += counts.live
+            total.passivated += counts.passivated
+        }
+        return total
     }
 
     /// Removes and returns every shard (the host is stopping).
@@ -205,4 +241,25 @@ final class FailureBox: @unchecked Sendable {
     }
 
     var error: (any Error)? { lock.withLock { stored } }
+}
+
+/// The running agent types of a host, for ``AgentHost/entityCounts(of:)``.
+final class ShardSetRegistry: @unchecked Sendable {
+    // `entries` and `next` are guarded by `lock`.
+    typealias Counts = @Sendable () async -> (live: Int, passivated: Int)
+    private let lock = NSLock()
+    private var entries: [Int: (group: String, counts: Counts)] = [:]
+    private var next = 0
+
+    func add(_ group: String, _ counts: @escaping Counts) -> Int {
+        lock.withLock {
+            next += 1
+            entries[next] = (group, counts)
+            return next
+        }
+    }
+
+    func remove(_ id: Int) { lock.withLock { entries[id] = nil } }
+
+    func counters(of group: String) -> [Counts] { lock.withLock { entries.values.filter { $0.group == group }.map(\.counts) } }
 }

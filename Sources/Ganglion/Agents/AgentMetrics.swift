@@ -13,4 +13,12 @@ enum AgentMetrics {
     static func deadLettered(agent: String) {
         Counter(label: "ganglion_agent_dead_letters_total", dimensions: [("agent", agent)]).increment()
     }
+
+    static func passivated(agent: String) {
+        Counter(label: "ganglion_agent_entities_passivated_total", dimensions: [("agent", agent)]).increment()
+    }
+
+    static func reloaded(agent: String) {
+        Counter(label: "ganglion_agent_entities_reloaded_total", dimensions: [("agent", agent)]).increment()
+    }
 }

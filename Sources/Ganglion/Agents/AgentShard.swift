@@ -42,9 +42,13 @@ actor AgentShard<A: Agent> {
     private var queuedTimers: Set<ShardTimer> = []
     private var lastExtraOffset: Int64 = 0
     private var timerLoop: Task<Void, Never>?
+    /// Which entities stay in memory (passivation).
+    private var residency: EntityResidency
 
     init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, route: @escaping @Sendable (String) -> String = { $0 },
-         partition: UInt32, capacity: Int, maxConcurrent: Int, onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+         partition: UInt32, capacity: Int, maxConcurrent: Int, residency: EntityResidency = EntityResidency(),
+         onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+        self.residency = residency
         self.onFailure = onFailure
         self.route = route
         self.agent = agent
@@ -63,8 +67,12 @@ actor AgentShard<A: Agent> {
     /// Replays the changelog partition, then forwards what a crash left in the outbox.
     func recover() async throws {
         let records = try await client.readAll(topic: changelogTopic, partition: partition)
-        changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value) })
+        changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) })
         scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent)
+        // Entities beyond the bound leave memory at once (the oldest replayed first).
+        let now = Self.now()
+        for key in changelog.residentKeys.sorted() { residency.touch(key, now: now) }
+        passivateIdle()
         try await forwardOutbox()
         timerLoop = Task { await self.runTimers() }
     }
@@ -80,9 +88,42 @@ actor AgentShard<A: Agent> {
                 scheduler.enqueueExtra(.init(offset: lastExtraOffset, key: timer.key, payload: Input(delivered: nil, event: nil, timer: timer)))
             }
             pump()
+            passivateIdle()
             let next = changelog.nextTimerDue.map { $0 - now } ?? 50
             try? await Task.sleep(for: .milliseconds(min(50, max(1, next))))
         }
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Entities in memory, and out of it (their state in the changelog).
+    var entityCounts: (live: Int, passivated: Int) { (changelog.residentKeys.count, changelog.passivatedCount) }
+
+    /// Passivates the entities the residency policy lets go (never one with events queued or running).
+    private func passivateIdle() {
+        let scheduler = self.scheduler
+        for key in residency.evictions(now: Self.now(), isBusy: { scheduler.isBusy($0) }) where changelog.passivate(key) {
+            AgentMetrics.passivated(agent: agent.name)
+        }
+    }
+
+    /// Brings `key`'s state and handled ids back from the changelog if they left memory.
+    private func ensureResident(_ key: String) async throws {
+        defer { residency.touch(key, now: Self.now()) }
+        guard changelog.isPassivated(key) else { return }
+        let offsets = Set(changelog.reloadOffsets(of: key))
+        var records: [ShardChangelog.Record] = []
+        for offset in offsets.sorted() {
+            let (_, bytes) = try await client.fetch(topic: changelogTopic, partition: partition, offset: offset, maxBytes: 256 << 10)
+            for record in try PartitionStream.records(in: bytes, base: nil) where record.offset == offset {
+                records.append(ShardChangelog.Record(key: record.key ?? [], value: record.value, offset: record.offset))
+            }
+        }
+        guard records.count == offsets.count else {
+            throw GanglionError(code: .offsetOutOfRange, message: "the state of \(key) is no longer at offsets \(offsets.sorted()) of \(changelogTopic)[\(partition)]")
+        }
+        changelog.reload(key, from: records)
+        AgentMetrics.reloaded(agent: agent.name)
     }
 
     /// Stops the shard without draining (its host is gone): takes nothing more, fires no timers.
@@ -128,6 +169,7 @@ actor AgentShard<A: Agent> {
     private func run(_ item: ShardScheduler<Input>.Item) async {
         do {
             let offset = item.offset
+            try await ensureResident(item.key)
             if let timer = item.payload.timer {
                 // Cancelled or replaced since it was due: nothing to run.
                 if changelog.isPending(timer) {
@@ -162,6 +204,8 @@ actor AgentShard<A: Agent> {
             return
         }
         scheduler.finish(offset: item.offset, key: item.key)
+        residency.touch(item.key, now: Self.now())
+        if residency.liveCount > residency.maxLive { passivateIdle() }
         let waiters = roomWaiters
         roomWaiters = []
         for waiter in waiters { waiter.resume() }
@@ -316,9 +360,11 @@ actor AgentShard<A: Agent> {
     private func append(_ records: [ShardChangelog.Record]) async throws {
         guard !records.isEmpty else { return }
         var builder = RecordBatchBuilder()
-        for record in records { builder.append(key: record.key, value: record.value, timestamp: Int64(Date().timeIntervalSince1970 * 1000)) }
-        try await client.produce(topic: changelogTopic, partition: partition, batch: builder.build())
-        changelog.apply(records)
+        for record in records { builder.append(key: record.key, value: record.value, timestamp: Self.now()) }
+        let base = try await client.produce(topic: changelogTopic, partition: partition, batch: builder.build())
+        changelog.apply(records.enumerated().map { index, record in
+            ShardChangelog.Record(key: record.key, value: record.value, offset: base + Int64(index))
+        })
     }
 
     /// Sends one outbox entry to its (routed) topic; a shadow replay's topics are created as needed.
