@@ -42,6 +42,10 @@ actor AgentShard<A: Agent> {
     private var queuedTimers: Set<ShardTimer> = []
     private var lastExtraOffset: Int64 = 0
     private var timerLoop: Task<Void, Never>?
+    /// Changelog appends waiting for the batch in flight (one entry per caller), and their callers.
+    private var pendingRecords: [[ShardChangelog.Record]] = []
+    private var pendingWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var appending = false
     /// Which entities stay in memory (passivation).
     private var residency: EntityResidency
 
@@ -357,14 +361,48 @@ actor AgentShard<A: Agent> {
         try await forwardOutbox()
     }
 
+    /// Appends records to the changelog, durable under the node's policy, then applies them.
+    /// Appends of concurrent handlers are committed together: while one batch is in flight, the
+    /// next collects every record that arrives (group commit), so a busy shard makes one round
+    /// trip for many events.
     private func append(_ records: [ShardChangelog.Record]) async throws {
         guard !records.isEmpty else { return }
-        var builder = RecordBatchBuilder()
-        for record in records { builder.append(key: record.key, value: record.value, timestamp: Self.now()) }
-        let base = try await client.produce(topic: changelogTopic, partition: partition, batch: builder.build())
-        changelog.apply(records.enumerated().map { index, record in
-            ShardChangelog.Record(key: record.key, value: record.value, offset: base + Int64(index))
-        })
+        pendingRecords.append(records)
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
+            pendingWaiters.append(waiter)
+            if !appending {
+                appending = true
+                Task { await self.commitPending() }
+            }
+        }
+    }
+
+    /// Writes the collected records in batches of at most ~1 MiB until none wait.
+    private func commitPending() async {
+        while !pendingRecords.isEmpty {
+            var take = 0, bytes = 0
+            while take < pendingRecords.count && (take == 0 || bytes < 1 << 20) {
+                bytes += pendingRecords[take].reduce(0) { $0 + $1.key.count + ($1.value?.count ?? 0) }
+                take += 1
+            }
+            let groups = Array(pendingRecords.prefix(take)), waiters = Array(pendingWaiters.prefix(take))
+            pendingRecords.removeFirst(take)
+            pendingWaiters.removeFirst(take)
+            let records = groups.flatMap { $0 }
+            do {
+                var builder = RecordBatchBuilder()
+                let now = Self.now()
+                for record in records { builder.append(key: record.key, value: record.value, timestamp: now) }
+                let base = try await client.produce(topic: changelogTopic, partition: partition, batch: builder.build())
+                changelog.apply(records.enumerated().map { index, record in
+                    ShardChangelog.Record(key: record.key, value: record.value, offset: base + Int64(index))
+                })
+                for waiter in waiters { waiter.resume() }
+            } catch {
+                for waiter in waiters { waiter.resume(throwing: error) }
+            }
+        }
+        appending = false
     }
 
     /// Sends one outbox entry to its (routed) topic; a shadow replay's topics are created as needed.
