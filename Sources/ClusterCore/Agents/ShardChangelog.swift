@@ -106,6 +106,8 @@ public struct ShardChangelog: Sendable, Hashable {
     public private(set) var timers: [String: [String: ShardTimer]] = [:]
     private var locations: [String: EntityLocation] = [:]
     private var passivated: Set<String> = []
+    /// The idempotent producer id that writes this changelog (its epoch fences older owners).
+    public private(set) var writerID: Int64?
 
     struct HandledID: Hashable, Sendable {
         var id: String
@@ -213,6 +215,15 @@ public struct ShardChangelog: Sendable, Hashable {
     }
 
     private static let offsetKey = Array("o".utf8)
+    private static let writerKey = Array("p".utf8)
+
+    /// The record naming the changelog's writer: a new owner bumps the writer's epoch and stores
+    /// this first, so from then on the log refuses the previous owner's batches.
+    public func writerRecords(producerID: Int64) -> [Record] {
+        var value = ByteWriter()
+        value.integer(producerID)
+        return [Record(key: Self.writerKey, value: value.output)]
+    }
 
     /// The batch that makes `event` durable: the state change, the handled id with its outcome,
     /// the outbox entries and the new offset, all in one batch. Apply it (or replay it) with
@@ -309,6 +320,9 @@ public struct ShardChangelog: Sendable, Hashable {
                     timers[key]?[timerName] = nil
                     if timers[key]?.isEmpty == true { timers[key] = nil }
                 }
+            case UInt8(ascii: "p"):
+                var reader = ByteReader(record.value ?? [])
+                if let id = reader.integer() { writerID = id }
             case UInt8(ascii: "o"):
                 var reader = ByteReader(record.value ?? [])
                 if let offset = reader.integer() { nextOffset = max(nextOffset, offset) }

@@ -46,6 +46,8 @@ actor AgentShard<A: Agent> {
     private var pendingRecords: [[ShardChangelog.Record]] = []
     private var pendingWaiters: [CheckedContinuation<Void, any Error>] = []
     private var appending = false
+    /// The changelog's idempotent writer: producer id, epoch, next sequence.
+    private var writer: (id: Int64, epoch: Int16, sequence: Int32)?
     /// Which entities stay in memory (passivation).
     private var residency: EntityResidency
 
@@ -68,9 +70,19 @@ actor AgentShard<A: Agent> {
     /// The offset the group may commit: every input below it is handled durably (or skipped).
     var committableOffset: Int64 { scheduler.committableOffset }
 
-    /// Replays the changelog partition, then forwards what a crash left in the outbox.
+    /// Replays the changelog partition, fences its previous writer, then forwards what a crash
+    /// left in the outbox.
     func recover() async throws {
-        let records = try await client.readAll(topic: changelogTopic, partition: partition)
+        var records = try await client.readAll(topic: changelogTopic, partition: partition)
+        changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) })
+        // The writer's next epoch, stored at once: the log refuses the previous owner's batches
+        // from here on (a zombie that missed its revocation fails instead of writing under us).
+        let (id, epoch) = try await client.initProducerID(resuming: changelog.writerID)
+        writer = (id, epoch, 0)
+        let replayed = records.last?.offset ?? -1
+        try await append(changelog.writerRecords(producerID: id))
+        // What the previous owner wrote between the replay and the fence.
+        records = try await client.readAll(topic: changelogTopic, partition: partition, from: replayed + 1).filter { $0.offset > replayed }
         changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) })
         scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent)
         // Entities beyond the bound leave memory at once (the oldest replayed first).
@@ -391,9 +403,15 @@ actor AgentShard<A: Agent> {
             let records = groups.flatMap { $0 }
             do {
                 var builder = RecordBatchBuilder()
+                if let writer {
+                    builder.producerID = writer.id
+                    builder.producerEpoch = writer.epoch
+                    builder.baseSequence = writer.sequence
+                }
                 let now = Self.now()
                 for record in records { builder.append(key: record.key, value: record.value, timestamp: now) }
                 let base = try await client.produce(topic: changelogTopic, partition: partition, batch: builder.build())
+                writer?.sequence &+= Int32(records.count)
                 changelog.apply(records.enumerated().map { index, record in
                     ShardChangelog.Record(key: record.key, value: record.value, offset: base + Int64(index))
                 })
