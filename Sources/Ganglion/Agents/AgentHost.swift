@@ -23,7 +23,7 @@ public final class AgentHost: Sendable {
     private let shardSets = ShardSetRegistry()
 
     /// A host on `client`'s node.
-    public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 16, maxLiveEntities: Int = 10_000,
+    public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 64, maxLiveEntities: Int = 10_000,
                 passivateAfter: Duration = .seconds(300)) {
         self.client = client
         self.maxLiveEntities = max(1, maxLiveEntities)
@@ -116,7 +116,7 @@ public final class AgentHost: Sendable {
                 for dropped in await shards.keep(await consumer.assignment, topic: topic) { await dropped.drain() }
                 for (partition, records) in Dictionary(grouping: batch, by: \.partition).sorted(by: { $0.key < $1.key }) {
                     guard let shard = try await makeShard(partition) else { continue }
-                    for record in records.sorted(by: { $0.record.offset < $1.record.offset }) { try await shard.submit(record) }
+                    try await shard.submit(records.sorted { $0.record.offset < $1.record.offset })
                 }
             }
         } catch {

@@ -37,6 +37,9 @@ actor AgentShard<A: Agent> {
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private var forwarding = false
     private var forwardAgain = false
+    private var forwarder: Task<Void, Never>?
+    /// Handler attempts' deadlines.
+    private let deadlines = DeadlineWatch()
     private var random = SystemRandomNumberGenerator()
     /// Timers handed to the scheduler and not finished.
     private var queuedTimers: Set<ShardTimer> = []
@@ -152,6 +155,11 @@ actor AgentShard<A: Agent> {
     /// backpressure that stops the fetcher), runs it as soon as its key is free. Inputs below the
     /// changelog's offset were handled before and are skipped; a failure of the shard (its
     /// changelog cannot be written) is thrown.
+    func submit(_ records: [DeliveredRecord]) async throws {
+        for delivered in records { try await submit(delivered) }
+    }
+
+    /// Takes one input record (see ``submit(_:)-([DeliveredRecord])``).
     func submit(_ delivered: DeliveredRecord) async throws {
         if let failure { throw failure }
         guard !closed else { return }
@@ -210,13 +218,7 @@ actor AgentShard<A: Agent> {
             // The changelog could not be written (or the shard was cancelled): the event stays
             // unfinished, so the committable offset never passes it, and the shard takes nothing
             // more; the host restarts it from the changelog.
-            if failure == nil {
-                failure = error
-                onFailure(error)
-            }
-            let drained = drainWaiters
-            drainWaiters = []
-            for waiter in drained { waiter.resume() }
+            fail(error)
             return
         }
         scheduler.finish(offset: item.offset, key: item.key)
@@ -244,6 +246,8 @@ actor AgentShard<A: Agent> {
         roomWaiters = []
         for waiter in waiters { waiter.resume() }
         while scheduler.runningCount > 0 && failure == nil { await withCheckedContinuation { drainWaiters.append($0) } }
+        // Forwarded now rather than again by the next owner (which would send the same ids twice).
+        await forwarder?.value
     }
 
     /// The event a timer's handler sees: type `ganglion.timer`, the timer's data, an id unique to
@@ -326,20 +330,12 @@ actor AgentShard<A: Agent> {
     /// Runs the handler, cancelled at the policy's deadline.
     private func runWithDeadline(_ context: AgentContext<A.State>) async throws {
         let agent = self.agent
-        let deadline = agent.retryPolicy.attemptDeadlineMilliseconds
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await agent.handle(context)
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(deadline))
-                return false
-            }
-            let finished = try await group.next() ?? false
-            group.cancelAll()
-            if !finished { throw AgentError.deadlineExceeded(milliseconds: deadline) }
-        }
+        let milliseconds = agent.retryPolicy.attemptDeadlineMilliseconds
+        let attempt = Task.detached { try await agent.handle(context) }
+        let watch = deadlines.watch(until: .now.advanced(by: .milliseconds(milliseconds))) { attempt.cancel() }
+        let result = await withTaskCancellationHandler { await attempt.result } onCancel: { attempt.cancel() }
+        if deadlines.end(watch) { throw AgentError.deadlineExceeded(milliseconds: milliseconds) }
+        try result.get()
     }
 
     /// The event for `<agent>.dlq`, with its error, attempts and agent name.
@@ -370,7 +366,7 @@ actor AgentShard<A: Agent> {
         let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
         try await append(changelog.records(for: handled, committableOffset: committable))
         AgentMetrics.handled(agent: agent.name)
-        try await forwardOutbox()
+        if !handled.emitted.isEmpty { forwardInBackground() }
     }
 
     /// Appends records to the changelog, durable under the node's policy, then applies them.
@@ -434,26 +430,55 @@ actor AgentShard<A: Agent> {
         }
     }
 
-    /// Sends the outbox to its topics (same ids as before a crash), then tombstones it; one
-    /// forwarder at a time.
+    /// Sends the outbox to its topics (same ids as before a crash), then tombstones it.
     private func forwardOutbox() async throws {
+        let pending = changelog.pendingOutbox
+        guard !pending.isEmpty else { return }
+        // Sent together: the producer batches them into one request per partition.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for entry in pending { group.addTask { try await self.send(entry) } }
+            try await group.waitForAll()
+        }
+        try await append(changelog.forwardedRecords(ids: pending.map(\.id)))
+    }
+
+    /// Forwards the outbox off the handlers' path (an event is finished once its batch is
+    /// durable); one forwarder at a time, going round again while new entries arrive. Its
+    /// failure fails the shard.
+    private func forwardInBackground() {
         guard !forwarding else {
             forwardAgain = true
             return
         }
         forwarding = true
-        defer { forwarding = false }
+        forwarder = Task {
+            await self.forwardRounds()
+        }
+    }
+
+    private func forwardRounds() async {
         repeat {
             forwardAgain = false
-            let pending = changelog.pendingOutbox
-            guard !pending.isEmpty else { continue }
-            // Sent together: the producer batches them into one request per partition.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for entry in pending { group.addTask { try await self.send(entry) } }
-                try await group.waitForAll()
+            do {
+                try await forwardOutbox()
+            } catch {
+                fail(error)
+                break
             }
-            try await append(changelog.forwardedRecords(ids: pending.map(\.id)))
         } while forwardAgain
+        forwarding = false
+    }
+
+    /// The shard cannot go on (its changelog cannot be written): it takes nothing more and tells
+    /// its host once.
+    private func fail(_ error: any Error) {
+        if failure == nil {
+            failure = error
+            onFailure(error)
+        }
+        let drained = drainWaiters
+        drainWaiters = []
+        for waiter in drained { waiter.resume() }
     }
 }
 

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Attempt deadlines of one shard, checked by a single loop every 10 ms while any is pending —
+/// instead of a sleeping timer task per handler attempt.
+final class DeadlineWatch: @unchecked Sendable {
+    // `pending`, `next` and `looping` are guarded by `lock`.
+    private let lock = NSLock()
+    private var pending: [Int: (deadline: ContinuousClock.Instant, expire: @Sendable () -> Void)] = [:]
+    private var fired: Set<Int> = []
+    private var next = 0
+    private var looping = false
+
+    /// Calls `expire` once at `deadline` unless ``end(_:)`` comes first; returns the watch's id.
+    func watch(until deadline: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void) -> Int {
+        let (id, start) = lock.withLock { () -> (Int, Bool) in
+            next += 1
+            pending[next] = (deadline, expire)
+            defer { looping = true }
+            return (next, !looping)
+        }
+        if start { Task.detached { await self.loop() } }
+        return id
+    }
+
+    /// Ends watch `id`; true when its deadline had passed (it fired).
+    func end(_ id: Int) -> Bool {
+        lock.withLock {
+            pending[id] = nil
+            return fired.remove(id) != nil
+        }
+    }
+
+    private func loop() async {
+        while true {
+            try? await Task.sleep(for: .milliseconds(10))
+            let now = ContinuousClock.now
+            let (due, done) = lock.withLock { () -> ([@Sendable () -> Void], Bool) in
+                var due: [@Sendable () -> Void] = []
+                for (id, entry) in pending where entry.deadline <= now {
+                    due.append(entry.expire)
+                    fired.insert(id)
+                    pending[id] = nil
+                }
+                if pending.isEmpty { looping = false }
+                return (due, pending.isEmpty)
+            }
+            for expire in due { expire() }
+            if done { return }
+        }
+    }
+}
