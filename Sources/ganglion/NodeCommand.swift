@@ -1,4 +1,5 @@
 import ArgumentParser
+import Ganglion
 import ClusterRuntime
 import EventLog
 import Foundation
@@ -75,23 +76,15 @@ struct NodeCommand: AsyncParsableCommand {
 }
 
 /// Starts a node with its HTTP service (and the demo agents, and any extra services) in one
-/// ServiceGroup that shuts down gracefully on SIGTERM or SIGINT.
+/// ServiceGroup that shuts down gracefully on SIGTERM or SIGINT — the library's ``AgentNode``,
+/// as a user's own executable would run it.
 enum NodeRunner {
     static func run(settings: NodeConfiguration, httpHost: String, httpPort: Int, demo: Bool,
-                    extra: @escaping (Node, Logger) -> [any Service] = { _, _ in [] }) async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let logger = Logger(label: "ganglion.node")
-        let node = try Node(configuration: settings, logger: logger)
-        FileHandle.standardOutput.write(Data(
-            "ganglion node \(settings.nodeID): api \(node.endpoints.api), pub \(node.endpoints.pub), data \(settings.dataDirectory)\n".utf8))
-        let httpService = NodeHTTPService(node: node, registry: registry, host: httpHost, port: httpPort, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: NodeService(node: node)), .init(service: httpService)]
-        if demo { services.append(.init(service: DemoAgentsService(node: node, logger: logger))) }
-        // An extra service that finishes (e.g. a timed demo) shuts the node down gracefully.
-        services += extra(node, logger).map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+                    extra: @escaping @Sendable (Node, Logger) -> [any Service] = { _, _ in [] }) async throws {
+        var node = AgentNode(configuration: settings)
+        node.httpHost = httpHost
+        node.httpPort = httpPort
+        if demo { try DemoAgents.register(on: &node) }
+        try await node.run(extra: extra)
     }
 }

@@ -44,8 +44,10 @@ public final class AgentHost: Sendable {
     /// Where a shadow replay's emitted events go instead of `topic`.
     public static func shadowTopic(_ topic: String, shadow: String) -> String { "shadow.\(shadow).\(topic)" }
 
-    /// Runs `agent` until the task is cancelled (a crash-like stop: the changelog already holds
-    /// everything handled) or the node is gone. With `shadow`, it is a replay: its own group
+    /// Runs `agent` until the task is cancelled — a graceful stop: running handlers finish, the
+    /// shards' offsets are committed and the group is told this member leaves, so its partitions
+    /// move at once — or until a shard fails or the node is gone (then the member just stops, as
+    /// a crashed one would; the changelog holds everything handled). With `shadow`, it is a replay: its own group
     /// (``shadowGroup(_:shadow:)``, starting wherever that group's offsets are — the beginning,
     /// or where `ganglion group reset-offsets` put them), its own changelog, and every emitted
     /// event sent to ``shadowTopic(_:shadow:)`` instead, to compare a new policy's decisions
@@ -109,6 +111,14 @@ public final class AgentHost: Sendable {
             }
         }
         defer { committer.cancel() }
+        @Sendable func leave() async {
+            for (partition, shard) in await shards.removeAll() {
+                await shard.drain()
+                await shard.stop()
+                _ = try? await consumer.commit(topic: topic, partition: partition, offset: await shard.committableOffset)
+            }
+            await consumer.close()
+        }
         do {
             for try await batch in consumer.batches {
                 // Shards of partitions this member no longer holds are dropped; their next owner
@@ -119,14 +129,19 @@ public final class AgentHost: Sendable {
                     try await shard.submit(records.sorted { $0.record.offset < $1.record.offset })
                 }
             }
+        } catch is CancellationError where failure.error == nil {
+            await leave()
+            throw CancellationError()
         } catch {
-            for shard in await shards.removeAll() { await shard.stop() }
+            for (_, shard) in await shards.removeAll() { await shard.stop() }
             await consumer.abandon()
             throw failure.error ?? error
         }
-        for shard in await shards.removeAll() { await shard.stop() }
-        if let error = failure.error { throw error }
-        await consumer.close()
+        if let error = failure.error {
+            for (_, shard) in await shards.removeAll() { await shard.stop() }
+            throw error
+        }
+        await leave()
     }
 
     /// Entities of agent type `agent` (its group; a shadow replay's is ``shadowGroup(_:shadow:)``)
@@ -190,9 +205,9 @@ actor ShardSet<A: Agent> {
     }
 
     /// Removes and returns every shard (the host is stopping).
-    func removeAll() -> [AgentShard<A>] {
+    func removeAll() -> [(UInt32, AgentShard<A>)] {
         defer { shards = [:]; commits = [:] }
-        return Array(shards.values)
+        return shards.map { ($0.key, $0.value) }
     }
 
     /// Removes and returns a partition's shard.

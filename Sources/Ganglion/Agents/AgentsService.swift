@@ -1,0 +1,60 @@
+import ClusterRuntime
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Hosts agent types against a node as a `Service`: creates the topics they need when absent,
+/// then runs each agent type until graceful shutdown; a host that fails (the node was briefly
+/// unreachable, its changelog could not be written) is restarted and its shards rebuild from
+/// their changelogs.
+public struct AgentsService: Service {
+    /// The node's request endpoint.
+    public let endpoint: String
+    /// Topics created when absent before the agents start: name and partitions.
+    public let topics: [(name: String, partitions: UInt32)]
+    let agents: [@Sendable (AgentHost) async throws -> Void]
+    let names: [String]
+    let logger: Logger
+
+    /// A service hosting `agents` (see ``AgentNode/register(_:)``) on the node at `endpoint`.
+    init(endpoint: String, topics: [(name: String, partitions: UInt32)], agents: [@Sendable (AgentHost) async throws -> Void],
+         names: [String], logger: Logger) {
+        self.endpoint = endpoint
+        self.topics = topics
+        self.agents = agents
+        self.names = names
+        self.logger = logger
+    }
+
+    /// Runs until graceful shutdown.
+    public func run() async throws {
+        let client = try GanglionClient(endpoint: endpoint)
+        defer { client.close() }
+        for topic in topics {
+            do { try await client.createTopic(topic.name, partitions: topic.partitions) } catch let error as GanglionError where error.code == .topicExists {}
+        }
+        let host = AgentHost(client: client)
+        let running = zip(agents, names).map { run, name in keepRunning(name) { try await run(host) } }
+        logger.info("agents running: \(names.joined(separator: ", "))")
+        try? await gracefulShutdown()
+        for task in running { task.cancel() }
+        for task in running { _ = await task.result }
+    }
+
+    private func keepRunning(_ name: String, _ body: @escaping @Sendable () async throws -> Void) -> Task<Void, Never> {
+        let logger = self.logger
+        return Task {
+            while !Task.isCancelled {
+                do {
+                    try await body()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.error("agent \(name) stopped: \(error); restarting in 1 s")
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
+}
