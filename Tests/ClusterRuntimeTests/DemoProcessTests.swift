@@ -146,4 +146,31 @@ final class DemoProcessTests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.output.contains("no agent named nobody"), missing.output)
     }
+
+    func testSIGTERMShutsDownGracefullyWithOffsetsCommitted() async throws {
+        var (process, api) = try startNodeProcess(directory, test: self, demo: true)
+        node = process
+        var client = try GanglionClient(endpoint: api, timeout: .seconds(5))
+        for _ in 0..<250 where try await client.describeGroup("fraud-detection").members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        _ = try await client.publish(topic: "transactions", events: transactions(0..<100))
+        for _ in 0..<300 where Set(try await all(client, "fraud-detection.decisions").map(\.id)).count < 100 { try await Task.sleep(for: .milliseconds(20)) }
+        let stopping = Date()
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 0, "a clean exit")
+        XCTAssertLessThan(Date().timeIntervalSince(stopping), 10, "within the shutdown bound")
+        client.close()
+
+        // Restarted: the group's offsets were committed at shutdown (nothing to redo), the log is whole.
+        (process, api) = try startNodeProcess(directory, test: self, demo: false)
+        node = process
+        client = try GanglionClient(endpoint: api, timeout: .seconds(5))
+        defer { client.close() }
+        let lag = try await client.describeGroup("fraud-detection").lag
+        XCTAssertEqual(lag.reduce(Int64(0)) { $0 + $1.committedOffset }, 100, "every handled transaction committed: \(lag)")
+        XCTAssertTrue(lag.allSatisfy { $0.lag == 0 })
+        let stored = try await all(client, "transactions")
+        XCTAssertEqual(stored.count, 100)
+    }
 }
