@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "Ganglion",
             dependencies: [
-                "ZeroMQ", "GanglionWire", "ClusterCore", "ClusterRuntime", "EventLog",
+                "ZeroMQ", "GanglionWire", "ClusterCore", "ClusterRuntime", "EventLog", "ProtoSchema", "SchemaRegistry",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -14,23 +14,14 @@ struct PayloadEncoder {
     /// The encoder of `subject`'s latest version; `message` picks a message (default: the first).
     init(client: GanglionClient, subject: String, message: String?) async throws {
         let latest = try await client.registry("GET", ["subjects", subject, "versions", "latest"]) as? [String: Any] ?? [:]
-        guard let text = latest["schema"] as? String, let id = latest["id"] as? Int else {
+        guard let id = latest["id"] as? Int else {
             throw RegistryCallError(status: 500, code: 50001, message: "the registry's answer for \(subject) has no schema")
         }
-        var sources = ["ganglion-cli/\(subject).proto": text]
-        try await Self.addReferences(latest["references"] as? [[String: Any]] ?? [], to: &sources, client: client, depth: 0)
-        let output: ProtoCompiler.Output
-        do {
-            output = try ProtoCompiler(sources: sources).compile(["ganglion-cli/\(subject).proto"])
-        } catch {
-            throw RegistryCallError(status: 422, code: 42201, message: "the latest schema of \(subject) does not compile here: \(error)")
-        }
-        let main = output.requestedFiles[0]
-        let prefix = main.package.isEmpty ? "" : main.package + "."
-        guard let chosen = message ?? main.messageType.first.map({ prefix + $0.name }) else {
+        let compiled = try await RegistryCodecs.compile(latest, id: Int32(id), name: "ganglion-cli/\(subject).proto", client: client)
+        guard let chosen = message ?? compiled.messageType(at: [0]) else {
             throw RegistryCallError(status: 422, code: 42201, message: "the latest schema of \(subject) declares no message")
         }
-        codec = SchemaSet(files: output.allFiles)
+        codec = compiled.codec
         guard codec.contains(messageType: chosen) else {
             throw RegistryCallError(status: 422, code: 42201,
                                     message: "\(subject) has no message \(chosen); it has: \(codec.messageTypes.joined(separator: ", "))")
@@ -38,17 +29,6 @@ struct PayloadEncoder {
         self.subject = subject
         schemaID = UInt32(id)
         messageType = chosen
-    }
-
-    private static func addReferences(_ references: [[String: Any]], to sources: inout [String: String], client: GanglionClient, depth: Int) async throws {
-        guard depth < 16 else { return }
-        for reference in references {
-            guard let name = reference["name"] as? String, let subject = reference["subject"] as? String,
-                  let version = reference["version"] as? Int, sources[name] == nil else { continue }
-            let answer = try await client.registry("GET", ["subjects", subject, "versions", String(version)]) as? [String: Any] ?? [:]
-            sources[name] = answer["schema"] as? String ?? ""
-            try await addReferences(answer["references"] as? [[String: Any]] ?? [], to: &sources, client: client, depth: depth + 1)
-        }
     }
 
     /// The binary of `json` (a JSON object, as text) as the chosen message.

@@ -66,6 +66,7 @@ public final class AgentHost: Sendable {
         if shadow == nil { try await ensureTopic(AgentAsk.repliesTopic(agent.name), partitions: input.config.partitions, compacted: false) }
         let producer = try await Producer(client: client)
         let shards = ShardSet<A>()
+        let codecs = RegistryCodecs(client: client)
         let registration = shardSets.add(group) { await shards.entityCounts() }
         defer { shardSets.remove(registration) }
         let idle = passivateAfter.components.seconds * 1000 + passivateAfter.components.attoseconds / 1_000_000_000_000_000
@@ -87,7 +88,7 @@ public final class AgentHost: Sendable {
             try await shards.obtain(partition, isAssigned: { await consumer.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
                 let shard = AgentShard(agent: agent, client: self.client, producer: producer, changelogTopic: changelogTopic, route: route,
                                        partition: partition, capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys,
-                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle)) { error in
+                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle), codecs: codecs) { error in
                     // A shard that cannot write its changelog stops the host (its events stay
                     // uncommitted); whoever runs the host restarts it from the changelogs.
                     if failure.set(error) { Task { await consumer.abandon() } }

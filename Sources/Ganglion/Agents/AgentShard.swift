@@ -53,11 +53,14 @@ actor AgentShard<A: Agent> {
     private var writer: (id: Int64, epoch: Int16, sequence: Int32)?
     /// Which entities stay in memory (passivation).
     private var residency: EntityResidency
+    /// Decodes protobuf payloads for the filter.
+    private let codecs: RegistryCodecs?
 
     init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, route: @escaping @Sendable (String) -> String = { $0 },
          partition: UInt32, capacity: Int, maxConcurrent: Int, residency: EntityResidency = EntityResidency(),
-         onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+         codecs: RegistryCodecs? = nil, onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
         self.residency = residency
+        self.codecs = codecs
         self.onFailure = onFailure
         self.route = route
         self.agent = agent
@@ -166,7 +169,7 @@ actor AgentShard<A: Agent> {
         let offset = delivered.record.offset
         guard offset >= scheduler.committableOffset else { return }
         let event = delivered.record.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
-        if let event, !accepts(event) {
+        if let event, !(await accepts(event)) {
             // Filtered out: only the offset moves (a replay filters the same way).
             try? scheduler.skip(offset: offset)
             return
@@ -298,12 +301,14 @@ actor AgentShard<A: Agent> {
     }
 
     /// Asks are taken by the agent they name (whatever its types and filter) and skipped by others.
-    private func accepts(_ event: EventEnvelope) -> Bool {
+    private func accepts(_ event: EventEnvelope) async -> Bool {
         if let asked = event.extensions[AgentAsk.extensionKey] { return asked == agent.name }
         let subscription = agent.subscription
         if !subscription.types.isEmpty && !subscription.types.contains(event.type) { return false }
         guard let filter = subscription.filter else { return true }
-        return filter.matches(EventFields(event).value(at:))
+        // A protobuf payload is decoded through its registry schema (JSON ones as they are).
+        let json = await codecs?.json(of: event)
+        return filter.matches(EventFields(event, json: json).value(at:))
     }
 
     private func isAsk(_ event: EventEnvelope) -> Bool { event.extensions[AgentAsk.extensionKey] == agent.name }

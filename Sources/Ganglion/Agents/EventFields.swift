@@ -3,15 +3,17 @@ import Foundation
 import GanglionWire
 
 /// Resolves filter paths against an event: envelope attributes (`id`, `type`, `source`,
-/// `subject`, `key`, `correlation_id`, `causation_id`, `extensions.NAME`) first, then fields of a
-/// JSON payload (`amount`, `customer.risk`, or `data.amount`).
+/// `subject`, `key`, `correlation_id`, `causation_id`, `extensions.NAME`) first, then fields of
+/// the payload (`amount`, `customer.risk`, or `data.amount`): JSON as it is, protobuf through its
+/// registry schema (``RegistryCodecs``, proto3 JSON names).
 struct EventFields {
     let event: EventEnvelope
     private let payload: PayloadValue?
 
-    init(_ event: EventEnvelope) {
+    /// The fields of `event`; `json` replaces its data when the payload is not JSON (protobuf decoded).
+    init(_ event: EventEnvelope, json: Data? = nil) {
         self.event = event
-        payload = try? JSONDecoder().decode(PayloadValue.self, from: event.data)
+        payload = try? JSONDecoder().decode(PayloadValue.self, from: json ?? event.data)
     }
 
     func value(at path: String) -> FilterValue? {
