@@ -23,7 +23,8 @@ public struct AgentSubscription: Sendable {
 /// An agent type (DESIGN §4): a consumer group whose shards (one per partition) hold one entity
 /// per key with a typed state; `handle` runs for one event of one key at a time.
 public protocol Agent: Sendable {
-    /// The entity state kept per key.
+    /// The entity state kept per key: a Codable type (stored as JSON) or a protobuf message
+    /// declared ``ProtobufAgentState`` (stored as protobuf binary).
     associatedtype State: Codable & Sendable
     /// The agent type's name: its consumer group, and the prefix of its changelog and
     /// dead-letter topics.

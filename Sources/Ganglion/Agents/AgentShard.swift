@@ -272,12 +272,12 @@ actor AgentShard<A: Agent> {
         let previous = changelog.states[key]
         var attempt = 1
         while true {
-            let state = previous.flatMap { try? JSONDecoder().decode(A.State.self, from: Data($0)) }
+            let state = previous.flatMap(AgentStateCoding<A.State>.decode)
             let context = AgentContext<A.State>(agentName: agent.name, event: event, key: key, partition: partition, offset: offset,
                                                 attempt: attempt, state: state, client: client, timer: timer)
             do {
                 try await runWithDeadline(context)
-                let newState: [UInt8]?? = try context.state.map { .some(Array(try JSONEncoder().encode($0))) } ?? (previous == nil ? nil : .some(nil))
+                let newState: [UInt8]?? = try context.state.map { .some(try AgentStateCoding<A.State>.encode($0)) } ?? (previous == nil ? nil : .some(nil))
                 var emitted = try zip(context.emitted, context.emittedTopics).map { envelope, topic in
                     OutboxEntry(id: envelope.id, topic: topic, key: envelope.key.isEmpty ? nil : Array(envelope.key), event: try envelope.serializedBytes())
                 }

@@ -1,0 +1,38 @@
+import Foundation
+import SwiftProtobuf
+
+/// Lets a protobuf message be an agent's per-key state: declare `extension MyState:
+/// ProtobufAgentState {}` and the runtime stores it in the changelog as protobuf binary (the
+/// Codable conformance this provides is only there to satisfy ``Agent/State``).
+public protocol ProtobufAgentState: SwiftProtobuf.Message, Codable {}
+
+extension ProtobufAgentState {
+    /// Decodes the message from its binary, held as one data value.
+    public init(from decoder: any Swift.Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        try self.init(serializedBytes: try container.decode(Data.self))
+    }
+
+    /// Encodes the message's binary as one data value.
+    public func encode(to encoder: any Swift.Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(try serializedData())
+    }
+}
+
+/// How an agent's state is stored in its changelog: protobuf binary for a protobuf message,
+/// JSON for any other Codable type.
+enum AgentStateCoding<State: Codable & Sendable> {
+    static func encode(_ state: State) throws -> [UInt8] {
+        if let message = state as? any SwiftProtobuf.Message { return try message.serializedBytes() }
+        return Array(try JSONEncoder().encode(state))
+    }
+
+    /// The state in `bytes`; nil when they do not decode (a state stored by an incompatible version).
+    static func decode(_ bytes: [UInt8]) -> State? {
+        if let type = State.self as? any SwiftProtobuf.Message.Type {
+            return (try? type.init(serializedBytes: bytes)) as? State
+        }
+        return try? JSONDecoder().decode(State.self, from: Data(bytes))
+    }
+}
