@@ -106,6 +106,7 @@ join:
 
 struct echo_args {
     void *context;
+    const char *bind;
     char endpoint[256];
     uint64_t count;
     atomic_int bound;
@@ -117,7 +118,7 @@ static void *echo_main(void *raw) {
     int linger = 0, timeout = 5000;  // a failed client must not leave this thread blocked forever
     zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    zmq_bind(router, "tcp://127.0.0.1:*");
+    zmq_bind(router, args->bind);
     size_t length = sizeof args->endpoint;
     zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, args->endpoint, &length);
     atomic_store(&args->bound, 1);
@@ -135,9 +136,15 @@ static void *echo_main(void *raw) {
 }
 
 int ganglion_c_roundtrip(size_t size, uint64_t count, uint64_t *latencies) {
+    return ganglion_c_roundtrip_over("tcp://127.0.0.1:*", size, count, latencies);
+}
+
+int ganglion_c_roundtrip_over(const char *bind, size_t size, uint64_t count, uint64_t *latencies) {
     if (size > 65536) return -EINVAL;
-    void *server_context = zmq_ctx_new(), *client_context = zmq_ctx_new();
-    struct echo_args args = {.context = server_context, .count = count};
+    // inproc needs one context for both ends; the others get one each, as two processes would.
+    int shared = strncmp(bind, "inproc://", 9) == 0;
+    void *server_context = zmq_ctx_new(), *client_context = shared ? server_context : zmq_ctx_new();
+    struct echo_args args = {.context = server_context, .bind = bind, .count = count};
     pthread_t thread;
     pthread_create(&thread, NULL, echo_main, &args);
     while (!atomic_load(&args.bound)) { struct timespec pause = {0, 100000}; nanosleep(&pause, NULL); }
@@ -165,7 +172,7 @@ int ganglion_c_roundtrip(size_t size, uint64_t count, uint64_t *latencies) {
     zmq_msg_close(&reply);
     zmq_close(dealer);
     pthread_join(thread, NULL);
-    zmq_ctx_term(client_context);
+    if (!shared) zmq_ctx_term(client_context);
     zmq_ctx_term(server_context);
     return result;
 }

@@ -1,4 +1,5 @@
 import CZeroMQBaseline
+import Foundation
 import ZeroMQ
 
 /// PUB→SUB throughput and DEALER↔ROUTER latency, Swift binding against libzmq's C API.
@@ -50,10 +51,22 @@ struct TransportBenchmark {
             c.append(latencies)
             swift.append(try SwiftTransport.roundTrips(size: 256, count: roundTrips))
         }
-        for (name, runs) in [("C", c), ("Swift", swift)] {
+        // The floor of other transports (C only): what any delivery over two hops costs at least.
+        var ipc: [[UInt64]] = [], inproc: [[UInt64]] = []
+        let socket = NSTemporaryDirectory() + "ganglion-bench-\(getpid()).sock"
+        defer { unlink(socket) }
+        for _ in 0..<rounds {
+            for (endpoint, runs) in [("ipc://" + socket, 0), ("inproc://ganglion-bench", 1)] {
+                var latencies = [UInt64](repeating: 0, count: roundTrips)
+                let result = ganglion_c_roundtrip_over(endpoint, 256, UInt64(roundTrips), &latencies)
+                guard result == 0 else { throw Failure(description: "C round trip over \(endpoint) failed: errno \(-result)") }
+                if runs == 0 { ipc.append(latencies) } else { inproc.append(latencies) }
+            }
+        }
+        for (name, runs) in [("C", c), ("Swift", swift), ("C ipc", ipc), ("C inproc", inproc)] {
             let p50 = Figures.median(runs.map { Figures.percentileMicros($0, 50) })
             let p99 = Figures.median(runs.map { Figures.percentileMicros($0, 99) })
-            print("  " + Figures.padded(name, 8) + "p50 \(Figures.fixed(p50)) µs   p99 \(Figures.fixed(p99)) µs")
+            print("  " + Figures.padded(name, 10) + "p50 \(Figures.fixed(p50)) µs   p99 \(Figures.fixed(p99)) µs")
         }
         print("")
     }

@@ -19,6 +19,10 @@ double ganglion_c_pubsub_throughput(size_t size, uint64_t count);
 /// Returns 0, or a negative errno on failure.
 int ganglion_c_roundtrip(size_t size, uint64_t count, uint64_t *latencies);
 
+/// The same echo with the ROUTER bound to `bind` (`tcp://127.0.0.1:*`, `ipc:///path`,
+/// `inproc://name`): the transport's own latency floor on this machine.
+int ganglion_c_roundtrip_over(const char *bind, size_t size, uint64_t count, uint64_t *latencies);
+
 /// Makes stdout line-buffered, so figures appear as they are measured even when piped.
 void ganglion_line_buffer_stdout(void);
 
