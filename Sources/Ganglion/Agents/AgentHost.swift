@@ -53,6 +53,11 @@ public final class AgentHost: Sendable {
     /// event sent to ``shadowTopic(_:shadow:)`` instead, to compare a new policy's decisions
     /// with the recorded ones.
     public func run<A: Agent>(_ agent: A, shadow: String? = nil) async throws {
+        try await run(agent, shadow: shadow, endOffsets: nil)
+    }
+
+    /// `run(_:shadow:)` where inputs at or past `endOffsets` (per partition) are not handled.
+    func run<A: Agent>(_ agent: A, shadow: String?, endOffsets: [UInt32: Int64]?) async throws {
         let topic = agent.subscription.topic
         guard let input = try await client.metadata(topics: [topic]).topics.first else {
             throw GanglionError(code: .unknownTopic, message: "agent \(agent.name) subscribes to topic \(topic), which does not exist")
@@ -87,6 +92,7 @@ public final class AgentHost: Sendable {
         let makeShard: @Sendable (UInt32) async throws -> AgentShard<A>? = { partition in
             try await shards.obtain(partition, isAssigned: { await consumer.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
                 let shard = AgentShard(agent: agent, client: self.client, producer: producer, changelogTopic: changelogTopic, route: route,
+                                       endOffset: endOffsets.map { $0[partition] ?? 0 },
                                        partition: partition, capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys,
                                        residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle), codecs: codecs) { error in
                     // A shard that cannot write its changelog stops the host (its events stay

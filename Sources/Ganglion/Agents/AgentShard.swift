@@ -56,11 +56,16 @@ actor AgentShard<A: Agent> {
     /// Decodes protobuf payloads for the filter.
     private let codecs: RegistryCodecs?
 
+    /// Inputs at or past this offset are not handled (the end of a replay's range).
+    let endOffset: Int64?
+
     init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, route: @escaping @Sendable (String) -> String = { $0 },
+         endOffset: Int64? = nil,
          partition: UInt32, capacity: Int, maxConcurrent: Int, residency: EntityResidency = EntityResidency(),
          codecs: RegistryCodecs? = nil, onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
         self.residency = residency
         self.codecs = codecs
+        self.endOffset = endOffset
         self.onFailure = onFailure
         self.route = route
         self.agent = agent
@@ -169,6 +174,10 @@ actor AgentShard<A: Agent> {
         let offset = delivered.record.offset
         guard offset >= scheduler.committableOffset else { return }
         let event = delivered.record.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
+        if let endOffset, offset >= endOffset {
+            try? scheduler.skip(offset: offset)
+            return
+        }
         if let event, !(await accepts(event)) {
             // Filtered out: only the offset moves (a replay filters the same way).
             try? scheduler.skip(offset: offset)

@@ -29,33 +29,12 @@ struct DemoReplayCommand: AsyncParsableCommand {
             let agent = try FraudDetectionAgent(threshold: threshold)
             let shadow = "threshold-\(Int(threshold))-\(UUID().uuidString.prefix(6).lowercased())"
             let group = AgentHost.shadowGroup(agent.name, shadow: shadow)
-            if let since {
-                _ = try await client.resetOffsets(group: group, topic: "transactions", to: .timestamp(parseTime(since)!))
-            }
-            // The history replayed: up to where the transactions end now (new ones keep coming).
-            let ends = Dictionary(uniqueKeysWithValues: try await client.metadata(topics: ["transactions"]).topics.first?.partitions
-                .map { ($0.partition, $0.highWatermark) } ?? [])
             let recorded = try await decisions(client, topic: "\(agent.name).decisions")
-            let host = AgentHost(client: client)
-            let replay = Task { try await host.run(agent, shadow: shadow) }
+            // The history replayed: up to where the transactions end now (new ones keep coming).
+            try await AgentHost(client: client).replay(agent, shadow: shadow, from: since.map { .time(Date(timeIntervalSince1970: Double(parseTime($0)!) / 1000)) } ?? .beginning,
+                                                       timeout: .seconds(timeout))
             let shadowTopic = AgentHost.shadowTopic("\(agent.name).decisions", shadow: shadow)
-            let deadline = ContinuousClock.now.advanced(by: .seconds(timeout))
-            // Done once the shadow group committed past the history's end; a moment more lets the
-            // last decisions leave the outbox.
-            var caughtUp = false
-            while ContinuousClock.now < deadline && !caughtUp {
-                try await Task.sleep(for: .milliseconds(200))
-                let committed = Dictionary(try await client.describeGroup(group).lag.map { ($0.partition, $0.committedOffset) }) { $1 }
-                caughtUp = ends.allSatisfy { partition, end in end == 0 || (committed[partition] ?? 0) >= end }
-            }
-            guard caughtUp else {
-                replay.cancel()
-                throw GanglionError(code: .timeout, message: "the replay did not reach the end of the history within \(Int(timeout)) s")
-            }
-            try await Task.sleep(for: .seconds(1))
             let replayed = try await decisions(client, topic: shadowTopic)
-            replay.cancel()
-            _ = await replay.result
             report(recorded: recorded, replayed: replayed)
             if !keep {
                 for topic in [shadowTopic, AgentHost.shadowTopic("\(agent.name).dlq", shadow: shadow), AgentHost.shadowTopic("alerts", shadow: shadow),
