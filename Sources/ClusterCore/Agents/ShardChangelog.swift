@@ -141,7 +141,16 @@ public struct ShardChangelog: Sendable, Hashable {
     }
 
     /// When the earliest pending timer fires; nil without timers.
-    public var nextTimerDue: Int64? { timers.values.flatMap(\.values).map(\.fireAt).min() }
+    public var nextTimerDue: Int64? { nextTimerDue(excluding: []) }
+
+    /// When the earliest pending timer not in `excluded` fires.
+    public func nextTimerDue(excluding excluded: Set<ShardTimer>) -> Int64? {
+        var earliest: Int64?
+        for byName in timers.values {
+            for timer in byName.values where !excluded.contains(timer) && timer.fireAt < (earliest ?? .max) { earliest = timer.fireAt }
+        }
+        return earliest
+    }
 
     /// Whether `timer` is still pending as it was (not cancelled, replaced or fired since).
     public func isPending(_ timer: ShardTimer) -> Bool { timers[timer.key]?[timer.name] == timer }

@@ -116,7 +116,8 @@ actor AgentShard<A: Agent> {
             }
             pump()
             passivateIdle()
-            let next = changelog.nextTimerDue.map { $0 - now } ?? 50
+            // Due timers already handed over wait for their keys; the next one to hand over decides.
+            let next = changelog.nextTimerDue(excluding: queuedTimers).map { $0 - now } ?? 50
             try? await Task.sleep(for: .milliseconds(min(50, max(1, next))))
         }
     }
