@@ -92,7 +92,7 @@ final class AgentAskTests: XCTestCase {
         let host = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(CounterAgent()) }
         defer { host.cancel() }
         // The group exists once the host joined; asks right after the ticks see every tick.
-        for _ in 0..<250 where try await client.describeGroup("counter").members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitForMembers(client, group: "counter")
         let first = try await client.ask(agent: "counter", key: "k1")
         XCTAssertEqual(try Self.answer(first), ["asked": 1, "count": 10], "the ask is handled after the key's earlier events")
         XCTAssertEqual(first.event.type, AgentAsk.replyType)
@@ -159,7 +159,7 @@ final class AgentAskTests: XCTestCase {
         _ = try await client.publish(topic: "ticks", events: ticks(Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0 % 5 + 1) })))
         let first = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(CounterAgent()) }
         defer { first.cancel() }
-        for _ in 0..<250 where try await client.describeGroup("counter").members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitForMembers(client, group: "counter")
 
         // A second host joins while the asks are in flight: partitions move under them.
         let second = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(CounterAgent()) }

@@ -46,7 +46,7 @@ final class AgentNodeTests: XCTestCase {
         let endpoints = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/endpoints.json"))) as? [String: String])
         let client = try GanglionClient(endpoint: try XCTUnwrap(endpoints["api"]))
         defer { client.close() }
-        for _ in 0..<250 where try await client.describeGroup("greeter").members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitForMembers(client, group: "greeter")
         var visit = EventEnvelope()
         visit.id = "visit-1"
         visit.type = "visit"
@@ -76,7 +76,7 @@ final class AgentNodeTests: XCTestCase {
         try await client.createTopic("visits", partitions: 2)
         try await client.createTopic("greetings", partitions: 1)
         let host = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(GreeterAgent()) }
-        for _ in 0..<250 where try await client.describeGroup("greeter").members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitForMembers(client, group: "greeter")
         let visits = (0..<40).map { index in
             var visit = EventEnvelope()
             visit.id = "visit-\(index)"

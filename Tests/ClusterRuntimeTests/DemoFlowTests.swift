@@ -34,7 +34,7 @@ final class DemoFlowTests: XCTestCase {
         node = process
         let client = try GanglionClient(endpoint: api, timeout: .seconds(5))
         for agent in agents {
-            for _ in 0..<500 where try await client.describeGroup(agent).members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            try await waitForMembers(client, group: agent)
         }
         return client
     }

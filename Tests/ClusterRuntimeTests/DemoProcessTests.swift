@@ -122,7 +122,7 @@ final class DemoProcessTests: XCTestCase {
         node = process
         let client = try GanglionClient(endpoint: api, timeout: .seconds(5))
         defer { client.close() }
-        for _ in 0..<250 where try await client.describeGroup("fraud-detection").members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitForMembers(client, group: "fraud-detection")
         // Ten transactions per customer; the asks come after them in each key's order.
         _ = try await client.publish(topic: "transactions", events: transactions(0..<70))
         let executable = try ganglionExecutable(self)
@@ -151,7 +151,7 @@ final class DemoProcessTests: XCTestCase {
         var (process, api) = try startNodeProcess(directory, test: self, demo: true)
         node = process
         var client = try GanglionClient(endpoint: api, timeout: .seconds(5))
-        for _ in 0..<250 where try await client.describeGroup("fraud-detection").members.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitForMembers(client, group: "fraud-detection")
         _ = try await client.publish(topic: "transactions", events: transactions(0..<100))
         for _ in 0..<300 where Set(try await all(client, "fraud-detection.decisions").map(\.id)).count < 100 { try await Task.sleep(for: .milliseconds(20)) }
         let stopping = Date()

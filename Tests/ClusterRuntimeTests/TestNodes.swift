@@ -74,3 +74,12 @@ func runProcess(_ executable: URL, _ arguments: [String]) throws -> (status: Int
 func storedEvents(_ client: GanglionClient, _ topic: String) async throws -> [EventEnvelope] {
     try await client.readAll(topic: topic).map { try EventEnvelope(serializedBytes: $0.value ?? []) }
 }
+
+/// Waits (up to `seconds`) until `group` has a member: its agent host or consumer joined.
+func waitForMembers(_ client: GanglionClient, group: String, seconds: Double = 10) async throws {
+    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
+    while try await client.describeGroup(group).members.isEmpty {
+        guard ContinuousClock.now < deadline else { throw GanglionError(code: .timeout, message: "group \(group) got no member within \(seconds) s") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}

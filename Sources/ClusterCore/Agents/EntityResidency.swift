@@ -36,9 +36,6 @@ public struct EntityResidency: Sendable {
         }
     }
 
-    /// `key` is gone (its state deleted): nothing to evict.
-    public mutating func forget(_ key: String) { lastUse[key] = nil }
-
     /// The entities to passivate now, least recently used first: while more than `maxLive` are
     /// live, and every one idle for `idleAfter`. Busy keys are kept (counted as used now).
     public mutating func evictions(now: Int64, isBusy: (String) -> Bool) -> [String] {

@@ -118,7 +118,13 @@ public final class AgentHost: Sendable {
             }
         }
         defer { committer.cancel() }
+        // Stopping: no shard may be made after the last ones are taken out.
+        @Sendable func stopCommitter() async {
+            committer.cancel()
+            await committer.value
+        }
         @Sendable func leave() async {
+            await stopCommitter()
             for (partition, shard) in await shards.removeAll() {
                 await shard.drain()
                 await shard.stop()
@@ -140,11 +146,13 @@ public final class AgentHost: Sendable {
             await leave()
             throw CancellationError()
         } catch {
+            await stopCommitter()
             for (_, shard) in await shards.removeAll() { await shard.stop() }
             await consumer.abandon()
             throw failure.error ?? error
         }
         if let error = failure.error {
+            await stopCommitter()
             for (_, shard) in await shards.removeAll() { await shard.stop() }
             throw error
         }
