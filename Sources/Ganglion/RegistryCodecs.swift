@@ -33,7 +33,7 @@ public actor RegistryCodecs {
 
     private let client: GanglionClient
     private var byID: [Int32: Compiled] = [:]
-    /// Ids that failed to fetch or compile, not asked again.
+    /// Ids the registry does not know or that do not compile here, not asked again.
     private var failed: Set<Int32> = []
 
     /// Codecs fetched through `client`'s node.
@@ -50,8 +50,10 @@ public actor RegistryCodecs {
 
     /// An event's payload as proto3 JSON when it is protobuf of a registry schema — the envelope
     /// names the schema (`schema_id`, `message_name`) or the data carries Confluent's framing —
-    /// nil otherwise (or when the schema is unknown or the bytes do not decode).
-    public func json(of event: EventEnvelope) async -> Data? {
+    /// nil otherwise, or when the registry does not know the schema or it does not compile (both
+    /// remembered), or the bytes do not decode. Throws when the registry could not be asked (the
+    /// caller retries later rather than judging the event without its fields).
+    public func json(of event: EventEnvelope) async throws -> Data? {
         let data = Array(event.data)
         let id: Int32, bytes: [UInt8], indexes: [Int]
         if let framing = ConfluentFraming(parsing: data) {
@@ -65,7 +67,7 @@ public actor RegistryCodecs {
         let compiled: Compiled
         do {
             compiled = try await schema(id: id)
-        } catch {
+        } catch let refusal as RegistryCallError where (400..<500).contains(refusal.status) {
             failed.insert(id)
             return nil
         }

@@ -139,4 +139,18 @@ final class ShardSchedulerTests: XCTestCase {
         scheduler.finish(offset: 1, key: "a")
         XCTAssertEqual(scheduler.committableOffset, 2)
     }
+
+    func testDroppedEventsAreNeverCommittedPast() throws {
+        var scheduler = ShardScheduler<String>(startOffset: 10, capacity: 8, maxConcurrent: 4)
+        try scheduler.enqueue(.init(offset: 10, key: "a", payload: "running"))
+        try scheduler.enqueue(.init(offset: 11, key: "a", payload: "waiting"))
+        try scheduler.skip(offset: 12)
+        try scheduler.enqueue(.init(offset: 13, key: "b", payload: "waiting too"))
+        XCTAssertEqual(scheduler.start()?.offset, 10)
+        XCTAssertEqual(scheduler.start()?.offset, 13)
+        scheduler.finish(offset: 13, key: "b")
+        XCTAssertEqual(scheduler.dropWaiting(), 1)
+        scheduler.finish(offset: 10, key: "a")
+        XCTAssertEqual(scheduler.committableOffset, 11, "the dropped event at 11 is the next owner's, not passed")
+    }
 }

@@ -30,8 +30,10 @@ public struct EntityResidency: Sendable {
         counter += 1
         lastUse[key] = counter
         uses.append((key, counter, now))
-        if head > 1024 && head * 2 > uses.count {
-            uses.removeFirst(head)
+        // Stale entries (keys used again since) are dropped once they outnumber the live ones, so
+        // the list stays within about twice the live entities however often keys are used.
+        if uses.count - head > 2 * lastUse.count + 1024 {
+            uses = uses[head...].filter { lastUse[$0.key] == $0.use }
             head = 0
         }
     }

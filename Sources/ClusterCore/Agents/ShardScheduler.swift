@@ -111,12 +111,18 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// partition's next owner); running ones finish as usual. Returns how many were dropped.
     @discardableResult
     public mutating func dropWaiting() -> Int {
-        let dropped = waiting.values.reduce(0) { $0 + $1.count }
+        let count = waiting.values.reduce(0) { $0 + $1.count }
+        let dropped = waiting.values.flatMap { $0.map(\.offset) }.filter { $0 >= 0 }
         for queue in waiting.values { for item in queue { unfinished.remove(item.offset) } }
         waiting = [:]
         ready = []
-        lastOffset = unfinished.max() ?? lastOffset
-        return dropped
+        // The committable offset must never pass a dropped event: candidates from the first
+        // dropped one on go (the next owner takes the partition from there).
+        if let first = dropped.min() {
+            lowestCandidates.removeAll { $0 >= first }
+            lastOffset = first - 1
+        }
+        return count
     }
 
     /// The running event at `offset` finished (handled, or given up to the dead letters); its

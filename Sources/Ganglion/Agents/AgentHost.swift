@@ -194,6 +194,8 @@ actor ShardSet<A: Agent> {
         if let shard = shards[partition] { return shard }
         if let pending = creating[partition] { return try await pending.value }
         let task = Task<AgentShard<A>?, any Error> {
+            // Not rebuilt (which fences the changelog's writer) for a partition already gone.
+            guard await isAssigned() else { return nil }
             let shard = try await make()
             guard await isAssigned() else {
                 await shard.stop()
@@ -225,8 +227,10 @@ actor ShardSet<A: Agent> {
         return shards.map { ($0.key, $0.value) }
     }
 
-    /// Removes and returns a partition's shard.
-    func remove(_ partition: UInt32) -> AgentShard<A>? {
+    /// Removes and returns a partition's shard — once it is made, if it is being made (so a
+    /// revoked partition's shard is drained before the next owner rebuilds it).
+    func remove(_ partition: UInt32) async -> AgentShard<A>? {
+        if let pending = creating[partition] { _ = try? await pending.value }
         commits[partition] = nil
         return shards.removeValue(forKey: partition)
     }

@@ -17,6 +17,8 @@ extension AgentHost {
     /// or model's decisions with the recorded ones. The range runs from `start` to `until` (a
     /// time), or to the topic's end when the replay starts; returns once every partition is
     /// handled up to the range's end. Names of the shadow topics: ``shadowTopic(_:shadow:)``.
+    /// A shadow name is one replay: a new name starts fresh, while running a name again continues
+    /// where its shadow group and changelog stopped.
     public func replay<A: Agent>(_ agent: A, shadow: String, from start: ReplayStart = .beginning, until end: Date? = nil,
                                  timeout: Duration = .seconds(120)) async throws {
         let topic = agent.subscription.topic
@@ -37,10 +39,14 @@ extension AgentHost {
         } else {
             ends = Dictionary(try await client.metadata(topics: [topic]).topics.first?.partitions.map { ($0.partition, $0.highWatermark) } ?? []) { $1 }
         }
-        let running = Task { try await self.run(agent, shadow: shadow, endOffsets: ends) }
+        let stopped = FailureBox()
+        let running = Task {
+            do { try await self.run(agent, shadow: shadow, endOffsets: ends) } catch { _ = stopped.set(error) }
+        }
         defer { running.cancel() }
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while ContinuousClock.now < deadline {
+            if let error = stopped.error, !(error is CancellationError) { throw error }
             let committed = Dictionary(try await client.describeGroup(group).lag.map { ($0.partition, $0.committedOffset) }) { $1 }
             if ends.allSatisfy({ partition, end in end == 0 || (committed[partition] ?? 0) >= end }) {
                 running.cancel()

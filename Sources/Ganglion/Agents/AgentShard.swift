@@ -49,6 +49,8 @@ actor AgentShard<A: Agent> {
     private var pendingRecords: [[ShardChangelog.Record]] = []
     private var pendingWaiters: [CheckedContinuation<Void, any Error>] = []
     private var appending = false
+    /// Why an append failed: the changelog takes nothing more from this shard.
+    private var appendFailure: (any Error)?
     /// The changelog's idempotent writer: producer id, epoch, next sequence.
     private var writer: (id: Int64, epoch: Int16, sequence: Int32)?
     /// Which entities stay in memory (passivation).
@@ -158,6 +160,14 @@ actor AgentShard<A: Agent> {
     func stop() {
         closed = true
         timerLoop?.cancel()
+        wakeRoomWaiters()
+    }
+
+    /// Lets a submitter waiting for room look again (room was made, or the shard closed or failed).
+    private func wakeRoomWaiters() {
+        let waiters = roomWaiters
+        roomWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Takes the next input record (in offset order): waits while the shard's queue is full (the
@@ -179,12 +189,13 @@ actor AgentShard<A: Agent> {
             try? scheduler.skip(offset: offset)
             return
         }
-        if let event, !(await accepts(event)) {
+        if let event, !(try await accepts(event)) {
             // Filtered out: only the offset moves (a replay filters the same way).
             try? scheduler.skip(offset: offset)
             return
         }
-        while !scheduler.hasRoom { await withCheckedContinuation { roomWaiters.append($0) } }
+        while !scheduler.hasRoom && !closed && failure == nil { await withCheckedContinuation { roomWaiters.append($0) } }
+        if let failure { throw failure }
         guard !closed else { return }
         let key = event.map { $0.key.isEmpty ? "_" : String(decoding: $0.key, as: UTF8.self) } ?? "_"
         do {
@@ -217,8 +228,12 @@ actor AgentShard<A: Agent> {
                 queuedTimers.remove(timer)
             } else if let event = item.payload.event {
                 if let outcome = changelog.outcome(ofHandled: event.id, key: item.key) {
-                    // Asked again (a retry with the same id): the recorded reply goes out again.
-                    if isAsk(event) { try? await send(reply(to: event, outcome: outcome, error: nil)) }
+                    // Asked again (a retry with the same id): the recorded reply goes out again,
+                    // as an error if the request went to the dead letters.
+                    if isAsk(event) {
+                        let failed = DeadLetterOutcome.error(in: outcome)
+                        try? await send(reply(to: event, outcome: failed.map { Array($0.utf8) } ?? outcome, error: failed))
+                    }
                 } else {
                     try await commit(try await handle(event, key: item.key, offset: offset), item)
                 }
@@ -237,9 +252,7 @@ actor AgentShard<A: Agent> {
         scheduler.finish(offset: item.offset, key: item.key)
         residency.touch(item.key, now: Self.now())
         if residency.liveCount > residency.maxLive { passivateIdle() }
-        let waiters = roomWaiters
-        roomWaiters = []
-        for waiter in waiters { waiter.resume() }
+        wakeRoomWaiters()
         if !closed { pump() }
         if closed && scheduler.runningCount == 0 {
             let drained = drainWaiters
@@ -255,9 +268,7 @@ actor AgentShard<A: Agent> {
         closed = true
         timerLoop?.cancel()
         scheduler.dropWaiting()
-        let waiters = roomWaiters
-        roomWaiters = []
-        for waiter in waiters { waiter.resume() }
+        wakeRoomWaiters()
         while scheduler.runningCount > 0 && failure == nil { await withCheckedContinuation { drainWaiters.append($0) } }
         // Forwarded now rather than again by the next owner (which would send the same ids twice).
         await forwarder?.value
@@ -311,13 +322,13 @@ actor AgentShard<A: Agent> {
     }
 
     /// Asks are taken by the agent they name (whatever its types and filter) and skipped by others.
-    private func accepts(_ event: EventEnvelope) async -> Bool {
+    private func accepts(_ event: EventEnvelope) async throws -> Bool {
         if let asked = event.extensions[AgentAsk.extensionKey] { return asked == agent.name }
         let subscription = agent.subscription
         if !subscription.types.isEmpty && !subscription.types.contains(event.type) { return false }
         guard let filter = subscription.filter else { return true }
         // A protobuf payload is decoded through its registry schema (JSON ones as they are).
-        let json = await codecs?.json(of: event)
+        let json = try await codecs?.json(of: event)
         return filter.matches(EventFields(event, json: json).value(at:))
     }
 
@@ -349,7 +360,8 @@ actor AgentShard<A: Agent> {
         let attempt = Task.detached { try await agent.handle(context) }
         let watch = deadlines.watch(until: .now.advanced(by: .milliseconds(milliseconds))) { attempt.cancel() }
         let result = await withTaskCancellationHandler { await attempt.result } onCancel: { attempt.cancel() }
-        if deadlines.end(watch) { throw AgentError.deadlineExceeded(milliseconds: milliseconds) }
+        // Past the deadline only if the attempt did not finish first.
+        if deadlines.end(watch), case .failure = result { throw AgentError.deadlineExceeded(milliseconds: milliseconds) }
         try result.get()
     }
 
@@ -372,7 +384,7 @@ actor AgentShard<A: Agent> {
         if let asked = try? EventEnvelope(serializedBytes: raw), isAsk(asked) {
             emitted.append(try reply(to: asked, outcome: Array(error.utf8), error: error))
         }
-        return HandledEvent(eventID: id, key: key, offset: offset, newState: nil, emitted: emitted, outcome: Array(error.utf8))
+        return HandledEvent(eventID: id, key: key, offset: offset, newState: nil, emitted: emitted, outcome: DeadLetterOutcome.marker + Array(error.utf8))
     }
 
     /// Appends the event's batch (with the offset committable once it is finished) to the
@@ -390,6 +402,7 @@ actor AgentShard<A: Agent> {
     /// trip for many events.
     private func append(_ records: [ShardChangelog.Record]) async throws {
         guard !records.isEmpty else { return }
+        if let appendFailure { throw appendFailure }
         pendingRecords.append(records)
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             pendingWaiters.append(waiter)
@@ -428,7 +441,13 @@ actor AgentShard<A: Agent> {
                 })
                 for waiter in waiters { waiter.resume() }
             } catch {
-                for waiter in waiters { waiter.resume(throwing: error) }
+                // The outcome of the failed batch is unknown, so no later batch may follow it (it
+                // could be taken for its retry): every waiting append fails, and so do later ones.
+                appendFailure = error
+                let failed = waiters + pendingWaiters
+                pendingRecords = []
+                pendingWaiters = []
+                for waiter in failed { waiter.resume(throwing: error) }
             }
         }
         appending = false
@@ -494,6 +513,19 @@ actor AgentShard<A: Agent> {
         let drained = drainWaiters
         drainWaiters = []
         for waiter in drained { waiter.resume() }
+        wakeRoomWaiters()
+    }
+}
+
+/// The recorded outcome of an event given up to the dead letters: a marker, then its error (so
+/// an ask retried with the same id is answered with the error again).
+enum DeadLetterOutcome {
+    static let marker = Array("\u{0}ganglion.dead_letter\u{0}".utf8)
+
+    /// The error in a dead-lettered event's outcome; nil for a handled one.
+    static func error(in outcome: [UInt8]) -> String? {
+        guard outcome.starts(with: marker) else { return nil }
+        return String(decoding: outcome.dropFirst(marker.count), as: UTF8.self)
     }
 }
 
