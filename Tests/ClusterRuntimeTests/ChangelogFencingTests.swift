@@ -26,12 +26,12 @@ final class ChangelogFencingTests: XCTestCase {
     override func setUp() { directory = NSTemporaryDirectory() + "ganglion-fencing-" + UUID().uuidString }
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
-    private func item(_ id: String, offset: Int64) throws -> DeliveredRecord {
+    private func item(_ id: String, offset: Int64) throws -> ShardInput {
         var event = EventEnvelope()
         event.id = id
         event.type = "item"
         event.key = Data("k".utf8)
-        return DeliveredRecord(topic: "items", partition: 0, record: Record(key: Array("k".utf8), value: try event.serializedBytes(), timestamp: 0).with(offset: offset))
+        return ShardInput(topic: "items", offset: offset, value: try event.serializedBytes())
     }
 
     func testANewOwnerFencesThePreviousWriter() async throws {
@@ -44,9 +44,10 @@ final class ChangelogFencingTests: XCTestCase {
         try await client.createTopic(changelog, partitions: 1, compacted: true)
         let producer = try await Producer(client: client)
         let failures = FailureBox()
-        func shard() -> AgentShard<ItemCounter> {
-            AgentShard(agent: ItemCounter(), client: client, producer: producer, changelogTopic: changelog, partition: 0, capacity: 8,
-                       maxConcurrent: 1) { _ = failures.set($0) }
+        let handler = AgentShardHandler(agent: ItemCounter(), client: client, codecs: RegistryCodecs(client: client))
+        let io = ClientShardIO(client: client, producer: producer, changelogTopic: changelog)
+        func shard() -> AgentShard {
+            AgentShard(handler: handler, io: io, partition: 0, capacity: 8, maxConcurrent: 1) { _ = failures.set($0) }
         }
         let old = shard()
         try await old.recover()
@@ -77,13 +78,5 @@ final class ChangelogFencingTests: XCTestCase {
         XCTAssertEqual(replayed.nextOffset, 2)
         await old.stop()
         await new.stop()
-    }
-}
-
-private extension Record {
-    func with(offset: Int64) -> Record {
-        var copy = self
-        copy.offset = offset
-        return copy
     }
 }

@@ -14,6 +14,9 @@ public enum AgentAsk {
     /// The reply event's type.
     public static let replyType = "ganglion.reply"
 
+    /// Where an agent type's dead letters go.
+    public static func deadLetterTopic(_ agent: String) -> String { "\(agent).dlq" }
+
     /// Where an agent type's replies go (as many partitions as its input topic).
     public static func repliesTopic(_ agent: String) -> String { "\(agent).replies" }
 

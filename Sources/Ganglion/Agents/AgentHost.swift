@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterRuntime
 import Foundation
 import GanglionWire
 
@@ -33,7 +34,7 @@ public final class AgentHost: Sendable {
     }
 
     /// The dead-letter topic of an agent type.
-    public static func deadLetterTopic(_ agent: String) -> String { "\(agent).dlq" }
+    public static func deadLetterTopic(_ agent: String) -> String { AgentAsk.deadLetterTopic(agent) }
 
     /// The changelog topic of an agent type's shards over `topic`.
     public static func changelogTopic(_ agent: String, topic: String) -> String { "\(agent).changelog.\(topic)" }
@@ -70,8 +71,9 @@ public final class AgentHost: Sendable {
         try await ensureTopic(route("\(agent.name).decisions"), partitions: 1, compacted: false)
         if shadow == nil { try await ensureTopic(AgentAsk.repliesTopic(agent.name), partitions: input.config.partitions, compacted: false) }
         let producer = try await Producer(client: client)
-        let shards = ShardSet<A>()
-        let codecs = RegistryCodecs(client: client)
+        let io = ClientShardIO(client: client, producer: producer, changelogTopic: changelogTopic)
+        let shards = ShardHost()
+        let handler = AgentShardHandler(agent: agent, client: client, codecs: RegistryCodecs(client: client))
         let registration = shardSets.add(group) { await shards.entityCounts() }
         defer { shardSets.remove(registration) }
         let idle = passivateAfter.components.seconds * 1000 + passivateAfter.components.attoseconds / 1_000_000_000_000_000
@@ -89,12 +91,11 @@ public final class AgentHost: Sendable {
         }
         // A shard exists for every assigned partition (its timers fire without new input), rebuilt
         // from the changelog before it takes events.
-        let makeShard: @Sendable (UInt32) async throws -> AgentShard<A>? = { partition in
+        let makeShard: @Sendable (UInt32) async throws -> AgentShard? = { partition in
             try await shards.obtain(partition, isAssigned: { await consumer.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
-                let shard = AgentShard(agent: agent, client: self.client, producer: producer, changelogTopic: changelogTopic, route: route,
-                                       endOffset: endOffsets.map { $0[partition] ?? 0 },
-                                       partition: partition, capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys,
-                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle), codecs: codecs) { error in
+                let shard = AgentShard(handler: handler, io: io, route: route, endOffset: endOffsets.map { $0[partition] ?? 0 }, partition: partition,
+                                       capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys,
+                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle)) { error in
                     // A shard that cannot write its changelog stops the host (its events stay
                     // uncommitted); whoever runs the host restarts it from the changelogs.
                     if failure.set(error) { Task { await consumer.abandon() } }
@@ -139,7 +140,8 @@ public final class AgentHost: Sendable {
                 for dropped in await shards.keep(await consumer.assignment, topic: topic) { await dropped.drain() }
                 for (partition, records) in Dictionary(grouping: batch, by: \.partition).sorted(by: { $0.key < $1.key }) {
                     guard let shard = try await makeShard(partition) else { continue }
-                    try await shard.submit(records.sorted { $0.record.offset < $1.record.offset })
+                    try await shard.submit(records.sorted { $0.record.offset < $1.record.offset }
+                        .map { ShardInput(topic: $0.topic, offset: $0.record.offset, value: $0.record.value) })
                 }
             }
         } catch is CancellationError where failure.error == nil {
@@ -176,87 +178,6 @@ public final class AgentHost: Sendable {
             try await client.createTopic(name, partitions: partitions, retentionMilliseconds: compacted ? 0 : 7 * 24 * 3_600_000, compacted: compacted)
         } catch let error as GanglionError where error.code == .topicExists {}
     }
-}
-
-/// The shards a host runs for one agent type, and what their group offsets were committed at.
-actor ShardSet<A: Agent> {
-    private var shards: [UInt32: AgentShard<A>] = [:]
-    private var commits: [UInt32: Int64] = [:]
-
-    private var creating: [UInt32: Task<AgentShard<A>?, any Error>] = [:]
-
-    func shard(_ partition: UInt32) -> AgentShard<A>? { shards[partition] }
-
-    /// The partition's shard, made (once, however many ask at the same time) by `make` when there
-    /// is none; nil when the partition is no longer assigned once it is made (it is stopped).
-    func obtain(_ partition: UInt32, isAssigned: @escaping @Sendable () async -> Bool,
-                make: @escaping @Sendable () async throws -> AgentShard<A>) async throws -> AgentShard<A>? {
-        if let shard = shards[partition] { return shard }
-        if let pending = creating[partition] { return try await pending.value }
-        let task = Task<AgentShard<A>?, any Error> {
-            // Not rebuilt (which fences the changelog's writer) for a partition already gone.
-            guard await isAssigned() else { return nil }
-            let shard = try await make()
-            guard await isAssigned() else {
-                await shard.stop()
-                return nil
-            }
-            return shard
-        }
-        creating[partition] = task
-        defer { creating[partition] = nil }
-        let shard = try await task.value
-        if let shard { shards[partition] = shard }
-        return shard
-    }
-
-    /// Entities in memory and passivated over every shard.
-    func entityCounts() async -> (live: Int, passivated: Int) {
-        var total = (live: 0, passivated: 0)
-        for shard in shards.values {
-            let counts = await shard.entityCounts
-            total.live += counts.live
-            total.passivated += counts.passivated
-        }
-        return total
-    }
-
-    /// Removes and returns every shard (the host is stopping).
-    func removeAll() -> [(UInt32, AgentShard<A>)] {
-        defer { shards = [:]; commits = [:] }
-        return shards.map { ($0.key, $0.value) }
-    }
-
-    /// Removes and returns a partition's shard — once it is made, if it is being made (so a
-    /// revoked partition's shard is drained before the next owner rebuilds it).
-    func remove(_ partition: UInt32) async -> AgentShard<A>? {
-        if let pending = creating[partition] { _ = try? await pending.value }
-        commits[partition] = nil
-        return shards.removeValue(forKey: partition)
-    }
-
-    /// Removes and returns the shards of partitions not in `held` (lost without a revocation,
-    /// e.g. after the member was fenced); the caller drains them.
-    func keep(_ held: Set<TopicPartition>, topic: String) -> [AgentShard<A>] {
-        var dropped: [AgentShard<A>] = []
-        for partition in shards.keys where !held.contains(TopicPartition(topic, Int32(partition))) {
-            if let shard = shards.removeValue(forKey: partition) { dropped.append(shard) }
-            commits[partition] = nil
-        }
-        return dropped
-    }
-
-    /// Committable offsets that moved since their last commit.
-    func uncommitted() async -> [(UInt32, Int64)] {
-        var moved: [(UInt32, Int64)] = []
-        for (partition, shard) in shards {
-            let offset = await shard.committableOffset
-            if commits[partition] != offset { moved.append((partition, offset)) }
-        }
-        return moved
-    }
-
-    func committed(_ partition: UInt32, _ offset: Int64) { commits[partition] = offset }
 }
 
 /// The first failure of any shard.

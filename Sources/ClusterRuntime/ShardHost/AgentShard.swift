@@ -4,30 +4,30 @@ import Foundation
 import GanglionWire
 import SwiftProtobuf
 
-/// One partition of an agent type's input, hosted here: the entities of its keys, rebuilt from
-/// the shard's compacted changelog partition, and every handled event made durable as one
-/// changelog batch (state, handled id, outbox, offset) before its emitted events are forwarded.
-actor AgentShard<A: Agent> {
+/// One partition of an agent type's input, hosted here (DESIGN §2 ShardHost): the entities of its
+/// keys, rebuilt from the shard's compacted changelog partition, and every handled event made
+/// durable as one changelog batch (state, handled id, outbox, offset) before its emitted events
+/// are forwarded. It runs a ``ShardHandler`` and reads and writes through a ``ShardIO``.
+public actor AgentShard {
     /// An input event taken by the shard.
     struct Input: Sendable {
         /// The record (nil for a timer).
-        var delivered: DeliveredRecord?
+        var delivered: ShardInput?
         /// Nil when the record is not an event envelope (it goes to the dead letters).
         var event: EventEnvelope?
         /// The timer firing (instead of a record).
         var timer: ShardTimer?
     }
 
-    let agent: A
-    let client: GanglionClient
-    let producer: Producer
-    let changelogTopic: String
+    let handler: any ShardHandler
+    let io: any ShardIO
     /// Where emitted events go (their own topic, or a shadow replay's).
     let route: @Sendable (String) -> String
     let partition: UInt32
     /// Told once when the shard fails (its changelog cannot be written), so the host stops.
     let onFailure: @Sendable (any Error) -> Void
-    private(set) var changelog = ShardChangelog()
+    /// The shard's state as its changelog holds it.
+    public private(set) var changelog = ShardChangelog()
     private var scheduler: ShardScheduler<Input>
     private let capacity: Int
     private let maxConcurrent: Int
@@ -55,25 +55,21 @@ actor AgentShard<A: Agent> {
     private var writer: (id: Int64, epoch: Int16, sequence: Int32)?
     /// Which entities stay in memory (passivation).
     private var residency: EntityResidency
-    /// Decodes protobuf payloads for the filter.
-    private let codecs: RegistryCodecs?
-
     /// Inputs at or past this offset are not handled (the end of a replay's range).
     let endOffset: Int64?
 
-    init(agent: A, client: GanglionClient, producer: Producer, changelogTopic: String, route: @escaping @Sendable (String) -> String = { $0 },
-         endOffset: Int64? = nil,
-         partition: UInt32, capacity: Int, maxConcurrent: Int, residency: EntityResidency = EntityResidency(),
-         codecs: RegistryCodecs? = nil, onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+    /// A shard of `partition` running `handler` over `io`: at most `capacity` events held and
+    /// `maxConcurrent` keys at once; emitted events go to `route(topic)` (a shadow replay's
+    /// topics); `onFailure` is told once when the shard cannot go on.
+    public init(handler: any ShardHandler, io: any ShardIO, route: @escaping @Sendable (String) -> String = { $0 }, endOffset: Int64? = nil,
+                partition: UInt32, capacity: Int, maxConcurrent: Int, residency: EntityResidency = EntityResidency(),
+                onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
         self.residency = residency
-        self.codecs = codecs
         self.endOffset = endOffset
         self.onFailure = onFailure
         self.route = route
-        self.agent = agent
-        self.client = client
-        self.producer = producer
-        self.changelogTopic = changelogTopic
+        self.handler = handler
+        self.io = io
         self.partition = partition
         self.capacity = capacity
         self.maxConcurrent = maxConcurrent
@@ -81,22 +77,22 @@ actor AgentShard<A: Agent> {
     }
 
     /// The offset the group may commit: every input below it is handled durably (or skipped).
-    var committableOffset: Int64 { scheduler.committableOffset }
+    public var committableOffset: Int64 { scheduler.committableOffset }
 
     /// Replays the changelog partition, fences its previous writer, then forwards what a crash
     /// left in the outbox.
-    func recover() async throws {
-        var records = try await client.readAll(topic: changelogTopic, partition: partition)
-        changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) })
+    public func recover() async throws {
+        var records = try await io.readChangelog(partition: partition, from: 0)
+        changelog.apply(records)
         // The writer's next epoch, stored at once: the log refuses the previous owner's batches
         // from here on (a zombie that missed its revocation fails instead of writing under us).
-        let (id, epoch) = try await client.initProducerID(resuming: changelog.writerID)
+        let (id, epoch) = try await io.initWriter(resuming: changelog.writerID)
         writer = (id, epoch, 0)
         let replayed = records.last?.offset ?? -1
         try await append(changelog.writerRecords(producerID: id))
         // What the previous owner wrote between the replay and the fence.
-        records = try await client.readAll(topic: changelogTopic, partition: partition, from: replayed + 1).filter { $0.offset > replayed }
-        changelog.apply(records.map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) })
+        records = try await io.readChangelog(partition: partition, from: replayed + 1).filter { ($0.offset ?? -1) > replayed }
+        changelog.apply(records)
         scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent)
         // Entities beyond the bound leave memory at once (the oldest replayed first).
         let now = Self.now()
@@ -127,13 +123,13 @@ actor AgentShard<A: Agent> {
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// Entities in memory, and out of it (their state in the changelog).
-    var entityCounts: (live: Int, passivated: Int) { (changelog.residentKeys.count, changelog.passivatedCount) }
+    public var entityCounts: (live: Int, passivated: Int) { (changelog.residentKeys.count, changelog.passivatedCount) }
 
     /// Passivates the entities the residency policy lets go (never one with events queued or running).
     private func passivateIdle() {
         let scheduler = self.scheduler
         for key in residency.evictions(now: Self.now(), isBusy: { scheduler.isBusy($0) }) where changelog.passivate(key) {
-            AgentMetrics.passivated(agent: agent.name)
+            AgentMetrics.passivated(agent: handler.name)
         }
     }
 
@@ -144,20 +140,15 @@ actor AgentShard<A: Agent> {
         let offsets = Set(changelog.reloadOffsets(of: key))
         var records: [ShardChangelog.Record] = []
         for offset in offsets.sorted() {
-            let (_, bytes) = try await client.fetch(topic: changelogTopic, partition: partition, offset: offset, maxBytes: 256 << 10)
-            for record in try PartitionStream.records(in: bytes, base: nil) where record.offset == offset {
-                records.append(ShardChangelog.Record(key: record.key ?? [], value: record.value, offset: record.offset))
-            }
+            if let record = try await io.changelogRecord(partition: partition, at: offset) { records.append(record) }
         }
-        guard records.count == offsets.count else {
-            throw GanglionError(code: .offsetOutOfRange, message: "the state of \(key) is no longer at offsets \(offsets.sorted()) of \(changelogTopic)[\(partition)]")
-        }
+        guard records.count == offsets.count else { throw AgentError.stateUnavailable(key: key, offsets: offsets.sorted()) }
         changelog.reload(key, from: records)
-        AgentMetrics.reloaded(agent: agent.name)
+        AgentMetrics.reloaded(agent: handler.name)
     }
 
     /// Stops the shard without draining (its host is gone): takes nothing more, fires no timers.
-    func stop() {
+    public func stop() {
         closed = true
         timerLoop?.cancel()
         wakeRoomWaiters()
@@ -174,17 +165,17 @@ actor AgentShard<A: Agent> {
     /// backpressure that stops the fetcher), runs it as soon as its key is free. Inputs below the
     /// changelog's offset were handled before and are skipped; a failure of the shard (its
     /// changelog cannot be written) is thrown.
-    func submit(_ records: [DeliveredRecord]) async throws {
+    public func submit(_ records: [ShardInput]) async throws {
         for delivered in records { try await submit(delivered) }
     }
 
-    /// Takes one input record (see ``submit(_:)-([DeliveredRecord])``).
-    func submit(_ delivered: DeliveredRecord) async throws {
+    /// Takes one input record (see ``submit(_:)-([ShardInput])``).
+    public func submit(_ delivered: ShardInput) async throws {
         if let failure { throw failure }
         guard !closed else { return }
-        let offset = delivered.record.offset
+        let offset = delivered.offset
         guard offset >= scheduler.committableOffset else { return }
-        let event = delivered.record.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
+        let event = delivered.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
         if let endOffset, offset >= endOffset {
             try? scheduler.skip(offset: offset)
             return
@@ -238,7 +229,7 @@ actor AgentShard<A: Agent> {
                     try await commit(try await handle(event, key: item.key, offset: offset), item)
                 }
             } else {
-                let raw = item.payload.delivered?.record.value ?? []
+                let raw = item.payload.delivered?.value ?? []
                 try await commit(try deadLetter(raw: raw, id: "\(item.payload.delivered?.topic ?? "")-\(partition)-\(offset)", key: "_", offset: offset,
                                                 error: "the record is not an event envelope", attempts: 0), item)
             }
@@ -264,7 +255,7 @@ actor AgentShard<A: Agent> {
     /// Gives the partition up: takes nothing more, drops what waits (the next owner gets it),
     /// and returns once the running handlers finished and their batches are durable — so the next
     /// owner never writes the changelog at the same time.
-    func drain() async {
+    public func drain() async {
         closed = true
         timerLoop?.cancel()
         scheduler.dropWaiting()
@@ -293,24 +284,22 @@ actor AgentShard<A: Agent> {
         let previous = changelog.states[key]
         var attempt = 1
         while true {
-            let state = previous.flatMap(AgentStateCoding<A.State>.decode)
-            let context = AgentContext<A.State>(agentName: agent.name, event: event, key: key, partition: partition, offset: offset,
-                                                attempt: attempt, state: state, client: client, timer: timer)
+            let input = ShardAttempt(event: event, key: key, partition: partition, offset: offset, attempt: attempt, state: previous, timer: timer)
             do {
-                try await runWithDeadline(context)
-                let newState: [UInt8]?? = try context.state.map { .some(try AgentStateCoding<A.State>.encode($0)) } ?? (previous == nil ? nil : .some(nil))
-                var emitted = try zip(context.emitted, context.emittedTopics).map { envelope, topic in
-                    OutboxEntry(id: envelope.id, topic: topic, key: envelope.key.isEmpty ? nil : Array(envelope.key), event: try envelope.serializedBytes())
+                let result = try await runWithDeadline(input)
+                var emitted = try result.emitted.map { emitted in
+                    OutboxEntry(id: emitted.event.id, topic: emitted.topic, key: emitted.event.key.isEmpty ? nil : Array(emitted.event.key),
+                                event: try emitted.event.serializedBytes())
                 }
-                if isAsk(event) { emitted.append(try reply(to: event, outcome: Array(context.outcome), error: nil)) }
-                return HandledEvent(eventID: event.id, key: key, offset: offset, newState: newState, emitted: emitted, outcome: Array(context.outcome),
-                                    timerChanges: context.timerChanges)
+                if isAsk(event) { emitted.append(try reply(to: event, outcome: result.outcome, error: nil)) }
+                return HandledEvent(eventID: event.id, key: key, offset: offset, newState: result.newState, emitted: emitted, outcome: result.outcome,
+                                    timerChanges: result.timerChanges)
             } catch is CancellationError where Task.isCancelled {
                 throw CancellationError()
             } catch {
-                switch agent.retryPolicy.decision(afterAttempt: attempt, using: &random) {
+                switch handler.retryPolicy.decision(afterAttempt: attempt, using: &random) {
                 case .retry(let delay):
-                    AgentMetrics.retried(agent: agent.name)
+                    AgentMetrics.retried(agent: handler.name)
                     attempt += 1
                     try await Task.sleep(for: .milliseconds(delay))
                 case .deadLetter:
@@ -323,23 +312,18 @@ actor AgentShard<A: Agent> {
 
     /// Asks are taken by the agent they name (whatever its types and filter) and skipped by others.
     private func accepts(_ event: EventEnvelope) async throws -> Bool {
-        if let asked = event.extensions[AgentAsk.extensionKey] { return asked == agent.name }
-        let subscription = agent.subscription
-        if !subscription.types.isEmpty && !subscription.types.contains(event.type) { return false }
-        guard let filter = subscription.filter else { return true }
-        // A protobuf payload is decoded through its registry schema (JSON ones as they are).
-        let json = try await codecs?.json(of: event)
-        return filter.matches(EventFields(event, json: json).value(at:))
+        if let asked = event.extensions[AgentAsk.extensionKey] { return asked == handler.name }
+        return try await handler.accepts(event)
     }
 
-    private func isAsk(_ event: EventEnvelope) -> Bool { event.extensions[AgentAsk.extensionKey] == agent.name }
+    private func isAsk(_ event: EventEnvelope) -> Bool { event.extensions[AgentAsk.extensionKey] == handler.name }
 
     /// The reply to an ask: to `<agent>.replies` under the ask's key, caused by the ask.
     private func reply(to event: EventEnvelope, outcome: [UInt8], error: String?) throws -> OutboxEntry {
         var reply = EventEnvelope()
         reply.id = AgentAsk.replyID(event.id)
         reply.specVersion = EventEnvelope.cloudEventsSpecVersion
-        reply.source = "/agents/\(agent.name)"
+        reply.source = "/agents/\(handler.name)"
         reply.type = AgentAsk.replyType
         reply.time = event.time
         reply.dataContentType = "application/json"
@@ -349,37 +333,37 @@ actor AgentShard<A: Agent> {
         reply.correlationID = event.correlationID.isEmpty ? event.id : event.correlationID
         reply.traceparent = event.traceparent
         if let error { reply.extensions = [AgentAsk.errorExtensionKey: error] }
-        return OutboxEntry(id: reply.id, topic: AgentAsk.repliesTopic(agent.name), key: event.key.isEmpty ? nil : Array(event.key),
+        return OutboxEntry(id: reply.id, topic: AgentAsk.repliesTopic(handler.name), key: event.key.isEmpty ? nil : Array(event.key),
                            event: try reply.serializedBytes())
     }
 
     /// Runs the handler, cancelled at the policy's deadline.
-    private func runWithDeadline(_ context: AgentContext<A.State>) async throws {
-        let agent = self.agent
-        let milliseconds = agent.retryPolicy.attemptDeadlineMilliseconds
-        let attempt = Task.detached { try await agent.handle(context) }
+    private func runWithDeadline(_ input: ShardAttempt) async throws -> ShardHandlerResult {
+        let handler = self.handler
+        let milliseconds = handler.retryPolicy.attemptDeadlineMilliseconds
+        let attempt = Task.detached { try await handler.handle(input) }
         let watch = deadlines.watch(until: .now.advanced(by: .milliseconds(milliseconds))) { attempt.cancel() }
         let result = await withTaskCancellationHandler { await attempt.result } onCancel: { attempt.cancel() }
         // Past the deadline only if the attempt did not finish first.
         if deadlines.end(watch), case .failure = result { throw AgentError.deadlineExceeded(milliseconds: milliseconds) }
-        try result.get()
+        return try result.get()
     }
 
     /// The event for `<agent>.dlq`, with its error, attempts and agent name.
     private func deadLetter(raw: [UInt8], id: String, key: String, offset: Int64, error: String, attempts: Int) throws -> HandledEvent {
         var letter = EventEnvelope()
-        letter.id = EmittedEventID.derive(inputID: id, agent: agent.name, index: 0) + "-dead-letter"
+        letter.id = EmittedEventID.derive(inputID: id, agent: handler.name, index: 0) + "-dead-letter"
         letter.specVersion = EventEnvelope.cloudEventsSpecVersion
-        letter.source = "/agents/\(agent.name)"
+        letter.source = "/agents/\(handler.name)"
         letter.type = "ganglion.dead_letter"
         letter.key = Data(key.utf8)
         letter.causationID = id
-        letter.extensions = ["error": error, "attempts": String(attempts), "agent": agent.name,
-                             "topic": agent.subscription.topic, "partition": String(partition), "offset": String(offset)]
+        letter.extensions = ["error": error, "attempts": String(attempts), "agent": handler.name,
+                             "topic": handler.topic, "partition": String(partition), "offset": String(offset)]
         letter.dataContentType = "application/octet-stream"
         letter.data = Data(raw)
-        AgentMetrics.deadLettered(agent: agent.name)
-        let entry = OutboxEntry(id: letter.id, topic: AgentHost.deadLetterTopic(agent.name), key: Array(key.utf8), event: try letter.serializedBytes())
+        AgentMetrics.deadLettered(agent: handler.name)
+        let entry = OutboxEntry(id: letter.id, topic: AgentAsk.deadLetterTopic(handler.name), key: Array(key.utf8), event: try letter.serializedBytes())
         var emitted = [entry]
         if let asked = try? EventEnvelope(serializedBytes: raw), isAsk(asked) {
             emitted.append(try reply(to: asked, outcome: Array(error.utf8), error: error))
@@ -392,7 +376,7 @@ actor AgentShard<A: Agent> {
     private func commit(_ handled: HandledEvent, _ item: ShardScheduler<Input>.Item) async throws {
         let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
         try await append(changelog.records(for: handled, committableOffset: committable))
-        AgentMetrics.handled(agent: agent.name)
+        AgentMetrics.handled(agent: handler.name)
         if !handled.emitted.isEmpty { forwardInBackground() }
     }
 
@@ -434,7 +418,7 @@ actor AgentShard<A: Agent> {
                 }
                 let now = Self.now()
                 for record in records { builder.append(key: record.key, value: record.value, timestamp: now) }
-                let base = try await client.produce(topic: changelogTopic, partition: partition, batch: builder.build())
+                let base = try await io.appendChangelog(partition: partition, batch: builder.build())
                 writer?.sequence &+= Int32(records.count)
                 changelog.apply(records.enumerated().map { index, record in
                     ShardChangelog.Record(key: record.key, value: record.value, offset: base + Int64(index))
@@ -456,12 +440,7 @@ actor AgentShard<A: Agent> {
     /// Sends one outbox entry to its (routed) topic; a shadow replay's topics are created as needed.
     private func send(_ entry: OutboxEntry) async throws {
         let topic = route(entry.topic)
-        do {
-            try await producer.send(topic: topic, key: entry.key, value: entry.event)
-        } catch let error as GanglionError where error.code == .unknownTopic && topic != entry.topic {
-            do { try await client.createTopic(topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
-            try await producer.send(topic: topic, key: entry.key, value: entry.event)
-        }
+        try await io.send(topic: topic, key: entry.key, value: entry.event, createIfMissing: topic != entry.topic)
     }
 
     /// Sends the outbox to its topics (same ids as before a crash), then tombstones it.
@@ -526,18 +505,5 @@ enum DeadLetterOutcome {
     static func error(in outcome: [UInt8]) -> String? {
         guard outcome.starts(with: marker) else { return nil }
         return String(decoding: outcome.dropFirst(marker.count), as: UTF8.self)
-    }
-}
-
-/// Why an attempt failed inside the runtime.
-public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The handler ran past its deadline and was cancelled.
-    case deadlineExceeded(milliseconds: Int64)
-
-    /// What happened.
-    public var description: String {
-        switch self {
-        case .deadlineExceeded(let milliseconds): "the handler ran past its deadline of \(milliseconds) ms and was cancelled"
-        }
     }
 }

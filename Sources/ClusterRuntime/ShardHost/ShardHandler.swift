@@ -1,0 +1,123 @@
+import ClusterCore
+import Foundation
+import GanglionWire
+
+/// What a shard runs for its events (DESIGN §2 ShardHost): one agent type, seen as bytes — the
+/// key's state in, the new state, emitted events and timers out. The `Ganglion` library adapts
+/// its `Agent` protocol to it.
+public protocol ShardHandler: Sendable {
+    /// The agent type's name: its group, and the prefix of its changelog, replies and dead-letter topics.
+    var name: String { get }
+    /// The topic it consumes.
+    var topic: String { get }
+    /// Deadline per attempt, retries with backoff, then the dead letters.
+    var retryPolicy: RetryPolicy { get }
+    /// Whether an event is for this handler (its types and filter; asks are the shard's to decide).
+    /// Throws when it cannot tell yet (e.g. a schema could not be fetched): the shard fails and is
+    /// rebuilt rather than judge the event blind.
+    func accepts(_ event: EventEnvelope) async throws -> Bool
+    /// One attempt at one event of one key. Throwing retries the event under the retry policy.
+    func handle(_ attempt: ShardAttempt) async throws -> ShardHandlerResult
+}
+
+/// One attempt of a handler at an event (or a timer's firing).
+public struct ShardAttempt: Sendable {
+    /// The event (for a timer: type `ganglion.timer`, the timer's data).
+    public var event: EventEnvelope
+    /// The entity key.
+    public var key: String
+    /// The input partition.
+    public var partition: UInt32
+    /// The input offset (negative for a timer).
+    public var offset: Int64
+    /// The attempt, from 1.
+    public var attempt: Int
+    /// The key's stored state; nil before its first event.
+    public var state: [UInt8]?
+    /// The timer firing, if this is one.
+    public var timer: String?
+}
+
+/// An event a handler emitted, and where it goes.
+public struct EmittedEvent: Sendable {
+    /// The topic.
+    public var topic: String
+    /// The event (its id derived from the input's, see ``EmittedEventID``).
+    public var event: EventEnvelope
+
+    /// An emitted event.
+    public init(topic: String, event: EventEnvelope) {
+        self.topic = topic
+        self.event = event
+    }
+}
+
+/// What one successful attempt did.
+public struct ShardHandlerResult: Sendable {
+    /// The new state: nil leaves it, `.some(nil)` deletes it.
+    public var newState: [UInt8]??
+    /// Emitted events, in order.
+    public var emitted: [EmittedEvent]
+    /// The outcome recorded for redeliveries, and an ask's reply.
+    public var outcome: [UInt8]
+    /// Timers scheduled or cancelled for the key.
+    public var timerChanges: [TimerChange]
+
+    /// A result.
+    public init(newState: [UInt8]??, emitted: [EmittedEvent], outcome: [UInt8], timerChanges: [TimerChange]) {
+        self.newState = newState
+        self.emitted = emitted
+        self.outcome = outcome
+        self.timerChanges = timerChanges
+    }
+}
+
+/// What a shard reads and writes (its changelog partition, the topics of emitted events). The
+/// `Ganglion` library implements it over the node protocol; an in-node implementation can work
+/// on the node's logs directly.
+public protocol ShardIO: Sendable {
+    /// The changelog partition's records from `offset` on, with their offsets.
+    func readChangelog(partition: UInt32, from offset: Int64) async throws -> [ShardChangelog.Record]
+    /// The changelog record at `offset`, if it is there.
+    func changelogRecord(partition: UInt32, at offset: Int64) async throws -> ShardChangelog.Record?
+    /// Appends a record batch to the changelog partition, durable under the node's policy;
+    /// returns its first offset.
+    func appendChangelog(partition: UInt32, batch: [UInt8]) async throws -> Int64
+    /// The changelog writer's producer id and its next epoch (a new id without `resuming`).
+    func initWriter(resuming producerID: Int64?) async throws -> (id: Int64, epoch: Int16)
+    /// Sends an emitted event; `createIfMissing` creates its topic first when absent (a shadow's).
+    func send(topic: String, key: [UInt8]?, value: [UInt8], createIfMissing: Bool) async throws
+}
+
+/// An input record of a shard.
+public struct ShardInput: Sendable {
+    /// Its topic.
+    public var topic: String
+    /// Its offset in the partition.
+    public var offset: Int64
+    /// Its value (an encoded event envelope, normally).
+    public var value: [UInt8]?
+
+    /// An input.
+    public init(topic: String, offset: Int64, value: [UInt8]?) {
+        self.topic = topic
+        self.offset = offset
+        self.value = value
+    }
+}
+
+/// Why an attempt failed inside the runtime, or a shard could not go on.
+public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The handler ran past its deadline and was cancelled.
+    case deadlineExceeded(milliseconds: Int64)
+    /// A passivated entity's state is no longer where the changelog said.
+    case stateUnavailable(key: String, offsets: [Int64])
+
+    /// What happened.
+    public var description: String {
+        switch self {
+        case .deadlineExceeded(let milliseconds): "the handler ran past its deadline of \(milliseconds) ms and was cancelled"
+        case .stateUnavailable(let key, let offsets): "the state of \(key) is no longer at changelog offsets \(offsets)"
+        }
+    }
+}

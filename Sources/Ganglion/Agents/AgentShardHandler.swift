@@ -1,0 +1,72 @@
+import ClusterCore
+import ClusterRuntime
+import Foundation
+import GanglionWire
+
+/// An ``Agent`` as the runtime's ``ShardHandler``: its subscription's types and filter (payload
+/// fields of JSON or registry-protobuf payloads), and a handler run with an ``AgentContext`` over
+/// the key's decoded state.
+struct AgentShardHandler<A: Agent>: ShardHandler {
+    let agent: A
+    let client: GanglionClient
+    let codecs: RegistryCodecs
+
+    var name: String { agent.name }
+    var topic: String { agent.subscription.topic }
+    var retryPolicy: RetryPolicy { agent.retryPolicy }
+
+    func accepts(_ event: EventEnvelope) async throws -> Bool {
+        let subscription = agent.subscription
+        if !subscription.types.isEmpty && !subscription.types.contains(event.type) { return false }
+        guard let filter = subscription.filter else { return true }
+        // A protobuf payload is decoded through its registry schema (JSON ones as they are).
+        let json = try await codecs.json(of: event)
+        return filter.matches(EventFields(event, json: json).value(at:))
+    }
+
+    func handle(_ attempt: ShardAttempt) async throws -> ShardHandlerResult {
+        let state = attempt.state.flatMap(AgentStateCoding<A.State>.decode)
+        let context = AgentContext<A.State>(agentName: agent.name, event: attempt.event, key: attempt.key, partition: attempt.partition,
+                                            offset: attempt.offset, attempt: attempt.attempt, state: state, client: client, timer: attempt.timer)
+        try await agent.handle(context)
+        let newState: [UInt8]?? = try context.state.map { .some(try AgentStateCoding<A.State>.encode($0)) } ?? (attempt.state == nil ? nil : .some(nil))
+        return ShardHandlerResult(newState: newState, emitted: zip(context.emitted, context.emittedTopics).map { EmittedEvent(topic: $1, event: $0) },
+                                  outcome: Array(context.outcome), timerChanges: context.timerChanges)
+    }
+}
+
+/// A shard's reads and writes over the node protocol: its changelog partition through the
+/// client, emitted events through a batching ``Producer``.
+struct ClientShardIO: ShardIO {
+    let client: GanglionClient
+    let producer: Producer
+    let changelogTopic: String
+
+    func readChangelog(partition: UInt32, from offset: Int64) async throws -> [ShardChangelog.Record] {
+        try await client.readAll(topic: changelogTopic, partition: partition, from: offset)
+            .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
+    }
+
+    func changelogRecord(partition: UInt32, at offset: Int64) async throws -> ShardChangelog.Record? {
+        let (_, bytes) = try await client.fetch(topic: changelogTopic, partition: partition, offset: offset, maxBytes: 256 << 10)
+        return try PartitionStream.records(in: bytes, base: nil).first { $0.offset == offset }
+            .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
+    }
+
+    func appendChangelog(partition: UInt32, batch: [UInt8]) async throws -> Int64 {
+        try await client.produce(topic: changelogTopic, partition: partition, batch: batch)
+    }
+
+    func initWriter(resuming producerID: Int64?) async throws -> (id: Int64, epoch: Int16) {
+        try await client.initProducerID(resuming: producerID)
+    }
+
+    func send(topic: String, key: [UInt8]?, value: [UInt8], createIfMissing: Bool) async throws {
+        do {
+            try await producer.send(topic: topic, key: key, value: value)
+        } catch let error as GanglionError where error.code == .unknownTopic && createIfMissing {
+            do { try await client.createTopic(topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
+            try await producer.send(topic: topic, key: key, value: value)
+        }
+    }
+}
