@@ -32,7 +32,7 @@ enum AgentAskRoute {
             let contentType = reply.event.dataContentType.isEmpty ? "application/json" : reply.event.dataContentType
             return Response(status: .ok, headers: [.contentType: contentType, HTTPField.Name("Ganglion-Reply-Id")!: reply.event.id],
                             body: .init(byteBuffer: ByteBuffer(bytes: reply.event.data)))
-        } catch let failure as AskFailure {
+        } catch let failure as NodeError {
             let status: HTTPResponse.Status = switch failure.code {
             case .unknownGroup, .unknownTopic: .notFound
             case .timeout: .gatewayTimeout

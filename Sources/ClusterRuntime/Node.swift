@@ -86,7 +86,7 @@ public final class Node: Sendable {
     private let metadata: MetadataStore
     private let logs: TopicLogs
     private let groups: GroupService
-    private let api: NodeAPI
+    let api: NodeAPI
     /// The schema registry, its state in the metadata log (REST on the HTTP port, operations
     /// over the API socket, validation of produced events).
     public let registry: SchemaRegistryService
@@ -201,7 +201,7 @@ public final class Node: Sendable {
             let response = try await api.ask(request)
             return AgentReply(event: try EventEnvelope(serializedBytes: response.reply), error: response.error.isEmpty ? nil : response.error)
         } catch let failure as ProtocolFailure {
-            throw AskFailure(code: failure.code, message: failure.message)
+            throw NodeError(code: failure.code, message: failure.message)
         }
     }
 
@@ -244,9 +244,10 @@ public struct AgentReply: Sendable {
     public var error: String?
 }
 
-/// Why an ask got no reply: the protocol's error code and a message for a person.
-public struct AskFailure: Error, Sendable, CustomStringConvertible {
-    /// The error code (UNKNOWN_GROUP, TIMEOUT, SCHEMA_VIOLATION, …).
+/// A refusal of an operation inside the node's process (an ask, a shard's append): the protocol's
+/// error code and a message for a person — what a client would get over the socket.
+public struct NodeError: Error, Sendable, CustomStringConvertible {
+    /// The error code (UNKNOWN_GROUP, TIMEOUT, SCHEMA_VIOLATION, INVALID_PRODUCER_EPOCH, …).
     public var code: Ganglion_V1_ErrorCode
     /// What went wrong.
     public var message: String

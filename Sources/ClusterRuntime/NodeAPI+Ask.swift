@@ -63,8 +63,8 @@ extension NodeAPI {
     }
 
     /// Produces one batch through ``handle(_:respond:)``, publishing its stream message; returns
-    /// the batch's first offset.
-    private func store(_ batch: [UInt8], topic: String, partition: UInt32) async throws -> Int64 {
+    /// the batch's first offset once it is stored under the node's durability policy.
+    func store(_ batch: [UInt8], topic: String, partition: UInt32) async throws -> Int64 {
         var header = Ganglion_V1_RequestHeader()
         header.kind = .produce
         header.version = 1
@@ -80,10 +80,11 @@ extension NodeAPI {
                 continuation.resume(returning: response)
             }
         }
-        guard response.count >= 2, let answer = try? response[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
-            throw ProtocolFailure(.internal, "the ask's request could not be stored")
+        guard let first = response.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+            throw ProtocolFailure(.internal, "the batch for \(topic)[\(partition)] got no answer from the produce path")
         }
         guard answer.error == .none else { throw ProtocolFailure(answer.error, answer.errorMessage) }
+        guard response.count >= 2 else { throw ProtocolFailure(.internal, "the produce answer for \(topic)[\(partition)] has no body") }
         let body = try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }
         return body.baseOffset
     }

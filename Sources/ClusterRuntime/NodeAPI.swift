@@ -227,7 +227,7 @@ final class NodeAPI: Sendable {
     }
 
     /// A new producer id, or the next epoch of an existing one (fencing its older instances).
-    private func initProducer(_ request: Ganglion_V1_InitProducerIdRequest) throws -> Ganglion_V1_InitProducerIdResponse {
+    func initProducer(_ request: Ganglion_V1_InitProducerIdRequest) throws -> Ganglion_V1_InitProducerIdResponse {
         let state = metadata.state
         let record: MetadataRecord
         if request.producerID > 0 {
@@ -248,7 +248,7 @@ final class NodeAPI: Sendable {
 
     // MARK: Topics and metadata
 
-    private func createTopic(_ request: Ganglion_V1_CreateTopicRequest) throws -> Ganglion_V1_CreateTopicResponse {
+    func createTopic(_ request: Ganglion_V1_CreateTopicRequest) throws -> Ganglion_V1_CreateTopicResponse {
         let config = request.config
         let validation: SchemaValidationMode = switch config.validation {
         case .id: .id
@@ -364,9 +364,10 @@ final class NodeAPI: Sendable {
 }
 
 /// A request refused with a protocol error code.
-struct ProtocolFailure: Error {
+struct ProtocolFailure: Error, CustomStringConvertible {
     let code: Ganglion_V1_ErrorCode
     let message: String
+    var description: String { message }
     init(_ code: Ganglion_V1_ErrorCode, _ message: String) {
         self.code = code
         self.message = message

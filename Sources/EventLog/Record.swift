@@ -50,6 +50,27 @@ public enum RecordDecoder {
         return records
     }
 
+    /// The records of the whole batches in `bytes` (as a fetch returns them; a partial batch at the
+    /// end is left out); `base` replaces the batches' own base offset (a live stream batch carries
+    /// the producer's bytes, its offsets in the stream header).
+    public static func records(inBatches bytes: [UInt8], base: Int64? = nil) throws -> [Record] {
+        try bytes.withUnsafeBytes { raw in
+            var records: [Record] = []
+            var position = 0
+            while position + RecordBatchLayout.headerSize <= raw.count {
+                let header = try RecordBatchHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[position...]))
+                guard position + header.size <= raw.count else { break }
+                var batch = try self.records(in: UnsafeRawBufferPointer(rebasing: raw[position..<(position + header.size)]))
+                if let base {
+                    for index in batch.indices { batch[index].offset = base + (batch[index].offset - header.baseOffset) }
+                }
+                records += batch
+                position += header.size
+            }
+            return records
+        }
+    }
+
     /// The size in bytes of each record of a batch, and whether each has a key, from the framing
     /// only (lengths and key lengths; no values are read).
     static func framing(of batch: UnsafeRawBufferPointer, recordCount: Int) throws -> [(size: Int, hasKey: Bool)] {

@@ -176,21 +176,7 @@ public final class PartitionStream: Sendable {
     /// The records of whole batches; `base` replaces the batches' own base offset (a live stream
     /// batch carries the producer's bytes, its offsets in the stream header).
     public static func records(in bytes: [UInt8], base: Int64?) throws -> [Record] {
-        try bytes.withUnsafeBytes { raw in
-            var records: [Record] = []
-            var position = 0
-            while position + RecordBatchLayout.headerSize <= raw.count {
-                let header = try RecordBatchHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[position...]))
-                guard position + header.size <= raw.count else { break }
-                var batch = try RecordDecoder.records(in: UnsafeRawBufferPointer(rebasing: raw[position..<(position + header.size)]))
-                if let base {
-                    for index in batch.indices { batch[index].offset = base + (batch[index].offset - header.baseOffset) }
-                }
-                records += batch
-                position += header.size
-            }
-            return records
-        }
+        try RecordDecoder.records(inBatches: bytes, base: base)
     }
 }
 

@@ -35,6 +35,14 @@ final class ChangelogFencingTests: XCTestCase {
     }
 
     func testANewOwnerFencesThePreviousWriter() async throws {
+        try await fencing(inNode: false)
+    }
+
+    func testANewOwnerFencesThePreviousWriterOnTheNodesLogs() async throws {
+        try await fencing(inNode: true)
+    }
+
+    private func fencing(inNode: Bool) async throws {
         let node = try startTestNode(directory)
         defer { node.stop() }
         let client = try GanglionClient(endpoint: node.endpoints.api)
@@ -45,7 +53,8 @@ final class ChangelogFencingTests: XCTestCase {
         let producer = try await Producer(client: client)
         let failures = FailureBox()
         let handler = AgentShardHandler(agent: ItemCounter(), client: client, codecs: RegistryCodecs(client: client))
-        let io = ClientShardIO(client: client, producer: producer, changelogTopic: changelog)
+        let io: any ShardIO = inNode ? NodeShardIO(node: node, changelogTopic: changelog)
+            : ClientShardIO(client: client, producer: producer, changelogTopic: changelog)
         func shard() -> AgentShard {
             AgentShard(handler: handler, io: io, partition: 0, capacity: 8, maxConcurrent: 1) { _ = failures.set($0) }
         }
@@ -63,8 +72,8 @@ final class ChangelogFencingTests: XCTestCase {
         XCTAssertEqual(recovered.map { String(decoding: $0, as: UTF8.self) }, "{\"count\":1}")
         try await old.submit(try item("e1", offset: 1))
         for _ in 0..<100 where failures.error == nil { try await Task.sleep(for: .milliseconds(10)) }
-        let error = try XCTUnwrap(failures.error as? GanglionError, "the old owner's write is refused")
-        XCTAssertEqual(error.code, .invalidProducerEpoch, "\(error)")
+        let error = try XCTUnwrap(failures.error, "the old owner's write is refused")
+        XCTAssertEqual((error as? GanglionError)?.code ?? (error as? NodeError)?.code, .invalidProducerEpoch, "\(error)")
         let stuck = await old.committableOffset
         XCTAssertEqual(stuck, 1, "the refused event stays unfinished")
 

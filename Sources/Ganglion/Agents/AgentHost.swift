@@ -22,11 +22,16 @@ public final class AgentHost: Sendable {
     /// An entity idle this long is passivated.
     public let passivateAfter: Duration
     private let shardSets = ShardSetRegistry()
+    /// The shards' reads and writes for a changelog topic; nil: over the node protocol.
+    private let shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)?
 
     /// A host on `client`'s node.
+    /// `shardIO` gives the shards' reads and writes another path than the client's (in the node's
+    /// own process: ``NodeShardIO``, straight on its logs).
     public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 64, maxLiveEntities: Int = 10_000,
-                passivateAfter: Duration = .seconds(300)) {
+                passivateAfter: Duration = .seconds(300), shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)? = nil) {
         self.client = client
+        self.shardIO = shardIO
         self.maxLiveEntities = max(1, maxLiveEntities)
         self.passivateAfter = passivateAfter
         self.shardCapacity = max(1, shardCapacity)
@@ -71,7 +76,7 @@ public final class AgentHost: Sendable {
         try await ensureTopic(route("\(agent.name).decisions"), partitions: 1, compacted: false)
         if shadow == nil { try await ensureTopic(AgentAsk.repliesTopic(agent.name), partitions: input.config.partitions, compacted: false) }
         let producer = try await Producer(client: client)
-        let io = ClientShardIO(client: client, producer: producer, changelogTopic: changelogTopic)
+        let io = shardIO?(changelogTopic) ?? ClientShardIO(client: client, producer: producer, changelogTopic: changelogTopic)
         let shards = ShardHost()
         let handler = AgentShardHandler(agent: agent, client: client, codecs: RegistryCodecs(client: client))
         let registration = shardSets.add(group) { await shards.entityCounts() }

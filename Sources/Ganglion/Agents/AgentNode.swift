@@ -61,7 +61,7 @@ public struct AgentNode: Sendable {
             .init(service: NodeHTTPService(node: node, registry: metrics, host: httpHost, port: httpPort, logger: logger)),
         ]
         if !agents.isEmpty {
-            services.append(.init(service: AgentsService(endpoint: node.endpoints.api, topics: topics, agents: agents, names: names, logger: logger)))
+            services.append(.init(service: AgentsService(endpoint: node.endpoints.api, node: node, topics: topics, agents: agents, names: names, logger: logger)))
         }
         services += extra(node, logger).map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
         var settings = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

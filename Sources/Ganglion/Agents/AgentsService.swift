@@ -10,6 +10,8 @@ import ServiceLifecycle
 public struct AgentsService: Service {
     /// The node's request endpoint.
     public let endpoint: String
+    /// The node, when it runs in this process: the shards then read and write its logs directly.
+    let node: Node?
     /// Topics created when absent before the agents start: name and partitions.
     public let topics: [(name: String, partitions: UInt32)]
     let agents: [@Sendable (AgentHost) async throws -> Void]
@@ -17,9 +19,10 @@ public struct AgentsService: Service {
     let logger: Logger
 
     /// A service hosting `agents` (see ``AgentNode/register(_:)``) on the node at `endpoint`.
-    init(endpoint: String, topics: [(name: String, partitions: UInt32)], agents: [@Sendable (AgentHost) async throws -> Void],
+    init(endpoint: String, node: Node? = nil, topics: [(name: String, partitions: UInt32)], agents: [@Sendable (AgentHost) async throws -> Void],
          names: [String], logger: Logger) {
         self.endpoint = endpoint
+        self.node = node
         self.topics = topics
         self.agents = agents
         self.names = names
@@ -33,7 +36,11 @@ public struct AgentsService: Service {
         for topic in topics {
             do { try await client.createTopic(topic.name, partitions: topic.partitions) } catch let error as GanglionError where error.code == .topicExists {}
         }
-        let host = AgentHost(client: client)
+        var shardIO: (@Sendable (String) -> any ShardIO)?
+        if let node = self.node {
+            shardIO = { changelogTopic in NodeShardIO(node: node, changelogTopic: changelogTopic) }
+        }
+        let host = AgentHost(client: client, shardIO: shardIO)
         let running = zip(agents, names).map { run, name in keepRunning(name) { try await run(host) } }
         logger.info("agents running: \(names.joined(separator: ", "))")
         try? await gracefulShutdown()

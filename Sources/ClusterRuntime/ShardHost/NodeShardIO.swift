@@ -1,0 +1,77 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+
+/// A shard's reads and writes straight on this node's logs, for agents hosted in the node's own
+/// process (``AgentShard``): no socket between a shard and its changelog. Appends still take the
+/// node's produce path — validation, durability policy, the live stream — and the writer's epoch
+/// is the node's producer registry, as over the protocol.
+public struct NodeShardIO: ShardIO {
+    let api: NodeAPI
+    let changelogTopic: String
+
+    /// The reads and writes of the shards whose changelog is `changelogTopic`, on `node`.
+    public init(node: Node, changelogTopic: String) {
+        api = node.api
+        self.changelogTopic = changelogTopic
+    }
+
+    /// The changelog partition's records from `offset` on.
+    public func readChangelog(partition: UInt32, from offset: Int64) async throws -> [ShardChangelog.Record] {
+        let (_, log, _) = try await refusals { try api.lookup(changelogTopic, partition) }
+        guard offset < log.logEndOffset else { return [] }
+        return try log.records(from: max(offset, log.logStartOffset)).filter { $0.offset >= offset }
+            .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
+    }
+
+    /// The changelog record at `offset`, read from its batch alone.
+    public func changelogRecord(partition: UInt32, at offset: Int64) async throws -> ShardChangelog.Record? {
+        let (_, log, _) = try await refusals { try api.lookup(changelogTopic, partition) }
+        guard offset >= log.logStartOffset, offset < log.logEndOffset else { return nil }
+        let read = try log.read(from: offset, maxBytes: 256 << 10)
+        return try RecordDecoder.records(inBatches: read.bytes).first { $0.offset == offset }
+            .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
+    }
+
+    /// Appends through the node's produce path; returns the batch's first offset once durable.
+    public func appendChangelog(partition: UInt32, batch: [UInt8]) async throws -> Int64 {
+        try await refusals { try await api.store(batch, topic: changelogTopic, partition: partition) }
+    }
+
+    /// The writer's producer id and next epoch, from the node's producer registry.
+    public func initWriter(resuming producerID: Int64?) async throws -> (id: Int64, epoch: Int16) {
+        var request = Ganglion_V1_InitProducerIdRequest()
+        request.producerID = producerID ?? 0
+        let response = try await refusals { try api.initProducer(request) }
+        return (response.producerID, Int16(response.producerEpoch))
+    }
+
+    /// Appends one emitted event to its topic, on its key's partition (murmur2, as a producer
+    /// picks it; a random one without a key).
+    public func send(topic: String, key: [UInt8]?, value: [UInt8], createIfMissing: Bool) async throws {
+        var configuration = api.metadata.state.topics[topic]
+        if configuration == nil && createIfMissing {
+            var request = Ganglion_V1_CreateTopicRequest()
+            request.name = topic
+            request.config.partitions = 1
+            do { _ = try api.createTopic(request) } catch let failure as ProtocolFailure where failure.code == .topicExists {}
+            configuration = api.metadata.state.topics[topic]
+        }
+        guard let configuration else { throw NodeError(code: .unknownTopic, message: "topic \(topic) does not exist") }
+        let partition = key.map { KeyPartitioner.partition(for: $0, partitionCount: configuration.partitions) }
+            ?? Int32.random(in: 0..<max(1, configuration.partitions))
+        var batch = RecordBatchBuilder()
+        batch.append(key: key, value: value, timestamp: Int64(Date().timeIntervalSince1970 * 1000))
+        _ = try await refusals { try await api.store(batch.build(), topic: topic, partition: UInt32(partition)) }
+    }
+
+    /// The node's refusals as ``NodeError`` (as a client would see them).
+    private func refusals<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let failure as ProtocolFailure {
+            throw NodeError(code: failure.code, message: failure.message)
+        }
+    }
+}
