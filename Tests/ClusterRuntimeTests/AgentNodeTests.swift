@@ -39,6 +39,7 @@ final class AgentNodeTests: XCTestCase {
         node.createTopic("visits", partitions: 2)
         node.createTopic("greetings", partitions: 1)
         node.register(GreeterAgent())
+        node.shardsOnNodeLogs = true
         XCTAssertEqual(node.agentNames, ["greeter"])
         let running = Task { [node] in try await node.run(bootstrapObservability: false) }
 

@@ -48,12 +48,22 @@ final class PassivationTests: XCTestCase {
     }
 
     func testEntitiesBeyondTheBoundLeaveMemoryAndComeBackIntact() async throws {
+        try await bound(onNodeLogs: false)
+    }
+
+    func testEntitiesComeBackFromTheNodesLogsDirectly() async throws {
+        try await bound(onNodeLogs: true)
+    }
+
+    private func bound(onNodeLogs: Bool) async throws {
         let node = try startTestNode(directory)
         defer { node.stop() }
         let client = try GanglionClient(endpoint: node.endpoints.api)
         defer { client.close() }
         try await client.createTopic("ticks", partitions: 2)
-        let host = AgentHost(client: try GanglionClient(endpoint: node.endpoints.api), maxLiveEntities: 4)
+        var shardIO: (@Sendable (String) -> any ShardIO)?
+        if onNodeLogs { shardIO = { changelogTopic in NodeShardIO(node: node, changelogTopic: changelogTopic) } }
+        let host = AgentHost(client: try GanglionClient(endpoint: node.endpoints.api), maxLiveEntities: 4, shardIO: shardIO)
         let running = Task { try await host.run(TickCounter()) }
         defer { running.cancel() }
         for round in 0..<3 { _ = try await client.publish(topic: "ticks", events: ticks(0..<40, round: round)) }

@@ -223,7 +223,9 @@ public actor AgentShard {
                     // as an error if the request went to the dead letters.
                     if isAsk(event) {
                         let failed = DeadLetterOutcome.error(in: outcome)
-                        try? await send(reply(to: event, outcome: failed.map { Array($0.utf8) } ?? outcome, error: failed))
+                        if let reply = try? reply(to: event, outcome: failed.map { Array($0.utf8) } ?? outcome, error: failed) {
+                            try? await io.send([OutgoingEvent(topic: route(reply.topic), key: reply.key, value: reply.event, createIfMissing: false)])
+                        }
                     }
                 } else {
                     try await commit(try await handle(event, key: item.key, offset: offset), item)
@@ -437,21 +439,15 @@ public actor AgentShard {
         appending = false
     }
 
-    /// Sends one outbox entry to its (routed) topic; a shadow replay's topics are created as needed.
-    private func send(_ entry: OutboxEntry) async throws {
-        let topic = route(entry.topic)
-        try await io.send(topic: topic, key: entry.key, value: entry.event, createIfMissing: topic != entry.topic)
-    }
-
-    /// Sends the outbox to its topics (same ids as before a crash), then tombstones it.
+    /// Sends the outbox to its (routed) topics — same ids as before a crash; a shadow replay's
+    /// topics are created as needed — then tombstones it.
     private func forwardOutbox() async throws {
         let pending = changelog.pendingOutbox
         guard !pending.isEmpty else { return }
-        // Sent together: the producer batches them into one request per partition.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for entry in pending { group.addTask { try await self.send(entry) } }
-            try await group.waitForAll()
-        }
+        try await io.send(pending.map { entry in
+            let topic = route(entry.topic)
+            return OutgoingEvent(topic: topic, key: entry.key, value: entry.event, createIfMissing: topic != entry.topic)
+        })
         try await append(changelog.forwardedRecords(ids: pending.map(\.id)))
     }
 

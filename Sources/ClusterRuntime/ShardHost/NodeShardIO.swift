@@ -47,23 +47,31 @@ public struct NodeShardIO: ShardIO {
         return (response.producerID, Int16(response.producerEpoch))
     }
 
-    /// Appends one emitted event to its topic, on its key's partition (murmur2, as a producer
-    /// picks it; a random one without a key).
-    public func send(topic: String, key: [UInt8]?, value: [UInt8], createIfMissing: Bool) async throws {
-        var configuration = api.metadata.state.topics[topic]
-        if configuration == nil && createIfMissing {
-            var request = Ganglion_V1_CreateTopicRequest()
-            request.name = topic
-            request.config.partitions = 1
-            do { _ = try api.createTopic(request) } catch let failure as ProtocolFailure where failure.code == .topicExists {}
-            configuration = api.metadata.state.topics[topic]
+    /// Appends emitted events to their topics, one batch per partition (murmur2 of the key, as a
+    /// producer picks it; a random partition without a key).
+    public func send(_ events: [OutgoingEvent]) async throws {
+        var batches: [TopicPartition: RecordBatchBuilder] = [:]
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for event in events {
+            var configuration = api.metadata.state.topics[event.topic]
+            if configuration == nil && event.createIfMissing {
+                var request = Ganglion_V1_CreateTopicRequest()
+                request.name = event.topic
+                request.config.partitions = 1
+                do { _ = try api.createTopic(request) } catch let failure as ProtocolFailure where failure.code == .topicExists {}
+                configuration = api.metadata.state.topics[event.topic]
+            }
+            guard let configuration else { throw NodeError(code: .unknownTopic, message: "topic \(event.topic) does not exist") }
+            let partition = event.key.map { KeyPartitioner.partition(for: $0, partitionCount: configuration.partitions) }
+                ?? Int32.random(in: 0..<max(1, configuration.partitions))
+            batches[TopicPartition(event.topic, partition), default: RecordBatchBuilder()].append(key: event.key, value: event.value, timestamp: now)
         }
-        guard let configuration else { throw NodeError(code: .unknownTopic, message: "topic \(topic) does not exist") }
-        let partition = key.map { KeyPartitioner.partition(for: $0, partitionCount: configuration.partitions) }
-            ?? Int32.random(in: 0..<max(1, configuration.partitions))
-        var batch = RecordBatchBuilder()
-        batch.append(key: key, value: value, timestamp: Int64(Date().timeIntervalSince1970 * 1000))
-        _ = try await refusals { try await api.store(batch.build(), topic: topic, partition: UInt32(partition)) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (partition, batch) in batches {
+                group.addTask { _ = try await refusals { try await api.store(batch.build(), topic: partition.topic, partition: UInt32(partition.partition)) } }
+            }
+            try await group.waitForAll()
+        }
     }
 
     /// The node's refusals as ``NodeError`` (as a client would see them).

@@ -85,8 +85,29 @@ public protocol ShardIO: Sendable {
     func appendChangelog(partition: UInt32, batch: [UInt8]) async throws -> Int64
     /// The changelog writer's producer id and its next epoch (a new id without `resuming`).
     func initWriter(resuming producerID: Int64?) async throws -> (id: Int64, epoch: Int16)
-    /// Sends an emitted event; `createIfMissing` creates its topic first when absent (a shadow's).
-    func send(topic: String, key: [UInt8]?, value: [UInt8], createIfMissing: Bool) async throws
+    /// Sends emitted events (as one batch per partition where it can), durable under the node's
+    /// policy when it returns.
+    func send(_ events: [OutgoingEvent]) async throws
+}
+
+/// An emitted event on its way to its topic.
+public struct OutgoingEvent: Sendable {
+    /// The topic.
+    public var topic: String
+    /// The partitioning key.
+    public var key: [UInt8]?
+    /// The encoded event.
+    public var value: [UInt8]
+    /// Create the topic when absent (a shadow replay's topics).
+    public var createIfMissing: Bool
+
+    /// An outgoing event.
+    public init(topic: String, key: [UInt8]?, value: [UInt8], createIfMissing: Bool) {
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.createIfMissing = createIfMissing
+    }
 }
 
 /// An input record of a shard.

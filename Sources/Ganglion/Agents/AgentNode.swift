@@ -24,6 +24,11 @@ public struct AgentNode: Sendable {
     public var httpHost = "127.0.0.1"
     /// HTTP port (0: OS-chosen; written to `endpoints.json`).
     public var httpPort = 7402
+    /// Whether the agents' shards read and write the node's logs directly (``NodeShardIO``)
+    /// instead of over the node protocol. Off by default: on the 2-core benchmark machine the
+    /// protocol path, whose producer batches emitted events, is faster (`ganglion bench --agents`
+    /// prints both).
+    public var shardsOnNodeLogs = false
     private var topics: [(name: String, partitions: UInt32)] = []
     private var agents: [@Sendable (AgentHost) async throws -> Void] = []
     private var names: [String] = []
@@ -61,7 +66,7 @@ public struct AgentNode: Sendable {
             .init(service: NodeHTTPService(node: node, registry: metrics, host: httpHost, port: httpPort, logger: logger)),
         ]
         if !agents.isEmpty {
-            services.append(.init(service: AgentsService(endpoint: node.endpoints.api, node: node, topics: topics, agents: agents, names: names, logger: logger)))
+            services.append(.init(service: AgentsService(endpoint: node.endpoints.api, node: shardsOnNodeLogs ? node : nil, topics: topics, agents: agents, names: names, logger: logger)))
         }
         services += extra(node, logger).map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
         var settings = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -61,12 +61,20 @@ struct ClientShardIO: ShardIO {
         try await client.initProducerID(resuming: producerID)
     }
 
-    func send(topic: String, key: [UInt8]?, value: [UInt8], createIfMissing: Bool) async throws {
+    func send(_ events: [OutgoingEvent]) async throws {
+        // Sent together: the producer batches them into one request per partition.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for event in events { group.addTask { try await send(event) } }
+            try await group.waitForAll()
+        }
+    }
+
+    private func send(_ event: OutgoingEvent) async throws {
         do {
-            try await producer.send(topic: topic, key: key, value: value)
-        } catch let error as GanglionError where error.code == .unknownTopic && createIfMissing {
-            do { try await client.createTopic(topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
-            try await producer.send(topic: topic, key: key, value: value)
+            try await producer.send(topic: event.topic, key: event.key, value: event.value)
+        } catch let error as GanglionError where error.code == .unknownTopic && event.createIfMissing {
+            do { try await client.createTopic(event.topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
+            try await producer.send(topic: event.topic, key: event.key, value: event.value)
         }
     }
 }

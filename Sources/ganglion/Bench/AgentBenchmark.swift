@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterRuntime
 import EventLog
 import Foundation
 import Ganglion
@@ -10,6 +11,8 @@ import GanglionWire
 struct AgentBenchmark {
     let api: String
     let events: Int
+    /// The node, when it runs in this process: the agent's shards then use its logs directly.
+    var node: Node? = nil
 
     /// Counts and emits; records how long after publishing each event its handler started.
     struct TrivialAgent: Agent {
@@ -60,7 +63,9 @@ struct AgentBenchmark {
         let latencies = LatencySamples()
         let agent = TrivialAgent(name: name, subscription: try AgentSubscription(topic: input), latencies: latencies)
         let agentStart = ContinuousClock.now
-        let host = Task { try await AgentHost(client: try GanglionClient(endpoint: api)).run(agent) }
+        var shardIO: (@Sendable (String) -> any ShardIO)?
+        if let node { shardIO = { changelogTopic in NodeShardIO(node: node, changelogTopic: changelogTopic) } }
+        let host = Task { try await AgentHost(client: try GanglionClient(endpoint: api), shardIO: shardIO).run(agent) }
         defer { host.cancel() }
         while try await client.describeGroup(name).lag.reduce(Int64(0), { $0 + $1.committedOffset }) < Int64(events) {
             try await Task.sleep(for: .milliseconds(20))

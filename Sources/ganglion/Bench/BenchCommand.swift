@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterRuntime
 import Foundation
 import Ganglion
 
@@ -50,6 +51,21 @@ struct BenchCommand: AsyncParsableCommand {
             let lines = try await AgentBenchmark(api: endpoint ?? node!.api, events: quick ? 2_000 : agentEvents).run()
             print("== ganglion bench --agents: \(endpoint ?? "node process, interval fsync 100 ms") ==")
             print(lines.joined(separator: "\n"))
+            guard endpoint == nil else { return }
+            // The same with the agent inside the node's process, its shards on the node's logs.
+            var configuration = NodeConfiguration()
+            configuration.dataDirectory = NSTemporaryDirectory() + "ganglion-bench-agents-" + UUID().uuidString
+            configuration.apiEndpoint = "tcp://127.0.0.1:0"
+            configuration.pubEndpoint = "tcp://127.0.0.1:0"
+            configuration.durability = .interval(.milliseconds(100))
+            let inProcess = try Node(configuration: configuration)
+            defer {
+                inProcess.stop()
+                try? FileManager.default.removeItem(atPath: configuration.dataDirectory)
+            }
+            let local = try await AgentBenchmark(api: inProcess.endpoints.api, events: quick ? 2_000 : agentEvents, node: inProcess).run()
+            print("== the agent in the node's process (shards on its logs directly), interval fsync 100 ms ==")
+            print(local.joined(separator: "\n"))
             return
         }
         let workload = BenchWorkload(
