@@ -25,6 +25,8 @@ final class NodeAPI: Sendable {
     let endpoints: NodeEndpoints
     /// Fetches waiting for records (long poll).
     let fetchWaiters = FetchWaiters()
+    /// Serialises producer-id decisions (read the registry, then commit the next id or epoch).
+    let producerIDs = NSLock()
     /// Sends a stream message on PUB (for batches the node stores itself, such as asks).
     let publish: @Sendable ([Frame]) -> Void
 
@@ -228,17 +230,25 @@ final class NodeAPI: Sendable {
 
     /// A new producer id, or the next epoch of an existing one (fencing its older instances).
     func initProducer(_ request: Ganglion_V1_InitProducerIdRequest) throws -> Ganglion_V1_InitProducerIdResponse {
-        let state = metadata.state
-        let record: MetadataRecord
-        if request.producerID > 0 {
-            guard let epoch = state.producerEpochs[request.producerID] else {
-                throw ProtocolFailure(.invalidConfig, "producer id \(request.producerID) was never issued; ask for a new one")
+        // Read and commit as one step: in-process shards ask from their own tasks, beside the socket loop.
+        let record: MetadataRecord = try producerIDs.withLock {
+            let state = metadata.state
+            let record: MetadataRecord
+            if request.producerID > 0 {
+                guard let epoch = state.producerEpochs[request.producerID] else {
+                    throw ProtocolFailure(.invalidConfig, "producer id \(request.producerID) was never issued; ask for a new one")
+                }
+                record = .producerInitialized(id: request.producerID, epoch: epoch &+ 1)
+            } else {
+                record = .producerInitialized(id: state.nextProducerID, epoch: 0)
             }
-            record = .producerInitialized(id: request.producerID, epoch: epoch &+ 1)
-        } else {
-            record = .producerInitialized(id: state.nextProducerID, epoch: 0)
+            do {
+                try metadata.commit(record)
+            } catch let error as MetadataError {
+                throw ProtocolFailure(.internal, "the producer id could not be recorded: \(error)")
+            }
+            return record
         }
-        try metadata.commit(record)
         guard case .producerInitialized(let id, let epoch) = record else { throw ProtocolFailure(.internal, "unreachable") }
         var response = Ganglion_V1_InitProducerIdResponse()
         response.producerID = id

@@ -80,6 +80,12 @@ public final class PartitionLog: @unchecked Sendable {
         locked { watermark = min(max(offset, startOffset), endOffset) }
     }
 
+    /// Moves the high watermark up to `offset` (never down: appends completing out of order on
+    /// several threads cannot lower it), within the log.
+    public func advanceHighWatermark(to offset: Int64) {
+        locked { watermark = min(max(offset, watermark, startOffset), endOffset) }
+    }
+
     /// Where `epoch` ended in this log and the largest epoch ≤ it that the log has (for a
     /// follower deciding where to truncate), or `nil` when the log has no such epoch.
     public func endOffset(forLeaderEpoch epoch: Int32) -> (epoch: Int32, endOffset: Int64)? {

@@ -19,19 +19,25 @@ public struct NodeShardIO: ShardIO {
 
     /// The changelog partition's records from `offset` on.
     public func readChangelog(partition: UInt32, from offset: Int64) async throws -> [ShardChangelog.Record] {
-        let (_, log, _) = try await refusals { try api.lookup(changelogTopic, partition) }
-        guard offset < log.logEndOffset else { return [] }
-        return try log.records(from: max(offset, log.logStartOffset)).filter { $0.offset >= offset }
-            .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
+        try await refusals {
+            let (_, log, _) = try api.lookup(changelogTopic, partition)
+            guard offset < log.logEndOffset else { return [] }
+            return try log.records(from: max(offset, log.logStartOffset)).filter { $0.offset >= offset }
+                .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
+        }
     }
 
     /// The changelog record at `offset`, read from its batch alone.
     public func changelogRecord(partition: UInt32, at offset: Int64) async throws -> ShardChangelog.Record? {
-        let (_, log, _) = try await refusals { try api.lookup(changelogTopic, partition) }
-        guard offset >= log.logStartOffset, offset < log.logEndOffset else { return nil }
-        let read = try log.read(from: offset, maxBytes: 256 << 10)
-        return try RecordDecoder.records(inBatches: read.bytes).first { $0.offset == offset }
-            .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
+        try await refusals {
+            let (_, log, _) = try api.lookup(changelogTopic, partition)
+            guard offset >= log.logStartOffset, offset < log.logEndOffset else {
+                throw NodeError(code: .offsetOutOfRange, message: "offset \(offset) is outside \(changelogTopic)[\(partition)] (\(log.logStartOffset)..<\(log.logEndOffset))")
+            }
+            let read = try log.read(from: offset, maxBytes: 256 << 10)
+            return try RecordDecoder.records(inBatches: read.bytes).first { $0.offset == offset }
+                .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
+        }
     }
 
     /// Appends through the node's produce path; returns the batch's first offset once durable.
@@ -47,10 +53,11 @@ public struct NodeShardIO: ShardIO {
         return (response.producerID, Int16(response.producerEpoch))
     }
 
-    /// Appends emitted events to their topics, one batch per partition (murmur2 of the key, as a
-    /// producer picks it; a random partition without a key).
+    /// Appends emitted events to their topics, in batches of at most 1 MiB or 1000 records per
+    /// partition (murmur2 of the key, as a producer picks it; a random partition without a key).
     public func send(_ events: [OutgoingEvent]) async throws {
-        var batches: [TopicPartition: RecordBatchBuilder] = [:]
+        var batches: [TopicPartition: [RecordBatchBuilder]] = [:]
+        var sizes: [TopicPartition: Int] = [:]
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         for event in events {
             var configuration = api.metadata.state.topics[event.topic]
@@ -58,21 +65,39 @@ public struct NodeShardIO: ShardIO {
                 var request = Ganglion_V1_CreateTopicRequest()
                 request.name = event.topic
                 request.config.partitions = 1
-                do { _ = try api.createTopic(request) } catch let failure as ProtocolFailure where failure.code == .topicExists {}
+                try await refusals {
+                    do { _ = try api.createTopic(request) } catch let failure as ProtocolFailure where failure.code == .topicExists {}
+                }
                 configuration = api.metadata.state.topics[event.topic]
             }
             guard let configuration else { throw NodeError(code: .unknownTopic, message: "topic \(event.topic) does not exist") }
             let partition = event.key.map { KeyPartitioner.partition(for: $0, partitionCount: configuration.partitions) }
                 ?? Int32.random(in: 0..<max(1, configuration.partitions))
-            batches[TopicPartition(event.topic, partition), default: RecordBatchBuilder()].append(key: event.key, value: event.value, timestamp: now)
+            let target = TopicPartition(event.topic, partition)
+            let size = event.value.count + (event.key?.count ?? 0) + 32
+            if batches[target]?.last.map({ $0.count >= Self.maxBatchRecords || sizes[target, default: 0] + size > Self.maxBatchBytes }) ?? true {
+                batches[target, default: []].append(RecordBatchBuilder())
+                sizes[target] = 0
+            }
+            batches[target]![batches[target]!.count - 1].append(key: event.key, value: event.value, timestamp: now)
+            sizes[target, default: 0] += size
         }
+        // Partitions in parallel; a partition's batches in order.
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (partition, batch) in batches {
-                group.addTask { _ = try await refusals { try await api.store(batch.build(), topic: partition.topic, partition: UInt32(partition.partition)) } }
+            for (partition, batches) in batches {
+                group.addTask {
+                    for batch in batches {
+                        _ = try await refusals { try await api.store(batch.build(), topic: partition.topic, partition: UInt32(partition.partition)) }
+                    }
+                }
             }
             try await group.waitForAll()
         }
     }
+
+    /// Batches stay well under the log's limit, as the client's producer keeps them.
+    static let maxBatchBytes = 1 << 20
+    static let maxBatchRecords = 1000
 
     /// The node's refusals as ``NodeError`` (as a client would see them).
     private func refusals<T>(_ body: () async throws -> T) async throws -> T {
@@ -80,6 +105,8 @@ public struct NodeShardIO: ShardIO {
             return try await body()
         } catch let failure as ProtocolFailure {
             throw NodeError(code: failure.code, message: failure.message)
+        } catch let error as LogError {
+            throw NodeError(code: NodeAPI.code(for: error), message: error.description)
         }
     }
 }
