@@ -166,4 +166,16 @@ final class ShardChangelogTests: XCTestCase {
         XCTAssertNil(shard.nextTimerDue)
         XCTAssertTrue(shard.timers.isEmpty)
     }
+
+    func testATimerOfAKeyWithAnyBytesRoundTrips() {
+        var shard = ShardChangelog()
+        let key = "order\u{0}7:x", name = "re\u{0}mind"
+        let event = HandledEvent(eventID: "e1", key: key, offset: 0, newState: nil, emitted: [],
+                                 timerChanges: [.schedule(name: name, fireAt: 10, data: [1])])
+        shard.apply(shard.records(for: event))
+        XCTAssertEqual(shard.dueTimers(at: 10), [ShardTimer(key: key, name: name, fireAt: 10, data: [1])])
+        var replayed = ShardChangelog()
+        replayed.apply(shard.records(for: event))
+        XCTAssertEqual(replayed.timers, shard.timers)
+    }
 }

@@ -289,8 +289,17 @@ public struct ShardChangelog: Sendable, Hashable {
         return [Record(key: Self.offsetKey, value: value.output)]
     }
 
-    /// The compaction key of `name`'s timer of `key` (`t\0key\0name`).
-    static func timerKey(_ key: String, _ name: String) -> [UInt8] { Array("t\u{0}\(key)\u{0}\(name)".utf8) }
+    /// The compaction key of `name`'s timer of `key`: `t\0`, the key's length in bytes and `:`, the
+    /// key, the name (a key may hold any byte, a NUL included).
+    static func timerKey(_ key: String, _ name: String) -> [UInt8] { Array("t\u{0}\(key.utf8.count):\(key)\(name)".utf8) }
+
+    /// The key and name in a timer record's key (after `t\0`); nil when malformed.
+    static func timerParts(_ bytes: ArraySlice<UInt8>) -> (key: String, name: String)? {
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), let length = Int(String(decoding: bytes[..<colon], as: UTF8.self)),
+              length >= 0, bytes.index(after: colon) + length <= bytes.endIndex else { return nil }
+        let keyEnd = bytes.index(after: colon) + length
+        return (String(decoding: bytes[bytes.index(after: colon)..<keyEnd], as: UTF8.self), String(decoding: bytes[keyEnd...], as: UTF8.self))
+    }
 
     /// Tombstones for outbox entries that have been forwarded.
     public func forwardedRecords(ids: [String]) -> [Record] {
@@ -319,9 +328,7 @@ public struct ShardChangelog: Sendable, Hashable {
                     outbox[name] = nil
                 }
             case UInt8(ascii: "t"):
-                let parts = name.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
-                guard parts.count == 2 else { continue }
-                let (key, timerName) = (String(parts[0]), String(parts[1]))
+                guard record.key.count > 2, let (key, timerName) = Self.timerParts(record.key[2...]) else { continue }
                 var reader = ByteReader(record.value ?? [])
                 if record.value != nil, let fireAt = reader.integer(), let data = reader.bytes() {
                     timers[key, default: [:]][timerName] = ShardTimer(key: key, name: timerName, fireAt: fireAt, data: data)
