@@ -178,4 +178,25 @@ final class ShardChangelogTests: XCTestCase {
         replayed.apply(shard.records(for: event))
         XCTAssertEqual(replayed.timers, shard.timers)
     }
+
+    func testDueTimersComeInFiringOrderAcrossReplacementsAndCancels() {
+        var shard = ShardChangelog()
+        var random = SeededGenerator(seed: 7)
+        var expected: [String: [String: Int64]] = [:]
+        for index in 0..<400 {
+            let key = "k\(random.next() % 20)", name = "t\(random.next() % 5)"
+            let change: TimerChange = random.next() % 4 == 0 ? .cancel(name: name) : .schedule(name: name, fireAt: Int64(random.next() % 1000), data: [])
+            shard.apply(shard.records(for: HandledEvent(eventID: "e\(index)", key: key, offset: Int64(index), newState: nil, emitted: [], timerChanges: [change])))
+            switch change {
+            case .schedule(_, let fireAt, _): expected[key, default: [:]][name] = fireAt
+            case .cancel: expected[key]?[name] = nil
+            }
+        }
+        let all = expected.flatMap { key, names in names.map { ShardTimer(key: key, name: $0.key, fireAt: $0.value) } }
+            .sorted { ($0.fireAt, $0.key, $0.name) < ($1.fireAt, $1.key, $1.name) }
+        XCTAssertEqual(shard.dueTimers(at: 10_000), all, "every pending timer once, in firing order")
+        XCTAssertEqual(shard.dueTimers(at: 500), all.filter { $0.fireAt <= 500 })
+        XCTAssertEqual(shard.nextTimerDue, all.first?.fireAt)
+        XCTAssertEqual(shard.nextTimerDue(excluding: Set(all.prefix(3))), all.dropFirst(3).first?.fireAt)
+    }
 }

@@ -104,6 +104,8 @@ public struct ShardChangelog: Sendable, Hashable {
     private var handled: [String: [HandledID]] = [:]
     /// Pending timers by key, then name.
     public private(set) var timers: [String: [String: ShardTimer]] = [:]
+    /// The same timers in firing order (earliest first), so finding the due ones reads only those.
+    private var timerQueue: [ShardTimer] = []
     private var locations: [String: EntityLocation] = [:]
     private var passivated: Set<String> = []
     /// The idempotent producer id that writes this changelog (its epoch fences older owners).
@@ -137,7 +139,7 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// Pending timers due at `now` (milliseconds since the epoch), earliest first.
     public func dueTimers(at now: Int64) -> [ShardTimer] {
-        timers.values.flatMap(\.values).filter { $0.fireAt <= now }.sorted { ($0.fireAt, $0.key, $0.name) < ($1.fireAt, $1.key, $1.name) }
+        Array(timerQueue.prefix { $0.fireAt <= now })
     }
 
     /// When the earliest pending timer fires; nil without timers.
@@ -145,11 +147,27 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// When the earliest pending timer not in `excluded` fires.
     public func nextTimerDue(excluding excluded: Set<ShardTimer>) -> Int64? {
-        var earliest: Int64?
-        for byName in timers.values {
-            for timer in byName.values where !excluded.contains(timer) && timer.fireAt < (earliest ?? .max) { earliest = timer.fireAt }
+        timerQueue.first { !excluded.contains($0) }?.fireAt
+    }
+
+    /// Keeps ``timerQueue`` in time order: `old` leaves it, `new` joins it.
+    private mutating func requeue(removing old: ShardTimer?, adding new: ShardTimer?) {
+        if let old {
+            let index = position(of: old)
+            if index < timerQueue.count, timerQueue[index] == old { timerQueue.remove(at: index) }
         }
-        return earliest
+        if let new { timerQueue.insert(new, at: position(of: new)) }
+    }
+
+    /// Where `timer` is or would go in ``timerQueue`` (binary search by time, key, name).
+    private func position(of timer: ShardTimer) -> Int {
+        var low = 0, high = timerQueue.count
+        while low < high {
+            let middle = (low + high) / 2
+            let other = timerQueue[middle]
+            if (other.fireAt, other.key, other.name) < (timer.fireAt, timer.key, timer.name) { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// Whether `timer` is still pending as it was (not cancelled, replaced or fired since).
@@ -331,8 +349,11 @@ public struct ShardChangelog: Sendable, Hashable {
                 guard record.key.count > 2, let (key, timerName) = Self.timerParts(record.key[2...]) else { continue }
                 var reader = ByteReader(record.value ?? [])
                 if record.value != nil, let fireAt = reader.integer(), let data = reader.bytes() {
-                    timers[key, default: [:]][timerName] = ShardTimer(key: key, name: timerName, fireAt: fireAt, data: data)
+                    let timer = ShardTimer(key: key, name: timerName, fireAt: fireAt, data: data)
+                    requeue(removing: timers[key]?[timerName], adding: timer)
+                    timers[key, default: [:]][timerName] = timer
                 } else {
+                    requeue(removing: timers[key]?[timerName], adding: nil)
                     timers[key]?[timerName] = nil
                     if timers[key]?.isEmpty == true { timers[key] = nil }
                 }
