@@ -31,8 +31,7 @@ extension GanglionClient {
         request.type = type
         request.data = data
         request.contentType = contentType
-        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
-        request.timeoutMs = UInt32(clamping: max(1, milliseconds))
+        request.timeoutMs = UInt32(clamping: max(1, timeout.wholeMilliseconds))
         request.id = id
         // The node answers TIMEOUT itself at the ask's deadline; the call waits a little longer.
         let response = try await call(.ask, request, timeout: timeout + .seconds(2), reply: Ganglion_V1_AskResponse.self).0

@@ -31,7 +31,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "HTTP host:port for /health and /metrics (default 127.0.0.1:7402; port 0: OS-chosen).") var http: String?
     @Option(help: "A JSON config file (lowest precedence).") var config: String?
     @Option(help: "How long a group member may go without a heartbeat before its partitions move (ms).") var groupSessionTimeoutMs: Int64 = 10_000
-    @Flag(inversion: .prefixedNo, help: "Run the demo agents (fraud detection on topic transactions).") var demo = true
+    @Flag(inversion: .prefixedNo, help: "Run the demo agents: fraud detection, the CI pipeline, the document saga and the task queue.") var demo = true
 
     /// The config file's shape.
     struct FileSettings: Decodable {

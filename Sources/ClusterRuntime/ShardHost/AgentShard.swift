@@ -105,7 +105,7 @@ public actor AgentShard {
     /// Hands due timers to the scheduler (in order with their keys' events) until the shard closes.
     private func runTimers() async {
         while !closed && failure == nil && !Task.isCancelled {
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let now = Self.now()
             for timer in changelog.dueTimers(at: now) where !queuedTimers.contains(timer) {
                 guard queuedTimers.count < capacity else { break }
                 queuedTimers.insert(timer)
@@ -135,7 +135,6 @@ public actor AgentShard {
 
     /// Brings `key`'s state and handled ids back from the changelog if they left memory.
     private func ensureResident(_ key: String) async throws {
-        defer { residency.touch(key, now: Self.now()) }
         guard changelog.isPassivated(key) else { return }
         let offsets = Set(changelog.reloadOffsets(of: key))
         var records: [ShardChangelog.Record] = []

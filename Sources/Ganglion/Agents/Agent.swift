@@ -114,8 +114,7 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
     /// and moves with the shard; it fires once (its removal is part of its handling's batch).
     /// Timers fire within about 50 ms of their time while the shard runs.
     public func schedule(_ name: String, after delay: Duration, data: Data = Data()) {
-        let milliseconds = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
-        let fireAt = Int64(Date().timeIntervalSince1970 * 1000) + max(0, milliseconds)
+        let fireAt = Int64(Date().timeIntervalSince1970 * 1000) + max(0, delay.wholeMilliseconds)
         timerChanges.append(.schedule(name: name, fireAt: fireAt, data: Array(data)))
     }
 

@@ -81,7 +81,7 @@ public final class AgentHost: Sendable {
         let handler = AgentShardHandler(agent: agent, client: client, codecs: RegistryCodecs(client: client))
         let registration = shardSets.add(group) { await shards.entityCounts() }
         defer { shardSets.remove(registration) }
-        let idle = passivateAfter.components.seconds * 1000 + passivateAfter.components.attoseconds / 1_000_000_000_000_000
+        let idle = passivateAfter.wholeMilliseconds
         let failure = FailureBox()
         // A revoked partition's shard finishes its running handlers (their changelog batches
         // durable) and commits before the group hands the partition on.
