@@ -32,14 +32,28 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the figures as JSON (the peer benchmark's format) to this file.") var json: String?
     @Flag(help: "Measure the agent runtime instead: events/s through a trivial agent, a bare consumer's, handler-start latency.") var agents = false
     @Option(help: "Events per agent throughput run.") var agentEvents = 20_000
+    @Option(help: "Only these figures, comma-separated: produce, consume, latency, produce-always (default: all).")
+    var only = "produce,consume,latency,produce-always"
 
     func validate() throws {
         guard parsedSizes.count > 0, parsedSizes.allSatisfy({ $0 >= 8 && $0 <= 1 << 20 }) else {
             throw ValidationError("--sizes \(sizes) must list sizes between 8 B and 1 MiB, e.g. 256,1024")
         }
+        guard !selected.isEmpty, selected.count == only.split(separator: ",").count else {
+            throw ValidationError("--only \(only) must list figures among produce, consume, latency, produce-always")
+        }
         guard runs >= 1, producers >= 1, batch >= 1, window >= batch, rate >= 1, consumeEvents >= 1 else {
             throw ValidationError("--runs, --producers, --batch, --rate and --consume-events must be at least 1, and --window at least --batch")
         }
+    }
+
+    /// The figures asked for by --only, in the order they are measured.
+    private var selected: [BenchMetric] {
+        let names = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: [(String, BenchMetric)] = [
+            ("produce", .produceInterval), ("consume", .consume), ("latency", .latency), ("produce-always", .produceAlways),
+        ]
+        return known.filter { names.contains($0.0) }.map(\.1)
     }
 
     private var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -74,16 +88,20 @@ struct BenchCommand: AsyncParsableCommand {
         var report = BenchReport(workload: workload)
         if let endpoint {
             report.label = "Ganglion node at \(endpoint)"
-            try await measure(api: endpoint, workload: workload, report: &report, metrics: [.produceInterval, .consume, .latency])
+            try await measure(api: endpoint, workload: workload, report: &report, metrics: selected)
         } else {
-            let interval = try BenchNodeProcess(fsync: "interval")
-            do {
-                try await measure(api: interval.api, workload: workload, report: &report, metrics: [.produceInterval, .consume, .latency])
-            } catch {
+            let onInterval = selected.filter { $0 != .produceAlways }
+            if !onInterval.isEmpty {
+                let interval = try BenchNodeProcess(fsync: "interval")
+                do {
+                    try await measure(api: interval.api, workload: workload, report: &report, metrics: onInterval)
+                } catch {
+                    interval.stop()
+                    throw error
+                }
                 interval.stop()
-                throw error
             }
-            interval.stop()
+            guard selected.contains(.produceAlways) else { return try finish(report) }
             let everyBatch = try BenchNodeProcess(fsync: "batch")
             do {
                 try await measure(api: everyBatch.api, workload: workload, report: &report, metrics: [.produceAlways])
@@ -93,6 +111,11 @@ struct BenchCommand: AsyncParsableCommand {
             }
             everyBatch.stop()
         }
+        try finish(report)
+    }
+
+    /// Prints the table and writes the JSON file when asked for.
+    private func finish(_ report: BenchReport) throws {
         print(report.table(sizes: parsedSizes))
         if let json {
             try report.json(sizes: parsedSizes).write(to: URL(fileURLWithPath: json))
