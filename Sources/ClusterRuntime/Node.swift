@@ -169,8 +169,9 @@ public final class Node: Sendable {
                             continue
                         }
                     }
+                    // Answered on this thread (the usual case), the reply and stream go out at once.
                     api.handle(request[1...]) { response, stream in
-                        loop.execute { owner in
+                        loop.executeInPlace { owner in
                             if isProduce { window.leave(identity.bytes) }
                             if let stream, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
                             if !response.isEmpty, let router = owner.socket(routerID) {

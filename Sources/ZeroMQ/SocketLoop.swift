@@ -20,7 +20,7 @@ public final class SocketLoop: Sendable {
     public let name: String
     /// The context the loop's sockets are made in.
     public let context: Context
-    private let core: Core
+    let core: Core
 
     /// Starts the loop thread.
     /// - Parameters:
@@ -114,6 +114,8 @@ extension SocketLoop {
         let finished = DispatchSemaphore(value: 0)
         // Set once by the loop thread before `started` is signalled, read only on that thread.
         nonisolated(unsafe) private var owner: Owner?
+        // Commands of the batch being run that have not run yet; only the loop thread uses it.
+        nonisolated(unsafe) private var batchRemaining = 0
 
         init(name: String, context: Context, logger: Logger) throws {
             self.name = name
@@ -130,6 +132,16 @@ extension SocketLoop {
             let thread = pending.withLock { $0.thread }
             guard let thread, pthread_equal(thread, pthread_self()) != 0 else { return nil }
             return owner
+        }
+
+        /// The owner, when called on the loop thread while no commands wait and the loop is not
+        /// stopping: the caller may then run a command in place without reordering commands.
+        func ownerIfIdleOnLoopThread() -> Owner? {
+            let idle = pending.withLock { state in
+                guard let thread = state.thread, pthread_equal(thread, pthread_self()) != 0 else { return false }
+                return state.commands.isEmpty && !state.stopping
+            }
+            return idle && batchRemaining == 0 ? owner : nil
         }
 
         func enqueue<Commands: Collection>(_ commands: Commands) -> Bool where Commands.Element == Command {
@@ -172,7 +184,11 @@ extension SocketLoop {
                     defer { state.commands = []; state.wakePending = false }
                     return (state.commands, state.stopping)
                 }
-                for command in commands { command(owner) }
+                batchRemaining = commands.count
+                for command in commands {
+                    batchRemaining -= 1
+                    command(owner)
+                }
                 stopping = stop
             }
             // Commands queued before stop() were accepted: run them before the sockets close.

@@ -123,7 +123,8 @@ struct BenchRunner: Sendable {
         let origin = clock.now
         let warmup = Int(Double(workload.rate) * (workload.warmup / .seconds(1)))
         let total = warmup + Int(workload.latencySeconds * Double(workload.rate))
-        let reader = Task {
+        // Both ends run on their socket threads (`socketExecutor`): the lowest-latency use of the client.
+        let reader = Task(executorPreference: stream.socketExecutor) {
             var samples: [Double] = []
             samples.reserveCapacity(total)
             var records = stream.records().makeAsyncIterator()
@@ -141,16 +142,20 @@ struct BenchRunner: Sendable {
         }
         let padding = [UInt8](repeating: 0x61, count: size - 8)
         let interval = Duration.seconds(1) / workload.rate
-        var next = clock.now
-        for _ in 0..<total {
-            next = next.advanced(by: interval)
-            if clock.now < next { try await clock.sleep(until: next, tolerance: .zero) }
-            let sentAt = Int64(origin.duration(to: clock.now) / .nanoseconds(1))
-            var builder = RecordBatchBuilder()
-            builder.append(key: nil, value: withUnsafeBytes(of: sentAt) { Array($0) } + padding, timestamp: 1)
-            // Sent from this task without scheduling another: the reply comes back on the client's thread.
-            try client.produce(topic: topic, partition: 0, batch: builder.build()) { _ in }
+        let client = self.client
+        let producer = Task(executorPreference: client.socketExecutor) {
+            var next = clock.now
+            for _ in 0..<total {
+                next = next.advanced(by: interval)
+                if clock.now < next { try await clock.sleep(until: next, tolerance: .zero) }
+                let sentAt = Int64(origin.duration(to: clock.now) / .nanoseconds(1))
+                var builder = RecordBatchBuilder()
+                builder.append(key: nil, value: withUnsafeBytes(of: sentAt) { Array($0) } + padding, timestamp: 1)
+                // On the client's socket thread this goes out at once; the reply comes back there too.
+                try client.produce(topic: topic, partition: 0, batch: builder.build()) { _ in }
+            }
         }
+        try await producer.value
         let samples = try await reader.value.sorted()
         guard !samples.isEmpty else { throw GanglionError(code: .internal, message: "the latency run delivered no events") }
         return (samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)])
