@@ -169,8 +169,8 @@ def payload(size: int) -> bytes:
 
 def stamped(pad: bytes) -> bytes:
     """Payload for latency runs: 8-byte big-endian CLOCK_MONOTONIC timestamp
-    in ns followed by `pad` (size - 8 bytes). Producer and consumer run in one
-    process, so the clock is shared."""
+    in ns followed by `pad` (size - 8 bytes). The clock is system-wide, so
+    producer and consumer processes compare stamps."""
     return time.monotonic_ns().to_bytes(8, "big") + pad
 
 

@@ -26,7 +26,7 @@ import nats
 from nats.js import api
 
 from common import (CpuSampler, Driver, ServerProcess, Unsupported, Workload, free_port, latency_summary,
-                    payload, run_workers, stamp_of, wait_for_port, worker_context)
+                    payload, run_workers, stamp_of, stamped, wait_for_port, wait_until, worker_context)
 
 STREAM = "BENCH"
 SUBJECT = "bench.ev"
@@ -143,68 +143,86 @@ def _consume_worker(url, batch, target, shared, gate, out):
         out.put(("error", traceback.format_exc()))
 
 
-async def _latency_async(url, size, rate, warmup_s, measure_s):
-    """Producer and consumer in one asyncio process (one clock).
+def _latency_worker(role, url, size, rate, warmup_s, measure_s, sent_total, gate, out):
+    """One side of the latency run, each in its own process (CLOCK_MONOTONIC is
+    system-wide, so stamps compare across processes).
 
-    Producer: every tick, async-publishes the events due by the schedule
-    (`rate` events/s), each stamped with the monotonic clock as it is handed to
-    the client, and awaits their PubAcks before the next tick (same shape as
-    the Redis pipeline per tick). Consumer: a durable JetStream consumer with
-    explicit acks delivering to a subscription callback (push delivery), which
-    hands each message over as soon as the server sends it. nats-py's pull
-    `fetch(n)` keeps waiting to fill the batch once a first message arrived,
-    which would measure the client's timer rather than the server, so the
-    latency rows use streaming delivery; the throughput rows use pull."""
-    nc = await nats.connect(url)
-    js = nc.jetstream(publish_async_max_pending=100_000)
-    pad = payload(size - 8)
-    lat: list[int] = []
-    gc.collect()
-    gc.disable()  # load generator hygiene: no collector pauses inside the timed loop
-    t0 = time.monotonic()
-    t_measure_ns = int((t0 + warmup_s) * 1e9)
-    t_end = t0 + warmup_s + measure_s
-    received = 0
-    sent_total = -1
-    all_in = asyncio.Event()
+    Producer: publishes each event at its scheduled time (`rate` events/s),
+    stamped as it is handed to the client, and awaits its PubAck; if it falls
+    behind it publishes the events already due as one window. Consumer: a
+    durable JetStream consumer with explicit acks delivering to a subscription
+    callback (push delivery), which hands each message over as soon as the
+    server sends it. nats-py's pull `fetch(n)` keeps waiting to fill the batch
+    once a first message arrived, which would measure the client's timer rather
+    than the server, so the latency rows use streaming delivery; the throughput
+    rows use pull. Events stamped during warm-up are not counted."""
+    async def producer():
+        nc = await nats.connect(url)
+        js = nc.jetstream(publish_async_max_pending=100_000)
+        pad = payload(size - 8)
+        gc.collect()
+        gc.disable()  # load generator hygiene: no collector pauses inside the timed loop
+        t0 = gate.wait(out)
+        t_end = t0 + warmup_s + measure_s
+        sent = 0
+        while True:
+            now = time.monotonic()
+            if now >= t_end:
+                break
+            due = int((now - t0) * rate) - sent
+            if due <= 0:
+                # Nothing else runs in this process: sleeping the loop keeps the schedule exact.
+                wait_until(t0 + (sent + 1) / rate)
+                continue
+            if due == 1:
+                await js.publish(SUBJECT, stamped(pad))
+            else:
+                futures = [await js.publish_async(SUBJECT, stamped(pad)) for _ in range(due)]
+                await asyncio.gather(*futures)
+            sent += due
+        sent_total.value = sent
+        await nc.close()
+        return ("sent", sent)
 
-    async def on_msg(msg):
-        nonlocal received
-        now = time.monotonic_ns()
-        ts = stamp_of(msg.data)
-        if ts >= t_measure_ns:
-            lat.append(now - ts)
-        await msg.ack()
-        received += 1
-        if received == sent_total:
-            all_in.set()
+    async def consumer():
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        lat: list[int] = []
+        received = 0
+        t_measure_ns = 1 << 62
 
-    sub = await js.subscribe(SUBJECT, durable="lat", stream=STREAM, cb=on_msg, manual_ack=True,
-                             config=api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT,
-                                                       deliver_policy=api.DeliverPolicy.NEW,
-                                                       max_ack_pending=100_000))
-    sent = 0
-    while True:
-        now = time.monotonic()
-        if now >= t_end:
-            break
-        due = int((now - t0) * rate) - sent
-        if due <= 0:
-            await asyncio.sleep((sent + 1) / rate - (now - t0))
-            continue
-        futures = [await js.publish_async(SUBJECT, time.monotonic_ns().to_bytes(8, "big") + pad)
-                   for _ in range(due)]
-        await asyncio.gather(*futures)
-        sent += due
-    sent_total = sent
-    if received >= sent_total:
-        all_in.set()
-    await asyncio.wait_for(all_in.wait(), timeout=30)
-    await nc.flush()
-    gc.enable()
-    await sub.unsubscribe()
-    await nc.close()
-    return lat
+        async def on_msg(msg):
+            nonlocal received
+            now = time.monotonic_ns()
+            ts = stamp_of(msg.data)
+            if ts >= t_measure_ns:
+                lat.append(now - ts)
+            await msg.ack()
+            received += 1
+
+        sub = await js.subscribe(SUBJECT, durable="lat", stream=STREAM, cb=on_msg, manual_ack=True,
+                                 config=api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT,
+                                                           deliver_policy=api.DeliverPolicy.NEW,
+                                                           max_ack_pending=100_000))
+        gc.collect()
+        gc.disable()
+        t0 = gate.wait(out)  # nothing arrives before the producer starts, after this gate
+        t_measure_ns = int((t0 + warmup_s) * 1e9)
+        deadline = t0 + warmup_s + measure_s + 30
+        while True:
+            total = sent_total.value
+            if (total >= 0 and received >= total) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        await nc.flush()
+        await sub.unsubscribe()
+        await nc.close()
+        return ("latencies", lat)
+
+    try:
+        out.put(asyncio.run(producer() if role == "producer" else consumer()))
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
 
 
 # --------------------------------------------------------------------------
@@ -364,7 +382,11 @@ class NatsDriver(Driver):
         w = self.workload
         self._reset()
         try:
-            lat = asyncio.run(_latency_async(self.url, size, w.latency_rate, w.warmup_s, w.latency_s))
-            return latency_summary(lat)
+            sent_total = self.ctx.Value("q", -1)
+            res, _ = run_workers(self.ctx, _latency_worker,
+                                 [(role, self.url, size, w.latency_rate, w.warmup_s, w.latency_s, sent_total)
+                                  for role in ("consumer", "producer")],
+                                 timeout=w.warmup_s + w.latency_s + 40)
+            return latency_summary(next(v for k, v in res if k == "latencies"))
         finally:
             self._delete()

@@ -19,7 +19,6 @@ per batch of commands read in an iteration, never an ack before its fsync.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import subprocess
 import time
@@ -27,10 +26,9 @@ import traceback
 from pathlib import Path
 
 import redis
-import redis.asyncio as aredis
 
 from common import (CpuSampler, Driver, ServerProcess, Workload, free_port, latency_summary,
-                    payload, run_workers, stamp_of, wait_for_port, worker_context)
+                    payload, run_workers, stamp_of, stamped, wait_for_port, wait_until, worker_context)
 
 STREAM = "bench"
 GROUP = "g"
@@ -122,74 +120,74 @@ def _consume_worker(port, name, batch, gate, out):
         out.put(("error", traceback.format_exc()))
 
 
-async def _latency_async(port, size, rate, warmup_s, measure_s):
-    """Producer and consumer in one asyncio process (one clock).
+def _latency_worker(role, port, size, rate, warmup_s, measure_s, sent_total, gate, out):
+    """One side of the latency run, each in its own process with a synchronous
+    client (CLOCK_MONOTONIC is system-wide, so stamps compare across processes).
 
-    Producer: every tick it XADDs, as one pipeline, the events that are due
-    by the schedule `rate` events/s (≈10 per 1 ms tick at 10k/s), stamping
-    each with the monotonic clock when the pipeline is built, and awaits the
-    acks before the next tick. Consumer: XREADGROUP BLOCK (long poll, returns
-    as soon as anything is there) with the previous batch's XACK pipelined in
-    front. Events stamped during warm-up are not counted."""
-    prod = aredis.Redis(port=port)
-    cons = aredis.Redis(port=port)
-    await prod.xgroup_create(STREAM, GROUP, id="$", mkstream=True)
-    pad = payload(size - 8)
-    lat: list[int] = []
-    gc.collect()
-    gc.disable()  # load generator hygiene: no collector pauses inside the timed loop
-    t0 = time.monotonic()
-    t_measure_ns = int((t0 + warmup_s) * 1e9)
-    t_end = t0 + warmup_s + measure_s
-    done = asyncio.Event()
-    sent_total = 0
-
-    async def producer():
-        nonlocal sent_total
-        sent = 0
-        while True:
-            now = time.monotonic()
-            if now >= t_end:
-                break
-            due = int((now - t0) * rate) - sent
-            if due <= 0:
-                await asyncio.sleep((sent + 1) / rate - (now - t0))
-                continue
-            pipe = prod.pipeline(transaction=False)
-            for _ in range(due):
-                pipe.xadd(STREAM, {FIELD: time.monotonic_ns().to_bytes(8, "big") + pad})
-            await pipe.execute()
-            sent += due
-        sent_total = sent
-        done.set()
-
-    async def consumer():
-        ids: list = []
-        received = 0
-        while True:
-            pipe = cons.pipeline(transaction=False)
-            if ids:
-                pipe.xack(STREAM, GROUP, *ids)
-            pipe.xreadgroup(GROUP, "c0", {STREAM: ">"}, count=1000, block=100)
-            res = await pipe.execute()
-            now = time.monotonic_ns()
-            entries = res[-1][0][1] if res[-1] else []
-            ids = [eid for eid, _ in entries]
-            received += len(ids)
-            for _, fields in entries:
-                ts = stamp_of(fields[FIELD])
-                if ts >= t_measure_ns:
-                    lat.append(now - ts)
-            if done.is_set() and received >= sent_total:
+    Producer: sends each event at its scheduled time (`rate` events/s), stamped
+    as it is handed to the client, with one XADD and its ack; if it falls behind
+    it sends the events already due as one pipeline. Consumer: XREADGROUP BLOCK
+    (a long poll that returns as soon as anything is there) with the previous
+    batch's XACK pipelined in front. Events stamped during warm-up are not
+    counted."""
+    try:
+        r = redis.Redis(port=port)
+        r.ping()
+        gc.collect()
+        gc.disable()  # load generator hygiene: no collector pauses inside the timed loop
+        if role == "producer":
+            pad = payload(size - 8)
+            t0 = gate.wait(out)
+            t_end = t0 + warmup_s + measure_s
+            sent = 0
+            while True:
+                now = time.monotonic()
+                if now >= t_end:
+                    break
+                due = int((now - t0) * rate) - sent
+                if due <= 0:
+                    wait_until(t0 + (sent + 1) / rate)
+                    continue
+                if due == 1:
+                    r.xadd(STREAM, {FIELD: stamped(pad)})
+                else:
+                    pipe = r.pipeline(transaction=False)
+                    for _ in range(due):
+                        pipe.xadd(STREAM, {FIELD: stamped(pad)})
+                    pipe.execute()
+                sent += due
+            sent_total.value = sent
+            out.put(("sent", sent))
+        else:
+            t0 = gate.wait(out)
+            t_measure_ns = int((t0 + warmup_s) * 1e9)
+            deadline = t0 + warmup_s + measure_s + 30
+            lat: list[int] = []
+            ids: list = []
+            received = 0
+            while True:
+                pipe = r.pipeline(transaction=False)
                 if ids:
-                    await cons.xack(STREAM, GROUP, *ids)
-                break
-
-    await asyncio.wait_for(asyncio.gather(producer(), consumer()), timeout=warmup_s + measure_s + 30)
-    gc.enable()
-    await prod.aclose()
-    await cons.aclose()
-    return lat
+                    pipe.xack(STREAM, GROUP, *ids)
+                pipe.xreadgroup(GROUP, "c0", {STREAM: ">"}, count=1000, block=100)
+                res = pipe.execute()
+                now = time.monotonic_ns()
+                entries = res[-1][0][1] if res[-1] else []
+                ids = [eid for eid, _ in entries]
+                received += len(ids)
+                for _, fields in entries:
+                    ts = stamp_of(fields[FIELD])
+                    if ts >= t_measure_ns:
+                        lat.append(now - ts)
+                total = sent_total.value
+                if (total >= 0 and received >= total) or time.monotonic() > deadline:
+                    break
+            if ids:
+                r.xack(STREAM, GROUP, *ids)
+            out.put(("latencies", lat))
+        r.close()
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
 
 
 # --------------------------------------------------------------------------
@@ -309,8 +307,13 @@ class RedisDriver(Driver):
         w = self.workload
         self._reset()
         try:
-            lat = asyncio.run(_latency_async(self.port, size, w.latency_rate, w.warmup_s, w.latency_s))
-            return latency_summary(lat)
+            self.r.xgroup_create(STREAM, GROUP, id="$", mkstream=True)
+            sent_total = self.ctx.Value("q", -1)
+            res, _ = run_workers(self.ctx, _latency_worker,
+                                 [(role, self.port, size, w.latency_rate, w.warmup_s, w.latency_s, sent_total)
+                                  for role in ("consumer", "producer")],
+                                 timeout=w.warmup_s + w.latency_s + 40)
+            return latency_summary(next(v for k, v in res if k == "latencies"))
         finally:
             self._reset()
 
