@@ -114,11 +114,11 @@ extension SocketLoop {
             timers.removeAll { $0.id == timer }
         }
 
-        /// One poll: waits for a watched socket, the wake signal or the next timer, and calls the
-        /// handlers of ready sockets.
-        func pollOnce(wake: WakeSignal) throws {
+        /// One poll: waits for a watched socket, the wake signal or the next timer (or, when
+        /// `block` is false, only looks), and calls the handlers of ready sockets.
+        func pollOnce(wake: WakeSignal, block: Bool = true) throws {
             if pollerIsStale { try rebuildPoller(wake: wake) }
-            let timeout = timers.first.map { max(.zero, clock.now.duration(to: $0.deadline)) }
+            let timeout = block ? timers.first.map { max(.zero, clock.now.duration(to: $0.deadline)) } : .zero
             for (index, _) in try poller.poll(timeout: timeout) {
                 if index == 0 {
                     wake.drain()

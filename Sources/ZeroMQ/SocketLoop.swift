@@ -148,6 +148,8 @@ extension SocketLoop {
             let (accepted, needsWake) = pending.withLock { state -> (Bool, Bool) in
                 guard !state.stopping else { return (false, false) }
                 state.commands.append(contentsOf: commands)
+                // The loop thread itself needs no wake-up: it looks for commands before it blocks.
+                if let thread = state.thread, pthread_equal(thread, pthread_self()) != 0 { return (true, false) }
                 defer { state.wakePending = true }
                 return (true, !state.wakePending)
             }
@@ -174,8 +176,10 @@ extension SocketLoop {
             started.signal()
             var stopping = false
             while !stopping {
+                // Commands the loop queued for itself run without waiting in the poll.
+                let queued = pending.withLock { !$0.commands.isEmpty }
                 do {
-                    try owner.pollOnce(wake: wake)
+                    try owner.pollOnce(wake: wake, block: !queued)
                 } catch {
                     logger.error("socket loop poll failed", metadata: ["ganglion.loop": "\(name)", "error": "\(error)"])
                 }

@@ -44,6 +44,18 @@ final class SocketLoopExecutorTests: XCTestCase {
         XCTAssertEqual(order.withLock { $0 }, [1, 2, 3])
     }
 
+    func testCommandsTheLoopQueuesForItselfRunWithoutAWakeUp() throws {
+        let loop = try SocketLoop(name: "self", context: try Context())  // no sockets, no timers
+        defer { loop.stop() }
+        let done = DispatchSemaphore(value: 0)
+        loop.execute { _ in
+            // Queued from the loop thread while it runs commands: no eventfd write, so the loop
+            // must see it before blocking in the poll (which has nothing else to wake it).
+            loop.execute { _ in loop.execute { _ in done.signal() } }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+    }
+
     func testATaskPreferringAStoppedLoopStillFinishes() async throws {
         let loop = try SocketLoop(name: "stopped", context: try Context())
         loop.stop()
