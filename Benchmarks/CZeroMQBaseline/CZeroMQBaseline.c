@@ -177,4 +177,132 @@ int ganglion_c_roundtrip_over(const char *bind, size_t size, uint64_t count, uin
     return result;
 }
 
+struct relay_args {
+    void *context;
+    char api[256], pub[256];
+    atomic_int bound;     // set once both endpoints are valid
+    atomic_int stop;      // set by the producer when the run is over
+};
+
+// The node's shape with nothing but transport: each request from the ROUTER is published on the
+// PUB and answered, from one thread, as ganglion's socket loop does.
+static void *relay_main(void *raw) {
+    struct relay_args *args = raw;
+    void *router = zmq_socket(args->context, ZMQ_ROUTER), *pub = zmq_socket(args->context, ZMQ_PUB);
+    int linger = 0, timeout = 100;
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_bind(router, "tcp://127.0.0.1:*");
+    zmq_bind(pub, "tcp://127.0.0.1:*");
+    size_t length = sizeof args->api;
+    zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, args->api, &length);
+    length = sizeof args->pub;
+    zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, args->pub, &length);
+    atomic_store(&args->bound, 1);
+    zmq_msg_t identity, body, copy;
+    zmq_msg_init(&identity);
+    zmq_msg_init(&body);
+    zmq_msg_init(&copy);
+    while (!atomic_load(&args->stop)) {
+        if (zmq_msg_recv(&identity, router, 0) < 0) continue;  // timeout: look at `stop`
+        if (zmq_msg_recv(&body, router, 0) < 0) continue;
+        zmq_msg_copy(&copy, &body);
+        zmq_msg_send(&copy, pub, 0);
+        zmq_msg_send(&identity, router, ZMQ_SNDMORE);
+        zmq_msg_send(&body, router, 0);
+    }
+    zmq_msg_close(&identity);
+    zmq_msg_close(&body);
+    zmq_msg_close(&copy);
+    zmq_close(router);
+    zmq_close(pub);
+    return NULL;
+}
+
+struct subscriber_args {
+    void *context;
+    const char *endpoint;
+    uint64_t count, skip;
+    uint64_t *latencies;
+    atomic_int subscribed;  // set once a probe came through
+    atomic_int done;
+};
+
+static void *relay_subscriber_main(void *raw) {
+    struct subscriber_args *args = raw;
+    void *sub = zmq_socket(args->context, ZMQ_SUB);
+    int linger = 0, timeout = 5000;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    zmq_connect(sub, args->endpoint);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    uint64_t seen = 0;
+    while (seen < args->count + args->skip) {
+        if (zmq_msg_recv(&msg, sub, 0) < 0) break;
+        uint64_t now = now_ns(), stamp;
+        memcpy(&stamp, zmq_msg_data(&msg), sizeof stamp);
+        if (stamp == 0) { atomic_store(&args->subscribed, 1); continue; }  // a probe
+        if (seen >= args->skip) args->latencies[seen - args->skip] = now - stamp;
+        seen++;
+    }
+    zmq_msg_close(&msg);
+    zmq_close(sub);
+    atomic_store(&args->done, seen == args->count + args->skip ? 1 : -1);
+    return NULL;
+}
+
+int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies) {
+    if (size < 8 || size > 65536 || rate == 0) return -EINVAL;
+    void *relay_context = zmq_ctx_new(), *producer_context = zmq_ctx_new(), *consumer_context = zmq_ctx_new();
+    struct relay_args relay = {.context = relay_context};
+    pthread_t relay_thread, subscriber_thread;
+    pthread_create(&relay_thread, NULL, relay_main, &relay);
+    while (!atomic_load(&relay.bound)) { struct timespec pause = {0, 100000}; nanosleep(&pause, NULL); }
+    uint64_t skip = rate / 2;  // half a second of warm-up, not counted
+    struct subscriber_args subscriber = {.context = consumer_context, .endpoint = relay.pub, .count = count,
+                                         .skip = skip, .latencies = latencies};
+    pthread_create(&subscriber_thread, NULL, relay_subscriber_main, &subscriber);
+
+    void *dealer = zmq_socket(producer_context, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(dealer, relay.api);
+    char payload[65536];
+    memset(payload, 'e', sizeof payload);
+    zmq_msg_t reply;
+    zmq_msg_init(&reply);
+    // Probes (stamp 0) until the subscription is in place: no slow-joiner loss in the run.
+    for (int i = 0; i < 5000 && !atomic_load(&subscriber.subscribed); i++) {
+        memset(payload, 0, 8);
+        zmq_send(dealer, payload, size, 0);
+        while (zmq_msg_recv(&reply, dealer, ZMQ_DONTWAIT) >= 0) {}
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    int result = atomic_load(&subscriber.subscribed) ? 0 : -ETIMEDOUT;
+    uint64_t interval = 1000000000ull / rate, next = now_ns();
+    for (uint64_t i = 0; result == 0 && i < count + skip; i++) {
+        next += interval;
+        struct timespec at = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR) {}
+        uint64_t stamp = now_ns();
+        memcpy(payload, &stamp, sizeof stamp);
+        if (zmq_send(dealer, payload, size, 0) < 0) result = -zmq_errno();
+        while (zmq_msg_recv(&reply, dealer, ZMQ_DONTWAIT) >= 0) {}  // acknowledgements, not waited for
+    }
+    pthread_join(subscriber_thread, NULL);
+    if (result == 0 && atomic_load(&subscriber.done) != 1) result = -ETIMEDOUT;
+    atomic_store(&relay.stop, 1);
+    pthread_join(relay_thread, NULL);
+    zmq_msg_close(&reply);
+    zmq_close(dealer);
+    zmq_ctx_term(producer_context);
+    zmq_ctx_term(consumer_context);
+    zmq_ctx_term(relay_context);
+    return result;
+}
+
 void ganglion_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }

@@ -68,6 +68,19 @@ struct TransportBenchmark {
             let p99 = Figures.median(runs.map { Figures.percentileMicros($0, 99) })
             print("  " + Figures.padded(name, 10) + "p50 \(Figures.fixed(p50)) µs   p99 \(Figures.fixed(p99)) µs")
         }
+        // `ganglion bench`'s end-to-end shape with nothing but libzmq: the floor under its latency row.
+        let relayed = 30_000
+        print("DEALER→ROUTER→PUB→SUB end to end, C, 3 contexts, 256 B at 10 000/s (\(relayed) events per run)")
+        var relay: [[UInt64]] = []
+        for _ in 0..<rounds {
+            var latencies = [UInt64](repeating: 0, count: relayed)
+            let result = ganglion_c_relay_latency(256, 10_000, UInt64(relayed), &latencies)
+            guard result == 0 else { throw Failure(description: "C relay run failed: errno \(-result)") }
+            relay.append(latencies)
+        }
+        let p50 = Figures.median(relay.map { Figures.percentileMicros($0, 50) })
+        let p99 = Figures.median(relay.map { Figures.percentileMicros($0, 99) })
+        print("  " + Figures.padded("C tcp", 10) + "p50 \(Figures.fixed(p50)) µs   p99 \(Figures.fixed(p99)) µs")
         print("")
     }
 }

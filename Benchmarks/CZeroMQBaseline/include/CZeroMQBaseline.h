@@ -23,6 +23,15 @@ int ganglion_c_roundtrip(size_t size, uint64_t count, uint64_t *latencies);
 /// `inproc://name`): the transport's own latency floor on this machine.
 int ganglion_c_roundtrip_over(const char *bind, size_t size, uint64_t count, uint64_t *latencies);
 
+/// End to end through a relay, over tcp loopback, one context per party as three processes would
+/// have: a DEALER sends `count` events of `size` bytes at `rate` per second (the first 8 bytes
+/// carry CLOCK_MONOTONIC ns) to a ROUTER whose thread publishes each on a PUB and answers it; a
+/// SUB receives them. This is the shape of `ganglion bench`'s end-to-end latency with nothing but
+/// transport: its floor on this machine. Writes each event's nanoseconds from send to receipt into
+/// `latencies` (length `count`; half a second of warm-up is sent first and not counted).
+/// Returns 0, or a negative errno on failure.
+int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies);
+
 /// Makes stdout line-buffered, so figures appear as they are measured even when piped.
 void ganglion_line_buffer_stdout(void);
 
