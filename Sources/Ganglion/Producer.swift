@@ -17,8 +17,13 @@ public struct ProducerConfiguration: Sendable {
     /// Attempts per batch (timeouts and `busy` answers are retried with the same producer
     /// sequence, so the node stores a retried batch once).
     public var maxAttempts = 10
+    /// How long a topic's partition count is trusted before it is read again (Kafka's
+    /// `metadata.max.age.ms`). A topic the node no longer knows, or a partition it no longer has,
+    /// is read again with the next record at once.
+    public var metadataMaxAge: Duration = .seconds(300)
 
-    /// The defaults: 2 ms linger, 1000 records or 1 MiB per batch, 100 000 buffered, 10 attempts.
+    /// The defaults: 2 ms linger, 1000 records or 1 MiB per batch, 100 000 buffered, 10 attempts,
+    /// partition counts read again after 5 minutes.
     public init() {}
 }
 
@@ -58,7 +63,8 @@ public actor Producer {
     /// The settings.
     public nonisolated let configuration: ProducerConfiguration
 
-    private var partitionCounts: [String: Int32] = [:]
+    /// Each topic's partition count and when it was read.
+    private var partitionCounts: [String: (count: Int32, readAt: ContinuousClock.Instant)] = [:]
     private var sticky: [String: UInt32] = [:]
     private var queues: [PartitionKey: [Pending]] = [:]
     private var queuedBytes: [PartitionKey: Int] = [:]
@@ -137,18 +143,18 @@ public actor Producer {
 
     private func partition(topic: String, key: [UInt8]?) async throws -> PartitionKey {
         let count: Int32
-        if let known = partitionCounts[topic] {
-            count = known
+        if let known = partitionCounts[topic], known.readAt.duration(to: .now) < configuration.metadataMaxAge {
+            count = known.count
         } else {
             let metadata = try await client.metadata(topics: [topic])
             guard let described = metadata.topics.first else {
                 throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist; create it with `ganglion topic create \(topic)`")
             }
             count = Int32(described.config.partitions)
-            partitionCounts[topic] = count
+            partitionCounts[topic] = (count, .now)
         }
         if let key { return PartitionKey(topic: topic, partition: UInt32(KeyPartitioner.partition(for: key, partitionCount: count))) }
-        let chosen = sticky[topic] ?? UInt32.random(in: 0..<UInt32(count))
+        let chosen = sticky[topic].flatMap { $0 < UInt32(count) ? $0 : nil } ?? UInt32.random(in: 0..<UInt32(count))
         sticky[topic] = chosen
         return PartitionKey(topic: topic, partition: chosen)
     }
@@ -197,7 +203,7 @@ public actor Producer {
         queues[key] = queue
         queuedBytes[key, default: 0] -= bytes
         // Records without a key move to another partition with the next batch (Kafka's sticky partitioner).
-        if sticky[key.topic] == key.partition, let partitions = partitionCounts[key.topic], partitions > 1 {
+        if sticky[key.topic] == key.partition, let partitions = partitionCounts[key.topic]?.count, partitions > 1 {
             sticky[key.topic] = (key.partition + 1) % UInt32(partitions)
         }
         let sequence = nextSequence[key] ?? 0
@@ -246,6 +252,11 @@ public actor Producer {
             switch (error as? GanglionError)?.code {
             case .invalidProducerEpoch?:
                 fenced = error as? GanglionError
+            case .unknownTopic?, .unknownPartition?:
+                // The topic was deleted or re-created smaller: read its partitions again.
+                partitionCounts[key.topic] = nil
+                sticky[key.topic] = nil
+                nextSequence[key] = sequence
             case .timeout?, .busy?, .internal?, nil:
                 // Stored or not, nobody knows: a new epoch restarts the sequences safely.
                 epochBumpWanted = true

@@ -1,3 +1,4 @@
+import ClusterCore
 import ClusterRuntime
 import EventLog
 import Foundation
@@ -90,6 +91,32 @@ final class ProducerTests: XCTestCase {
             XCTAssertEqual(error.code, .unknownTopic)
             XCTAssertTrue(error.message.contains("missing"), error.message)
         }
+    }
+
+    func testATopicRecreatedWithFewerPartitionsIsReadAgain() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("jobs", partitions: 8)
+        let producer = try await Producer(client: client)
+        // A key on a high partition under 8 partitions, and where it belongs under 2.
+        let key = (0..<1000).map { Array("job-\($0)".utf8) }.first { KeyPartitioner.partition(for: $0, partitionCount: 8) >= 2 }!
+        let expected = UInt32(KeyPartitioner.partition(for: key, partitionCount: 2))
+        _ = try await producer.send(topic: "jobs", key: key, value: Array("before".utf8))
+        try await client.deleteTopic("jobs")
+        try await client.createTopic("jobs", partitions: 2)
+        do {
+            _ = try await producer.send(topic: "jobs", key: key, value: Array("lost".utf8))
+            XCTFail("the stale partition is refused")
+        } catch let error as GanglionError {
+            XCTAssertEqual(error.code, .unknownPartition, error.message)
+        }
+        // The refusal made the producer read the topic again: the key goes where it belongs now.
+        let stored = try await producer.send(topic: "jobs", key: key, value: Array("after".utf8))
+        XCTAssertEqual(stored.partition, expected)
+        let values = try await client.readAll(topic: "jobs", partition: expected).compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
+        XCTAssertEqual(values, ["after"])
     }
 
     func testAnUnknownOutcomeBumpsTheEpochAndNothingIsStoredTwice() async throws {
