@@ -97,6 +97,7 @@ let package = Package(
                 "GanglionWire",
                 "ProtoSchema",
                 "ClusterRuntime",
+                "SchemaRegistry",
                 "Ganglion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

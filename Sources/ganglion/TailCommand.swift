@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Ganglion
 import GanglionWire
+import SchemaRegistry
 import SwiftProtobuf
 
 /// `ganglion tail TOPIC`: follows a topic live, one JSON line per event.
@@ -52,6 +53,7 @@ struct TailCommand: AsyncParsableCommand {
                 for entry in try await client.listOffsets(topic: topic, timestamp: parseTime(since)!) { startAtTime[entry.partition] = entry.offset }
             }
             let printer = LinePrinter(limit: maxEvents)
+            let codecs = RegistryCodecs(client: client)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for described in partitions {
                     let start = offset ?? startAtTime[described.partition] ?? (fromBeginning ? described.logStartOffset : described.highWatermark)
@@ -59,7 +61,7 @@ struct TailCommand: AsyncParsableCommand {
                     group.addTask {
                         defer { stream.close() }
                         for try await delivered in stream.records() {
-                            guard await printer.print(Self.line(delivered)) else { return }
+                            guard await printer.print(await Self.line(delivered, codecs: codecs)) else { return }
                         }
                     }
                 }
@@ -76,31 +78,49 @@ struct TailCommand: AsyncParsableCommand {
     private func consumeAsMember(client: GanglionClient, group: String) async throws {
         let consumer = GroupConsumer(client: client, group: group, topics: [topic])
         let printer = LinePrinter(limit: maxEvents)
+        let codecs = RegistryCodecs(client: client)
         for try await delivered in consumer.records {
-            let more = await printer.print(Self.line(delivered))
+            let more = await printer.print(await Self.line(delivered, codecs: codecs))
             try? await consumer.commit(delivered)
             if !more { break }
         }
         await consumer.close()
     }
 
-    /// The event as one JSON line: where it is, and the envelope when the value is one.
-    static func line(_ delivered: DeliveredRecord) -> String {
+    /// The event as one JSON line: where it is, and the envelope when the value is one. A
+    /// payload that is protobuf of a registry schema (named by the envelope or by Confluent's
+    /// framing) is shown decoded as `dataJson` (or `valueJson` for a bare framed value); text as
+    /// `dataText`; other bytes stay base64.
+    static func line(_ delivered: DeliveredRecord, codecs: RegistryCodecs? = nil) async -> String {
         let record = delivered.record
         var line = "{\"topic\":\(quote(delivered.topic)),\"partition\":\(delivered.partition),\"offset\":\(record.offset),\"timestamp\":\(record.timestamp)"
         if let key = record.key { line += ",\"key\":\(quote(String(decoding: key, as: UTF8.self)))" }
         if let value = record.value {
             if let envelope = try? EventEnvelope(serializedBytes: value), !envelope.id.isEmpty,
                var json = try? envelope.jsonString() {
-                if let text = String(data: envelope.data, encoding: .utf8) {
+                // The registry unreachable or the schema unknown: the line goes without the decoding.
+                if let decoded = try? await codecs?.json(of: envelope) {
+                    json = String(json.dropLast()) + ",\"dataJson\":\(String(decoding: decoded, as: UTF8.self))}"
+                } else if let text = String(data: envelope.data, encoding: .utf8) {
                     json = String(json.dropLast()) + ",\"dataText\":\(quote(text))}"
                 }
                 line += ",\"event\":\(json)"
+            } else if let decoded = await framedJSON(value, codecs: codecs) {
+                line += ",\"valueJson\":\(decoded)"
             } else {
                 line += ",\"value\":\(quote(Data(value).base64EncodedString()))"
             }
         }
         return line + "}"
+    }
+
+    /// A bare value in Confluent's framing, decoded through the registry; nil otherwise.
+    private static func framedJSON(_ value: [UInt8], codecs: RegistryCodecs?) async -> String? {
+        guard let codecs, ConfluentFraming(parsing: value) != nil else { return nil }
+        var bare = EventEnvelope()
+        bare.data = Data(value)
+        guard let decoded = try? await codecs.json(of: bare) else { return nil }
+        return String(decoding: decoded, as: UTF8.self)
     }
 
     static func quote(_ text: String) -> String {

@@ -89,6 +89,15 @@ final class RegistryProcessTests: XCTestCase {
         XCTAssertTrue(wrong.1.contains("quantity"), wrong.1)
         stored = try await client.metadata(topics: ["audit"]).topics[0].partitions[0].highWatermark
         XCTAssertEqual(stored, 3)
+        // `tail` shows protobuf payloads decoded through the registry: the bare framed value, the
+        // envelope naming its schema, and the CLI's event.
+        let tailed = try runCLI(["tail", "audit", "--node", api, "--from-beginning", "--max-events", "3"])
+        XCTAssertEqual(tailed.0, 0, tailed.1)
+        let lines = tailed.1.split(separator: "\n").filter { $0.hasPrefix("{") }
+        XCTAssertEqual(lines.count, 3, tailed.1)
+        XCTAssertTrue(lines[0].contains("\"valueJson\":{"), String(lines[0]))
+        XCTAssertTrue(lines[1].contains("\"dataJson\":{"), String(lines[1]))
+        XCTAssertTrue(lines[2].contains("\"dataJson\":{") && lines[2].contains("\"orderId\":\"o-9\""), String(lines[2]))
         let metrics = try await NodeProcessTests.get(http + "/metrics")
         XCTAssertTrue(metrics.contains("ganglion_schema_rejected_events_total"), metrics)
         client.close()
