@@ -201,6 +201,24 @@ def wait_until(t_monotonic: float) -> None:
         time.sleep(delay)
 
 
+def paced(t0: float, t_end: float, rate: int):
+    """The latency producers' schedule: yields, at each event's time (`rate`
+    events/s from `t0`), how many events are due now (1, or more when the
+    sender fell behind) until `t_end`. It sleeps the thread in between, which
+    is fine in a process that does nothing else (also an asyncio one)."""
+    sent = 0
+    while True:
+        now = time.monotonic()
+        if now >= t_end:
+            return
+        due = int((now - t0) * rate) - sent
+        if due <= 0:
+            wait_until(t0 + (sent + 1) / rate)
+            continue
+        yield due
+        sent += due
+
+
 def free_port() -> int:
     """A loopback port the OS considers free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -26,7 +26,7 @@ import nats
 from nats.js import api
 
 from common import (CpuSampler, Driver, ServerProcess, Unsupported, Workload, free_port, latency_summary,
-                    payload, run_workers, stamp_of, stamped, wait_for_port, wait_until, worker_context)
+                    payload, run_workers, paced, stamp_of, stamped, wait_for_port, worker_context)
 
 STREAM = "BENCH"
 SUBJECT = "bench.ev"
@@ -165,15 +165,8 @@ def _latency_worker(role, url, size, rate, warmup_s, measure_s, sent_total, gate
         t0 = gate.wait(out)
         t_end = t0 + warmup_s + measure_s
         sent = 0
-        while True:
-            now = time.monotonic()
-            if now >= t_end:
-                break
-            due = int((now - t0) * rate) - sent
-            if due <= 0:
-                # Nothing else runs in this process: sleeping the loop keeps the schedule exact.
-                wait_until(t0 + (sent + 1) / rate)
-                continue
+        # Nothing else runs in this process: sleeping the loop between events keeps the schedule exact.
+        for due in paced(t0, t_end, rate):
             if due == 1:
                 await js.publish(SUBJECT, stamped(pad))
             else:

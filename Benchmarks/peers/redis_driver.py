@@ -28,7 +28,7 @@ from pathlib import Path
 import redis
 
 from common import (CpuSampler, Driver, ServerProcess, Workload, free_port, latency_summary,
-                    payload, run_workers, stamp_of, stamped, wait_for_port, wait_until, worker_context)
+                    payload, run_workers, paced, stamp_of, stamped, wait_for_port, worker_context)
 
 STREAM = "bench"
 GROUP = "g"
@@ -140,14 +140,7 @@ def _latency_worker(role, port, size, rate, warmup_s, measure_s, sent_total, gat
             t0 = gate.wait(out)
             t_end = t0 + warmup_s + measure_s
             sent = 0
-            while True:
-                now = time.monotonic()
-                if now >= t_end:
-                    break
-                due = int((now - t0) * rate) - sent
-                if due <= 0:
-                    wait_until(t0 + (sent + 1) / rate)
-                    continue
+            for due in paced(t0, t_end, rate):
                 if due == 1:
                     r.xadd(STREAM, {FIELD: stamped(pad)})
                 else:
