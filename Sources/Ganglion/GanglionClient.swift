@@ -50,6 +50,10 @@ public final class GanglionClient: Sendable {
     /// produce. Its code delays the client's I/O while it runs, so keep it short and non-blocking.
     public var socketExecutor: any TaskExecutor { loop }
 
+    /// Suspends until `deadline`, woken by the client's socket thread to the microsecond; a task
+    /// on ``socketExecutor`` then resumes without any other thread woken (paced producers).
+    public func sleep(until deadline: ContinuousClock.Instant) async { await loop.sleep(until: deadline) }
+
     /// Closes the connection; calls in flight fail.
     public func close() {
         loop.stop()

@@ -30,6 +30,8 @@ extension SocketLoop {
             let id: TimerID
             let deadline: ContinuousClock.Instant
             let body: (Owner) throws -> Void
+            /// Runs early when the loop stops (a sleeper's wake-up), instead of being dropped.
+            var runsOnStop = false
         }
 
         /// The name of the loop this owner belongs to.
@@ -47,11 +49,13 @@ extension SocketLoop {
         private var pollOrder: [SocketID] = []
         private var pollerIsStale = true
         private let clock = ContinuousClock()
+        private let timerSignal: TimerSignal
 
-        init(loopName: String, context: Context, logger: Logger) {
+        init(loopName: String, context: Context, logger: Logger, timerSignal: TimerSignal) {
             self.loopName = loopName
             self.context = context
             self.logger = logger
+            self.timerSignal = timerSignal
         }
 
         /// Makes a socket owned by this loop; it is closed when the loop stops.
@@ -102,8 +106,19 @@ extension SocketLoop {
         /// Runs `body` on the loop thread once `delay` has passed; returns an id to cancel it.
         @discardableResult
         public func schedule(after delay: Duration, _ body: @escaping (Owner) throws -> Void) -> TimerID {
+            schedule(at: clock.now.advanced(by: delay), body)
+        }
+
+        /// Runs `body` on the loop thread at `deadline` (to the microsecond); returns an id to cancel it.
+        @discardableResult
+        public func schedule(at deadline: ContinuousClock.Instant, _ body: @escaping (Owner) throws -> Void) -> TimerID {
+            schedule(at: deadline, runsOnStop: false, body)
+        }
+
+        @discardableResult
+        func schedule(at deadline: ContinuousClock.Instant, runsOnStop: Bool, _ body: @escaping (Owner) throws -> Void) -> TimerID {
             nextID += 1
-            let timer = Timer(id: TimerID(value: nextID), deadline: clock.now.advanced(by: delay), body: body)
+            let timer = Timer(id: TimerID(value: nextID), deadline: deadline, body: body, runsOnStop: runsOnStop)
             let index = timers.firstIndex { $0.deadline > timer.deadline } ?? timers.endIndex
             timers.insert(timer, at: index)
             return timer.id
@@ -118,14 +133,22 @@ extension SocketLoop {
         /// `block` is false, only looks), and calls the handlers of ready sockets.
         func pollOnce(wake: WakeSignal, block: Bool = true) throws {
             if pollerIsStale { try rebuildPoller(wake: wake) }
-            let timeout = block ? timers.first.map { max(.zero, clock.now.duration(to: $0.deadline)) } : .zero
+            // The timerfd wakes the poll at the next deadline to the microsecond; the poll's own
+            // timeout (whole milliseconds, rounded up) only backs it up.
+            let next = timers.first?.deadline
+            if block { timerSignal.arm(next) }
+            let timeout = block ? next.map { max(.zero, clock.now.duration(to: $0)) } : .zero
             for (index, _) in try poller.poll(timeout: timeout) {
                 if index == 0 {
                     wake.drain()
                     continue
                 }
+                if index == 1 {
+                    timerSignal.drain()
+                    continue
+                }
                 // A handler may close or unwatch sockets; look each one up again.
-                guard let entry = watched[pollOrder[index - 1]], !entry.socket.isClosed else { continue }
+                guard let entry = watched[pollOrder[index - 2]], !entry.socket.isClosed else { continue }
                 do {
                     try entry.handler(entry.socket, self)
                 } catch {
@@ -155,12 +178,15 @@ extension SocketLoop {
             for socket in sockets.values { socket.close() }
             sockets = [:]
             watched = [:]
+            let sleepers = timers.filter(\.runsOnStop)
             timers = []
+            for sleeper in sleepers { try? sleeper.body(self) }
         }
 
         private func rebuildPoller(wake: WakeSignal) throws {
             var poller = Poller()
             try poller.add(.fileDescriptor(wake.fileDescriptor))
+            try poller.add(.fileDescriptor(timerSignal.fileDescriptor))
             pollOrder = watched.keys.sorted { $0.value < $1.value }
             for id in pollOrder { try poller.add(.socket(watched[id]!.socket)) }
             self.poller = poller

@@ -109,6 +109,7 @@ extension SocketLoop {
         let context: Context
         let logger: Logger
         let wake: WakeSignal
+        let timerSignal: TimerSignal
         let pending = LockedState(Pending())
         let started = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
@@ -122,6 +123,7 @@ extension SocketLoop {
             self.context = context
             self.logger = logger
             self.wake = try WakeSignal()
+            self.timerSignal = try TimerSignal()
         }
 
         var isStopping: Bool { pending.withLock { $0.stopping } }
@@ -170,7 +172,7 @@ extension SocketLoop {
 
         /// The loop thread's body.
         func run() {
-            let owner = Owner(loopName: name, context: context, logger: logger)
+            let owner = Owner(loopName: name, context: context, logger: logger, timerSignal: timerSignal)
             self.owner = owner
             pending.withLock { $0.thread = pthread_self() }
             started.signal()

@@ -56,6 +56,32 @@ final class SocketLoopExecutorTests: XCTestCase {
         XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
     }
 
+    func testASleepOnTheLoopEndsAtItsDeadlineOnTheLoopThread() async throws {
+        let loop = try SocketLoop(name: "sleeper", context: try Context())
+        defer { loop.stop() }
+        let loopThread = try await loop.perform { _ in currentThread() }
+        let woke = await Task(executorPreference: loop) { () -> [UInt] in
+            var late: [UInt] = []
+            for step in 1...20 {
+                let deadline = ContinuousClock.now.advanced(by: .microseconds(150 * step))
+                await loop.sleep(until: deadline)
+                // Never early, and still on the loop's thread.
+                late.append(ContinuousClock.now >= deadline && currentThread() == loopThread ? 0 : 1)
+            }
+            return late
+        }.value
+        XCTAssertEqual(woke, Array(repeating: 0, count: 20))
+    }
+
+    func testASleeperIsWokenWhenTheLoopStops() async throws {
+        let loop = try SocketLoop(name: "stopping", context: try Context())
+        let sleeper = Task { await loop.sleep(until: ContinuousClock.now.advanced(by: .seconds(3600))) }
+        try await Task.sleep(for: .milliseconds(20))
+        loop.stop()
+        await sleeper.value  // would hang for an hour if the stop dropped the sleeper's timer
+        await loop.sleep(until: ContinuousClock.now.advanced(by: .seconds(3600)))  // a stopped loop returns at once
+    }
+
     func testATaskPreferringAStoppedLoopStillFinishes() async throws {
         let loop = try SocketLoop(name: "stopped", context: try Context())
         loop.stop()

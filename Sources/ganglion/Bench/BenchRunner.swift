@@ -147,7 +147,7 @@ struct BenchRunner: Sendable {
             var next = clock.now
             for _ in 0..<total {
                 next = next.advanced(by: interval)
-                if clock.now < next { try await clock.sleep(until: next, tolerance: .zero) }
+                if clock.now < next { await client.sleep(until: next) }
                 let sentAt = Int64(origin.duration(to: clock.now) / .nanoseconds(1))
                 var builder = RecordBatchBuilder()
                 builder.append(key: nil, value: withUnsafeBytes(of: sentAt) { Array($0) } + padding, timestamp: 1)
