@@ -9,12 +9,19 @@ final class TopicLogs: @unchecked Sendable {
     private let lock = NSLock()
     private var open: [TopicPartition: PartitionLog] = [:]
     private let directory: String
+    /// Where deleted partitions wait for their removal in the background.
+    private let trash: String
     private let durability: DurabilityPolicy
 
     init(dataDirectory: String, durability: DurabilityPolicy) throws {
         directory = dataDirectory + "/topics"
+        trash = dataDirectory + "/topics-deleted"
         self.durability = durability
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: trash, withIntermediateDirectories: true)
+        // Partitions whose removal a crash interrupted.
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: trash)) ?? []
+        removeInBackground(leftovers.map { "\(trash)/\($0)" })
     }
 
     /// The log of a partition of a topic configured as `configuration`.
@@ -46,14 +53,33 @@ final class TopicLogs: @unchecked Sendable {
         return freed
     }
 
-    /// Closes and deletes every partition of `topic`.
+    /// Deletes every partition of `topic`: its logs are discarded (not flushed) and their
+    /// directories moved aside at once, so a topic of the same name can be made right away, and
+    /// removed in the background (as Kafka does), so deleting a large topic never stalls the node.
     func delete(topic: String, partitions: Int32) {
-        lock.withLock {
+        let (discarded, moved): ([PartitionLog], [String]) = lock.withLock {
+            var discarded: [PartitionLog] = [], moved: [String] = []
             for index in 0..<partitions {
                 let partition = TopicPartition(topic, index)
-                try? open.removeValue(forKey: partition)?.close()
-                try? FileManager.default.removeItem(atPath: path(of: partition))
+                if let log = open.removeValue(forKey: partition) { discarded.append(log) }
+                let from = path(of: partition), to = "\(trash)/\(UUID().uuidString)"
+                guard FileManager.default.fileExists(atPath: from) else { continue }
+                if rename(from, to) == 0 {
+                    moved.append(to)
+                } else {
+                    try? FileManager.default.removeItem(atPath: from)  // not movable: removed here instead
+                }
             }
+            return (discarded, moved)
+        }
+        for log in discarded { log.discard() }
+        removeInBackground(moved)
+    }
+
+    private func removeInBackground(_ paths: [String]) {
+        guard !paths.isEmpty else { return }
+        DispatchQueue.global(qos: .utility).async {
+            for path in paths { try? FileManager.default.removeItem(atPath: path) }
         }
     }
 

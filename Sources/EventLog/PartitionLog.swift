@@ -114,6 +114,18 @@ public final class PartitionLog: @unchecked Sendable {
         }
     }
 
+    /// Closes the log without flushing it, for a log about to be deleted: appends and reads are
+    /// refused from now on, and appends still waiting for an fsync fail with `closed`.
+    public func discard() {
+        let waiting: [DurabilityWaiter] = locked {
+            closed = true
+            state.broadcast()
+            defer { waiters = [] }
+            return waiters
+        }
+        for waiter in waiting { waiter.notify(.failure(LogError(.closed, "the log in \(directory) was deleted"))) }
+    }
+
     func locked<T>(_ body: () throws -> T) rethrows -> T {
         state.lock()
         defer { state.unlock() }

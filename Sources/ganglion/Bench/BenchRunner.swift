@@ -33,14 +33,21 @@ struct BenchRunner: Sendable {
     func measure(_ metric: BenchMetric, size: Int) async throws -> [Double] {
         let topic = "bench-\(metric.rawValue)-\(size)-\(UUID().uuidString.prefix(8))"
         try await client.createTopic(topic, partitions: metric == .latency ? 1 : 4)
-        defer { Task { [client] in try? await client.deleteTopic(topic) } }
-        switch metric {
-        case .produceInterval, .produceAlways: return [try await produce(topic: topic, size: size)]
-        case .consume: return [try await consume(topic: topic, size: size)]
-        case .latency:
-            let (p50, p99) = try await latency(topic: topic, size: size)
-            return [p50, p99]
+        let figures: Result<[Double], any Error>
+        do {
+            switch metric {
+            case .produceInterval, .produceAlways: figures = .success([try await produce(topic: topic, size: size)])
+            case .consume: figures = .success([try await consume(topic: topic, size: size)])
+            case .latency:
+                let (p50, p99) = try await latency(topic: topic, size: size)
+                figures = .success([p50, p99])
+            }
+        } catch {
+            figures = .failure(error)
         }
+        // Deleted before the next run starts, so no run measures another's clean-up.
+        try? await client.deleteTopic(topic)
+        return try figures.get()
     }
 
     private func batchBytes(size: Int, count: Int) -> [UInt8] {
