@@ -368,6 +368,7 @@ final class NodeAPI: Sendable {
         case .missingKey, .invalidConfiguration: .invalidConfig
         case .outOfOrderSequence: .outOfOrderSequence
         case .invalidProducerEpoch: .invalidProducerEpoch
+        case .deleted: .unknownTopic
         case .closed, .io, .staleLeaderEpoch: .internal
         }
     }

@@ -56,12 +56,14 @@ final class TopicLogs: @unchecked Sendable {
     /// Deletes every partition of `topic`: its logs are discarded (not flushed) and their
     /// directories moved aside at once, so a topic of the same name can be made right away, and
     /// removed in the background (as Kafka does), so deleting a large topic never stalls the node.
+    /// (Only a compaction pass running on one of the logs is waited for: it holds the log.)
     func delete(topic: String, partitions: Int32) {
-        let (discarded, moved): ([PartitionLog], [String]) = lock.withLock {
-            var discarded: [PartitionLog] = [], moved: [String] = []
+        let moved: [String] = lock.withLock {
+            var moved: [String] = []
             for index in 0..<partitions {
                 let partition = TopicPartition(topic, index)
-                if let log = open.removeValue(forKey: partition) { discarded.append(log) }
+                // Discarded before its directory moves: the old log object never writes again.
+                open.removeValue(forKey: partition)?.discard()
                 let from = path(of: partition), to = "\(trash)/\(UUID().uuidString)"
                 guard FileManager.default.fileExists(atPath: from) else { continue }
                 if rename(from, to) == 0 {
@@ -70,9 +72,8 @@ final class TopicLogs: @unchecked Sendable {
                     try? FileManager.default.removeItem(atPath: from)  // not movable: removed here instead
                 }
             }
-            return (discarded, moved)
+            return moved
         }
-        for log in discarded { log.discard() }
         removeInBackground(moved)
     }
 

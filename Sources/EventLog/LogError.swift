@@ -12,6 +12,8 @@ public struct LogError: Error, Hashable, Sendable, CustomStringConvertible {
         case offsetOutOfRange = "offset_out_of_range"
         /// The log was closed.
         case closed
+        /// The log was deleted (its topic is gone).
+        case deleted
         /// A batch from an older leader epoch than the log has seen (a fenced leader).
         case staleLeaderEpoch = "stale_leader_epoch"
         /// A compacted log needs a key on every record.

@@ -28,6 +28,8 @@ public final class PartitionLog: @unchecked Sendable {
     var nextIntervalFlush = Date.distantFuture
     var syncs: UInt64 = 0
     var closed = false
+    /// Set by ``discard()``: the log's directory is no longer its own.
+    var deleted = false
     var epochs: LeaderEpochCache
     var producers = ProducerStateTable()
 
@@ -94,8 +96,12 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Persists the high watermark and log-start offset.
     public func checkpoint() throws {
-        let checkpoint = locked { LogCheckpoint(highWatermark: watermark, logStartOffset: startOffset) }
-        try checkpoint.save(to: directory)
+        // Under the lock: a log discarded for deletion never writes into a directory that may by
+        // then belong to a new topic of the same name.
+        try locked {
+            guard !deleted else { return }
+            try LogCheckpoint(highWatermark: watermark, logStartOffset: startOffset).save(to: directory)
+        }
     }
 
     /// fsyncs everything appended so far.
@@ -116,14 +122,17 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Closes the log without flushing it, for a log about to be deleted: appends and reads are
     /// refused from now on, and appends still waiting for an fsync fail with `closed`.
+    /// Waits for a retention or compaction pass in progress on the log (they hold its lock), so
+    /// once it returns nothing of this log object touches its files again.
     public func discard() {
         let waiting: [DurabilityWaiter] = locked {
             closed = true
+            deleted = true
             state.broadcast()
             defer { waiters = [] }
             return waiters
         }
-        for waiter in waiting { waiter.notify(.failure(LogError(.closed, "the log in \(directory) was deleted"))) }
+        for waiter in waiting { waiter.notify(.failure(LogError(.deleted, "the log in \(directory) was deleted"))) }
     }
 
     func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -133,7 +142,7 @@ public final class PartitionLog: @unchecked Sendable {
     }
 
     func checkOpen() throws {
-        if closed { throw LogError(.closed, "the log in \(directory) is closed") }
+        if closed { throw deleted ? LogError(.deleted, "the log in \(directory) was deleted") : LogError(.closed, "the log in \(directory) is closed") }
     }
 
     deinit {

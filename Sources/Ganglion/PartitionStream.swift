@@ -26,6 +26,7 @@ public final class PartitionStream: Sendable {
 
     private let loop: SocketLoop
     let events: AsyncStream<Event>
+    private let delivery: AsyncStream<Event>.Continuation
     let client: GanglionClient
     /// The partition followed.
     public let topic: String
@@ -50,6 +51,7 @@ public final class PartitionStream: Sendable {
         self.start = offset
         let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingOldest(bufferedBatches))
         self.events = events
+        delivery = continuation
         loop = try SocketLoop(name: "ganglion.stream", context: try Context(defaultLinger: .zero))
         let topicFrame = StreamTopic.frame(for: TopicPartition(topic, Int32(partition)))
         try loop.performAndWait { owner in
@@ -72,7 +74,7 @@ public final class PartitionStream: Sendable {
         }
     }
 
-    deinit { loop.stop() }
+    deinit { close() }
 
     /// The stream's socket thread as a task executor. A reader task that prefers it
     /// (`Task(executorPreference: stream.socketExecutor)`) is resumed by arriving batches in the
@@ -80,8 +82,11 @@ public final class PartitionStream: Sendable {
     /// Its code delays the stream's socket while it runs, so keep it short and non-blocking.
     public var socketExecutor: any TaskExecutor { loop }
 
-    /// Stops following.
-    public func close() { loop.stop() }
+    /// Stops following; a reader waiting for the next record gets nil.
+    public func close() {
+        loop.stop()
+        delivery.finish()
+    }
 
     /// The records from the start offset on, pulled as the reader asks for them: a slow reader
     /// slows the pulls, the bounded buffer between socket and reader drops, and the drops come

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A loop's thread as a task executor, and commands that run in place on it.
 ///
 /// Code that must reach a loop's sockets without a thread hop (the lowest-latency path) runs on the
@@ -19,11 +21,18 @@ extension SocketLoop: TaskExecutor {
 
     /// Suspends until `deadline`, woken by the loop's own timer (to the microsecond). A task that
     /// prefers this loop resumes in the same loop iteration, with no other thread woken: the
-    /// cheapest way to pace work on a socket thread. Returns at once once the loop has stopped.
+    /// cheapest way to pace work on a socket thread. Returns early when the task is cancelled or
+    /// the loop stops (at once on a stopped loop: callers pacing a loop check what they send to).
     public func sleep(until deadline: ContinuousClock.Instant) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let accepted = executeInPlace { owner in owner.schedule(at: deadline, runsOnStop: true) { _ in continuation.resume() } }
-            if !accepted { continuation.resume() }
+        let wake = WakeOnce()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                wake.set(continuation)
+                let accepted = executeInPlace { owner in owner.schedule(at: deadline, runsOnStop: true) { _ in wake.resume() } }
+                if !accepted { wake.resume() }
+            }
+        } onCancel: {
+            wake.resume()
         }
     }
 
@@ -37,5 +46,33 @@ extension SocketLoop: TaskExecutor {
             return true
         }
         return execute(command)
+    }
+}
+
+/// Resumes a sleeper once, whichever comes first: its timer, the loop's stop or cancellation
+/// (which may also come before the continuation is set).
+private final class WakeOnce: @unchecked Sendable {
+    // Both fields are guarded by `lock`.
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Void, Never>?
+    private var woken = false
+
+    func set(_ continuation: CheckedContinuation<Void, Never>) {
+        let now: Bool = lock.withLock {
+            if woken { return true }
+            self.continuation = continuation
+            return false
+        }
+        if now { continuation.resume() }
+    }
+
+    func resume() {
+        let waiting: CheckedContinuation<Void, Never>? = lock.withLock {
+            guard !woken else { return nil }
+            woken = true
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume()
     }
 }

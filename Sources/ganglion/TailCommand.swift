@@ -54,6 +54,8 @@ struct TailCommand: AsyncParsableCommand {
             }
             let printer = LinePrinter(limit: maxEvents)
             let codecs = RegistryCodecs(client: client)
+            // Bare values are read as Confluent-framed protobuf only on a topic bound to a subject.
+            let framed = !described.config.subject.isEmpty
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for described in partitions {
                     let start = offset ?? startAtTime[described.partition] ?? (fromBeginning ? described.logStartOffset : described.highWatermark)
@@ -61,7 +63,7 @@ struct TailCommand: AsyncParsableCommand {
                     group.addTask {
                         defer { stream.close() }
                         for try await delivered in stream.records() {
-                            guard await printer.print(await Self.line(delivered, codecs: codecs)) else { return }
+                            guard await printer.print(await Self.line(delivered, codecs: codecs, framedValues: framed)) else { return }
                         }
                     }
                 }
@@ -79,8 +81,9 @@ struct TailCommand: AsyncParsableCommand {
         let consumer = GroupConsumer(client: client, group: group, topics: [topic])
         let printer = LinePrinter(limit: maxEvents)
         let codecs = RegistryCodecs(client: client)
+        let framed = !((try? await client.metadata(topics: [topic]))?.topics.first?.config.subject ?? "").isEmpty
         for try await delivered in consumer.records {
-            let more = await printer.print(await Self.line(delivered, codecs: codecs))
+            let more = await printer.print(await Self.line(delivered, codecs: codecs, framedValues: framed))
             try? await consumer.commit(delivered)
             if !more { break }
         }
@@ -89,9 +92,9 @@ struct TailCommand: AsyncParsableCommand {
 
     /// The event as one JSON line: where it is, and the envelope when the value is one. A
     /// payload that is protobuf of a registry schema (named by the envelope or by Confluent's
-    /// framing) is shown decoded as `dataJson` (or `valueJson` for a bare framed value); text as
-    /// `dataText`; other bytes stay base64.
-    static func line(_ delivered: DeliveredRecord, codecs: RegistryCodecs? = nil) async -> String {
+    /// framing) is shown decoded as `dataJson` (or `valueJson` for a bare framed value, looked for
+    /// only when `framedValues`: the topic has a subject); text as `dataText`; other bytes stay base64.
+    static func line(_ delivered: DeliveredRecord, codecs: RegistryCodecs? = nil, framedValues: Bool = false) async -> String {
         let record = delivered.record
         var line = "{\"topic\":\(quote(delivered.topic)),\"partition\":\(delivered.partition),\"offset\":\(record.offset),\"timestamp\":\(record.timestamp)"
         if let key = record.key { line += ",\"key\":\(quote(String(decoding: key, as: UTF8.self)))" }
@@ -105,7 +108,7 @@ struct TailCommand: AsyncParsableCommand {
                     json = String(json.dropLast()) + ",\"dataText\":\(quote(text))}"
                 }
                 line += ",\"event\":\(json)"
-            } else if let decoded = await framedJSON(value, codecs: codecs) {
+            } else if framedValues, let decoded = await framedJSON(value, codecs: codecs) {
                 line += ",\"valueJson\":\(decoded)"
             } else {
                 line += ",\"value\":\(quote(Data(value).base64EncodedString()))"

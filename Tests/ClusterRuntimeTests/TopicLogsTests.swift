@@ -37,7 +37,10 @@ final class TopicLogsTests: XCTestCase {
         _ = try logs.log(TopicPartition("big", 1), configuration: configuration)
 
         logs.delete(topic: "big", partitions: 2)
-        XCTAssertThrowsError(try old.append(builder.build()), "the deleted log refuses appends")
+        XCTAssertThrowsError(try old.append(builder.build()), "the deleted log refuses appends") { error in
+            XCTAssertEqual((error as? LogError)?.code, .deleted)  // answered as UNKNOWN_TOPIC
+        }
+        XCTAssertNoThrow(try old.checkpoint(), "a deleted log's checkpoint writes nothing, into nobody's directory")
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/topics/big-0"))
         // A topic of the same name starts empty right away.
         let fresh = try logs.log(TopicPartition("big", 0), configuration: configuration)

@@ -82,6 +82,15 @@ final class SocketLoopExecutorTests: XCTestCase {
         await loop.sleep(until: ContinuousClock.now.advanced(by: .seconds(3600)))  // a stopped loop returns at once
     }
 
+    func testACancelledSleeperWakesAtOnce() async throws {
+        let loop = try SocketLoop(name: "cancel", context: try Context())
+        defer { loop.stop() }
+        let sleeper = Task(executorPreference: loop) { await loop.sleep(until: ContinuousClock.now.advanced(by: .seconds(3600))) }
+        try await Task.sleep(for: .milliseconds(20))
+        sleeper.cancel()
+        await sleeper.value  // would wait an hour if cancellation were ignored
+    }
+
     func testATaskPreferringAStoppedLoopStillFinishes() async throws {
         let loop = try SocketLoop(name: "stopped", context: try Context())
         loop.stop()
