@@ -94,7 +94,7 @@ struct BenchCommand: AsyncParsableCommand {
             if !onInterval.isEmpty {
                 let interval = try BenchNodeProcess(fsync: "interval")
                 do {
-                    try await measure(api: interval.api, workload: workload, report: &report, metrics: onInterval)
+                    try await measure(api: interval.api, dataDirectory: interval.directory, workload: workload, report: &report, metrics: onInterval)
                 } catch {
                     interval.stop()
                     throw error
@@ -104,7 +104,7 @@ struct BenchCommand: AsyncParsableCommand {
             guard selected.contains(.produceAlways) else { return try finish(report) }
             let everyBatch = try BenchNodeProcess(fsync: "batch")
             do {
-                try await measure(api: everyBatch.api, workload: workload, report: &report, metrics: [.produceAlways])
+                try await measure(api: everyBatch.api, dataDirectory: everyBatch.directory, workload: workload, report: &report, metrics: [.produceAlways])
             } catch {
                 everyBatch.stop()
                 throw error
@@ -123,10 +123,11 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func measure(api: String, workload: BenchWorkload, report: inout BenchReport, metrics: [BenchMetric]) async throws {
+    private func measure(api: String, dataDirectory: String? = nil, workload: BenchWorkload, report: inout BenchReport,
+                         metrics: [BenchMetric]) async throws {
         let client = try GanglionClient(endpoint: api, timeout: .seconds(30))
         defer { client.close() }
-        let runner = BenchRunner(client: client, api: api, workload: workload)
+        let runner = BenchRunner(client: client, api: api, workload: workload, dataDirectory: dataDirectory)
         for size in parsedSizes {
             for metric in metrics {
                 for run in 1...workload.runs {
