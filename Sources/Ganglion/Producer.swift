@@ -46,7 +46,8 @@ public actor Producer {
     private struct Pending {
         var record: Record
         var size: Int
-        var waiter: CheckedContinuation<RecordMetadata, any Error>?
+        /// Told where the record was stored, or why not; nil for ``enqueue`` (failures go to flush).
+        var waiter: (@Sendable (Result<RecordMetadata, any Error>) -> Void)?
     }
 
     private struct PartitionKey: Hashable {
@@ -104,7 +105,29 @@ public actor Producer {
         await waitForSpace()
         let record = Record(key: key, value: value, timestamp: timestamp ?? Self.now(), headers: headers)
         return try await withCheckedThrowingContinuation { continuation in
-            add(Pending(record: record, size: Self.size(of: record), waiter: continuation), to: target)
+            add(Pending(record: record, size: Self.size(of: record), waiter: { continuation.resume(with: $0) }), to: target)
+        }
+    }
+
+    /// Sends several records and returns where each was stored, once all are acknowledged (or
+    /// throws the first failure). Records for one partition are stored in the order given —
+    /// unlike concurrent ``send(topic:key:value:timestamp:headers:)`` calls, whose order is
+    /// whichever reaches the producer first.
+    @discardableResult
+    public func send(_ records: [(topic: String, key: [UInt8]?, value: [UInt8]?)]) async throws -> [RecordMetadata] {
+        if let fenced { throw fenced }
+        guard !records.isEmpty else { return [] }
+        var targets: [PartitionKey] = []
+        for record in records { targets.append(try await partition(topic: record.topic, key: record.key)) }
+        await waitForSpace()
+        let now = Self.now()
+        return try await withCheckedThrowingContinuation { continuation in
+            let results = BatchResults(count: records.count, continuation)
+            // Added without a suspension in between: nothing else can slip into the order.
+            for (index, entry) in records.enumerated() {
+                let record = Record(key: entry.key, value: entry.value, timestamp: now)
+                add(Pending(record: record, size: Self.size(of: record), waiter: { results.deliver(index, $0) }), to: targets[index])
+            }
         }
     }
 
@@ -246,7 +269,7 @@ public actor Producer {
         case .success(let base):
             batchesSent += 1
             for (index, pending) in taken.enumerated() {
-                pending.waiter?.resume(returning: RecordMetadata(topic: key.topic, partition: key.partition, offset: base + Int64(index)))
+                pending.waiter?(.success(RecordMetadata(topic: key.topic, partition: key.partition, offset: base + Int64(index))))
             }
         case .failure(let error):
             switch (error as? GanglionError)?.code {
@@ -265,7 +288,7 @@ public actor Producer {
                 nextSequence[key] = sequence
             }
             if deliveryFailure == nil, taken.contains(where: { $0.waiter == nil }) { deliveryFailure = error }
-            for pending in taken { pending.waiter?.resume(throwing: error) }
+            for pending in taken { pending.waiter?(.failure(error)) }
         }
         buffered -= taken.count
         let waiters = spaceWaiters
@@ -314,4 +337,38 @@ public actor Producer {
     }
 
     private static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+/// Gathers the outcomes of a batch of records and resumes its sender once: with every record's
+/// metadata, or with the first failure.
+private final class BatchResults: @unchecked Sendable {
+    // `results`, `remaining` and `continuation` are guarded by `lock`.
+    private let lock = NSLock()
+    private var results: [RecordMetadata?]
+    private var remaining: Int
+    private var continuation: CheckedContinuation<[RecordMetadata], any Error>?
+
+    init(count: Int, _ continuation: CheckedContinuation<[RecordMetadata], any Error>) {
+        results = Array(repeating: nil, count: count)
+        remaining = count
+        self.continuation = continuation
+    }
+
+    func deliver(_ index: Int, _ outcome: Result<RecordMetadata, any Error>) {
+        let finished: (CheckedContinuation<[RecordMetadata], any Error>, Result<[RecordMetadata], any Error>)? = lock.withLock {
+            guard let waiting = continuation else { return nil }
+            switch outcome {
+            case .failure(let error):
+                continuation = nil
+                return (waiting, .failure(error))
+            case .success(let metadata):
+                results[index] = metadata
+                remaining -= 1
+                guard remaining == 0 else { return nil }
+                continuation = nil
+                return (waiting, .success(results.map { $0! }))
+            }
+        }
+        if let (waiting, result) = finished { waiting.resume(with: result) }
+    }
 }

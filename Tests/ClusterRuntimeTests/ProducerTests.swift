@@ -93,6 +93,40 @@ final class ProducerTests: XCTestCase {
         }
     }
 
+    func testABatchKeepsItsOrderPerPartition() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("outbox", partitions: 3)
+        let producer = try await Producer(client: client)
+        // Two senders at once, each with one ordered batch over three keys (so three partitions).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for sender in ["a", "b"] {
+                group.addTask {
+                    let records = (0..<300).map { index in
+                        (topic: "outbox", key: Optional(Array("key-\(index % 3)".utf8)), value: Optional(Array("\(sender):\(index)".utf8)))
+                    }
+                    let stored = try await producer.send(records)
+                    XCTAssertEqual(stored.count, 300)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let partitions = try await stored(client, "outbox")
+        for partition in partitions {
+            var last: [String: Int] = [:]
+            for record in partition {
+                let text = String(decoding: record.value!, as: UTF8.self)
+                let parts = text.split(separator: ":")
+                let sender = String(parts[0]), index = Int(parts[1])!
+                XCTAssertGreaterThan(index, last[sender] ?? -1, "\(text) stored after a later record of its batch")
+                last[sender] = index
+            }
+        }
+        XCTAssertEqual(partitions.map(\.count).reduce(0, +), 600)
+    }
+
     func testATopicRecreatedWithFewerPartitionsIsReadAgain() async throws {
         let node = try startTestNode(directory)
         defer { node.stop() }

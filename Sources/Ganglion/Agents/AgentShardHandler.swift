@@ -62,19 +62,17 @@ struct ClientShardIO: ShardIO {
     }
 
     func send(_ events: [OutgoingEvent]) async throws {
-        // Sent together: the producer batches them into one request per partition.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for event in events { group.addTask { try await send(event) } }
-            try await group.waitForAll()
-        }
-    }
-
-    private func send(_ event: OutgoingEvent) async throws {
+        // Handed over as one ordered batch: a key's events keep the outbox's order (concurrent
+        // sends could reach the producer in any order), and the producer batches them per partition.
+        let records = events.map { (topic: $0.topic, key: $0.key, value: Optional($0.value)) }
         do {
-            try await producer.send(topic: event.topic, key: event.key, value: event.value)
-        } catch let error as GanglionError where error.code == .unknownTopic && event.createIfMissing {
-            do { try await client.createTopic(event.topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
-            try await producer.send(topic: event.topic, key: event.key, value: event.value)
+            try await producer.send(records)
+        } catch let error as GanglionError where error.code == .unknownTopic && events.contains(where: \.createIfMissing) {
+            // A shadow replay's topics are made on first use (only those may be missing).
+            for topic in Set(events.filter(\.createIfMissing).map(\.topic)) {
+                do { try await client.createTopic(topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
+            }
+            try await producer.send(records)
         }
     }
 }
