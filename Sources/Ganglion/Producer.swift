@@ -66,6 +66,8 @@ public actor Producer {
 
     /// Each topic's partition count and when it was read.
     private var partitionCounts: [String: (count: Int32, readAt: ContinuousClock.Instant)] = [:]
+    /// Metadata requests in flight, by topic.
+    private var lookups: [String: Task<Int32, any Error>] = [:]
     private var sticky: [String: UInt32] = [:]
     private var queues: [PartitionKey: [Pending]] = [:]
     private var queuedBytes: [PartitionKey: Int] = [:]
@@ -168,12 +170,21 @@ public actor Producer {
         let count: Int32
         if let known = partitionCounts[topic], known.readAt.duration(to: .now) < configuration.metadataMaxAge {
             count = known.count
+        } else if let inFlight = lookups[topic] {
+            // Another record already asked: one metadata request per topic at a time.
+            count = try await inFlight.value
         } else {
-            let metadata = try await client.metadata(topics: [topic])
-            guard let described = metadata.topics.first else {
-                throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist; create it with `ganglion topic create \(topic)`")
+            let client = self.client
+            let lookup = Task {
+                let metadata = try await client.metadata(topics: [topic])
+                guard let described = metadata.topics.first else {
+                    throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist; create it with `ganglion topic create \(topic)`")
+                }
+                return Int32(described.config.partitions)
             }
-            count = Int32(described.config.partitions)
+            lookups[topic] = lookup
+            defer { lookups[topic] = nil }
+            count = try await lookup.value
             partitionCounts[topic] = (count, .now)
         }
         if let key { return PartitionKey(topic: topic, partition: UInt32(KeyPartitioner.partition(for: key, partitionCount: count))) }
