@@ -121,7 +121,7 @@ public final class PartitionLog: @unchecked Sendable {
     }
 
     /// Closes the log without flushing it, for a log about to be deleted: appends and reads are
-    /// refused from now on, and appends still waiting for an fsync fail with `closed`.
+    /// refused from now on, and appends still waiting for an fsync fail, all with `deleted`.
     /// Waits for a retention or compaction pass in progress on the log (they hold its lock), so
     /// once it returns nothing of this log object touches its files again.
     public func discard() {
