@@ -33,6 +33,9 @@ public struct LogConfiguration: Sendable, Hashable {
     /// How long a tombstone survives compaction (ms), so consumers see the delete.
     public var tombstoneRetentionMilliseconds: Int64 = 24 * 3_600_000
 
+    /// Faults to inject (tests only; `nil` in production).
+    public var faults: LogFaults?
+
     /// The defaults: 1 GiB segments, interval fsync every 100 ms, 7 days of retention.
     public init() {}
 

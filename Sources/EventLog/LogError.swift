@@ -4,8 +4,10 @@ public struct LogError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable {
         /// Bytes that are not a well-formed record batch (bad length, magic, counts or CRC).
         case malformedBatch = "malformed_batch"
-        /// A batch or record larger than the log's limits.
+        /// A batch larger than the log's limits.
         case tooLarge = "too_large"
+        /// One record of a batch larger than the log's per-record limit.
+        case recordTooLarge = "record_too_large"
         /// Stored bytes failed their CRC or framing check; they are never served.
         case corruption
         /// A read below the log-start offset (deleted by retention or compaction's start).

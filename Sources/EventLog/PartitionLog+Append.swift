@@ -9,6 +9,8 @@ public struct AppendResult: Sendable, Hashable {
     /// The batch was a retry of one already stored (same producer and sequence): nothing was
     /// appended, and the offsets are those of the stored batch.
     public var duplicate = false
+    /// The leader epoch the batch was stored with.
+    public var leaderEpoch: Int32 = 0
 }
 
 extension PartitionLog {
@@ -88,7 +90,7 @@ extension PartitionLog {
             try epochs.assign(epoch: leaderEpoch, startOffset: base)
             producers.record(stored)
             endOffset = stored.nextOffset
-            return AppendResult(firstOffset: base, lastOffset: stored.lastOffset, size: batch.count)
+            return AppendResult(firstOffset: base, lastOffset: stored.lastOffset, size: batch.count, leaderEpoch: leaderEpoch)
         }
         return result
     }
@@ -96,18 +98,8 @@ extension PartitionLog {
     /// Checks an incoming batch before it takes the lock.
     private func checkIncoming(_ batch: UnsafeRawBufferPointer) throws -> RecordBatchHeader {
         let header = try RecordBatchHeader.validate(batch, maxBatchBytes: configuration.maxBatchBytes)
-        guard header.recordCount >= 1, header.lastOffsetDelta == header.recordCount - 1 else {
-            throw LogError(.malformedBatch, "a new batch needs dense records: \(header.recordCount) records, last offset delta \(header.lastOffsetDelta)")
-        }
-        let framing = try RecordDecoder.framing(of: batch, recordCount: Int(header.recordCount))
-        for (index, record) in framing.enumerated() {
-            if record.size > configuration.maxRecordBytes {
-                throw LogError(.tooLarge, "record \(index) is \(record.size) bytes; the limit is \(configuration.maxRecordBytes)")
-            }
-            if configuration.compacted && !record.hasKey {
-                throw LogError(.missingKey, "record \(index) has no key; a compacted log keeps the newest record per key")
-            }
-        }
+        try header.checkRecords(of: batch, limits: RecordLimits(maxRecordBytes: configuration.maxRecordBytes,
+                                                               requireKeys: configuration.compacted))
         return header
     }
 
@@ -126,7 +118,12 @@ extension PartitionLog {
         guard segments.count < configuration.maxOpenSegments else {
             throw LogError(.tooLarge, "the log has \(segments.count) segments, the maxOpenSegments limit; lower retention or raise the limit")
         }
-        try segments.last!.sync()
+        do {
+            try syncSegment(segments.last!)
+        } catch {
+            poison(after: error)
+            throw syncFailure!
+        }
         durableOffset = endOffset
         let segment = try Segment(directory: directory, baseOffset: endOffset, createdAt: clock())
         segments.append(segment)

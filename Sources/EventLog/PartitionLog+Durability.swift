@@ -13,6 +13,9 @@ extension PartitionLog {
         if durableOffset >= target {
             state.unlock()
             notify(.success(()))
+        } else if let syncFailure {
+            state.unlock()
+            notify(.failure(syncFailure))
         } else if closed && !flusherRunning {
             state.unlock()
             notify(.failure(LogError(.closed, "the log in \(directory) closed before offset \(target - 1) was durable")))
@@ -62,7 +65,14 @@ extension PartitionLog {
             for waiter in ready { waiter.notify(.success(())) }
             return true
         }
-        let intervalDue = flushInterval != nil && Date() >= nextIntervalFlush
+        if let syncFailure, !waiters.isEmpty {
+            let failed = waiters
+            waiters = []
+            state.unlock()
+            for waiter in failed { waiter.notify(.failure(syncFailure)) }
+            return true
+        }
+        let intervalDue = flushInterval != nil && Date() >= nextIntervalFlush && syncFailure == nil
         if waiters.isEmpty && !(intervalDue && durableOffset < endOffset) {
             if closed {
                 flusherRunning = false
@@ -79,21 +89,26 @@ extension PartitionLog {
         let active = segments.last!
         state.unlock()
         var failure: (any Error)?
-        do { try active.sync() } catch { failure = error }
+        do { try syncSegment(active) } catch { failure = error }
         state.lock()
         syncs &+= 1
         if let interval = flushInterval { nextIntervalFlush = Date(timeIntervalSinceNow: interval) }
-        var failed: [DurabilityWaiter] = []
-        if let failure {
-            failed = waiters
-            waiters = []
+        if let failure { poison(after: failure) }
+        if failure != nil {
             state.unlock()
-            for waiter in failed { waiter.notify(.failure(failure)) }
-            return true
+            return true  // the next step fails every waiter
         }
         durableOffset = max(durableOffset, flushedTo)
         state.unlock()
         return true
+    }
+
+    /// fsyncs a segment, or fails as the injected faults say.
+    func syncSegment(_ segment: Segment) throws {
+        if let faults = configuration.faults, faults.takeSyncFailure() {
+            throw LogError(.io, "fsync of \(directory) failed: EIO (injected)")
+        }
+        try segment.sync()
     }
 
     /// Removes and returns the waiters whose offsets are now durable.

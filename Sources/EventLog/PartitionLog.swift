@@ -28,6 +28,8 @@ public final class PartitionLog: @unchecked Sendable {
     var nextIntervalFlush = Date.distantFuture
     var syncs: UInt64 = 0
     var closed = false
+    /// Set when an fsync failed: the log refuses appends and acknowledgements until reopened.
+    var syncFailure: LogError?
     /// Set by ``discard()``: the log's directory is no longer its own.
     var deleted = false
     var epochs: LeaderEpochCache
@@ -112,6 +114,8 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Flushes, persists the checkpoint and closes; later calls fail with ``LogError/Code/closed``.
     public func close() throws {
+        defer { locked { closed = true; state.broadcast() } }
+        if let failure = locked({ syncFailure }) { throw failure }  // nothing unsynced is vouched for
         try flush()
         try checkpoint()
         locked {
@@ -143,6 +147,17 @@ public final class PartitionLog: @unchecked Sendable {
 
     func checkOpen() throws {
         if closed { throw deleted ? LogError(.deleted, "the log in \(directory) was deleted") : LogError(.closed, "the log in \(directory) is closed") }
+        if let syncFailure { throw syncFailure }
+    }
+
+    /// Poisons the log after a failed fsync (call under the lock): what the OS did not make
+    /// durable may already be gone from its cache, so no later fsync can vouch for it. The
+    /// flusher fails every waiter from now on.
+    func poison(after error: any Error) {
+        if syncFailure == nil {
+            syncFailure = LogError(.io, "an fsync of \(directory) failed (\(error)); the log refuses appends until it is reopened and recovered")
+        }
+        state.broadcast()
     }
 
     deinit {

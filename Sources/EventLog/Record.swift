@@ -43,7 +43,8 @@ public enum RecordDecoder {
         let header = try RecordBatchHeader(parsing: batch)
         var position = RecordBatchLayout.headerSize
         var records: [Record] = []
-        records.reserveCapacity(Int(header.recordCount))
+        // Never reserve more than the bytes could hold: the count is not trusted.
+        records.reserveCapacity(min(Int(header.recordCount), batch.count / RecordBatchHeader.minimumRecordBytes))
         for index in 0..<Int(header.recordCount) {
             records.append(try record(in: batch, at: &position, header: header, index: index))
         }
@@ -71,65 +72,30 @@ public enum RecordDecoder {
         }
     }
 
-    /// The size in bytes of each record of a batch, and whether each has a key, from the framing
-    /// only (lengths and key lengths; no values are read).
-    static func framing(of batch: UnsafeRawBufferPointer, recordCount: Int) throws -> [(size: Int, hasKey: Bool)] {
-        var position = RecordBatchLayout.headerSize
-        var result: [(Int, Bool)] = []
-        result.reserveCapacity(recordCount)
-        for index in 0..<recordCount {
-            guard let length = Varint.read(batch, at: &position), length >= 0,
-                  position + Int(length) <= batch.count else {
-                throw LogError(.malformedBatch, "record \(index) has a bad length")
-            }
-            let end = position + Int(length)
-            var cursor = position + 1  // attributes
-            guard Varint.read(batch, at: &cursor) != nil, Varint.read(batch, at: &cursor) != nil,
-                  let keyLength = Varint.read(batch, at: &cursor), cursor <= end else {
-                throw LogError(.malformedBatch, "record \(index) has a bad header")
-            }
-            result.append((Int(length), keyLength >= 0))
-            position = end
-        }
-        guard position == batch.count else {
-            throw LogError(.malformedBatch, "batch has \(batch.count - position) bytes after its \(recordCount) records")
-        }
-        return result
-    }
-
     private static func record(
         in batch: UnsafeRawBufferPointer, at position: inout Int, header: RecordBatchHeader, index: Int
     ) throws -> Record {
-        func bad(_ what: String) -> LogError {
-            LogError(.malformedBatch, "record \(index) of the batch at offset \(header.baseOffset): \(what)")
-        }
-        guard let length = Varint.read(batch, at: &position), length >= 0, position + Int(length) <= batch.count else {
-            throw bad("bad length")
-        }
-        let end = position + Int(length)
-        position += 1  // attributes
-        guard let timestampDelta = Varint.read(batch, at: &position),
-              let offsetDelta = Varint.read(batch, at: &position) else { throw bad("bad header") }
-        func bytes() throws -> [UInt8]? {
-            guard let count = Varint.read(batch, at: &position), count >= -1, position + Int(max(0, count)) <= end else {
-                throw bad("bad field length")
-            }
-            if count < 0 { return nil }
-            defer { position += Int(count) }
-            return Array(batch[position..<(position + Int(count))])
-        }
-        let key = try bytes(), value = try bytes()
-        guard let headerCount = Varint.read(batch, at: &position), headerCount >= 0, headerCount < 10_000 else {
-            throw bad("bad header count")
-        }
+        let fields = try RecordFields(in: batch, at: &position, index: index, header: header)
+        func bytes(_ range: Range<Int>?) -> [UInt8]? { range.map { Array(batch[$0]) } }
         var headers: [(key: String, value: [UInt8]?)] = []
-        for _ in 0..<headerCount {
-            guard let name = try bytes() else { throw bad("null header key") }
-            headers.append((String(decoding: name, as: UTF8.self), try bytes()))
+        headers.reserveCapacity(fields.headerCount)
+        var cursor = fields.headers.lowerBound
+        for _ in 0..<fields.headerCount {
+            // Lengths were checked by RecordFields; read them again to cut the bytes.
+            let nameLength = Int(Varint.read(batch, at: &cursor)!)
+            let name = String(decoding: batch[cursor..<(cursor + nameLength)], as: UTF8.self)
+            cursor += nameLength
+            let valueLength = Int(Varint.read(batch, at: &cursor)!)
+            let value = valueLength < 0 ? nil : Array(batch[cursor..<(cursor + valueLength)])
+            cursor += max(0, valueLength)
+            headers.append((name, value))
         }
-        guard position == end else { throw bad("\(end - position) stray bytes") }
-        var record = Record(key: key, value: value, timestamp: header.firstTimestamp + timestampDelta, headers: headers)
-        record.offset = header.baseOffset + offsetDelta
+        var record = Record(key: bytes(fields.key), value: bytes(fields.value), timestamp: fields.timestamp, headers: headers)
+        let (offset, overflow) = header.baseOffset.addingReportingOverflow(fields.offsetDelta)
+        guard !overflow else {
+            throw LogError(.malformedBatch, "record \(index) of the batch at offset \(header.baseOffset): offset delta \(fields.offsetDelta) leaves Int64")
+        }
+        record.offset = offset
         return record
     }
 }

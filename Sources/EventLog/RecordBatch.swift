@@ -107,3 +107,18 @@ extension RecordBatchHeader {
         return header
     }
 }
+
+/// A producer's batch as the log stores it: the same bytes with the base offset and leader epoch
+/// the log assigned (both outside the CRC, so the checksum still holds).
+public enum StoredBatch {
+    /// A copy of `batch` carrying `baseOffset` and `leaderEpoch` (what fetch returns for it).
+    public static func bytes(_ batch: UnsafeRawBufferPointer, baseOffset: Int64, leaderEpoch: Int32) -> [UInt8] {
+        var stored = [UInt8](batch)
+        guard stored.count >= RecordBatchLayout.magicAt else { return stored }
+        stored.withUnsafeMutableBytes { bytes in
+            bytes.storeBigEndian(baseOffset, at: RecordBatchLayout.baseOffset)
+            bytes.storeBigEndian(leaderEpoch, at: RecordBatchLayout.leaderEpoch)
+        }
+        return stored
+    }
+}

@@ -117,7 +117,7 @@ final class PartitionLogTests: XCTestCase {
             $0.maxRecordBytes = 100
             $0.maxBatchBytes = 2048
         })
-        let big = assertLogError(.tooLarge) { try log.append(batch(1, valueSize: 500)) }
+        let big = assertLogError(.recordTooLarge) { try log.append(batch(1, valueSize: 500)) }
         XCTAssertTrue(big?.message.contains("limit is 100") ?? false, big?.message ?? "")
         assertLogError(.tooLarge) { try log.append(batch(40, valueSize: 50)) }
         var damaged = batch(2)
