@@ -150,16 +150,12 @@ public final class Node: Sendable {
             owner.watch(owner.socket(routerID)!) { router, _ in
                 // Drain a bounded batch per wake-up; the handler is called again while more wait.
                 for _ in 0..<256 {
-                    let request: [Frame]
-                    do {
-                        guard let received = try router.tryReceiveMultipart(maxFrames: 4) else { return }
-                        request = received
-                    } catch let error as ZeroMQError where error.code == .messageTooLarge {
-                        continue  // more than 4 frames: dropped whole; no routing id to answer
-                    }
+                    // The routing id and at most 3 request frames are kept; a longer request is
+                    // answered with an error naming its length (NodeAPI.handle).
+                    guard let (request, total) = try? router.tryReceiveMultipartHead(keeping: 4) else { return }
                     guard request.count >= 2 else { continue }
                     let identity = request[0]
-                    let isProduce = request.count == 4
+                    let isProduce = total == 4
                     if isProduce {
                         guard window.enter(identity.bytes) else {
                             NodeMetrics.busy()
@@ -170,7 +166,7 @@ public final class Node: Sendable {
                         }
                     }
                     // Answered on this thread (the usual case), the reply and stream go out at once.
-                    api.handle(request[1...]) { response, stream in
+                    api.handle(request[1...], frameCount: total - 1) { response, stream in
                         loop.executeInPlace { owner in
                             if isProduce { window.leave(identity.bytes) }
                             if let stream, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }

@@ -42,11 +42,28 @@ final class NodeAPI: Sendable {
         self.endpoints = endpoints
     }
 
-    /// Handles the frames of one request (routing id removed).
-    func handle(_ frames: ArraySlice<Frame>, respond: @escaping Respond) {
-        guard frames.count >= 2, frames.count <= 3,
-              let header = try? frames.first!.withUnsafeBytes({ try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) }) else {
-            respond(Self.error(0, .malformedRequest, "a request is a RequestHeader frame, a body frame and (for produce) a batch frame"), nil)
+    /// The protocol version this node speaks (RequestHeader.version).
+    static let protocolVersion: UInt32 = 1
+
+    /// Handles the frames of one request (routing id removed); `frameCount` is how many frames
+    /// the request had when more arrived than were kept.
+    func handle(_ frames: ArraySlice<Frame>, frameCount: Int? = nil, respond: @escaping Respond) {
+        let count = frameCount ?? frames.count
+        guard let first = frames.first,
+              let header = try? first.withUnsafeBytes({ try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) }) else {
+            respond(Self.error(0, .malformedRequest, "the first frame of a request must be a RequestHeader; it did not parse"), nil)
+            return
+        }
+        guard count >= 2, count <= 3 else {
+            NodeMetrics.rejected(.malformedRequest)
+            respond(Self.error(header.requestID, .malformedRequest,
+                               "a request is a RequestHeader frame, a body frame and (for produce) a batch frame; this one had \(count) frames"), nil)
+            return
+        }
+        guard header.version == Self.protocolVersion else {
+            NodeMetrics.rejected(.malformedRequest)
+            respond(Self.error(header.requestID, .malformedRequest,
+                               "the request speaks protocol version \(header.version); this node speaks version \(Self.protocolVersion)"), nil)
             return
         }
         let body = frames[frames.startIndex + 1]
@@ -152,7 +169,13 @@ final class NodeAPI: Sendable {
 
     private func produce(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_ProduceRequest, batch: Frame,
                          respond: @escaping Respond) throws {
+        switch request.acks {
+        case .unspecified, .none, .leader, .all: break
+        default:
+            throw ProtocolFailure(.invalidConfig, "acks \(request.acks.rawValue) is not one of ACKS_NONE (1), ACKS_LEADER (2), ACKS_ALL (3)")
+        }
         let (key, log, configuration) = try lookup(request.topic, request.partition)
+        try batch.withUnsafeBytes { try checkProducer(of: $0) }
         if let subject = configuration.subject, let mode = configuration.validation, mode != .none {
             try batch.withUnsafeBytes { try validate($0, topic: request.topic, subject: subject, full: mode == .full) }
         }
@@ -176,7 +199,10 @@ final class NodeAPI: Sendable {
                     stream.baseOffset = appended.firstOffset
                     stream.nextOffset = appended.lastOffset + 1
                     stream.highWatermark = appended.lastOffset + 1
-                    let streamMessage = [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), batch]
+                    // Subscribers get the batch as stored (and as fetch returns it): base offset and
+                    // leader epoch set. Both are outside the CRC, so the producer's bytes are kept.
+                    let stored = batch.withUnsafeBytes { StoredBatch.bytes($0, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch) }
+                    let streamMessage = [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), Frame(stored)]
                     var response = Ganglion_V1_ProduceResponse()
                     response.baseOffset = appended.firstOffset
                     response.logStartOffset = log.logStartOffset
@@ -364,6 +390,7 @@ final class NodeAPI: Sendable {
         switch error.code {
         case .malformedBatch, .corruption: .corruptBatch
         case .tooLarge: .batchTooLarge
+        case .recordTooLarge: .recordTooLarge
         case .offsetOutOfRange: .offsetOutOfRange
         case .missingKey, .invalidConfiguration: .invalidConfig
         case .outOfOrderSequence: .outOfOrderSequence

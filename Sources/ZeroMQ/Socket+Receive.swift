@@ -46,6 +46,29 @@ extension Socket {
         return frames
     }
 
+    /// Receives a multipart message if one is waiting, keeping at most its first `keeping` frames
+    /// (the rest are received and dropped, so the socket stays usable); `total` counts them all.
+    /// A server uses it to answer an over-long request instead of losing who sent it.
+    public func tryReceiveMultipartHead(keeping: Int) throws -> (frames: [Frame], total: Int)? {
+        var frames: [Frame] = []
+        do {
+            let total = try withMessage { incoming in
+                try receiveMessage(incoming, blocking: false)
+                var total = 1
+                frames.append(Frame(taking: incoming))
+                while try hasMoreFrames {
+                    try receiveMessage(incoming, blocking: true)
+                    total += 1
+                    if frames.count < keeping { frames.append(Frame(taking: incoming)) }
+                }
+                return total
+            }
+            return (frames, total)
+        } catch let error as ZeroMQError where error.isWouldBlock {
+            return nil
+        }
+    }
+
     /// Receives a multipart message if one is waiting; `nil` when none is.
     public func tryReceiveMultipart(maxFrames: Int = 1024) throws -> [Frame]? {
         do {

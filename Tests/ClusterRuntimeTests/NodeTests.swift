@@ -25,7 +25,7 @@ final class NodeTests: XCTestCase {
     }
 
     /// A blocking DEALER client speaking the protocol.
-    private final class Client {
+    final class Client {
         let socket: Socket
         var nextID: UInt64 = 1
 
@@ -91,7 +91,7 @@ final class NodeTests: XCTestCase {
         }
     }
 
-    private func batch(_ values: [String]) -> [UInt8] {
+    static func batch(_ values: [String]) -> [UInt8] {
         var builder = RecordBatchBuilder()
         for value in values { builder.append(key: Array("k-\(value)".utf8), value: Array(value.utf8), timestamp: 1_000) }
         return builder.build()
@@ -113,8 +113,8 @@ final class NodeTests: XCTestCase {
         try subscriber.connect(endpoints.pub)
         usleep(200_000)  // let the subscription reach the node (a consumer repairs any miss by fetch)
 
-        XCTAssertEqual(try client.produce("orders", partition: 1, batch: batch(["a", "b"])).1, 0)
-        XCTAssertEqual(try client.produce("orders", partition: 1, batch: batch(["c"])).1, 2)
+        XCTAssertEqual(try client.produce("orders", partition: 1, batch: Self.batch(["a", "b"])).1, 0)
+        XCTAssertEqual(try client.produce("orders", partition: 1, batch: Self.batch(["c"])).1, 2)
         let (header, records) = try client.fetch("orders", partition: 1, offset: 0)
         XCTAssertEqual(header.error, .none)
         XCTAssertEqual(records.map { String(decoding: $0.value!, as: UTF8.self) }, ["a", "b", "c"])
@@ -146,9 +146,9 @@ final class NodeTests: XCTestCase {
         let garbage = try client.socket.receiveMultipart()
         XCTAssertEqual(try garbage[0].withUnsafeBytes { try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }.error, .malformedRequest)
         // Unknown topic and partition, a corrupt batch, a bad topic name, an unsupported kind.
-        XCTAssertEqual(try client.produce("nope", partition: 0, batch: batch(["x"])).0.error, .unknownTopic)
-        XCTAssertEqual(try client.produce("t", partition: 9, batch: batch(["x"])).0.error, .unknownPartition)
-        var corrupt = batch(["x"])
+        XCTAssertEqual(try client.produce("nope", partition: 0, batch: Self.batch(["x"])).0.error, .unknownTopic)
+        XCTAssertEqual(try client.produce("t", partition: 9, batch: Self.batch(["x"])).0.error, .unknownPartition)
+        var corrupt = Self.batch(["x"])
         corrupt[corrupt.count - 1] ^= 0xFF
         let (corruptHeader, _) = try client.produce("t", partition: 0, batch: corrupt)
         XCTAssertEqual(corruptHeader.error, .corruptBatch)
@@ -157,14 +157,14 @@ final class NodeTests: XCTestCase {
         XCTAssertEqual(try client.call(.unspecified, Ganglion_V1_InitProducerIdRequest()).0.error, .unsupportedKind)
         XCTAssertEqual(try client.fetch("t", partition: 0, offset: 5).0.error, .offsetOutOfRange)
         // Still serving.
-        XCTAssertEqual(try client.produce("t", partition: 0, batch: batch(["ok"])).1, 0)
+        XCTAssertEqual(try client.produce("t", partition: 0, batch: Self.batch(["ok"])).1, 0)
     }
 
     func testARestartKeepsTopicsAndEveryAcknowledgedEvent() throws {
         var node: Node? = try startNode()
         var client = try Client(node!.endpoints.api)
         XCTAssertEqual(try client.createTopic("events", partitions: 2).error, .none)
-        for index in 0..<20 { _ = try client.produce("events", partition: UInt32(index % 2), batch: batch(["e\(index)"])) }
+        for index in 0..<20 { _ = try client.produce("events", partition: UInt32(index % 2), batch: Self.batch(["e\(index)"])) }
         node!.stop()
         node = nil
         node = try startNode()
