@@ -11,8 +11,9 @@ struct PublishCommand: AsyncParsableCommand {
         abstract: "Publish events to a topic.",
         discussion: """
             With --data, publishes one event. Otherwise reads standard input: each line is one event, \
-            either a JSON object {"key": …, "type": …, "data": …} (data a string or any JSON value) or \
-            plain text used as the data. Events with a key go to the key's partition (murmur2, as Kafka).
+            either a JSON object {"key": …, "type": …, "data": …} with only those keys (data a string or \
+            any JSON value), or any other JSON value or plain text, which is the data itself. An object \
+            mixing key, type or data with other keys is refused, naming the line. Events with a key go to the key's partition (murmur2, as Kafka).
             """)
 
     @OptionGroup var node: NodeAddress
@@ -44,7 +45,14 @@ struct PublishCommand: AsyncParsableCommand {
             while let line = readLine(strippingNewline: true) {
                 number += 1
                 guard !line.isEmpty else { continue }
-                var event = parse(line)
+                var event: EventEnvelope
+                do {
+                    event = try parse(line, number: number)
+                } catch {
+                    try await producer.flush()
+                    FileHandle.standardError.write(Data("published \(published) event(s) to \(topic) before line \(number)\n".utf8))
+                    throw error
+                }
                 if let encoder { try encode(&event, with: encoder, line: number) }
                 try await producer.enqueue(topic: topic, key: event.key.isEmpty ? nil : Array(event.key), value: try event.serializedBytes())
                 published += 1
@@ -69,17 +77,46 @@ struct PublishCommand: AsyncParsableCommand {
         event.dataContentType = "application/protobuf"
     }
 
-    private func parse(_ line: String) -> EventEnvelope {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+    /// The keys of a line's envelope form; an object with none of them is the data itself.
+    static let envelopeKeys: Set<String> = ["key", "type", "data"]
+
+    /// One stdin line as an event: the envelope form (an object of only ``envelopeKeys``), a JSON
+    /// value as the data itself, or plain text as the data. An object mixing envelope keys with
+    /// others is ambiguous and refused, naming the line, so no content is ever dropped.
+    private func parse(_ line: String, number: Int) throws -> EventEnvelope {
+        guard let value = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed]),
+              let object = value as? [String: Any] else {
             return envelope(key: key, type: type, data: Data(line.utf8))
         }
+        let keys = Set(object.keys)
+        if keys.isDisjoint(with: Self.envelopeKeys) {
+            var event = envelope(key: key, type: type, data: Data(line.utf8))
+            event.dataContentType = "application/json"
+            return event
+        }
+        let others = keys.subtracting(Self.envelopeKeys)
+        guard others.isEmpty else {
+            throw ValidationError("""
+                line \(number): the object mixes envelope keys (\(keys.intersection(Self.envelopeKeys).sorted().joined(separator: ", "))) \
+                with other keys (\(others.sorted().joined(separator: ", "))); write {"key": …, "type": …, "data": {…}} to publish \
+                an envelope, or an object without key, type and data to publish the line itself as the data
+                """)
+        }
+        guard object["key"] == nil || object["key"] is String, object["type"] == nil || object["type"] is String else {
+            throw ValidationError("line \(number): \"key\" and \"type\" must be strings")
+        }
         let payload: Data
+        var contentType = "application/octet-stream"
         switch object["data"] {
         case let text as String: payload = Data(text.utf8)
-        case .some(let value): payload = (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed])) ?? Data()
+        case .some(let value):
+            payload = try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+            contentType = "application/json"
         case .none: payload = Data()
         }
-        return envelope(key: (object["key"] as? String) ?? key, type: (object["type"] as? String) ?? type, data: payload)
+        var event = envelope(key: (object["key"] as? String) ?? key, type: (object["type"] as? String) ?? type, data: payload)
+        event.dataContentType = contentType
+        return event
     }
 
     private func envelope(key: String?, type: String, data: Data) -> EventEnvelope {

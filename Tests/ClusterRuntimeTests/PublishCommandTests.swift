@@ -1,0 +1,74 @@
+import ClusterRuntime
+import Foundation
+import Ganglion
+import GanglionWire
+import XCTest
+
+/// `ganglion publish` never drops a line's content: a JSON object is the envelope form (only the
+/// documented keys) or the data itself, and anything ambiguous is an error naming the line.
+final class PublishCommandTests: XCTestCase {
+    private var directory = ""
+
+    override func setUp() {
+        directory = NSTemporaryDirectory() + "ganglion-publish-" + UUID().uuidString
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Runs `ganglion publish` with `input` on stdin; returns its status and output.
+    private func publish(_ api: String, _ topic: String, _ input: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try ganglionExecutable(self)
+        process.arguments = ["publish", topic, "--node", api]
+        let stdin = Pipe(), output = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testJSONLinesWithoutEnvelopeKeysAreTheDataItself() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        _ = try await client.createTopic("numbers", partitions: 1)
+        let input = """
+            {"n": 1}
+            {"key": "a", "type": "t.x", "data": {"m": 2}}
+            {"key": "b", "data": "text"}
+            plain words
+
+            """
+        let (status, output) = try publish(node.endpoints.api, "numbers", input)
+        XCTAssertEqual(status, 0, output)
+        let events = try await storedEvents(client, "numbers")
+        XCTAssertEqual(events.count, 4)
+        let data = events.map { String(decoding: $0.data, as: UTF8.self) }
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(data[0].utf8)) as? [String: Int], ["n": 1], "the line's object is the data")
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(data[1].utf8)) as? [String: Int], ["m": 2])
+        XCTAssertEqual(events[1].type, "t.x")
+        XCTAssertEqual(String(decoding: events[1].key, as: UTF8.self), "a")
+        XCTAssertEqual(data[2], "text")
+        XCTAssertEqual(data[3], "plain words")
+    }
+
+    func testAnObjectMixingEnvelopeKeysAndOtherKeysIsAnErrorNamingTheLine() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        _ = try await client.createTopic("mixed", partitions: 1)
+        let (status, output) = try publish(node.endpoints.api, "mixed", "{\"n\": 1}\n{\"key\": \"a\", \"amount\": 5}\n")
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("line 2"), output)
+        XCTAssertTrue(output.contains("amount"), output)
+    }
+}
