@@ -39,7 +39,8 @@ struct ByteReader {
     }
 
     mutating func bytes() -> [UInt8]? {
-        guard let count = integer(), count >= 0, position + Int(count) <= input.count else { return nil }
+        // Compared against what remains, so a count near Int64.max cannot overflow the sum.
+        guard let count = integer(), count >= 0, count <= Int64(input.count - position) else { return nil }
         defer { position += Int(count) }
         return Array(input[position..<(position + Int(count))])
     }

@@ -314,7 +314,7 @@ public struct ShardChangelog: Sendable, Hashable {
     /// The key and name in a timer record's key (after `t\0`); nil when malformed.
     static func timerParts(_ bytes: ArraySlice<UInt8>) -> (key: String, name: String)? {
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), let length = Int(String(decoding: bytes[..<colon], as: UTF8.self)),
-              length >= 0, bytes.index(after: colon) + length <= bytes.endIndex else { return nil }
+              length >= 0, length <= bytes.endIndex - bytes.index(after: colon) else { return nil }
         let keyEnd = bytes.index(after: colon) + length
         return (String(decoding: bytes[bytes.index(after: colon)..<keyEnd], as: UTF8.self), String(decoding: bytes[keyEnd...], as: UTF8.self))
     }
