@@ -10,6 +10,10 @@ final class GroupService: @unchecked Sendable {
     // `coordinators` is guarded by `lock`; the log is thread-safe.
     private let lock = NSLock()
     private var coordinators: [String: GroupCoordinator] = [:]
+    /// The metadata committed with each group's offsets (absent when empty).
+    private var offsetMetadata: [String: [TopicPartition: String]] = [:]
+    /// Where in the offsets log each partition's visible commit was stored.
+    private var appliedAt: [String: [TopicPartition: Int64]] = [:]
     private let offsets: PartitionLog
     private let metadata: MetadataStore
     private let clock: @Sendable () -> Int64
@@ -19,9 +23,10 @@ final class GroupService: @unchecked Sendable {
     private let sessionTimeout: Int64
 
     init(dataDirectory: String, metadata: MetadataStore, sessionTimeout: Int64 = 10_000,
-         clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock) throws {
+         clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock, faults: LogFaults? = nil) throws {
         self.sessionTimeout = sessionTimeout
         var configuration = LogConfiguration()
+        configuration.faults = faults
         configuration.durability = .everyBatch
         configuration.compacted = true
         configuration.retentionMilliseconds = nil
@@ -32,13 +37,13 @@ final class GroupService: @unchecked Sendable {
         for record in try offsets.records(from: offsets.logStartOffset) {
             guard let key = record.key, let (group, partition) = Self.decodeKey(key) else { continue }
             // A tombstone (no value) forgets the offset: its topic was deleted.
-            let offset = record.value.flatMap { value in
-                value.count == 8 ? value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) } : nil
-            }
+            let decoded = record.value.flatMap(Self.decodeOffset)
             lock.withLock {
                 var coordinator = coordinators[group] ?? newCoordinator(group)
-                coordinator.restoreOffset(offset, for: partition)
+                coordinator.restoreOffset(decoded?.offset, for: partition)
                 coordinators[group] = coordinator
+                offsetMetadata[group, default: [:]][partition] = decoded?.metadata.isEmpty == false ? decoded?.metadata : nil
+                appliedAt[group, default: [:]][partition] = record.offset
             }
         }
         offsets.setHighWatermark(offsets.logEndOffset)
@@ -108,38 +113,98 @@ final class GroupService: @unchecked Sendable {
         return response
     }
 
-    func commit(_ request: Ganglion_V1_OffsetCommitRequest) throws -> Ganglion_V1_OffsetCommitResponse {
+    /// The most bytes of metadata stored with a committed offset (Kafka's offset.metadata.max.bytes).
+    static let maxOffsetMetadataBytes = 4096
+
+    /// Commits offsets without waiting on the caller's thread: each partition is checked (member,
+    /// epoch, ownership, an offset within 0…the partition's high watermark, metadata size) and
+    /// refused on its own; the accepted ones go to the offsets log as one batch, and only once it
+    /// is durable do they become visible and is `completion` called (on the log's flusher thread).
+    func commit(_ request: Ganglion_V1_OffsetCommitRequest, highWatermark: (TopicPartition) -> Int64?,
+                completion: @escaping @Sendable (Result<Ganglion_V1_OffsetCommitResponse, any Error>) -> Void) {
         var response = Ganglion_V1_OffsetCommitResponse()
-        var accepted: [(TopicPartition, Int64)] = []
+        var accepted: [(TopicPartition, Int64, String)] = []
+        let coordinator = lock.withLock { coordinators[request.group] }
         for entry in request.offsets {
             let partition = TopicPartition(entry.topic, Int32(clamping: entry.partition))
             var outcome = Ganglion_V1_PartitionError()
             outcome.topic = entry.topic
             outcome.partition = entry.partition
             do {
-                try withCoordinator(request.group) {
-                    try $0.commit(memberID: MemberID(request.memberID), memberEpoch: request.memberEpoch, partition: partition, offset: entry.offset)
-                }
-                accepted.append((partition, entry.offset))
-            } catch let error as GroupError {
-                outcome.error = Self.code(error.code)
-                outcome.message = error.message
+                try checkCommit(entry, partition, group: request.group, coordinator: coordinator,
+                                member: MemberID(request.memberID), epoch: request.memberEpoch, highWatermark: highWatermark)
+                accepted.append((partition, entry.offset, entry.metadata))
+            } catch let failure as ProtocolFailure {
+                outcome.error = failure.code
+                outcome.message = failure.message
+            } catch {
+                outcome.error = .internal
+                outcome.message = "\(error)"
             }
             response.errors.append(outcome)
         }
-        if !accepted.isEmpty {
-            var batch = RecordBatchBuilder()
-            for (partition, offset) in accepted {
-                batch.append(key: Self.encodeKey(request.group, partition), value: withUnsafeBytes(of: offset.bigEndian) { Array($0) }, timestamp: clock())
-            }
-            let appended = try offsets.append(batch.build())
-            offsets.setHighWatermark(appended.lastOffset + 1)
+        guard !accepted.isEmpty else { return completion(.success(response)) }
+        var batch = RecordBatchBuilder()
+        for (partition, offset, metadata) in accepted {
+            batch.append(key: Self.encodeKey(request.group, partition), value: Self.encodeOffset(offset, metadata: metadata), timestamp: clock())
         }
-        return response
+        let group = request.group, answer = response, stored = accepted
+        do {
+            try batch.build().withUnsafeBytes { bytes in
+                try offsets.append(bytes) { [self] result in
+                    switch result {
+                    case .success(let appended):
+                        apply(stored, group: group, at: appended.firstOffset)
+                        offsets.advanceHighWatermark(to: appended.lastOffset + 1)
+                        completion(.success(answer))
+                    case .failure(let error):
+                        completion(.failure(error))
+                    }
+                }
+            }
+        } catch {
+            completion(.failure(error))
+        }
+    }
+
+    /// Refuses one partition's commit with the code that fits, or returns.
+    private func checkCommit(_ entry: Ganglion_V1_PartitionOffset, _ partition: TopicPartition, group: String, coordinator: GroupCoordinator?,
+                             member: MemberID, epoch: Int32, highWatermark: (TopicPartition) -> Int64?) throws {
+        guard let coordinator else {
+            throw ProtocolFailure(.unknownMemberID, "group \(group) has no member \(member); join it before committing")
+        }
+        do {
+            try coordinator.checkCommit(memberID: member, memberEpoch: epoch, partition: partition)
+        } catch {
+            throw ProtocolFailure(Self.code(error.code), error.message)
+        }
+        guard let end = highWatermark(partition) else {
+            throw ProtocolFailure(.unknownPartition, "\(partition) does not exist")
+        }
+        guard entry.offset >= 0, entry.offset <= end else {
+            throw ProtocolFailure(.offsetOutOfRange, "offset \(entry.offset) of \(partition) is outside 0…\(end) (its high watermark \(end)); commit the offset of the next record to consume")
+        }
+        guard entry.metadata.utf8.count <= Self.maxOffsetMetadataBytes else {
+            throw ProtocolFailure(.invalidConfig, "the metadata committed with \(partition) is \(entry.metadata.utf8.count) bytes; the limit is \(Self.maxOffsetMetadataBytes)")
+        }
+    }
+
+    /// Makes durable commits visible; a commit durable after a newer one of the same partition
+    /// (`at`: its position in the offsets log) does not undo it.
+    private func apply(_ accepted: [(TopicPartition, Int64, String)], group: String, at position: Int64) {
+        lock.withLock {
+            var coordinator = coordinators[group] ?? newCoordinator(group)
+            for (partition, offset, metadata) in accepted where position >= appliedAt[group]?[partition] ?? -1 {
+                appliedAt[group, default: [:]][partition] = position
+                coordinator.restoreOffset(offset, for: partition)
+                offsetMetadata[group, default: [:]][partition] = metadata.isEmpty ? nil : metadata
+            }
+            coordinators[group] = coordinator
+        }
     }
 
     func fetchOffsets(_ request: Ganglion_V1_OffsetFetchRequest) -> Ganglion_V1_OffsetFetchResponse {
-        let committed = lock.withLock { coordinators[request.group]?.committedOffsets ?? [:] }
+        let (committed, metadata) = lock.withLock { (coordinators[request.group]?.committedOffsets ?? [:], offsetMetadata[request.group] ?? [:]) }
         let wanted = request.partitions.isEmpty ? Set(committed.keys) : Self.partitions(request.partitions)
         var response = Ganglion_V1_OffsetFetchResponse()
         for partition in wanted.sorted() {
@@ -148,6 +213,7 @@ final class GroupService: @unchecked Sendable {
             entry.topic = partition.topic
             entry.partition = UInt32(partition.partition)
             entry.offset = offset
+            entry.metadata = metadata[partition] ?? ""
             response.offsets.append(entry)
         }
         return response
@@ -190,6 +256,7 @@ final class GroupService: @unchecked Sendable {
                 for partition in coordinator.committedOffsets.keys where partition.topic == topic {
                     batch.append(key: Self.encodeKey(group, partition), value: nil, timestamp: clock())
                     coordinators[group]!.restoreOffset(nil, for: partition)
+                    offsetMetadata[group]?[partition] = nil
                 }
             }
             guard batch.count > 0 else { return }
@@ -250,12 +317,16 @@ final class GroupService: @unchecked Sendable {
             guard !offsets.isEmpty, !dryRun else { return }
             var batch = RecordBatchBuilder()
             for (partition, offset) in offsets.sorted(by: { $0.key < $1.key }) {
-                batch.append(key: Self.encodeKey(group, partition), value: withUnsafeBytes(of: offset.bigEndian) { Array($0) }, timestamp: clock())
+                batch.append(key: Self.encodeKey(group, partition), value: Self.encodeOffset(offset, metadata: ""), timestamp: clock())
             }
             let appended = try self.offsets.append(batch.build())
             self.offsets.setHighWatermark(appended.lastOffset + 1)
             var coordinator = coordinators[group] ?? newCoordinator(group)
-            for (partition, offset) in offsets { coordinator.restoreOffset(offset, for: partition) }
+            for (partition, offset) in offsets {
+                coordinator.restoreOffset(offset, for: partition)
+                offsetMetadata[group]?[partition] = nil
+                appliedAt[group, default: [:]][partition] = appended.firstOffset
+            }
             coordinators[group] = coordinator
         }
     }
@@ -275,6 +346,18 @@ final class GroupService: @unchecked Sendable {
             entry.partitions = partitions.map { UInt32($0.partition) }.sorted()
             return entry
         }
+    }
+
+    /// An offsets-log value: the offset (8 bytes, big-endian), then the metadata's UTF-8.
+    static func encodeOffset(_ offset: Int64, metadata: String) -> [UInt8] {
+        withUnsafeBytes(of: offset.bigEndian) { Array($0) } + Array(metadata.utf8)
+    }
+
+    /// The offset and metadata of an offsets-log value; nil when it is not one.
+    static func decodeOffset(_ value: [UInt8]) -> (offset: Int64, metadata: String)? {
+        guard value.count >= 8 else { return nil }
+        let offset = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+        return (offset, String(decoding: value[8...], as: UTF8.self))
     }
 
     static func encodeKey(_ group: String, _ partition: TopicPartition) -> [UInt8] {

@@ -113,7 +113,7 @@ public final class Node: Sendable {
         nodeID = configuration.nodeID
         dataDirectory = configuration.dataDirectory
         let loop = self.loop, groups = self.groups, logs = self.logs, metadata = self.metadata
-        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: bound) { stream in
+        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: endpointState) { stream in
             loop.execute { owner in
                 if let pubID = owner.socketIDs.last, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
             }

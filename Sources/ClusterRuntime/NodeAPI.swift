@@ -22,7 +22,8 @@ final class NodeAPI: Sendable {
     let groups: GroupService
     let registry: SchemaRegistryService
     let validator: EventValidator
-    let endpoints: NodeEndpoints
+    /// Where this node is reached now (the HTTP address arrives after the API starts).
+    let endpoints: LockedEndpoints
     /// Fetches waiting for records (long poll).
     let fetchWaiters = FetchWaiters()
     /// Serialises producer-id decisions (read the registry, then commit the next id or epoch).
@@ -30,7 +31,7 @@ final class NodeAPI: Sendable {
     /// Sends a stream message on PUB (for batches the node stores itself, such as asks).
     let publish: @Sendable ([Frame]) -> Void
 
-    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: NodeEndpoints,
+    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: LockedEndpoints,
          publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
         self.publish = publish
         self.registry = registry
@@ -84,7 +85,24 @@ final class NodeAPI: Sendable {
             case .groupHeartbeat:
                 respond(try Self.success(header.requestID, groups.heartbeat(try decode(body))), nil)
             case .offsetCommit:
-                respond(try Self.success(header.requestID, groups.commit(try decode(body))), nil)
+                // Answered once the offsets are durable, from the log's flusher thread: the socket
+                // thread never waits for the fsync.
+                let requestID = header.requestID
+                let topics = metadata.state.topics
+                groups.commit(try decode(body), highWatermark: { partition in
+                    guard let configuration = topics[partition.topic], partition.partition >= 0,
+                          partition.partition < configuration.partitions else { return nil }
+                    return try? self.logs.log(partition, configuration: configuration).highWatermark
+                }) { result in
+                    switch result {
+                    case .success(let response):
+                        respond((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed"), nil)
+                    case .failure(let error):
+                        let code = (error as? LogError).map(Self.code(for:)) ?? .internal
+                        NodeMetrics.rejected(code)
+                        respond(Self.error(requestID, code, "the offsets could not be stored: \(error)"), nil)
+                    }
+                }
             case .offsetFetch:
                 respond(try Self.success(header.requestID, groups.fetchOffsets(try decode(body))), nil)
             case .initProducerID:
@@ -192,7 +210,7 @@ final class NodeAPI: Sendable {
                     respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), nil)
                 case .success(let appended):
                     NodeMetrics.produced(topic: key.topic, records: Int(appended.lastOffset - appended.firstOffset + 1), bytes: appended.size)
-                    log.setHighWatermark(max(log.highWatermark, appended.lastOffset + 1))
+                    log.advanceHighWatermark(to: appended.lastOffset + 1)
                     var stream = Ganglion_V1_StreamBatchHeader()
                     stream.topic = key.topic
                     stream.partition = UInt32(key.partition)
@@ -258,15 +276,11 @@ final class NodeAPI: Sendable {
     func initProducer(_ request: Ganglion_V1_InitProducerIdRequest) throws -> Ganglion_V1_InitProducerIdResponse {
         // Read and commit as one step: in-process shards ask from their own tasks, beside the socket loop.
         let record: MetadataRecord = try producerIDs.withLock {
-            let state = metadata.state
             let record: MetadataRecord
-            if request.producerID > 0 {
-                guard let epoch = state.producerEpochs[request.producerID] else {
-                    throw ProtocolFailure(.invalidConfig, "producer id \(request.producerID) was never issued; ask for a new one")
-                }
-                record = .producerInitialized(id: request.producerID, epoch: epoch &+ 1)
-            } else {
-                record = .producerInitialized(id: state.nextProducerID, epoch: 0)
+            do {
+                record = try metadata.state.producerInitialization(resuming: request.producerID > 0 ? request.producerID : nil)
+            } catch let error as MetadataError {
+                throw ProtocolFailure(.invalidConfig, error.message)
             }
             do {
                 try metadata.commit(record)
@@ -324,6 +338,7 @@ final class NodeAPI: Sendable {
         var response = Ganglion_V1_MetadataResponse()
         var node = Ganglion_V1_NodeMetadata()
         node.id = nodeID
+        let endpoints = self.endpoints.withLock { $0 }
         node.apiEndpoint = endpoints.api
         node.pubEndpoint = endpoints.pub
         node.httpEndpoint = endpoints.http

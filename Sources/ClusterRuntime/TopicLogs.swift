@@ -34,6 +34,9 @@ final class TopicLogs: @unchecked Sendable {
             settings.retentionMilliseconds = configuration.retentionMilliseconds
             settings.retentionBytes = configuration.retentionBytes.map { Int($0) }
             let log = try PartitionLog(directory: path(of: partition), configuration: settings)
+            // This node is the partition's only replica: whatever recovery kept is committed, also
+            // after an unclean stop that wrote no checkpoint of the high watermark.
+            log.advanceHighWatermark(to: log.logEndOffset)
             open[partition] = log
             return log
         }

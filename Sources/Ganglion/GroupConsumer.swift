@@ -101,7 +101,11 @@ public final class GroupConsumer: Sendable {
 
 /// The member's identity and its partition followers, serialised by the actor.
 actor ConsumerState {
+    /// The member id this client chose (KIP-1082): a join whose response was lost is retried
+    /// with it, so the coordinator sees the same member, not an orphan beside it.
     private var memberID = ""
+    /// Whether the coordinator answered this member's join.
+    private var joined = false
     private var epoch: Int32 = 0
     private var followers: [TopicPartition: (task: Task<Void, Never>, stream: PartitionStream)] = [:]
 
@@ -118,12 +122,14 @@ actor ConsumerState {
                 if pubEndpoint == nil { pubEndpoint = try await client.metadata(topics: topics).nodes.first?.pubEndpoint }
                 var request = Ganglion_V1_GroupHeartbeatRequest()
                 request.group = group
+                if memberID.isEmpty { memberID = "\(group)-" + UUID().uuidString.lowercased() }
                 request.memberID = memberID
-                request.memberEpoch = memberID.isEmpty ? 0 : epoch
-                if memberID.isEmpty { request.subscribedTopics = topics }
+                request.memberEpoch = joined ? epoch : 0
+                if !joined { request.subscribedTopics = topics }
                 request.owned = Self.encode(owned)
                 let response = try await client.call(.groupHeartbeat, request, reply: Ganglion_V1_GroupHeartbeatResponse.self).0
                 memberID = response.memberID
+                joined = true
                 epoch = response.memberEpoch
                 let assignment = Set(response.assignment.flatMap { entry in entry.partitions.map { TopicPartition(entry.topic, Int32($0)) } })
                 let revoked = owned.subtracting(assignment)
@@ -162,6 +168,7 @@ actor ConsumerState {
                 // Fenced: drop everything and rejoin.
                 stopAll()
                 memberID = ""
+                joined = false
                 epoch = 0
             } catch is CancellationError {
                 break
@@ -182,7 +189,7 @@ actor ConsumerState {
     /// partition already moved) are dropped: the next owner redelivers from the last commit.
     @discardableResult
     func commit(_ offsets: [TopicPartition: Int64], client: GanglionClient, group: String) async -> [TopicPartition: Int64] {
-        guard !offsets.isEmpty, !memberID.isEmpty else { return [:] }
+        guard !offsets.isEmpty, joined else { return [:] }
         var request = Ganglion_V1_OffsetCommitRequest()
         request.group = group
         request.memberID = memberID
@@ -205,13 +212,14 @@ actor ConsumerState {
 
     func leave(client: GanglionClient, group: String) async {
         stopAll()
-        guard !memberID.isEmpty else { return }
+        guard joined else { return }
         var request = Ganglion_V1_GroupHeartbeatRequest()
         request.group = group
         request.memberID = memberID
         request.memberEpoch = -1
         _ = try? await client.call(.groupHeartbeat, request)
         memberID = ""
+        joined = false
     }
 
     func stopAll() {

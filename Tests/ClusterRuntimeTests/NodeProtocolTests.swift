@@ -170,6 +170,16 @@ final class NodeProtocolTests: XCTestCase {
         }
     }
 
+    func testMetadataNamesTheNodesHTTPEndpoint() throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        node.publishHTTPEndpoint("http://127.0.0.1:7777")
+        let client = try NodeTests.Client(node.endpoints.api)
+        let (_, frames) = try client.call(.metadata, Ganglion_V1_MetadataRequest())
+        let described = try frames[0].withUnsafeBytes { try Ganglion_V1_MetadataResponse(serializedBytes: Data($0)) }
+        XCTAssertEqual(described.nodes.first?.httpEndpoint, "http://127.0.0.1:7777")
+    }
+
     /// `bytes` with its CRC32C recomputed (so the checks behind the checksum are reached).
     private func resealed(_ bytes: [UInt8]) -> [UInt8] {
         var bytes = bytes

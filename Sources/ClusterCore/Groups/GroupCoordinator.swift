@@ -39,10 +39,14 @@ public struct GroupCoordinator: Sendable {
     }
 
     /// Sets the topics' partition counts (from the cluster metadata).
+    /// Only a change to a topic some member subscribes to bumps the group epoch: creating or
+    /// deleting an unrelated topic leaves the group alone.
     public mutating func updateTopics(_ counts: [String: Int32]) {
         guard counts != partitionCounts else { return }
+        let subscribed = members.values.reduce(into: Set<String>()) { $0.formUnion($1.subscribedTopics) }
+        let changed = subscribed.contains { counts[$0] != partitionCounts[$0] }
         partitionCounts = counts
-        groupEpoch += 1
+        if changed { groupEpoch += 1 }
     }
 
     /// Handles a heartbeat at time `now` (ms).
@@ -50,8 +54,21 @@ public struct GroupCoordinator: Sendable {
         let id: MemberID
         switch request.memberEpoch {
         case MemberHeartbeat.joinEpoch:
+            if let chosen = request.memberID, members[chosen] != nil {
+                // A retried join (its response was lost): the same member, not an orphan beside it
+                // (KIP-1082: clients choose their member ids).
+                id = chosen
+                members[id]!.lastHeartbeat = now
+                if let topics = request.subscribedTopics, topics != members[id]!.subscribedTopics {
+                    members[id]!.subscribedTopics = topics
+                    groupEpoch += 1
+                }
+                break
+            }
             nextMemberNumber += 1
-            id = MemberID("\(groupID)-member-\(nextMemberNumber)")
+            // A generated id names the epoch it was made at: epochs continue across restarts, so
+            // an id of an earlier incarnation is never handed out again.
+            id = request.memberID ?? MemberID("\(groupID)-member-\(groupEpoch).\(nextMemberNumber)")
             members[id] = GroupMember(id: id, memberEpoch: 0, previousMemberEpoch: 0, subscribedTopics: request.subscribedTopics ?? [],
                                       assigned: [], pendingRevocation: [], state: .stable, lastHeartbeat: now, revocationDeadline: nil)
             groupEpoch += 1
@@ -97,6 +114,13 @@ public struct GroupCoordinator: Sendable {
     /// Accepts a committed offset only from the member that holds the partition, at its current
     /// (or previous) epoch: a fenced zombie's commits are refused.
     public mutating func commit(memberID: MemberID, memberEpoch: Int32, partition: TopicPartition, offset: Int64) throws(GroupError) {
+        try checkCommit(memberID: memberID, memberEpoch: memberEpoch, partition: partition)
+        committedOffsets[partition] = offset
+    }
+
+    /// Checks that `memberID` at `memberEpoch` may commit `partition`, without applying anything
+    /// (the node applies the offset with ``restoreOffset(_:for:)`` once it is durable).
+    public func checkCommit(memberID: MemberID, memberEpoch: Int32, partition: TopicPartition) throws(GroupError) {
         guard let member = members[memberID] else {
             throw GroupError(code: .unknownMemberID, message: "member \(memberID) is not in group \(groupID); its commit of \(partition) is refused")
         }
@@ -106,7 +130,6 @@ public struct GroupCoordinator: Sendable {
         guard member.held.contains(partition) else {
             throw GroupError(code: .notPartitionOwner, message: "member \(memberID) does not hold \(partition)")
         }
-        committedOffsets[partition] = offset
     }
 
     /// Restores an offset committed before a restart (replayed from the offsets log); nil

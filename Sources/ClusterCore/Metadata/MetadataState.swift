@@ -41,7 +41,8 @@ public struct MetadataState: Sendable, Hashable {
             guard topics[name] != nil else { throw MetadataError(code: .unknownTopic, message: "topic \(name) does not exist") }
         case .producerInitialized(let id, let epoch):
             let current = producerEpochs[id]
-            guard (current == nil && id == nextProducerID && epoch == 0) || (current.map { epoch == $0 &+ 1 } ?? false) else {
+            // An epoch never wraps: past Int16.max the producer gets a new id instead.
+            guard (current == nil && id == nextProducerID && epoch == 0) || (current.map { $0 < Int16.max && epoch == $0 + 1 } ?? false) else {
                 throw MetadataError(code: .invalidConfiguration, message: "producer \(id) epoch \(epoch) does not follow the issued ids and epochs")
             }
         case .groupAssignment(let group, let assignment):
@@ -50,6 +51,17 @@ public struct MetadataState: Sendable, Hashable {
                                     message: "group \(group): assignment epoch \(assignment.epoch) is not after the recorded \(current.epoch)")
             }
         }
+    }
+
+    /// The record that initialises a producer: a new id at epoch 0 (`resuming` nil), the next
+    /// epoch of an issued id (fencing its older instances), or — when that id's epochs are
+    /// exhausted — a new id, as Kafka does, so a long-lived producer is never fenced for good.
+    public func producerInitialization(resuming id: Int64?) throws(MetadataError) -> MetadataRecord {
+        guard let id else { return .producerInitialized(id: nextProducerID, epoch: 0) }
+        guard let epoch = producerEpochs[id] else {
+            throw MetadataError(code: .invalidConfiguration, message: "producer id \(id) was never issued; ask for a new one")
+        }
+        return epoch == Int16.max ? .producerInitialized(id: nextProducerID, epoch: 0) : .producerInitialized(id: id, epoch: epoch + 1)
     }
 
     /// Applies a validated record (records that no longer validate, e.g. replayed twice, are ignored).
