@@ -23,19 +23,23 @@ final class GroupService: @unchecked Sendable {
     private let sessionTimeout: Int64
 
     init(dataDirectory: String, metadata: MetadataStore, sessionTimeout: Int64 = 10_000,
-         clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock, faults: LogFaults? = nil) throws {
+         clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock, faults: LogFaults? = nil,
+         offsetsSegmentBytes: Int = 8 << 20) throws {
         self.sessionTimeout = sessionTimeout
         var configuration = LogConfiguration()
         configuration.faults = faults
         configuration.durability = .everyBatch
         configuration.compacted = true
         configuration.retentionMilliseconds = nil
-        configuration.segmentBytes = 64 << 20
+        // Small segments rolled at least hourly: compaction only cleans closed segments, and the
+        // log a restart replays is then bounded by the partitions committed, not by history.
+        configuration.segmentBytes = offsetsSegmentBytes
+        configuration.segmentMilliseconds = 3_600_000
         offsets = try PartitionLog(directory: dataDirectory + "/__consumer_offsets-0", configuration: configuration, clock: clock)
         self.metadata = metadata
         self.clock = clock
-        for record in try offsets.records(from: offsets.logStartOffset) {
-            guard let key = record.key, let (group, partition) = Self.decodeKey(key) else { continue }
+        try Self.forEachRecord(in: offsets) { record in
+            guard let key = record.key, let (group, partition) = Self.decodeKey(key) else { return }
             // A tombstone (no value) forgets the offset: its topic was deleted.
             let decoded = record.value.flatMap(Self.decodeOffset)
             lock.withLock {
@@ -111,6 +115,30 @@ final class GroupService: @unchecked Sendable {
         response.assignment = Self.topicPartitions(answer.assignment)
         response.heartbeatIntervalMs = heartbeatInterval
         return response
+    }
+
+    /// Calls `body` with every record of `log`, a chunk at a time (never the whole log in memory).
+    private static func forEachRecord(in log: PartitionLog, _ body: (Record) -> Void) throws {
+        var position = log.logStartOffset
+        while position < log.logEndOffset {
+            let read = try log.read(from: position, maxBytes: 1 << 20)
+            for record in try RecordDecoder.records(inBatches: read.bytes) where record.offset >= position { body(record) }
+            guard read.nextOffset > position else { break }
+            position = read.nextOffset
+        }
+    }
+
+    /// Compacts the offsets log to the newest commit of each partition (run by the node's
+    /// maintenance, off the socket thread).
+    func maintain() {
+        _ = try? offsets.compact()
+    }
+
+    /// The offsets log's segment and record counts (tests and figures).
+    func offsetsLogFigures() throws -> (segments: Int, records: Int) {
+        var records = 0
+        try Self.forEachRecord(in: offsets) { _ in records += 1 }
+        return (offsets.segmentBaseOffsets.count, records)
     }
 
     /// The most bytes of metadata stored with a committed offset (Kafka's offset.metadata.max.bytes).

@@ -29,6 +29,25 @@ final class InFlightWindow: @unchecked Sendable {
     }
 }
 
+/// Lets one maintenance pass run at a time.
+final class MaintenanceGate: @unchecked Sendable {
+    // `running` is guarded by `lock`.
+    private let lock = NSLock()
+    private var running = false
+
+    /// Starts a pass; false when one is still running.
+    func begin() -> Bool {
+        lock.withLock {
+            guard !running else { return false }
+            running = true
+            return true
+        }
+    }
+
+    /// Ends the running pass.
+    func end() { lock.withLock { running = false } }
+}
+
 /// The endpoints behind a lock (the HTTP address arrives later, from another task).
 final class LockedEndpoints: @unchecked Sendable {
     // `value` is guarded by `lock`.
@@ -84,7 +103,7 @@ public final class Node: Sendable {
     private let dataDirectory: String
     private let loop: SocketLoop
     private let metadata: MetadataStore
-    private let logs: TopicLogs
+    let logs: TopicLogs
     private let groups: GroupService
     let api: NodeAPI
     /// The schema registry, its state in the metadata log (REST on the HTTP port, operations
@@ -135,8 +154,16 @@ public final class Node: Sendable {
             }
             expireFetches(owner)
             // Retention and compaction run in the background, off the socket loop.
+            // Passes never overlap: a pass still running when the next is due skips that one.
+            let maintenance = MaintenanceGate()
             func maintain(_ owner: SocketLoop.Owner) {
-                DispatchQueue.global(qos: .utility).async { logs.maintain() }
+                if maintenance.begin() {
+                    DispatchQueue.global(qos: .utility).async {
+                        defer { maintenance.end() }
+                        logs.maintain()
+                        groups.maintain()
+                    }
+                }
                 owner.schedule(after: .seconds(30)) { maintain($0) }
             }
             maintain(owner)

@@ -22,12 +22,20 @@ public final class GroupConsumer: Sendable {
     public let commitPolicy: CommitPolicy
     let processed: ProcessedPositions?
 
-    /// Joins `group` for `topics` through `client`, committing by `commitPolicy`. `onRevoked` runs
-    /// when partitions are taken away in a rebalance, after their streams stopped and before the
-    /// group hears they are released: finish work on them there and return the offsets to commit
-    /// for them, so their next owner never overlaps with this one and resumes right after.
+    /// Where a partition without a committed offset starts, and where a position outside the
+    /// log goes (Kafka's `auto.offset.reset`).
+    public let resetPolicy: OffsetResetPolicy
+
+    /// Joins `group` for `topics` through `client`, committing by `commitPolicy`, starting
+    /// uncommitted partitions (and repositioning out-of-range ones) by `resetPolicy`. `onRevoked`
+    /// runs when partitions are taken away in a rebalance, after their streams stopped and before
+    /// the group hears they are released: finish work on them there and return the offsets to
+    /// commit for them, so their next owner never overlaps with this one and resumes right after.
+    /// A partition whose position cannot be reset (`.none`) ends ``records`` with the error.
     public init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual,
+                resetPolicy: OffsetResetPolicy = .earliest,
                 onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])? = nil) {
+        self.resetPolicy = resetPolicy
         self.client = client
         self.group = group
         self.topics = topics
@@ -40,7 +48,7 @@ public final class GroupConsumer: Sendable {
         let interval: Duration? = if case .automatic(let every) = commitPolicy { every } else { nil }
         heartbeats = Task {
             await state.run(client: client, group: group, topics: topics, channel: channel, processed: processed, commitEvery: interval,
-                            onRevoked: onRevoked)
+                            resetPolicy: resetPolicy, onRevoked: onRevoked)
         }
     }
 
@@ -113,7 +121,7 @@ actor ConsumerState {
     var owned: Set<TopicPartition> { Set(followers.keys) }
 
     func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<[DeliveredRecord], any Error>,
-             processed: ProcessedPositions?, commitEvery: Duration?,
+             processed: ProcessedPositions?, commitEvery: Duration?, resetPolicy: OffsetResetPolicy,
              onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?) async {
         var pubEndpoint: String?
         var lastCommit = ContinuousClock.now
@@ -150,12 +158,22 @@ actor ConsumerState {
                 if !added.isEmpty, let pubEndpoint {
                     let committed = try await committedOffsets(client: client, group: group, partitions: added)
                     for partition in added {
+                        let start: Int64
+                        if let offset = committed[partition] {
+                            start = offset
+                        } else {
+                            start = try await client.resetOffset(topic: partition.topic, partition: UInt32(partition.partition), policy: resetPolicy,
+                                                                 why: "group \(group) has no committed offset for \(partition)")
+                        }
                         let stream = try PartitionStream(client: client, pubEndpoint: pubEndpoint, topic: partition.topic,
-                                                         partition: UInt32(partition.partition), from: committed[partition] ?? 0)
+                                                         partition: UInt32(partition.partition), from: start, reset: resetPolicy)
                         let task = Task {
                             do {
                                 var records = stream.records().makeAsyncIterator()
                                 while let batch = try await records.nextBatch() { await channel.send(batch) }
+                            } catch is CancellationError {
+                            } catch let error as GanglionError where error.code == .offsetOutOfRange {
+                                channel.fail(error)  // never a silent stall: the reader gets the error
                             } catch {}
                         }
                         followers[partition] = (task, stream)

@@ -33,6 +33,8 @@ public final class PartitionStream: Sendable {
     /// The partition number.
     public let partition: UInt32
     let start: Int64
+    /// What to do when the position is outside the log.
+    let reset: OffsetResetPolicy
     let repairs = RepairCounter()
 
     /// How many gaps in the live stream were repaired by fetch so far.
@@ -43,9 +45,12 @@ public final class PartitionStream: Sendable {
     ///   - bufferedBatches: batches held between the socket and the reader; when full the newest
     ///     are dropped and repaired by fetch (never an unbounded buffer).
     ///   - pollInterval: how often to check for a gap at the end (the last batch dropped).
+    ///   - reset: where to go when the position is outside the log (retention removed it); with
+    ///     `.none` the reader gets `OFFSET_OUT_OF_RANGE` naming the position and the log's bounds.
     public init(client: GanglionClient, pubEndpoint: String, topic: String, partition: UInt32, from offset: Int64,
-                bufferedBatches: Int = 4096, pollInterval: Duration = .milliseconds(250)) throws {
+                bufferedBatches: Int = 4096, pollInterval: Duration = .milliseconds(250), reset: OffsetResetPolicy = .none) throws {
         self.client = client
+        self.reset = reset
         self.topic = topic
         self.partition = partition
         self.start = offset
@@ -160,7 +165,18 @@ public final class PartitionStream: Sendable {
 
             /// Fetches one chunk from `expected`; returns how many records it added.
             private mutating func fetchMore() async throws -> Int {
-                let (response, bytes) = try await stream.client.fetch(topic: stream.topic, partition: stream.partition, offset: expected)
+                let response: Ganglion_V1_FetchResponse, bytes: [UInt8]
+                do {
+                    (response, bytes) = try await stream.client.fetch(topic: stream.topic, partition: stream.partition, offset: expected)
+                } catch let error as GanglionError where error.code == .offsetOutOfRange {
+                    let bounds = try await stream.client.listOffsets(topic: stream.topic, partitions: [stream.partition], timestamp: -2).first?.offset ?? 0
+                    let end = try await stream.client.listOffsets(topic: stream.topic, partitions: [stream.partition], timestamp: -1).first?.offset ?? 0
+                    guard expected < bounds || expected > end else { throw error }  // a race with retention: retry next time
+                    expected = try await stream.client.resetOffset(
+                        topic: stream.topic, partition: stream.partition, policy: stream.reset,
+                        why: "position \(expected) of \(stream.topic)-\(stream.partition) is outside its log (log start \(bounds), end \(end))")
+                    return 0
+                }
                 let added = take(try PartitionStream.records(in: bytes, base: nil))
                 expected = Swift.max(expected, response.nextOffset)
                 return added
