@@ -20,6 +20,12 @@ extension Parser {
     }
 
     mutating func messageBody(_ message: inout MessageProto, fullName: String) throws(CompileError) {
+        nesting += 1
+        defer { nesting -= 1 }
+        guard nesting <= maxNestingDepth else {
+            throw CompileError(locations.declarations[fullName] ?? current.location,
+                               "Message \"\(fullName.split(separator: ".").last ?? "")\" is nested more than \(maxNestingDepth) levels deep (the nesting depth limit); declare it at a shallower level.")
+        }
         try expect("{")
         while !accept("}") {
             if current.kind == .end { throw error("Reached end of input in message definition (missing '}').") }

@@ -61,19 +61,28 @@ extension Parser {
         case .string:
             option.stringValue = Data(try stringBytes())
         case .symbol where current.text == "{":
-            _ = next()
-            option.aggregateValue = try aggregateText()
+            let open = next()
+            option.aggregateValue = try aggregateText(opening: open)
         default:
             throw error("Expected option value.")
         }
     }
 
-    /// The tokens of an aggregate value up to its closing brace, joined as protoc does.
-    private mutating func aggregateText() throws(CompileError) -> String {
+    /// The tokens of an aggregate value up to its closing brace (counting braces only, as protoc
+    /// does), joined as protoc does; messages (`{…}` or `<…>`) nest at most `maxNestingDepth` deep.
+    private mutating func aggregateText(opening: Token) throws(CompileError) -> String {
         var depth = 1
+        var nested = 1
         var parts: [String] = []
         while true {
             if current.kind == .end { throw error("Unexpected end of stream while parsing aggregate value.") }
+            if at("{") || at("<") {
+                nested += 1
+                guard nested <= maxNestingDepth else {
+                    throw error("Option value is nested more than \(maxNestingDepth) levels deep (the nesting depth limit).", at: opening)
+                }
+            }
+            if at("}") || at(">") { nested = max(1, nested - 1) }
             if at("{") { depth += 1 }
             if at("}") {
                 depth -= 1

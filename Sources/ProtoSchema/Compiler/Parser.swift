@@ -16,11 +16,16 @@ struct Parser {
     var isProto3 = false
     /// Where each element was declared, by a key the linker builds the same way.
     var locations = SourceLocations()
+    /// How deep messages (and groups, and aggregate option values) may nest.
+    let maxNestingDepth: Int
+    /// How many message bodies enclose the current token.
+    var nesting = 0
 
-    init(source: String, fileName: String) throws(CompileError) {
+    init(source: String, fileName: String, maxNestingDepth: Int = ProtoCompiler.Limits.standard.maxNestingDepth) throws(CompileError) {
         var tokenizer = Tokenizer(source: source, file: fileName)
         self.tokens = try tokenizer.tokenize()
         self.fileName = fileName
+        self.maxNestingDepth = maxNestingDepth
     }
 
     // MARK: Token helpers

@@ -10,11 +10,14 @@ public struct ProtoCompiler: Sendable {
     /// Files given as text (e.g. a registry's schema and its references), by import name; they
     /// take precedence over the import paths.
     public var sources: [String: String]
+    /// How large and how deeply nested the input may be.
+    public var limits: Limits
 
-    /// A compiler reading from `importPaths` and the in-memory `sources`.
-    public init(importPaths: [String] = [], sources: [String: String] = [:]) {
+    /// A compiler reading from `importPaths` and the in-memory `sources`, within `limits`.
+    public init(importPaths: [String] = [], sources: [String: String] = [:], limits: Limits = .standard) {
         self.importPaths = importPaths
         self.sources = sources
+        self.limits = limits
     }
 
     /// The result of a compilation.
@@ -110,12 +113,25 @@ public struct ProtoCompiler: Sendable {
     }
 
     /// The text of the file imported as `name`: in-memory sources, then import paths, then the
-    /// bundled well-known types.
-    func read(_ name: String) -> String? {
-        if let text = sources[name] { return text }
+    /// bundled well-known types; a file larger than `limits.maxFileBytes` is refused unread.
+    func read(_ name: String) throws(CompileError) -> String? {
+        func tooLarge(_ bytes: Int) -> CompileError {
+            CompileError(SourceLocation(file: name, line: 1, column: 1),
+                         "File is \(bytes) bytes, larger than the limit of \(limits.maxFileBytes) bytes; split it into smaller files.")
+        }
+        if let text = sources[name] {
+            guard text.utf8.count <= limits.maxFileBytes else { throw tooLarge(text.utf8.count) }
+            return text
+        }
         for root in importPaths {
             let path = root == "." ? name : root + "/" + name
-            if let data = FileManager.default.contents(atPath: path) { return String(decoding: data, as: UTF8.self) }
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                  attributes[.type] as? FileAttributeType != .typeDirectory else { continue }
+            if let size = attributes[.size] as? Int, size > limits.maxFileBytes { throw tooLarge(size) }
+            if let data = FileManager.default.contents(atPath: path) {
+                guard data.count <= limits.maxFileBytes else { throw tooLarge(data.count) }
+                return String(decoding: data, as: UTF8.self)
+            }
         }
         return WellKnownProtos.files[name]
     }
@@ -136,10 +152,21 @@ struct Loader {
             throw CompileError(SourceLocation(file: chain.last!, line: 1, column: 1),
                                "File recursively imports itself: \((chain[start...] + [name]).joined(separator: " -> "))")
         }
-        guard let text = compiler.read(name) else {
+        let limits = compiler.limits
+        guard chain.count < limits.maxImportDepth else {
+            failed.insert(name)
+            throw CompileError(SourceLocation(file: chain.last ?? name, line: 1, column: 1),
+                               "Import \"\(name)\": imports nest more than \(limits.maxImportDepth) files deep (the import depth limit), starting at \(chain.first ?? name).")
+        }
+        guard parsed.count + failed.count < limits.maxFiles else {
+            failed.insert(name)
+            throw CompileError(SourceLocation(file: chain.last ?? name, line: 1, column: 1),
+                               "Import \"\(name)\": the compilation loads more than \(limits.maxFiles) files (the file count limit).")
+        }
+        guard let text = try compiler.read(name) else {
             throw CompileError(SourceLocation(file: chain.last ?? name, line: 1, column: 1), chain.isEmpty ? "\(name): File not found." : "Import \"\(name)\" was not found or had errors.")
         }
-        var parser = try Parser(source: text, fileName: name)
+        var parser = try Parser(source: text, fileName: name, maxNestingDepth: limits.maxNestingDepth)
         let proto: Google_Protobuf_FileDescriptorProto
         do {
             proto = try parser.parseFile()
