@@ -38,6 +38,15 @@ final class DifferentialTests: XCTestCase {
         try assertSameAsProtoc(["shop/events.proto", "shop/scoping.proto"], importPaths: [root])
     }
 
+    /// Classes protoc 3.21 accepted on real-world files that we once did not match: proto3
+    /// `optional` on extensions, and the expanded `[type.googleapis.com/pkg.Msg] { … }` form of an
+    /// Any inside an aggregate option value.
+    func testParityCorpusMatchesProtoc() throws {
+        let root = Self.corpus + "/valid"
+        try assertSameAsProtoc(["parity/optional_extensions.proto"], importPaths: [root])
+        try assertSameAsProtoc(["parity/any_options.proto"], importPaths: [root])
+    }
+
     func testGanglionsOwnProtocolMatchesProtoc() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("proto").path

@@ -45,9 +45,32 @@ final class InvalidProtoTests: XCTestCase {
         ("map field with label", "syntax = \"proto3\";\nmessage A {\n  repeated map<string, string> m = 1;\n}\n", [:]),
     ]
 
-    func testProtocAndWeRejectTheSameFilesAtTheSameLine() throws {
+    /// Invalid inputs protoc 3.21 refuses that we once accepted; here the first error's message
+    /// must be protoc's too, not only its line.
+    private static let parityCases: [(String, String, [String: String])] = [
+        ("conflicting extension numbers", "syntax = \"proto2\";\nimport \"base.proto\";\nextend Base {\n  optional int32 a = 100;\n}\nextend Base {\n  optional int32 b = 100;\n}\n",
+         ["base.proto": "syntax = \"proto2\";\nmessage Base {\n  extensions 100 to 200;\n}\n"]),
+        ("duplicate import", "syntax = \"proto2\";\nimport \"base.proto\";\nimport \"base.proto\";\nmessage X {}\n",
+         ["base.proto": "syntax = \"proto2\";\nmessage Base {}\n"]),
+        ("MessageSet extension that is not a message", "syntax = \"proto2\";\nmessage Set {\n  option message_set_wire_format = true;\n  extensions 4 to max;\n}\nextend Set {\n  optional int32 bad = 10;\n}\n", [:]),
+        ("repeated MessageSet extension", "syntax = \"proto2\";\nmessage Set {\n  option message_set_wire_format = true;\n  extensions 4 to max;\n}\nmessage Item {}\nextend Set {\n  repeated Item items = 10;\n}\n", [:]),
+        ("MessageSet with a field", "syntax = \"proto2\";\nmessage Set {\n  option message_set_wire_format = true;\n  extensions 4 to max;\n  optional int32 f = 1;\n}\n", [:]),
+        ("map field inside a oneof", "syntax = \"proto3\";\nmessage M {\n  oneof o {\n    map<string, int32> m = 1;\n  }\n}\n", [:]),
+        ("packed on a non-repeated field", "syntax = \"proto2\";\nmessage M {\n  optional int32 a = 1 [packed = true];\n}\n", [:]),
+        ("packed on a repeated enum is fine, on a string not", "syntax = \"proto2\";\nenum E {\n  A = 1;\n}\nmessage M {\n  repeated E e = 1 [packed = true];\n  repeated string s = 2 [packed = false];\n  repeated string a = 3 [packed = true];\n}\n", [:]),
+        ("packed on a repeated string", "syntax = \"proto2\";\nmessage M {\n  repeated string a = 1 [packed = true];\n}\n", [:]),
+        ("packed on a repeated message", "syntax = \"proto3\";\nmessage N {}\nmessage M {\n  repeated N a = 1 [packed = true];\n}\n", [:]),
+        ("invalid escape in a default", "syntax = \"proto2\";\nmessage M {\n  optional string a = 1 [default = \"ab\\qc\"];\n}\n", [:]),
+        ("invalid escape in an option", "syntax = \"proto3\";\noption java_package = \"com.\\zexample\";\n", [:]),
+        ("extendee names a field", "syntax = \"proto2\";\npackage p;\nmessage Foo {\n  extensions 10 to 20;\n}\nmessage N {\n  optional int32 Foo = 1;\n  extend Foo {\n    optional int32 e = 10;\n  }\n}\n", [:]),
+        ("method type names the method", "syntax = \"proto2\";\npackage p;\nmessage Foo {}\nservice S {\n  rpc Foo(Foo) returns (Foo);\n}\n", [:]),
+        ("method type names a field", "syntax = \"proto2\";\npackage p;\nmessage M {\n  optional int32 x = 1;\n}\nservice S {\n  rpc R(.p.M.x) returns (M);\n}\n", [:]),
+    ]
+
+    /// Each case's first error from us and from protoc (file, line), or why they disagree.
+    private func mismatches(_ cases: [(String, String, [String: String])], sameMessage: Bool) throws -> [String] {
         var mismatches: [String] = []
-        for (what, text, others) in Self.cases {
+        for (what, text, others) in cases {
             let workspace = try ProtoWorkspace(others.merging(["main.proto": text]) { $1 })
             defer { workspace.remove() }
             let reference = try Protoc.compile([workspace.root + "/main.proto"], importPaths: [workspace.root])
@@ -58,13 +81,25 @@ final class InvalidProtoTests: XCTestCase {
             } catch {
                 let ours = error.errors.first.map { ($0.location.file, $0.location.line) }
                 let theirs = Protoc.firstErrorLine(reference.stderr).map { ($0.0.replacingOccurrences(of: workspace.root + "/", with: ""), $0.1) }
+                let theirLine = reference.stderr.split(separator: "\n").first.map(String.init)?.replacingOccurrences(of: workspace.root + "/", with: "") ?? ""
                 // protoc reports a few errors without a line; then only the file must agree.
                 let lineAgrees = theirs == nil || ours?.1 == theirs?.1
-                if theirs != nil && ours?.0 != theirs?.0 || !lineAgrees {
-                    mismatches.append("\(what): protoc \(reference.stderr.split(separator: "\n").first ?? "") — ours \(error.errors.first?.description ?? "")")
+                let messageAgrees = !sameMessage || theirLine.hasSuffix(": " + (error.errors.first?.message ?? ""))
+                if theirs != nil && ours?.0 != theirs?.0 || !lineAgrees || !messageAgrees {
+                    mismatches.append("\(what): protoc \(theirLine) — ours \(error.errors.first?.description ?? "")")
                 }
             }
         }
+        return mismatches
+    }
+
+    func testProtocAndWeRejectTheSameFilesAtTheSameLine() throws {
+        let mismatches = try mismatches(Self.cases, sameMessage: false)
         XCTAssertTrue(mismatches.isEmpty, "\(mismatches.count) of \(Self.cases.count) differ:\n" + mismatches.joined(separator: "\n"))
+    }
+
+    func testParityClassesAreRefusedWithProtocsMessage() throws {
+        let mismatches = try mismatches(Self.parityCases, sameMessage: true)
+        XCTAssertTrue(mismatches.isEmpty, "\(mismatches.count) of \(Self.parityCases.count) differ:\n" + mismatches.joined(separator: "\n"))
     }
 }

@@ -17,7 +17,9 @@ extension Linker {
                 for (key, isInput) in [("#input", true), ("#output", false)] {
                     let written = isInput ? file.service[serviceIndex].method[methodIndex].inputType : file.service[serviceIndex].method[methodIndex].outputType
                     let at = location(name) { $0.typeReferences[method + key] }
-                    guard let (full, symbol) = lookupType(written, scope: service, file: name, at: at) else { continue }
+                    // protoc looks method types up among all symbols (not types only), so a
+                    // method named like its message type finds the method.
+                    guard let (full, symbol) = lookupType(written, scope: service, file: name, at: at, typesOnly: false) else { continue }
                     guard symbol.kind == .message else {
                         fail(at, "\"\(written)\" is not a message type.")
                         continue
@@ -39,7 +41,8 @@ extension Linker {
     private mutating func resolveExtension(_ field: inout FieldProto, scope: String, file: String) {
         let fieldName = Parser.join(scope, field.name)
         let at = location(file) { $0.typeReferences[fieldName + "#extendee"] }
-        if let (full, symbol) = lookupType(field.extendee, scope: scope, file: file, at: at) {
+        // Extendees, like method types, are looked up among all symbols, as protoc does.
+        if let (full, symbol) = lookupType(field.extendee, scope: scope, file: file, at: at, typesOnly: false) {
             if symbol.kind == .message { field.extendee = "." + full } else { fail(at, "\"\(field.extendee)\" is not a message type.") }
         }
         resolveType(&field, scope: scope, file: file)
@@ -64,8 +67,9 @@ extension Linker {
     }
 
     /// Looks up a type reference, reporting why it failed at `at`.
-    mutating func lookupType(_ name: String, scope: String, file: String, at: SourceLocation) -> (String, SymbolTable.Symbol)? {
-        switch symbols.lookup(name, in: scope, typesOnly: true) {
+    mutating func lookupType(_ name: String, scope: String, file: String, at: SourceLocation,
+                             typesOnly: Bool = true) -> (String, SymbolTable.Symbol)? {
+        switch symbols.lookup(name, in: scope, typesOnly: typesOnly) {
         case .found(let full, let symbol):
             guard visible[file]?.contains(symbol.file) ?? true else {
                 fail(at, "\"\(full)\" seems to be defined in \"\(symbol.file)\", which is not imported by \"\(file)\".  To use it here, please add the necessary import.")

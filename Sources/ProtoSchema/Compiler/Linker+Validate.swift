@@ -105,6 +105,10 @@ extension Linker {
         let numberAt = location(file) { $0.numbers[fieldName] ?? $0.declarations[fieldName] }
         let nameAt = location(file) { $0.declarations[fieldName] }
         if !field.hasJsonName { field.jsonName = Self.jsonName(field.name) }
+        checkFieldOptions(field, fullName: fieldName, file: file, index: index)
+        if let message, message.options.messageSetWireFormat {
+            fail(nameAt, "MessageSets cannot have fields, only extensions.")
+        }
         if field.number <= 0 {
             fail(numberAt, "Field numbers must be positive integers.")
         } else if field.number > Self.maxFieldNumber && !(field.hasExtendee && isMessageSetExtendee(field, index: index)) {

@@ -40,8 +40,11 @@ struct Linker {
             interpreter.interpret(&linked[index], locations: files[linked[index].name]!.locations)
         }
         errors += interpreter.errors
+        // Validation reads options (packed, message_set_wire_format) of other messages too.
+        for file in linked { files[file.name]?.proto = file }
         for index in linked.indices {
             validate(&linked[index], locations: files[linked[index].name]!.locations)
+            checkExtensionNumbers(linked[index])
         }
         return linked
     }
@@ -78,6 +81,11 @@ struct Linker {
     private mutating func register(_ file: ParsedFile) {
         let proto = file.proto
         let name = proto.name
+        var imported: Set<String> = []
+        for (position, dependency) in proto.dependency.enumerated() where !imported.insert(dependency).inserted {
+            let at = position < file.locations.importStatements.count ? file.locations.importStatements[position] : location(name) { $0.imports[dependency] }
+            fail(at, "Import \"\(dependency)\" was listed twice.")
+        }
         if proto.hasPackage {
             var prefix = ""
             for part in proto.package.split(separator: ".") {

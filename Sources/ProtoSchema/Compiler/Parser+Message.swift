@@ -94,13 +94,13 @@ extension Parser {
             let label = next().text
             labelled = true
             field.label = label == "required" ? .required : label == "repeated" ? .repeated : .optional
-            if label == "optional" && isProto3 && extendee == nil { field.proto3Optional = true }
+            if label == "optional" && isProto3 { field.proto3Optional = true }  // extensions too, as protoc marks them
         } else {
             field.label = .optional
         }
         if isMapStart {
             if labelled { throw error("Field labels (required/optional/repeated) are not allowed on map fields.", at: start) }
-            try mapField(&field, nested: &nested, scope: scope)
+            try mapField(&field, nested: &nested, scope: scope, inOneof: inOneof)
             return
         }
         if !labelled && !isProto3 && !inOneof {
@@ -133,8 +133,9 @@ extension Parser {
         current.kind == .identifier && current.text == "map" && tokens[index + 1].text == "<"
     }
 
-    private mutating func mapField(_ field: inout FieldProto, nested: inout [MessageProto], scope: String) throws(CompileError) {
+    private mutating func mapField(_ field: inout FieldProto, nested: inout [MessageProto], scope: String, inOneof: Bool) throws(CompileError) {
         _ = next()
+        if inOneof { throw error("Map fields are not allowed in oneofs.") }
         try expect("<")
         let keyToken = current
         let keyType = try typeName()

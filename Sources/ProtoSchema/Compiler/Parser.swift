@@ -150,7 +150,8 @@ struct Parser {
             let location = current.location
             let name = try string()
             try expect(";")
-            locations.imports[name] = location
+            if locations.imports[name] == nil { locations.imports[name] = location }
+            locations.importStatements.append(token.location)
             file.dependency.append(name)
         case "package":
             _ = next()

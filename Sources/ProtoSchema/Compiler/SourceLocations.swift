@@ -11,8 +11,10 @@ struct SourceLocations: Sendable {
     var options: [String: [SourceLocation]] = [:]
     /// Default values, by full field name.
     var defaults: [String: SourceLocation] = [:]
-    /// Import statements by imported file.
+    /// Import statements by imported file (where the file name is written).
     var imports: [String: SourceLocation] = [:]
+    /// Each import statement's `import` keyword, in the order written.
+    var importStatements: [SourceLocation] = []
     /// The package statement.
     var package: SourceLocation?
 }

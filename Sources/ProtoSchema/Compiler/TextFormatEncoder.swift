@@ -5,6 +5,8 @@ import SwiftProtobuf
 struct TextFormatEncoder {
     let index: DescriptorIndex
     let file: String
+    /// How deep messages may nest inside the value.
+    var maxDepth = ProtoCompiler.Limits.standard.maxNestingDepth
 
     private func fail(_ message: String) -> CompileError {
         CompileError(SourceLocation(file: file, line: 1, column: 1), "Error while parsing option value: \(message)")
@@ -13,11 +15,12 @@ struct TextFormatEncoder {
     func encode(_ text: String, messageType: String) throws -> [UInt8] {
         var tokenizer = Tokenizer(source: text, file: file)
         var tokens = try tokenizer.tokenize()[...]
-        let bytes = try message(&tokens, type: messageType, closing: nil)
+        let bytes = try message(&tokens, type: messageType, closing: nil, depth: 1)
         return bytes
     }
 
-    private func message(_ tokens: inout ArraySlice<Token>, type: String, closing: String?) throws -> [UInt8] {
+    private func message(_ tokens: inout ArraySlice<Token>, type: String, closing: String?, depth: Int) throws -> [UInt8] {
+        guard depth <= maxDepth else { throw fail("Message is nested more than \(maxDepth) levels deep (the nesting depth limit).") }
         guard let descriptor = index.messages[type] else { throw fail("Message type \"\(type)\" is unknown.") }
         var entries: [(number: Int32, bytes: [UInt8])] = []
         while let token = tokens.first {
@@ -40,6 +43,10 @@ struct TextFormatEncoder {
                 while let part = tokens.first, part.text != "]", part.kind != .end { name += tokens.removeFirst().text }
                 guard tokens.first?.text == "]" else { throw fail("Expected \"]\".") }
                 tokens.removeFirst()
+                if name.contains("/") {
+                    entries += try expandedAny(&tokens, typeURL: name, in: type, depth: depth)
+                    continue
+                }
                 guard let found = index.extensions[DescriptorIndex.bare(name)], DescriptorIndex.bare(found.extendee) == type else {
                     throw fail("Extension \"\(name)\" is not defined or is not an extension of \"\(type)\".")
                 }
@@ -58,26 +65,82 @@ struct TextFormatEncoder {
                 tokens.removeFirst()
                 while tokens.first?.text != "]" {
                     guard tokens.first?.kind != .end else { throw fail("Expected \"]\".") }
-                    entries.append((field.number, try value(&tokens, field: field)))
+                    entries.append((field.number, try value(&tokens, field: field, depth: depth)))
                     if tokens.first?.text == "," { tokens.removeFirst() }
                 }
                 tokens.removeFirst()
             } else {
                 if !hasColon && !(field.type == .message || field.type == .group) { throw fail("Expected \":\".") }
-                entries.append((field.number, try value(&tokens, field: field)))
+                entries.append((field.number, try value(&tokens, field: field, depth: depth)))
             }
         }
         // A serialised message lists fields by number; repeated values keep their order.
         let ordered = entries.enumerated().sorted { ($0.element.number, $0.offset) < ($1.element.number, $1.offset) }
-        return ordered.flatMap(\.element.bytes)
+        return pack(ordered.map(\.element), in: descriptor, type: type)
     }
 
-    private func value(_ tokens: inout ArraySlice<Token>, field: Google_Protobuf_FieldDescriptorProto) throws -> [UInt8] {
+    /// The entries as one serialised message, the values of each packed field (repeated scalars
+    /// in proto3 unless `packed = false`, or marked `packed = true`) joined in one record, as
+    /// protoc's serialiser writes them.
+    private func pack(_ entries: [(number: Int32, bytes: [UInt8])], in descriptor: Google_Protobuf_DescriptorProto, type: String) -> [UInt8] {
+        let proto3 = index.files[type].map { index.proto3Files.contains($0) } ?? false
+        let packed = Set(descriptor.field.filter { field in
+            field.label == .repeated && Linker.isPackable(field.type)
+                && (field.options.hasPacked ? field.options.packed : proto3)
+        }.map(\.number))
+        var bytes: [UInt8] = []
+        var position = 0
+        while position < entries.count {
+            let number = entries[position].number
+            guard packed.contains(number) else {
+                bytes += entries[position].bytes
+                position += 1
+                continue
+            }
+            var tag = WireWriter()
+            tag.tag(number, .varint)
+            var payload: [UInt8] = []
+            while position < entries.count, entries[position].number == number {
+                payload += entries[position].bytes.dropFirst(tag.bytes.count)
+                position += 1
+            }
+            var record = WireWriter()
+            record.tag(number, .lengthDelimited)
+            record.lengthDelimited(payload)
+            bytes += record.bytes
+        }
+        return bytes
+    }
+
+    /// `[type.googleapis.com/pkg.Msg] { … }` inside a google.protobuf.Any: the Any's `type_url`
+    /// and `value` (the named message, encoded), as protoc's text format parser expands it.
+    private func expandedAny(_ tokens: inout ArraySlice<Token>, typeURL: String, in type: String, depth: Int) throws -> [(number: Int32, bytes: [UInt8])] {
+        guard type == "google.protobuf.Any" else {
+            throw fail("Field \"\(typeURL)\" names a type URL, but \"\(type)\" is not google.protobuf.Any.")
+        }
+        let slash = typeURL.lastIndex(of: "/")!
+        let prefix = String(typeURL[...slash]), name = String(typeURL[typeURL.index(after: slash)...])
+        guard prefix == "type.googleapis.com/" || prefix == "type.googleprod.com/", index.messages[name] != nil else {
+            throw fail("Could not find type \"\(typeURL)\" stored in google.protobuf.Any.")
+        }
+        if tokens.first?.text == ":" { tokens.removeFirst() }
+        guard let open = tokens.first, open.text == "{" || open.text == "<" else { throw fail("Expected \"{\".") }
+        tokens.removeFirst()
+        let body = try message(&tokens, type: name, closing: open.text == "{" ? "}" : ">", depth: depth + 1)
+        var url = WireWriter(), value = WireWriter()
+        url.tag(1, .lengthDelimited)
+        url.lengthDelimited(Array(typeURL.utf8))
+        value.tag(2, .lengthDelimited)
+        value.lengthDelimited(body)
+        return [(1, url.bytes), (2, value.bytes)]
+    }
+
+    private func value(_ tokens: inout ArraySlice<Token>, field: Google_Protobuf_FieldDescriptorProto, depth: Int) throws -> [UInt8] {
         var writer = WireWriter()
         if field.type == .message || field.type == .group {
             guard let open = tokens.first, open.text == "{" || open.text == "<" else { throw fail("Expected \"{\".") }
             tokens.removeFirst()
-            let body = try message(&tokens, type: DescriptorIndex.bare(field.typeName), closing: open.text == "{" ? "}" : ">")
+            let body = try message(&tokens, type: DescriptorIndex.bare(field.typeName), closing: open.text == "{" ? "}" : ">", depth: depth + 1)
             if field.type == .group {
                 writer.tag(field.number, .startGroup)
                 writer.append(body)

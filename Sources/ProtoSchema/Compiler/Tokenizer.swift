@@ -133,10 +133,37 @@ struct Tokenizer {
             }
             advance()
             if byte == quote { return }
-            if byte == UInt8(ascii: "\\") {
-                guard peek() != nil else { throw CompileError(location, "Unexpected end of string.") }
-                advance()
-            }
+            if byte == UInt8(ascii: "\\") { try escapeSequence(string: location) }
+        }
+    }
+
+    /// Checks the escape after a backslash as protoc's tokenizer does, reporting a bad one at the
+    /// character where it goes wrong; the parser resolves the escapes later.
+    private mutating func escapeSequence(string location: SourceLocation) throws(CompileError) {
+        func fail(_ message: String) -> CompileError { CompileError(SourceLocation(file: file, line: line, column: column), message) }
+        func consume(_ accepts: (UInt8) -> Bool) -> Bool {
+            guard let next = peek(), next != UInt8(ascii: "\n"), accepts(next) else { return false }
+            advance()
+            return true
+        }
+        guard let escape = peek(), escape != UInt8(ascii: "\n") else { throw CompileError(location, "Unexpected end of string.") }
+        if Array("abfnrtv\\?'\"".utf8).contains(escape) || (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(escape) {
+            advance()  // further octal digits are ordinary characters to the tokenizer
+        } else if escape == UInt8(ascii: "x") {
+            advance()
+            guard consume(isHexDigit) else { throw fail("Expected hex digits for escape sequence.") }
+        } else if escape == UInt8(ascii: "u") {
+            advance()
+            for _ in 0..<4 where !consume(isHexDigit) { throw fail("Expected four hex digits for \\u escape sequence.") }
+        } else if escape == UInt8(ascii: "U") {
+            advance()
+            // Eight hex digits, at most 0010ffff.
+            let valid = consume { $0 == UInt8(ascii: "0") } && consume { $0 == UInt8(ascii: "0") }
+                && consume { $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "1") }
+                && (0..<5).allSatisfy { _ in consume(isHexDigit) }
+            guard valid else { throw fail("Expected eight hex digits up to 10ffff for \\U escape sequence") }
+        } else {
+            throw fail("Invalid escape sequence in string literal.")
         }
     }
 }
