@@ -8,9 +8,11 @@ struct SchemaCompileCommand: ParsableCommand {
         commandName: "compile",
         abstract: "Compile .proto files into a FileDescriptorSet, as protoc --descriptor_set_out does.",
         discussion: """
-            Files are named relative to an import path (-I, default: the current directory), as \
-            protoc names them. The google/protobuf well-known types need no import path. Errors \
-            are printed as file:line:column: message and the exit status is 1.
+            Files are found as protoc finds them (-I, default: the current directory): a path on \
+            disk under an import path is named relative to it (-I protos protos/foo/bar.proto, or \
+            with an absolute -I), and a name that is no file on disk is looked up under the import \
+            paths (-I protos foo/bar.proto). The google/protobuf well-known types need no import \
+            path. Errors are printed as file:line:column: message and the exit status is 1.
             """
     )
 

@@ -51,6 +51,42 @@ final class SchemaCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: workspace.root + "/out.pb"))
     }
 
+    /// Input files are found as protoc finds them: named relative to an import path, as a disk
+    /// path under an import path, or relative to the working directory under an absolute `-I`.
+    func testInputFilesResolveAgainstImportPathsAsProtocDoes() throws {
+        let workspace = try ProtoWorkspace([
+            "protos/foo/bar.proto": "syntax = \"proto3\";\npackage foo;\nimport \"foo/dep.proto\";\nmessage Bar {\n  Dep d = 1;\n}\n",
+            "protos/foo/dep.proto": "syntax = \"proto3\";\npackage foo;\nmessage Dep {}\n",
+            "first/foo/dep.proto": "syntax = \"proto3\";\npackage foo;\nmessage Dep {}\n",
+        ])
+        defer { workspace.remove() }
+        let reference = try Protoc.compile(["foo/bar.proto"], importPaths: ["protos"], workingDirectory: workspace.root)
+        let expected = try XCTUnwrap(reference.descriptorSet, reference.stderr).serializedData()
+        let calls: [(String, [String])] = [
+            ("a file named relative to an import path", ["-I", "protos", "foo/bar.proto"]),
+            ("a file relative to the working directory, absolute -I", ["-I", workspace.root + "/protos", "protos/foo/bar.proto"]),
+            ("a disk path under an -I prefix", ["-I", "protos", "protos/foo/bar.proto"]),
+            ("an absolute disk path, relative -I", ["-I", "./protos/", workspace.root + "/protos//foo/bar.proto"]),
+        ]
+        for (what, arguments) in calls {
+            let out = workspace.root + "/out.pb"
+            try? FileManager.default.removeItem(atPath: out)
+            let (status, stderr) = try run(["schema", "compile", "--include_imports", "-o", out] + arguments, in: workspace.root)
+            XCTAssertEqual(status, 0, "\(what): \(stderr)")
+            XCTAssertEqual(FileManager.default.contents(atPath: out), expected, "\(what): not the bytes protoc writes for foo/bar.proto")
+        }
+        let (missing, missingError) = try run(["schema", "compile", "-o", "out.pb", "-I", "protos", "foo/nope.proto"], in: workspace.root)
+        XCTAssertEqual(missing, 1)
+        XCTAssertTrue(missingError.contains("foo/nope.proto:1:1: File not found"), missingError)
+        let (outside, outsideError) = try run(["schema", "compile", "-o", "out.pb", "-I", "protos", "first/foo/dep.proto"], in: workspace.root)
+        XCTAssertEqual(outside, 1)
+        XCTAssertTrue(outsideError.contains("does not reside within any path specified using --proto_path"), outsideError)
+        // protoc refuses an input an earlier import path shadows: another file would be compiled under its name.
+        let (shadowed, shadowError) = try run(["schema", "compile", "-o", "out.pb", "-I", "first", "-I", "protos", "protos/foo/dep.proto"], in: workspace.root)
+        XCTAssertEqual(shadowed, 1)
+        XCTAssertTrue(shadowError.contains("Input is shadowed in the --proto_path by \"first/foo/dep.proto\""), shadowError)
+    }
+
     func testDiffExitCodesGateCI() throws {
         let workspace = try ProtoWorkspace([
             "v1/order.proto": "syntax = \"proto3\";\npackage shop.v1;\nmessage Order {\n  string id = 1;\n  int32 amount = 2;\n}\n",

@@ -73,45 +73,6 @@ public struct ProtoCompiler: Sendable {
         return Output(allFiles: all, requestedFiles: names.compactMap { byName[$0] })
     }
 
-    /// Compiles files given as paths on disk, as protoc's command line does: each path must lie
-    /// under an import path (`.` when none is given), and is named relative to it.
-    public func compile(paths: [String]) throws(CompileErrors) -> Output {
-        var compiler = self
-        if compiler.importPaths.isEmpty { compiler.importPaths = ["."] }
-        var names: [String] = []
-        var errors: [CompileError] = []
-        for path in paths {
-            if let name = compiler.importName(forPath: path) {
-                names.append(name)
-            } else {
-                errors.append(CompileError(SourceLocation(file: path, line: 1, column: 1),
-                    "File does not reside within any path specified using --proto_path (or -I).  You must specify a --proto_path which encompasses this file.  Note that the proto_path must be an exact prefix of the .proto file names -- protoc is too dumb to figure out when two paths (e.g. absolute and relative) are equivalent (it's harder than you think)."))
-            }
-        }
-        if !errors.isEmpty { throw CompileErrors(errors) }
-        return try compiler.compile(names)
-    }
-
-    /// The import name of a path on disk: the path relative to the first import path that holds it.
-    func importName(forPath path: String) -> String? {
-        let normalized = Self.normalize(path)
-        for root in importPaths {
-            let base = Self.normalize(root)
-            if base == "." || base.isEmpty {
-                if !normalized.hasPrefix("/") && !normalized.hasPrefix("../") { return normalized }
-                continue
-            }
-            if normalized.hasPrefix(base + "/") { return String(normalized.dropFirst(base.count + 1)) }
-        }
-        return nil
-    }
-
-    static func normalize(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) where part != "." { parts.append(part) }
-        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
-    }
-
     /// The text of the file imported as `name`: in-memory sources, then import paths, then the
     /// bundled well-known types; a file larger than `limits.maxFileBytes` is refused unread.
     func read(_ name: String) throws(CompileError) -> String? {
@@ -124,7 +85,7 @@ public struct ProtoCompiler: Sendable {
             return text
         }
         for root in importPaths {
-            let path = root == "." ? name : root + "/" + name
+            let path = Self.diskPath(root: root, name)
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
                   attributes[.type] as? FileAttributeType != .typeDirectory else { continue }
             if let size = attributes[.size] as? Int, size > limits.maxFileBytes { throw tooLarge(size) }
