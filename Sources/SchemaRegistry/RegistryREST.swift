@@ -43,8 +43,15 @@ public struct RegistryREST: Sendable {
     /// The API over `service`.
     public init(service: SchemaRegistryService) { self.service = service }
 
+    /// The largest request body read: the largest schema with every byte JSON-escaped as
+    /// `\uXXXX`, plus room for references and the other fields.
+    public var maxBodyBytes: Int { 6 * service.compilation.maxSchemaBytes + 64 * 1024 }
+
     /// Answers one request; never throws (errors become Confluent error bodies).
     public func handle(_ request: RegistryHTTPRequest) -> RegistryHTTPResponse {
+        guard request.body.count <= maxBodyBytes else {
+            return Self.error(RegistryError(413, "the request body is \(request.body.count) bytes, more than the limit of \(maxBodyBytes) (schemas are at most \(service.compilation.maxSchemaBytes) bytes); it was not read"))
+        }
         do {
             return try route(request)
         } catch let error as RegistryError {

@@ -40,10 +40,16 @@ public final class SchemaRegistryService: Sendable {
     /// Compiles submissions and caches stored schemas.
     public let compilation: SchemaCompilation
     private let checker = CompatibilityChecker()
+    /// The largest record a registration may commit, JSON-encoded as the node's metadata log
+    /// stores it (the schema's text and its descriptor's fingerprint): the log's 1 MiB record
+    /// limit less room for the record's framing.
+    public let maxRecordBytes: Int
 
-    /// A service over `store`.
-    public init(store: any RegistryStore, maxSchemaBytes: Int = 1 << 20) {
+    /// A service over `store`, taking schemas of at most `maxSchemaBytes` whose records are at
+    /// most `maxRecordBytes`.
+    public init(store: any RegistryStore, maxSchemaBytes: Int = 1 << 20, maxRecordBytes: Int = (1 << 20) - 1024) {
         self.store = store
+        self.maxRecordBytes = maxRecordBytes
         compilation = SchemaCompilation(maxSchemaBytes: maxSchemaBytes)
     }
 
@@ -61,6 +67,8 @@ public final class SchemaRegistryService: Sendable {
         // Compiled before writes are excluded (a compile takes milliseconds; the store's lock also
         // guards the node's topic metadata). References name immutable versions, so the result
         // holds unless one was removed meanwhile, which is checked under the lock.
+        // The record carries the text: one too large for the store is refused before compiling.
+        if submission.schema.utf8.count > maxRecordBytes { throw RegistryError.tooLarge(submission.schema.utf8.count, limit: maxRecordBytes) }
         let compiled = try compilation.compile(submission, in: state)
         return try store.updateRegistry { state in
             for reference in submission.references
@@ -94,7 +102,12 @@ public final class SchemaRegistryService: Sendable {
                 throw RegistryError(42205, "Subject \(subject) already has version \(version)")
             }
             let schema = existing ?? RegisteredSchema(id: id, schema: submission.schema, references: submission.references, fingerprint: compiled.fingerprint)
-            return (.schemaRegistered(subject: subject, version: version, schema: schema), (id, version))
+            let record = RegistryRecord.schemaRegistered(subject: subject, version: version, schema: schema)
+            let recordBytes = try JSONEncoder().encode(record).count
+            guard recordBytes <= maxRecordBytes else {
+                throw RegistryError(42209, "Register operation failed because schema is too large to store: its registry record (the text and the compiled descriptor's fingerprint) is \(recordBytes) bytes, more than the limit of \(maxRecordBytes); split it into schemas that reference each other")
+            }
+            return (record, (id, version))
         }
     }
 
