@@ -123,12 +123,20 @@ final class NodeAPI: Sendable {
                 respond(try Self.success(header.requestID, groups.list()), nil)
             case .registry:
                 let request: Ganglion_V1_RegistryRequest = try decode(body)
-                let answer = RegistryREST(service: registry).handle(RegistryHTTPRequest(
-                    method: request.method, segments: request.path, query: request.query, body: Array(request.body)))
-                var response = Ganglion_V1_RegistryResponse()
-                response.status = UInt32(answer.status)
-                response.body = Data(answer.body)
-                respond(try Self.success(header.requestID, response), nil)
+                let requestID = header.requestID
+                // Registrations and checks compile schemas (seconds for a large one): never on the socket thread.
+                Self.registryWork.async {
+                    let answer = RegistryREST(service: self.registry).handle(RegistryHTTPRequest(
+                        method: request.method, segments: request.path, query: request.query, body: Array(request.body)))
+                    var response = Ganglion_V1_RegistryResponse()
+                    response.status = UInt32(answer.status)
+                    response.body = Data(answer.body)
+                    do {
+                        respond(try Self.success(requestID, response), nil)
+                    } catch {
+                        respond(Self.error(requestID, .internal, "\(error)"), nil)
+                    }
+                }
             case .resetOffsets:
                 respond(try Self.success(header.requestID, resetOffsets(try decode(body))), nil)
             case .ask:
