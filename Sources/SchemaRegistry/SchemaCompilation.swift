@@ -63,6 +63,15 @@ public final class SchemaCompilation: @unchecked Sendable {
     /// A compiler for schemas of at most `maxSchemaBytes`.
     public init(maxSchemaBytes: Int = 1 << 20) { self.maxSchemaBytes = maxSchemaBytes }
 
+    /// The stored schema `id` if it is compiled already; never compiles.
+    public func cached(id: Int32) -> CompiledSchema? { lock.withLock { byID[id] } }
+
+    /// Keeps `compiled` as stored schema `id`'s compilation, unless one is kept already (an id's
+    /// content never changes; a schema registered again has the same fingerprint).
+    func remember(_ compiled: CompiledSchema, id: Int32) {
+        lock.withLock { if byID[id] == nil { byID[id] = compiled } }
+    }
+
     /// The stored schema `id`, compiled (cached).
     public func compiled(id: Int32, in state: RegistryState) throws(RegistryError) -> CompiledSchema {
         if let cached = lock.withLock({ byID[id] }) { return cached }

@@ -51,6 +51,17 @@ public final class SchemaRegistryService: Sendable {
         self.store = store
         self.maxRecordBytes = maxRecordBytes
         compilation = SchemaCompilation(maxSchemaBytes: maxSchemaBytes)
+        compileStoredSchemasAhead()
+    }
+
+    /// Compiles every stored schema in the background, so validating an event on the node's
+    /// socket thread finds its schema compiled (a registration compiles its own, see `register`).
+    private func compileStoredSchemasAhead() {
+        let state = store.registryState
+        guard !state.schemas.isEmpty else { return }
+        DispatchQueue.global(qos: .utility).async { [compilation] in
+            for id in state.schemas.keys.sorted() { _ = try? compilation.compiled(id: id, in: state) }
+        }
     }
 
     /// The state now.
@@ -70,7 +81,7 @@ public final class SchemaRegistryService: Sendable {
         // The record carries the text: one too large for the store is refused before compiling.
         if submission.schema.utf8.count > maxRecordBytes { throw RegistryError.tooLarge(submission.schema.utf8.count, limit: maxRecordBytes) }
         let compiled = try compilation.compile(submission, in: state)
-        return try store.updateRegistry { state in
+        let registered: (id: Int32, version: Int32) = try store.updateRegistry { state in
             for reference in submission.references
             where state.subjects[reference.subject]?.versions.contains(where: { $0.version == reference.version }) != true {
                 throw RegistryError.invalidSchema("reference \(reference.name) names subject '\(reference.subject)' version \(reference.version), which does not exist")
@@ -109,6 +120,8 @@ public final class SchemaRegistryService: Sendable {
             }
             return (record, (id, version))
         }
+        compilation.remember(compiled, id: registered.id)
+        return registered
     }
 
     /// The version of `subject` holding `submission`'s schema (40401: no such subject; 40403: not under it).
