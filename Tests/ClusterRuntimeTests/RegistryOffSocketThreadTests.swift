@@ -55,6 +55,30 @@ final class RegistryOffSocketThreadTests: XCTestCase {
         return text
     }
 
+    /// The registry queue's thread has the stack for the deepest schema the compiler takes.
+    func testASchemaNestedToTheDepthLimitRegistersThroughTheNode() throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let connection = try Connection(node.endpoints.api)
+        let depth = 100
+        var text = "syntax = \"proto3\";\npackage deep.v1;\n"
+        for level in 0..<depth { text += "message M\(level) {\n  M\(level) again = 1;\n  map<string, M\(level)> byName = 2;\n" }
+        text += String(repeating: "}\n", count: depth)
+        for (subject, schema, status) in [("deep-value", text, 200), ("deeper-value", text.replacingOccurrences(of: "package deep.v1;", with: "package deep.v1;\nmessage Top {\n") + "}\n", 422)] {
+            var register = Ganglion_V1_RegistryRequest()
+            register.method = "POST"
+            register.path = ["subjects", subject, "versions"]
+            register.body = try JSONSerialization.data(withJSONObject: ["schemaType": "PROTOBUF", "schema": schema])
+            _ = try connection.send(.registry, register)
+            let (header, frames) = try connection.receive()
+            XCTAssertEqual(header.error, .none, header.errorMessage)
+            let response = try frames[0].withUnsafeBytes { try Ganglion_V1_RegistryResponse(serializedBytes: Data($0)) }
+            let answer = String(decoding: response.body, as: UTF8.self)
+            XCTAssertEqual(Int(response.status), status, answer)
+            if status == 422 { XCTAssertTrue(answer.contains("nested more than 100 levels"), answer) }
+        }
+    }
+
     func testProduceIsAnsweredWhileALargeSchemaCompiles() throws {
         let node = try startTestNode(directory)
         defer { node.stop() }
