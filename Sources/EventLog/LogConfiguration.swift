@@ -22,7 +22,7 @@ public struct LogConfiguration: Sendable, Hashable {
     public var maxBatchBytes = 8 << 20
     /// Largest single record accepted (its encoded size).
     public var maxRecordBytes = 1 << 20
-    /// Most segments whose files may be open at once (3 descriptors each).
+    /// Most segments a log may hold. (Their descriptors are bounded across logs by `openFiles`.)
     public var maxOpenSegments = 10_000
     /// Delete segments whose newest record is older than this (ms); `nil` keeps them.
     public var retentionMilliseconds: Int64? = 7 * 24 * 3_600_000
@@ -32,6 +32,12 @@ public struct LogConfiguration: Sendable, Hashable {
     public var compacted = false
     /// How long a tombstone survives compaction (ms), so consumers see the delete.
     public var tombstoneRetentionMilliseconds: Int64 = 24 * 3_600_000
+
+    /// The descriptors of segment files, bounded by an LRU shared with the other logs using it.
+    public var openFiles = LogFilePool.shared
+    /// The threads that fsync for this log (group commit and interval flushes), shared with the
+    /// other logs using it.
+    public var flusher = LogFlusher.shared
 
     /// Faults to inject (tests only; `nil` in production).
     public var faults: LogFaults?

@@ -4,36 +4,55 @@ import Glibc
 import Darwin
 #endif
 
-/// An open file of the log, closed when the last reference goes (so a reader holding it can
-/// finish even after retention deleted the file).
+/// A file of the log. Its descriptor comes from a ``LogFilePool``, which may close it while the
+/// file is idle and reopens it on the next use; ``holdOpen()`` keeps it open until the file is
+/// released (so a reader holding it can finish even after retention deleted the file).
 final class LogFile: @unchecked Sendable {
-    // Positional I/O (pread/pwrite/fsync) is safe from several threads on one descriptor;
-    // `size` is only changed by the log while it holds its lock.
-    let descriptor: Int32
+    // Positional I/O (pread/pwrite/fsync) is safe from several threads on one descriptor; the
+    // slot is guarded by the pool's lock, and the pool never closes a descriptor in use.
     let path: String
+    private let pool: LogFilePool
+    private let slot = LogFilePool.Slot()
 
     /// Opens (creating when `create`) the file at `path` for reading and writing.
-    init(path: String, create: Bool) throws {
-        let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0)
-        let fd = open(path, flags, 0o644)
-        guard fd >= 0 else { throw LogFile.error("open", path) }
-        self.descriptor = fd
+    init(path: String, create: Bool, pool: LogFilePool = .shared) throws {
         self.path = path
+        self.pool = pool
+        try pool.open(slot, path: path, flags: O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0))
     }
 
-    deinit { close(descriptor) }
+    deinit { pool.forget(slot) }
+
+    /// Runs `body` with the file's descriptor, reopening it if the pool had closed it.
+    private func withDescriptor<T>(_ body: (Int32) throws -> T) throws -> T {
+        let descriptor = try pool.acquire(slot, path: path)
+        defer { pool.release(slot) }
+        return try body(descriptor)
+    }
+
+    /// Keeps the file open until it is released, however long the pool's LRU: call before its
+    /// path is unlinked or replaced, so holders of this file still read what it held.
+    func holdOpen() throws {
+        _ = try pool.acquire(slot, path: path)
+    }
 
     /// The file's current size.
     func size() throws -> Int {
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw LogFile.error("stat", path) }
-        return Int(info.st_size)
+        try withDescriptor { descriptor in
+            var info = stat()
+            guard fstat(descriptor, &info) == 0 else { throw LogFile.error("stat", path) }
+            return Int(info.st_size)
+        }
     }
 
     /// Reads up to `count` bytes at `offset`.
     func read(at offset: Int, count: Int) throws -> [UInt8] {
         guard count > 0 else { return [] }
-        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialised in
+        return try withDescriptor { descriptor in try read(descriptor, at: offset, count: count) }
+    }
+
+    private func read(_ descriptor: Int32, at offset: Int, count: Int) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialised in
             var done = 0
             while done < count {
                 let got = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
@@ -50,6 +69,10 @@ final class LogFile: @unchecked Sendable {
 
     /// Writes all of `parts`, in order, at `offset` (one vectored write where possible).
     func write(_ parts: [UnsafeRawBufferPointer], at offset: Int) throws {
+        try withDescriptor { descriptor in try write(descriptor, parts, at: offset) }
+    }
+
+    private func write(_ descriptor: Int32, _ parts: [UnsafeRawBufferPointer], at offset: Int) throws {
         var vectors = parts.filter { !$0.isEmpty }.map {
             iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
         }
@@ -78,75 +101,21 @@ final class LogFile: @unchecked Sendable {
 
     /// Makes everything written so far durable.
     func sync() throws {
-        while fdatasync(descriptor) != 0 {
-            if errno != EINTR { throw LogFile.error("fsync", path) }
+        try withDescriptor { descriptor in
+            while fdatasync(descriptor) != 0 {
+                if errno != EINTR { throw LogFile.error("fsync", path) }
+            }
         }
     }
 
     /// Cuts the file to `size` bytes.
     func truncate(to size: Int) throws {
-        guard ftruncate(descriptor, off_t(size)) == 0 else { throw LogFile.error("truncate", path) }
+        try withDescriptor { descriptor in
+            guard ftruncate(descriptor, off_t(size)) == 0 else { throw LogFile.error("truncate", path) }
+        }
     }
 
     static func error(_ operation: String, _ path: String) -> LogError {
         LogError(.io, "\(operation) \(path): \(String(cString: strerror(errno)))")
-    }
-}
-
-private func systemRename(_ from: String, _ to: String) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.rename(from, to)
-    #else
-    Darwin.rename(from, to)
-    #endif
-}
-
-/// File-system helpers for the log's directory.
-enum LogDirectory {
-    static func create(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw LogFile.error("mkdir", path) }
-    }
-
-    static func list(_ path: String) throws -> [String] {
-        guard let directory = opendir(path) else { throw LogFile.error("opendir", path) }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
-
-    static func remove(_ path: String) {
-        unlink(path)
-    }
-
-    static func exists(_ path: String) -> Bool {
-        access(path, F_OK) == 0
-    }
-
-    /// Replaces `path` atomically with `contents`, durably (temp file, fsync, rename, fsync dir).
-    static func writeAtomically(_ contents: [UInt8], to path: String, directory: String) throws {
-        let temporary = path + ".tmp"
-        let file = try LogFile(path: temporary, create: true)
-        try file.truncate(to: 0)
-        try contents.withUnsafeBytes { try file.write([$0], at: 0) }
-        try file.sync()
-        try rename(temporary, path)
-        try syncDirectory(directory)
-    }
-
-    static func syncDirectory(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw LogFile.error("open", path) }
-        defer { close(fd) }
-        _ = fsync(fd)
-    }
-
-    static func rename(_ from: String, _ to: String) throws {
-        guard systemRename(from, to) == 0 else { throw LogFile.error("rename", from) }
     }
 }

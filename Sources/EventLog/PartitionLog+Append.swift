@@ -33,7 +33,7 @@ extension PartitionLog {
     }
 
     /// Appends one batch without blocking for durability: the batch is checked and written now
-    /// (errors are thrown at once), and `completion` runs — on the log's flusher thread for
+    /// (errors are thrown at once), and `completion` runs — on a thread of the log's ``LogFlusher`` for
     /// fsync-every-batch, inline otherwise — once the policy is met. Many appends in flight
     /// share one fsync: this is how a node acknowledges many producers with few fsyncs.
     public func append(
@@ -90,6 +90,7 @@ extension PartitionLog {
             try epochs.assign(epoch: leaderEpoch, startOffset: base)
             producers.record(stored)
             endOffset = stored.nextOffset
+            scheduleIntervalFlush()
             return AppendResult(firstOffset: base, lastOffset: stored.lastOffset, size: batch.count, leaderEpoch: leaderEpoch)
         }
         return result
@@ -125,7 +126,7 @@ extension PartitionLog {
             throw syncFailure!
         }
         durableOffset = endOffset
-        let segment = try Segment(directory: directory, baseOffset: endOffset, createdAt: clock())
+        let segment = try Segment(directory: directory, baseOffset: endOffset, createdAt: clock(), pool: configuration.openFiles)
         segments.append(segment)
         try LogDirectory.syncDirectory(directory)
     }

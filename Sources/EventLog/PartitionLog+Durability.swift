@@ -7,7 +7,8 @@ struct DurabilityWaiter {
 }
 
 extension PartitionLog {
-    /// Calls `notify` once everything below `target` is fsynced (at once if it already is).
+    /// Calls `notify` once everything below `target` is fsynced (at once if it already is). The
+    /// log's flusher fsyncs for it (group commit: one fsync serves every waiter at the time).
     func whenDurable(_ target: Int64, notify: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         state.lock()
         if durableOffset >= target {
@@ -16,18 +17,17 @@ extension PartitionLog {
         } else if let syncFailure {
             state.unlock()
             notify(.failure(syncFailure))
-        } else if closed && !flusherRunning {
+        } else if deleted {
             state.unlock()
-            notify(.failure(LogError(.closed, "the log in \(directory) closed before offset \(target - 1) was durable")))
+            notify(.failure(LogError(.deleted, "the log in \(directory) was deleted before offset \(target - 1) was durable")))
         } else {
             waiters.append(DurabilityWaiter(target: target, notify: notify))
-            state.broadcast()  // wake the flusher
+            configuration.flusher.requestFlush(self)
             state.unlock()
         }
     }
 
-    /// Blocks until everything below `target` is fsynced (group commit: one fsync serves every
-    /// waiter at the time, and only the waiters it satisfies are woken).
+    /// Blocks until everything below `target` is fsynced.
     func waitUntilDurable(_ target: Int64) throws {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var outcome: Result<Void, any Error> = .success(())
@@ -39,51 +39,28 @@ extension PartitionLog {
         try outcome.get()
     }
 
-    /// Starts the thread that fsyncs for waiters (group commit) and, under the interval policy,
-    /// every interval. It holds the log only weakly between steps, drains the waiters after
-    /// `close()`, and then ends.
-    func startFlusher() {
-        if case .interval(let duration) = configuration.durability {
-            flushInterval = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-            nextIntervalFlush = Date(timeIntervalSinceNow: flushInterval!)
-        }
-        flusherRunning = true
-        let thread = Thread { [weak self] in
-            while let log = self, log.flushStep() {}
-        }
-        thread.name = "ganglion.log.flusher"
-        thread.start()
+    /// Under the interval policy, asks the flusher to fsync one interval after the first append
+    /// not yet covered by a flush (call under the lock, after an append).
+    func scheduleIntervalFlush() {
+        guard case .interval(let interval) = configuration.durability, !intervalFlushScheduled else { return }
+        intervalFlushScheduled = true
+        let nanoseconds = UInt64(interval.components.seconds) * 1_000_000_000 + UInt64(interval.components.attoseconds / 1_000_000_000)
+        configuration.flusher.scheduleFlush(self, at: DispatchTime.now().uptimeNanoseconds + nanoseconds)
     }
 
-    /// One step of the flusher: notify satisfied waiters, or fsync for the others or the
-    /// interval, or wait (at most a second, so a dropped log is noticed). `false` when done.
-    private func flushStep() -> Bool {
+    /// One turn of the flusher for this log (on a flusher thread, never two at once): fsyncs the
+    /// active segment if appenders wait or an interval flush is due and something is unsynced,
+    /// then tells the waiters it satisfied (or fails them all once the log is poisoned), and asks
+    /// the flusher again for waiters that arrived during the fsync.
+    func flushForFlusher() {
         state.lock()
-        let ready = takeSatisfiedWaiters()
-        if !ready.isEmpty {
+        let intervalDue = intervalFlushScheduled
+        intervalFlushScheduled = false  // only the timer queues a log with no waiters
+        guard syncFailure == nil, !deleted, durableOffset < endOffset, !waiters.isEmpty || intervalDue else {
+            let done = takeFinishedWaiters()
             state.unlock()
-            for waiter in ready { waiter.notify(.success(())) }
-            return true
-        }
-        if let syncFailure, !waiters.isEmpty {
-            let failed = waiters
-            waiters = []
-            state.unlock()
-            for waiter in failed { waiter.notify(.failure(syncFailure)) }
-            return true
-        }
-        let intervalDue = flushInterval != nil && Date() >= nextIntervalFlush && syncFailure == nil
-        if waiters.isEmpty && !(intervalDue && durableOffset < endOffset) {
-            if closed {
-                flusherRunning = false
-                state.unlock()
-                return false
-            }
-            if intervalDue { nextIntervalFlush = Date(timeIntervalSinceNow: flushInterval!) }
-            let wake = flushInterval == nil ? Date(timeIntervalSinceNow: 1) : min(nextIntervalFlush, Date(timeIntervalSinceNow: 1))
-            _ = state.wait(until: wake)
-            state.unlock()
-            return true
+            done.notify()
+            return
         }
         let flushedTo = endOffset
         let active = segments.last!
@@ -92,15 +69,15 @@ extension PartitionLog {
         do { try syncSegment(active) } catch { failure = error }
         state.lock()
         syncs &+= 1
-        if let interval = flushInterval { nextIntervalFlush = Date(timeIntervalSinceNow: interval) }
-        if let failure { poison(after: failure) }
-        if failure != nil {
-            state.unlock()
-            return true  // the next step fails every waiter
+        if let failure {
+            poison(after: failure)
+        } else {
+            durableOffset = max(durableOffset, flushedTo)
         }
-        durableOffset = max(durableOffset, flushedTo)
+        let done = takeFinishedWaiters()
+        if !waiters.isEmpty { configuration.flusher.requestFlush(self) }
         state.unlock()
-        return true
+        done.notify()
     }
 
     /// fsyncs a segment, or fails as the injected faults say.
@@ -111,11 +88,28 @@ extension PartitionLog {
         try segment.sync()
     }
 
-    /// Removes and returns the waiters whose offsets are now durable.
-    private func takeSatisfiedWaiters() -> [DurabilityWaiter] {
-        guard waiters.contains(where: { $0.target <= durableOffset }) else { return [] }
+    /// Removes and returns the waiters that are answered: those now durable, or every one once
+    /// the log is poisoned or deleted. Call under the lock.
+    private func takeFinishedWaiters() -> FinishedWaiters {
+        if let failure: LogError = syncFailure ?? (deleted ? LogError(.deleted, "the log in \(directory) was deleted") : nil) {
+            defer { waiters = [] }
+            return FinishedWaiters(durable: [], failed: waiters, failure: failure)
+        }
+        guard waiters.contains(where: { $0.target <= durableOffset }) else { return FinishedWaiters() }
         let ready = waiters.filter { $0.target <= durableOffset }
         waiters.removeAll { $0.target <= durableOffset }
-        return ready
+        return FinishedWaiters(durable: ready)
+    }
+}
+
+/// Waiters answered by one flush, notified once the log's lock is released.
+struct FinishedWaiters {
+    var durable: [DurabilityWaiter] = []
+    var failed: [DurabilityWaiter] = []
+    var failure: LogError?
+
+    func notify() {
+        for waiter in durable { waiter.notify(.success(())) }
+        if let failure { for waiter in failed { waiter.notify(.failure(failure)) } }
     }
 }

@@ -3,13 +3,12 @@ import Foundation
 /// The durable, segmented log of one partition: appends batches with dense offsets, serves
 /// ranges of stored bytes, and recovers, truncates, retains and compacts.
 ///
-/// Thread-safe: appends are ordered under one lock; the fsync of group commit and the reads of
-/// segment files happen outside it. Time comes from `clock` (milliseconds since the epoch) so
+/// Thread-safe: appends are ordered under one lock; the fsync of group commit (on a thread of the
+/// configuration's shared ``LogFlusher``) and the reads of segment files happen outside it. Time comes from `clock` (milliseconds since the epoch) so
 /// retention and compaction are testable.
 public final class PartitionLog: @unchecked Sendable {
-    // Every mutable property below is guarded by `state`, an NSCondition used both as the lock
-    // and to wake appenders waiting for a group-commit fsync.
-    let state = NSCondition()
+    // Every mutable property below is guarded by `state`.
+    let state = NSLock()
     /// Where the segment files live.
     public let directory: String
     /// The configuration the log was opened with.
@@ -23,9 +22,8 @@ public final class PartitionLog: @unchecked Sendable {
     var watermark: Int64
     var durableOffset: Int64
     var waiters: [DurabilityWaiter] = []
-    var flusherRunning = false
-    var flushInterval: Double?
-    var nextIntervalFlush = Date.distantFuture
+    /// An interval flush is scheduled with the flusher.
+    var intervalFlushScheduled = false
     var syncs: UInt64 = 0
     var closed = false
     /// Set when an fsync failed: the log refuses appends and acknowledgements until reopened.
@@ -59,7 +57,6 @@ public final class PartitionLog: @unchecked Sendable {
         epochs = try LeaderEpochCache(directory: directory)
         try epochs.truncate(fromOffset: endOffset)
         try rebuildProducerState()
-        startFlusher()
     }
 
     /// The offset the next appended record gets (the log end offset).
@@ -114,14 +111,11 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Flushes, persists the checkpoint and closes; later calls fail with ``LogError/Code/closed``.
     public func close() throws {
-        defer { locked { closed = true; state.broadcast() } }
+        defer { locked { closed = true } }
         if let failure = locked({ syncFailure }) { throw failure }  // nothing unsynced is vouched for
         try flush()
         try checkpoint()
-        locked {
-            closed = true
-            state.broadcast()
-        }
+        locked { closed = true }
     }
 
     /// Closes the log without flushing it, for a log about to be deleted: appends and reads are
@@ -132,7 +126,6 @@ public final class PartitionLog: @unchecked Sendable {
         let waiting: [DurabilityWaiter] = locked {
             closed = true
             deleted = true
-            state.broadcast()
             defer { waiters = [] }
             return waiters
         }
@@ -157,14 +150,7 @@ public final class PartitionLog: @unchecked Sendable {
         if syncFailure == nil {
             syncFailure = LogError(.io, "an fsync of \(directory) failed (\(error)); the log refuses appends until it is reopened and recovered")
         }
-        state.broadcast()
-    }
-
-    deinit {
-        locked {
-            closed = true
-            state.broadcast()
-        }
+        if !waiters.isEmpty { configuration.flusher.requestFlush(self) }
     }
 }
 

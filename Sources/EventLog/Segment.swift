@@ -25,18 +25,19 @@ final class Segment: @unchecked Sendable {
     var offsetIndexPath: String { "\(directory)/\(Segment.fileName(baseOffset, ".index"))" }
     var timeIndexPath: String { "\(directory)/\(Segment.fileName(baseOffset, ".timeindex"))" }
 
-    /// Opens or creates the segment files. The caller recovers or loads the index next.
-    init(directory: String, baseOffset: Int64, createdAt: Int64) throws {
+    /// Opens or creates the segment files, their descriptors bounded by `pool`. The caller
+    /// recovers or loads the index next.
+    init(directory: String, baseOffset: Int64, createdAt: Int64, pool: LogFilePool) throws {
         self.directory = directory
         self.baseOffset = baseOffset
         self.createdAt = createdAt
         let log = "\(directory)/\(Segment.fileName(baseOffset, ".log"))"
-        file = try LogFile(path: log, create: true)
+        file = try LogFile(path: log, create: true, pool: pool)
         size = try file.size()
         nextOffset = baseOffset
         index = SegmentIndex(baseOffset: baseOffset)
-        offsetIndexFile = try LogFile(path: "\(directory)/\(Segment.fileName(baseOffset, ".index"))", create: true)
-        timeIndexFile = try LogFile(path: "\(directory)/\(Segment.fileName(baseOffset, ".timeindex"))", create: true)
+        offsetIndexFile = try LogFile(path: "\(directory)/\(Segment.fileName(baseOffset, ".index"))", create: true, pool: pool)
+        timeIndexFile = try LogFile(path: "\(directory)/\(Segment.fileName(baseOffset, ".timeindex"))", create: true, pool: pool)
     }
 
     /// Appends a validated batch whose header fields `prefix` (base offset … leader epoch) were
@@ -272,6 +273,7 @@ final class Segment: @unchecked Sendable {
 
     /// Deletes the segment's files (open readers keep their descriptor until they finish).
     func delete() {
+        try? file.holdOpen()
         LogDirectory.remove(logPath)
         LogDirectory.remove(offsetIndexPath)
         LogDirectory.remove(timeIndexPath)
