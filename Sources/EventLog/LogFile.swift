@@ -13,11 +13,14 @@ final class LogFile: @unchecked Sendable {
     let path: String
     private let pool: LogFilePool
     private let slot = LogFilePool.Slot()
+    /// Injected faults: writes, truncations and fsyncs go through their crash model.
+    private let faults: LogFaults?
 
     /// Opens (creating when `create`) the file at `path` for reading and writing.
-    init(path: String, create: Bool, pool: LogFilePool = .shared) throws {
+    init(path: String, create: Bool, pool: LogFilePool = .shared, faults: LogFaults? = nil) throws {
         self.path = path
         self.pool = pool
+        self.faults = faults
         try pool.open(slot, path: path, flags: O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0))
     }
 
@@ -69,7 +72,10 @@ final class LogFile: @unchecked Sendable {
 
     /// Writes all of `parts`, in order, at `offset` (one vectored write where possible).
     func write(_ parts: [UnsafeRawBufferPointer], at offset: Int) throws {
-        try withDescriptor { descriptor in try write(descriptor, parts, at: offset) }
+        guard let faults else { return try withDescriptor { descriptor in try write(descriptor, parts, at: offset) } }
+        try faults.perform(.write(offset: offset, bytes: parts.flatMap { Array($0) }), on: self) {
+            try withDescriptor { descriptor in try write(descriptor, parts, at: offset) }
+        }
     }
 
     private func write(_ descriptor: Int32, _ parts: [UnsafeRawBufferPointer], at offset: Int) throws {
@@ -101,6 +107,11 @@ final class LogFile: @unchecked Sendable {
 
     /// Makes everything written so far durable.
     func sync() throws {
+        guard let faults else { return try syncNow() }
+        try faults.perform(.sync, on: self) { try syncNow() }
+    }
+
+    private func syncNow() throws {
         try withDescriptor { descriptor in
             while fdatasync(descriptor) != 0 {
                 if errno != EINTR { throw LogFile.error("fsync", path) }
@@ -110,6 +121,11 @@ final class LogFile: @unchecked Sendable {
 
     /// Cuts the file to `size` bytes.
     func truncate(to size: Int) throws {
+        guard let faults else { return try truncateNow(to: size) }
+        try faults.perform(.truncate(size: size), on: self) { try truncateNow(to: size) }
+    }
+
+    private func truncateNow(to size: Int) throws {
         try withDescriptor { descriptor in
             guard ftruncate(descriptor, off_t(size)) == 0 else { throw LogFile.error("truncate", path) }
         }

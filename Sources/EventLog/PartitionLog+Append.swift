@@ -126,7 +126,7 @@ extension PartitionLog {
             throw syncFailure!
         }
         durableOffset = endOffset
-        let segment = try Segment(directory: directory, baseOffset: endOffset, createdAt: clock(), pool: configuration.openFiles)
+        let segment = try Segment(directory: directory, baseOffset: endOffset, createdAt: clock(), pool: configuration.openFiles, faults: configuration.faults)
         segments.append(segment)
         try LogDirectory.syncDirectory(directory)
     }

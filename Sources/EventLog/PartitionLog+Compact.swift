@@ -80,14 +80,14 @@ extension PartitionLog {
     /// Swaps a segment's file for `bytes` atomically and reopens it.
     private func replace(_ segment: Segment, with bytes: [UInt8]) throws -> Segment {
         let cleaned = segment.logPath + ".cleaned"
-        let file = try LogFile(path: cleaned, create: true, pool: configuration.openFiles)
+        let file = try LogFile(path: cleaned, create: true, pool: configuration.openFiles, faults: configuration.faults)
         try file.truncate(to: 0)
         try bytes.withUnsafeBytes { try file.write([$0], at: 0) }
         try file.sync()
         try segment.file.holdOpen()  // readers of the old segment keep reading the old file
         try LogDirectory.rename(cleaned, segment.logPath)
         try LogDirectory.syncDirectory(directory)
-        let reopened = try Segment(directory: directory, baseOffset: segment.baseOffset, createdAt: segment.createdAt, pool: configuration.openFiles)
+        let reopened = try Segment(directory: directory, baseOffset: segment.baseOffset, createdAt: segment.createdAt, pool: configuration.openFiles, faults: configuration.faults)
         _ = try reopened.scan(indexIntervalBytes: configuration.indexIntervalBytes, maxBatchBytes: configuration.maxBatchBytes,
                               expectedFirstOffset: segment.baseOffset)
         return reopened

@@ -20,14 +20,14 @@ extension PartitionLog {
         if bases.isEmpty { bases = [firstOffset] }
         var segments: [Segment] = []
         for base in bases.dropLast() {
-            let segment = try Segment(directory: directory, baseOffset: base, createdAt: clock(), pool: configuration.openFiles)
+            let segment = try Segment(directory: directory, baseOffset: base, createdAt: clock(), pool: configuration.openFiles, faults: configuration.faults)
             if try segment.loadIndexes(indexIntervalBytes: configuration.indexIntervalBytes,
                                        maxBatchBytes: configuration.maxBatchBytes) {
                 report.rebuiltIndexes.append(segment.logPath)
             }
             segments.append(segment)
         }
-        let active = try Segment(directory: directory, baseOffset: bases.last!, createdAt: clock(), pool: configuration.openFiles)
+        let active = try Segment(directory: directory, baseOffset: bases.last!, createdAt: clock(), pool: configuration.openFiles, faults: configuration.faults)
         let scan = try active.scan(indexIntervalBytes: configuration.indexIntervalBytes,
                                    maxBatchBytes: configuration.maxBatchBytes,
                                    expectedFirstOffset: segments.last?.nextOffset ?? active.baseOffset)

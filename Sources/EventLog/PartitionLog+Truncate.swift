@@ -28,7 +28,7 @@ extension PartitionLog {
                 // precedes it): continue in a fresh segment there, so a restart resumes at the
                 // same end.
                 try segment.sync()
-                segment = try Segment(directory: directory, baseOffset: cut.base, createdAt: clock(), pool: configuration.openFiles)
+                segment = try Segment(directory: directory, baseOffset: cut.base, createdAt: clock(), pool: configuration.openFiles, faults: configuration.faults)
                 segments.append(segment)
             }
             endOffset = segment.nextOffset

@@ -25,19 +25,23 @@ final class Segment: @unchecked Sendable {
     var offsetIndexPath: String { "\(directory)/\(Segment.fileName(baseOffset, ".index"))" }
     var timeIndexPath: String { "\(directory)/\(Segment.fileName(baseOffset, ".timeindex"))" }
 
-    /// Opens or creates the segment files, their descriptors bounded by `pool`. The caller
-    /// recovers or loads the index next.
-    init(directory: String, baseOffset: Int64, createdAt: Int64, pool: LogFilePool) throws {
+    /// Injected faults the segment's files go through (tests only).
+    private let faults: LogFaults?
+
+    /// Opens or creates the segment files, their descriptors bounded by `pool` (and their
+    /// changes modelled by `faults`, in tests). The caller recovers or loads the index next.
+    init(directory: String, baseOffset: Int64, createdAt: Int64, pool: LogFilePool, faults: LogFaults?) throws {
         self.directory = directory
+        self.faults = faults
         self.baseOffset = baseOffset
         self.createdAt = createdAt
         let log = "\(directory)/\(Segment.fileName(baseOffset, ".log"))"
-        file = try LogFile(path: log, create: true, pool: pool)
+        file = try LogFile(path: log, create: true, pool: pool, faults: faults)
         size = try file.size()
         nextOffset = baseOffset
         index = SegmentIndex(baseOffset: baseOffset)
-        offsetIndexFile = try LogFile(path: "\(directory)/\(Segment.fileName(baseOffset, ".index"))", create: true, pool: pool)
-        timeIndexFile = try LogFile(path: "\(directory)/\(Segment.fileName(baseOffset, ".timeindex"))", create: true, pool: pool)
+        offsetIndexFile = try LogFile(path: "\(directory)/\(Segment.fileName(baseOffset, ".index"))", create: true, pool: pool, faults: faults)
+        timeIndexFile = try LogFile(path: "\(directory)/\(Segment.fileName(baseOffset, ".timeindex"))", create: true, pool: pool, faults: faults)
     }
 
     /// Appends a validated batch whose header fields `prefix` (base offset … leader epoch) were
@@ -274,9 +278,10 @@ final class Segment: @unchecked Sendable {
     /// Deletes the segment's files (open readers keep their descriptor until they finish).
     func delete() {
         try? file.holdOpen()
-        LogDirectory.remove(logPath)
-        LogDirectory.remove(offsetIndexPath)
-        LogDirectory.remove(timeIndexPath)
+        for path in [logPath, offsetIndexPath, timeIndexPath] {
+            faults?.forget(path)
+            LogDirectory.remove(path)
+        }
     }
 }
 
