@@ -27,6 +27,8 @@ public final class LogFilePool: @unchecked Sendable, Hashable {
         var older: Slot?
         var newer: Slot?
         var listed = false
+        /// The file first opened (device, inode): a reopen must find the same file.
+        var identity: (device: UInt64, inode: UInt64)?
     }
 
     /// The pool logs share unless configured otherwise: a quarter of the process's descriptor
@@ -36,7 +38,12 @@ public final class LogFilePool: @unchecked Sendable, Hashable {
     /// A quarter of the soft `RLIMIT_NOFILE`, between 16 and 1 024.
     public static var defaultLimit: Int {
         var limits = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return 256 }
+        #if canImport(Glibc)
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limits) == 0 else { return 256 }
         return Int(min(max(limits.rlim_cur / 4, 16), 1024))
     }
 
@@ -71,6 +78,17 @@ public final class LogFilePool: @unchecked Sendable, Hashable {
             }
             let descriptor = systemOpen(path, flags, 0o644)
             guard descriptor >= 0 else { throw LogFile.error("open", path) }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0 else {
+                defer { close(descriptor) }
+                throw LogFile.error("stat", path)
+            }
+            let identity = (device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            if let expected = slot.identity, expected != identity {
+                close(descriptor)
+                throw LogError(.io, "\(path) was replaced since it was opened; reopen the log to read the new file")
+            }
+            slot.identity = identity
             slot.descriptor = descriptor
             slot.users = 1
             openCount += 1

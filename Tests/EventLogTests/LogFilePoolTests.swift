@@ -47,3 +47,19 @@ final class LogFilePoolTests: XCTestCase {
         XCTAssertEqual(try header.withUnsafeBytes { try RecordBatchHeader(parsing: $0) }.baseOffset, 0)
     }
 }
+
+extension LogFilePoolTests {
+    func testAnEvictedFileWhosePathWasReplacedIsNotReadAsTheOldOne() throws {
+        let directory = temporaryLogDirectory(self)
+        try LogDirectory.create(directory)
+        let pool = LogFilePool(limit: 2)
+        let file = try LogFile(path: "\(directory)/segment", create: true, pool: pool)
+        try Array("old".utf8).withUnsafeBytes { try file.write([$0], at: 0) }
+        let replacement = try LogFile(path: "\(directory)/segment.cleaned", create: true, pool: pool)
+        try Array("new".utf8).withUnsafeBytes { try replacement.write([$0], at: 0) }
+        try LogDirectory.rename("\(directory)/segment.cleaned", "\(directory)/segment")
+        _ = try (0..<3).map { try LogFile(path: "\(directory)/other-\($0)", create: true, pool: pool) }  // evicts `file`
+        let error = assertLogError(.io) { try file.read(at: 0, count: 3) }
+        XCTAssertTrue(error?.message.contains("replaced") ?? false, error?.message ?? "")
+    }
+}
