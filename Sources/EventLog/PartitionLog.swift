@@ -4,8 +4,8 @@ import Foundation
 /// ranges of stored bytes, and recovers, truncates, retains and compacts.
 ///
 /// Thread-safe: appends are ordered under one lock; the fsync of group commit (on a thread of the
-/// configuration's shared ``LogFlusher``) and the reads of segment files happen outside it. Time comes from `clock` (milliseconds since the epoch) so
-/// retention and compaction are testable.
+/// configuration's shared ``LogFlusher``) and the reads of segment files happen outside it. Time
+/// comes from `clock` (milliseconds since the epoch) so retention and compaction are testable.
 public final class PartitionLog: @unchecked Sendable {
     // Every mutable property below is guarded by `state`.
     let state = NSLock()
