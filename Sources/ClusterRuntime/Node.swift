@@ -86,6 +86,8 @@ public struct NodeConfiguration: Sendable {
     public var producerWindow = 1024
     /// The most bytes in one request message.
     public var maxMessageBytes: Int64 = 16 << 20
+    /// The most asks that may wait for replies at once; beyond it an ask is answered `BUSY`.
+    public var maxWaitingAsks = 10_000
 
     /// The defaults: a cluster of one with its data in `./data`.
     public init() {}
@@ -132,7 +134,8 @@ public final class Node: Sendable {
         nodeID = configuration.nodeID
         dataDirectory = configuration.dataDirectory
         let loop = self.loop, groups = self.groups, logs = self.logs, metadata = self.metadata
-        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: endpointState) { stream in
+        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: endpointState,
+                          askWaiters: AskWaiters(limit: configuration.maxWaitingAsks)) { stream in
             loop.execute { owner in
                 if let pubID = owner.socketIDs.last, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
             }

@@ -30,12 +30,14 @@ extension NodeAPI {
         let key = Array(request.key)
         let inputPartition = UInt32(KeyPartitioner.partition(for: key, partitionCount: Int32(input.partitions)))
         let replyPartition = UInt32(KeyPartitioner.partition(for: key, partitionCount: Int32(replies.partitions)))
-        let (replyKey, replyLog, _) = try lookup(repliesTopic, replyPartition)
-        // Replies are looked for from here on: the request is stored after this point.
-        let searchFrom = replyLog.logEndOffset
+        _ = try lookup(repliesTopic, replyPartition)
 
         var event = EventEnvelope()
         event.id = request.id.isEmpty ? UUID().uuidString : request.id
+        // Registered before the request is stored, so a reply however fast finds its waiter.
+        guard askWaiters.register(event.id) else {
+            throw ProtocolFailure(.busy, "\(askWaiters.limit) asks already wait for replies on this node (or one with id \(event.id) does); retry shortly")
+        }
         event.specVersion = EventEnvelope.cloudEventsSpecVersion
         event.source = "/asks"
         event.type = request.type.isEmpty ? AgentAsk.defaultType : request.type
@@ -46,11 +48,17 @@ extension NodeAPI {
         event.extensions = [AgentAsk.extensionKey: request.agent]
         var batch = RecordBatchBuilder()
         batch.append(key: key, value: try event.serializedBytes(), timestamp: Int64(Date().timeIntervalSince1970 * 1000))
-        let offset = try await store(batch.build(), topic: topic, partition: inputPartition)
+        let offset: Int64
+        do {
+            offset = try await store(batch.build(), topic: topic, partition: inputPartition)
+        } catch {
+            askWaiters.cancel(event.id)
+            throw error
+        }
 
         let timeout = request.timeoutMs == 0 ? 5_000 : Int(request.timeoutMs)
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(timeout))
-        guard let reply = try await awaitReply(to: event.id, log: replyLog, partition: replyKey, from: searchFrom, until: deadline) else {
+        guard let reply = await askWaiters.reply(to: event.id, until: deadline) else {
             throw ProtocolFailure(.timeout, "agent \(request.agent) did not reply within \(timeout) ms; the request stays at \(topic)[\(inputPartition)] offset \(offset) and will still be handled")
         }
         var response = Ganglion_V1_AskResponse()
@@ -87,49 +95,5 @@ extension NodeAPI {
         guard response.count >= 2 else { throw ProtocolFailure(.internal, "the produce answer for \(topic)[\(partition)] has no body") }
         let body = try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }
         return body.baseOffset
-    }
-
-    /// The reply event caused by `requestID` in `log` from `offset` on, waiting for new records
-    /// until `deadline`; nil when none came.
-    private func awaitReply(to requestID: String, log: PartitionLog, partition: TopicPartition, from offset: Int64,
-                            until deadline: ContinuousClock.Instant) async throws -> EventEnvelope? {
-        var position = max(offset, log.logStartOffset)
-        while true {
-            for record in try log.records(from: position) where record.offset >= position {
-                position = record.offset + 1
-                guard let value = record.value, let event = try? EventEnvelope(serializedBytes: value) else { continue }
-                if event.causationID == requestID && event.type == AgentAsk.replyType { return event }
-            }
-            if ContinuousClock.now >= deadline { return nil }
-            let waiters = fetchWaiters, seen = position
-            let expired: Bool = await withCheckedContinuation { continuation in
-                let once = ResumeOnce(continuation)
-                if !waiters.park(partition, until: deadline, retry: { once.resume($0) }) {
-                    // Too many waiters: look again shortly.
-                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(5)) { once.resume(false) }
-                }
-                // A record appended between the read and the parking woke nobody: look again now.
-                if log.logEndOffset > seen { once.resume(false) }
-            }
-            if expired && log.logEndOffset <= position { return nil }
-        }
-    }
-}
-
-/// Resumes a continuation at most once (a parked wait can be ended by its waiter list and by a
-/// second look, whichever comes first).
-private final class ResumeOnce: @unchecked Sendable {
-    // `continuation` is guarded by `lock`.
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Bool, Never>?
-
-    init(_ continuation: CheckedContinuation<Bool, Never>) { self.continuation = continuation }
-
-    func resume(_ value: Bool) {
-        let pending: CheckedContinuation<Bool, Never>? = lock.withLock {
-            defer { continuation = nil }
-            return continuation
-        }
-        pending?.resume(returning: value)
     }
 }

@@ -26,13 +26,16 @@ final class NodeAPI: Sendable {
     let endpoints: LockedEndpoints
     /// Fetches waiting for records (long poll).
     let fetchWaiters = FetchWaiters()
+    /// Asks waiting for their replies.
+    let askWaiters: AskWaiters
     /// Serialises producer-id decisions (read the registry, then commit the next id or epoch).
     let producerIDs = NSLock()
     /// Sends a stream message on PUB (for batches the node stores itself, such as asks).
     let publish: @Sendable ([Frame]) -> Void
 
     init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: LockedEndpoints,
-         publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
+         askWaiters: AskWaiters = AskWaiters(limit: 10_000), publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
+        self.askWaiters = askWaiters
         self.publish = publish
         self.registry = registry
         validator = EventValidator(registry: registry)
@@ -235,6 +238,9 @@ final class NodeAPI: Sendable {
                     response.appendTimeMs = Int64(Date().timeIntervalSince1970 * 1000)
                     respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), streamMessage)
                     self.fetchWaiters.wake(key)
+                    if key.topic.hasSuffix(AgentAsk.repliesSuffix), !self.askWaiters.isEmpty {
+                        batch.withUnsafeBytes { self.askWaiters.deliver($0) }
+                    }
                 case .failure(let error):
                     respond(silent ? [] : Self.error(requestID, (error as? LogError).map(Self.code(for:)) ?? .internal, "\(error)"), nil)
                 }

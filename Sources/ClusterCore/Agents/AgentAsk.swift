@@ -18,7 +18,10 @@ public enum AgentAsk {
     public static func deadLetterTopic(_ agent: String) -> String { "\(agent).dlq" }
 
     /// Where an agent type's replies go (as many partitions as its input topic).
-    public static func repliesTopic(_ agent: String) -> String { "\(agent).replies" }
+    public static func repliesTopic(_ agent: String) -> String { "\(agent)\(repliesSuffix)" }
+
+    /// What every replies topic's name ends with.
+    public static let repliesSuffix = ".replies"
 
     /// The reply event's id for the request `requestID` (a reply sent again has the same id).
     public static func replyID(_ requestID: String) -> String { "\(requestID)-reply" }
