@@ -77,11 +77,17 @@ final class GroupService: @unchecked Sendable {
         let recorded = metadata.state.groupAssignments[coordinator.groupID]?.epoch ?? -1
         guard coordinator.targetEpoch > recorded, coordinator.targetEpoch > 0 else { return }
         let members = coordinator.targetAssignment.reduce(into: [String: [TopicPartition]]()) { $0[$1.key.value] = $1.value.sorted() }
-        do {
-            try metadata.commit(.groupAssignment(group: coordinator.groupID, assignment: GroupAssignment(epoch: coordinator.targetEpoch, members: members)))
-            NodeMetrics.rebalanced(group: coordinator.groupID)
-        } catch {
-            // The in-memory coordinator stays authoritative on one node; the next change records again.
+        let group = coordinator.groupID
+        // Recorded without waiting for the fsync (callers hold the group lock on the socket
+        // thread). A refusal is harmless: the in-memory coordinator stays authoritative on one
+        // node, an epoch already on its way is refused as not new, and the next change records again.
+        metadata.commit(deciding: { state in
+            guard (state.groupAssignments[group]?.epoch ?? -1) < coordinator.targetEpoch else {
+                throw ProtocolFailure(.invalidConfig, "group \(group) epoch \(coordinator.targetEpoch) is already recorded")
+            }
+            return .groupAssignment(group: group, assignment: GroupAssignment(epoch: coordinator.targetEpoch, members: members))
+        }) { result in
+            if case .success = result { NodeMetrics.rebalanced(group: group) }
         }
     }
 

@@ -86,6 +86,8 @@ public struct NodeConfiguration: Sendable {
     public var producerWindow = 1024
     /// The most bytes in one request message.
     public var maxMessageBytes: Int64 = 16 << 20
+    /// Storage faults injected into the metadata log (tests only; nil in production).
+    public var metadataFaults: LogFaults?
     /// The most asks that may wait for replies at once; beyond it an ask is answered `BUSY`.
     public var maxWaitingAsks = 10_000
 
@@ -115,7 +117,7 @@ public final class Node: Sendable {
     /// Opens the data directory, binds the sockets, writes `endpoints.json` and starts serving.
     public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "ganglion.node")) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        metadata = try MetadataStore(directory: configuration.dataDirectory)
+        metadata = try MetadataStore(directory: configuration.dataDirectory, faults: configuration.metadataFaults)
         registry = SchemaRegistryService(store: metadata)
         logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability)
         groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,

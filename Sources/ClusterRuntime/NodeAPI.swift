@@ -28,8 +28,6 @@ final class NodeAPI: Sendable {
     let fetchWaiters = FetchWaiters()
     /// Asks waiting for their replies.
     let askWaiters: AskWaiters
-    /// Serialises producer-id decisions (read the registry, then commit the next id or epoch).
-    let producerIDs = NSLock()
     /// Sends a stream message on PUB (for batches the node stores itself, such as asks).
     let publish: @Sendable ([Frame]) -> Void
 
@@ -81,10 +79,13 @@ final class NodeAPI: Sendable {
             case .metadata:
                 respond(try Self.success(header.requestID, metadataResponse(try decode(body))), nil)
             case .createTopic:
-                respond(try Self.success(header.requestID, createTopic(try decode(body))), nil)
+                // Metadata commits answer from the metadata log's apply queue once durable: the
+                // socket thread never waits for their fsync.
+                let requestID = header.requestID
+                createTopic(try decode(body)) { respond(Self.reply(requestID, $0), nil) }
             case .deleteTopic:
-                try deleteTopic(try decode(body))
-                respond(try Self.success(header.requestID, Ganglion_V1_DeleteTopicResponse()), nil)
+                let requestID = header.requestID
+                deleteTopic(try decode(body)) { respond(Self.reply(requestID, $0), nil) }
             case .groupHeartbeat:
                 respond(try Self.success(header.requestID, groups.heartbeat(try decode(body))), nil)
             case .offsetCommit:
@@ -110,7 +111,8 @@ final class NodeAPI: Sendable {
                 respond(try Self.success(header.requestID, groups.fetchOffsets(try decode(body))), nil)
             case .initProducerID:
                 let request: Ganglion_V1_InitProducerIdRequest = try decode(body)
-                respond(try Self.success(header.requestID, initProducer(request)), nil)
+                let requestID = header.requestID
+                initProducer(request) { respond(Self.reply(requestID, $0), nil) }
             case .describeGroup:
                 let request: Ganglion_V1_DescribeGroupRequest = try decode(body)
                 let topics = metadata.state.topics
@@ -286,66 +288,7 @@ final class NodeAPI: Sendable {
         return try Self.success(header.requestID, response) + [Frame(read.bytes)]
     }
 
-    /// A new producer id, or the next epoch of an existing one (fencing its older instances).
-    func initProducer(_ request: Ganglion_V1_InitProducerIdRequest) throws -> Ganglion_V1_InitProducerIdResponse {
-        // Read and commit as one step: in-process shards ask from their own tasks, beside the socket loop.
-        let record: MetadataRecord = try producerIDs.withLock {
-            let record: MetadataRecord
-            do {
-                record = try metadata.state.producerInitialization(resuming: request.producerID > 0 ? request.producerID : nil)
-            } catch let error as MetadataError {
-                throw ProtocolFailure(.invalidConfig, error.message)
-            }
-            do {
-                try metadata.commit(record)
-            } catch let error as MetadataError {
-                throw ProtocolFailure(.internal, "the producer id could not be recorded: \(error)")
-            }
-            return record
-        }
-        guard case .producerInitialized(let id, let epoch) = record else { throw ProtocolFailure(.internal, "unreachable") }
-        var response = Ganglion_V1_InitProducerIdResponse()
-        response.producerID = id
-        response.producerEpoch = Int32(epoch)
-        return response
-    }
-
     // MARK: Topics and metadata
-
-    func createTopic(_ request: Ganglion_V1_CreateTopicRequest) throws -> Ganglion_V1_CreateTopicResponse {
-        let config = request.config
-        let validation: SchemaValidationMode = switch config.validation {
-        case .id: .id
-        case .full: .full
-        default: .none
-        }
-        let subject = config.subject.isEmpty ? (validation == .none ? nil : "\(request.name)-value") : config.subject
-        let configuration = TopicConfiguration(
-            partitions: Int32(clamping: config.partitions), replicationFactor: Int32(clamping: max(config.replicationFactor, 1)),
-            retentionMilliseconds: config.retentionMs > 0 ? config.retentionMs : nil,
-            retentionBytes: config.retentionBytes > 0 ? config.retentionBytes : nil, compacted: config.compacted,
-            subject: subject, validation: validation == .none ? nil : validation)
-        guard configuration.replicationFactor == 1 else {
-            throw ProtocolFailure(.invalidConfig, "a single node holds one replica; replication factor \(configuration.replicationFactor) needs more nodes")
-        }
-        do {
-            try metadata.commit(.topicCreated(name: request.name, configuration: configuration))
-        } catch let error as MetadataError {
-            throw ProtocolFailure(error.code == .topicExists ? .topicExists : .invalidConfig, error.message)
-        }
-        var response = Ganglion_V1_CreateTopicResponse()
-        response.topic = try describe(request.name, configuration)
-        return response
-    }
-
-    private func deleteTopic(_ request: Ganglion_V1_DeleteTopicRequest) throws {
-        guard let configuration = metadata.state.topics[request.name] else {
-            throw ProtocolFailure(.unknownTopic, "topic \(request.name) does not exist")
-        }
-        try metadata.commit(.topicDeleted(name: request.name))
-        logs.delete(topic: request.name, partitions: configuration.partitions)
-        try groups.forgetOffsets(ofTopic: request.name)
-    }
 
     private func metadataResponse(_ request: Ganglion_V1_MetadataRequest) throws -> Ganglion_V1_MetadataResponse {
         let topics = metadata.state.topics
@@ -368,7 +311,7 @@ final class NodeAPI: Sendable {
         return response
     }
 
-    private func describe(_ name: String, _ configuration: TopicConfiguration) throws -> Ganglion_V1_TopicMetadata {
+    func describe(_ name: String, _ configuration: TopicConfiguration) throws -> Ganglion_V1_TopicMetadata {
         var topic = Ganglion_V1_TopicMetadata()
         topic.name = name
         topic.config.partitions = UInt32(configuration.partitions)

@@ -50,11 +50,17 @@ enum LogDirectory {
         try syncDirectory(directory)
     }
 
-    static func syncDirectory(_ path: String) throws {
+    /// fsyncs directory `path`, so the entries made or renamed in it survive a crash.
+    static func syncDirectory(_ path: String, faults: LogFaults? = nil) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw LogFile.error("open", path) }
         defer { close(fd) }
-        _ = fsync(fd)
+        var result = fsync(fd)
+        if let faults, !faults.takeDirectorySync(path) {
+            result = -1
+            errno = EIO
+        }
+        _ = result
     }
 
     static func rename(_ from: String, _ to: String) throws {

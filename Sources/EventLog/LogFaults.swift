@@ -10,6 +10,10 @@ public final class LogFaults: @unchecked Sendable, Hashable {
     // operation, so a crash never lands in the middle of one.
     private let lock = NSLock()
     private var failingSyncs = 0
+    private var slowSyncs = 0
+    private var failingDirectorySyncs = 0
+    private var directorySyncs: [String] = []
+    private var syncDelay = Duration.zero
     /// Writes and truncations since each file's last fsync, oldest first, by path.
     private var unsynced: [String: [UnsyncedChange]] = [:]
     private var operations = 0
@@ -35,6 +39,39 @@ public final class LogFaults: @unchecked Sendable, Hashable {
 
     /// Makes the next `count` fsyncs of the log's segments fail with EIO.
     public func failNextSyncs(_ count: Int) { lock.withLock { failingSyncs += count } }
+
+    /// Makes the next `count` fsyncs of the log's directories (or their parents) fail with EIO.
+    public func failNextDirectorySyncs(_ count: Int) { lock.withLock { failingDirectorySyncs += count } }
+
+    /// Every directory fsynced so far, in order.
+    public var syncedDirectories: [String] { lock.withLock { directorySyncs } }
+
+    /// Records an fsync of directory `path`; false when it is to fail.
+    func takeDirectorySync(_ path: String) -> Bool {
+        lock.withLock {
+            directorySyncs.append(path)
+            guard failingDirectorySyncs > 0 else { return true }
+            failingDirectorySyncs -= 1
+            return false
+        }
+    }
+
+    /// Makes the next `count` fsyncs of the log's segments take `delay` longer (a slow disk).
+    public func delayNextSyncs(_ count: Int, by delay: Duration) {
+        lock.withLock {
+            slowSyncs += count
+            syncDelay = delay
+        }
+    }
+
+    /// How long this fsync is to stall (counting it off); nil for no stall.
+    func takeSyncDelay() -> Duration? {
+        lock.withLock {
+            guard slowSyncs > 0 else { return nil }
+            slowSyncs -= 1
+            return syncDelay
+        }
+    }
 
     /// Whether this fsync is to fail (counting it off).
     func takeSyncFailure() -> Bool {

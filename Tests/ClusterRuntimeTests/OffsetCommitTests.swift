@@ -80,7 +80,7 @@ final class OffsetCommitTests: XCTestCase {
         let faults = LogFaults()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let metadata = try MetadataStore(directory: directory)
-        try metadata.commit(.topicCreated(name: "t", configuration: TopicConfiguration(partitions: 1)))
+        try metadata.commitAndWait(.topicCreated(name: "t", configuration: TopicConfiguration(partitions: 1)))
         let groups = try GroupService(dataDirectory: directory, metadata: metadata, faults: faults)
         defer { groups.close() }
         var heartbeat = Ganglion_V1_GroupHeartbeatRequest()

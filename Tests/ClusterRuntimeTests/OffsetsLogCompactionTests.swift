@@ -17,7 +17,7 @@ final class OffsetsLogCompactionTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let metadata = try MetadataStore(directory: directory)
-        try metadata.commit(.topicCreated(name: "t", configuration: TopicConfiguration(partitions: 4)))
+        try metadata.commitAndWait(.topicCreated(name: "t", configuration: TopicConfiguration(partitions: 4)))
         var groups: GroupService? = try GroupService(dataDirectory: directory, metadata: metadata, offsetsSegmentBytes: 256 << 10)
         var heartbeat = Ganglion_V1_GroupHeartbeatRequest()
         heartbeat.group = "g"

@@ -49,7 +49,7 @@ public struct NodeShardIO: ShardIO {
     public func initWriter(resuming producerID: Int64?) async throws -> (id: Int64, epoch: Int16) {
         var request = Ganglion_V1_InitProducerIdRequest()
         request.producerID = producerID ?? 0
-        let response = try await refusals { try api.initProducer(request) }
+        let response = try await refusals { try await api.initProducer(request) }
         return (response.producerID, Int16(response.producerEpoch))
     }
 
@@ -66,7 +66,7 @@ public struct NodeShardIO: ShardIO {
                 request.name = event.topic
                 request.config.partitions = 1
                 try await refusals {
-                    do { _ = try api.createTopic(request) } catch let failure as ProtocolFailure where failure.code == .topicExists {}
+                    do { _ = try await api.createTopic(request) } catch let failure as ProtocolFailure where failure.code == .topicExists {}
                 }
                 configuration = api.metadata.state.topics[event.topic]
             }

@@ -1,0 +1,119 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+import SchemaRegistry
+import SwiftProtobuf
+import ZeroMQ
+
+/// Requests that change the metadata log (topics, producer ids). Each is decided against the
+/// metadata decided so far and answered once its record is durable, from the metadata log's
+/// apply queue: nothing here waits for an fsync on the caller's thread.
+extension NodeAPI {
+    /// A new producer id, the next epoch of an issued one (fencing its older instances), or a new
+    /// id when that one's epochs are exhausted.
+    func initProducer(_ request: Ganglion_V1_InitProducerIdRequest,
+                      completion: @escaping @Sendable (Result<Ganglion_V1_InitProducerIdResponse, any Error>) -> Void) {
+        let resuming = request.producerID > 0 ? request.producerID : nil
+        metadata.commit(deciding: { state in
+            do {
+                return try state.producerInitialization(resuming: resuming)
+            } catch let error as MetadataError {
+                throw ProtocolFailure(.invalidConfig, error.message)
+            }
+        }) { result in
+            completion(result.flatMap { record in
+                guard case .producerInitialized(let id, let epoch) = record else {
+                    return .failure(ProtocolFailure(.internal, "unreachable: \(record) is not a producer record"))
+                }
+                var response = Ganglion_V1_InitProducerIdResponse()
+                response.producerID = id
+                response.producerEpoch = Int32(epoch)
+                return .success(response)
+            }.mapError(Self.metadataFailure))
+        }
+    }
+
+    /// ``initProducer(_:completion:)`` for callers in the node's process (agent shards).
+    func initProducer(_ request: Ganglion_V1_InitProducerIdRequest) async throws -> Ganglion_V1_InitProducerIdResponse {
+        try await withCheckedThrowingContinuation { continuation in initProducer(request) { continuation.resume(with: $0) } }
+    }
+
+    /// Creates a topic as configured in `request`.
+    func createTopic(_ request: Ganglion_V1_CreateTopicRequest,
+                     completion: @escaping @Sendable (Result<Ganglion_V1_CreateTopicResponse, any Error>) -> Void) {
+        let config = request.config
+        let validation: SchemaValidationMode = switch config.validation {
+        case .id: .id
+        case .full: .full
+        default: .none
+        }
+        let subject = config.subject.isEmpty ? (validation == .none ? nil : "\(request.name)-value") : config.subject
+        let configuration = TopicConfiguration(
+            partitions: Int32(clamping: config.partitions), replicationFactor: Int32(clamping: max(config.replicationFactor, 1)),
+            retentionMilliseconds: config.retentionMs > 0 ? config.retentionMs : nil,
+            retentionBytes: config.retentionBytes > 0 ? config.retentionBytes : nil, compacted: config.compacted,
+            subject: subject, validation: validation == .none ? nil : validation)
+        guard configuration.replicationFactor == 1 else {
+            return completion(.failure(ProtocolFailure(
+                .invalidConfig, "a single node holds one replica; replication factor \(configuration.replicationFactor) needs more nodes")))
+        }
+        let name = request.name
+        metadata.commit(deciding: { _ in .topicCreated(name: name, configuration: configuration) }) { result in
+            completion(Result {
+                _ = try result.mapError(Self.metadataFailure).get()
+                var response = Ganglion_V1_CreateTopicResponse()
+                response.topic = try self.describe(name, configuration)
+                return response
+            })
+        }
+    }
+
+    /// ``createTopic(_:completion:)`` for callers in the node's process.
+    func createTopic(_ request: Ganglion_V1_CreateTopicRequest) async throws -> Ganglion_V1_CreateTopicResponse {
+        try await withCheckedThrowingContinuation { continuation in createTopic(request) { continuation.resume(with: $0) } }
+    }
+
+    /// Deletes a topic: its record, then its logs and every group's offsets on it.
+    func deleteTopic(_ request: Ganglion_V1_DeleteTopicRequest,
+                     completion: @escaping @Sendable (Result<Ganglion_V1_DeleteTopicResponse, any Error>) -> Void) {
+        let name = request.name
+        // Set by the decision (which runs before the completion can), read by the completion.
+        nonisolated(unsafe) var partitions: Int32 = 0
+        metadata.commit(deciding: { state in
+            guard let configuration = state.topics[name] else { throw ProtocolFailure(.unknownTopic, "topic \(name) does not exist") }
+            partitions = configuration.partitions
+            return .topicDeleted(name: name)
+        }) { result in
+            completion(Result {
+                _ = try result.mapError(Self.metadataFailure).get()
+                self.logs.delete(topic: name, partitions: partitions)
+                try self.groups.forgetOffsets(ofTopic: name)
+                return Ganglion_V1_DeleteTopicResponse()
+            })
+        }
+    }
+
+    /// A metadata refusal as the protocol error a client gets.
+    static func metadataFailure(_ error: any Error) -> any Error {
+        guard let error = error as? MetadataError else { return error }
+        return ProtocolFailure(error.code == .topicExists ? .topicExists : error.code == .unknownTopic ? .unknownTopic : .invalidConfig, error.message)
+    }
+
+    /// The reply frames for an answer that completed (success, or the error's code and message).
+    static func reply<Body: SwiftProtobuf.Message>(_ requestID: UInt64, _ result: Result<Body, any Error>) -> [Frame] {
+        switch result {
+        case .success(let body):
+            return (try? success(requestID, body)) ?? error(requestID, .internal, "encoding the response failed")
+        case .failure(let failure as ProtocolFailure):
+            NodeMetrics.rejected(failure.code)
+            return error(requestID, failure.code, failure.message)
+        case .failure(let failure as LogError):
+            NodeMetrics.rejected(code(for: failure))
+            return error(requestID, code(for: failure), failure.description)
+        case .failure(let failure):
+            NodeMetrics.rejected(.internal)
+            return error(requestID, .internal, "\(failure)")
+        }
+    }
+}
