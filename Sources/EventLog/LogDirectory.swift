@@ -14,8 +14,15 @@ private func systemRename(_ from: String, _ to: String) -> Int32 {
 
 /// File-system helpers for the log's directory.
 enum LogDirectory {
-    static func create(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw LogFile.error("mkdir", path) }
+    /// Makes directory `path` if it is missing, durably: a new directory's entry is fsynced in
+    /// its parent, so the partition survives a crash with its first segment.
+    static func create(_ path: String, faults: LogFaults? = nil) throws {
+        if mkdir(path, 0o755) == 0 {
+            let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            try syncDirectory(parent.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : parent, faults: faults)
+        } else if errno != EEXIST {
+            throw LogFile.error("mkdir", path)
+        }
     }
 
     static func list(_ path: String) throws -> [String] {
@@ -40,14 +47,14 @@ enum LogDirectory {
     }
 
     /// Replaces `path` atomically with `contents`, durably (temp file, fsync, rename, fsync dir).
-    static func writeAtomically(_ contents: [UInt8], to path: String, directory: String) throws {
+    static func writeAtomically(_ contents: [UInt8], to path: String, directory: String, faults: LogFaults? = nil) throws {
         let temporary = path + ".tmp"
         let file = try LogFile(path: temporary, create: true)
         try file.truncate(to: 0)
         try contents.withUnsafeBytes { try file.write([$0], at: 0) }
         try file.sync()
         try rename(temporary, path)
-        try syncDirectory(directory)
+        try syncDirectory(directory, faults: faults)
     }
 
     /// fsyncs directory `path`, so the entries made or renamed in it survive a crash.
@@ -60,7 +67,7 @@ enum LogDirectory {
             result = -1
             errno = EIO
         }
-        _ = result
+        guard result == 0 else { throw LogFile.error("fsync of directory", path) }
     }
 
     static func rename(_ from: String, _ to: String) throws {

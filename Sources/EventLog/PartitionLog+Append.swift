@@ -128,7 +128,7 @@ extension PartitionLog {
         durableOffset = endOffset
         let segment = try Segment(directory: directory, baseOffset: endOffset, createdAt: clock(), pool: configuration.openFiles, faults: configuration.faults)
         segments.append(segment)
-        try LogDirectory.syncDirectory(directory)
+        try LogDirectory.syncDirectory(directory, faults: configuration.faults)
     }
 
     /// Forces a new segment now (tests and tools).

@@ -86,7 +86,7 @@ extension PartitionLog {
         try file.sync()
         try segment.file.holdOpen()  // readers of the old segment keep reading the old file
         try LogDirectory.rename(cleaned, segment.logPath)
-        try LogDirectory.syncDirectory(directory)
+        try LogDirectory.syncDirectory(directory, faults: configuration.faults)
         let reopened = try Segment(directory: directory, baseOffset: segment.baseOffset, createdAt: segment.createdAt, pool: configuration.openFiles, faults: configuration.faults)
         _ = try reopened.scan(indexIntervalBytes: configuration.indexIntervalBytes, maxBatchBytes: configuration.maxBatchBytes,
                               expectedFirstOffset: segment.baseOffset)

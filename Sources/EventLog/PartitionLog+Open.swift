@@ -17,7 +17,8 @@ extension PartitionLog {
         guard bases.count <= configuration.maxOpenSegments else {
             throw LogError(.tooLarge, "\(directory) has \(bases.count) segments, more than maxOpenSegments \(configuration.maxOpenSegments)")
         }
-        if bases.isEmpty { bases = [firstOffset] }
+        let fresh = bases.isEmpty
+        if fresh { bases = [firstOffset] }
         var segments: [Segment] = []
         for base in bases.dropLast() {
             let segment = try Segment(directory: directory, baseOffset: base, createdAt: clock(), pool: configuration.openFiles, faults: configuration.faults)
@@ -39,6 +40,8 @@ extension PartitionLog {
             try active.truncate(toPosition: scan.validSize, nextOffset: active.nextOffset)
         }
         try active.sync()
+        // A new log's first segment files are entries of its directory: durable there too.
+        if fresh { try LogDirectory.syncDirectory(directory, faults: configuration.faults) }
         segments.append(active)
         return (segments, report)
     }

@@ -33,7 +33,7 @@ extension PartitionLog {
             }
             endOffset = segment.nextOffset
             try segment.sync()
-            try LogDirectory.syncDirectory(directory)
+            try LogDirectory.syncDirectory(directory, faults: configuration.faults)
             try epochs.truncate(fromOffset: endOffset)
             watermark = min(watermark, endOffset)
             durableOffset = min(durableOffset, endOffset)

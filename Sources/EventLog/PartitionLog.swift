@@ -43,7 +43,7 @@ public final class PartitionLog: @unchecked Sendable {
         self.directory = directory
         self.configuration = configuration
         self.clock = clock
-        try LogDirectory.create(directory)
+        try LogDirectory.create(directory, faults: configuration.faults)
         let checkpoint = try LogCheckpoint.load(from: directory)
         let opened = try Self.openSegments(in: directory, configuration: configuration, clock: clock,
                                            firstOffset: checkpoint?.logStartOffset ?? 0)
