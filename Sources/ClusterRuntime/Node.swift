@@ -88,6 +88,8 @@ public struct NodeConfiguration: Sendable {
     public var maxMessageBytes: Int64 = 16 << 20
     /// Storage faults injected into the metadata log (tests only; nil in production).
     public var metadataFaults: LogFaults?
+    /// Storage faults injected into the topics' partition logs (tests only; nil in production).
+    public var topicFaults: LogFaults?
     /// The most asks that may wait for replies at once; beyond it an ask is answered `BUSY`.
     public var maxWaitingAsks = 10_000
 
@@ -119,7 +121,7 @@ public final class Node: Sendable {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         metadata = try MetadataStore(directory: configuration.dataDirectory, faults: configuration.metadataFaults)
         registry = SchemaRegistryService(store: metadata)
-        logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability)
+        logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability, faults: configuration.topicFaults)
         groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,
                                   sessionTimeout: configuration.groupSessionTimeout)
         let context = try Context(defaultLinger: .milliseconds(500))

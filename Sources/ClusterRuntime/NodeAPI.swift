@@ -279,7 +279,9 @@ final class NodeAPI: Sendable {
     private func fetchNow(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_FetchRequest) throws -> [Frame] {
         let (_, log) = try partition(request.topic, request.partition)
         let maxBytes = Int(min(max(request.maxBytes, 1), 64 << 20))
-        let read = try log.read(from: request.offset, maxBytes: maxBytes, upTo: request.committedOnly ? log.highWatermark : nil)
+        // Only committed records are served (below the high watermark: durable, and on a cluster
+        // replicated to the in-sync replicas); `committed_only` is always in force.
+        let read = try log.read(from: request.offset, maxBytes: maxBytes, upTo: log.highWatermark)
         var response = Ganglion_V1_FetchResponse()
         response.highWatermark = read.highWatermark
         response.logStartOffset = read.logStartOffset

@@ -13,7 +13,11 @@ final class TopicLogs: @unchecked Sendable {
     private let trash: String
     private let durability: DurabilityPolicy
 
-    init(dataDirectory: String, durability: DurabilityPolicy) throws {
+    /// Storage faults injected into every partition log (tests only).
+    private let faults: LogFaults?
+
+    init(dataDirectory: String, durability: DurabilityPolicy, faults: LogFaults? = nil) throws {
+        self.faults = faults
         directory = dataDirectory + "/topics"
         trash = dataDirectory + "/topics-deleted"
         self.durability = durability
@@ -30,6 +34,7 @@ final class TopicLogs: @unchecked Sendable {
             if let log = open[partition] { return log }
             var settings = LogConfiguration()
             settings.durability = durability
+            settings.faults = faults
             settings.compacted = configuration.compacted
             settings.retentionMilliseconds = configuration.retentionMilliseconds
             settings.retentionBytes = configuration.retentionBytes.map { Int($0) }

@@ -180,6 +180,40 @@ final class NodeProtocolTests: XCTestCase {
         XCTAssertEqual(described.nodes.first?.httpEndpoint, "http://127.0.0.1:7777")
     }
 
+    func testAFetchNeverReturnsRecordsAboveTheHighWatermark() throws {
+        let faults = LogFaults()
+        let node = try startTestNode(directory) { $0.durability = .everyBatch; $0.topicFaults = faults }
+        defer { node.stop() }
+        let client = try NodeTests.Client(node.endpoints.api)
+        XCTAssertEqual(try client.createTopic("t", partitions: 1).error, .none)
+        faults.delayNextSyncs(1, by: .milliseconds(800))
+        var produce = Ganglion_V1_ProduceRequest()
+        produce.topic = "t"
+        produce.acks = .leader
+        var header = Ganglion_V1_RequestHeader()
+        header.kind = .produce
+        header.requestID = 900
+        header.version = 1
+        try client.socket.send(multipart: [Frame(try header.serializedBytes() as [UInt8]), Frame(try produce.serializedBytes() as [UInt8]),
+                                           Frame(NodeTests.batch(["pending"]))])
+        usleep(100_000)  // written, waiting for its fsync: not yet committed
+        var fetch = Ganglion_V1_FetchRequest()
+        fetch.topic = "t"
+        fetch.maxBytes = 1 << 20
+        fetch.committedOnly = false
+        header.kind = .fetch
+        header.requestID = 901
+        try client.socket.send(multipart: [Frame(try header.serializedBytes() as [UInt8]), Frame(try fetch.serializedBytes() as [UInt8])])
+        var fetched: [Record]?
+        for _ in 0..<2 {
+            let reply = try client.socket.receiveMultipart()
+            let answer = try reply[0].withUnsafeBytes { try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }
+            if answer.requestID == 901 { fetched = try NodeTests.Client.records(reply[2].bytes) }
+        }
+        XCTAssertEqual(fetched?.count, 0, "a record not yet durable (above the high watermark) was served")
+        XCTAssertEqual(try client.fetch("t", partition: 0, offset: 0).1.count, 1, "served once acknowledged")
+    }
+
     /// `bytes` with its CRC32C recomputed (so the checks behind the checksum are reached).
     private func resealed(_ bytes: [UInt8]) -> [UInt8] {
         var bytes = bytes
