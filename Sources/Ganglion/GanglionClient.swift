@@ -13,6 +13,7 @@ public final class GanglionClient: Sendable {
     private let loop: SocketLoop
     private let dealerID: SocketLoop.SocketID
     private let pending = PendingCalls()
+    private let hubs = StreamHubs()
     /// How long a call waits for its reply.
     public let timeout: Duration
 
@@ -49,6 +50,10 @@ public final class GanglionClient: Sendable {
     /// hop and is resumed by replies without waking another thread: the lowest-latency way to
     /// produce. Its code delays the client's I/O while it runs, so keep it short and non-blocking.
     public var socketExecutor: any TaskExecutor { loop }
+
+    /// The live streams of the node at `pubEndpoint`, followed through one SUB socket on this
+    /// client's socket thread.
+    func streamHub(pubEndpoint: String) throws -> StreamHub { try hubs.hub(for: pubEndpoint, loop: loop) }
 
     /// Suspends until `deadline`, woken by the client's socket thread to the microsecond; a task
     /// on ``socketExecutor`` then resumes without any other thread woken (paced producers).

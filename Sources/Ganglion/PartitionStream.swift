@@ -24,7 +24,10 @@ public final class PartitionStream: Sendable {
         case tick
     }
 
-    private let loop: SocketLoop
+    /// The client's stream hub for the node (one SUB connection for every partition followed).
+    private let hub: StreamHub
+    private let topicFrame: [UInt8]
+    private let route: UInt64
     let events: AsyncStream<Event>
     private let delivery: AsyncStream<Event>.Continuation
     let client: GanglionClient
@@ -57,39 +60,22 @@ public final class PartitionStream: Sendable {
         let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingOldest(bufferedBatches))
         self.events = events
         delivery = continuation
-        loop = try SocketLoop(name: "ganglion.stream", context: try Context(defaultLinger: .zero))
-        let topicFrame = StreamTopic.frame(for: TopicPartition(topic, Int32(partition)))
-        try loop.performAndWait { owner in
-            let sub = try owner.makeSocket(.sub)
-            try sub.set(.receiveHighWaterMark(100_000))
-            try sub.subscribe(topicFrame)
-            try sub.connect(pubEndpoint)
-            owner.watch(sub) { sub, _ in
-                for _ in 0..<256 {
-                    guard let message = try sub.tryReceiveMultipart(maxFrames: 3) else { return }
-                    continuation.yield(.batch(message))
-                }
-            }
-            // A tick now and then finds a gap at the end (the last batch dropped, nothing after it).
-            func tick(_ owner: SocketLoop.Owner) {
-                continuation.yield(.tick)
-                owner.schedule(after: pollInterval) { tick($0) }
-            }
-            tick(owner)
-        }
+        topicFrame = StreamTopic.frame(for: TopicPartition(topic, Int32(partition)))
+        hub = try client.streamHub(pubEndpoint: pubEndpoint)
+        route = try hub.add(topic: topicFrame, continuation: continuation, tickEvery: pollInterval)
     }
 
     deinit { close() }
 
-    /// The stream's socket thread as a task executor. A reader task that prefers it
+    /// The stream's socket thread (its client's) as a task executor. A reader task that prefers it
     /// (`Task(executorPreference: stream.socketExecutor)`) is resumed by arriving batches in the
     /// same loop iteration instead of waking another thread: the lowest-latency way to read.
     /// Its code delays the stream's socket while it runs, so keep it short and non-blocking.
-    public var socketExecutor: any TaskExecutor { loop }
+    public var socketExecutor: any TaskExecutor { hub.loop }
 
     /// Stops following; a reader waiting for the next record gets nil.
     public func close() {
-        loop.stop()
+        hub.remove(topic: topicFrame, id: route)
         delivery.finish()
     }
 
