@@ -32,15 +32,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the figures as JSON (the peer benchmark's format) to this file.") var json: String?
     @Flag(help: "Measure the agent runtime instead: events/s through a trivial agent, a bare consumer's, handler-start latency.") var agents = false
     @Option(help: "Events per agent throughput run.") var agentEvents = 20_000
-    @Option(help: "Only these figures, comma-separated: produce, consume, latency, produce-always (default: all).")
-    var only = "produce,consume,latency,produce-always"
+    @Option(help: "Only these figures, comma-separated: produce, consume, latency, commits, produce-always (default: all). commits: produce acknowledgement p50/p99 quiet and with 64 partitions committing offsets every 100 ms, and their ratio.")
+    var only = "produce,consume,latency,commits,produce-always"
 
     func validate() throws {
         guard parsedSizes.count > 0, parsedSizes.allSatisfy({ $0 >= 8 && $0 <= 1 << 20 }) else {
             throw ValidationError("--sizes \(sizes) must list sizes between 8 B and 1 MiB, e.g. 256,1024")
         }
         guard !selected.isEmpty, selected.count == only.split(separator: ",").count else {
-            throw ValidationError("--only \(only) must list figures among produce, consume, latency, produce-always")
+            throw ValidationError("--only \(only) must list figures among produce, consume, latency, commits, produce-always")
         }
         guard runs >= 1, producers >= 1, batch >= 1, window >= batch, rate >= 1, consumeEvents >= 1 else {
             throw ValidationError("--runs, --producers, --batch, --rate and --consume-events must be at least 1, and --window at least --batch")
@@ -51,7 +51,8 @@ struct BenchCommand: AsyncParsableCommand {
     private var selected: [BenchMetric] {
         let names = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let known: [(String, BenchMetric)] = [
-            ("produce", .produceInterval), ("consume", .consume), ("latency", .latency), ("produce-always", .produceAlways),
+            ("produce", .produceInterval), ("consume", .consume), ("latency", .latency), ("commits", .produceUnderCommits),
+            ("produce-always", .produceAlways),
         ]
         return known.filter { names.contains($0.0) }.map(\.1)
     }
@@ -133,7 +134,12 @@ struct BenchCommand: AsyncParsableCommand {
                 for run in 1...workload.runs {
                     let figures = try await runner.measure(metric, size: size)
                     report.add(metric, size: size, figures)
-                    let shown = metric == .latency ? "p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs" : "\(Int(figures[0])) events/s"
+                    let shown = switch metric {
+                    case .latency: "p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs"
+                    case .produceUnderCommits:
+                        "ack p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs quiet; p50 \(Int(figures[2])) µs, p99 \(Int(figures[3])) µs with 64 partitions committing (p99 ratio \(String(format: "%.2f", figures[3] / figures[1])))"
+                    default: "\(Int(figures[0])) events/s"
+                    }
                     FileHandle.standardError.write(Data("[ganglion] \(metric.rawValue) \(size) B run \(run)/\(workload.runs): \(shown)\n".utf8))
                 }
             }

@@ -20,6 +20,10 @@ struct BenchReport {
         ("consume+commit, 2 consumers", "consume", "consume", 0, "events/s"),
         ("e2e latency p50 @\(10_000 / 1000)k/s", "latency_p50", "latency", 0, "us"),
         ("e2e latency p99 @\(10_000 / 1000)k/s", "latency_p99", "latency", 1, "us"),
+        ("produce ack p50 @10k/s, quiet", "produce_ack_p50", "produce_under_commits", 0, "us"),
+        ("produce ack p99 @10k/s, quiet", "produce_ack_p99", "produce_under_commits", 1, "us"),
+        ("produce ack p50 @10k/s, 64 partitions committing /100 ms", "produce_ack_committing_p50", "produce_under_commits", 2, "us"),
+        ("produce ack p99 @10k/s, 64 partitions committing /100 ms", "produce_ack_committing_p99", "produce_under_commits", 3, "us"),
     ]
 
     private func values(_ metric: String, _ size: Int, _ index: Int) -> [Double] {
@@ -38,9 +42,16 @@ struct BenchReport {
         for (title, _, metric, index, unit) in Self.rows {
             for size in sizes {
                 guard let median = Self.median(values(metric, size, index)) else { continue }
-                let shownTitle = metric == "latency" ? title.replacingOccurrences(of: "10k", with: "\(workload.rate / 1000)k") : title
+                let shownTitle = metric == "latency" || metric == "produce_under_commits" ? title.replacingOccurrences(of: "10k", with: "\(workload.rate / 1000)k") : title
                 lines.append("  \(shownTitle) (\(unit == "us" ? "µs" : "ev/s")), \(size) B: \(Int(median.rounded()))")
             }
+        }
+        for size in sizes {
+            // Each run's ratio, quiet and loaded measured back to back: the figure to judge.
+            let ratios = (runs["produce_under_commits"]?[size] ?? []).map { $0[3] / $0[1] }
+            guard let median = Self.median(ratios) else { continue }
+            let each = ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ")
+            lines.append("  produce ack p99 committing / quiet, \(size) B: \(String(format: "%.2f", median)) (runs: \(each))")
         }
         return lines.joined(separator: "\n")
     }

@@ -21,6 +21,8 @@ enum BenchMetric: String, Sendable {
     case produceAlways = "produce_always"
     case consume
     case latency
+    /// Produce acknowledgement p50/p99, quiet and with 64 partitions committing every 100 ms.
+    case produceUnderCommits = "produce_under_commits"
 }
 
 /// Runs one measurement at a time against one node.
@@ -34,7 +36,7 @@ struct BenchRunner: Sendable {
     /// [events/s] for throughput, [p50 µs, p99 µs] for latency.
     func measure(_ metric: BenchMetric, size: Int) async throws -> [Double] {
         let topic = "bench-\(metric.rawValue)-\(size)-\(UUID().uuidString.prefix(8))"
-        try await client.createTopic(topic, partitions: metric == .latency ? 1 : 4)
+        try await client.createTopic(topic, partitions: metric == .latency || metric == .produceUnderCommits ? 1 : 4)
         let figures: Result<[Double], any Error>
         do {
             switch metric {
@@ -43,6 +45,7 @@ struct BenchRunner: Sendable {
             case .latency:
                 let (p50, p99) = try await latency(topic: topic, size: size)
                 figures = .success([p50, p99])
+            case .produceUnderCommits: figures = .success(try await produceAcksUnderCommits(topic: topic, size: size))
             }
         } catch {
             figures = .failure(error)
