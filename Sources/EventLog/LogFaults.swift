@@ -110,6 +110,10 @@ public final class LogFaults: @unchecked Sendable, Hashable {
     /// Runs one operation on `file` under the model: refused after a crash (or as the crash),
     /// remembered until the file's next fsync otherwise.
     func perform(_ operation: Operation, on file: LogFile, _ body: () throws -> Void) throws {
+        if case .sync = operation, let delay = takeSyncDelay() {
+            // Stalled outside the lock: other files' operations go on meanwhile, as on a slow disk.
+            Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+        }
         try lock.withLock {
             operations += 1
             if crashReport == nil, let scheduled = scheduledCrash, operations >= scheduled.operation {

@@ -82,9 +82,6 @@ extension PartitionLog {
 
     /// fsyncs a segment, or fails as the injected faults say.
     func syncSegment(_ segment: Segment) throws {
-        if let delay = configuration.faults?.takeSyncDelay() {
-            Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
-        }
         if let faults = configuration.faults, faults.takeSyncFailure() {
             throw LogError(.io, "fsync of \(directory) failed: EIO (injected)")
         }

@@ -30,6 +30,8 @@ public final class PartitionLog: @unchecked Sendable {
     var syncFailure: LogError?
     /// Set by ``discard()``: the log's directory is no longer its own.
     var deleted = false
+    /// Held for a whole compaction pass (passes on one log run one at a time); not the log's lock.
+    let compaction = NSLock()
     var epochs: LeaderEpochCache
     var producers = ProducerStateTable()
 
