@@ -85,3 +85,27 @@ extension PartitionLog {
         return result
     }
 }
+
+extension PartitionLog {
+    /// Deletes the closed segments wholly below `offset` (a snapshot covers them), moving the log
+    /// start up; returns the new log start. Never deletes the active segment.
+    @discardableResult
+    public func deleteSegments(below offset: Int64) throws -> Int64 {
+        let (start, deleted): (Int64, Bool) = try locked {
+            try checkOpen()
+            var deleted = false
+            while segments.count > 1, let oldest = segments.first, oldest.nextOffset <= offset {
+                segments.removeFirst()
+                oldest.delete()
+                deleted = true
+            }
+            if deleted {
+                startOffset = max(startOffset, segments.first!.baseOffset)
+                try epochs.advanceStart(to: startOffset)
+            }
+            return (startOffset, deleted)
+        }
+        if deleted { try checkpoint() }
+        return start
+    }
+}

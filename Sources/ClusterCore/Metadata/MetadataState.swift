@@ -1,7 +1,7 @@
 /// The cluster metadata as a pure state machine: records from the metadata log are checked with
 /// ``validate(_:)`` before they are appended and applied in log order with ``apply(_:)``, so
 /// every node that replays the log reaches the same state.
-public struct MetadataState: Sendable, Hashable {
+public struct MetadataState: Sendable, Hashable, Codable {
     /// The topics, by name.
     public private(set) var topics: [String: TopicConfiguration] = [:]
     /// The current epoch of every idempotent producer id issued.
