@@ -129,6 +129,8 @@ extension PartitionLog {
         let segment = try Segment(directory: directory, baseOffset: endOffset, createdAt: clock(), pool: configuration.openFiles, faults: configuration.faults)
         segments.append(segment)
         try LogDirectory.syncDirectory(directory, faults: configuration.faults)
+        // Every closed segment is covered: compaction may now remove batches from them.
+        try ProducerSnapshot(offset: endOffset, table: producers).save(to: directory, faults: configuration.faults)
     }
 
     /// Forces a new segment now (tests and tools).
@@ -143,16 +145,28 @@ extension PartitionLog {
 extension PartitionLog {
     /// Rebuilds the idempotent producers' state from the batch headers of every segment (on open
     /// and after a truncation), so a retry after a restart is still recognised.
+    /// Starts from the producer snapshot when one covers a prefix of the log (batches compacted
+    /// away are in it), then reads the headers after it.
     func rebuildProducerState() throws {
         producers.reset()
-        for segment in segments {
+        var from: Int64 = 0
+        if let snapshot = ProducerSnapshot.load(from: directory), snapshot.offset <= endOffset {
+            producers = snapshot.table
+            from = snapshot.offset
+        }
+        for segment in segments where segment.nextOffset > from || segment === segments.last {
             var position = 0
             while position + RecordBatchLayout.headerSize <= segment.size {
                 let bytes = try segment.file.read(at: position, count: RecordBatchLayout.headerSize)
                 guard let header = try? bytes.withUnsafeBytes({ try RecordBatchHeader(parsing: $0) }), header.size > 0 else { break }
-                producers.record(header)
+                if header.lastOffset >= from { producers.record(header) }
                 position += header.size
             }
         }
+    }
+
+    /// Writes the producer snapshot as of the log end (at close).
+    func saveProducerSnapshot() throws {
+        try ProducerSnapshot(offset: endOffset, table: producers).save(to: directory, faults: configuration.faults)
     }
 }

@@ -117,6 +117,7 @@ public final class PartitionLog: @unchecked Sendable {
         if let failure = locked({ syncFailure }) { throw failure }  // nothing unsynced is vouched for
         try flush()
         try checkpoint()
+        try locked { if !deleted { try saveProducerSnapshot() } }
         locked { closed = true }
     }
 

@@ -56,4 +56,60 @@ struct ProducerStateTable: Sendable {
 
     /// Forgets everything (before a rebuild).
     mutating func reset() { entries = [:] }
+
+    /// The table as text, one producer per line: `id epoch lastSequence first:last:offset,…`.
+    func encoded() -> String {
+        entries.keys.sorted().map { id in
+            let entry = entries[id]!
+            let recent = entry.recent.map { "\($0.first):\($0.last):\($0.offset)" }.joined(separator: ",")
+            return "\(id) \(entry.epoch) \(entry.lastSequence) \(recent)"
+        }.joined(separator: "\n")
+    }
+
+    /// The table ``encoded()`` wrote; nil when a line does not parse.
+    static func decode(_ text: Substring) -> ProducerStateTable? {
+        var table = ProducerStateTable()
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count == 4, let id = Int64(fields[0]), let epoch = Int16(fields[1]), let last = Int32(fields[2]) else { return nil }
+            var recent: [(first: Int32, last: Int32, offset: Int64)] = []
+            for item in fields[3].split(separator: ",") {
+                let parts = item.split(separator: ":")
+                guard parts.count == 3, let first = Int32(parts[0]), let end = Int32(parts[1]), let offset = Int64(parts[2]) else { return nil }
+                recent.append((first, end, offset))
+            }
+            table.entries[id] = Entry(epoch: epoch, lastSequence: last, recent: recent)
+        }
+        return table
+    }
+}
+
+/// The producers' state as of an offset (`producers.snapshot` in the log's directory), written
+/// at every segment roll and at close: compaction may remove a producer's last batches from
+/// closed segments, so their headers alone cannot rebuild its sequence (Kafka keeps the same).
+struct ProducerSnapshot {
+    /// Every batch below this offset is in the table.
+    var offset: Int64
+    var table: ProducerStateTable
+
+    static func path(in directory: String) -> String { directory + "/producers.snapshot" }
+
+    /// The snapshot in `directory`, if there is a readable one.
+    static func load(from directory: String) -> ProducerSnapshot? {
+        let path = path(in: directory)
+        guard LogDirectory.exists(path), let file = try? LogFile(path: path, create: false),
+              let size = try? file.size(), let bytes = try? file.read(at: 0, count: size) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        let header = text.prefix { $0 != "\n" }
+        let fields = header.split(separator: " ")
+        guard fields.count == 2, fields[0] == "1", let offset = Int64(fields[1]),
+              let table = ProducerStateTable.decode(text.dropFirst(header.count)) else { return nil }
+        return ProducerSnapshot(offset: offset, table: table)
+    }
+
+    /// Replaces the snapshot in `directory` atomically and durably.
+    func save(to directory: String, faults: LogFaults?) throws {
+        try LogDirectory.writeAtomically(Array("1 \(offset)\n\(table.encoded())\n".utf8), to: Self.path(in: directory),
+                                         directory: directory, faults: faults)
+    }
 }
