@@ -27,29 +27,39 @@ extension BenchRunner {
         join.memberID = "bench-\(UUID().uuidString)"
         join.subscribedTopics = [committed]
         let member = try await client.call(.groupHeartbeat, join, reply: Ganglion_V1_GroupHeartbeatResponse.self).0
-        let committer = Task { [client] in
-            var offset: Int64 = 0
-            while !Task.isCancelled {
-                offset = 1 - offset  // 0 and 1: both within each partition's high watermark
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for partition in 0..<Self.committingPartitions {
-                        var request = Ganglion_V1_OffsetCommitRequest()
-                        request.group = committed
-                        request.memberID = member.memberID
-                        request.memberEpoch = member.memberEpoch
-                        var entry = Ganglion_V1_PartitionOffset()
-                        entry.topic = committed
-                        entry.partition = UInt32(partition)
-                        entry.offset = offset
-                        request.offsets = [entry]
-                        group.addTask { _ = try await client.call(.offsetCommit, request) }
+        // 64 partitions as 64 consumers would hold them: four clients of their own (not the
+        // producer's), each partition committing every 100 ms at its own phase.
+        let committers = try (0..<4).map { _ in try GanglionClient(endpoint: api) }
+        let committer = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for partition in 0..<Self.committingPartitions {
+                    let client = committers[partition % committers.count]
+                    group.addTask {
+                        try await Task.sleep(for: Self.commitEvery * partition / Self.committingPartitions)
+                        var offset: Int64 = 0
+                        while !Task.isCancelled {
+                            offset = 1 - offset  // 0 and 1: both within the partition's high watermark
+                            var request = Ganglion_V1_OffsetCommitRequest()
+                            request.group = committed
+                            request.memberID = member.memberID
+                            request.memberEpoch = member.memberEpoch
+                            var entry = Ganglion_V1_PartitionOffset()
+                            entry.topic = committed
+                            entry.partition = UInt32(partition)
+                            entry.offset = offset
+                            request.offsets = [entry]
+                            _ = try await client.call(.offsetCommit, request)
+                            try await Task.sleep(for: Self.commitEvery)
+                        }
                     }
-                    try await group.waitForAll()
                 }
-                try await Task.sleep(for: Self.commitEvery)
+                try await group.waitForAll()
             }
         }
-        defer { committer.cancel() }
+        defer {
+            committer.cancel()
+            for client in committers { client.close() }
+        }
         try await Task.sleep(for: .milliseconds(300))
         let loaded = try await produceAcks(topic: topic, size: size)
         return quiet + loaded
