@@ -138,6 +138,8 @@ final class GroupService: @unchecked Sendable {
     /// maintenance, off the socket thread).
     func maintain() {
         _ = try? offsets.compact()
+        // Old segments emptied by compaction go: the log is only replayed from its start.
+        _ = try? offsets.deleteLeadingEmptySegments()
     }
 
     /// The offsets log's segment and record counts (tests and figures).

@@ -109,3 +109,29 @@ extension PartitionLog {
         return start
     }
 }
+
+extension PartitionLog {
+    /// Deletes the leading closed segments that hold no records (compaction emptied them),
+    /// moving the log start past them; returns how many were deleted. For internal compacted
+    /// logs that are only replayed from their start (a consumer reading from below the new start
+    /// would be out of range).
+    @discardableResult
+    public func deleteLeadingEmptySegments() throws -> Int {
+        let deleted: Int = try locked {
+            try checkOpen()
+            var deleted = 0
+            while segments.count > 1, let oldest = segments.first, oldest.size == 0 {
+                segments.removeFirst()
+                oldest.delete()
+                deleted += 1
+            }
+            if deleted > 0 {
+                startOffset = max(startOffset, segments.first!.baseOffset)
+                try epochs.advanceStart(to: startOffset)
+            }
+            return deleted
+        }
+        if deleted > 0 { try checkpoint() }
+        return deleted
+    }
+}

@@ -47,6 +47,7 @@ final class OffsetsLogCompactionTests: XCTestCase {
         let after = try groups!.offsetsLogFigures()
         XCTAssertEqual(before.records, Self.commits)
         XCTAssertLessThan(after.records, 4 + before.records / before.segments * 2, "closed segments keep one record per partition")
+        XCTAssertLessThan(after.segments, 4, "segments emptied by compaction are deleted")
         groups!.close()
         groups = nil
         let started = ContinuousClock.now
