@@ -25,19 +25,7 @@ extension Socket {
     /// - Parameter maxFrames: the most frames accepted; a longer message is received to its end
     ///   (so the socket stays usable) and refused with ``ZeroMQError/Code/messageTooLarge``.
     public func receiveMultipart(blocking: Bool = true, maxFrames: Int = 1024) throws -> [Frame] {
-        var frames: [Frame] = []
-        let total = try withMessage { incoming in
-            try receiveMessage(incoming, blocking: blocking)
-            var total = 1
-            frames.append(Frame(taking: incoming))
-            while try hasMoreFrames {
-                // The rest of a message is already here: libzmq delivers messages atomically.
-                try receiveMessage(incoming, blocking: true)
-                total += 1
-                if frames.count < maxFrames { frames.append(Frame(taking: incoming)) }
-            }
-            return total
-        }
+        let (frames, total) = try receiveHead(blocking: blocking, keeping: maxFrames)
         guard total <= maxFrames else {
             throw ZeroMQError(
                 code: .messageTooLarge, message: "message of \(total) frames exceeds the limit of \(maxFrames)",
@@ -50,23 +38,29 @@ extension Socket {
     /// (the rest are received and dropped, so the socket stays usable); `total` counts them all.
     /// A server uses it to answer an over-long request instead of losing who sent it.
     public func tryReceiveMultipartHead(keeping: Int) throws -> (frames: [Frame], total: Int)? {
-        var frames: [Frame] = []
         do {
-            let total = try withMessage { incoming in
-                try receiveMessage(incoming, blocking: false)
-                var total = 1
-                frames.append(Frame(taking: incoming))
-                while try hasMoreFrames {
-                    try receiveMessage(incoming, blocking: true)
-                    total += 1
-                    if frames.count < keeping { frames.append(Frame(taking: incoming)) }
-                }
-                return total
-            }
-            return (frames, total)
+            return try receiveHead(blocking: false, keeping: keeping)
         } catch let error as ZeroMQError where error.isWouldBlock {
             return nil
         }
+    }
+
+    /// Receives one whole message, keeping its first `keeping` frames and counting them all.
+    private func receiveHead(blocking: Bool, keeping: Int) throws -> (frames: [Frame], total: Int) {
+        var frames: [Frame] = []
+        let total = try withMessage { incoming in
+            try receiveMessage(incoming, blocking: blocking)
+            var total = 1
+            frames.append(Frame(taking: incoming))
+            while try hasMoreFrames {
+                // The rest of a message is already here: libzmq delivers messages atomically.
+                try receiveMessage(incoming, blocking: true)
+                total += 1
+                if frames.count < keeping { frames.append(Frame(taking: incoming)) }
+            }
+            return total
+        }
+        return (frames, total)
     }
 
     /// Receives a multipart message if one is waiting; `nil` when none is.
