@@ -94,6 +94,8 @@ let package = Package(
             name: "ganglion",
             dependencies: [
                 "ZeroMQ",
+                // The libzmq floor under the latency row, measured in the same run.
+                "CZeroMQBaseline",
                 "GanglionWire",
                 "ProtoSchema",
                 "ClusterRuntime",

@@ -135,7 +135,9 @@ struct BenchCommand: AsyncParsableCommand {
                     let figures = try await runner.measure(metric, size: size)
                     report.add(metric, size: size, figures)
                     let shown = switch metric {
-                    case .latency: "p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs"
+                    case .latency:
+                        "p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs; libzmq C relay floor p50 \(Int(figures[2])) µs, p99 \(Int(figures[3])) µs "
+                            + "(\(String(format: "%.2f", figures[0] / figures[2]))x, \(String(format: "%.2f", figures[1] / figures[3]))x)"
                     case .produceUnderCommits:
                         "ack p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs quiet; p50 \(Int(figures[2])) µs, p99 \(Int(figures[3])) µs with 64 partitions committing (p99 ratio \(String(format: "%.2f", figures[3] / figures[1])))"
                     default: "\(Int(figures[0])) events/s"

@@ -20,6 +20,8 @@ struct BenchReport {
         ("consume+commit, 2 consumers", "consume", "consume", 0, "events/s"),
         ("e2e latency p50 @\(10_000 / 1000)k/s", "latency_p50", "latency", 0, "us"),
         ("e2e latency p99 @\(10_000 / 1000)k/s", "latency_p99", "latency", 1, "us"),
+        ("libzmq C relay floor p50 @\(10_000 / 1000)k/s", "floor_p50", "latency", 2, "us"),
+        ("libzmq C relay floor p99 @\(10_000 / 1000)k/s", "floor_p99", "latency", 3, "us"),
         ("produce ack p50 @10k/s, quiet", "produce_ack_p50", "produce_under_commits", 0, "us"),
         ("produce ack p99 @10k/s, quiet", "produce_ack_p99", "produce_under_commits", 1, "us"),
         ("produce ack p50 @10k/s, 64 partitions committing /100 ms", "produce_ack_committing_p50", "produce_under_commits", 2, "us"),
@@ -45,6 +47,13 @@ struct BenchReport {
                 let shownTitle = metric == "latency" || metric == "produce_under_commits" ? title.replacingOccurrences(of: "10k", with: "\(workload.rate / 1000)k") : title
                 lines.append("  \(shownTitle) (\(unit == "us" ? "µs" : "ev/s")), \(size) B: \(Int(median.rounded()))")
             }
+        }
+        for size in sizes {
+            // Each run's ratio to the floor measured just before it, in the same run.
+            let runs = self.runs["latency"]?[size] ?? []
+            let p50s = runs.filter { $0.count == 4 }.map { $0[0] / $0[2] }, p99s = runs.filter { $0.count == 4 }.map { $0[1] / $0[3] }
+            guard let p50 = Self.median(p50s), let p99 = Self.median(p99s) else { continue }
+            lines.append("  e2e latency / libzmq floor, \(size) B: p50 \(String(format: "%.2f", p50))x, p99 \(String(format: "%.2f", p99))x")
         }
         for size in sizes {
             // Each run's ratio, quiet and loaded measured back to back: the figure to judge.

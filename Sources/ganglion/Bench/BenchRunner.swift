@@ -1,3 +1,4 @@
+import CZeroMQBaseline
 import EventLog
 import Foundation
 import Ganglion
@@ -43,8 +44,10 @@ struct BenchRunner: Sendable {
             case .produceInterval, .produceAlways: figures = .success([try await produce(topic: topic, size: size)])
             case .consume: figures = .success([try await consume(topic: topic, size: size)])
             case .latency:
+                // The physical floor first: libzmq alone carrying the same events the same way.
+                let floor = try Self.relayFloor(size: size, rate: workload.rate, seconds: max(1, workload.latencySeconds / 5))
                 let (p50, p99) = try await latency(topic: topic, size: size)
-                figures = .success([p50, p99])
+                figures = .success([p50, p99, floor.p50, floor.p99])
             case .produceUnderCommits: figures = .success(try await produceAcksUnderCommits(topic: topic, size: size))
             }
         } catch {
@@ -131,6 +134,17 @@ struct BenchRunner: Sendable {
         let elapsed = (ContinuousClock.now - start) / .seconds(1)
         for consumer in consumers { await consumer.close() }
         return Double(loaded) / elapsed
+    }
+
+    /// p50 and p99 (µs) of libzmq's own DEALER→ROUTER→PUB→SUB relay in C (one context per party)
+    /// at `rate` for `seconds`: the floor under the end-to-end row, which Ganglion cannot beat.
+    static func relayFloor(size: Int, rate: Int, seconds: Double) throws -> (p50: Double, p99: Double) {
+        let count = max(1_000, Int(Double(rate) * seconds))
+        var latencies = [UInt64](repeating: 0, count: count)
+        let result = ganglion_c_relay_latency(size, UInt64(rate), UInt64(count), &latencies)
+        guard result == 0 else { throw GanglionError(code: .internal, message: "the C relay floor run failed: errno \(-result)") }
+        let sorted = latencies.sorted()
+        return (Double(sorted[count / 2]) / 1000, Double(sorted[min(count - 1, count * 99 / 100)]) / 1000)
     }
 
     /// p50 and p99 (µs) from handing an event to the client to its delivery by the live stream,
