@@ -69,7 +69,7 @@ if [ "${GANGLION_BENCH:-run}" != skip ]; then
     swift build -c release --product ganglion >&2
     quick=()
     for arg in "$@"; do [ "$arg" = --quick ] && quick=(--quick); done
-    "$(swift build -c release --show-bin-path)/ganglion" bench "${quick[@]}" --json "$WORK/ganglion.json" >&2
+    "$(swift build -c release --show-bin-path)/ganglion" bench "${quick[@]}" --only produce,consume,latency,produce-always --json "$WORK/ganglion.json" >&2
     merge=(--merge "$WORK/ganglion.json")
 fi
 
