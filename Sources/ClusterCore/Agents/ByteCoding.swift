@@ -30,6 +30,9 @@ struct ByteReader {
 
     init(_ input: [UInt8]) { self.input = input }
 
+    /// Whether everything was read.
+    var isAtEnd: Bool { position >= input.count }
+
     mutating func integer() -> Int64? {
         guard position + 8 <= input.count else { return nil }
         var value: Int64 = 0

@@ -97,6 +97,9 @@ public struct ShardChangelog: Sendable, Hashable {
     public private(set) var states: [String: [UInt8]] = [:]
     /// The next input offset to consume (every event below it is handled).
     public private(set) var nextOffset: Int64
+    /// Offsets at or above ``nextOffset`` already handled (events of other keys that finished while
+    /// an older one still ran): a replay skips them whatever the window of remembered ids holds.
+    public private(set) var handledAbove = HandledOffsets()
     /// Emitted events not yet forwarded, by id, with their order of emission.
     private var outbox: [String: (sequence: Int64, entry: OutboxEntry)] = [:]
     private var outboxSequence: Int64 = 0
@@ -123,13 +126,14 @@ public struct ShardChangelog: Sendable, Hashable {
     }
 
     public static func == (lhs: ShardChangelog, rhs: ShardChangelog) -> Bool {
-        lhs.states == rhs.states && lhs.nextOffset == rhs.nextOffset && lhs.handled == rhs.handled
+        lhs.states == rhs.states && lhs.nextOffset == rhs.nextOffset && lhs.handledAbove == rhs.handledAbove && lhs.handled == rhs.handled
             && lhs.pendingOutbox == rhs.pendingOutbox && lhs.timers == rhs.timers
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(states)
         hasher.combine(nextOffset)
+        hasher.combine(handledAbove)
     }
 
     /// Emitted events waiting to be forwarded, in the order they were emitted.
@@ -172,6 +176,10 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// Whether `timer` is still pending as it was (not cancelled, replaced or fired since).
     public func isPending(_ timer: ShardTimer) -> Bool { timers[timer.key]?[timer.name] == timer }
+
+    /// Whether the input at `offset` needs no handling: it is below ``nextOffset`` or was handled
+    /// above it (``handledAbove``). A replay from a pinned committed offset skips such inputs.
+    public func isDone(_ offset: Int64) -> Bool { offset < nextOffset || handledAbove.contains(offset) }
 
     /// The outcome recorded when `eventID` was handled for `key`, if it was (a redelivery).
     public func outcome(ofHandled eventID: String, key: String) -> [UInt8]? {
@@ -293,18 +301,49 @@ public struct ShardChangelog: Sendable, Hashable {
             handledValue.bytes(id.outcome)
         }
         records.append(Record(key: Array("h\u{0}\(event.key)".utf8), value: handledValue.output))
-        var offset = ByteWriter()
-        offset.integer(max(nextOffset, committableOffset ?? (event.offset + 1)))
-        records.append(Record(key: Self.offsetKey, value: offset.output))
+        records.append(progressRecord(next: max(nextOffset, committableOffset ?? (event.offset + 1)), handling: event.offset))
         return records
+    }
+
+    /// The offset record: the next offset to consume, then the offsets handled above it (this
+    /// changelog's, with `handling`). A reader from before the set reads the offset alone.
+    private func progressRecord(next: Int64, handling: Int64? = nil, with more: HandledOffsets? = nil) -> Record {
+        var handled = handledAbove
+        if let handling { handled.insert(handling) }
+        if let more { handled.formUnion(more) }
+        handled.removeAll(below: next)
+        var value = ByteWriter()
+        value.integer(next)
+        handled.write(to: &value)
+        return Record(key: Self.offsetKey, value: value.output)
+    }
+
+    /// `records` (the batches of several events, committed together) with their offset records
+    /// merged into one at the end: the furthest offset, and every offset handled above it. Each
+    /// event's batch was made without the others', and compaction keeps only the newest offset
+    /// record, so unmerged the last would forget the handled offsets of the rest.
+    public func coalescingProgress(_ records: [Record]) -> [Record] {
+        var next = nextOffset
+        var handled = HandledOffsets()
+        var found = 0
+        let others = records.filter { record in
+            guard record.key == Self.offsetKey else { return true }
+            found += 1
+            var reader = ByteReader(record.value ?? [])
+            if let offset = reader.integer() {
+                next = max(next, offset)
+                if let set = HandledOffsets.read(from: &reader) { handled.formUnion(set) }
+            }
+            return false
+        }
+        guard found > 1 else { return records }
+        return others + [progressRecord(next: next, with: handled)]
     }
 
     /// The batch for an input that runs no handler (a redelivery of a handled event, or one
     /// filtered out): only the offset moves.
     public func records(skipping offset: Int64) -> [Record] {
-        var value = ByteWriter()
-        value.integer(max(nextOffset, offset + 1))
-        return [Record(key: Self.offsetKey, value: value.output)]
+        [progressRecord(next: max(nextOffset, offset + 1))]
     }
 
     /// The compaction key of `name`'s timer of `key`: `t\0`, the key's length in bytes and `:`, the
@@ -362,7 +401,12 @@ public struct ShardChangelog: Sendable, Hashable {
                 if let id = reader.integer() { writerID = id }
             case UInt8(ascii: "o"):
                 var reader = ByteReader(record.value ?? [])
-                if let offset = reader.integer() { nextOffset = max(nextOffset, offset) }
+                if let offset = reader.integer() {
+                    nextOffset = max(nextOffset, offset)
+                    // Offsets once handled stay handled: the sets of successive records unite.
+                    if let set = HandledOffsets.read(from: &reader) { handledAbove.formUnion(set) }
+                    handledAbove.removeAll(below: nextOffset)
+                }
             default: continue
             }
         }

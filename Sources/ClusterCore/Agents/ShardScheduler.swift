@@ -1,8 +1,10 @@
 /// The order in which an agent shard runs its partition's events (DESIGN §2 ShardHost): events
 /// of one key run in offset order, one at a time; events of different keys run concurrently up
 /// to `maxConcurrent`; the queue holds at most `capacity` events (running ones included), so the
-/// fetcher stops when it is full instead of buffering without bound; and the offset a shard may
-/// commit is the lowest one not yet finished. Pure: no clock, no I/O, no `await`.
+/// fetcher stops when it is full instead of buffering without bound; the offset a shard may
+/// commit is the lowest one not yet finished; and no event more than `maxSpan` offsets past it is
+/// taken, so the offsets handled above the committable one (``HandledOffsets``, what a replay
+/// skips) stay bounded while a slow key pins it. Pure: no clock, no I/O, no `await`.
 public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// One event of the partition.
     public struct Item: Sendable {
@@ -23,7 +25,8 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
 
     /// Why an item was not taken.
     public enum EnqueueError: Error, Sendable, Hashable {
-        /// The queue holds `capacity` events: wait for one to finish.
+        /// The queue holds `capacity` events, or the offset is `maxSpan` or more past the
+        /// committable one: wait for events to finish.
         case full
         /// Offsets must increase; this one does not follow the last.
         case outOfOrder(offset: Int64, last: Int64)
@@ -33,6 +36,8 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     public let capacity: Int
     /// Keys running at once at most.
     public let maxConcurrent: Int
+    /// How far past the committable offset an event may be taken.
+    public let maxSpan: Int64
     private var waiting: [String: [Item]] = [:]
     /// Keys with waiting events and none running, in the order they became ready.
     private var ready: [String] = []
@@ -45,9 +50,10 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     private var nextOffset: Int64
 
     /// A scheduler for a partition whose next event is at `startOffset`.
-    public init(startOffset: Int64, capacity: Int = 512, maxConcurrent: Int = 16) {
+    public init(startOffset: Int64, capacity: Int = 512, maxConcurrent: Int = 16, maxSpan: Int64 = 4096) {
         precondition(capacity >= 1 && maxConcurrent >= 1, "capacity and maxConcurrent are at least 1")
         self.capacity = capacity
+        self.maxSpan = max(1, maxSpan)
         self.maxConcurrent = maxConcurrent
         nextOffset = startOffset
     }
@@ -58,6 +64,10 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// Whether another event fits.
     public var hasRoom: Bool { unfinished.count < capacity }
 
+    /// Whether the event at `offset` fits: there is room, and it is less than `maxSpan` past the
+    /// committable offset.
+    public func hasRoom(for offset: Int64) -> Bool { hasRoom && offset - nextOffset < maxSpan }
+
     /// Events running now.
     public var runningCount: Int { running.count }
 
@@ -66,7 +76,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
 
     /// Takes the partition's next event; refused when full or out of order.
     public mutating func enqueue(_ item: Item) throws(EnqueueError) {
-        guard hasRoom else { throw .full }
+        guard hasRoom(for: item.offset) else { throw .full }
         if let lastOffset, item.offset <= lastOffset { throw .outOfOrder(offset: item.offset, last: lastOffset) }
         lastOffset = item.offset
         unfinished.insert(item.offset)

@@ -57,13 +57,17 @@ public actor AgentShard {
     private var residency: EntityResidency
     /// Inputs at or past this offset are not handled (the end of a replay's range).
     let endOffset: Int64?
+    /// How far past the committable offset an input is taken (``ShardScheduler/maxSpan``).
+    private let maxSpan: Int64
 
     /// A shard of `partition` running `handler` over `io`: at most `capacity` events held and
-    /// `maxConcurrent` keys at once; emitted events go to `route(topic)` (a shadow replay's
-    /// topics); `onFailure` is told once when the shard cannot go on.
+    /// `maxConcurrent` keys at once, none more than `maxSpan` offsets past the committable one;
+    /// emitted events go to `route(topic)` (a shadow replay's topics); `onFailure` is told once
+    /// when the shard cannot go on.
     public init(handler: any ShardHandler, io: any ShardIO, route: @escaping @Sendable (String) -> String = { $0 }, endOffset: Int64? = nil,
-                partition: UInt32, capacity: Int, maxConcurrent: Int, residency: EntityResidency = EntityResidency(),
-                onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+                partition: UInt32, capacity: Int, maxConcurrent: Int, maxSpan: Int64 = 4096,
+                residency: EntityResidency = EntityResidency(), onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+        self.maxSpan = max(1, maxSpan)
         self.residency = residency
         self.endOffset = endOffset
         self.onFailure = onFailure
@@ -73,7 +77,7 @@ public actor AgentShard {
         self.partition = partition
         self.capacity = capacity
         self.maxConcurrent = maxConcurrent
-        scheduler = ShardScheduler(startOffset: 0, capacity: capacity, maxConcurrent: maxConcurrent)
+        scheduler = ShardScheduler(startOffset: 0, capacity: capacity, maxConcurrent: maxConcurrent, maxSpan: self.maxSpan)
     }
 
     /// The offset the group may commit: every input below it is handled durably (or skipped).
@@ -93,7 +97,7 @@ public actor AgentShard {
         // What the previous owner wrote between the replay and the fence.
         records = try await io.readChangelog(partition: partition, from: replayed + 1).filter { ($0.offset ?? -1) > replayed }
         changelog.apply(records)
-        scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent)
+        scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent, maxSpan: maxSpan)
         // Entities beyond the bound leave memory at once (the oldest replayed first).
         let now = Self.now()
         for key in changelog.residentKeys.sorted() { residency.touch(key, now: now) }
@@ -160,10 +164,11 @@ public actor AgentShard {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Takes the next input record (in offset order): waits while the shard's queue is full (the
-    /// backpressure that stops the fetcher), runs it as soon as its key is free. Inputs below the
-    /// changelog's offset were handled before and are skipped; a failure of the shard (its
-    /// changelog cannot be written) is thrown.
+    /// Takes the next input record (in offset order): waits while the shard's queue is full or the
+    /// input is too far past the committable offset (the backpressure that stops the fetcher),
+    /// runs it as soon as its key is free. Inputs below the changelog's offset, or handled above
+    /// it, were handled before and are skipped; a failure of the shard (its changelog cannot be
+    /// written) is thrown.
     public func submit(_ records: [ShardInput]) async throws {
         for delivered in records { try await submit(delivered) }
     }
@@ -174,6 +179,14 @@ public actor AgentShard {
         guard !closed else { return }
         let offset = delivered.offset
         guard offset >= scheduler.committableOffset else { return }
+        while !scheduler.hasRoom(for: offset) && !closed && failure == nil { await withCheckedContinuation { roomWaiters.append($0) } }
+        if let failure { throw failure }
+        guard !closed else { return }
+        if changelog.isDone(offset) {
+            // Handled before a restart while an older event pinned the committed offset.
+            try? scheduler.skip(offset: offset)
+            return
+        }
         let event = delivered.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
         if let endOffset, offset >= endOffset {
             try? scheduler.skip(offset: offset)
@@ -184,9 +197,6 @@ public actor AgentShard {
             try? scheduler.skip(offset: offset)
             return
         }
-        while !scheduler.hasRoom && !closed && failure == nil { await withCheckedContinuation { roomWaiters.append($0) } }
-        if let failure { throw failure }
-        guard !closed else { return }
         let key = event.map { $0.key.isEmpty ? "_" : String(decoding: $0.key, as: UTF8.self) } ?? "_"
         do {
             try scheduler.enqueue(.init(offset: offset, key: key, payload: Input(delivered: delivered, event: event)))
@@ -409,7 +419,8 @@ public actor AgentShard {
             let groups = Array(pendingRecords.prefix(take)), waiters = Array(pendingWaiters.prefix(take))
             pendingRecords.removeFirst(take)
             pendingWaiters.removeFirst(take)
-            let records = groups.flatMap { $0 }
+            // One offset record for the batch, holding every event's handled offset.
+            let records = changelog.coalescingProgress(groups.flatMap { $0 })
             do {
                 var builder = RecordBatchBuilder()
                 if let writer {
