@@ -32,9 +32,20 @@ public final class GroupConsumer: Sendable {
     /// the group hears they are released: finish work on them there and return the offsets to
     /// commit for them, so their next owner never overlaps with this one and resumes right after.
     /// A partition whose position cannot be reset (`.none`) ends ``records`` with the error.
-    public init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual,
-                resetPolicy: OffsetResetPolicy = .earliest,
-                onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])? = nil) {
+    public convenience init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual,
+                            resetPolicy: OffsetResetPolicy = .earliest,
+                            onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])? = nil) {
+        self.init(client: client, group: group, topics: topics, commitPolicy: commitPolicy, resetPolicy: resetPolicy, onRevoked: onRevoked, deliver: nil)
+    }
+
+    /// The same consumer, where `deliver`, when given, takes each partition's batches from that
+    /// partition's own follower instead of ``batches``: a partition whose `deliver` waits (its
+    /// shard is full) holds back only its own stream, never another partition's (issue 14,
+    /// guarantee 3). ``batches`` then carries only the end of the stream and its errors.
+    init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual,
+         resetPolicy: OffsetResetPolicy = .earliest,
+         onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?,
+         deliver: (@Sendable ([DeliveredRecord]) async -> Void)?) {
         self.resetPolicy = resetPolicy
         self.client = client
         self.group = group
@@ -48,7 +59,7 @@ public final class GroupConsumer: Sendable {
         let interval: Duration? = if case .automatic(let every) = commitPolicy { every } else { nil }
         heartbeats = Task {
             await state.run(client: client, group: group, topics: topics, channel: channel, processed: processed, commitEvery: interval,
-                            resetPolicy: resetPolicy, onRevoked: onRevoked)
+                            resetPolicy: resetPolicy, onRevoked: onRevoked, deliver: deliver)
         }
     }
 
@@ -122,7 +133,8 @@ actor ConsumerState {
 
     func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<[DeliveredRecord], any Error>,
              processed: ProcessedPositions?, commitEvery: Duration?, resetPolicy: OffsetResetPolicy,
-             onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?) async {
+             onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?,
+             deliver: (@Sendable ([DeliveredRecord]) async -> Void)? = nil) async {
         var pubEndpoint: String?
         var lastCommit = ContinuousClock.now
         while !Task.isCancelled {
@@ -170,7 +182,9 @@ actor ConsumerState {
                         let task = Task {
                             do {
                                 var records = stream.records().makeAsyncIterator()
-                                while let batch = try await records.nextBatch() { await channel.send(batch) }
+                                while let batch = try await records.nextBatch() {
+                                    if let deliver { await deliver(batch) } else { await channel.send(batch) }
+                                }
                             } catch is CancellationError {
                             } catch let error as GanglionError where error.code == .offsetOutOfRange {
                                 channel.fail(error)  // never a silent stall: the reader gets the error

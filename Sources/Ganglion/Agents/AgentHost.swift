@@ -83,9 +83,27 @@ public final class AgentHost: Sendable {
         defer { shardSets.remove(registration) }
         let idle = passivateAfter.wholeMilliseconds
         let failure = FailureBox()
+        let slot = ConsumerSlot()
+        // A shard exists for every assigned partition (its timers fire without new input), rebuilt
+        // from the changelog before it takes events.
+        let makeShard: @Sendable (UInt32) async throws -> AgentShard? = { partition in
+            try await shards.obtain(partition, isAssigned: { await slot.value.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
+                let shard = AgentShard(handler: handler, io: io, route: route, endOffset: endOffsets.map { $0[partition] ?? 0 }, partition: partition,
+                                       capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys,
+                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle)) { error in
+                    // A shard that cannot write its changelog stops the host (its events stay
+                    // uncommitted); whoever runs the host restarts it from the changelogs.
+                    if failure.set(error) { Task { await slot.value.abandon() } }
+                }
+                try await shard.recover()
+                return shard
+            }
+        }
         // A revoked partition's shard finishes its running handlers (their changelog batches
-        // durable) and commits before the group hands the partition on.
-        let consumer = GroupConsumer(client: client, group: group, topics: [topic]) { revoked in
+        // durable) and commits before the group hands the partition on. Each partition's records
+        // go to its shard from that partition's own stream: a full shard holds back its partition
+        // alone.
+        let consumer = GroupConsumer(client: client, group: group, topics: [topic], onRevoked: { revoked in
             var offsets: [TopicPartition: Int64] = [:]
             for partition in revoked where partition.topic == topic {
                 guard let shard = await shards.remove(UInt32(partition.partition)) else { continue }
@@ -93,22 +111,19 @@ public final class AgentHost: Sendable {
                 offsets[partition] = await shard.committableOffset
             }
             return offsets
-        }
-        // A shard exists for every assigned partition (its timers fire without new input), rebuilt
-        // from the changelog before it takes events.
-        let makeShard: @Sendable (UInt32) async throws -> AgentShard? = { partition in
-            try await shards.obtain(partition, isAssigned: { await consumer.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
-                let shard = AgentShard(handler: handler, io: io, route: route, endOffset: endOffsets.map { $0[partition] ?? 0 }, partition: partition,
-                                       capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys,
-                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle)) { error in
-                    // A shard that cannot write its changelog stops the host (its events stay
-                    // uncommitted); whoever runs the host restarts it from the changelogs.
-                    if failure.set(error) { Task { await consumer.abandon() } }
+        }, deliver: { batch in
+            do {
+                for (partition, records) in Dictionary(grouping: batch, by: \.partition) {
+                    guard let shard = try await makeShard(partition) else { continue }
+                    try await shard.submit(records.sorted { $0.record.offset < $1.record.offset }
+                        .map { ShardInput(topic: $0.topic, offset: $0.record.offset, value: $0.record.value) })
                 }
-                try await shard.recover()
-                return shard
+            } catch {
+                // The shard failed (or could not be made): the member stops, as a crashed one would.
+                if failure.set(error) { Task { await slot.value.abandon() } }
             }
-        }
+        })
+        slot.set(consumer)
         // The group resumes where every shard's handled inputs are durable: committed every 100 ms.
         let committer = Task {
             while !Task.isCancelled {
@@ -116,6 +131,9 @@ public final class AgentHost: Sendable {
                 for partition in await consumer.assignment where partition.topic == topic {
                     if await shards.shard(UInt32(partition.partition)) == nil { _ = try? await makeShard(UInt32(partition.partition)) }
                 }
+                // Shards of partitions this member no longer holds are dropped; their next owner
+                // rebuilds them from the changelog.
+                for dropped in await shards.keep(await consumer.assignment, topic: topic) { Task { await dropped.drain() } }
                 for (partition, offset) in await shards.uncommitted() {
                     if (try? await consumer.commit(topic: topic, partition: partition, offset: offset)) != nil {
                         await shards.committed(partition, offset)
@@ -139,16 +157,8 @@ public final class AgentHost: Sendable {
             await consumer.close()
         }
         do {
-            for try await batch in consumer.batches {
-                // Shards of partitions this member no longer holds are dropped; their next owner
-                // rebuilds them from the changelog.
-                for dropped in await shards.keep(await consumer.assignment, topic: topic) { await dropped.drain() }
-                for (partition, records) in Dictionary(grouping: batch, by: \.partition).sorted(by: { $0.key < $1.key }) {
-                    guard let shard = try await makeShard(partition) else { continue }
-                    try await shard.submit(records.sorted { $0.record.offset < $1.record.offset }
-                        .map { ShardInput(topic: $0.topic, offset: $0.record.offset, value: $0.record.value) })
-                }
-            }
+            // The records go to the shards by `deliver`; this waits for the stream's end or error.
+            for try await _ in consumer.batches {}
         } catch is CancellationError where failure.error == nil {
             await leave()
             throw CancellationError()
