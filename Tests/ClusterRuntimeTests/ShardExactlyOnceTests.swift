@@ -46,4 +46,39 @@ final class ShardExactlyOnceTests: XCTestCase {
         XCTAssertEqual(rerun.count, 0, "handled events of B ran again: \(rerun.prefix(5))…")
         await second.stop()
     }
+
+    /// Guarantee 2: a handler that ignores cancellation (it blocks its thread) loses its key at the
+    /// deadline plus the grace: the attempt counts as failed, the retry succeeds, the key's next
+    /// event runs, and the abandoned attempt's late result never writes state or emits.
+    func testAHandlerThatIgnoresCancellationLosesItsKeyAndItsLateResultIsDiscarded() async throws {
+        let io = MemoryShardIO()
+        let latch = ThreadLatch()
+        let returned = SeenIDs()
+        let policy = RetryPolicy(maxAttempts: 3, initialBackoffMilliseconds: 1, maxBackoffMilliseconds: 5, attemptDeadlineMilliseconds: 300)
+        let handler = ScriptedHandler(retryPolicy: policy) { attempt in
+            if attempt.event.id == "hang" && attempt.attempt == 1 {
+                latch.block(upTo: 60)
+                returned.add("late")
+                return ScriptedHandler.counted(attempt, tag: "late")
+            }
+            return ScriptedHandler.counted(attempt)
+        }
+        let shard = shard(io, handler, capacity: 8, maxConcurrent: 2)
+        try await shard.recover()
+        try await shard.submit([try shardInput("hang", key: "K", offset: 0), try shardInput("next", key: "K", offset: 1)])
+        let moved = await eventually(30) { await shard.changelog.outcome(ofHandled: "next", key: "K") != nil }
+        latch.open()
+        XCTAssertTrue(moved, "the key moves on past the hung attempt")
+        let late = await eventually(60) { returned.count("late") == 1 }
+        XCTAssertTrue(late, "the abandoned attempt returned")
+        try await Task.sleep(for: .milliseconds(500))  // room for a wrong write of the late result
+        let count = ScriptedHandler.count(await shard.changelog.states["K"])
+        XCTAssertEqual(count, 2, "each event counted once, the late result not at all")
+        let committable = await shard.committableOffset
+        XCTAssertEqual(committable, 2)
+        XCTAssertFalse(io.changelog.contains { String(decoding: $0.value ?? [], as: UTF8.self).contains("countedlate") },
+                       "the late attempt's emitted event never reaches the changelog")
+        XCTAssertFalse(io.sentEvents.contains { String(decoding: $0.value, as: UTF8.self).contains("countedlate") })
+        await shard.stop()
+    }
 }

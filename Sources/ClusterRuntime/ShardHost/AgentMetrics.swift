@@ -14,6 +14,11 @@ enum AgentMetrics {
         Counter(label: "ganglion_agent_dead_letters_total", dimensions: [("agent", agent)]).increment()
     }
 
+    /// An attempt given up at its deadline plus the grace, or by a drain out of time.
+    static func abandoned(agent: String) {
+        Counter(label: "ganglion_agent_attempts_abandoned_total", dimensions: [("agent", agent)]).increment()
+    }
+
     static func passivated(agent: String) {
         Counter(label: "ganglion_agent_entities_passivated_total", dimensions: [("agent", agent)]).increment()
     }

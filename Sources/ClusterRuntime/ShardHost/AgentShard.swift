@@ -59,15 +59,23 @@ public actor AgentShard {
     let endOffset: Int64?
     /// How far past the committable offset an input is taken (``ShardScheduler/maxSpan``).
     private let maxSpan: Int64
+    /// How long past its deadline an attempt that ignores cancellation keeps its key before it
+    /// is abandoned (counted as failed, its late result discarded).
+    private let deadlineGrace: Duration
+    /// The attempts running now, by token.
+    private var attempts: [Int: AttemptFence] = [:]
+    private var lastAttempt = 0
 
     /// A shard of `partition` running `handler` over `io`: at most `capacity` events held and
     /// `maxConcurrent` keys at once, none more than `maxSpan` offsets past the committable one;
-    /// emitted events go to `route(topic)` (a shadow replay's topics); `onFailure` is told once
-    /// when the shard cannot go on.
+    /// an attempt still running `deadlineGrace` past its deadline is abandoned; emitted events go
+    /// to `route(topic)` (a shadow replay's topics); `onFailure` is told once when the shard
+    /// cannot go on.
     public init(handler: any ShardHandler, io: any ShardIO, route: @escaping @Sendable (String) -> String = { $0 }, endOffset: Int64? = nil,
-                partition: UInt32, capacity: Int, maxConcurrent: Int, maxSpan: Int64 = 4096,
+                partition: UInt32, capacity: Int, maxConcurrent: Int, maxSpan: Int64 = 4096, deadlineGrace: Duration = .seconds(1),
                 residency: EntityResidency = EntityResidency(), onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
         self.maxSpan = max(1, maxSpan)
+        self.deadlineGrace = deadlineGrace
         self.residency = residency
         self.endOffset = endOffset
         self.onFailure = onFailure
@@ -348,16 +356,39 @@ public actor AgentShard {
                            event: try reply.serializedBytes())
     }
 
-    /// Runs the handler, cancelled at the policy's deadline.
+    /// Runs the handler, cancelled at the policy's deadline and abandoned at the deadline plus
+    /// the grace if it still runs (a handler that ignores cancellation): the attempt then counts
+    /// as failed, and its fence discards whatever it returns later.
     private func runWithDeadline(_ input: ShardAttempt) async throws -> ShardHandlerResult {
         let handler = self.handler
         let milliseconds = handler.retryPolicy.attemptDeadlineMilliseconds
-        let attempt = Task.detached { try await handler.handle(input) }
-        let watch = deadlines.watch(until: .now.advanced(by: .milliseconds(milliseconds))) { attempt.cancel() }
-        let result = await withTaskCancellationHandler { await attempt.result } onCancel: { attempt.cancel() }
-        // Past the deadline only if the attempt did not finish first.
-        if deadlines.end(watch), case .failure = result { throw AgentError.deadlineExceeded(milliseconds: milliseconds) }
-        return try result.get()
+        let fence = AttemptFence()
+        lastAttempt += 1
+        let token = lastAttempt
+        attempts[token] = fence
+        defer { attempts[token] = nil }
+        let attempt = Task.detached {
+            do { fence.settle(.finished(.success(try await handler.handle(input)))) } catch { fence.settle(.finished(.failure(error))) }
+        }
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
+        let watch = deadlines.watch(until: deadline) { attempt.cancel() }
+        let abandonment = deadlines.watch(until: deadline.advanced(by: deadlineGrace)) {
+            fence.settle(.abandoned(.deadlineExceeded(milliseconds: milliseconds)))
+        }
+        let outcome = await withTaskCancellationHandler { await fence.value } onCancel: { attempt.cancel() }
+        let expired = deadlines.end(watch)
+        _ = deadlines.end(abandonment)
+        switch outcome {
+        case .abandoned(let error):
+            AgentMetrics.abandoned(agent: handler.name)
+            throw error
+        case .finished(.failure(let error)):
+            // Past the deadline only if the attempt did not finish first.
+            if expired { throw AgentError.deadlineExceeded(milliseconds: milliseconds) }
+            throw error
+        case .finished(.success(let result)):
+            return result
+        }
     }
 
     /// The event for `<agent>.dlq`, with its error, attempts and agent name.

@@ -129,7 +129,8 @@ public struct ShardInput: Sendable {
 
 /// Why an attempt failed inside the runtime, or a shard could not go on.
 public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The handler ran past its deadline and was cancelled.
+    /// The handler ran past its deadline and was cancelled (and, still running past the grace
+    /// after it, abandoned: its late result is discarded).
     case deadlineExceeded(milliseconds: Int64)
     /// A passivated entity's state is no longer where the changelog said.
     case stateUnavailable(key: String, offsets: [Int64])

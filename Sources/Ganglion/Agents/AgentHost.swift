@@ -21,6 +21,9 @@ public final class AgentHost: Sendable {
     public let maxLiveEntities: Int
     /// An entity idle this long is passivated.
     public let passivateAfter: Duration
+    /// How long past its deadline an attempt that ignores cancellation keeps its key: then it is
+    /// abandoned (counted as failed; whatever it returns later is discarded).
+    public let deadlineGrace: Duration
     private let shardSets = ShardSetRegistry()
     /// The shards' reads and writes for a changelog topic; nil: over the node protocol.
     private let shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)?
@@ -29,8 +32,10 @@ public final class AgentHost: Sendable {
     /// `shardIO` gives the shards' reads and writes another path than the client's (in the node's
     /// own process: ``NodeShardIO``, straight on its logs).
     public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 64, maxLiveEntities: Int = 10_000,
-                passivateAfter: Duration = .seconds(300), shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)? = nil) {
+                passivateAfter: Duration = .seconds(300), deadlineGrace: Duration = .seconds(1),
+                shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)? = nil) {
         self.client = client
+        self.deadlineGrace = deadlineGrace
         self.shardIO = shardIO
         self.maxLiveEntities = max(1, maxLiveEntities)
         self.passivateAfter = passivateAfter
@@ -89,7 +94,7 @@ public final class AgentHost: Sendable {
         let makeShard: @Sendable (UInt32) async throws -> AgentShard? = { partition in
             try await shards.obtain(partition, isAssigned: { await slot.value.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
                 let shard = AgentShard(handler: handler, io: io, route: route, endOffset: endOffsets.map { $0[partition] ?? 0 }, partition: partition,
-                                       capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys,
+                                       capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys, deadlineGrace: self.deadlineGrace,
                                        residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle)) { error in
                     // A shard that cannot write its changelog stops the host (its events stay
                     // uncommitted); whoever runs the host restarts it from the changelogs.
