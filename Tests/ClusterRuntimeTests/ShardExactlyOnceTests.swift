@@ -81,4 +81,50 @@ final class ShardExactlyOnceTests: XCTestCase {
         XCTAssertFalse(io.sentEvents.contains { String(decoding: $0.value, as: UTF8.self).contains("countedlate") })
         await shard.stop()
     }
+
+    /// Guarantee 4: a revoked shard whose running handler ignores cancellation (and whose deadline
+    /// is far off) leaves within its drain timeout, having made durable what finished; the next
+    /// owner handles the abandoned event and skips the handled ones, and the late result is lost.
+    func testADrainThatOutlivesItsTimeoutAbandonsTheHungHandler() async throws {
+        let io = MemoryShardIO()
+        let latch = ThreadLatch()
+        let nextOwner = ThreadLatch()
+        let seen = SeenIDs()
+        let handler = ScriptedHandler(retryPolicy: RetryPolicy(maxAttempts: 1, attemptDeadlineMilliseconds: 600_000)) { attempt in
+            seen.add(attempt.event.id)
+            if attempt.key == "A" && !nextOwner.isOpen { latch.block(upTo: 120) }
+            return ScriptedHandler.counted(attempt)
+        }
+        let inputs = [try shardInput("a-0", key: "A", offset: 0), try shardInput("b-1", key: "B", offset: 1), try shardInput("b-2", key: "B", offset: 2)]
+        let first = shard(io, handler)
+        try await first.recover()
+        try await first.submit(inputs)
+        let handled = await eventually(30) { ScriptedHandler.count(await first.changelog.states["B"]) == 2 }
+        XCTAssertTrue(handled)
+        let drained = ThreadLatch()
+        Task {
+            await first.drain()
+            drained.open()
+        }
+        let left = await eventually(30) { drained.isOpen }
+        XCTAssertTrue(left, "the drain ends although the handler never returns")
+        let committable = await first.committableOffset
+        XCTAssertEqual(committable, 0, "the abandoned event stays unfinished")
+
+        nextOwner.open()
+        let second = shard(io, handler)
+        try await second.recover()
+        try await second.submit(inputs)
+        let done = await eventually(30) { await second.committableOffset == 3 }
+        XCTAssertTrue(done, "the next owner handles the abandoned event")
+        XCTAssertEqual(seen.count("b-1"), 1, "handled before the drain: not again")
+        XCTAssertEqual(seen.count("b-2"), 1)
+        latch.open()
+        try await Task.sleep(for: .milliseconds(500))  // room for a wrong write of the late result
+        var replayed = ShardChangelog()
+        replayed.apply(io.changelog)
+        XCTAssertEqual(ScriptedHandler.count(replayed.states["A"]), 1, "the abandoned attempt's late result is discarded")
+        XCTAssertEqual(ScriptedHandler.count(replayed.states["B"]), 2)
+        await second.stop()
+    }
 }

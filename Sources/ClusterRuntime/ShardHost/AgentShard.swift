@@ -62,9 +62,11 @@ public actor AgentShard {
     /// How long past its deadline an attempt that ignores cancellation keeps its key before it
     /// is abandoned (counted as failed, its late result discarded).
     private let deadlineGrace: Duration
-    /// The attempts running now, by token.
+    /// The attempts running now, by token: a drain that runs out of time abandons them.
     private var attempts: [Int: AttemptFence] = [:]
     private var lastAttempt = 0
+    /// Set when a drain ran out of time: nothing more is written, running attempts are abandoned.
+    private var revoked = false
 
     /// A shard of `partition` running `handler` over `io`: at most `capacity` events held and
     /// `maxConcurrent` keys at once, none more than `maxSpan` offsets past the committable one;
@@ -253,6 +255,9 @@ public actor AgentShard {
                                                 error: "the record is not an event envelope", attempts: 0), item)
             }
         } catch {
+            // A drain ran out of time: the event stays unfinished for the next owner, and the
+            // shard, which is leaving, has not failed.
+            if revoked { return }
             // The changelog could not be written (or the shard was cancelled): the event stays
             // unfinished, so the committable offset never passes it, and the shard takes nothing
             // more; the host restarts it from the changelog.
@@ -273,15 +278,35 @@ public actor AgentShard {
 
     /// Gives the partition up: takes nothing more, drops what waits (the next owner gets it),
     /// and returns once the running handlers finished and their batches are durable — so the next
-    /// owner never writes the changelog at the same time.
-    public func drain() async {
+    /// owner never writes the changelog at the same time — or once `timeout` passed (the group's
+    /// rebalance timeout): then the attempts still running are abandoned (their late results are
+    /// discarded, their events left unfinished for the next owner, which skips the handled ones)
+    /// and the shard writes nothing more.
+    public func drain(timeout: Duration = .seconds(5)) async {
         closed = true
         timerLoop?.cancel()
         scheduler.dropWaiting()
         wakeRoomWaiters()
-        while scheduler.runningCount > 0 && failure == nil { await withCheckedContinuation { drainWaiters.append($0) } }
+        let expiry = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { await self?.abandonRunning(after: timeout) }
+        }
+        while scheduler.runningCount > 0 && failure == nil && !revoked { await withCheckedContinuation { drainWaiters.append($0) } }
+        expiry.cancel()
         // Forwarded now rather than again by the next owner (which would send the same ids twice).
         await forwarder?.value
+    }
+
+    /// The drain ran out of time: the running attempts are abandoned and nothing more is written.
+    private func abandonRunning(after timeout: Duration) {
+        guard closed, scheduler.runningCount > 0 else { return }
+        revoked = true
+        let error = AgentError.abandonedByDrain(milliseconds: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        appendFailure = appendFailure ?? error
+        for fence in attempts.values { fence.settle(.abandoned(error)) }
+        let drained = drainWaiters
+        drainWaiters = []
+        for waiter in drained { waiter.resume() }
     }
 
     /// The event a timer's handler sees: type `ganglion.timer`, the timer's data, an id unique to
@@ -303,6 +328,7 @@ public actor AgentShard {
         let previous = changelog.states[key]
         var attempt = 1
         while true {
+            if revoked { throw AgentError.abandonedByDrain(milliseconds: 0) }
             let input = ShardAttempt(event: event, key: key, partition: partition, offset: offset, attempt: attempt, state: previous, timer: timer)
             do {
                 let result = try await runWithDeadline(input)
@@ -315,6 +341,8 @@ public actor AgentShard {
                                     timerChanges: result.timerChanges)
             } catch is CancellationError where Task.isCancelled {
                 throw CancellationError()
+            } catch AgentError.abandonedByDrain(let milliseconds) {
+                throw AgentError.abandonedByDrain(milliseconds: milliseconds)
             } catch {
                 switch handler.retryPolicy.decision(afterAttempt: attempt, using: &random) {
                 case .retry(let delay):
@@ -429,6 +457,7 @@ public actor AgentShard {
     private func append(_ records: [ShardChangelog.Record]) async throws {
         guard !records.isEmpty else { return }
         if let appendFailure { throw appendFailure }
+        if revoked { throw AgentError.abandonedByDrain(milliseconds: 0) }
         pendingRecords.append(records)
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             pendingWaiters.append(waiter)
@@ -522,7 +551,9 @@ public actor AgentShard {
     /// The shard cannot go on (its changelog cannot be written): it takes nothing more and tells
     /// its host once.
     private func fail(_ error: any Error) {
-        if failure == nil {
+        // A shard whose drain ran out of time is leaving: what it could not write is the next
+        // owner's, not a failure of the host.
+        if failure == nil && !revoked {
             failure = error
             onFailure(error)
         }

@@ -2,7 +2,8 @@ import ClusterCore
 import Foundation
 
 /// One handler attempt's outcome, settled once (issue 14, guarantee 2): by the attempt's own
-/// result, or by its abandonment at its deadline plus a grace, whichever comes first. It is the attempt's fencing token: a result that arrives
+/// result, or by its abandonment — at its deadline plus a grace, or when a draining shard runs out
+/// of time — whichever comes first. It is the attempt's fencing token: a result that arrives
 /// after the abandonment finds the fence settled and is dropped, so a handler that ignores
 /// cancellation can never write state or emit once its attempt was given up.
 final class AttemptFence: @unchecked Sendable {

@@ -132,6 +132,9 @@ public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The handler ran past its deadline and was cancelled (and, still running past the grace
     /// after it, abandoned: its late result is discarded).
     case deadlineExceeded(milliseconds: Int64)
+    /// The shard gave its partition up and its drain ran out of time: the attempt was abandoned,
+    /// the event left unfinished for the partition's next owner.
+    case abandonedByDrain(milliseconds: Int64)
     /// A passivated entity's state is no longer where the changelog said.
     case stateUnavailable(key: String, offsets: [Int64])
 
@@ -139,6 +142,8 @@ public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .deadlineExceeded(let milliseconds): "the handler ran past its deadline of \(milliseconds) ms and was cancelled"
+        case .abandonedByDrain(let milliseconds):
+            "the shard gave its partition up and its drain of \(milliseconds) ms ran out before the handler returned: the event is left to the next owner"
         case .stateUnavailable(let key, let offsets): "the state of \(key) is no longer at changelog offsets \(offsets)"
         }
     }

@@ -24,6 +24,11 @@ public final class AgentHost: Sendable {
     /// How long past its deadline an attempt that ignores cancellation keeps its key: then it is
     /// abandoned (counted as failed; whatever it returns later is discarded).
     public let deadlineGrace: Duration
+    /// How long a shard giving its partition up (a rebalance, a stop) waits for its running
+    /// handlers; then it abandons them (their events go unfinished to the next owner, their late
+    /// results are discarded) and leaves. Keep it below the group's session timeout: the member
+    /// does not heartbeat while it drains.
+    public let rebalanceTimeout: Duration
     private let shardSets = ShardSetRegistry()
     /// The shards' reads and writes for a changelog topic; nil: over the node protocol.
     private let shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)?
@@ -32,9 +37,10 @@ public final class AgentHost: Sendable {
     /// `shardIO` gives the shards' reads and writes another path than the client's (in the node's
     /// own process: ``NodeShardIO``, straight on its logs).
     public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 64, maxLiveEntities: Int = 10_000,
-                passivateAfter: Duration = .seconds(300), deadlineGrace: Duration = .seconds(1),
+                passivateAfter: Duration = .seconds(300), deadlineGrace: Duration = .seconds(1), rebalanceTimeout: Duration = .seconds(5),
                 shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)? = nil) {
         self.client = client
+        self.rebalanceTimeout = rebalanceTimeout
         self.deadlineGrace = deadlineGrace
         self.shardIO = shardIO
         self.maxLiveEntities = max(1, maxLiveEntities)
@@ -112,7 +118,7 @@ public final class AgentHost: Sendable {
             var offsets: [TopicPartition: Int64] = [:]
             for partition in revoked where partition.topic == topic {
                 guard let shard = await shards.remove(UInt32(partition.partition)) else { continue }
-                await shard.drain()
+                await shard.drain(timeout: self.rebalanceTimeout)
                 offsets[partition] = await shard.committableOffset
             }
             return offsets
@@ -138,7 +144,7 @@ public final class AgentHost: Sendable {
                 }
                 // Shards of partitions this member no longer holds are dropped; their next owner
                 // rebuilds them from the changelog.
-                for dropped in await shards.keep(await consumer.assignment, topic: topic) { Task { await dropped.drain() } }
+                for dropped in await shards.keep(await consumer.assignment, topic: topic) { Task { await dropped.drain(timeout: self.rebalanceTimeout) } }
                 for (partition, offset) in await shards.uncommitted() {
                     if (try? await consumer.commit(topic: topic, partition: partition, offset: offset)) != nil {
                         await shards.committed(partition, offset)
@@ -155,7 +161,7 @@ public final class AgentHost: Sendable {
         @Sendable func leave() async {
             await stopCommitter()
             for (partition, shard) in await shards.removeAll() {
-                await shard.drain()
+                await shard.drain(timeout: self.rebalanceTimeout)
                 await shard.stop()
                 _ = try? await consumer.commit(topic: topic, partition: partition, offset: await shard.committableOffset)
             }
