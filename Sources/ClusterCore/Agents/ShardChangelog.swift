@@ -340,8 +340,16 @@ public struct ShardChangelog: Sendable, Hashable {
         return others + [progressRecord(next: next, with: handled)]
     }
 
+    /// The batch for an input recognised as a redelivery of a handled event (by its id, in the
+    /// window of remembered ids) while other keys' events may be unfinished: its offset joins the
+    /// handled ones, so a replay skips it even once the window has moved past its id.
+    /// `committableOffset` is as in ``records(for:committableOffset:)``.
+    public func records(recognising offset: Int64, committableOffset: Int64) -> [Record] {
+        [progressRecord(next: max(nextOffset, committableOffset), handling: offset)]
+    }
+
     /// The batch for an input that runs no handler (a redelivery of a handled event, or one
-    /// filtered out): only the offset moves.
+    /// filtered out) with nothing below it unfinished: only the offset moves.
     public func records(skipping offset: Int64) -> [Record] {
         [progressRecord(next: max(nextOffset, offset + 1))]
     }

@@ -246,6 +246,10 @@ public actor AgentShard {
                             try? await io.send([OutgoingEvent(topic: route(reply.topic), key: reply.key, value: reply.event, createIfMissing: false)])
                         }
                     }
+                    // Recorded as handled: a replay from a committed offset below it skips it
+                    // even after the window of remembered ids has moved past its id.
+                    let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
+                    try await append(changelog.records(recognising: offset, committableOffset: committable))
                 } else {
                     try await commit(try await handle(event, key: item.key, offset: offset), item)
                 }
