@@ -50,15 +50,13 @@ extension RaftNode {
         return true
     }
 
-    /// A message from an earlier term is not acted on. A stale leader's append is answered with
-    /// this node's term so that it steps down (it could not otherwise learn of the new term when
-    /// pre-vote keeps candidates from raising terms); a pre-vote is refused the same way.
+    /// A message from an earlier term is not acted on (Raft §5.1). A stale leader's append is
+    /// refused with this node's term so that it steps down (with pre-vote it could not otherwise
+    /// learn of the new term); a pre-vote is refused the same way.
     private mutating func handleStaleTerm(_ message: RaftMessage) {
         switch message.kind {
         case .append, .installSnapshot:
-            if configuration.checkQuorum || configuration.preVote {
-                send(to: message.from, .appendResponse(RaftAppendResponse(rejected: true, index: 0)))
-            }
+            send(to: message.from, .appendResponse(RaftAppendResponse(rejected: true, index: 0)))
         case .preVote:
             send(to: message.from, .preVoteResponse(granted: false))
         default:
