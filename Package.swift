@@ -82,8 +82,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        // Helpers for deterministic simulation and tests (seeded randomness; simulated clusters later).
-        .target(name: "GanglionTestKit"),
+        // Helpers for deterministic simulation and tests: seeded randomness, the simulated Raft cluster.
+        .target(name: "GanglionTestKit", dependencies: ["ClusterCore"]),
         // Code generated from proto/ (committed; regenerate with scripts/generate-protos.sh).
         .target(
             name: "GanglionWire",
