@@ -38,14 +38,8 @@ final class FuzzTests: XCTestCase {
         return bytes
     }
 
-    /// `GANGLION_FUZZ_SEED`, else a fixed seed in CI (a red CI must replay), else a random one.
-    /// Printed to stderr at once, so a crash still shows it.
-    static func seed() -> UInt64 {
-        let environment = ProcessInfo.processInfo.environment
-        let seed = UInt64(environment["GANGLION_FUZZ_SEED"] ?? "") ?? (environment["CI"] == "true" ? 20_261_121 : UInt64.random(in: 1...1_000_000))
-        FileHandle.standardError.write(Data("fuzz seed \(seed) (replay with GANGLION_FUZZ_SEED=\(seed))\n".utf8))
-        return seed
-    }
+    /// This run's seed (GanglionTestKit's ``FuzzSeed``: `GANGLION_FUZZ_SEED`, a fixed one in CI).
+    static func seed() -> UInt64 { FuzzSeed.current(ci: 20_261_121) }
 
     func testMutatedProtoFilesGiveErrorsNotCrashes() throws {
         let texts = try Self.corpusTexts()

@@ -18,27 +18,28 @@ extension RaftNode {
 
     /// Asks for pre-votes for `term + 1` without raising the term.
     mutating func becomePreCandidate() {
-        role = .preCandidate
+        guard startCampaign(as: .preCandidate) else { return }
+        for peer in peers {
+            send(to: peer, term: term + 1, .preVote(lastIndex: log.lastIndex, lastTerm: log.lastTerm))
+        }
+    }
+
+    /// Takes `role` with only its own vote and a fresh election timeout; false when that vote
+    /// alone decided the election (a single voter), so there is no one to ask.
+    private mutating func startCampaign(as role: RaftRole) -> Bool {
+        self.role = role
         leader = nil
         votes = [id: true]
         electionElapsed = 0
         resetElectionTimeout()
-        if countVotes() { return }
-        for peer in peers {
-            send(to: peer, term: term + 1, .preVote(lastIndex: log.lastIndex, lastTerm: log.lastTerm))
-        }
+        return !countVotes()
     }
 
     /// Raises the term, votes for itself and asks the others (Raft §5.2).
     mutating func becomeCandidate() {
         term += 1
         votedFor = id
-        role = .candidate
-        leader = nil
-        votes = [id: true]
-        electionElapsed = 0
-        resetElectionTimeout()
-        if countVotes() { return }
+        guard startCampaign(as: .candidate) else { return }
         for peer in peers {
             send(to: peer, .vote(lastIndex: log.lastIndex, lastTerm: log.lastTerm))
         }
