@@ -15,14 +15,14 @@ final class GroupService: @unchecked Sendable {
     /// Where in the offsets log each partition's visible commit was stored.
     private var appliedAt: [String: [TopicPartition: Int64]] = [:]
     private let offsets: PartitionLog
-    private let metadata: MetadataStore
+    private let metadata: any MetadataLog
     private let clock: @Sendable () -> Int64
     /// How often members should heartbeat.
     let heartbeatInterval: UInt32 = 1000
 
     private let sessionTimeout: Int64
 
-    init(dataDirectory: String, metadata: MetadataStore, sessionTimeout: Int64 = 10_000,
+    init(dataDirectory: String, metadata: any MetadataLog, sessionTimeout: Int64 = 10_000,
          clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock, faults: LogFaults? = nil,
          offsetsSegmentBytes: Int = 8 << 20) throws {
         self.sessionTimeout = sessionTimeout

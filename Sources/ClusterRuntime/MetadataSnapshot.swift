@@ -11,6 +11,8 @@ struct MetadataSnapshot: Codable, Sendable {
     var metadata: MetadataState
     /// The schema registry's state.
     var registry: RegistryState
+    /// With a controller quorum: the Raft term of the entry just below `offset` (Raft index `offset`).
+    var term: Int64?
 }
 
 /// The metadata log's snapshot file (`snapshot.json` beside its segments), replaced atomically
@@ -32,15 +34,26 @@ struct MetadataSnapshotFile: Sendable {
     /// Replaces the snapshot: a temporary file, fsynced, renamed over the old one, and the
     /// directory fsynced.
     func save(_ snapshot: MetadataSnapshot) throws {
+        try DurableFile.replace(path, in: directory, with: try JSONEncoder().encode(snapshot))
+    }
+}
+
+/// Small files replaced atomically and durably (snapshots, Raft's hard state).
+enum DurableFile {
+    /// Writes `data` to a temporary file, fsyncs it, renames it over `path` and fsyncs `directory`
+    /// (when `sync` is false the rename is atomic but not yet durable).
+    static func replace(_ path: String, in directory: String, with data: Data, sync: Bool = true) throws {
         let temporary = path + ".tmp"
-        let data = try JSONEncoder().encode(snapshot)
         guard FileManager.default.createFile(atPath: temporary, contents: data) else {
             throw MetadataSnapshotError(message: "could not write \(temporary)")
         }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-        try handle.synchronize()
-        try handle.close()
+        if sync {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            try handle.synchronize()
+            try handle.close()
+        }
         guard rename(temporary, path) == 0 else { throw MetadataSnapshotError(message: "could not rename \(temporary) to \(path): errno \(errno)") }
+        guard sync else { return }
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY)
         guard descriptor >= 0 else { throw MetadataSnapshotError(message: "could not open \(directory): errno \(errno)") }
         defer { close(descriptor) }

@@ -11,7 +11,7 @@ import SchemaRegistry
 /// replay — stays bounded however long the history. (With several controller voters this log is
 /// what Raft replicates; the state machine does not change.) The log holds the cluster's records
 /// (no key) and the schema registry's (key `registry`).
-final class MetadataStore: RegistryStore, @unchecked Sendable {
+final class MetadataStore: MetadataLog, @unchecked Sendable {
     /// Bounds of the metadata log.
     struct Limits: Sendable {
         /// Records applied between snapshots.
@@ -185,25 +185,6 @@ final class MetadataStore: RegistryStore, @unchecked Sendable {
         } catch {
             lock.withLock { sinceSnapshot = limits.snapshotEvery / 2 }  // retry sooner
         }
-    }
-
-    /// Validates, appends and applies `record`, resuming once it is durable.
-    func commit(_ record: MetadataRecord) async throws {
-        _ = try await withCheckedThrowingContinuation { continuation in
-            commit(deciding: { _ in record }) { continuation.resume(with: $0) }
-        }
-    }
-
-    /// Blocking form for start-up paths and tests (never on the socket thread).
-    func commitAndWait(_ record: MetadataRecord) throws {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var outcome: Result<MetadataRecord, any Error>?
-        commit(deciding: { _ in record }) { result in
-            outcome = result
-            done.signal()
-        }
-        done.wait()
-        _ = try outcome!.get()
     }
 
     /// The registry's state now.

@@ -92,6 +92,11 @@ public struct NodeConfiguration: Sendable {
     public var topicFaults: LogFaults?
     /// The most asks that may wait for replies at once; beyond it an ask is answered `BUSY`.
     public var maxWaitingAsks = 10_000
+    /// The controller quorum this node belongs to (default: it is the only voter of its own cluster).
+    public var controller = ControllerSettings()
+    /// The host other nodes and clients use to reach this one (nil: the bound address, or the
+    /// host's name when bound to all interfaces).
+    public var advertiseHost: String?
 
     /// The defaults: a cluster of one with its data in `./data`.
     public init() {}
@@ -108,7 +113,11 @@ public final class Node: Sendable {
     public let nodeID: String
     private let dataDirectory: String
     private let loop: SocketLoop
-    private let metadata: MetadataStore
+    private let metadata: any MetadataLog
+    let cluster: ClusterControl
+    let advertiseHost: String?
+    /// The socket loop, for the cluster's timers.
+    var loopForCluster: SocketLoop { loop }
     let logs: TopicLogs
     private let groups: GroupService
     let api: NodeAPI
@@ -119,35 +128,56 @@ public final class Node: Sendable {
     /// Opens the data directory, binds the sockets, writes `endpoints.json` and starts serving.
     public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "ganglion.node")) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        metadata = try MetadataStore(directory: configuration.dataDirectory, faults: configuration.metadataFaults)
+        let context = try Context(defaultLinger: .milliseconds(500))
+        loop = try SocketLoop(name: "ganglion.node.api", context: context, logger: logger)
+        let loop = self.loop
+        let settings = configuration.controller
+        if settings.isClustered(configuration.nodeID) {
+            let storage = try RaftLogStorage(dataDirectory: configuration.dataDirectory, faults: configuration.metadataFaults)
+            let store = ReplicatedMetadataStore()
+            if settings.voters.contains(where: { $0.id == configuration.nodeID }) {
+                let transport = RaftTransport(loop: loop, voters: settings.voters)
+                let quorum = try ControllerQuorum(id: configuration.nodeID, voters: settings.voters, settings: settings, storage: storage,
+                                                  store: store, logger: logger) { transport.send($0) }
+                store.attach(quorum)
+                cluster = ClusterControl(nodeID: configuration.nodeID, settings: settings, role: .voter(quorum), storage: storage)
+            } else {
+                let follower = try MetadataFollower(voters: settings.voters, storage: storage, store: store, logger: logger)
+                cluster = ClusterControl(nodeID: configuration.nodeID, settings: settings, role: .observer(follower), storage: storage)
+            }
+            metadata = store
+        } else {
+            metadata = try MetadataStore(directory: configuration.dataDirectory, faults: configuration.metadataFaults)
+            cluster = ClusterControl(nodeID: configuration.nodeID, settings: settings, role: .single, storage: nil)
+        }
+        advertiseHost = configuration.advertiseHost
         registry = SchemaRegistryService(store: metadata)
         logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability, faults: configuration.topicFaults)
         groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,
                                   sessionTimeout: configuration.groupSessionTimeout)
-        let context = try Context(defaultLinger: .milliseconds(500))
-        loop = try SocketLoop(name: "ganglion.node.api", context: context, logger: logger)
-        let bound = try loop.performAndWait { owner -> NodeEndpoints in
+        let (bound, routerID, pubID) = try loop.performAndWait { owner -> (NodeEndpoints, SocketLoop.SocketID, SocketLoop.SocketID) in
             let router = try owner.makeSocket(.router)
             try router.set([.maxMessageSize(configuration.maxMessageBytes), .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)])
             let pub = try owner.makeSocket(.pub)
             try pub.set(.sendHighWaterMark(100_000))
-            return NodeEndpoints(api: try router.bind(Self.wildcard(configuration.apiEndpoint)),
-                                 pub: try pub.bind(Self.wildcard(configuration.pubEndpoint)), http: "")
+            let endpoints = NodeEndpoints(api: try router.bind(Self.wildcard(configuration.apiEndpoint)),
+                                          pub: try pub.bind(Self.wildcard(configuration.pubEndpoint)), http: "")
+            return (endpoints, owner.id(of: router)!, owner.id(of: pub)!)
         }
         endpointState = LockedEndpoints(bound)
         nodeID = configuration.nodeID
         dataDirectory = configuration.dataDirectory
-        let loop = self.loop, groups = self.groups, logs = self.logs, metadata = self.metadata
+        let groups = self.groups, logs = self.logs, metadata = self.metadata, cluster = self.cluster
+        cluster.requests = PeerRequests(loop: loop, nodeID: configuration.nodeID)
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: endpointState,
-                          askWaiters: AskWaiters(limit: configuration.maxWaitingAsks)) { stream in
+                          cluster: cluster, askWaiters: AskWaiters(limit: configuration.maxWaitingAsks)) { stream in
             loop.execute { owner in
-                if let pubID = owner.socketIDs.last, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
+                if let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
             }
         }
         self.api = api
         let window = InFlightWindow(limit: configuration.producerWindow)
         try loop.performAndWait { owner in
-            guard let routerID = owner.socketIDs.first, let pubID = owner.socketIDs.last else { return }
             // Members whose session expired lose their partitions.
             func expire(_ owner: SocketLoop.Owner) {
                 groups.expireMembers()
@@ -213,6 +243,7 @@ public final class Node: Sendable {
             }
         }
         try writeEndpoints()
+        startCluster(api: api, logger: logger)
         logger.info("node ready", metadata: ["ganglion.node": "\(configuration.nodeID)", "ganglion.api": "\(bound.api)", "ganglion.pub": "\(bound.pub)"])
     }
 
@@ -253,8 +284,10 @@ public final class Node: Sendable {
         try data.write(to: URL(fileURLWithPath: dataDirectory + "/endpoints.json"), options: .atomic)
     }
 
-    /// Stops serving: closes the sockets (bounded linger), flushes and closes every log.
+    /// Stops serving: ends its session with the controller (a clustered node), closes the
+    /// sockets (bounded linger), flushes and closes every log.
     public func stop() {
+        stopCluster()
         loop.stop()
         logs.closeAll()
         groups.close()

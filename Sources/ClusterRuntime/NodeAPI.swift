@@ -17,7 +17,7 @@ final class NodeAPI: Sendable {
     typealias Respond = @Sendable (_ response: [Frame], _ stream: [Frame]?) -> Void
 
     let nodeID: String
-    let metadata: MetadataStore
+    let metadata: any MetadataLog
     let logs: TopicLogs
     let groups: GroupService
     let registry: SchemaRegistryService
@@ -30,9 +30,13 @@ final class NodeAPI: Sendable {
     let askWaiters: AskWaiters
     /// Sends a stream message on PUB (for batches the node stores itself, such as asks).
     let publish: @Sendable ([Frame]) -> Void
+    /// This node's part in the cluster (a cluster of one unless configured otherwise).
+    let cluster: ClusterControl
 
-    init(nodeID: String, metadata: MetadataStore, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: LockedEndpoints,
+    init(nodeID: String, metadata: any MetadataLog, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: LockedEndpoints,
+         cluster: ClusterControl? = nil,
          askWaiters: AskWaiters = AskWaiters(limit: 10_000), publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
+        self.cluster = cluster ?? ClusterControl(nodeID: nodeID, settings: ControllerSettings(), role: .single, storage: nil)
         self.askWaiters = askWaiters
         self.publish = publish
         self.registry = registry
@@ -69,6 +73,9 @@ final class NodeAPI: Sendable {
             return
         }
         let body = frames[frames.startIndex + 1]
+        if cluster.isClustered, !cluster.isLeader, needsController(header.kind, body: body) {
+            return forwardToController(header, frames: frames, respond: respond)
+        }
         do {
             switch header.kind {
             case .produce:
@@ -156,6 +163,16 @@ final class NodeAPI: Sendable {
                         respond(Self.error(requestID, .internal, "\(error)"), nil)
                     }
                 }
+            case .raft:
+                try receiveRaft(try decode(body))
+                respond([], nil)
+            case .controllerFetch:
+                try controllerFetch(header, try decode(body), respond: respond)
+            case .nodeHeartbeat:
+                nodeHeartbeat(header, try decode(body), respond: respond)
+            case .clusterStatus:
+                let _: Ganglion_V1_ClusterStatusRequest = try decode(body)
+                respond(try Self.success(header.requestID, clusterStatus()), nil)
             default:
                 throw ProtocolFailure(.unsupportedKind, "request kind \(header.kind) is not served by this node yet")
             }

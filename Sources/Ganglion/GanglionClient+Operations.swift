@@ -28,6 +28,11 @@ extension GanglionClient {
         _ = try await call(.deleteTopic, request)
     }
 
+    /// The controller and every node, as the answering node knows them.
+    public func clusterStatus(timeout: Duration? = nil) async throws -> Ganglion_V1_ClusterStatusResponse {
+        try await call(.clusterStatus, Ganglion_V1_ClusterStatusRequest(), timeout: timeout, reply: Ganglion_V1_ClusterStatusResponse.self).0
+    }
+
     /// The cluster's nodes and the named topics (all when empty).
     public func metadata(topics: [String] = []) async throws -> Ganglion_V1_MetadataResponse {
         var request = Ganglion_V1_MetadataRequest()

@@ -67,11 +67,22 @@ public final class GanglionClient: Sendable {
 
     /// Sends a request and returns the reply's body frames, or throws the node's error; waits
     /// `timeout` (the client's by default) for the reply.
+    /// A `NOT_CONTROLLER` answer (a metadata write met an election; nothing was applied) is
+    /// retried after the node's hint until the timeout is spent.
     public func call<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil,
                                                   timeout: Duration? = nil) async throws -> [Frame] {
-        let frames = try request(kind, body, extra: extra)
-        return try await withCheckedThrowingContinuation { continuation in
-            send(frames, timeout: timeout) { continuation.resume(with: $0) }
+        let deadline = ContinuousClock.now.advanced(by: timeout ?? self.timeout)
+        while true {
+            let frames = try request(kind, body, extra: extra)
+            do {
+                return try await withCheckedThrowingContinuation { continuation in
+                    send(frames, timeout: max(deadline - ContinuousClock.now, .milliseconds(1))) { continuation.resume(with: $0) }
+                }
+            } catch let error as GanglionError where error.code == .notController {
+                let pause = Duration.milliseconds(Int(max(error.retryAfterMilliseconds, 50)))
+                guard ContinuousClock.now.advanced(by: pause) < deadline else { throw error }
+                try await Task.sleep(for: pause)
+            }
         }
     }
 

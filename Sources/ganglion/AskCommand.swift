@@ -21,7 +21,7 @@ struct AskCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             let reply = try await client.ask(agent: agent, key: key, type: type, data: Data(data.utf8),
                                              timeout: .milliseconds(Int(timeout)), id: id)

@@ -33,7 +33,7 @@ struct DLQCommand: ParsableCommand {
 
         func run() async throws {
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 let letters = try await DLQCommand.letters(client, agent: agent)
                 guard !letters.isEmpty else {
@@ -61,7 +61,7 @@ struct DLQCommand: ParsableCommand {
 
         func run() async throws {
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 let letters = try await DLQCommand.letters(client, agent: agent).filter { !$0.replayed && (event == nil || $0.envelope.causationID == event) }
                 guard !letters.isEmpty else {

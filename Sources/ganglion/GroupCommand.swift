@@ -16,7 +16,7 @@ struct GroupCommand: ParsableCommand {
 
         func run() async throws {
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 let groups = try await client.listGroups()
                 print("group\tmembers\tepoch\tstate")
@@ -33,7 +33,7 @@ struct GroupCommand: ParsableCommand {
 
         func run() async throws {
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 let described = try await client.describeGroup(group)
                 guard described.groupEpoch > 0 || !described.lag.isEmpty else {
@@ -84,7 +84,7 @@ struct GroupCommand: ParsableCommand {
                 toEarliest ? .earliest : toLatest ? .latest : toOffset.map { .offset($0) }
                 ?? shiftBy.map { .shift($0) } ?? .timestamp(parseTime(toDatetime!)!)
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 let offsets = try await client.resetOffsets(group: group, topic: topic, partitions: partition, to: target, dryRun: !execute)
                 print("partition\tnew-offset")

@@ -3,12 +3,15 @@ import Foundation
 import Ganglion
 
 /// How CLI commands find a node: `--node`, then `GANGLION_NODE`, then `./data/endpoints.json`
-/// (a local node's), then `tcp://127.0.0.1:7400`.
+/// (a local node's), then `tcp://127.0.0.1:7400`. A comma-separated list names bootstrap
+/// nodes: the first that answers is used (any node serves any request, forwarding metadata
+/// writes to the controller leader).
 struct NodeAddress: ParsableArguments {
-    @Option(name: .customLong("node"), help: "The node's request endpoint (default: $GANGLION_NODE, ./data/endpoints.json, tcp://127.0.0.1:7400).")
+    @Option(name: .customLong("node"),
+            help: "The node's request endpoint, or a comma-separated list of them (default: $GANGLION_NODE, ./data/endpoints.json, tcp://127.0.0.1:7400).")
     var endpoint: String?
 
-    /// The request endpoint to use.
+    /// The request endpoint(s) to use, as given.
     var resolved: String {
         if let endpoint { return endpoint }
         if let environment = ProcessInfo.processInfo.environment["GANGLION_NODE"], !environment.isEmpty { return environment }
@@ -19,8 +22,28 @@ struct NodeAddress: ParsableArguments {
         return "tcp://127.0.0.1:7400"
     }
 
-    /// A connected client.
-    func client() throws -> GanglionClient { try GanglionClient(endpoint: resolved, timeout: .seconds(10)) }
+    /// The endpoints of the list.
+    var endpoints: [String] {
+        resolved.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// A client of the first node of the list that answers (one endpoint: connected at once).
+    func client() async throws -> GanglionClient {
+        let endpoints = self.endpoints
+        guard endpoints.count > 1 else { return try GanglionClient(endpoint: endpoints.first ?? resolved, timeout: .seconds(10)) }
+        var failures: [String] = []
+        for endpoint in endpoints {
+            let client = try GanglionClient(endpoint: endpoint, timeout: .seconds(10))
+            do {
+                _ = try await client.clusterStatus(timeout: .milliseconds(1_500))
+                return client
+            } catch {
+                client.close()
+                failures.append("\(endpoint): \(error)")
+            }
+        }
+        throw ValidationError("no node of --node answered: " + failures.joined(separator: "; "))
+    }
 }
 
 /// Prints a node error as `error: code: message` and exits non-zero.

@@ -18,12 +18,24 @@ struct NodeCommand: AsyncParsableCommand {
         discussion: """
             Endpoints accept port 0 for an OS-chosen port; once ready the node writes them to \
             <data-dir>/endpoints.json (keys api, pub, http). SIGTERM or SIGINT shut it down gracefully.
-            Environment: GANGLION_NODE_ID, GANGLION_DATA_DIR, GANGLION_API, GANGLION_PUB, GANGLION_HTTP, GANGLION_FSYNC.
-            Config file keys: nodeID, dataDirectory, api, pub, http, fsync.
+            Without --node-id the node uses the id in <data-dir>/node-id, written on first start \
+            (node-1 for a cluster of one, a generated id otherwise). Without --voters the node is the only \
+            controller voter of its own cluster; with it, the node is a voter when its id is in the list and \
+            an observer otherwise.
+            Environment: GANGLION_NODE_ID, GANGLION_DATA_DIR, GANGLION_API, GANGLION_PUB, GANGLION_HTTP, GANGLION_FSYNC, \
+            GANGLION_VOTERS, GANGLION_ADVERTISE, GANGLION_ELECTION_TIMEOUT_MS, GANGLION_NODE_SESSION_TIMEOUT_MS.
+            Config file keys: nodeID, dataDirectory, api, pub, http, fsync, voters, advertise, electionTimeoutMs, nodeSessionTimeoutMs.
             """
     )
 
-    @Option(help: "This node's id.") var nodeID: String?
+    @Option(help: "This node's id (default: the one in <data-dir>/node-id, generated on first start).") var nodeID: String?
+    @Option(help: "The controller voters: ID@HOST:PORT,… (their request endpoints). Default: this node alone.") var voters: String?
+    @Option(help: "The host other nodes and clients use to reach this node (default: the bound address, or the host name when bound to all interfaces).")
+    var advertise: String?
+    @Option(help: "The controller's base election timeout in ms (a follower campaigns after a random 1–2× of it without a leader; default 500).")
+    var electionTimeoutMs: Int?
+    @Option(help: "How long the controller waits without a node's heartbeat before fencing it (ms, default 6000).")
+    var nodeSessionTimeoutMs: Int?
     @Option(help: "Where logs and metadata live (default ./data).") var dataDir: String?
     @Option(help: "ROUTER endpoint for requests (default tcp://127.0.0.1:7400; port 0: OS-chosen).") var api: String?
     @Option(help: "PUB endpoint for streams (default tcp://127.0.0.1:7401; port 0: OS-chosen).") var pub: String?
@@ -41,6 +53,10 @@ struct NodeCommand: AsyncParsableCommand {
         var pub: String?
         var http: String?
         var fsync: String?
+        var voters: String?
+        var advertise: String?
+        var electionTimeoutMs: Int?
+        var nodeSessionTimeoutMs: Int?
     }
 
     func run() async throws {
@@ -53,8 +69,24 @@ struct NodeCommand: AsyncParsableCommand {
             }
         }
         var settings = NodeConfiguration()
-        settings.nodeID = nodeID ?? environment["GANGLION_NODE_ID"] ?? file.nodeID ?? settings.nodeID
         settings.dataDirectory = dataDir ?? environment["GANGLION_DATA_DIR"] ?? file.dataDirectory ?? settings.dataDirectory
+        if let list = voters ?? environment["GANGLION_VOTERS"] ?? file.voters, !list.isEmpty {
+            do { settings.controller.voters = try VoterAddress.parseList(list) } catch { throw ValidationError("--voters: \(error)") }
+        }
+        settings.advertiseHost = advertise ?? environment["GANGLION_ADVERTISE"] ?? file.advertise
+        if let milliseconds = electionTimeoutMs ?? environment["GANGLION_ELECTION_TIMEOUT_MS"].flatMap(Int.init) ?? file.electionTimeoutMs {
+            guard milliseconds >= 100 else { throw ValidationError("--election-timeout-ms must be at least 100") }
+            settings.controller.tick = .milliseconds(milliseconds / settings.controller.electionTicks)
+        }
+        if let milliseconds = nodeSessionTimeoutMs ?? environment["GANGLION_NODE_SESSION_TIMEOUT_MS"].flatMap(Int.init) ?? file.nodeSessionTimeoutMs {
+            guard milliseconds >= 1_000 else { throw ValidationError("--node-session-timeout-ms must be at least 1000") }
+            settings.controller.nodeSessionTimeout = .milliseconds(milliseconds)
+        }
+        settings.nodeID = try nodeID ?? environment["GANGLION_NODE_ID"] ?? file.nodeID
+            ?? NodeIdentity.stored(in: settings.dataDirectory, clustered: !settings.controller.voters.isEmpty)
+        if !settings.controller.voters.isEmpty, settings.controller.voters.contains(where: { $0.id == settings.nodeID }) == false {
+            FileHandle.standardError.write(Data("node \(settings.nodeID) is not among the voters: it runs as an observer\n".utf8))
+        }
         settings.apiEndpoint = api ?? environment["GANGLION_API"] ?? file.api ?? settings.apiEndpoint
         settings.pubEndpoint = pub ?? environment["GANGLION_PUB"] ?? file.pub ?? settings.pubEndpoint
         switch fsync ?? environment["GANGLION_FSYNC"] ?? file.fsync ?? "batch" {
@@ -72,6 +104,24 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let httpHost = String(httpAddress[..<colon])
         try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, demo: demo)
+    }
+}
+
+/// A node's identity when no `--node-id` is given: the one in `<data-dir>/node-id`, written on
+/// first start — `node-1` for a cluster of one (as always), a generated id for a node of a
+/// larger cluster (scaled containers have no other identity).
+enum NodeIdentity {
+    static func stored(in dataDirectory: String, clustered: Bool) throws -> String {
+        let path = dataDirectory + "/node-id"
+        if let data = FileManager.default.contents(atPath: path) {
+            let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !id.isEmpty else { throw ValidationError("\(path) is empty; remove it or write the node's id into it") }
+            return id
+        }
+        let id = clustered ? "node-" + String(UInt32.random(in: 0...UInt32.max), radix: 16) : "node-1"
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        try Data((id + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return id
     }
 }
 

@@ -26,7 +26,7 @@ struct PublishCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             let producer = try await Producer(client: client)
             // A topic bound to a subject gets JSON payloads encoded as its latest schema.

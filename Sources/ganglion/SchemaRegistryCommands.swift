@@ -51,7 +51,7 @@ struct SchemaRegisterCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             let answer = try await client.registry("POST", ["subjects", subject, "versions"], body: try schema.body()) as? [String: Any]
             print("registered \(subject) version \(answer?["version"] as? Int ?? 0) with schema id \(answer?["id"] as? Int ?? 0)")
@@ -69,7 +69,7 @@ struct SchemaCheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             let answer = try await client.registry("POST", ["compatibility", "subjects", subject, "versions"],
                                                    query: ["verbose": "true"], body: try schema.body()) as? [String: Any]
@@ -94,7 +94,7 @@ struct SchemaListCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             let query = ["deleted": deleted ? "true" : "false"]
             if let subject {
@@ -122,7 +122,7 @@ struct SchemaGetCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             if let id {
                 let answer = try await client.registry("GET", ["schemas", "ids", String(id)]) as? [String: Any]
@@ -146,7 +146,7 @@ struct SchemaConfigCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             let path = ["config"] + (subject.map { [$0] } ?? [])
             if let level {
@@ -171,7 +171,7 @@ struct SchemaDeleteCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             let path = ["subjects", subject] + (version.map { ["versions", $0] } ?? [])
             let answer = try await client.registry("DELETE", path, query: ["permanent": permanent ? "true" : "false"])

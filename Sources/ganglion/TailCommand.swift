@@ -36,7 +36,7 @@ struct TailCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             if let group {
                 try await consumeAsMember(client: client, group: group)

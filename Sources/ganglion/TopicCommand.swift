@@ -28,7 +28,7 @@ struct TopicCommand: ParsableCommand {
 
         func run() async throws {
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 let mode: Ganglion_V1_SchemaValidation = validation == "full" ? .full : validation == "id" ? .id : .none
                 let topic = try await client.createTopic(name, partitions: partitions, retentionMilliseconds: retentionMs, compacted: compact,
@@ -46,7 +46,7 @@ struct TopicCommand: ParsableCommand {
 
         func run() async throws {
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 for topic in try await client.metadata().topics {
                     print("\(topic.name)\tpartitions=\(topic.config.partitions)\(topic.config.compacted ? "\tcompacted" : "")")
@@ -63,7 +63,7 @@ struct TopicCommand: ParsableCommand {
 
         func run() async throws {
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 let metadata = try await client.metadata(topics: [name])
                 guard let topic = metadata.topics.first else { throw GanglionError(code: .unknownTopic, message: "topic \(name) does not exist") }
@@ -84,7 +84,7 @@ struct TopicCommand: ParsableCommand {
 
         func run() async throws {
             do {
-                let client = try node.client()
+                let client = try await node.client()
                 defer { client.close() }
                 try await client.deleteTopic(name)
                 print("deleted topic \(name)")

@@ -12,9 +12,25 @@ public struct MetadataState: Sendable, Hashable, Codable {
     public private(set) var groupAssignments: [String: GroupAssignment] = [:]
     /// How many records have been applied (the next metadata offset).
     public private(set) var appliedCount: Int64 = 0
+    /// The nodes that ever registered, by id.
+    public internal(set) var nodes: [String: ClusterNode] = [:]
 
     /// An empty state.
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case topics, producerEpochs, groupAssignments, appliedCount, nodes
+    }
+
+    /// Decodes a state (snapshots written before nodes were recorded have none).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        topics = try container.decode([String: TopicConfiguration].self, forKey: .topics)
+        producerEpochs = try container.decode([Int64: Int16].self, forKey: .producerEpochs)
+        groupAssignments = try container.decode([String: GroupAssignment].self, forKey: .groupAssignments)
+        appliedCount = try container.decode(Int64.self, forKey: .appliedCount)
+        nodes = try container.decodeIfPresent([String: ClusterNode].self, forKey: .nodes) ?? [:]
+    }
 
     /// Whether `record` may be appended now; the error names what is wrong.
     public func validate(_ record: MetadataRecord) throws(MetadataError) {
@@ -50,6 +66,8 @@ public struct MetadataState: Sendable, Hashable, Codable {
                 throw MetadataError(code: .invalidConfiguration,
                                     message: "group \(group): assignment epoch \(assignment.epoch) is not after the recorded \(current.epoch)")
             }
+        case .nodeRegistered, .nodeFenced, .nodeShutdown:
+            try validateMembership(record)
         }
     }
 
@@ -73,6 +91,7 @@ public struct MetadataState: Sendable, Hashable, Codable {
         case .topicDeleted(let name): topics[name] = nil
         case .producerInitialized(let id, let epoch): producerEpochs[id] = epoch
         case .groupAssignment(let group, let assignment): groupAssignments[group] = assignment
+        case .nodeRegistered, .nodeFenced, .nodeShutdown: applyMembership(record)
         }
     }
 

@@ -51,6 +51,12 @@ public enum MetadataRecord: Sendable, Hashable, Codable {
     case producerInitialized(id: Int64, epoch: Int16)
     /// A consumer group's coordinator computed a new target assignment.
     case groupAssignment(group: String, assignment: GroupAssignment)
+    /// A node registered (or re-registered: a new incarnation, new endpoints, or back after being fenced).
+    case nodeRegistered(ClusterNode)
+    /// A node's session expired: the controller stopped hearing from it.
+    case nodeFenced(id: String, incarnation: UInt64)
+    /// A node left gracefully.
+    case nodeShutdown(id: String, incarnation: UInt64)
 }
 
 /// A consumer group's target assignment at an epoch: which member should own which partitions.

@@ -84,6 +84,10 @@ public struct RaftNode: Sendable {
         return makeReady()
     }
 
+    /// Collects what is pending without new input: after a restart, the committed entries to
+    /// apply again (the application calls it once before its first tick).
+    public mutating func advance() -> RaftReady { makeReady() }
+
     /// Records that the application has persisted a snapshot of its state after applying entries
     /// up to `index`, so the log up to there is dropped; followers too far behind get the snapshot.
     public mutating func compact(through index: Int64, data: [UInt8]) throws(RaftError) {

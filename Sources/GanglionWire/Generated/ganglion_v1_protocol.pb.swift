@@ -80,6 +80,20 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
   /// AskRequest → AskResponse: a request to the agent shard that owns a key, answered with the
   /// handler's reply (or TIMEOUT).
   case ask // = 15
+
+  /// RaftMessage (cluster.proto) between controller voters; one-way: no response is sent.
+  case raft // = 16
+
+  /// ControllerFetchRequest → ControllerFetchResponse + one raw frame of whole batches of the
+  /// committed metadata log (how observers follow the metadata).
+  case controllerFetch // = 17
+
+  /// NodeHeartbeatRequest → NodeHeartbeatResponse: a node registers with the controller and keeps
+  /// its session alive (or, shutting down, ends it).
+  case nodeHeartbeat // = 18
+
+  /// ClusterStatusRequest → ClusterStatusResponse: the controller and every node, as this node knows them.
+  case clusterStatus // = 19
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -104,6 +118,10 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case 13: self = .resetOffsets
     case 14: self = .registry
     case 15: self = .ask
+    case 16: self = .raft
+    case 17: self = .controllerFetch
+    case 18: self = .nodeHeartbeat
+    case 19: self = .clusterStatus
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -126,6 +144,10 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case .resetOffsets: return 13
     case .registry: return 14
     case .ask: return 15
+    case .raft: return 16
+    case .controllerFetch: return 17
+    case .nodeHeartbeat: return 18
+    case .clusterStatus: return 19
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -148,6 +170,10 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     .resetOffsets,
     .registry,
     .ask,
+    .raft,
+    .controllerFetch,
+    .nodeHeartbeat,
+    .clusterStatus,
   ]
 
 }
@@ -211,6 +237,10 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
 
   /// No group of that name has members or committed offsets.
   case unknownGroup // = 23
+
+  /// A metadata write found no controller leader to take it (an election is under way, or this
+  /// node cannot reach a quorum); nothing was applied. Retry after retry_after_ms.
+  case notController // = 24
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -243,6 +273,7 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case 21: self = .internal
     case 22: self = .groupNotEmpty
     case 23: self = .unknownGroup
+    case 24: self = .notController
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -273,6 +304,7 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case .internal: return 21
     case .groupNotEmpty: return 22
     case .unknownGroup: return 23
+    case .notController: return 24
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -303,6 +335,7 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     .internal,
     .groupNotEmpty,
     .unknownGroup,
+    .notController,
   ]
 
 }
@@ -1266,11 +1299,11 @@ public nonisolated struct Ganglion_V1_StreamBatchHeader: Sendable {
 fileprivate nonisolated let _protobuf_package = "ganglion.v1"
 
 nonisolated extension Ganglion_V1_RequestKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0\u{1}REQUEST_KIND_ASK\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0\u{1}REQUEST_KIND_ASK\0\u{1}REQUEST_KIND_RAFT\0\u{1}REQUEST_KIND_CONTROLLER_FETCH\0\u{1}REQUEST_KIND_NODE_HEARTBEAT\0\u{1}REQUEST_KIND_CLUSTER_STATUS\0")
 }
 
 nonisolated extension Ganglion_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_NONE\0\u{1}ERROR_CODE_MALFORMED_REQUEST\0\u{1}ERROR_CODE_UNSUPPORTED_KIND\0\u{1}ERROR_CODE_UNKNOWN_TOPIC\0\u{1}ERROR_CODE_UNKNOWN_PARTITION\0\u{1}ERROR_CODE_TOPIC_EXISTS\0\u{1}ERROR_CODE_INVALID_CONFIG\0\u{1}ERROR_CODE_CORRUPT_BATCH\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_RECORD_TOO_LARGE\0\u{1}ERROR_CODE_OFFSET_OUT_OF_RANGE\0\u{1}ERROR_CODE_BUSY\0\u{1}ERROR_CODE_NOT_LEADER\0\u{1}ERROR_CODE_DUPLICATE_SEQUENCE\0\u{1}ERROR_CODE_OUT_OF_ORDER_SEQUENCE\0\u{1}ERROR_CODE_INVALID_PRODUCER_EPOCH\0\u{1}ERROR_CODE_FENCED_MEMBER_EPOCH\0\u{1}ERROR_CODE_UNKNOWN_MEMBER_ID\0\u{1}ERROR_CODE_NOT_PARTITION_OWNER\0\u{1}ERROR_CODE_SCHEMA_VIOLATION\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_GROUP_NOT_EMPTY\0\u{1}ERROR_CODE_UNKNOWN_GROUP\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_NONE\0\u{1}ERROR_CODE_MALFORMED_REQUEST\0\u{1}ERROR_CODE_UNSUPPORTED_KIND\0\u{1}ERROR_CODE_UNKNOWN_TOPIC\0\u{1}ERROR_CODE_UNKNOWN_PARTITION\0\u{1}ERROR_CODE_TOPIC_EXISTS\0\u{1}ERROR_CODE_INVALID_CONFIG\0\u{1}ERROR_CODE_CORRUPT_BATCH\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_RECORD_TOO_LARGE\0\u{1}ERROR_CODE_OFFSET_OUT_OF_RANGE\0\u{1}ERROR_CODE_BUSY\0\u{1}ERROR_CODE_NOT_LEADER\0\u{1}ERROR_CODE_DUPLICATE_SEQUENCE\0\u{1}ERROR_CODE_OUT_OF_ORDER_SEQUENCE\0\u{1}ERROR_CODE_INVALID_PRODUCER_EPOCH\0\u{1}ERROR_CODE_FENCED_MEMBER_EPOCH\0\u{1}ERROR_CODE_UNKNOWN_MEMBER_ID\0\u{1}ERROR_CODE_NOT_PARTITION_OWNER\0\u{1}ERROR_CODE_SCHEMA_VIOLATION\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_GROUP_NOT_EMPTY\0\u{1}ERROR_CODE_UNKNOWN_GROUP\0\u{1}ERROR_CODE_NOT_CONTROLLER\0")
 }
 
 nonisolated extension Ganglion_V1_Acks: SwiftProtobuf._ProtoNameProviding {

@@ -24,7 +24,7 @@ struct DemoReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let client = try node.client()
+            let client = try await node.client()
             defer { client.close() }
             let agent = try FraudDetectionAgent(threshold: threshold)
             let shadow = "threshold-\(Int(threshold))-\(UUID().uuidString.prefix(6).lowercased())"

@@ -1,0 +1,102 @@
+import ClusterCore
+import Foundation
+import GanglionWire
+import Logging
+import ZeroMQ
+
+extension Node {
+    /// The controller as this node knows it: leader (nil: none known), term, and whether this node leads.
+    public var controllerView: (leader: String?, term: Int64, isLeader: Bool) {
+        let view = cluster.controller
+        return (view.leader, view.term, cluster.isLeader)
+    }
+
+    /// Where other nodes and clients reach this node: the bound endpoints with the advertised
+    /// host (or the host's name in place of an all-interfaces address).
+    public var advertisedEndpoints: NodeEndpoints {
+        let bound = endpoints
+        return NodeEndpoints(api: Self.advertise(bound.api, host: advertiseHost), pub: Self.advertise(bound.pub, host: advertiseHost),
+                             http: bound.http.isEmpty ? "" : Self.advertise(bound.http, host: advertiseHost))
+    }
+
+    /// `scheme://host:port` with `host` replaced by `advertised`, or by the host's name when it
+    /// is an all-interfaces address.
+    static func advertise(_ endpoint: String, host advertised: String?) -> String {
+        guard let schemeEnd = endpoint.range(of: "://"), let colon = endpoint.lastIndex(of: ":"), colon > schemeEnd.upperBound else { return endpoint }
+        let host = String(endpoint[schemeEnd.upperBound..<colon])
+        let replacement: String
+        if let advertised, !advertised.isEmpty {
+            replacement = advertised
+        } else if host == "0.0.0.0" || host == "*" || host == "::" || host == "[::]" {
+            replacement = ProcessInfo.processInfo.hostName
+        } else {
+            return endpoint
+        }
+        return String(endpoint[..<schemeEnd.upperBound]) + replacement + String(endpoint[colon...])
+    }
+
+    /// Starts the controller's clock or the observer's following, and the node's heartbeats to
+    /// the controller (and, on the leader, the fencing of nodes whose sessions expired).
+    func startCluster(api: NodeAPI, logger: Logger) {
+        switch cluster.role {
+        case .single: break
+        case .voter(let quorum):
+            let waiters = api.fetchWaiters
+            quorum.onApplied = { waiters.wake(NodeAPI.metadataLogKey) }
+            quorum.start()
+        case .observer(let follower):
+            let waiters = api.fetchWaiters
+            follower.onApplied = { waiters.wake(NodeAPI.metadataLogKey) }
+            if let requests = cluster.requests { follower.start(requests) }
+        }
+        let interval = cluster.settings.nodeHeartbeat
+        let heartbeat: @Sendable () -> Void = { [weak self] in self?.sendHeartbeat(shuttingDown: false) { _ in } }
+        _ = loopForCluster.execute { owner in
+            func beat(_ owner: SocketLoop.Owner) {
+                heartbeat()
+                owner.schedule(after: interval) { beat($0) }
+            }
+            beat(owner)
+            func fence(_ owner: SocketLoop.Owner) {
+                api.fenceExpiredNodes()
+                owner.schedule(after: .milliseconds(500)) { fence($0) }
+            }
+            fence(owner)
+        }
+    }
+
+    /// Tells the controller this node is leaving (waiting up to a second for it to be recorded),
+    /// then stops the controller's clock or the following.
+    func stopCluster() {
+        if cluster.isClustered {
+            let done = DispatchSemaphore(value: 0)
+            sendHeartbeat(shuttingDown: true) { _ in done.signal() }
+            _ = done.wait(timeout: .now() + .seconds(1))
+        }
+        switch cluster.role {
+        case .single: break
+        case .voter(let quorum): quorum.stop()
+        case .observer(let follower): follower.stop()
+        }
+    }
+
+    /// Sends this node's heartbeat through its own request path (served here on the leader,
+    /// forwarded to it otherwise).
+    func sendHeartbeat(shuttingDown: Bool, completion: @escaping @Sendable ([Frame]) -> Void) {
+        let endpoints = advertisedEndpoints
+        var request = Ganglion_V1_NodeHeartbeatRequest()
+        request.nodeID = nodeID
+        request.incarnation = cluster.incarnation
+        request.voter = cluster.isVoter
+        request.api = endpoints.api
+        request.pub = endpoints.pub
+        request.http = endpoints.http
+        request.shuttingDown = shuttingDown
+        var header = Ganglion_V1_RequestHeader()
+        header.kind = .nodeHeartbeat
+        header.version = NodeAPI.protocolVersion
+        header.clientID = "ganglion-node:\(nodeID)"
+        guard let headerBytes = try? header.serializedBytes() as [UInt8], let body = try? request.serializedBytes() as [UInt8] else { return }
+        api.handle([Frame(headerBytes), Frame(body)][...]) { response, _ in completion(response) }
+    }
+}
