@@ -49,12 +49,22 @@ extension Node {
             follower.onApplied = { waiters.wake(NodeAPI.metadataLogKey) }
             if let requests = cluster.requests { follower.start(requests) }
         }
+        // Heartbeats every interval; until the first is answered (no leader yet, or it is far),
+        // every 200 ms, so a node registers as soon as there is a leader.
         let interval = cluster.settings.nodeHeartbeat
-        let heartbeat: @Sendable () -> Void = { [weak self] in self?.sendHeartbeat(shuttingDown: false) { _ in } }
+        let registered = LockedFlag()
+        let heartbeat: @Sendable () -> Void = { [weak self] in
+            self?.sendHeartbeat(shuttingDown: false) { response in
+                if let first = response.first, let header = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
+                   header.error == .none {
+                    registered.set()
+                }
+            }
+        }
         _ = loopForCluster.execute { owner in
             func beat(_ owner: SocketLoop.Owner) {
                 heartbeat()
-                owner.schedule(after: interval) { beat($0) }
+                owner.schedule(after: registered.value ? interval : min(interval, .milliseconds(200))) { beat($0) }
             }
             beat(owner)
             func fence(_ owner: SocketLoop.Owner) {
@@ -99,4 +109,14 @@ extension Node {
         guard let headerBytes = try? header.serializedBytes() as [UInt8], let body = try? request.serializedBytes() as [UInt8] else { return }
         api.handle([Frame(headerBytes), Frame(body)][...]) { response, _ in completion(response) }
     }
+}
+
+/// A flag set once, from any thread.
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var isSet = false
+    /// Sets the flag.
+    func set() { lock.withLock { isSet = true } }
+    /// Whether it was set.
+    var value: Bool { lock.withLock { isSet } }
 }

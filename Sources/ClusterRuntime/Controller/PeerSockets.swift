@@ -58,7 +58,8 @@ final class PeerRequests: @unchecked Sendable {
                 try socket.send(multipart: [Frame(try header.serializedBytes() as [UInt8])] + frames, blocking: false)
                 waiting[id] = Waiter(endpoint: endpoint, deadline: .now + timeout, completion: completion)
             } catch {
-                completion(.failure(ProtocolFailure(.timeout, "node at \(endpoint) cannot take requests now (\(error))")))
+                // Never sent: nothing can have been applied, so the caller may retry.
+                completion(.failure(ProtocolFailure(.notController, "node at \(endpoint) cannot take requests now (\(error)); nothing was sent")))
             }
         }
     }
@@ -66,7 +67,9 @@ final class PeerRequests: @unchecked Sendable {
     private func socket(for endpoint: String, _ owner: SocketLoop.Owner) throws -> Socket {
         if let id = sockets[endpoint], let socket = owner.socket(id) { return socket }
         let socket = try owner.makeSocket(.dealer)
-        try socket.set([.linger(.zero), .immediate(true), .sendHighWaterMark(10_000), .maxMessageSize(64 << 20),
+        // Requests queue until the connection is up; one that finds no answer in time fails
+        // with TIMEOUT and takes the socket (and whatever is still queued on it) with it.
+        try socket.set([.linger(.zero), .sendHighWaterMark(10_000), .maxMessageSize(64 << 20),
                         .heartbeatInterval(.seconds(1)), .heartbeatTimeout(.seconds(3)), .reconnectIntervalMax(.seconds(1))])
         try socket.connect(endpoint)
         owner.watch(socket) { [self] socket, _ in
