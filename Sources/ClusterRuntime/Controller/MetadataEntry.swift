@@ -19,6 +19,12 @@ enum MetadataEntry: Sendable {
     static let registryKey = Array("registry".utf8)
     /// The key of a leader's no-op.
     static let noopKey = Array("raft.noop".utf8)
+    /// Records encode with sorted keys: the same record, the same bytes.
+    private static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
 
     /// The entry stored as `key` and `value`.
     init(key: [UInt8]?, value: [UInt8]?) throws {
@@ -51,17 +57,19 @@ enum MetadataEntry: Sendable {
     /// The bytes of a Raft command entry.
     func raftData() throws -> [UInt8] {
         switch self {
-        case .metadata(let record): return [0] + Array(try JSONEncoder().encode(record))
-        case .registry(let record): return [1] + Array(try JSONEncoder().encode(record))
+        case .metadata(let record): return [0] + Array(try Self.encoder.encode(record))
+        case .registry(let record): return [1] + Array(try Self.encoder.encode(record))
         case .noop: return []
         }
     }
 
-    /// The Raft entry at `index` of `term` stored as `key` and `value`.
+    /// The Raft entry at `index` of `term` stored as `key` and `value` (the stored bytes kept as they are).
     static func raftEntry(index: Int64, term: Int64, key: [UInt8]?, value: [UInt8]?) throws -> RaftEntry {
-        let entry = try MetadataEntry(key: key, value: value)
-        if case .noop = entry { return RaftEntry(term: term, index: index, kind: .leaderNoop) }
-        return RaftEntry(term: term, index: index, kind: .command, data: try entry.raftData())
+        if key == noopKey { return RaftEntry(term: term, index: index, kind: .leaderNoop) }
+        guard key == nil || key == registryKey else {
+            throw MetadataEntryError(message: "metadata record at offset \(index - 1) has an unknown key")
+        }
+        return RaftEntry(term: term, index: index, kind: .command, data: [key == nil ? 0 : 1] + (value ?? []))
     }
 
     /// The one-record batch that stores `entry`.
