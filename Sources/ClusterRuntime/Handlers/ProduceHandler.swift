@@ -1,0 +1,73 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+import ZeroMQ
+
+/// PRODUCE: checks the batch (framing, CRC, records, producer epoch, schema), appends the
+/// producer's bytes unchanged, publishes them on the partition's stream and acknowledges under
+/// the requested acks once the log's durability policy is met.
+struct ProduceHandler: RequestHandler {
+    unowned let api: NodeAPI
+    var kinds: [Ganglion_V1_RequestKind] { [.produce] }
+
+    func handle(_ request: NodeRequest, respond: @escaping NodeAPI.Respond) throws {
+        guard let batch = request.batch else { throw ProtocolFailure(.malformedRequest, "a produce request needs its batch as the third frame") }
+        try api.produce(request.header, try api.decode(request.body), batch: batch, respond: respond)
+    }
+}
+
+extension NodeAPI {
+    func produce(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_ProduceRequest, batch: Frame,
+                         respond: @escaping Respond) throws {
+        switch request.acks {
+        case .unspecified, .none, .leader, .all: break
+        default:
+            throw ProtocolFailure(.invalidConfig, "acks \(request.acks.rawValue) is not one of ACKS_NONE (1), ACKS_LEADER (2), ACKS_ALL (3)")
+        }
+        let (key, log, configuration) = try lookup(request.topic, request.partition)
+        try batch.withUnsafeBytes { try checkProducer(of: $0) }
+        if let subject = configuration.subject, let mode = configuration.validation, mode != .none {
+            try batch.withUnsafeBytes { try validate($0, topic: request.topic, subject: subject, full: mode == .full) }
+        }
+        let requestID = header.requestID
+        let silent = request.acks == .none
+        try batch.withUnsafeBytes { bytes in
+            try log.append(bytes) { result in
+                switch result {
+                case .success(let appended) where appended.duplicate:
+                    // A retry of a stored batch: acknowledge it with its original offsets, publish nothing.
+                    var response = Ganglion_V1_ProduceResponse()
+                    response.baseOffset = appended.firstOffset
+                    response.logStartOffset = log.logStartOffset
+                    respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), nil)
+                case .success(let appended):
+                    NodeMetrics.produced(topic: key.topic, records: Int(appended.lastOffset - appended.firstOffset + 1), bytes: appended.size)
+                    log.advanceHighWatermark(to: appended.lastOffset + 1)
+                    var stream = Ganglion_V1_StreamBatchHeader()
+                    stream.topic = key.topic
+                    stream.partition = UInt32(key.partition)
+                    stream.baseOffset = appended.firstOffset
+                    stream.nextOffset = appended.lastOffset + 1
+                    stream.highWatermark = appended.lastOffset + 1
+                    // Subscribers get the batch as stored (and as fetch returns it): base offset and
+                    // leader epoch set. Both are outside the CRC, so the producer's bytes are kept.
+                    let stored = batch.withUnsafeBytes { StoredBatch.bytes($0, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch) }
+                    let streamMessage = [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), Frame(stored)]
+                    var response = Ganglion_V1_ProduceResponse()
+                    response.baseOffset = appended.firstOffset
+                    response.logStartOffset = log.logStartOffset
+                    response.appendTimeMs = Int64(Date().timeIntervalSince1970 * 1000)
+                    respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), streamMessage)
+                    self.fetchWaiters.wake(key)
+                    if key.topic.hasSuffix(AgentAsk.repliesSuffix), !self.askWaiters.isEmpty {
+                        batch.withUnsafeBytes { self.askWaiters.deliver($0) }
+                    }
+                case .failure(let error):
+                    respond(silent ? [] : Self.error(requestID, (error as? LogError).map(Self.code(for:)) ?? .internal, "\(error)"), nil)
+                }
+            }
+        }
+    }
+
+}

@@ -1,0 +1,49 @@
+import ClusterCore
+import EventLog
+import Foundation
+import GanglionWire
+import ZeroMQ
+
+/// METADATA, CREATE_TOPIC and DELETE_TOPIC. Creations and deletions are answered once their
+/// record is committed (NodeAPI+Metadata.swift), from the metadata log's apply path: the socket
+/// thread never waits for an fsync or a quorum.
+struct TopicHandler: RequestHandler {
+    unowned let api: NodeAPI
+    var kinds: [Ganglion_V1_RequestKind] { [.metadata, .createTopic, .deleteTopic] }
+
+    func handle(_ request: NodeRequest, respond: @escaping NodeAPI.Respond) throws {
+        let requestID = request.requestID
+        switch request.header.kind {
+        case .metadata:
+            respond(try NodeAPI.success(requestID, api.metadataResponse(try api.decode(request.body))), nil)
+        case .createTopic:
+            api.createTopic(try api.decode(request.body)) { respond(NodeAPI.reply(requestID, $0), nil) }
+        default:
+            api.deleteTopic(try api.decode(request.body)) { respond(NodeAPI.reply(requestID, $0), nil) }
+        }
+    }
+}
+
+extension NodeAPI {
+    func metadataResponse(_ request: Ganglion_V1_MetadataRequest) throws -> Ganglion_V1_MetadataResponse {
+        let topics = metadata.state.topics
+        var response = Ganglion_V1_MetadataResponse()
+        var node = Ganglion_V1_NodeMetadata()
+        node.id = nodeID
+        let endpoints = self.endpoints.withLock { $0 }
+        node.apiEndpoint = endpoints.api
+        node.pubEndpoint = endpoints.pub
+        node.httpEndpoint = endpoints.http
+        response.nodes = [node]
+        let names = request.topics.isEmpty ? topics.keys.sorted() : request.topics
+        for name in names {
+            guard let configuration = topics[name] else {
+                response.unknownTopics.append(name)
+                continue
+            }
+            response.topics.append(try describe(name, configuration))
+        }
+        return response
+    }
+
+}
