@@ -84,6 +84,12 @@ public struct RaftNode: Sendable {
         return makeReady()
     }
 
+    /// On the leader: how far each follower's log is known to match (its match index); empty otherwise.
+    public var followerMatch: [String: Int64] {
+        guard role == .leader else { return [:] }
+        return progress.filter { $0.key != id }.mapValues(\.match)
+    }
+
     /// Collects what is pending without new input: after a restart, the committed entries to
     /// apply again (the application calls it once before its first tick).
     public mutating func advance() -> RaftReady { makeReady() }

@@ -23,6 +23,7 @@ final class ControllerQuorum: @unchecked Sendable {
     /// A proposal waiting for its entry to be applied.
     private struct Pending {
         var term: Int64
+        var proposed: ContinuousClock.Instant = .now
         var deadline: ContinuousClock.Instant
         var completion: @Sendable (Result<Void, any Error>) -> Void
     }
@@ -141,6 +142,12 @@ final class ControllerQuorum: @unchecked Sendable {
         }
         for entry in ready.committedEntries { apply(entry) }
         if !ready.committedEntries.isEmpty || ready.snapshot != nil { onApplied() }
+        if raft.role == .leader, !ready.messages.isEmpty {
+            let last = raft.log.lastIndex
+            for (follower, match) in raft.followerMatch {
+                Gauge(label: "ganglion_controller_follower_lag_entries", dimensions: [("follower", follower)]).record(last - match)
+            }
+        }
         publishStatus()
         compactIfDue()
     }
@@ -156,6 +163,8 @@ final class ControllerQuorum: @unchecked Sendable {
         }
         guard let waiting = pending.removeValue(forKey: entry.index) else { return }
         if waiting.term == entry.term {
+            let elapsed = (ContinuousClock.now - waiting.proposed).components
+            Timer(label: "ganglion_controller_commit_seconds").recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
             waiting.completion(outcome)
         } else {
             store.resetDecisions()
