@@ -2,6 +2,7 @@ import ClusterCore
 import Foundation
 import GanglionWire
 import Logging
+import SchemaRegistry
 import ZeroMQ
 
 extension Node {
@@ -9,6 +10,38 @@ extension Node {
     public var controllerView: (leader: String?, term: Int64, isLeader: Bool) {
         let view = cluster.controller
         return (view.leader, view.term, cluster.isLeader)
+    }
+
+    /// Whether this node sends metadata writes to another node (clustered, and not the controller leader).
+    public var forwardsMetadataWrites: Bool { cluster.isClustered && !cluster.isLeader }
+
+    /// A registry operation through this node's request path (forwarded to the controller
+    /// leader when this node is not it), answered as the REST API answers.
+    func registryThroughAPI(_ operation: RegistryHTTPRequest) async -> RegistryHTTPResponse {
+        var request = Ganglion_V1_RegistryRequest()
+        request.method = operation.method
+        request.path = operation.segments
+        request.query = operation.query
+        request.body = Data(operation.body)
+        var header = Ganglion_V1_RequestHeader()
+        header.kind = .registry
+        header.version = NodeAPI.protocolVersion
+        header.clientID = "ganglion-http:\(nodeID)"
+        guard let headerBytes = try? header.serializedBytes() as [UInt8], let body = try? request.serializedBytes() as [UInt8] else {
+            return RegistryREST.error(RegistryError(50001, "the request could not be encoded"))
+        }
+        let reply: [Frame] = await withCheckedContinuation { continuation in
+            api.handle([Frame(headerBytes), Frame(body)][...]) { response, _ in continuation.resume(returning: response) }
+        }
+        guard let first = reply.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+            return RegistryREST.error(RegistryError(50001, "no answer from the controller leader"))
+        }
+        guard answer.error == .none, reply.count >= 2,
+              let response = try? reply[1].withUnsafeBytes({ try Ganglion_V1_RegistryResponse(serializedBytes: Data($0)) }) else {
+            // Confluent's code for "error while forwarding the request to the leader".
+            return RegistryREST.error(RegistryError(50003, "forwarding to the controller leader failed: \(answer.errorMessage)"))
+        }
+        return RegistryHTTPResponse(status: Int(response.status), body: Array(response.body))
     }
 
     /// Where other nodes and clients reach this node: the bound endpoints with the advertised

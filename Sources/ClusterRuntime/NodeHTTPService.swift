@@ -45,7 +45,7 @@ public struct NodeHTTPService: Service {
         router.post("/v1/agents/:type/:key") { request, context -> Response in
             try await AgentAskRoute.answer(request, agent: context.parameters.get("type") ?? "", key: context.parameters.get("key") ?? "", node: node)
         }
-        router.add(middleware: RegistryMiddleware(api: RegistryREST(service: node.registry)))
+        router.add(middleware: RegistryMiddleware(api: RegistryREST(service: node.registry), node: node))
         let host = self.host
         let application = Application(
             router: router, configuration: .init(address: .hostname(host, port: port)),
@@ -59,8 +59,11 @@ public struct NodeHTTPService: Service {
 }
 
 /// Answers the registry's paths (before routing, so every method and depth reaches it).
+/// On a node of a cluster that does not lead the controller, changes (every method but GET) go
+/// through the node's request path, which forwards them to the leader.
 struct RegistryMiddleware<Context: RequestContext>: RouterMiddleware {
     let api: RegistryREST
+    let node: Node
     /// The largest request body read (a schema is at most 1 MiB, JSON-escaped).
     let maxBodyBytes = 4 << 20
 
@@ -73,8 +76,12 @@ struct RegistryMiddleware<Context: RequestContext>: RouterMiddleware {
         let answer: RegistryHTTPResponse
         do {
             let body = try await request.body.collect(upTo: maxBodyBytes)
-            answer = api.handle(RegistryHTTPRequest(method: request.method.rawValue, segments: segments, query: query,
-                                                    body: Array(buffer: body)))
+            let operation = RegistryHTTPRequest(method: request.method.rawValue, segments: segments, query: query, body: Array(buffer: body))
+            if request.method != .get, node.forwardsMetadataWrites {
+                answer = await node.registryThroughAPI(operation)
+            } else {
+                answer = api.handle(operation)
+            }
         } catch {
             answer = RegistryREST.error(RegistryError(42209, "the request body is larger than \(maxBodyBytes) bytes"))
         }

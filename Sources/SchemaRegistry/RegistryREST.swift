@@ -29,7 +29,15 @@ public struct RegistryHTTPResponse: Sendable {
     /// The content type.
     public var contentType: String
 
-    static let json = "application/vnd.schemaregistry.v1+json"
+    /// The registry's JSON content type.
+    public static let json = "application/vnd.schemaregistry.v1+json"
+
+    /// A response.
+    public init(status: Int, body: [UInt8], contentType: String = RegistryHTTPResponse.json) {
+        self.status = status
+        self.body = body
+        self.contentType = contentType
+    }
 }
 
 /// Confluent Schema Registry's REST API (PROTOBUF schemas) over ``SchemaRegistryService``:
