@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def main(argv: list[str]) -> int:
     options.add_argument("--binary", help="ganglion binary (default $GANGLION_BIN, .build/*/ganglion, PATH)")
     options.add_argument("--state", default=None, help="state dir (default: a fresh temp dir)")
     args = options.parse_args(argv)
-    state = Path(args.state) if args.state else Path(harness.tempfile.mkdtemp(prefix="bench-failover-"))
+    state = Path(args.state) if args.state else Path(tempfile.mkdtemp(prefix="bench-failover-"))
     names = (f"bench-{number:05d}" for number in range(1, 10 ** 6))
     try:
         with Cluster.up(3, state_dir=state, binary=args.binary, plain=False) as cluster:

@@ -31,151 +31,23 @@ import random
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from netns import HUB_BRIDGE, add_member_namespace, ip, namespaces_with_prefix
+from processes import (Background, Completed, HarnessError, Terminated, process_state,  # noqa: F401
+                       raising_on_termination, signal_process, start_ticks, wait_for)
+
 API_PORT, PUB_PORT, HTTP_PORT = 7400, 7401, 7402
 CLIENT = "client"
 CLIENT_HOST = 250
-HUB_BRIDGE = "br0"
 PARTITION_RULE_PREF = 100
 START_TIMEOUT = float(os.environ.get("GCLUSTER_START_TIMEOUT", "30"))
 COMMAND_TIMEOUT = 15.0  # longer than the CLI's own 10 s request timeout
 EXIT_TIMEOUT = 10.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class HarnessError(Exception):
-    """Something the harness could not do, with what it was doing and what to look at."""
-
-
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived; raised so that `with` blocks tear their cluster down."""
-
-    def __init__(self, signum: int):
-        super().__init__(f"terminated by signal {signal.Signals(signum).name}")
-        self.signum = signum
-
-
-# ---------------------------------------------------------------------------------------------
-# Bounded waiting
-
-
-def wait_for(what: str, check, timeout: float, interval: float = 0.1, detail=None):
-    """Polls `check()` until it returns something truthy, and returns that.
-
-    Raises HarnessError naming `what` (and `detail()`, if given, e.g. a log tail) after `timeout` s.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            extra = f"\n{detail()}" if detail else ""
-            raise HarnessError(f"timed out after {timeout:g} s waiting for {what}{extra}")
-        time.sleep(interval)
-
-
-# ---------------------------------------------------------------------------------------------
-# Processes, identified by PID and start time
-
-
-def start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return int(text[text.rindex(")") + 2:].split()[19])
-
-
-def process_state(pid: int | None, ticks: int | None) -> str:
-    """'alive', 'stopped' or 'dead' for the process started as (pid, ticks).
-
-    A zombie counts as dead (nobody may reap orphans on this machine), and so does a PID that now
-    belongs to another process.
-    """
-    if pid is None:
-        return "dead"
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return "dead"
-    fields = text[text.rindex(")") + 2:].split()
-    if int(fields[19]) != ticks or fields[0] in "ZXx":
-        return "dead"
-    return "stopped" if fields[0] in "Tt" else "alive"
-
-
-def signal_process(pid: int, ticks: int | None, signum: int) -> bool:
-    """Sends `signum` to the process if it is still the one started; False if it is gone."""
-    if process_state(pid, ticks) == "dead":
-        return False
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@contextmanager
-def raising_on_termination():
-    """While active (main thread only), SIGTERM and SIGHUP raise Terminated instead of killing us."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_signal(signum, _frame):
-        raise Terminated(signum)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-# ---------------------------------------------------------------------------------------------
-# Network namespaces
-
-
-def ip(*args: str, ns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Runs `ip [-n ns] args...`; raises HarnessError with ip's message when `check` and it fails."""
-    argv = ["ip", *(["-n", ns] if ns else []), *args]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    if check and done.returncode != 0:
-        raise HarnessError(f"`{' '.join(argv)}` failed: {done.stderr.strip()}")
-    return done
-
-
-def namespaces_with_prefix(prefix: str) -> list[str]:
-    """The network namespaces whose names start with `prefix-`."""
-    names = [line.split()[0] for line in ip("netns", "list").stdout.splitlines() if line.strip()]
-    return [name for name in names if name.startswith(prefix + "-")]
-
-
-def add_member_namespace(namespace: str, hub: str, port: str, address: str):
-    """Creates `namespace` with eth0 = `address`/24, linked to the hub bridge by veth `port`.
-
-    The `local` routing rule moves from priority 0 to 1000 so that partition rules (priority 100)
-    can drop arriving packets before they are delivered.
-    """
-    ip("netns", "add", namespace)
-    ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace, ns=hub)
-    ip("link", "set", port, "master", HUB_BRIDGE, ns=hub)
-    ip("link", "set", port, "up", ns=hub)
-    ip("addr", "add", f"{address}/24", "dev", "eth0", ns=namespace)
-    ip("link", "set", "eth0", "up", ns=namespace)
-    ip("link", "set", "lo", "up", ns=namespace)
-    ip("rule", "add", "pref", "1000", "lookup", "local", ns=namespace)
-    ip("rule", "del", "pref", "0", "lookup", "local", ns=namespace)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,80 +122,6 @@ def default_binary() -> str:
 
 def plain_by_default() -> bool:
     return os.environ.get("GCLUSTER_PLAIN", "") not in ("", "0")
-
-
-# ---------------------------------------------------------------------------------------------
-# Commands run inside a namespace
-
-
-@dataclass
-class Completed:
-    """A finished command: exit status (None when killed at its deadline), output and duration."""
-
-    argv: list[str]
-    returncode: int | None
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    @property
-    def timed_out(self) -> bool:
-        return self.returncode is None
-
-    def describe(self) -> str:
-        status = "killed at its deadline" if self.timed_out else f"exit {self.returncode}"
-        output = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        last = f": {output[-1]}" if output else ""
-        return f"`{' '.join(self.argv)}` {status} after {self.seconds:.2f} s{last}"
-
-
-class Background:
-    """A command running in a namespace, in its own process group, registered in the state dir
-    so that `down` kills it if it is still running."""
-
-    def __init__(self, argv: list[str], namespace: str, env: dict, registry: Path):
-        self.argv = argv
-        self._stdout, self._stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, *argv], stdin=subprocess.DEVNULL,
-            stdout=self._stdout, stderr=self._stderr, env=env, start_new_session=True)
-        self.ticks = start_ticks(self.process.pid)
-        registry.mkdir(parents=True, exist_ok=True)
-        self._record = registry / f"{self.process.pid}.json"
-        self._record.write_text(json.dumps({"pid": self.process.pid, "ticks": self.ticks, "argv": argv}))
-
-    def wait(self, timeout: float) -> Completed:
-        """Waits up to `timeout` s, then kills the command's process group; returns what it did."""
-        try:
-            returncode = self.process.wait(timeout=max(0.0, timeout - (time.monotonic() - self.started)))
-        except subprocess.TimeoutExpired:
-            self.kill()
-            returncode = None
-        seconds = time.monotonic() - self.started
-        self._record.unlink(missing_ok=True)
-        stdout, stderr = self._read(self._stdout), self._read(self._stderr)
-        return Completed(self.argv, returncode, stdout, stderr, seconds)
-
-    def kill(self):
-        """Kills the process group this command leads (it was started in a session of its own)."""
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=EXIT_TIMEOUT)
-
-    @staticmethod
-    def _read(file) -> str:
-        file.seek(0)
-        text = file.read().decode(errors="replace")
-        file.close()
-        return text
 
 
 # ---------------------------------------------------------------------------------------------

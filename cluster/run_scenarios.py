@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,6 +84,7 @@ def run_one(module, binary: str, out: Path, quick: bool, deadline: int) -> tuple
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        harness.down(out / name / "state")  # in case the deadline cut a tear-down short
 
 
 def print_log_tails(cluster: Cluster):
@@ -112,13 +114,17 @@ def main(argv: list[str]) -> int:
     deadline = QUICK_DEADLINE if args.quick else FULL_DEADLINE
 
     results = []
-    with harness.raising_on_termination():
-        for module in load_scenarios(args.only):
-            passed, seconds, message = run_one(module, binary, out, args.quick, deadline)
-            name = module.__name__.split(".")[-1]
-            results.append((name, passed, seconds))
-            print(f"{'PASS' if passed else 'FAIL'} {name} ({seconds:.1f} s){'' if passed else ': ' + message}",
-                  flush=True)
+    try:
+        with harness.raising_on_termination():
+            for module in load_scenarios(args.only):
+                passed, seconds, message = run_one(module, binary, out, args.quick, deadline)
+                name = module.__name__.split(".")[-1]
+                results.append((name, passed, seconds))
+                print(f"{'PASS' if passed else 'FAIL'} {name} ({seconds:.1f} s){'' if passed else ': ' + message}",
+                      flush=True)
+    except (KeyboardInterrupt, harness.Terminated) as interruption:
+        print(f"run-scenarios: interrupted ({interruption or 'SIGINT'}); clusters torn down; logs: {out}")
+        return 130
 
     failed = [name for name, passed, _ in results if not passed]
     total = sum(seconds for _, _, seconds in results)
@@ -126,7 +132,7 @@ def main(argv: list[str]) -> int:
     if failed or args.keep:
         print(f"logs: {out}")
     else:
-        harness.shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
     return 1 if failed else 0
 
 
