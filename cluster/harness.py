@@ -38,7 +38,7 @@ from pathlib import Path
 
 from netns import HUB_BRIDGE, add_member_namespace, ip, namespaces_with_prefix
 from processes import (Background, Completed, HarnessError, Terminated, process_state,  # noqa: F401
-                       raising_on_termination, signal_process, start_ticks, wait_for)
+                       process_group, raising_on_termination, signal_process, start_ticks, wait_for)
 
 API_PORT, PUB_PORT, HTTP_PORT = 7400, 7401, 7402
 CLIENT = "client"
@@ -202,11 +202,12 @@ class Cluster:
             for node in self.state.nodes:
                 if not self._wait_dead(node, EXIT_TIMEOUT):
                     messages.append(f"warning: {node.id} (pid {node.pid}) did not exit after SIGKILL")
+            started_groups = {node.pid for node in self.state.nodes if node.pid}
             for namespace in namespaces_with_prefix(self.state.prefix):
-                leftovers = ip("netns", "pids", namespace, check=False).stdout.split()
-                if leftovers:
+                strays = self._kill_descendants(namespace, started_groups)
+                if strays:
                     messages.append(f"warning: processes not started by gcluster left in {namespace}: "
-                                    f"{' '.join(leftovers)} (not killed)")
+                                    f"{' '.join(strays)} (not killed)")
                 ip("netns", "del", namespace, check=False)
         data_root = Path(self.state.data_root)
         if self.state_dir in data_root.parents:
@@ -217,6 +218,21 @@ class Cluster:
             self._signal_guard = None
         for message in messages:
             print(message)
+
+    @staticmethod
+    def _kill_descendants(namespace: str, started_groups: set) -> list[str]:
+        """Kills what is left in `namespace` of the process groups of nodes we started (e.g. what a
+        wrapper script forked); returns the PIDs of anything else there, which it leaves alone."""
+        strays = []
+        for pid in ip("netns", "pids", namespace, check=False).stdout.split():
+            if process_group(int(pid)) in started_groups:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            else:
+                strays.append(pid)
+        return strays
 
     def _build(self, start_timeout: float):
         self._make_network()

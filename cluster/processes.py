@@ -81,14 +81,24 @@ def process_state(pid: int | None, ticks: int | None) -> str:
 
 
 def signal_process(pid: int, ticks: int | None, signum: int) -> bool:
-    """Sends `signum` to the process if it is still the one started; False if it is gone."""
+    """Sends `signum` to the process group the process leads (it was started in a session of its own,
+    so the group is it and whatever it forked), if it is still the one started; False if it is gone."""
     if process_state(pid, ticks) == "dead":
         return False
     try:
-        os.kill(pid, signum)
+        os.killpg(pid, signum)
     except ProcessLookupError:
         return False
     return True
+
+
+def process_group(pid: int) -> int | None:
+    """The process group of `pid` (field 5 of /proc/PID/stat), or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(text[text.rindex(")") + 2:].split()[2])
 
 
 @contextmanager

@@ -223,7 +223,25 @@ def test_library(check: Check, binary: str, work: Path):
     check(not (work / "d").exists() and namespaces_after == namespaces_before,
           "failed up removed its state and its namespaces", namespaces_after)
 
+    test_start_timeout(check, work)
     test_sigterm(check, binary, work)
+
+
+def test_start_timeout(check: Check, work: Path):
+    """A node that never gets ready fails `up` at its bound; what it forked is killed too."""
+    forked = work / "forked"
+    slow = work / "slow"
+    slow.write_text(f"#!/bin/sh\nsleep 60 &\necho $! >> {forked}\nwait\n")
+    slow.chmod(0o755)
+    try:
+        Cluster.up(1, plain=True, binary=str(slow), state_dir=work / "f", start_timeout=2)
+        check(False, "up with a node that never gets ready fails")
+    except HarnessError as error:
+        check("timed out after 2 s waiting for node-1" in str(error),
+              "up with a node that never gets ready fails at its bound, naming the node", str(error))
+    children = [int(pid) for pid in forked.read_text().split()] if forked.exists() else []
+    check(children and all(proc_state_char(pid) in ("Z", "gone") for pid in children),
+          "what the node forked is killed with it", str(children))
 
 
 def test_sigterm(check: Check, binary: str, work: Path):
