@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+
 class HarnessError(Exception):
     """Something the harness could not do, with what it was doing and what to look at."""
 
@@ -53,13 +54,20 @@ def wait_for(what: str, check, timeout: float, interval: float = 0.1, detail=Non
 # Processes, identified by PID and start time
 
 
-def start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None."""
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on, or None when there is no such process. Index 0 is
+    the state, 2 the process group, 19 the start time."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return int(text[text.rindex(")") + 2:].split()[19])
+    return text[text.rindex(")") + 2:].split()  # the name in parentheses may contain spaces
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None."""
+    fields = stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def process_state(pid: int | None, ticks: int | None) -> str:
@@ -68,14 +76,8 @@ def process_state(pid: int | None, ticks: int | None) -> str:
     A zombie counts as dead (nobody may reap orphans on this machine), and so does a PID that now
     belongs to another process.
     """
-    if pid is None:
-        return "dead"
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return "dead"
-    fields = text[text.rindex(")") + 2:].split()
-    if int(fields[19]) != ticks or fields[0] in "ZXx":
+    fields = stat_fields(pid) if pid is not None else None
+    if not fields or int(fields[19]) != ticks or fields[0] in "ZXx":
         return "dead"
     return "stopped" if fields[0] in "Tt" else "alive"
 
@@ -93,12 +95,9 @@ def signal_process(pid: int, ticks: int | None, signum: int) -> bool:
 
 
 def process_group(pid: int) -> int | None:
-    """The process group of `pid` (field 5 of /proc/PID/stat), or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return int(text[text.rindex(")") + 2:].split()[2])
+    """The process group of `pid`, or None when it is gone."""
+    fields = stat_fields(pid)
+    return int(fields[2]) if fields else None
 
 
 @contextmanager
