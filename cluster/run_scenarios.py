@@ -29,7 +29,7 @@ import harness  # noqa: E402
 from harness import Cluster, HarnessError  # noqa: E402
 from scenario import Run, ScenarioFailed  # noqa: E402
 
-QUICK_DEADLINE, FULL_DEADLINE = 90, 300  # seconds per scenario
+QUICK_DEADLINE, FULL_DEADLINE = 120, 300  # seconds per scenario
 
 
 class DeadlinePassed(Exception):

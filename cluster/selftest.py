@@ -140,8 +140,12 @@ def test_partition_and_heal(check: Check, state: Path, nodes: dict):
     check(reachable(state, nodes["node-2"], from_node="node-3"), "partition: node-3 reaches node-2 (same side)")
     check(reachable(state, nodes["node-4"], from_node="node-1"), "partition: node-4 (on no side) reachable from node-1")
     check(all(reachable(state, node) for node in nodes.values()), "partition: the client still reaches every node")
+    gcluster(state, "partition", "node-1,client / node-2")
+    check(reachable(state, nodes["node-1"]) and not reachable(state, nodes["node-2"]),
+          "partition node-1,client / node-2: the client, named, is cut off from node-2 only")
     gcluster(state, "heal")
-    check(reachable(state, nodes["node-2"], from_node="node-1"), "heal: node-1 reaches node-2 again")
+    check(reachable(state, nodes["node-2"], from_node="node-1") and reachable(state, nodes["node-2"]),
+          "heal: node-1 and the client reach node-2 again")
     check(status(state)["partition"] == [], "heal: no partition in status")
 
 
