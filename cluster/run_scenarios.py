@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Runs the scenarios in cluster/scenarios/, each on a fresh cluster, one after another.
+
+    run_scenarios.py [--quick] [--only NAME ...] [--binary PATH] [--out DIR] [--keep]
+
+Each scenario file defines VOTERS, OBSERVERS and `scenario(cluster, run)`. A scenario fails when it
+raises (a broken guarantee, a bounded wait that ran out, or its deadline); the cluster is torn down
+either way, and the nodes' logs of a failed scenario stay in the output directory.
+Exit status: 0 all passed, 1 some failed, 2 could not run (no binary, or one without cluster mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+from harness import Cluster, HarnessError  # noqa: E402
+from scenario import Run, ScenarioFailed  # noqa: E402
+
+QUICK_DEADLINE, FULL_DEADLINE = 120, 300  # seconds per scenario
+
+
+class DeadlinePassed(Exception):
+    """The scenario ran past its deadline."""
+
+
+def load_scenarios(only: list[str]) -> list:
+    """The scenario modules, in file-name order, filtered by `only` (substrings of the name)."""
+    modules = []
+    for path in sorted((HERE / "scenarios").glob("s[0-9]*_*.py")):
+        if only and not any(part in path.stem for part in only):
+            continue
+        spec = importlib.util.spec_from_file_location(f"scenarios.{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    return modules
+
+
+def has_cluster_mode(binary: str) -> bool:
+    """Whether the binary knows `cluster status` (the scenarios need it)."""
+    done = subprocess.run([binary, "help", "cluster", "status"], capture_output=True, text=True, timeout=20)
+    return done.returncode == 0 and "--json" in done.stdout
+
+
+def run_one(module, binary: str, out: Path, quick: bool, deadline: int) -> tuple[bool, float, str]:
+    """Runs one scenario on its own cluster; returns (passed, seconds, failure message)."""
+    name = module.__name__.split(".")[-1]
+    run = Run(name, quick)
+    print(f"--- {name}: {module.__doc__.strip().splitlines()[0]}", flush=True)
+
+    def on_deadline(_signum, _frame):
+        raise DeadlinePassed(f"{name} still running after its {deadline} s deadline")
+
+    previous = signal.signal(signal.SIGALRM, on_deadline)
+    signal.alarm(deadline)
+    try:
+        with Cluster.up(module.VOTERS, module.OBSERVERS, state_dir=out / name / "state",
+                        data_root=out / name / "data", binary=binary, plain=False) as cluster:
+            run.say(f"cluster {cluster.state.prefix}: {module.VOTERS} voters, {module.OBSERVERS} observers "
+                    f"on {cluster.state.subnet}.0/24")
+            try:
+                module.scenario(cluster, run)
+            except BaseException:
+                print_log_tails(cluster)
+                raise
+        return True, time.monotonic() - run.started, ""
+    except (ScenarioFailed, HarnessError, DeadlinePassed, AssertionError) as failure:
+        return False, time.monotonic() - run.started, str(failure)
+    except Exception:  # a bug in the scenario itself: show where
+        return False, time.monotonic() - run.started, traceback.format_exc()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        harness.down(out / name / "state")  # in case the deadline cut a tear-down short
+
+
+def print_log_tails(cluster: Cluster):
+    for node in cluster.nodes:
+        print(f"    --- {node.log} ({cluster.process_state(node.id)}):\n{cluster.log_tail(node.id, 15)}")
+
+
+def main(argv: list[str]) -> int:
+    options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    options.add_argument("--quick", action="store_true", help="fewer writes and rounds (CI)")
+    options.add_argument("--only", action="append", default=[], help="run scenarios whose name contains this")
+    options.add_argument("--binary", help="ganglion binary (default $GANGLION_BIN, .build/*/ganglion, PATH)")
+    options.add_argument("--out", help="where clusters keep data and logs (default: a new temp dir)")
+    options.add_argument("--keep", action="store_true", help="keep the output directory even when all pass")
+    args = options.parse_args(argv)
+
+    try:
+        binary = args.binary or harness.default_binary()
+    except HarnessError as error:
+        print(f"run-scenarios: {error}", file=sys.stderr)
+        return 2
+    if not has_cluster_mode(binary):
+        print(f"run-scenarios: {binary} has no `cluster status --json`: build the node with cluster mode",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out or tempfile.mkdtemp(prefix="ganglion-scenarios-")).resolve()
+    deadline = QUICK_DEADLINE if args.quick else FULL_DEADLINE
+
+    results = []
+    try:
+        with harness.raising_on_termination():
+            for module in load_scenarios(args.only):
+                passed, seconds, message = run_one(module, binary, out, args.quick, deadline)
+                name = module.__name__.split(".")[-1]
+                results.append((name, passed, seconds))
+                print(f"{'PASS' if passed else 'FAIL'} {name} ({seconds:.1f} s){'' if passed else ': ' + message}",
+                      flush=True)
+    except (KeyboardInterrupt, harness.Terminated) as interruption:
+        print(f"run-scenarios: interrupted ({interruption or 'SIGINT'}); clusters torn down; logs: {out}")
+        return 130
+
+    failed = [name for name, passed, _ in results if not passed]
+    total = sum(seconds for _, _, seconds in results)
+    print(f"\n{len(results) - len(failed)}/{len(results)} scenarios passed in {total:.1f} s")
+    if failed or args.keep:
+        print(f"logs: {out}")
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
