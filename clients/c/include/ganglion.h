@@ -9,7 +9,8 @@
  * offset, or the error and the node's message) is reported once, through the delivery callback.
  *
  * Threading: a producer belongs to one thread (its ZeroMQ socket does). Callbacks run on that
- * thread, only inside ganglion_poll() and ganglion_flush().
+ * thread, only inside ganglion_poll(), ganglion_flush() and ganglion_producer_free(); a callback
+ * may call ganglion_send(), but not ganglion_poll(), ganglion_flush() or ganglion_producer_free().
  *
  * Memory: the producer allocates while it warms up (a topic's first use, a batch buffer growing
  * to its largest size so far); after that ganglion_send() and ganglion_poll() allocate nothing of
@@ -125,7 +126,7 @@ typedef struct ganglion_delivery {
     const char *message;
 } ganglion_delivery;
 
-/** Called once per accepted event, from ganglion_poll() or ganglion_flush(), in order per partition. */
+/** Called once per accepted event (from ganglion_poll(), ganglion_flush() or ganglion_producer_free()), in order per partition. */
 typedef void (*ganglion_delivery_fn)(const ganglion_delivery *delivery, void *callback_opaque);
 
 /** A producer's settings; ganglion_config_init() fills in the defaults. */

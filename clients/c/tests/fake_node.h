@@ -159,6 +159,14 @@ static void fake_handle(fake_node *node, zmq_msg_t *frames, int count) {
         int16_t epoch = (int16_t)(batch[51] << 8 | batch[52]);
         int32_t sequence = (int32_t)fake_read32(batch + 53);
         int32_t records = (int32_t)fake_read32(batch + 57);
+        int idempotent = !(batch[43] == 0xFF && batch[44] == 0xFF && batch[49] == 0xFF && batch[50] == 0xFF);
+        if (!idempotent) {
+            Ganglion__V1__ProduceResponse response = GANGLION__V1__PRODUCE_RESPONSE__INIT;
+            response.base_offset = node->next_offset[partition];
+            node->next_offset[partition] += records;
+            fake_reply(node, &frames[0], id, GANGLION_NODE_NONE, NULL, 0, &response.base);
+            break;
+        }
         if (epoch < node->epoch) {
             fake_reply(node, &frames[0], id, GANGLION_NODE_INVALID_PRODUCER_EPOCH, "an older epoch", 0, NULL);
             break;

@@ -599,6 +599,63 @@ static void test_bootstrap_moves_on_to_the_next_endpoint(void) {
     fake_node_stop(node);
 }
 
+static void test_acks_none_reports_at_once_without_offsets(void) {
+    fake_node *node = fake_node_start(1);
+    ganglion_config config;
+    ganglion_config_init(&config);
+    config.acks = GANGLION_ACKS_NONE;
+    ganglion_producer *producer = open_producer(node, &config);
+    if (!producer) return fake_node_stop(node);
+    for (int i = 0; i < 3; i++) send_reading(producer, "t", "k", i);
+    CHECK(ganglion_flush(producer, 2000) == GANGLION_OK, "%s", ganglion_last_error(producer));
+    for (int i = 0; i < 3; i++) CHECK(outcomes[i].reported == 1 && outcomes[i].status == GANGLION_OK && outcomes[i].offset == -1, "event %d", i);
+    ganglion_producer_free(producer);
+    fake_node_stop(node);
+}
+
+static void test_non_idempotent_batches_carry_no_producer_id(void) {
+    fake_node *node = fake_node_start(1);
+    ganglion_config config;
+    ganglion_config_init(&config);
+    config.idempotent = 0;
+    ganglion_producer *producer = open_producer(node, &config);
+    if (!producer) return fake_node_stop(node);
+    send_reading(producer, "t", "k", 0);
+    CHECK(ganglion_flush(producer, 2000) == GANGLION_OK, "%s", ganglion_last_error(producer));
+    CHECK(node->init_requests == 0, "no producer id asked for");
+    fake_batch batch = fake_batch_at(node, 0);
+    CHECK(batch.bytes && fake_read32(batch.bytes + 43) == 0xFFFFFFFFu && fake_read32(batch.bytes + 47) == 0xFFFFFFFFu &&
+              batch.bytes[51] == 0xFF && batch.bytes[52] == 0xFF && fake_read32(batch.bytes + 53) == 0xFFFFFFFFu,
+          "producer id, epoch and sequence are -1");
+    CHECK(outcomes[0].status == GANGLION_OK, "stored");
+    ganglion_producer_free(producer);
+    fake_node_stop(node);
+}
+
+static void test_partition_count_is_read_again_after_its_max_age(void) {
+    fake_node *node = fake_node_start(1);
+    ganglion_config config;
+    ganglion_config_init(&config);
+    config.metadata_max_age_ms = 50;
+    ganglion_producer *producer = open_producer(node, &config);
+    if (!producer) return fake_node_stop(node);
+    const char *key = "foobar"; /* murmur2 → 1357151166: partition 0 of 1, 6 of 12 */
+    send_reading(producer, "t", key, 0);
+    CHECK(ganglion_flush(producer, 2000) == GANGLION_OK, "flush");
+    CHECK(outcomes[0].partition == 0, "one partition");
+    pthread_mutex_lock(&node->lock);
+    node->partitions = 12;
+    pthread_mutex_unlock(&node->lock);
+    struct timespec pause = {.tv_nsec = 150 * 1000000L};
+    nanosleep(&pause, NULL);
+    for (int i = 0; i < 5; i++) ganglion_poll(producer, 20); /* the refresh goes out and its answer comes back */
+    send_reading(producer, "t", key, 1);
+    CHECK(ganglion_flush(producer, 2000) == GANGLION_OK, "flush");
+    CHECK(outcomes[1].partition == 1357151166u % 12, "now on partition %u of 12", outcomes[1].partition);
+    ganglion_producer_free(producer);
+    fake_node_stop(node);
+}
+
 static void test_nothing_is_allocated_on_the_send_path_once_warm(void) {
     fake_node *node = fake_node_start(1);
     ganglion_config config;
@@ -653,6 +710,9 @@ int main(void) {
     run("full queue is reported and every event gets one outcome", test_full_queue_is_reported_and_every_event_gets_one_outcome);
     run("exhausted retries report timeout and bump the epoch", test_exhausted_retries_report_timeout_and_bump_the_epoch);
     run("fenced producer sends nothing more", test_fenced_producer_sends_nothing_more);
+    run("acks=none reports at once without offsets", test_acks_none_reports_at_once_without_offsets);
+    run("non-idempotent batches carry no producer id", test_non_idempotent_batches_carry_no_producer_id);
+    run("partition count is read again after its max age", test_partition_count_is_read_again_after_its_max_age);
     run("nothing is allocated on the send path once warm", test_nothing_is_allocated_on_the_send_path_once_warm);
     printf("unit: %d passed, %d failed\n", tests_passed, tests_failed);
     return tests_failed ? 1 : 0;
