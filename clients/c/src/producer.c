@@ -301,6 +301,7 @@ static int deliver(ganglion_producer *p) {
 /* ---- Sending batches ---------------------------------------------------------------------- */
 
 static void fence(ganglion_producer *p, const char *message);
+static int send_metadata_request(ganglion_producer *p, const char *topic, uint64_t id);
 
 /** Sends (or sends again) the slot at ring position `position`; it must be READY or RETRY. */
 static void slot_send(ganglion_producer *p, uint32_t t, uint32_t n, unsigned position, int64_t now) {
@@ -427,7 +428,8 @@ static int reconnect(ganglion_producer *p, int64_t now) {
     }
     p->bump_request_id = 0;
     p->bump_due = now;
-    p->lookup.request_id = 0;
+    /* A first-use metadata lookup someone is waiting for goes again, on the new socket. */
+    if (p->lookup.request_id && !p->lookup.answered) send_metadata_request(p, p->lookup.topic, p->lookup.request_id);
     for (uint32_t t = 0; t < p->topic_count; t++) {
         p->topics[t].refresh_request_id = 0;
         for (uint32_t n = 0; n < p->topics[t].partitions_allocated; n++) {

@@ -149,7 +149,7 @@ lost_answers_test() { # build topic events keys drop
     "$bin" topic create --node "$api" "$topic" --partitions 4 >/dev/null || return 1
     local out="$work/$topic.out"
     "$build/integration_tests" publish --bootstrap "$api" --topic "$topic" --events "$events" --keys "$keys" \
-        --run "$topic" --expect "$work/$topic.expect.jsonl" --request-timeout-ms 300 --drop-replies "$drop" >"$out" 2>&1
+        --run "$topic" --expect "$work/$topic.expect.jsonl" --request-timeout-ms 300 --max-attempts 60 --drop-replies "$drop" >"$out" 2>&1
     local status=$?
     cat "$out" >&2
     ((status == 0)) || return 1
