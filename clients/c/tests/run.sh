@@ -162,7 +162,14 @@ example_test() {
     local out
     out="$(build/sensor --bootstrap "$api" --topic readings --generate 8 --devices 3 2>&1)" || { echo "$out" >&2; return 1; }
     echo "$out" | head -3 >&2
-    [[ "$(echo "$out" | grep -c '^ack ')" == 8 ]]
+    [[ "$(echo "$out" | grep -c '^ack ')" == 8 ]] || return 1
+    # A topic the node does not have is refused at once, naming the fix.
+    if out="$(build/sensor --bootstrap "$api" --topic no-such-topic --generate 1 2>&1)"; then
+        echo "c tests: publishing to a missing topic succeeded" >&2
+        return 1
+    fi
+    echo "$out" >&2
+    [[ "$out" == *"GANGLION_ERR_NODE: topic no-such-topic does not exist; create it with \`ganglion topic create no-such-topic\`"* ]]
 }
 
 step "build (plain and AddressSanitizer/UBSan, -Wall -Wextra -Werror)"

@@ -378,6 +378,35 @@ static fake_batch fake_batch_at(fake_node *node, int index) {
     return batch;
 }
 
+static void test_a_node_that_stops_answering_is_left_for_the_next_endpoint(void) {
+    fake_node *first = fake_node_start(1), *second = fake_node_start(1);
+    char bootstrap[160];
+    snprintf(bootstrap, sizeof bootstrap, "%s,%s", first->endpoint, second->endpoint);
+    ganglion_config config;
+    ganglion_config_init(&config);
+    config.bootstrap = bootstrap;
+    config.request_timeout_ms = 150;
+    config.on_delivery = record_outcome;
+    memset(outcomes, 0, sizeof outcomes);
+    ganglion_producer *producer = NULL;
+    char error[256];
+    CHECK(ganglion_producer_new(&config, &producer, error, sizeof error) == GANGLION_OK, "%s", error);
+    if (producer) {
+        pthread_mutex_lock(&first->lock);
+        first->drop_produce = 1000; /* alive for metadata, silent for produce */
+        pthread_mutex_unlock(&first->lock);
+        send_reading(producer, "t", "k", 0);
+        CHECK(ganglion_flush(producer, 5000) == GANGLION_OK, "%s", ganglion_last_error(producer));
+        ganglion_stats stats;
+        ganglion_producer_stats(producer, &stats);
+        CHECK(outcomes[0].status == GANGLION_OK && strcmp(stats.endpoint, second->endpoint) == 0, "stored via %s", stats.endpoint);
+        CHECK(second->next_offset[0] == 1, "the second node stored it");
+        ganglion_producer_free(producer);
+    }
+    fake_node_stop(first);
+    fake_node_stop(second);
+}
+
 static void test_events_are_acknowledged_with_partition_and_offset(void) {
     fake_node *node = fake_node_start(3);
     ganglion_config config;
@@ -701,6 +730,7 @@ int main(void) {
     run("bad configuration names what to fix", test_bad_configuration_names_what_to_fix);
     run("unreachable bootstrap names every endpoint", test_unreachable_bootstrap_names_every_endpoint);
     run("bootstrap moves on to the next endpoint", test_bootstrap_moves_on_to_the_next_endpoint);
+    run("a node that stops answering is left for the next endpoint", test_a_node_that_stops_answering_is_left_for_the_next_endpoint);
     run("events are acknowledged with partition and offset", test_events_are_acknowledged_with_partition_and_offset);
     run("sequences advance per partition from the issued id", test_sequences_advance_per_partition_from_the_issued_id);
     run("unanswered batch is resent byte for byte and stored once", test_unanswered_batch_is_resent_byte_for_byte_and_stored_once);
