@@ -1,44 +1,93 @@
 #!/usr/bin/env bash
-# Regenerates the Swift code for every .proto under proto/ into Sources/GanglionWire/Generated.
+# Regenerates the code for every .proto under proto/: Swift into Sources/GanglionWire/Generated,
+# C (protobuf-c) into clients/c/generated.
 #
-#   scripts/generate-protos.sh          regenerate in place
-#   scripts/generate-protos.sh --check  regenerate into a scratch folder and fail if the committed
-#                                       code differs (CI runs this)
+#   scripts/generate-protos.sh                  regenerate both in place
+#   scripts/generate-protos.sh --check          regenerate into a scratch folder and fail if the
+#                                               committed code differs (CI runs this)
+#   scripts/generate-protos.sh [--check] --only swift|c
+#                                               one language only (`--only c` needs no Swift build)
 #
-# Needs `protoc` (Debian: protobuf-compiler) and builds protoc-gen-swift from the pinned
-# swift-protobuf dependency, so the generator always matches the runtime library.
+# Needs `protoc` (Debian: protobuf-compiler) with the well-known protos (libprotobuf-dev); builds
+# protoc-gen-swift from the pinned swift-protobuf dependency, so the generator always matches the
+# runtime library; and `protoc-c` (protobuf-c-compiler), whose version matches libprotobuf-c-dev.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-out="Sources/GanglionWire/Generated"
-mode="${1:-generate}"
+swift_out="Sources/GanglionWire/Generated"
+c_out="clients/c/generated"
+
+mode="generate"
+languages="swift c"
+while (($#)); do
+    case "$1" in
+        --check) mode="--check"; shift ;;
+        --only)
+            [[ "${2:-}" == swift || "${2:-}" == c ]] || { echo "generate-protos: --only takes swift or c" >&2; exit 2; }
+            languages="$2"; shift 2 ;;
+        *) echo "usage: scripts/generate-protos.sh [--check] [--only swift|c]" >&2; exit 2 ;;
+    esac
+done
+wants() { [[ " $languages " == *" $1 "* ]]; }
 
 command -v protoc >/dev/null || { echo "generate-protos: protoc not found (apt-get install protobuf-compiler)" >&2; exit 2; }
-
-swift build --product protoc-gen-swift >/dev/null
-plugin="$(swift build --show-bin-path)/protoc-gen-swift"
+if wants c; then
+    command -v protoc-c >/dev/null || { echo "generate-protos: protoc-c not found (apt-get install protobuf-c-compiler)" >&2; exit 2; }
+fi
 
 mapfile -t protos < <(cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
-target="$out"
-if [[ "$mode" == "--check" ]]; then
-    target="$(mktemp -d)"
-    trap 'rm -rf "$target"' EXIT
-fi
-if [[ "$mode" != "--check" ]]; then
-    find "$out" -name '*.pb.swift' -delete 2>/dev/null || true
-fi
-mkdir -p "$target"
-protoc --plugin=protoc-gen-swift="$plugin" -I proto \
-    --swift_out="$target" --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores \
-    "${protos[@]}"
+# The well-known protos ours import: the C code needs them generated too (libprotobuf-c ships none).
+mapfile -t well_known < <(grep -rhoE '^import "google/protobuf/[a-z_]+\.proto"' proto | sed -E 's/^import "(.*)"/\1/' | sort -u)
 
+scratch=""
 if [[ "$mode" == "--check" ]]; then
+    scratch="$(mktemp -d)"
+    trap 'rm -rf "$scratch"' EXIT
+fi
+
+# Where a language's code goes: the committed folder, or with --check a scratch one.
+target_for() {
+    local language="$1" out="$2"
+    if [[ "$mode" == "--check" ]]; then
+        echo "$scratch/$language"
+    else
+        echo "$out"
+    fi
+}
+
+stale=0
+compare() {
+    local out="$1" target="$2"
     if ! diff -r "$out" "$target" >&2; then
         echo "generate-protos: $out is stale; run scripts/generate-protos.sh and commit the result" >&2
-        exit 1
+        stale=1
     fi
-    echo "generate-protos: generated code is current (${#protos[@]} proto files)"
+}
+
+if wants swift; then
+    swift build --product protoc-gen-swift >/dev/null
+    plugin="$(swift build --show-bin-path)/protoc-gen-swift"
+    target="$(target_for swift "$swift_out")"
+    if [[ "$mode" != "--check" ]]; then find "$swift_out" -name '*.pb.swift' -delete 2>/dev/null || true; fi
+    mkdir -p "$target"
+    protoc --plugin=protoc-gen-swift="$plugin" -I proto \
+        --swift_out="$target" --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores \
+        "${protos[@]}"
+    if [[ "$mode" == "--check" ]]; then compare "$swift_out" "$target"; fi
+fi
+
+if wants c; then
+    target="$(target_for c "$c_out")"
+    if [[ "$mode" != "--check" ]]; then find "$c_out" -name '*.pb-c.[ch]' -delete 2>/dev/null || true; fi
+    mkdir -p "$target"
+    protoc -I proto --c_out="$target" "${protos[@]}" "${well_known[@]}"
+    if [[ "$mode" == "--check" ]]; then compare "$c_out" "$target"; fi
+fi
+
+if [[ "$mode" == "--check" ]]; then
+    if ((stale)); then exit 1; fi
+    echo "generate-protos: generated code is current (${#protos[@]} proto files; $languages)"
 else
-    echo "generate-protos: generated ${#protos[@]} proto files into $out"
+    echo "generate-protos: generated ${#protos[@]} proto files ($languages)"
 fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what the tests need and runs the whole test suite.
 #   scripts/test.sh            (what .ci/run calls)
-# Steps: system packages; generated protobuf code is current; build; every test; a short smoke
-# run of the benchmarks so they keep working (the real figures come from scripts/bench.sh).
+# Steps: system packages; generated protobuf code (Swift and C) is current; build; every test; the
+# C producer's tests against the built node; a short smoke run of the benchmarks so they keep
+# working (the real figures come from scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
@@ -21,6 +22,9 @@ swift build --build-tests
 step "tests"
 export GANGLION_TEST_PYTHON="$PWD/.build/test-venv/bin/python"
 swift test --skip-build
+
+step "C producer tests (clients/c, against the ganglion just built)"
+GANGLION_BIN="$(swift build --show-bin-path)/ganglion" clients/c/tests/run.sh
 
 step "benchmark smoke run"
 "$(swift build --show-bin-path)/ganglion-benchmarks" --messages 2000 --round-trips 200 --envelopes 2000 --rounds 1 --log-seconds 0.1 >/dev/null
