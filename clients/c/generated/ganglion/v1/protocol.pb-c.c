@@ -4945,7 +4945,7 @@ const ProtobufCMessageDescriptor ganglion__v1__stream_batch_header__descriptor =
   (ProtobufCMessageInit) ganglion__v1__stream_batch_header__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_number[16] =
+static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_number[20] =
 {
   { "REQUEST_KIND_UNSPECIFIED", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_UNSPECIFIED", 0 },
   { "REQUEST_KIND_PRODUCE", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_PRODUCE", 1 },
@@ -4963,13 +4963,19 @@ static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_numbe
   { "REQUEST_KIND_RESET_OFFSETS", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_RESET_OFFSETS", 13 },
   { "REQUEST_KIND_REGISTRY", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_REGISTRY", 14 },
   { "REQUEST_KIND_ASK", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_ASK", 15 },
+  { "REQUEST_KIND_RAFT", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_RAFT", 16 },
+  { "REQUEST_KIND_CONTROLLER_FETCH", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CONTROLLER_FETCH", 17 },
+  { "REQUEST_KIND_NODE_HEARTBEAT", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_NODE_HEARTBEAT", 18 },
+  { "REQUEST_KIND_CLUSTER_STATUS", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CLUSTER_STATUS", 19 },
 };
 static const ProtobufCIntRange ganglion__v1__request_kind__value_ranges[] = {
-{0, 0},{0, 16}
+{0, 0},{0, 20}
 };
-static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_name[16] =
+static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_name[20] =
 {
   { "REQUEST_KIND_ASK", 15 },
+  { "REQUEST_KIND_CLUSTER_STATUS", 19 },
+  { "REQUEST_KIND_CONTROLLER_FETCH", 17 },
   { "REQUEST_KIND_CREATE_TOPIC", 4 },
   { "REQUEST_KIND_DELETE_TOPIC", 5 },
   { "REQUEST_KIND_DESCRIBE_GROUP", 9 },
@@ -4979,9 +4985,11 @@ static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_
   { "REQUEST_KIND_LIST_GROUPS", 12 },
   { "REQUEST_KIND_LIST_OFFSETS", 11 },
   { "REQUEST_KIND_METADATA", 3 },
+  { "REQUEST_KIND_NODE_HEARTBEAT", 18 },
   { "REQUEST_KIND_OFFSET_COMMIT", 7 },
   { "REQUEST_KIND_OFFSET_FETCH", 8 },
   { "REQUEST_KIND_PRODUCE", 1 },
+  { "REQUEST_KIND_RAFT", 16 },
   { "REQUEST_KIND_REGISTRY", 14 },
   { "REQUEST_KIND_RESET_OFFSETS", 13 },
   { "REQUEST_KIND_UNSPECIFIED", 0 },
@@ -4993,15 +5001,15 @@ const ProtobufCEnumDescriptor ganglion__v1__request_kind__descriptor =
   "RequestKind",
   "Ganglion__V1__RequestKind",
   "ganglion.v1",
-  16,
+  20,
   ganglion__v1__request_kind__enum_values_by_number,
-  16,
+  20,
   ganglion__v1__request_kind__enum_values_by_name,
   1,
   ganglion__v1__request_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[24] =
+static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[25] =
 {
   { "ERROR_CODE_NONE", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NONE", 0 },
   { "ERROR_CODE_MALFORMED_REQUEST", "GANGLION__V1__ERROR_CODE__ERROR_CODE_MALFORMED_REQUEST", 1 },
@@ -5027,11 +5035,12 @@ static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[
   { "ERROR_CODE_INTERNAL", "GANGLION__V1__ERROR_CODE__ERROR_CODE_INTERNAL", 21 },
   { "ERROR_CODE_GROUP_NOT_EMPTY", "GANGLION__V1__ERROR_CODE__ERROR_CODE_GROUP_NOT_EMPTY", 22 },
   { "ERROR_CODE_UNKNOWN_GROUP", "GANGLION__V1__ERROR_CODE__ERROR_CODE_UNKNOWN_GROUP", 23 },
+  { "ERROR_CODE_NOT_CONTROLLER", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_CONTROLLER", 24 },
 };
 static const ProtobufCIntRange ganglion__v1__error_code__value_ranges[] = {
-{0, 0},{0, 24}
+{0, 0},{0, 25}
 };
-static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_name[24] =
+static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_name[25] =
 {
   { "ERROR_CODE_BATCH_TOO_LARGE", 8 },
   { "ERROR_CODE_BUSY", 11 },
@@ -5044,6 +5053,7 @@ static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_na
   { "ERROR_CODE_INVALID_PRODUCER_EPOCH", 15 },
   { "ERROR_CODE_MALFORMED_REQUEST", 1 },
   { "ERROR_CODE_NONE", 0 },
+  { "ERROR_CODE_NOT_CONTROLLER", 24 },
   { "ERROR_CODE_NOT_LEADER", 12 },
   { "ERROR_CODE_NOT_PARTITION_OWNER", 18 },
   { "ERROR_CODE_OFFSET_OUT_OF_RANGE", 10 },
@@ -5065,9 +5075,9 @@ const ProtobufCEnumDescriptor ganglion__v1__error_code__descriptor =
   "ErrorCode",
   "Ganglion__V1__ErrorCode",
   "ganglion.v1",
-  24,
+  25,
   ganglion__v1__error_code__enum_values_by_number,
-  24,
+  25,
   ganglion__v1__error_code__enum_values_by_name,
   1,
   ganglion__v1__error_code__value_ranges,

@@ -128,7 +128,25 @@ typedef enum _Ganglion__V1__RequestKind {
    * AskRequest → AskResponse: a request to the agent shard that owns a key, answered with the
    * handler's reply (or TIMEOUT).
    */
-  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_ASK = 15
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_ASK = 15,
+  /*
+   * RaftMessage (cluster.proto) between controller voters; one-way: no response is sent.
+   */
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_RAFT = 16,
+  /*
+   * ControllerFetchRequest → ControllerFetchResponse + one raw frame of whole batches of the
+   * committed metadata log (how observers follow the metadata).
+   */
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CONTROLLER_FETCH = 17,
+  /*
+   * NodeHeartbeatRequest → NodeHeartbeatResponse: a node registers with the controller and keeps
+   * its session alive (or, shutting down, ends it).
+   */
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_NODE_HEARTBEAT = 18,
+  /*
+   * ClusterStatusRequest → ClusterStatusResponse: the controller and every node, as this node knows them.
+   */
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CLUSTER_STATUS = 19
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GANGLION__V1__REQUEST_KIND)
 } Ganglion__V1__RequestKind;
 /*
@@ -206,7 +224,12 @@ typedef enum _Ganglion__V1__ErrorCode {
   /*
    * No group of that name has members or committed offsets.
    */
-  GANGLION__V1__ERROR_CODE__ERROR_CODE_UNKNOWN_GROUP = 23
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_UNKNOWN_GROUP = 23,
+  /*
+   * A metadata write found no controller leader to take it (an election is under way, or this
+   * node cannot reach a quorum); nothing was applied. Retry after retry_after_ms.
+   */
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_CONTROLLER = 24
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GANGLION__V1__ERROR_CODE)
 } Ganglion__V1__ErrorCode;
 /*
