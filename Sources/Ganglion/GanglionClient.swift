@@ -68,10 +68,13 @@ public final class GanglionClient: Sendable {
     /// Sends a request and returns the reply's body frames, or throws the node's error; waits
     /// `timeout` (the client's by default) for the reply.
     /// A `NOT_CONTROLLER` answer (a metadata write met an election; nothing was applied) is
-    /// retried after the node's hint until the timeout is spent.
+    /// retried after the node's hint for up to half the timeout (at most 5 s: an election takes
+    /// about one); past that the caller hears it — the cluster has no quorum.
     public func call<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil,
                                                   timeout: Duration? = nil) async throws -> [Frame] {
-        let deadline = ContinuousClock.now.advanced(by: timeout ?? self.timeout)
+        let started = ContinuousClock.now
+        let deadline = started.advanced(by: timeout ?? self.timeout)
+        let retryDeadline = started.advanced(by: min((timeout ?? self.timeout) / 2, .seconds(5)))
         while true {
             let frames = try request(kind, body, extra: extra)
             do {
@@ -80,7 +83,7 @@ public final class GanglionClient: Sendable {
                 }
             } catch let error as GanglionError where error.code == .notController {
                 let pause = Duration.milliseconds(Int(max(error.retryAfterMilliseconds, 50)))
-                guard ContinuousClock.now.advanced(by: pause) < deadline else { throw error }
+                guard ContinuousClock.now.advanced(by: pause) < retryDeadline else { throw error }
                 try await Task.sleep(for: pause)
             }
         }
