@@ -32,6 +32,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the figures as JSON (the peer benchmark's format) to this file.") var json: String?
     @Flag(help: "Measure the agent runtime instead: events/s through a trivial agent, a bare consumer's, handler-start latency.") var agents = false
     @Option(help: "Events per agent throughput run.") var agentEvents = 20_000
+    @Flag(help: "Measure the controller instead: topic create and schema register latency through 3 voters (to the leader and to a follower) beside a cluster of one.")
+    var controller = false
+    @Option(help: "Writes of each kind per controller setup.") var controllerWrites = 200
     @Option(help: "Only these figures, comma-separated: produce, consume, latency, commits, produce-always (default: all). commits: produce acknowledgement p50/p99 quiet and with 64 partitions committing offsets every 100 ms, and their ratio.")
     var only = "produce,consume,latency,commits,produce-always"
 
@@ -60,6 +63,12 @@ struct BenchCommand: AsyncParsableCommand {
     private var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func run() async throws {
+        if controller {
+            let lines = try await ControllerBenchmark(writes: quick ? 20 : controllerWrites).run()
+            print("== ganglion bench --controller: metadata writes, one at a time, fsync before every answer ==")
+            print(lines.joined(separator: "\n"))
+            return
+        }
         if agents {
             let node = endpoint == nil ? try BenchNodeProcess(fsync: "interval") : nil
             defer { node?.stop() }

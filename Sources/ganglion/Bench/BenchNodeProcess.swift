@@ -8,13 +8,14 @@ final class BenchNodeProcess {
     let directory: String
     private(set) var api = ""
 
-    /// Starts a node with the fsync policy `fsync` and waits until it wrote its endpoints.
-    init(fsync: String) throws {
+    /// Starts a node with the fsync policy `fsync` and waits until it wrote its endpoints;
+    /// `api` fixes its request endpoint (default: an OS-chosen port), `extra` adds arguments.
+    init(fsync: String, api requested: String = "tcp://127.0.0.1:0", extra: [String] = []) throws {
         directory = NSTemporaryDirectory() + "ganglion-bench-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
-                             "--http", "127.0.0.1:0", "--fsync", fsync]
+        process.arguments = ["node", "--data-dir", directory, "--api", requested, "--pub", "tcp://127.0.0.1:0",
+                             "--http", "127.0.0.1:0", "--fsync", fsync] + extra
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
