@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+EXIT_TIMEOUT = 10.0  # seconds a killed command may take to be reaped
+
 
 class HarnessError(Exception):
     """Something the harness could not do, with what it was doing and what to look at."""

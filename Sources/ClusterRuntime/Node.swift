@@ -168,7 +168,9 @@ public final class Node: Sendable {
         nodeID = configuration.nodeID
         dataDirectory = configuration.dataDirectory
         let groups = self.groups, logs = self.logs, metadata = self.metadata, cluster = self.cluster
-        cluster.requests = PeerRequests(loop: loop, nodeID: configuration.nodeID)
+        let requests = PeerRequests(loop: loop, nodeID: configuration.nodeID)
+        cluster.requests = requests
+        if cluster.isClustered { requests.connect(to: settings.voters.map(\.api).filter { $0 != Self.wildcard(configuration.apiEndpoint) }) }
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: endpointState,
                           cluster: cluster, askWaiters: AskWaiters(limit: configuration.maxWaitingAsks)) { stream in
             loop.execute { owner in

@@ -36,14 +36,14 @@ extension NodeAPI {
             NodeMetrics.rejected(.notController)
             return respond(Self.error(requestID, .notController, "node \(nodeID) is no longer the controller leader; retry", retryAfter: 100), nil)
         }
-        guard let endpoint = cluster.leaderEndpoint, let requests = cluster.requests else {
+        guard let leader = cluster.controller.leader, let endpoint = cluster.leaderEndpoint, let requests = cluster.requests else {
             NodeMetrics.rejected(.notController)
             return respond(Self.error(requestID, .notController,
                                       "no controller leader is known to node \(nodeID) (an election is under way, or no quorum is reachable); nothing was applied — retry",
                                       retryAfter: 200), nil)
         }
         requests.request(endpoint, kind: header.kind, frames: Array(frames.dropFirst()), timeout: cluster.settings.commitTimeout + .seconds(2),
-                         clientID: Self.forwardedPrefix + nodeID, traceparent: header.traceparent) { result in
+                         clientID: Self.forwardedPrefix + nodeID, traceparent: header.traceparent, leader: leader) { result in
             switch result {
             case .success(var reply):
                 if var answer = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) {
@@ -146,8 +146,10 @@ extension NodeAPI {
         }
     }
 
-    /// Fences the live nodes whose sessions expired (on the controller leader, from a timer).
+    /// Fences the live nodes whose sessions expired (on the controller leader, from a timer), and
+    /// gives up forwarded requests whose leader no longer leads (on any node).
     func fenceExpiredNodes() {
+        if cluster.isClustered, let requests = cluster.requests { requests.abandonForwards(notTo: cluster.controller.leader) }
         guard cluster.isLeader else { return }
         for node in cluster.sessions.expired(in: metadata.state, term: cluster.controller.term, timeout: cluster.settings.nodeSessionTimeout)
         where node.id != nodeID {

@@ -16,6 +16,8 @@ final class PeerRequests: @unchecked Sendable {
         var endpoint: String
         var deadline: ContinuousClock.Instant
         var completion: Completion
+        /// The controller leader a forwarded request went to (nil: not a forward).
+        var leader: String?
     }
 
     private let loop: SocketLoop
@@ -43,7 +45,7 @@ final class PeerRequests: @unchecked Sendable {
 
     /// Sends a request of `kind` whose frames after the header are `frames` (a forwarded request's own).
     func request(_ endpoint: String, kind: Ganglion_V1_RequestKind, frames: [Frame], timeout: Duration,
-                 clientID: String? = nil, traceparent: String = "", completion: @escaping Completion) {
+                 clientID: String? = nil, traceparent: String = "", leader: String? = nil, completion: @escaping Completion) {
         loop.execute { [self] owner in
             let id = nextID
             nextID += 1
@@ -56,7 +58,7 @@ final class PeerRequests: @unchecked Sendable {
             do {
                 let socket = try self.socket(for: endpoint, owner)
                 try socket.send(multipart: [Frame(try header.serializedBytes() as [UInt8])] + frames, blocking: false)
-                waiting[id] = Waiter(endpoint: endpoint, deadline: .now + timeout, completion: completion)
+                waiting[id] = Waiter(endpoint: endpoint, deadline: .now + timeout, completion: completion, leader: leader)
             } catch {
                 // Never sent: nothing can have been applied, so the caller may retry.
                 completion(.failure(ProtocolFailure(.notController, "node at \(endpoint) cannot take requests now (\(error)); nothing was sent")))
@@ -67,9 +69,10 @@ final class PeerRequests: @unchecked Sendable {
     private func socket(for endpoint: String, _ owner: SocketLoop.Owner) throws -> Socket {
         if let id = sockets[endpoint], let socket = owner.socket(id) { return socket }
         let socket = try owner.makeSocket(.dealer)
-        // Requests queue until the connection is up; one that finds no answer in time fails
-        // with TIMEOUT and takes the socket (and whatever is still queued on it) with it.
-        try socket.set([.linger(.zero), .sendHighWaterMark(10_000), .maxMessageSize(64 << 20),
+        // A request is only queued on a live connection (`immediate`): one to a node that is down
+        // fails at once, never sent — the caller may retry elsewhere. One that finds no answer in
+        // time fails with TIMEOUT and takes the socket (and whatever is still queued) with it.
+        try socket.set([.linger(.zero), .immediate(true), .sendHighWaterMark(10_000), .maxMessageSize(64 << 20),
                         .heartbeatInterval(.seconds(1)), .heartbeatTimeout(.seconds(3)), .reconnectIntervalMax(.seconds(1))])
         try socket.connect(endpoint)
         owner.watch(socket) { [self] socket, _ in
@@ -83,6 +86,25 @@ final class PeerRequests: @unchecked Sendable {
         }
         sockets[endpoint] = owner.id(of: socket)
         return socket
+    }
+
+    /// Opens connections to `endpoints` now, so the first request to each finds them up.
+    func connect(to endpoints: [String]) {
+        loop.execute { [self] owner in
+            for endpoint in endpoints { _ = try? socket(for: endpoint, owner) }
+        }
+    }
+
+    /// Fails the forwarded requests that went to a leader other than `leader`: that node no
+    /// longer leads, and may never answer (paused or cut off). Their outcome is unknown.
+    func abandonForwards(notTo leader: String?) {
+        loop.execute { [self] _ in
+            for (id, waiter) in waiting where waiter.leader != nil && waiter.leader != leader {
+                waiting[id] = nil
+                waiter.completion(.failure(ProtocolFailure(.timeout,
+                    "the controller leader changed (from \(waiter.leader!) to \(leader ?? "none known")) while the request was with it; it may or may not be applied")))
+            }
+        }
     }
 
     /// Answers requests whose time is up, and drops the socket of an endpoint that did not
