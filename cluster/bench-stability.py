@@ -48,7 +48,7 @@ def main() -> int:
         before = {node.id: leader_changes(cluster, node.id) for node in cluster.nodes}
         print(f"3 voters up: leader {leader}, term {term}; loading {target} with `ganglion bench` for {options.seconds:g} s", flush=True)
         # Produce runs until the time is spent: several produce rounds of the bench, back to back.
-        rounds = max(1, int(options.seconds // 12))
+        rounds = max(1, round(options.seconds / 10.5))  # each round: 0.5 s warm-up + 10 s measured
         started = time.monotonic()
         load = cluster.ganglion("bench", "--node", cluster.api(target), "--only", "produce", "--runs", str(rounds),
                                 "--produce-seconds", "10", "--sizes", "256", timeout=options.seconds * 3 + 60)
