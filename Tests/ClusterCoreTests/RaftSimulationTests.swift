@@ -6,11 +6,11 @@ import XCTest
 /// Seeded simulations of 3 and 5 voters under drops, delays, duplicates, reordering, partitions,
 /// pauses, crashes that lose unsynced writes and restarts. Safety is checked after every step;
 /// after healing a final proposal must commit everywhere. `GANGLION_RAFT_SEEDS=n` runs seeds
-/// 1…n (default 50 per voter count, about ten seconds in a debug build), `GANGLION_RAFT_SEED=s`
+/// 1…n (default 150 per voter count, about 30 s in a debug build; 1 000 each pass locally), `GANGLION_RAFT_SEED=s`
 /// replays one; a failure prints its seed.
 final class RaftSimulationTests: XCTestCase {
     private static let seeds: [UInt64] = ProcessInfo.processInfo.environment["GANGLION_RAFT_SEED"].flatMap(UInt64.init).map { [$0] }
-        ?? Array(1...UInt64(ProcessInfo.processInfo.environment["GANGLION_RAFT_SEEDS"].flatMap(Int.init) ?? 50))
+        ?? Array(1...UInt64(ProcessInfo.processInfo.environment["GANGLION_RAFT_SEEDS"].flatMap(Int.init) ?? 150))
 
     func testThreeVotersStaySafeAndRecover() { simulate(voterCount: 3) }
 
