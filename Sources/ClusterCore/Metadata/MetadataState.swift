@@ -14,12 +14,15 @@ public struct MetadataState: Sendable, Hashable, Codable {
     public private(set) var appliedCount: Int64 = 0
     /// The nodes that ever registered, by id.
     public internal(set) var nodes: [String: ClusterNode] = [:]
+    /// Where each topic's partitions live and who leads them, by topic (a cluster of several;
+    /// on a cluster of one a topic has no entry: its node holds and leads every partition).
+    public internal(set) var partitions: [String: [PartitionState]] = [:]
 
     /// An empty state.
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case topics, producerEpochs, groupAssignments, appliedCount, nodes
+        case topics, producerEpochs, groupAssignments, appliedCount, nodes, partitions
     }
 
     /// Decodes a state (snapshots written before nodes were recorded have none).
@@ -30,6 +33,7 @@ public struct MetadataState: Sendable, Hashable, Codable {
         groupAssignments = try container.decode([String: GroupAssignment].self, forKey: .groupAssignments)
         appliedCount = try container.decode(Int64.self, forKey: .appliedCount)
         nodes = try container.decodeIfPresent([String: ClusterNode].self, forKey: .nodes) ?? [:]
+        partitions = try container.decodeIfPresent([String: [PartitionState]].self, forKey: .partitions) ?? [:]
     }
 
     /// Whether `record` may be appended now; the error names what is wrong.
@@ -68,6 +72,23 @@ public struct MetadataState: Sendable, Hashable, Codable {
             }
         case .nodeRegistered, .nodeFenced, .nodeShutdown:
             try validateMembership(record)
+        case .topicPlaced(let name, let configuration, let placed):
+            try validate(.topicCreated(name: name, configuration: configuration))
+            guard placed.count == Int(configuration.partitions) else {
+                throw MetadataError(code: .invalidConfiguration, message: "topic \(name): \(placed.count) partitions placed, \(configuration.partitions) configured")
+            }
+            for state in placed {
+                try state.check()
+                guard state.replicas.count == Int(configuration.replicationFactor) else {
+                    throw MetadataError(code: .invalidConfiguration,
+                                        message: "topic \(name): \(state.replicas.count) replicas placed, replication factor \(configuration.replicationFactor)")
+                }
+            }
+        case .partitionChanged(let change):
+            guard let states = partitions[change.topic], change.partition >= 0, Int(change.partition) < states.count else {
+                throw MetadataError(code: .unknownTopic, message: "topic \(change.topic) has no placed partition \(change.partition)")
+            }
+            try states[Int(change.partition)].checkSuccessor(change.state)
         }
     }
 
@@ -88,10 +109,16 @@ public struct MetadataState: Sendable, Hashable, Codable {
         guard (try? validate(record)) != nil else { return }
         switch record {
         case .topicCreated(let name, let configuration): topics[name] = configuration
-        case .topicDeleted(let name): topics[name] = nil
+        case .topicDeleted(let name):
+            topics[name] = nil
+            partitions[name] = nil
         case .producerInitialized(let id, let epoch): producerEpochs[id] = epoch
         case .groupAssignment(let group, let assignment): groupAssignments[group] = assignment
         case .nodeRegistered, .nodeFenced, .nodeShutdown: applyMembership(record)
+        case .topicPlaced(let name, let configuration, let placed):
+            topics[name] = configuration
+            partitions[name] = placed
+        case .partitionChanged(let change): partitions[change.topic]?[Int(change.partition)] = change.state
         }
     }
 

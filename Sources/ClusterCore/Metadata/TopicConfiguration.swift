@@ -57,6 +57,10 @@ public enum MetadataRecord: Sendable, Hashable, Codable {
     case nodeFenced(id: String, incarnation: UInt64)
     /// A node left gracefully.
     case nodeShutdown(id: String, incarnation: UInt64)
+    /// A topic was created with its partitions placed on nodes (a cluster of several).
+    case topicPlaced(name: String, configuration: TopicConfiguration, partitions: [PartitionState])
+    /// A partition's leader or in-sync replicas changed.
+    case partitionChanged(PartitionChange)
 }
 
 /// A consumer group's target assignment at an epoch: which member should own which partitions.
@@ -85,6 +89,8 @@ public struct MetadataError: Error, Sendable, Hashable, CustomStringConvertible 
         case unknownTopic = "unknown_topic"
         /// A setting is out of bounds.
         case invalidConfiguration = "invalid_configuration"
+        /// A change was decided against an older epoch than the recorded one.
+        case staleEpoch = "stale_epoch"
     }
 
     /// What kind of refusal.

@@ -1,0 +1,87 @@
+/// A partition leader's view of its followers, as a pure value: how far each follower's log
+/// reaches (its fetch offset), when each was last caught up, the high watermark that follows from
+/// the in-sync replicas, and the ISR change to ask the controller for (Kafka's replica manager).
+///
+/// Times are milliseconds of the leader's clock, passed in.
+public struct ReplicaTracker: Sendable, Hashable {
+    /// The leader (this node).
+    public let leader: String
+    /// Every replica of the partition.
+    public let replicas: [String]
+    /// The in-sync replicas as recorded in the metadata (the leader included).
+    public private(set) var isr: [String]
+    /// The offset below which every in-sync replica holds the log: what consumers may read and
+    /// what `acks=all` waits for. Never decreases.
+    public private(set) var highWatermark: Int64
+    /// How long a follower may stay behind the leader's log end before it leaves the ISR.
+    public var lagBound: Int64
+    private var followerEnd: [String: Int64] = [:]
+    private var lastCaughtUp: [String: Int64] = [:]
+    private var leaderEnd: Int64
+
+    /// A tracker for a new term of leadership: every follower counts as caught up now (it gets
+    /// a full `lagBound` to show it is), the high watermark starts at what the leader knew.
+    public init(leader: String, replicas: [String], isr: [String], logEnd: Int64, highWatermark: Int64, lagBound: Int64, now: Int64) {
+        self.leader = leader
+        self.replicas = replicas
+        self.isr = isr
+        self.highWatermark = min(highWatermark, logEnd)
+        self.lagBound = lagBound
+        leaderEnd = logEnd
+        for follower in replicas where follower != leader { lastCaughtUp[follower] = now }
+    }
+
+    /// How far `follower`'s log is known to reach (nil: it has not fetched this term).
+    public func logEnd(of follower: String) -> Int64? { followerEnd[follower] }
+
+    /// The leader's log grew to `logEnd`; returns the high watermark (which moves only when the
+    /// leader is the only in-sync replica).
+    @discardableResult
+    public mutating func leaderAppended(logEnd: Int64) -> Int64 {
+        leaderEnd = logEnd
+        return advance()
+    }
+
+    /// `follower` fetched from `offset` (so its log holds everything below it) at `now`; returns
+    /// the high watermark.
+    @discardableResult
+    public mutating func followerFetched(_ follower: String, offset: Int64, now: Int64) -> Int64 {
+        guard replicas.contains(follower), follower != leader else { return highWatermark }
+        followerEnd[follower] = offset
+        if offset >= leaderEnd { lastCaughtUp[follower] = now }
+        return advance()
+    }
+
+    /// The ISR to ask the controller for now, or nil when it should stay: in-sync followers not
+    /// caught up within `lagBound` leave; followers out of sync whose log reaches the high
+    /// watermark (and the leader's current log end when nothing is pending) come back.
+    public func proposedISR(now: Int64) -> [String]? {
+        var next = isr.filter { member in
+            member == leader || now - (lastCaughtUp[member] ?? now) <= lagBound
+        }
+        for follower in replicas where follower != leader && !next.contains(follower) && !isr.contains(follower) {
+            if let end = followerEnd[follower], end >= highWatermark, end >= leaderEnd || now - (lastCaughtUp[follower] ?? .min) <= lagBound {
+                next.append(follower)
+            }
+        }
+        next = replicas.filter { next.contains($0) }
+        return next == isr ? nil : next
+    }
+
+    /// The controller recorded a new ISR.
+    public mutating func isrChanged(to isr: [String]) {
+        self.isr = isr
+        advance()
+    }
+
+    /// The high watermark: the lowest log end among the in-sync replicas, never lowered.
+    @discardableResult
+    private mutating func advance() -> Int64 {
+        var lowest = leaderEnd
+        for member in isr where member != leader {
+            lowest = min(lowest, followerEnd[member] ?? highWatermark)
+        }
+        if lowest > highWatermark { highWatermark = lowest }
+        return highWatermark
+    }
+}
