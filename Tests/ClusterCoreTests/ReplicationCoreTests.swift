@@ -93,4 +93,27 @@ final class ReplicationCoreTests: XCTestCase {
         tracker.followerFetched("c", offset: 100, now: 1_400)
         XCTAssertEqual(tracker.proposedISR(now: 1_400), ["a", "b", "c"])
     }
+
+    func testAFollowerRejoinsOnlyOnceItHoldsEverythingBeforeTheTermBegan() {
+        // A new leader's high watermark starts low (here 0) although records below its log end
+        // may have been committed by the previous leader: a follower must reach the term's start.
+        var tracker = ReplicaTracker(leader: "a", replicas: ["a", "b", "c"], isr: ["a", "b"], logEnd: 18, highWatermark: 0,
+                                     lagBound: 1_000, now: 0)
+        tracker.followerFetched("c", offset: 7, now: 10)
+        XCTAssertNil(tracker.proposedISR(now: 10), "c lacks records 7…17, which may be committed")
+        tracker.followerFetched("c", offset: 18, now: 20)
+        XCTAssertEqual(tracker.proposedISR(now: 20), ["a", "b", "c"])
+    }
+
+    func testWhileAnExpansionIsPendingTheHighWatermarkWaitsForTheNewMemberToo() {
+        var tracker = ReplicaTracker(leader: "a", replicas: ["a", "b", "c"], isr: ["a", "b"], logEnd: 10, highWatermark: 10,
+                                     lagBound: 1_000, now: 0)
+        tracker.followerFetched("c", offset: 10, now: 1)
+        XCTAssertEqual(tracker.proposeISR(now: 1), ["a", "b", "c"])
+        tracker.leaderAppended(logEnd: 12)
+        tracker.followerFetched("b", offset: 12, now: 2)
+        XCTAssertEqual(tracker.highWatermark, 10, "c may already be in the controller's ISR: it must hold the records too")
+        tracker.followerFetched("c", offset: 12, now: 3)
+        XCTAssertEqual(tracker.highWatermark, 12)
+    }
 }

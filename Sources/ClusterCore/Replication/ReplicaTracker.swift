@@ -15,9 +15,15 @@ public struct ReplicaTracker: Sendable, Hashable {
     public private(set) var highWatermark: Int64
     /// How long a follower may stay behind the leader's log end before it leaves the ISR.
     public var lagBound: Int64
+    /// The ISR asked of the controller and not yet recorded. Until it is, the high watermark
+    /// counts every replica in either set (Kafka's "maximal ISR"): a follower being added may
+    /// already be in the controller's ISR — and so electable — before the leader hears so.
+    public private(set) var pendingISR: [String]?
     private var followerEnd: [String: Int64] = [:]
     private var lastCaughtUp: [String: Int64] = [:]
     private var leaderEnd: Int64
+    /// The leader's log end when this term of leadership began (its leader epoch's start offset).
+    public let termStart: Int64
 
     /// A tracker for a new term of leadership: every follower counts as caught up now (it gets
     /// a full `lagBound` to show it is), the high watermark starts at what the leader knew.
@@ -28,6 +34,7 @@ public struct ReplicaTracker: Sendable, Hashable {
         self.highWatermark = min(highWatermark, logEnd)
         self.lagBound = lagBound
         leaderEnd = logEnd
+        termStart = logEnd
         for follower in replicas where follower != leader { lastCaughtUp[follower] = now }
     }
 
@@ -52,15 +59,26 @@ public struct ReplicaTracker: Sendable, Hashable {
         return advance()
     }
 
+    /// Decides the ISR to ask the controller for now (nil: none) and counts it as pending until
+    /// the controller records an ISR (``isrChanged(to:)``).
+    public mutating func proposeISR(now: Int64) -> [String]? {
+        guard let next = proposedISR(now: now) else { return nil }
+        pendingISR = next
+        return next
+    }
+
     /// The ISR to ask the controller for now, or nil when it should stay: in-sync followers not
-    /// caught up within `lagBound` leave; followers out of sync whose log reaches the high
-    /// watermark (and the leader's current log end when nothing is pending) come back.
+    /// caught up within `lagBound` leave; followers out of sync come back once their log reaches
+    /// the high watermark *and* the start of this term (Kafka's rule: a new leader's high
+    /// watermark may lag what was committed before it, but everything committed lies below the
+    /// term's start), and the leader's log end or was there within `lagBound`.
     public func proposedISR(now: Int64) -> [String]? {
         var next = isr.filter { member in
             member == leader || now - (lastCaughtUp[member] ?? now) <= lagBound
         }
         for follower in replicas where follower != leader && !next.contains(follower) && !isr.contains(follower) {
-            if let end = followerEnd[follower], end >= highWatermark, end >= leaderEnd || now - (lastCaughtUp[follower] ?? .min) <= lagBound {
+            if let end = followerEnd[follower], end >= highWatermark, end >= termStart,
+               end >= leaderEnd || now - (lastCaughtUp[follower] ?? .min) <= lagBound {
                 next.append(follower)
             }
         }
@@ -68,17 +86,19 @@ public struct ReplicaTracker: Sendable, Hashable {
         return next == isr ? nil : next
     }
 
-    /// The controller recorded a new ISR.
+    /// The controller recorded a new ISR (any pending request is answered by it).
     public mutating func isrChanged(to isr: [String]) {
         self.isr = isr
+        pendingISR = nil
         advance()
     }
 
-    /// The high watermark: the lowest log end among the in-sync replicas, never lowered.
+    /// The high watermark: the lowest log end among the in-sync replicas — recorded or pending —
+    /// never lowered.
     @discardableResult
     private mutating func advance() -> Int64 {
         var lowest = leaderEnd
-        for member in isr where member != leader {
+        for member in Set(isr).union(pendingISR ?? []) where member != leader {
             lowest = min(lowest, followerEnd[member] ?? highWatermark)
         }
         if lowest > highWatermark { highWatermark = lowest }

@@ -33,7 +33,7 @@ public struct RaftSimulation {
     public private(set) var committedCount = 0
 
     private var random: SeededGenerator
-    private var network = SimulatedNetwork()
+    private var network = SimulatedNetwork<RaftMessage>()
     private var nodes: [String: SimulatedRaftNode] = [:]
     private var invariants = RaftInvariants()
     private var now: Int64 = 0

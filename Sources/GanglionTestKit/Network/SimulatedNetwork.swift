@@ -1,12 +1,21 @@
 import ClusterCore
 
-/// A seeded network between simulated nodes: messages are delayed, dropped, duplicated and
-/// reordered, and partitions split the nodes into sides that cannot reach each other.
-struct SimulatedNetwork {
+/// A message between simulated nodes: who sends it and who receives it.
+protocol SimulatedMessage {
+    var from: String { get }
+    var to: String { get }
+}
+
+extension RaftMessage: SimulatedMessage {}
+
+/// A seeded network between simulated nodes (any protocol's messages): messages are delayed,
+/// dropped, duplicated and reordered, and partitions split the nodes into sides that cannot
+/// reach each other. The Raft and the replication simulations share it.
+struct SimulatedNetwork<Message: SimulatedMessage> {
     /// A message on its way, delivered at `arrival` (virtual milliseconds).
     struct InFlight {
         var arrival: Int64
-        var message: RaftMessage
+        var message: Message
     }
 
     /// The chance in a thousand that a message is lost.
@@ -29,7 +38,7 @@ struct SimulatedNetwork {
     mutating func heal() { side = [:] }
 
     /// Sends `message` now, subject to the network's faults.
-    mutating func send(_ message: RaftMessage, now: Int64, random: inout SeededGenerator) {
+    mutating func send(_ message: Message, now: Int64, random: inout SeededGenerator) {
         guard connected(message.from, message.to), random.next() % 1000 >= dropPerMille else { return }
         let copies = random.next() % 1000 < duplicatePerMille ? 2 : 1
         for _ in 0..<copies {
@@ -41,8 +50,8 @@ struct SimulatedNetwork {
 
     /// Removes and returns the messages due by `now`, in a seeded order; a message to a node on
     /// the other side of a partition is lost, one to a paused node waits.
-    mutating func due(now: Int64, paused: Set<String>, random: inout SeededGenerator) -> [RaftMessage] {
-        var due: [RaftMessage] = []
+    mutating func due(now: Int64, paused: Set<String>, random: inout SeededGenerator) -> [Message] {
+        var due: [Message] = []
         let side = self.side
         inFlight.removeAll { flight in
             guard flight.arrival <= now, !paused.contains(flight.message.to) else { return false }
