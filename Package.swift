@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ganglion-benchmarks", targets: ["GanglionBenchmarks"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "GanglionWire", targets: ["GanglionWire"]),
+        .library(name: "GanglionClients", targets: ["GanglionClients"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
@@ -70,10 +71,21 @@ let package = Package(
             ]
         ),
         // Public API for agent authors and clients: the client, producer and consumer streams.
+        // The client library: producer, consumer, admin, registry and ask calls over the protocol.
+        // It does not link the node (no ClusterRuntime, no HTTP server).
+        .target(
+            name: "GanglionClients",
+            dependencies: [
+                "ZeroMQ", "GanglionWire", "ClusterCore", "EventLog", "ProtoSchema", "SchemaRegistry",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ]
+        ),
+        // The agent programming model and the in-process node (AgentNode), above the client.
         .target(
             name: "Ganglion",
             dependencies: [
-                "ZeroMQ", "GanglionWire", "ClusterCore", "ClusterRuntime", "EventLog", "ProtoSchema", "SchemaRegistry",
+                "GanglionClients", "ZeroMQ", "GanglionWire", "ClusterCore", "ClusterRuntime", "EventLog", "ProtoSchema", "SchemaRegistry",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Metrics", package: "swift-metrics"),

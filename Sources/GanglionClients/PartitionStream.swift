@@ -1,5 +1,5 @@
 import ClusterCore
-import ClusterRuntime
+
 import EventLog
 import Foundation
 import GanglionWire

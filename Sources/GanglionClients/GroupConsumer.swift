@@ -42,7 +42,7 @@ public final class GroupConsumer: Sendable {
     /// partition's own follower instead of ``batches``: a partition whose `deliver` waits (its
     /// shard is full) holds back only its own stream, never another partition's (issue 14,
     /// guarantee 3). ``batches`` then carries only the end of the stream and its errors.
-    init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual,
+    package init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual,
          resetPolicy: OffsetResetPolicy = .earliest,
          onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?,
          deliver: (@Sendable ([DeliveredRecord]) async -> Void)?) {
