@@ -77,7 +77,9 @@ enum CloudEventsBinding {
         do {
             return try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
         } catch {
-            throw HTTPIngestError(.malformedJSON, field: "body", "the body is not valid JSON: \(error.localizedDescription)")
+            // Foundation's debug description says where ("… around line 1, column 9"); its localized one does not.
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
+            throw HTTPIngestError(.malformedJSON, field: "body", "the body is not valid JSON: \(detail)")
         }
     }
 
