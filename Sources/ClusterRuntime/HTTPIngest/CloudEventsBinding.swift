@@ -34,7 +34,7 @@ enum CloudEventsBinding {
             guard attribute != "datacontenttype" else {
                 throw HTTPIngestError(.invalidAttribute, field: name, "in binary mode the data's type is the Content-Type header, not \(name)")
             }
-            guard let decoded = value.removingPercentEncoding else {
+            guard let decoded = value.contains("%") ? value.removingPercentEncoding : value else {
                 throw HTTPIngestError(.invalidAttribute, field: name, "\(name) has a malformed percent-encoding")
             }
             try CloudEventAttributes.apply(attribute, decoded, to: &event, field: name)
@@ -51,10 +51,10 @@ enum CloudEventsBinding {
 
     /// Structured mode: one JSON object.
     static func structured(_ body: [UInt8]) throws -> EventEnvelope {
-        guard try parse(body) is [String: Any] else {
+        guard let object = try parse(body) as? [String: Any] else {
             throw HTTPIngestError(.malformedJSON, field: "body", "a \(structuredType) body is one JSON object")
         }
-        return try event(in: JSONSpans(bytes: body), at: 0, prefix: "")
+        return try event(in: JSONSpans(bytes: body), at: 0, object: object, prefix: "")
     }
 
     /// Batched mode: a JSON array of structured events (an empty array is an empty batch).
@@ -66,10 +66,10 @@ enum CloudEventsBinding {
         let elements = spans.elements(ofArrayAt: 0)
         guard elements.count == array.count else { throw HTTPIngestError(.malformedJSON, field: "body", "the batch could not be split into its events") }
         return try elements.enumerated().map { index, range in
-            guard array[index] is [String: Any] else {
+            guard let object = array[index] as? [String: Any] else {
                 throw HTTPIngestError(.malformedJSON, field: "[\(index)]", "element \(index) of the batch is not a JSON object")
             }
-            return try event(in: spans, at: range.lowerBound, prefix: "[\(index)].")
+            return try event(in: spans, at: range.lowerBound, object: object, prefix: "[\(index)].")
         }
     }
 
@@ -83,16 +83,15 @@ enum CloudEventsBinding {
         }
     }
 
-    /// The event of the object at `start`; `data` keeps the sender's bytes.
-    private static func event(in spans: JSONSpans, at start: Int, prefix: String) throws -> EventEnvelope {
+    /// The event of the object at `start` (already parsed as `object`); `data` keeps the sender's bytes.
+    private static func event(in spans: JSONSpans, at start: Int, object: [String: Any], prefix: String) throws -> EventEnvelope {
         var event = EventEnvelope()
         var data: Range<Int>?
         var dataBase64: String?
         for (name, range) in spans.members(ofObjectAt: start) {
             let field = prefix + name
-            let raw = Data(spans.bytes[range])
-            let value = try? JSONSerialization.jsonObject(with: raw, options: [.fragmentsAllowed])
-            if value is NSNull { continue }   // null is an absent attribute
+            let value = object[name]
+            if value == nil || value is NSNull { continue }   // null is an absent attribute
             switch name {
             case "data": data = range
             case "data_base64":
@@ -104,7 +103,7 @@ enum CloudEventsBinding {
                 case let string as String: text = string
                 case let number as NSNumber where ["id", "source", "specversion", "type", "subject", "time", "datacontenttype", "dataschema"].contains(name):
                     throw HTTPIngestError(.invalidAttribute, field: field, "\(field) must be a string, not \(number)")
-                case is NSNumber: text = String(decoding: raw, as: UTF8.self)   // an extension's number or boolean, as written
+                case is NSNumber: text = String(decoding: spans.bytes[range], as: UTF8.self)   // an extension's number or boolean, as written
                 default: throw HTTPIngestError(.invalidAttribute, field: field, "\(field) must be a string, number or boolean")
                 }
                 try CloudEventAttributes.apply(name, text, to: &event, field: field)
@@ -124,7 +123,7 @@ enum CloudEventsBinding {
                 // JSON data is stored as the JSON text the sender wrote.
                 event.data = Data(spans.bytes[range])
                 if event.dataContentType.isEmpty { event.dataContentType = "application/json" }
-            } else if let text = (try? JSONSerialization.jsonObject(with: Data(spans.bytes[range]), options: [.fragmentsAllowed])) as? String {
+            } else if let text = object["data"] as? String {
                 event.data = Data(text.utf8)
             } else {
                 throw HTTPIngestError(.invalidAttribute, field: prefix + "data",

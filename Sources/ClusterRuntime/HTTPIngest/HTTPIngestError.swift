@@ -80,9 +80,10 @@ public struct HTTPIngestError: Error, Sendable, Hashable, CustomStringConvertibl
 
     /// The JSON body answered: `{"error": code, "field": field, "message": message}`.
     public var jsonBody: [UInt8] {
-        var object: [String: Any] = ["error": code.rawValue, "message": message]
-        if let field { object["field"] = field }
-        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+        var members: [(String, JSONText.Value)] = [("error", .string(code.rawValue))]
+        if let field { members.append(("field", .string(field))) }
+        members.append(("message", .string(message)))
+        return Array(JSONText.write(.object(members)).utf8)
     }
 
     /// The HTTP refusal of a produce refused by the node with `code` (``NodeError``'s codes).

@@ -48,8 +48,8 @@ struct HTTPIngestRoutes: Sendable {
             let events = try CloudEventsBinding.events(headers: headers, body: body)
             let stored = try await window.run { try await ingest(events, topic: topic) }
             NodeMetrics.httpIngest(endpoint: "events", outcome: "accepted")
-            let list = stored.map { ["id": $0.id, "partition": Int($0.partition), "offset": Int($0.offset)] as [String: Any] }
-            return Self.json(.created, ["topic": topic, "events": list])
+            let list = stored.map { JSONText.Value.object([("id", .string($0.id)), ("partition", .int(Int64($0.partition))), ("offset", .int($0.offset))]) }
+            return Self.json(.created, .object([("topic", .string(topic)), ("events", .array(list))]))
         } catch {
             return refusal(error, endpoint: "events")
         }
@@ -73,7 +73,7 @@ struct HTTPIngestRoutes: Sendable {
             switch try WebhookDelivery.of(endpoint, headers: headers, body: body, now: now) {
             case .challenge(let challenge):
                 NodeMetrics.httpIngest(endpoint: name, outcome: "challenge")
-                return Self.json(.ok, ["challenge": challenge])
+                return Self.json(.ok, .object([("challenge", .string(challenge))]))
             case .event(let delivered, let fromSender):
                 event = delivered
                 deduplicated = fromSender
@@ -93,9 +93,9 @@ struct HTTPIngestRoutes: Sendable {
                     throw HTTPIngestError(.deliveryInProgress, field: "id", "delivery \(event.id) is being stored by another request; retry shortly")
                 case .stored(let location):
                     NodeMetrics.httpIngest(endpoint: name, outcome: "duplicate")
-                    var answer: [String: Any] = ["id": event.id, "topic": endpoint.topic, "type": event.type, "duplicate": true]
-                    if let location { answer["partition"] = Int(location.partition); answer["offset"] = Int(location.offset) }
-                    return Self.json(.ok, answer)
+                    var answer: [(String, JSONText.Value)] = [("id", .string(event.id)), ("topic", .string(endpoint.topic)), ("type", .string(event.type))]
+                    if let location { answer += [("partition", .int(Int64(location.partition))), ("offset", .int(location.offset))] }
+                    return Self.json(.ok, .object(answer + [("duplicate", .bool(true))]))
                 }
             }
             let stored: StoredEvent
@@ -110,8 +110,8 @@ struct HTTPIngestRoutes: Sendable {
             }
             if deduplicated { recent.complete(event.id, at: stored, now: seconds) }
             NodeMetrics.httpIngest(endpoint: name, outcome: "accepted")
-            return Self.json(.ok, ["id": event.id, "topic": endpoint.topic, "type": event.type, "partition": Int(stored.partition),
-                                   "offset": Int(stored.offset), "duplicate": false])
+            return Self.json(.ok, .object([("id", .string(event.id)), ("topic", .string(endpoint.topic)), ("type", .string(event.type)),
+                                           ("partition", .int(Int64(stored.partition))), ("offset", .int(stored.offset)), ("duplicate", .bool(false))]))
         } catch {
             return refusal(error, endpoint: settings.webhooks[name] == nil ? "unknown" : name)
         }
@@ -158,9 +158,8 @@ struct HTTPIngestRoutes: Sendable {
         return bytes
     }
 
-    static func json(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
-        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    static func json(_ status: HTTPResponse.Status, _ value: JSONText.Value) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: JSONText.write(value))))
     }
 
     private static func segment(_ raw: String?) -> String {

@@ -26,6 +26,8 @@ final class WebhookDeliveries: @unchecked Sendable {
 
     let capacity: Int
     let window: Int64
+    /// Held while the ids are read from the topic (once).
+    private let seeding = NSLock()
     // Everything below is guarded by `lock`.
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
@@ -67,16 +69,16 @@ final class WebhookDeliveries: @unchecked Sendable {
         lock.withLock { if entries[id]?.pending == true { entries[id] = nil } }
     }
 
-    /// Runs `load` once (the first call) and remembers the ids it returns as stored.
+    /// Runs `load` once (the first call) and remembers the ids it returns as stored; calls made
+    /// while it runs wait for it, so no delivery is claimed before the ids are known.
     func seedOnce(now: Int64, _ load: () -> [String]) {
-        let first = lock.withLock {
-            defer { seeded = true }
-            return !seeded
-        }
-        guard first else { return }
-        let ids = load()
-        lock.withLock {
-            for id in ids.suffix(capacity) where entries[id] == nil { insert(id, Entry(stored: nil, pending: false, at: now)) }
+        seeding.withLock {
+            guard !lock.withLock({ seeded }) else { return }
+            let ids = load()
+            lock.withLock {
+                for id in ids.suffix(capacity) where entries[id] == nil { insert(id, Entry(stored: nil, pending: false, at: now)) }
+                seeded = true
+            }
         }
     }
 
