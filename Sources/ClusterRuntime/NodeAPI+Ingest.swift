@@ -57,10 +57,16 @@ extension NodeAPI {
             }
         }
         let outcomes = await withTaskGroup(of: (UInt32, Result<Int64, any Error>).self) { group in
-            for batch in batches {
+            for (partition, bytes) in batches {
                 group.addTask {
-                    do { return (batch.partition, .success(try await self.store(batch.bytes, topic: topic, partition: batch.partition, acks: .all))) }
-                    catch { return (batch.partition, .failure(error)) }
+                    // The await has a statement of its own: Swift 6.3.1 at -O returned 0 for the first
+                    // element of `return (captured.partition, try await …)` in a child task.
+                    do {
+                        let base = try await self.store(bytes, topic: topic, partition: partition, acks: .all)
+                        return (partition, .success(base))
+                    } catch {
+                        return (partition, .failure(error))
+                    }
                 }
             }
             var outcomes: [UInt32: Result<Int64, any Error>] = [:]

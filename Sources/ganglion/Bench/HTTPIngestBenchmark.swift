@@ -62,6 +62,10 @@ struct HTTPIngestBenchmark {
                         guard response.status.code == 201 else {
                             throw GanglionError(code: .internal, message: "HTTP ingest answered \(response.status.code): \(String(buffer: body))")
                         }
+                        // The first answer of each connection must place every event (a release-build check).
+                        if sequence == 1, String(buffer: body).components(separatedBy: "\"offset\":").count - 1 != eventsPerRequest {
+                            throw GanglionError(code: .internal, message: "HTTP ingest's answer does not place all \(eventsPerRequest) events: \(String(buffer: body))")
+                        }
                         let now = ContinuousClock.now
                         if now >= start && now < end { accepted += eventsPerRequest }
                     }
