@@ -24,6 +24,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // HMAC-SHA256 with constant-time comparison for signed webhooks (already resolved through Hummingbird).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // The HTTP ingest load driver (`ganglion bench --http`) and the HTTP ingest tests.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // ByteBuffer and TimeAmount for AsyncHTTPClient's callers (already resolved through Hummingbird).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System library over Debian's libzmq3-dev. Only `ZeroMQ` imports it.
@@ -68,6 +74,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Public API for agent authors and clients: the client, producer and consumer streams.
@@ -118,6 +125,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // libzmq's C API driven directly: the baseline the Swift binding is measured against.
@@ -147,7 +156,10 @@ let package = Package(
         .testTarget(
             name: "ClusterRuntimeTests",
             dependencies: ["ClusterRuntime", "ClusterCore", "EventLog", "GanglionWire", "ZeroMQ", "Ganglion", "SchemaRegistry",
-                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "ProtoSchemaTests",

@@ -9,7 +9,7 @@ purpose="run"
 
 packages=(libzmq3-dev libprotobuf-c-dev pkg-config)   # libprotobuf-c-dev: the C producer in clients/c
 if [[ "$purpose" == "test" ]]; then
-    packages+=(protobuf-compiler libprotobuf-dev curl)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus; curl: HTTP tests
+    packages+=(protobuf-compiler libprotobuf-dev curl openssl)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus; curl, openssl: HTTP and signed-webhook tests
     packages+=(protobuf-c-compiler gcc libc6-dev make python3)   # the C producer's generated-code check, build and tests (clients/c)
     packages+=(iproute2)   # ip netns, veth, bridges: the multi-node scenarios (cluster/)
 fi

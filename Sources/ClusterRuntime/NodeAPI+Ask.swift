@@ -71,15 +71,15 @@ extension NodeAPI {
     }
 
     /// Produces one batch through ``handle(_:respond:)``, publishing its stream message; returns
-    /// the batch's first offset once it is stored under the node's durability policy.
-    func store(_ batch: [UInt8], topic: String, partition: UInt32) async throws -> Int64 {
+    /// the batch's first offset once it is stored under the node's durability policy (and acknowledged per `acks`).
+    func store(_ batch: [UInt8], topic: String, partition: UInt32, acks: Ganglion_V1_Acks = .leader) async throws -> Int64 {
         var header = Ganglion_V1_RequestHeader()
         header.kind = .produce
         header.version = 1
         var produce = Ganglion_V1_ProduceRequest()
         produce.topic = topic
         produce.partition = partition
-        produce.acks = .leader
+        produce.acks = acks
         let frames = [Frame(try header.serializedBytes() as [UInt8]), Frame(try produce.serializedBytes() as [UInt8]), Frame(batch)]
         let publish = self.publish
         let response: [Frame] = await withCheckedContinuation { continuation in

@@ -6,8 +6,11 @@ import SchemaRegistry
 import ServiceLifecycle
 
 /// The node's HTTP port: `/health` (is the node serving) and `/metrics` (Prometheus text of
-/// every swift-metrics counter the node keeps), and the schema registry's REST API (Confluent
-/// Schema Registry's paths: `/subjects`, `/schemas`, `/config`, `/mode`, `/compatibility`). Port 0 picks a free port; the bound address is added to `endpoints.json`.
+/// every swift-metrics counter the node keeps), the schema registry's REST API (Confluent
+/// Schema Registry's paths: `/subjects`, `/schemas`, `/config`, `/mode`, `/compatibility`), asks
+/// (`POST /v1/agents/{type}/{key}`) and HTTP ingest (`POST /v1/topics/{topic}/events` for
+/// CloudEvents, `POST /v1/webhooks/{name}` for signed webhooks; docs/http.md). Port 0 picks a
+/// free port; the bound address is added to `endpoints.json`.
 public struct NodeHTTPService: Service {
     /// The running node.
     public let node: Node
@@ -17,15 +20,18 @@ public struct NodeHTTPService: Service {
     public let host: String
     /// Port to bind (0: OS-chosen).
     public let port: Int
+    /// The HTTP ingest's limits and webhooks.
+    public let ingest: HTTPIngestSettings
     private let logger: Logger
 
-    /// An HTTP service for `node`, reading metrics from `registry`.
+    /// An HTTP service for `node`, reading metrics from `registry`, ingesting events as `ingest` says.
     public init(node: Node, registry: PrometheusCollectorRegistry, host: String = "127.0.0.1", port: Int = 7402,
-                logger: Logger = Logger(label: "ganglion.http")) {
+                ingest: HTTPIngestSettings = HTTPIngestSettings(), logger: Logger = Logger(label: "ganglion.http")) {
         self.node = node
         self.registry = registry
         self.host = host
         self.port = port
+        self.ingest = ingest
         self.logger = logger
     }
 
@@ -45,6 +51,7 @@ public struct NodeHTTPService: Service {
         router.post("/v1/agents/:type/:key") { request, context -> Response in
             try await AgentAskRoute.answer(request, agent: context.parameters.get("type") ?? "", key: context.parameters.get("key") ?? "", node: node)
         }
+        HTTPIngestRoutes(node: node, settings: ingest, logger: logger).register(on: router)
         router.add(middleware: RegistryMiddleware(api: RegistryREST(service: node.registry), node: node))
         let host = self.host
         let application = Application(

@@ -20,6 +20,12 @@ enum NodeMetrics {
         Counter(label: "ganglion_rejected_requests_total", dimensions: [("code", "busy")]).increment()
     }
 
+    /// An HTTP ingest request answered: which endpoint (`events`, or the webhook's name) and the
+    /// outcome (`accepted`, `duplicate`, or the refusal's code).
+    static func httpIngest(endpoint: String, outcome: String) {
+        Counter(label: "ganglion_http_ingest_requests_total", dimensions: [("endpoint", endpoint), ("outcome", outcome)]).increment()
+    }
+
     /// Events refused by their topic's schema validation, by reason.
     static func schemaRejected(topic: String, reason: String, events: Int) {
         Counter(label: "ganglion_schema_rejected_events_total", dimensions: [("topic", topic), ("reason", reason)]).increment(by: events)

@@ -22,9 +22,20 @@ struct NodeCommand: AsyncParsableCommand {
             (node-1 for a cluster of one, a generated id otherwise). Without --voters the node is the only \
             controller voter of its own cluster; with it, the node is a voter when its id is in the list and \
             an observer otherwise.
+            HTTP ingest: POST /v1/topics/TOPIC/events takes CloudEvents (binary mode with ce-* headers, \
+            application/cloudevents+json, application/cloudevents-batch+json) and answers 201 with each event's \
+            partition and offset once stored. POST /v1/webhooks/NAME takes signed deliveries for the webhooks of \
+            --webhooks FILE, a JSON object from name to settings, e.g. \
+            {"github": {"topic": "ci.pushes", "scheme": "github", "secretEnv": "GITHUB_WEBHOOK_SECRET", "key": "/after"}}: \
+            scheme github, stripe, slack or hmac; the secret from secretFile or secretEnv (never logged); optional \
+            toleranceSeconds (300), key (a JSON Pointer into the body), source, type, dedupeCapacity (10000), \
+            dedupeWindowSeconds (86400), and for hmac signatureHeader, encoding (hex|base64), signaturePrefix, \
+            idHeader, eventHeader. See docs/http.md.
             Environment: GANGLION_NODE_ID, GANGLION_DATA_DIR, GANGLION_API, GANGLION_PUB, GANGLION_HTTP, GANGLION_FSYNC, \
-            GANGLION_VOTERS, GANGLION_ADVERTISE, GANGLION_ELECTION_TIMEOUT_MS, GANGLION_NODE_SESSION_TIMEOUT_MS.
-            Config file keys: nodeID, dataDirectory, api, pub, http, fsync, voters, advertise, electionTimeoutMs, nodeSessionTimeoutMs.
+            GANGLION_VOTERS, GANGLION_ADVERTISE, GANGLION_ELECTION_TIMEOUT_MS, GANGLION_NODE_SESSION_TIMEOUT_MS, \
+            GANGLION_WEBHOOKS (a file, or the JSON itself when it starts with '{'), GANGLION_HTTP_MAX_BODY_BYTES.
+            Config file keys: nodeID, dataDirectory, api, pub, http, fsync, voters, advertise, electionTimeoutMs, nodeSessionTimeoutMs, \
+            webhooks (a file), httpMaxBodyBytes.
             """
     )
 
@@ -42,6 +53,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "When appends are acknowledged: batch (fsync each, group commit), interval (100 ms) or os.") var fsync: String?
     @Option(help: "HTTP host:port for /health and /metrics (default 127.0.0.1:7402; port 0: OS-chosen).") var http: String?
     @Option(help: "A JSON config file (lowest precedence).") var config: String?
+    @Option(help: "A JSON file of webhooks served at POST /v1/webhooks/NAME: name → {topic, scheme (github|stripe|slack|hmac), secretFile | secretEnv, …}.")
+    var webhooks: String?
+    @Option(help: "The largest HTTP ingest request body in bytes (default 1048576; larger bodies get 413).") var httpMaxBodyBytes: Int?
     @Option(help: "How long a group member may go without a heartbeat before its partitions move (ms).") var groupSessionTimeoutMs: Int64 = 10_000
     @Flag(inversion: .prefixedNo, help: "Run the demo agents: fraud detection, the CI pipeline, the document saga and the task queue.") var demo = true
 
@@ -57,6 +71,8 @@ struct NodeCommand: AsyncParsableCommand {
         var advertise: String?
         var electionTimeoutMs: Int?
         var nodeSessionTimeoutMs: Int?
+        var webhooks: String?
+        var httpMaxBodyBytes: Int?
     }
 
     func run() async throws {
@@ -103,7 +119,30 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError("--http must be host:port, not \(httpAddress)")
         }
         let httpHost = String(httpAddress[..<colon])
-        try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, demo: demo)
+        var ingest = HTTPIngestSettings()
+        if let bytes = httpMaxBodyBytes ?? environment["GANGLION_HTTP_MAX_BODY_BYTES"].flatMap(Int.init) ?? file.httpMaxBodyBytes {
+            guard bytes >= 1_024, bytes <= 64 << 20 else { throw ValidationError("--http-max-body-bytes must be between 1024 and 67108864, not \(bytes)") }
+            ingest.maxBodyBytes = bytes
+        }
+        ingest.webhooks = try Self.webhooks(webhooks ?? environment["GANGLION_WEBHOOKS"] ?? file.webhooks, environment: environment)
+        try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, ingest: ingest, demo: demo)
+    }
+
+    /// The webhooks of `source`: a file, or (from GANGLION_WEBHOOKS) the JSON itself.
+    static func webhooks(_ source: String?, environment: [String: String]) throws -> [String: WebhookEndpoint] {
+        guard let source, !source.isEmpty else { return [:] }
+        let json: Data
+        if source.hasPrefix("{") {
+            json = Data(source.utf8)
+        } else {
+            guard let data = FileManager.default.contents(atPath: source) else { throw ValidationError("--webhooks: cannot read \(source)") }
+            json = data
+        }
+        do {
+            return try WebhookConfiguration.parse(json, environment: environment)
+        } catch {
+            throw ValidationError("--webhooks: \(error)")
+        }
     }
 }
 
@@ -129,11 +168,12 @@ enum NodeIdentity {
 /// ServiceGroup that shuts down gracefully on SIGTERM or SIGINT — the library's ``AgentNode``,
 /// as a user's own executable would run it.
 enum NodeRunner {
-    static func run(settings: NodeConfiguration, httpHost: String, httpPort: Int, demo: Bool,
+    static func run(settings: NodeConfiguration, httpHost: String, httpPort: Int, ingest: HTTPIngestSettings = HTTPIngestSettings(), demo: Bool,
                     extra: @escaping @Sendable (Node, Logger) -> [any Service] = { _, _ in [] }) async throws {
         var node = AgentNode(configuration: settings)
         node.httpHost = httpHost
         node.httpPort = httpPort
+        node.httpIngest = ingest
         if demo { try DemoAgents.register(on: &node) }
         try await node.run(extra: extra)
     }

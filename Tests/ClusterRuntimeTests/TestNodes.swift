@@ -22,13 +22,16 @@ func ganglionExecutable(_ test: XCTestCase) throws -> URL {
 }
 
 /// Starts `ganglion node` on OS-chosen ports with data in `directory` (fsync per batch; the demo
-/// agents only with `demo`) and waits for its endpoints file; returns the process and its request endpoint.
-func startNodeProcess(_ directory: String, test: XCTestCase, demo: Bool = false) throws -> (Process, String) {
+/// agents only with `demo`; `arguments` added, `environment` added to the test's) and waits for its
+/// endpoints file; returns the process and its request endpoint.
+func startNodeProcess(_ directory: String, test: XCTestCase, demo: Bool = false, arguments: [String] = [],
+                      environment: [String: String] = [:]) throws -> (Process, String) {
     try? FileManager.default.removeItem(atPath: directory + "/endpoints.json")
     let process = Process()
     process.executableURL = try ganglionExecutable(test)
     process.arguments = ["node", "--data-dir", directory, "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
-                         "--http", "127.0.0.1:0", "--fsync", "batch", demo ? "--demo" : "--no-demo"]
+                         "--http", "127.0.0.1:0", "--fsync", "batch", demo ? "--demo" : "--no-demo"] + arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()

@@ -15,7 +15,8 @@ import ServiceLifecycle
 /// ```
 ///
 /// One ServiceGroup runs the node (API and PUB sockets, logs, groups), its HTTP port (`/health`,
-/// `/metrics`, the registry's REST API, `POST /v1/agents/{type}/{key}`) and the agents; SIGTERM
+/// `/metrics`, the registry's REST API, `POST /v1/agents/{type}/{key}`, HTTP ingest of
+/// CloudEvents and webhooks) and the agents; SIGTERM
 /// shuts them down in reverse order: agents first, then HTTP, then the node flushes and closes.
 public struct AgentNode: Sendable {
     /// The node's settings.
@@ -24,6 +25,8 @@ public struct AgentNode: Sendable {
     public var httpHost = "127.0.0.1"
     /// HTTP port (0: OS-chosen; written to `endpoints.json`).
     public var httpPort = 7402
+    /// HTTP ingest: the body limit, the in-flight bound and the webhooks served.
+    public var httpIngest = HTTPIngestSettings()
     /// Whether the agents' shards read and write the node's logs directly (``NodeShardIO``)
     /// instead of over the node protocol. Off by default: on the 2-core benchmark machine the
     /// protocol path, whose producer batches emitted events, is faster (`ganglion bench --agents`
@@ -63,7 +66,7 @@ public struct AgentNode: Sendable {
             "ganglion node \(configuration.nodeID): api \(node.endpoints.api), pub \(node.endpoints.pub), data \(configuration.dataDirectory)\n".utf8))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: NodeService(node: node)),
-            .init(service: NodeHTTPService(node: node, registry: metrics, host: httpHost, port: httpPort, logger: logger)),
+            .init(service: NodeHTTPService(node: node, registry: metrics, host: httpHost, port: httpPort, ingest: httpIngest, logger: logger)),
         ]
         if !agents.isEmpty {
             services.append(.init(service: AgentsService(endpoint: node.endpoints.api, node: shardsOnNodeLogs ? node : nil, topics: topics, agents: agents, names: names, logger: logger)))

@@ -35,6 +35,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Measure the controller instead: topic create and schema register latency through 3 voters (to the leader and to a follower) beside a cluster of one.")
     var controller = false
     @Option(help: "Writes of each kind per controller setup.") var controllerWrites = 200
+    @Flag(help: "Measure HTTP ingest instead: events/s accepted over POST /v1/topics/T/events (one binary-mode event per request, and batches), beside the ZeroMQ produce figure of the same run.")
+    var http = false
+    @Option(help: "Kept-alive HTTP connections of the --http run.") var httpConnections = 4
+    @Option(help: "Events per batched request of the --http run.") var httpBatch = 64
     @Option(help: "Only these figures, comma-separated: produce, consume, latency, commits, produce-always (default: all). commits: produce acknowledgement p50/p99 quiet and with 64 partitions committing offsets every 100 ms, and their ratio.")
     var only = "produce,consume,latency,commits,produce-always"
 
@@ -68,6 +72,9 @@ struct BenchCommand: AsyncParsableCommand {
             print("== ganglion bench --controller: metadata writes, one at a time, fsync before every answer ==")
             print(lines.joined(separator: "\n"))
             return
+        }
+        if http {
+            return try await measureHTTP()
         }
         if agents {
             let node = endpoint == nil ? try BenchNodeProcess(fsync: "interval") : nil
@@ -122,6 +129,39 @@ struct BenchCommand: AsyncParsableCommand {
             everyBatch.stop()
         }
         try finish(report)
+    }
+
+    /// `--http`: a node process (interval fsync), the ZeroMQ produce figure and the HTTP ingest
+    /// figures of each run at the first size, and their medians.
+    private func measureHTTP() async throws {
+        guard httpConnections >= 1, httpConnections <= 256, httpBatch >= 2, httpBatch <= 1_000 else {
+            throw ValidationError("--http-connections must be 1…256 and --http-batch 2…1000")
+        }
+        let node = try BenchNodeProcess(fsync: "interval")
+        defer { node.stop() }
+        var http = ""
+        for _ in 0..<400 where http.isEmpty {
+            if let data = FileManager.default.contents(atPath: node.directory + "/endpoints.json"),
+               let endpoints = try? JSONSerialization.jsonObject(with: data) as? [String: String] { http = endpoints["http"] ?? "" }
+            if http.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        guard !http.isEmpty else { throw ValidationError("the benchmark's node wrote no HTTP endpoint") }
+        let client = try GanglionClient(endpoint: node.api, timeout: .seconds(30))
+        defer { client.close() }
+        let workload = BenchWorkload(runs: quick ? 1 : runs, produceSeconds: quick ? 1 : produceSeconds, producers: producers, batch: batch,
+                                     window: window, consumeEvents: 0, latencySeconds: 0, rate: rate)
+        let size = parsedSizes[0]
+        let benchmark = HTTPIngestBenchmark(http: http, runner: BenchRunner(client: client, api: node.api, workload: workload, dataDirectory: node.directory),
+                                            size: size, connections: httpConnections, batch: httpBatch, seconds: workload.produceSeconds)
+        let figures = try await benchmark.run(runs: workload.runs)
+        func median(_ column: Int) -> Int { Int(figures.map { $0[column] }.sorted()[figures.count / 2]) }
+        print("== ganglion bench --http: \(size) B events, node process with interval fsync 100 ms, \(workload.produceSeconds) s per figure ==")
+        for (index, run) in figures.enumerated() {
+            print("run \(index + 1): ZeroMQ produce \(Int(run[0])) events/s | HTTP, 1 event/request: \(Int(run[1])) events/s | HTTP, \(httpBatch) events/request: \(Int(run[2])) events/s")
+        }
+        print("median: ZeroMQ produce (\(producers) producers, \(window / batch) batches of \(batch) in flight each) \(median(0)) events/s; "
+            + "HTTP over \(httpConnections) kept-alive connections: \(median(1)) events/s with 1 event/request (\(String(format: "%.1f", Double(median(1)) / Double(max(1, median(0))) * 100))% of ZeroMQ), "
+            + "\(median(2)) events/s with \(httpBatch) events/request (\(String(format: "%.1f", Double(median(2)) / Double(max(1, median(0))) * 100))%)")
     }
 
     /// Prints the table and writes the JSON file when asked for.

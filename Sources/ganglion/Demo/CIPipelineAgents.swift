@@ -4,18 +4,18 @@ import Ganglion
 /// The CI pipeline demo (issue 7, flow 1): a push to `ci.pushes` runs three check agents in
 /// parallel (tests, security scan, lint); each reports to `ci.checks` under the commit SHA; the
 /// aggregator joins the three by correlation id and emits the commit's status to `ci.statuses`.
+/// A push is the demo's own `push` event (`{"sha", "message"}`) or a GitHub push webhook
+/// (`github.push`, from `POST /v1/webhooks/NAME`: the commit is `after`, its message `head_commit.message`).
 struct CICheckAgent: Agent {
     struct State: Codable, Sendable { var runs = 0 }
 
     /// `tests`, `security` or `lint`.
     let check: String
     var name: String { "ci-\(check)" }
-    let subscription = try! AgentSubscription(topic: "ci.pushes", types: ["push"])
+    let subscription = try! AgentSubscription(topic: "ci.pushes", types: ["push", "github.push"])
 
     func handle(_ context: AgentContext<State>) async throws {
-        let push = (try? JSONSerialization.jsonObject(with: context.event.data) as? [String: String]) ?? [:]
-        let sha = push["sha"] ?? context.key
-        let message = push["message"] ?? ""
+        let (sha, message) = Self.commit(in: context.event.data, key: context.key)
         // Stand-ins for the real work: a little time, and a verdict from the commit message. A
         // "slow runner" push keeps the tests past the aggregator's join timeout.
         let slow = check == "tests" && message.contains("slow runner")
@@ -25,6 +25,15 @@ struct CICheckAgent: Agent {
         context.state = State(runs: (context.state?.runs ?? 0) + 1)
         let report = ["check": check, "sha": sha, "status": failed ? "failure" : "success"]
         context.emit(topic: "ci.checks", type: "ci.check.completed", key: sha, data: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]))
+    }
+
+    /// The pushed commit's SHA and message: the demo's `{"sha", "message"}`, or GitHub's push
+    /// payload (`after` / `head_commit.id`, `head_commit.message`); the event's key otherwise.
+    static func commit(in data: Data, key: String) -> (sha: String, message: String) {
+        let push = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        let head = push["head_commit"] as? [String: Any]
+        let sha = push["sha"] as? String ?? push["after"] as? String ?? head?["id"] as? String ?? key
+        return (sha, push["message"] as? String ?? head?["message"] as? String ?? "")
     }
 }
 

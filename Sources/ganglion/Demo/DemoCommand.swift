@@ -23,6 +23,8 @@ struct DemoRunCommand: AsyncParsableCommand {
     @Option(help: "HTTP host:port (port 0: OS-chosen).") var http = "127.0.0.1:7402"
     @Option(help: "Sample transactions per second.") var rate = 5.0
     @Option(help: "Stop after this many seconds (default: run until Ctrl-C).") var seconds: Double?
+    @Option(help: "A JSON file of webhooks (as `ganglion node --webhooks`), e.g. a GitHub webhook on ci.pushes to drive the CI pipeline.")
+    var webhooks: String?
 
     func validate() throws {
         guard rate > 0, rate <= 10_000 else { throw ValidationError("--rate must be above 0 and at most 10000") }
@@ -38,7 +40,10 @@ struct DemoRunCommand: AsyncParsableCommand {
             throw ValidationError("--http must be host:port, not \(http)")
         }
         let rate = self.rate, seconds = self.seconds
-        try await NodeRunner.run(settings: settings, httpHost: String(http[..<colon]), httpPort: port, demo: true) { node, _ in
+        var ingest = HTTPIngestSettings()
+        let environment = ProcessInfo.processInfo.environment
+        ingest.webhooks = try NodeCommand.webhooks(webhooks ?? environment["GANGLION_WEBHOOKS"], environment: environment)
+        try await NodeRunner.run(settings: settings, httpHost: String(http[..<colon]), httpPort: port, ingest: ingest, demo: true) { node, _ in
             [DemoTrafficService(node: node, rate: rate, seconds: seconds)]
         }
     }
