@@ -80,7 +80,12 @@ extension NodeAPI {
             let log = storage.log
             response.commitOffset = log.highWatermark
             response.logStartOffset = log.logStartOffset
-            if request.offset < log.logStartOffset || request.offset > log.highWatermark {
+            if request.offset > log.highWatermark {
+                // The follower is ahead of this voter's commit (it knew another voter): nothing to give.
+                response.nextOffset = request.offset
+                return try Self.success(requestID, response) + [Frame([UInt8]())]
+            }
+            if request.offset < log.logStartOffset {
                 guard let (offset, bytes) = try storage.snapshotBytes() else {
                     throw ProtocolFailure(.offsetOutOfRange, "metadata offset \(request.offset) is outside \(log.logStartOffset)…\(log.highWatermark) and no snapshot exists")
                 }
@@ -118,7 +123,10 @@ extension NodeAPI {
         guard !request.nodeID.isEmpty else {
             return respond(Self.error(requestID, .malformedRequest, "a node heartbeat needs the node's id"), nil)
         }
-        cluster.sessions.heard(request.nodeID, incarnation: request.incarnation)
+        // An older incarnation (a zombie process) does not keep the registered one's session alive.
+        if (metadata.state.nodes[request.nodeID]?.incarnation ?? 0) <= request.incarnation {
+            cluster.sessions.heard(request.nodeID, incarnation: request.incarnation)
+        }
         let node = ClusterNode(id: request.nodeID, incarnation: request.incarnation, voter: request.voter, api: request.api,
                                pub: request.pub, http: request.http)
         let shuttingDown = request.shuttingDown

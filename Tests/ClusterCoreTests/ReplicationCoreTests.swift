@@ -117,3 +117,20 @@ final class ReplicationCoreTests: XCTestCase {
         XCTAssertEqual(tracker.highWatermark, 12)
     }
 }
+
+/// A later ISR request does not forget an earlier one still in flight: either may be applied.
+final class PendingISRTests: XCTestCase {
+    func testTheHighWatermarkCountsEveryMemberOfEveryRequestStillInFlight() {
+        var tracker = ReplicaTracker(leader: "l", replicas: ["l", "g", "f"], isr: ["l", "g"], logEnd: 10, highWatermark: 10,
+                                     lagBound: 100, now: 0)
+        tracker.followerFetched("g", offset: 10, now: 1)
+        tracker.followerFetched("f", offset: 10, now: 1)
+        XCTAssertEqual(tracker.proposeISR(now: 1), ["l", "g", "f"], "f caught up: add it")
+        // The request is held; later g lags, and the leader asks for {l} alone.
+        tracker.leaderAppended(logEnd: 20)
+        tracker.followerFetched("g", offset: 20, now: 150)
+        XCTAssertNotNil(tracker.proposeISR(now: 300))
+        tracker.followerFetched("g", offset: 20, now: 301)
+        XCTAssertEqual(tracker.highWatermark, 10, "the first request (adding f) may still be applied: f must hold the records too")
+    }
+}

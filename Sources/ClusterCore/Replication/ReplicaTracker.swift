@@ -61,9 +61,11 @@ public struct ReplicaTracker: Sendable, Hashable {
 
     /// Decides the ISR to ask the controller for now (nil: none) and counts it as pending until
     /// the controller records an ISR (``isrChanged(to:)``).
+    /// Every request sent at the current partition epoch may still be applied, so the pending
+    /// set accumulates them all until the controller records a new ISR.
     public mutating func proposeISR(now: Int64) -> [String]? {
         guard let next = proposedISR(now: now) else { return nil }
-        pendingISR = next
+        pendingISR = replicas.filter { next.contains($0) || (pendingISR ?? []).contains($0) }
         return next
     }
 

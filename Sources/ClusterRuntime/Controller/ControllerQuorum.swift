@@ -18,6 +18,9 @@ final class ControllerQuorum: @unchecked Sendable {
         var term: Int64 = 0
         var role: RaftRole = .follower
         var commitIndex: Int64 = 0
+        /// Whether this leader has applied an entry of its own term: only then does its applied
+        /// state hold everything earlier leaders committed, so only then may it decide new records.
+        var canDecide = false
     }
 
     /// A proposal waiting for its entry to be applied.
@@ -37,7 +40,8 @@ final class ControllerQuorum: @unchecked Sendable {
     private var pending: [Int64: Pending] = [:]
     private var timer: DispatchSourceTimer?
     private var failed = false
-    private var lastLeader: String?
+    /// The index of the first entry of this node's current term as leader (its no-op).
+    private var termStartIndex: Int64?
     private let storage: RaftLogStorage
     private let store: ReplicatedMetadataStore
     private let send: @Sendable (RaftMessage) -> Void
@@ -86,6 +90,7 @@ final class ControllerQuorum: @unchecked Sendable {
         queue.sync {
             timer?.cancel()
             timer = nil
+            failed = true  // later proposals are answered at once
             failAll(ProtocolFailure(.timeout, "node \(id) is shutting down; the write may or may not be applied"))
         }
     }
@@ -113,6 +118,8 @@ final class ControllerQuorum: @unchecked Sendable {
             }
             do {
                 let ready = try raft.propose(data)
+                pending.removeValue(forKey: raft.log.lastIndex)?.completion(.failure(ProtocolFailure(.notController,
+                    "the controller leader changed before the write committed; it was not applied — retry")))
                 pending[raft.log.lastIndex] = Pending(term: raft.term, deadline: .now + settings.commitTimeout, completion: completion)
                 process(ready)
             } catch {
@@ -130,6 +137,7 @@ final class ControllerQuorum: @unchecked Sendable {
             timer?.cancel()
             logger.critical("controller storage failed; this voter stops", metadata: ["ganglion.error": "\(error)"])
             failAll(ProtocolFailure(.timeout, "the controller on node \(id) stopped after a storage failure (\(error)); the write may or may not be applied by the other voters"))
+            publishStatus()  // no longer a leader, nor anyone's follower
             return
         }
         for message in ready.messages { send(message) }
@@ -190,13 +198,20 @@ final class ControllerQuorum: @unchecked Sendable {
 
     /// Records role, leader and term for readers; a change of leader resets decisions.
     private func publishStatus() {
-        let now = Status(leader: raft.leader, term: raft.term, role: raft.role, commitIndex: raft.log.committed)
+        if raft.role != .leader {
+            termStartIndex = nil
+        } else if termStartIndex == nil {
+            termStartIndex = raft.log.entries.first { $0.term == raft.term }?.index ?? raft.log.lastIndex
+        }
+        let canDecide = raft.role == .leader && !failed && termStartIndex.map { raft.log.applied >= $0 } == true
+        let now = Status(leader: failed ? nil : raft.leader, term: raft.term, role: failed ? .follower : raft.role, commitIndex: raft.log.committed,
+                         canDecide: canDecide)
         let before = statusLock.withLock {
             let before = statusValue
             statusValue = now
             return before
         }
-        if before.role != now.role || before.leader != now.leader || before.term != now.term {
+        if before.role != now.role || before.leader != now.leader || before.term != now.term || before.canDecide != now.canDecide {
             store.leadershipChanged(isLeader: now.role == .leader)
             Gauge(label: "ganglion_controller_term").record(now.term)
             Gauge(label: "ganglion_controller_is_leader").record(now.role == .leader ? 1 : 0)

@@ -91,6 +91,8 @@ final class MetadataFollower: @unchecked Sendable {
         lock.withLock { view = (response.leader.isEmpty ? nil : response.leader, response.term) }
         if !response.snapshot.isEmpty {
             let snapshot = try JSONDecoder().decode(MetadataSnapshot.self, from: response.snapshot)
+            // Never back in time: a snapshot below what this node already holds is ignored.
+            guard snapshot.offset > storage.log.logEndOffset else { return }
             var ready = RaftReady()
             ready.snapshot = RaftSnapshot(index: snapshot.offset, term: snapshot.term ?? 0, voters: voters.map(\.id), data: Array(response.snapshot))
             try storage.persist(ready)

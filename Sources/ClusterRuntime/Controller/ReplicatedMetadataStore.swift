@@ -38,29 +38,28 @@ final class ReplicatedMetadataStore: MetadataLog, @unchecked Sendable {
 
     func commit(deciding decide: @escaping (MetadataState) throws -> MetadataRecord,
                 completion: @escaping @Sendable (Result<MetadataRecord, any Error>) -> Void) {
-        guard let quorum = proposer.get(), quorum.status.role == .leader else {
+        guard let quorum = proposer.get(), quorum.status.canDecide else {
             return DispatchQueue.global().async { completion(.failure(self.notController())) }
         }
-        let record: MetadataRecord, data: [UInt8]
         do {
-            (record, data) = try lock.withLock {
+            // Proposed under the lock, so proposals reach the Raft queue in the order they were decided.
+            try lock.withLock {
                 let record = try decide(decided)
                 try decided.validate(record)
                 let data = try MetadataEntry.metadata(record).raftData()
                 decided.apply(record)
-                return (record, data)
+                quorum.propose(data) { result in completion(result.map { record }) }
             }
         } catch {
             return DispatchQueue.global().async { completion(.failure(error)) }
         }
-        quorum.propose(data) { result in completion(result.map { record }) }
     }
 
     func updateRegistry<Answer>(_ decide: (RegistryState) throws -> (RegistryRecord?, Answer)) throws -> Answer {
         try registryLock.withLock {
             let (record, answer) = try decide(registryState)
             guard let record else { return answer }
-            guard let quorum = proposer.get(), quorum.status.role == .leader else { throw notController() }
+            guard let quorum = proposer.get(), quorum.status.canDecide else { throw notController() }
             let done = DispatchSemaphore(value: 0)
             nonisolated(unsafe) var outcome: Result<Void, any Error> = .success(())
             quorum.propose(try MetadataEntry.registry(record).raftData()) { result in
@@ -91,6 +90,7 @@ final class ReplicatedMetadataStore: MetadataLog, @unchecked Sendable {
                     verdict = .success(())
                 } catch {
                     verdict = .failure(error)
+                    decided = current  // a decision taken on a view that turned out wrong: decide afresh
                 }
                 current.apply(record)
                 if proposer.get()?.status.role != .leader { decided = current }
@@ -122,6 +122,10 @@ final class ReplicatedMetadataStore: MetadataLog, @unchecked Sendable {
 
     private func notController() -> ProtocolFailure {
         let leader = proposer.get()?.status.leader
+        let status = proposer.get()?.status
+        if status?.role == .leader {
+            return ProtocolFailure(.notController, "this node was just elected controller leader and has not yet applied its term's first entry; nothing was applied — retry")
+        }
         return ProtocolFailure(.notController, "node is not the controller leader" + (leader.map { " (the leader is \($0))" } ?? " and no leader is known (an election is under way)") + "; nothing was applied")
     }
 

@@ -69,7 +69,7 @@ public struct ReplicationSimulation {
         random = SeededGenerator(seed: seed)
         nodes = (1...nodeCount).map { "r\($0)" }
         control = SimulatedController(nodes: nodes)
-        for node in nodes { replicas[node] = SimulatedReplica(id: node) }
+        for node in nodes { replicas[node] = SimulatedReplica(id: node, minInSync: minInSync) }
     }
 
     /// Runs the simulation; throws the first violation.
@@ -112,7 +112,12 @@ public struct ReplicationSimulation {
         }
         for node in nodes where !paused.contains(node) && crashedUntil[node] == nil {
             if random.next() % 12 == 0 { replicas[node]!.flush() }  // group commit: an fsync every ~12 ms
-            for message in replicas[node]!.tick(now: now) { network.send(message, now: now, random: &random) }
+            for message in replicas[node]!.tick(now: now) {
+                if case .alterISR(let isr, let leaderEpoch, let partitionEpoch) = message.kind {
+                    note("\(node) asks ISR \(isr) at e\(leaderEpoch) p\(partitionEpoch): \(replicas[node]!.summary)")
+                }
+                network.send(message, now: now, random: &random)
+            }
             try observe(node)
         }
         produce()
@@ -140,6 +145,16 @@ public struct ReplicationSimulation {
             throw fail("lost or reordered: committed offset \(index) was \(committed[index]), leader \(node) now has \(prefix[index]) below its high watermark")
         }
         if prefix.count > committed.count { committed = prefix }
+        // Every replica the controller records in sync for this leader's epoch — so may elect —
+        // holds everything below this leader's high watermark, durably.
+        if control.state.leader == node, control.state.leaderEpoch == replica.leaderEpoch {
+            for member in control.state.isr where member != node && crashedUntil[member] == nil {
+                let copy = replicas[member]!.durableLog
+                guard copy.count >= prefix.count, Array(copy.prefix(prefix.count)) == prefix else {
+                    throw fail("stale: \(member) is in the controller's ISR but lacks records below \(node)'s high watermark \(prefix.count) (holds \(copy.count) durably)")
+                }
+            }
+        }
         for (value, offset) in replicas[node]!.takeAcknowledged() {
             guard acked[value] == nil else { throw fail("duplicated: value \(value) acknowledged twice") }
             acked[value] = offset

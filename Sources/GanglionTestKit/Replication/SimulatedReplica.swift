@@ -11,11 +11,14 @@ struct SimulatedRecord: Hashable, CustomStringConvertible {
 struct ReplicationMessage: SimulatedMessage {
     enum Kind {
         /// A follower fetches from `offset` (everything below it is durable in its log).
-        case fetch(offset: Int64, leaderEpoch: Int32, lastEpoch: Int32?)
+        case fetch(offset: Int64, leaderEpoch: Int32, lastEpoch: Int32?, fetchID: Int)
         /// The leader's records from `offset`, and its high watermark.
-        case records(offset: Int64, [SimulatedRecord], highWatermark: Int64, leaderEpoch: Int32)
-        /// The follower's log diverges: keep what lies below `endOffset` and fetch again.
-        case diverging(endOffset: Int64, leaderEpoch: Int32)
+        case records(offset: Int64, [SimulatedRecord], highWatermark: Int64, leaderEpoch: Int32, fetchID: Int)
+        /// The follower's log diverges: the leader's largest epoch at or below the follower's last
+        /// is `epoch`, ending at `endOffset`. The follower keeps what lies below both that and its
+        /// own end of `epoch` (Kafka's rule: otherwise it keeps records of a later epoch the
+        /// leader never had, and asks again forever), then fetches again.
+        case diverging(epoch: Int32, endOffset: Int64, leaderEpoch: Int32, fetchID: Int)
         /// A leader asks the controller to change the ISR.
         case alterISR(isr: [String], leaderEpoch: Int32, partitionEpoch: Int32)
         /// The controller's current partition state.
@@ -44,6 +47,11 @@ struct SimulatedReplica {
     private var pending: [(value: Int, offset: Int64)] = []
     private var acknowledged: [(value: Int, offset: Int64)] = []
     private var fetchSentAt: Int64 = -1_000
+    /// The fetch whose answer is awaited: an answer to any other (late, or duplicated by the
+    /// network) is ignored — applied twice, a "diverging" answer would cut records the follower
+    /// has since fetched and reported, and the leader would count copies that are gone.
+    private var fetchID = 0
+    private var awaited: Int?
     private var alterSentAt: Int64 = -1_000
     private var heartbeatAt: Int64 = -1_000
     /// Raised at every restart: a new process.
@@ -51,7 +59,18 @@ struct SimulatedReplica {
     /// Leader epochs this replica appended records in as leader since last asked (for the checker).
     var appendedAsLeader: Set<Int32> = []
 
-    init(id: String) { self.id = id }
+    /// The fewest in-sync replicas an acknowledgement needs.
+    let minInSync: Int
+
+    init(id: String, minInSync: Int) {
+        self.id = id
+        self.minInSync = minInSync
+    }
+
+    /// The durable part of the log (what survives a crash).
+    var durableLog: ArraySlice<SimulatedRecord> { log.prefix(durable) }
+    /// The leader epoch this replica believes current (nil: it knows none).
+    var leaderEpoch: Int32? { known?.leaderEpoch }
 
     /// What this replica holds and believes, for a failure's message.
     var summary: String {
@@ -108,7 +127,9 @@ struct SimulatedReplica {
         } else if let leader = known.leader, leader != id, now - fetchSentAt >= 30 {
             fetchSentAt = now
             flush()  // what a follower reports as fetched is durable (the fsync policy applies on followers)
-            out.append(message(to: leader, .fetch(offset: Int64(durable), leaderEpoch: known.leaderEpoch, lastEpoch: epochs.last?.epoch)))
+            fetchID += 1
+            awaited = fetchID
+            out.append(message(to: leader, .fetch(offset: Int64(durable), leaderEpoch: known.leaderEpoch, lastEpoch: epochs.last?.epoch, fetchID: fetchID)))
         }
         return out
     }
@@ -131,12 +152,12 @@ struct SimulatedReplica {
             tracker.leaderAppended(logEnd: Int64(durable))
             self.tracker = tracker
             return []
-        case .fetch(let offset, let leaderEpoch, let lastEpoch):
+        case .fetch(let offset, let leaderEpoch, let lastEpoch, let id):
             guard var tracker, let known, leaderEpoch == known.leaderEpoch else { return [] }
             if let lastEpoch, offset > 0 {
                 let end = endOffset(forEpoch: lastEpoch)
                 if end.epoch != lastEpoch || end.offset < offset {
-                    return [self.message(to: message.from, .diverging(endOffset: end.offset, leaderEpoch: known.leaderEpoch))]
+                    return [self.message(to: message.from, .diverging(epoch: end.epoch, endOffset: end.offset, leaderEpoch: known.leaderEpoch, fetchID: id))]
                 }
             }
             guard offset <= Int64(durable) else { return [] }
@@ -145,8 +166,10 @@ struct SimulatedReplica {
             settleAcknowledgements()
             // Only durable records are served: a crash of the leader never takes back what a follower holds.
             let slice = Array(log[Int(offset)..<min(durable, Int(offset) + 8)].prefix(8))
-            return [self.message(to: message.from, .records(offset: offset, slice, highWatermark: tracker.highWatermark, leaderEpoch: known.leaderEpoch))]
-        case .records(let offset, let records, _, let leaderEpoch):
+            return [self.message(to: message.from, .records(offset: offset, slice, highWatermark: tracker.highWatermark, leaderEpoch: known.leaderEpoch, fetchID: id))]
+        case .records(let offset, let records, _, let leaderEpoch, let id):
+            guard id == awaited else { return [] }
+            awaited = nil
             guard tracker == nil, let known, leaderEpoch == known.leaderEpoch, message.from == known.leader,
                   offset == Int64(log.count), !records.isEmpty else { return [] }
             for record in records {
@@ -155,9 +178,12 @@ struct SimulatedReplica {
             }
             fetchSentAt = -1_000  // fetch on at once
             return []
-        case .diverging(let endOffset, let leaderEpoch):
+        case .diverging(let epoch, let endOffset, let leaderEpoch, let id):
+            guard id == awaited else { return [] }
+            awaited = nil
             guard tracker == nil, let known, leaderEpoch == known.leaderEpoch, message.from == known.leader else { return [] }
-            truncate(to: min(endOffset, Int64(log.count)))
+            let own = self.endOffset(forEpoch: epoch)
+            truncate(to: min(endOffset, own.offset, Int64(log.count)))
             fetchSentAt = -1_000
             return []
         case .alterISR, .heartbeat:
@@ -190,9 +216,15 @@ struct SimulatedReplica {
         pending = []
     }
 
-    /// Acknowledges the writes now below the high watermark.
+    /// Acknowledges the writes now below the high watermark — unless the ISR shrank below the
+    /// minimum meanwhile: then they are refused (Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND), as
+    /// fewer copies than promised hold them.
     private mutating func settleAcknowledgements() {
         guard let tracker else { return }
+        guard tracker.isr.count >= minInSync else {
+            pending.removeAll { $0.offset < tracker.highWatermark }
+            return
+        }
         let done = pending.filter { $0.offset < tracker.highWatermark }
         pending.removeAll { $0.offset < tracker.highWatermark }
         acknowledged += done
