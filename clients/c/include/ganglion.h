@@ -96,6 +96,8 @@ typedef enum ganglion_node_error {
     GANGLION_NODE_INTERNAL = 21,
     GANGLION_NODE_GROUP_NOT_EMPTY = 22,
     GANGLION_NODE_UNKNOWN_GROUP = 23,
+    /** A metadata write found no controller leader (an election, or no quorum): nothing applied, retry. */
+    GANGLION_NODE_NOT_CONTROLLER = 24,
 } ganglion_node_error;
 
 /** How many copies hold a batch before the node acknowledges it (`ganglion.v1.Acks`). */
