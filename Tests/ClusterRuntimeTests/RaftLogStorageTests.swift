@@ -88,3 +88,35 @@ final class RaftLogStorageTests: XCTestCase {
         try storage.close()
     }
 }
+
+/// The commit index is written without an fsync: a crash may leave that write torn, and the
+/// voter must still start (the commit index is recoverable: it only means applying again).
+final class RaftCommitFileTests: XCTestCase {
+    func testATornCommitIndexWriteDoesNotStopTheVoterAndTheVoteSurvives() throws {
+        let directory = NSTemporaryDirectory() + "ganglion-raftcommit-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let storage = try RaftLogStorage(dataDirectory: directory)
+        _ = try storage.load()
+        var ready = RaftReady()
+        ready.entries = [RaftEntry(term: 3, index: 1, kind: .leaderNoop), RaftEntry(term: 3, index: 2, kind: .leaderNoop)]
+        ready.hardState = RaftHardState(term: 3, vote: "v2", commit: 0)
+        try storage.persist(ready)
+        var commitOnly = RaftReady()
+        commitOnly.hardState = RaftHardState(term: 3, vote: "v2", commit: 2)
+        try storage.persist(commitOnly)
+        try storage.close()
+        // What a crash right after the un-fsynced rename can leave: an empty file where the commit index was written.
+        let written = try FileManager.default.contentsOfDirectory(atPath: directory + "/__metadata-0").filter { $0.hasPrefix("raft-") }
+        for name in written where name != "raft-state.json" {
+            FileManager.default.createFile(atPath: directory + "/__metadata-0/" + name, contents: Data())
+        }
+        XCTAssertFalse(written.filter { $0 != "raft-state.json" }.isEmpty, "the commit index lives in a file of its own: \(written)")
+        let reopened = try RaftLogStorage(dataDirectory: directory)
+        let (persisted, _) = try reopened.load()
+        XCTAssertEqual(persisted.hardState.term, 3)
+        XCTAssertEqual(persisted.hardState.vote, "v2", "the vote is never lost")
+        XCTAssertEqual(persisted.hardState.commit, 0, "a torn commit index counts as none")
+        try reopened.close()
+    }
+}

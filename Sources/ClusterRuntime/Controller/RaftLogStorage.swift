@@ -4,7 +4,7 @@ import Foundation
 
 /// A controller voter's Raft log on disk. The log *is* the metadata log (`__metadata-0`): Raft
 /// index i is offset i − 1, its term the batch's leader epoch, each entry one batch as a cluster
-/// of one writes it. Beside it: `raft-state.json` (term, vote, commit) and `snapshot.json` (the
+/// of one writes it. Beside it: `raft-state.json` (term and vote, fsynced), `raft-commit` and `snapshot.json` (the
 /// metadata state as of a Raft index, below which the segments are deleted).
 ///
 /// Only the controller's Raft queue calls it. ``persist(_:)`` returns once what Raft handed over
@@ -19,12 +19,15 @@ final class RaftLogStorage: @unchecked Sendable {
     private let clock: @Sendable () -> Int64
     private var stored: RaftHardState
     private var statePath: String { directory + "/raft-state.json" }
+    /// The commit index, apart from term and vote: it is written without an fsync, and a crash
+    /// that tears that write must not take the vote with it.
+    private var commitPath: String { directory + "/raft-commit" }
 
-    /// The hard state file's shape.
+    /// The hard state file's shape (`commit`: only in files written before the commit index got its own).
     private struct HardStateFile: Codable {
         var term: Int64
         var vote: String?
-        var commit: Int64
+        var commit: Int64?
     }
 
     /// Opens the log in `dataDirectory`.
@@ -48,10 +51,15 @@ final class RaftLogStorage: @unchecked Sendable {
         if let data = FileManager.default.contents(atPath: statePath) {
             do {
                 let file = try JSONDecoder().decode(HardStateFile.self, from: data)
-                persisted.hardState = RaftHardState(term: file.term, vote: file.vote, commit: file.commit)
+                persisted.hardState = RaftHardState(term: file.term, vote: file.vote, commit: file.commit ?? 0)
             } catch {
                 throw MetadataSnapshotError(message: "the Raft state \(statePath) does not decode (\(error))")
             }
+        }
+        // A torn or missing commit index counts as none: committed entries are applied again.
+        if let data = FileManager.default.contents(atPath: commitPath),
+           let commit = Int64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+            persisted.hardState.commit = max(persisted.hardState.commit, commit)
         }
         let snapshot = try snapshots.load()
         var start = log.logStartOffset
@@ -105,9 +113,13 @@ final class RaftLogStorage: @unchecked Sendable {
             try log.flush()
         }
         if let hardState = ready.hardState, hardState != stored {
-            let durable = hardState.term != stored.term || hardState.vote != stored.vote
-            let file = HardStateFile(term: hardState.term, vote: hardState.vote, commit: hardState.commit)
-            try DurableFile.replace(statePath, in: directory, with: try JSONEncoder().encode(file), sync: durable)
+            if hardState.term != stored.term || hardState.vote != stored.vote {
+                let file = HardStateFile(term: hardState.term, vote: hardState.vote, commit: nil)
+                try DurableFile.replace(statePath, in: directory, with: try JSONEncoder().encode(file), sync: true)
+            }
+            if hardState.commit != stored.commit {
+                try DurableFile.replace(commitPath, in: directory, with: Data("\(hardState.commit)\n".utf8), sync: false)
+            }
             stored = hardState
             log.advanceHighWatermark(to: min(hardState.commit, log.logEndOffset))
         }
