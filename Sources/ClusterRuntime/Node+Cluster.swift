@@ -101,6 +101,7 @@ extension Node {
             }
             beat(owner)
             func fence(_ owner: SocketLoop.Owner) {
+                api.abandonStaleForwards()
                 api.fenceExpiredNodes()
                 owner.schedule(after: .milliseconds(500)) { fence($0) }
             }

@@ -154,10 +154,14 @@ extension NodeAPI {
         }
     }
 
-    /// Fences the live nodes whose sessions expired (on the controller leader, from a timer), and
-    /// gives up forwarded requests whose leader no longer leads (on any node).
+    /// Gives up forwarded requests whose leader no longer leads (any node of a cluster, from a timer).
+    func abandonStaleForwards() {
+        guard cluster.isClustered, let requests = cluster.requests else { return }
+        requests.abandonForwards(notTo: cluster.controller.leader)
+    }
+
+    /// Fences the live nodes whose sessions expired (on the controller leader, from a timer).
     func fenceExpiredNodes() {
-        if cluster.isClustered, let requests = cluster.requests { requests.abandonForwards(notTo: cluster.controller.leader) }
         guard cluster.isLeader else { return }
         for node in cluster.sessions.expired(in: metadata.state, term: cluster.controller.term, timeout: cluster.settings.nodeSessionTimeout)
         where node.id != nodeID {

@@ -80,7 +80,8 @@ final class NodeAPI: Sendable {
             return
         }
         let body = frames[frames.startIndex + 1]
-        if cluster.isClustered, !cluster.isLeader, needsController(header.kind, body: body) {
+        // The kind first: a produce or fetch (the hot path) never reads the controller's status.
+        if cluster.isClustered, needsController(header.kind, body: body), !cluster.isLeader {
             return forwardToController(header, frames: frames, respond: respond)
         }
         guard let handler = handlers.handler(for: header.kind) else {
