@@ -5,6 +5,10 @@
 # Runs `ganglion bench` (release build; it starts its own node processes) first, then the same
 # workload against Redis Streams and NATS JetStream, and prints one table with the ratios
 # ganglion/redis and ganglion/nats. GANGLION_BENCH=skip leaves Ganglion out.
+#   scripts/bench-peers.sh --replicated [--quick] [--json FILE]
+# Replicated mode: `ganglion bench --replication` (RF 1 and RF 3, acks=all, on a 3-node cluster),
+# then NATS JetStream with an R3 stream on a 3-server nats-server cluster (the same produce
+# workload), and one table: ganglion RF3 / NATS R3 and RF3 / RF1.
 # Installs redis-server/nats-server (Debian packages) and the Python clients
 # (venv in .build/peer-venv, falling back to pip --user), starts the servers on
 # free loopback ports with data in a temp dir, and stops exactly the server
@@ -14,11 +18,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+replicated=false
+quick=()
+for arg in "$@"; do
+    [ "$arg" = --replicated ] && replicated=true
+    [ "$arg" = --quick ] && quick=(--quick)
+done
+
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 missing=()
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+$replicated || command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "bench-peers: installing ${missing[*]}" >&2
@@ -50,7 +61,7 @@ cleanup() {
         pid=$(cat "$f")
         comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
         # only the servers this run started; a recycled PID is left alone
-        if [ "$comm" = redis-server ] || [ "$comm" = nats-server ]; then
+        if [ "$comm" = redis-server ] || [ "$comm" = nats-server ]; then  # also each of --replicated's 3 servers
             kill "$pid" 2>/dev/null || true
             for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             kill -9 "$pid" 2>/dev/null || true
@@ -63,14 +74,26 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 merge=()
+ganglion_rc=0
 if [ "${GANGLION_BENCH:-run}" != skip ]; then
     [[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
     echo "bench-peers: building ganglion (release)" >&2
     swift build -c release --product ganglion >&2
-    quick=()
-    for arg in "$@"; do [ "$arg" = --quick ] && quick=(--quick); done
-    "$(swift build -c release --show-bin-path)/ganglion" bench "${quick[@]}" --only produce,consume,latency,produce-always --json "$WORK/ganglion.json" >&2
-    merge=(--merge "$WORK/ganglion.json")
+    GANGLION=$(swift build -c release --show-bin-path)/ganglion
+    if $replicated; then
+        # Its figures produce-rf1 / produce-rf3 are shown beside NATS R3; if it fails or writes
+        # no figures, the table says n/a and the script exits non-zero after printing it.
+        "$GANGLION" bench "${quick[@]}" --replication --json "$WORK/ganglion.json" >&2 || ganglion_rc=$?
+        if [ "$ganglion_rc" -ne 0 ]; then
+            echo "bench-peers: warning: ganglion bench --replication failed (status $ganglion_rc); its figures are n/a" >&2
+        fi
+    else
+        "$GANGLION" bench "${quick[@]}" --only produce,consume,latency,produce-always --json "$WORK/ganglion.json" >&2
+    fi
+    [ -s "$WORK/ganglion.json" ] && merge=(--merge "$WORK/ganglion.json")
 fi
 
-PEER_BENCH_PIDDIR="$WORK/pids" "$PY" Benchmarks/peers/bench_peers.py --workdir "$WORK/data" "${merge[@]}" "$@"
+rc=0
+PEER_BENCH_PIDDIR="$WORK/pids" "$PY" Benchmarks/peers/bench_peers.py --workdir "$WORK/data" "${merge[@]}" "$@" || rc=$?
+[ "$rc" -ne 0 ] || rc=$ganglion_rc
+exit "$rc"

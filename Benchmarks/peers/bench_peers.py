@@ -10,6 +10,11 @@ and clients and guarantees the servers are stopped. Each driver starts its own
 server (free loopback port, data in --workdir) and stops it when done.
 
 To print a table from saved figures only:  --systems "" --merge a.json --merge b.json
+
+Replicated mode (--replicated): NATS JetStream with an R3 stream on a 3-server
+cluster, the interval-fsync produce workload only, printed beside Ganglion's
+`produce-rf3` / `produce-rf1` figures from a merged `ganglion bench --replication
+--json` document (n/a where that document is missing or lacks them).
 """
 
 from __future__ import annotations
@@ -36,9 +41,9 @@ def _drivers() -> dict[str, type[Driver]]:
     """Registry of built-in drivers. A Python Ganglion driver would be added
     here under the key "ganglion"; figures produced elsewhere (Ganglion's
     Swift benchmark) can instead be merged with --merge."""
-    from nats_driver import NatsDriver
+    from nats_driver import NatsClusterDriver, NatsDriver
     from redis_driver import RedisDriver
-    return {d.key: d for d in (RedisDriver, NatsDriver)}
+    return {d.key: d for d in (RedisDriver, NatsDriver, NatsClusterDriver)}
 
 
 def log(msg: str) -> None:
@@ -127,12 +132,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short smoke run (1 run, 256 B, sub-second cells)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    ap.add_argument("--systems", default="redis,nats", help="comma-separated drivers to run (default redis,nats)")
+    ap.add_argument("--replicated", action="store_true",
+                    help="replicated mode: NATS R3 on a 3-server cluster, produce only, beside Ganglion's "
+                         "produce-rf3/produce-rf1 from --merge")
+    ap.add_argument("--systems", help="comma-separated drivers to run (default redis,nats; nats-r3 with --replicated)")
     ap.add_argument("--merge", action="append", default=[], metavar="FILE",
                     help="add systems from a saved JSON document (repeatable), e.g. Ganglion's figures")
     ap.add_argument("--workdir", help="directory for server data and logs (default: a new temp dir)")
-    ap.add_argument("--only", default=",".join(PLAN),
-                    help=f"comma-separated subset of {','.join(PLAN)}")
+    ap.add_argument("--only", help=f"comma-separated subset of {','.join(PLAN)} (--replicated: produce_interval)")
     ap.add_argument("--runs", type=int)
     ap.add_argument("--sizes", help="comma-separated payload sizes in bytes")
     ap.add_argument("--producers", type=int)
@@ -152,6 +159,10 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run finally blocks, stop servers
 
     registry = _drivers()
+    if args.systems is None:
+        args.systems = "nats-r3" if args.replicated else "redis,nats"
+    if args.only is None:
+        args.only = "produce_interval" if args.replicated else ",".join(PLAN)
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
     for s in wanted:
         if s not in registry:
@@ -179,14 +190,23 @@ def main(argv=None) -> int:
         doc["systems"][key] = entry
         failures += f
     for path in args.merge:
-        other = table.load(path)
+        try:
+            other = table.load(path)
+        except (OSError, ValueError) as e:  # JSONDecodeError is a ValueError
+            if not args.replicated:
+                raise
+            log(f"warning: {path}: {e}; its figures are shown as n/a")
+            continue
         if not wanted and not doc["systems"]:
             doc["workload"] = other.get("workload", doc["workload"])
         table.merge(doc, other)
+        if args.replicated:  # the replicated table shows each side's workload
+            for key in other.get("systems", {}):
+                doc["systems"][key].setdefault("workload", other.get("workload"))
 
     if not doc["systems"]:
         ap.error("nothing to show: no systems run and nothing merged")
-    print(table.render(doc))
+    print(table.render_replicated(doc) if args.replicated else table.render(doc))
     if args.json:
         table.dump(doc, args.json)
         log(f"figures written to {args.json}")

@@ -226,6 +226,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(n: int) -> list[int]:
+    """`n` distinct loopback ports the OS considers free right now: all `n`
+    sockets stay bound until every port is chosen, so none repeats."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def wait_for_port(port: int, timeout: float = 10.0, proc: Optional[subprocess.Popen] = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -283,19 +298,24 @@ class CpuSampler:
     """Samples a process's CPU time (user+system, all threads) every 20 ms
     from /proc so a run can report how many cores the *server* used while it
     was measured: near the core count means the server was the bottleneck,
-    well below means the clients were. Use as a context manager."""
+    well below means the clients were. Use as a context manager. Given
+    several PIDs (a cluster), it reports their sum."""
 
-    def __init__(self, pid: int, period: float = 0.02):
-        self.pid, self.period = pid, period
+    def __init__(self, pid: int | Sequence[int], period: float = 0.02):
+        self.pids = [pid] if isinstance(pid, int) else list(pid)
+        self.period = period
         self.samples: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._tick = os.sysconf("SC_CLK_TCK")
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _cpu(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime
+        total = 0
+        for pid in self.pids:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / self._tick
 
     def _run(self) -> None:
         while not self._stop.is_set():

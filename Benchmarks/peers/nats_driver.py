@@ -11,22 +11,31 @@ need `jetstream { sync_interval: always }`, which appeared in nats-server
 2.10.0 (nats-server PR #4483). The driver probes the installed server with
 `nats-server -t`; if the option is unknown the rows are reported as
 unsupported rather than measured with a weaker setting.
+
+Replicated mode (`NatsClusterDriver`, key `nats-r3`): three nats-server
+processes on loopback joined by cluster routes, the same stream as R3, and only
+the interval-fsync produce workload; a PubAck then means a quorum (2 of 3) of
+the stream's replicas stored the message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import subprocess
+import sys
 import time
 import traceback
+import urllib.request
 from pathlib import Path
 
 import nats
 from nats.js import api
 
-from common import (CpuSampler, Driver, ServerProcess, Unsupported, Workload, free_port, latency_summary,
-                    payload, run_workers, paced, stamp_of, stamped, wait_for_port, worker_context)
+from common import (CpuSampler, Driver, ServerProcess, Unsupported, Workload, free_port, free_ports,
+                    latency_summary, payload, run_workers, paced, stamp_of, stamped, wait_for_port,
+                    worker_context)
 
 STREAM = "BENCH"
 SUBJECT = "bench.ev"
@@ -265,6 +274,9 @@ class NatsDriver(Driver):
             self.server.stop()
             self.server = None
 
+    def _server_pids(self) -> list[int]:
+        return [self.server.proc.pid]
+
     def version(self) -> str:
         out = subprocess.run(["nats-server", "--version"], capture_output=True, text=True).stdout.strip()
         return out.replace(": v", " ").replace(":", "")
@@ -326,7 +338,7 @@ class NatsDriver(Driver):
         self._ensure_mode(fsync == "always")
         try:
             self._reset()
-            with CpuSampler(self.server.proc.pid) as cpu:
+            with CpuSampler(self._server_pids()) as cpu:
                 counts, t_start = run_workers(self.ctx, _produce_worker,
                                               [(self.url, size, w.batch, w.warmup_s, w.produce_s)
                                                for _ in range(w.producers)],
@@ -383,3 +395,181 @@ class NatsDriver(Driver):
             return latency_summary(next(v for k, v in res if k == "latencies"))
         finally:
             self._delete()
+
+
+# --------------------------------------------------------------------------
+# Replicated: an R3 stream on a 3-server cluster
+# --------------------------------------------------------------------------
+
+
+def _cluster_config(name: str, port: int, http_port: int, route_port: int, peers: list[int], store: Path) -> str:
+    """One member of a 3-server cluster on loopback. Same JetStream settings as
+    the single server (file storage, no `sync_interval`: the server's default
+    background sync), plus a server name (JetStream clustering needs one), the
+    route listener and explicit routes to the two other members, and a
+    monitoring port (its /routez shows whether the routes are up)."""
+    routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in peers)
+    return (f"server_name: {name}\n"
+            f"listen: 127.0.0.1:{port}\n"
+            f"http: 127.0.0.1:{http_port}\n"
+            f"jetstream {{\n  store_dir: \"{store}\"\n  max_memory_store: 256MB\n}}\n"
+            f"cluster {{\n  name: bench\n  listen: 127.0.0.1:{route_port}\n  routes: [{routes}]\n}}\n")
+
+
+class NatsClusterDriver(NatsDriver):
+    """NATS JetStream with an R3 stream on three nats-server processes on this
+    machine (the replicated mode). Only the interval-fsync produce workload is
+    measured, with the same workers as the single-server driver. A PubAck is
+    sent once the stream's Raft group has committed the message, i.e. a quorum
+    (2 of 3) of the replicas stored it. Producers connect to the server that
+    leads the stream, so no publish takes an extra hop through a non-leader."""
+
+    key = "nats-r3"
+    label = "NATS JetStream R3 (3 servers)"
+    NAMES = ("n1", "n2", "n3")
+    FORM_TIMEOUT_S = 30.0
+
+    def __init__(self, workload: Workload):
+        super().__init__(workload)
+        self.servers: dict[str, ServerProcess] = {}
+        self.urls: dict[str, str] = {}
+        self.http: dict[str, int] = {}
+        self.leader: str | None = None
+
+    def start(self, workdir: Path) -> None:
+        self.workdir = workdir
+        base = workdir / "nats-cluster"
+        base.mkdir(parents=True, exist_ok=True)
+        ports = free_ports(3 * len(self.NAMES))  # client, monitoring and route port per server
+        client, http, route = ports[0:3], ports[3:6], ports[6:9]
+        try:
+            for i, name in enumerate(self.NAMES):
+                conf = base / f"{name}.conf"
+                conf.write_text(_cluster_config(name, client[i], http[i], route[i],
+                                                [route[j] for j in range(3) if j != i], base / f"store-{name}"))
+                self.servers[name] = ServerProcess(f"nats-server-{name}", ["nats-server", "-c", str(conf)],
+                                                   base / f"{name}.log")
+                self.urls[name] = f"nats://127.0.0.1:{client[i]}"
+                self.http[name] = http[i]
+            for i, name in enumerate(self.NAMES):
+                wait_for_port(client[i], proc=self.servers[name].proc)
+            self.url = self.urls[self.NAMES[0]]
+            t0 = time.monotonic()
+            self._wait_for_cluster()
+            print(f"[{self.key}] cluster formed: 3 servers, all routes up, JetStream meta leader elected "
+                  f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+
+    def _server_pids(self) -> list[int]:
+        return [s.proc.pid for s in self.servers.values()]
+
+    def _check_alive(self) -> None:
+        for name, server in self.servers.items():
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"nats-server {name} exited with status {server.proc.returncode}:\n"
+                                   f"{server.log_tail()}")
+
+    def _wait_for_cluster(self) -> None:
+        """Until every server has routes to the two others (monitoring
+        /routez) and answers a JetStream account request, which a clustered
+        server only does once the JetStream meta group has a leader."""
+        deadline = time.monotonic() + self.FORM_TIMEOUT_S
+        last = "not started"
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                routes = {}
+                for name, port in self.http.items():
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/routez", timeout=1) as r:
+                        routes[name] = json.load(r).get("num_routes", 0)
+                if any(n < len(self.NAMES) - 1 for n in routes.values()):
+                    last = f"routes per server {routes}"
+                    time.sleep(0.1)
+                    continue
+
+                async def probe():
+                    for name, url in self.urls.items():
+                        nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0)
+                        try:
+                            await nc.jetstream(timeout=1).account_info()
+                        finally:
+                            await nc.close()
+                asyncio.run(probe())
+                return
+            except Exception as e:  # not formed yet
+                last = f"{type(e).__name__}: {e}".splitlines()[0]
+                time.sleep(0.2)
+        raise TimeoutError(f"the 3-server NATS cluster did not form within {self.FORM_TIMEOUT_S:.0f} s ({last})")
+
+    def describe(self) -> dict:
+        from importlib.metadata import version
+        return {
+            "label": self.label,
+            "server": f"{self.version()} x3",
+            "client": f"nats-py {version('nats-py')}",
+            "config": "3 nats-server processes on 127.0.0.1 with cluster routes; JetStream file storage, R3 stream, "
+                      "limits retention; default sync interval (no fsync before the ack); PubAck after a quorum "
+                      "(2 of 3) stored the message; producers connect to the stream leader",
+        }
+
+    def _reset(self) -> None:
+        """Drop and recreate the stream as R3, then wait until it has a leader
+        and both followers are current; point the producers at the leader."""
+        self._check_alive()
+        control = self.urls[self.NAMES[0]]
+
+        async def create():
+            nc = await nats.connect(control)
+            try:
+                js = nc.jetstream(timeout=10)
+                try:
+                    await js.delete_stream(STREAM)
+                except nats.js.errors.NotFoundError:
+                    pass
+                await js.add_stream(name=STREAM, subjects=[SUBJECT], storage=api.StorageType.FILE,
+                                    num_replicas=3, retention=api.RetentionPolicy.LIMITS)
+                deadline = time.monotonic() + self.FORM_TIMEOUT_S
+                state = "no stream info yet"
+                while time.monotonic() < deadline:
+                    try:
+                        info = await js.stream_info(STREAM)
+                    except Exception as e:  # e.g. no leader elected yet
+                        state = f"{type(e).__name__}: {e}"
+                        await asyncio.sleep(0.1)
+                        continue
+                    c = info.cluster
+                    replicas = (c.replicas or []) if c else []
+                    if (info.config.num_replicas == 3 and c and c.leader in self.urls and len(replicas) == 2
+                            and all(r.current and not r.offline for r in replicas)):
+                        return c.leader, [r.name for r in replicas]
+                    state = (f"leader {c.leader if c else None}, replicas "
+                             f"{[(r.name, r.current, r.offline) for r in replicas]}")
+                    await asyncio.sleep(0.05)
+                raise TimeoutError(f"stream {STREAM} not R3 with current replicas within "
+                                   f"{self.FORM_TIMEOUT_S:.0f} s ({state})")
+            finally:
+                await nc.close()
+
+        t0 = time.monotonic()
+        self.leader, followers = asyncio.run(create())
+        self.url = self.urls[self.leader]
+        print(f"[{self.key}] stream {STREAM} R3: leader {self.leader}, replicas {', '.join(followers)} current "
+              f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
+
+    def produce(self, size: int, fsync: str) -> float:
+        if fsync != "interval":
+            raise Unsupported("the replicated mode measures the interval-fsync produce workload only")
+        return super().produce(size, fsync)
+
+    def consume(self, size: int) -> float:
+        raise Unsupported("the replicated mode measures produce only")
+
+    def latency(self, size: int) -> tuple[float, float]:
+        raise Unsupported("the replicated mode measures produce only")

@@ -138,3 +138,102 @@ def render(doc: dict) -> str:
     for i, n in enumerate(notes, 1):
         out.append(f"[{i}] {n}")
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
+# Replicated mode
+# --------------------------------------------------------------------------
+
+REPLICATED_PEER = "nats-r3"
+#: Ganglion's figures in a `ganglion bench --replication --json` document
+#: (results keys; the underscore spelling is accepted too).
+GANGLION_RF1, GANGLION_RF3 = "produce-rf1", "produce-rf3"
+REPLICATED_GOAL = 3.0
+
+
+def _results(system: dict, name: str) -> dict:
+    res = system.get("results") or {}
+    return res.get(name) or res.get(name.replace("-", "_")) or {}
+
+
+def _median(cells: dict, size: int):
+    cell = cells.get(str(size)) or {}
+    return cell.get("median")
+
+
+def _ratio(a, b) -> str:
+    return f"{a / b:.2f}x" if a and b else "n/a"
+
+
+def _workload_line(w: dict | None) -> str:
+    if not w:
+        return "workload not recorded"
+    if w.get("window") is not None:  # Ganglion's: `window` events in flight, sent in requests of `batch`
+        parts = [f"{w.get('producers', '?')} producers x {w['window']} events in flight "
+                 f"(requests of {w.get('batch', '?')} events)"]
+    else:  # the peers': a window of `batch` events, then all acks awaited
+        parts = [f"{w.get('producers', '?')} producers x {w.get('batch', '?')} events in flight "
+                 f"(windows of {w.get('batch', '?')}, all acks awaited)"]
+    parts.append(f"{w.get('produce_s', '?')} s per run, {w.get('runs', '?')} run(s)")
+    return ", ".join(parts)
+
+
+def render_replicated(doc: dict) -> str:
+    """The replicated-mode table: per size, Ganglion RF3 acks=all and NATS R3
+    produce throughput (medians), their ratio, Ganglion RF1 and RF3/RF1, then
+    each run and each side's configuration."""
+    systems = doc["systems"]
+    g = systems.get(SUBJECT_SYSTEM) or {}
+    n = systems.get(REPLICATED_PEER) or {}
+    rf1, rf3 = _results(g, GANGLION_RF1), _results(g, GANGLION_RF3)
+    nats = (n.get("results") or {}).get("produce_interval") or {}
+    sizes = sorted({int(s) for cells in (rf3, rf1, nats) for s in cells})
+
+    header = ["size", "ganglion RF3 acks=all (ev/s)", "NATS R3 (ev/s)",
+              f"ganglion/nats (goal >= {REPLICATED_GOAL:g}x)", "ganglion RF1 acks=all (ev/s)", "ganglion RF3/RF1"]
+    rows = []
+    for size in sizes:
+        g3, nr, g1 = _median(rf3, size), _median(nats, size), _median(rf1, size)
+        rows.append([_size(size), _fmt(g3, ""), _fmt(nr, ""), _ratio(g3, nr), _fmt(g1, ""), _ratio(g3, g1)])
+    if not rows:
+        rows.append(["-", "n/a", "n/a", "n/a", "n/a", "n/a"])
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+
+    def line(r):
+        return "  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r))
+
+    w = n.get("workload") or doc.get("workload", {})  # NATS R3 run here, or merged from a saved document
+    out = ["Replicated produce, acked after replication: events/s, medians (each run and workload below)",
+           line(header), line(["-" * x for x in widths])]
+    out += [line(r) for r in rows]
+    out.append("")
+    for size in sizes:
+        for title, cells in (("NATS R3", nats), ("ganglion RF3", rf3), ("ganglion RF1", rf1)):
+            cell = cells.get(str(size))
+            if not cell:
+                continue
+            runs = " / ".join(_fmt(v, "") for v in cell.get("runs") or []) or "none"
+            text = f"  {title}, {_size(size)}: runs {runs}"
+            cpu = [c for c in cell.get("server_cpu") or [] if c is not None]
+            if cpu:
+                text += f"; servers used {statistics.median(cpu):.2f} cores (3 processes, median)"
+            if cell.get("median") is None and cell.get("unsupported"):
+                text += f"; n/a: {cell['unsupported']}"
+            out.append(text)
+    out.append("")
+    if n:
+        out.append(f"{REPLICATED_PEER}: {n.get('server', '?')}; client {n.get('client', '?')}; {n.get('config', '')}")
+        out.append(f"  workload: {_workload_line(w)}")
+    else:
+        out.append(f"{REPLICATED_PEER}: not run")
+    if g:
+        out.append(f"{SUBJECT_SYSTEM}: {g.get('server', '?')}; client {g.get('client', '?')}; {g.get('config', '')}")
+        out.append(f"  workload: {_workload_line(g.get('workload'))}")
+        missing = [k for k, cells in ((GANGLION_RF3, rf3), (GANGLION_RF1, rf1)) if not cells]
+        if missing:
+            out.append(f"  its document has no {' or '.join(missing)} figures: shown as n/a")
+    else:
+        out.append(f"{SUBJECT_SYSTEM}: no figures (not run, or `ganglion bench --replication --json` wrote none)")
+    out.append(f"ganglion/nats above {REPLICATED_GOAL:g}x meets the goal. Both acks follow replication: NATS after a "
+               f"quorum (2 of 3) stored the message, Ganglion acks=all after every in-sync replica did.")
+    return "\n".join(out)
