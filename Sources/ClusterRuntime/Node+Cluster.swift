@@ -74,26 +74,38 @@ extension Node {
         switch cluster.role {
         case .single: break
         case .voter(let quorum):
-            let waiters = api.fetchWaiters
-            quorum.onApplied = { waiters.wake(NodeAPI.metadataLogKey) }
+            let waiters = api.fetchWaiters, replicas = api.replicas, metadata = api.metadata
+            quorum.onApplied = {
+                waiters.wake(NodeAPI.metadataLogKey)
+                replicas?.reconcile(metadata.state)
+            }
             quorum.start()
         case .observer(let follower):
-            let waiters = api.fetchWaiters
-            follower.onApplied = { waiters.wake(NodeAPI.metadataLogKey) }
+            let waiters = api.fetchWaiters, replicas = api.replicas, metadata = api.metadata
+            follower.onApplied = {
+                waiters.wake(NodeAPI.metadataLogKey)
+                replicas?.reconcile(metadata.state)
+            }
             if let requests = cluster.requests { follower.start(requests) }
         }
+        api.replicas?.reconcile(api.metadata.state)
         // Heartbeats every interval; until the first is answered (no leader yet, or it is far),
         // every 200 ms, so a node registers as soon as there is a leader.
         let interval = cluster.settings.nodeHeartbeat
         let registered = LockedFlag()
+        let lastAnswered = LockedInstant()
         let heartbeat: @Sendable () -> Void = { [weak self] in
+            let sent = ContinuousClock.now
             self?.sendHeartbeat(shuttingDown: false) { response in
                 if let first = response.first, let header = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
                    header.error == .none {
                     registered.set()
+                    lastAnswered.advance(to: sent)
                 }
             }
         }
+        let sessionTimeout = cluster.settings.nodeSessionTimeout
+        let replicas = api.replicas, metadata = api.metadata, cluster = self.cluster
         _ = loopForCluster.execute { owner in
             func beat(_ owner: SocketLoop.Owner) {
                 heartbeat()
@@ -103,9 +115,31 @@ extension Node {
             func fence(_ owner: SocketLoop.Owner) {
                 api.abandonStaleForwards()
                 api.fenceExpiredNodes()
-                owner.schedule(after: .milliseconds(500)) { fence($0) }
+                owner.schedule(after: .milliseconds(100)) { fence($0) }
             }
             fence(owner)
+            // The controller leader's partition decisions (leaders after nodes leave or return,
+            // preferred leaders every 5 s).
+            func controlPartitions(_ owner: SocketLoop.Owner, pass: Int) {
+                if cluster.isLeader { api.partitionControl.reconcile(metadata, preferred: pass % 50 == 49) }
+                owner.schedule(after: .milliseconds(100)) { controlPartitions($0, pass: pass + 1) }
+            }
+            controlPartitions(owner, pass: 0)
+            // Leaders ask for ISR changes; a node whose controller session lapsed leads nothing
+            // (it may have been fenced and replaced); the replicas are reconciled now and then
+            // even without a metadata change.
+            func tendReplicas(_ owner: SocketLoop.Owner, pass: Int) {
+                if let replicas {
+                    let live = lastAnswered.value.map { ContinuousClock.now - $0 < sessionTimeout } ?? false
+                    replicas.sessionChanged(live: live, state: metadata.state)
+                    replicas.proposeISRChanges { key, leaderEpoch, partitionEpoch, isr, completion in
+                        api.sendAlterPartition(key, leaderEpoch: leaderEpoch, partitionEpoch: partitionEpoch, isr: isr, completion: completion)
+                    }
+                    if pass % 10 == 9 { replicas.reconcile(metadata.state) }
+                }
+                owner.schedule(after: .milliseconds(100)) { tendReplicas($0, pass: pass + 1) }
+            }
+            tendReplicas(owner, pass: 0)
         }
     }
 
@@ -116,6 +150,12 @@ extension Node {
             let done = DispatchSemaphore(value: 0)
             sendHeartbeat(shuttingDown: true) { _ in done.signal() }
             _ = done.wait(timeout: .now() + .seconds(1))
+            // Controlled shutdown: the controller moves this node's leaderships to in-sync
+            // replicas; wait (a bounded time) until the metadata shows it leads nothing.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline, metadataState.partitions.values.contains(where: { $0.contains { $0.leader == nodeID && $0.isr.count > 1 } }) {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
         }
         switch cluster.role {
         case .single: break
@@ -143,6 +183,16 @@ extension Node {
         guard let headerBytes = try? header.serializedBytes() as [UInt8], let body = try? request.serializedBytes() as [UInt8] else { return }
         api.handle([Frame(headerBytes), Frame(body)][...]) { response, _ in completion(response) }
     }
+}
+
+/// An instant that only moves forward, from any thread (nil until first set).
+final class LockedInstant: @unchecked Sendable {
+    private let lock = NSLock()
+    private var instant: ContinuousClock.Instant?
+    /// Moves the instant to `now` unless it is already later.
+    func advance(to now: ContinuousClock.Instant) { lock.withLock { instant = max(instant ?? now, now) } }
+    /// The instant.
+    var value: ContinuousClock.Instant? { lock.withLock { instant } }
 }
 
 /// A flag set once, from any thread.

@@ -97,6 +97,8 @@ public struct NodeConfiguration: Sendable {
     /// The host other nodes and clients use to reach this one (nil: the bound address, or the
     /// host's name when bound to all interfaces).
     public var advertiseHost: String?
+    /// How long a follower may stay behind its leader's log end before it leaves the ISR.
+    public var replicaLagBound: Duration = .seconds(10)
 
     /// The defaults: a cluster of one with its data in `./data`.
     public init() {}
@@ -152,7 +154,9 @@ public final class Node: Sendable {
         }
         advertiseHost = configuration.advertiseHost
         registry = SchemaRegistryService(store: metadata)
-        logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability, faults: configuration.topicFaults)
+        let metadataForLogs = metadata
+        logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability, faults: configuration.topicFaults,
+                             replicated: { metadataForLogs.state.partitions[$0] != nil })
         groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,
                                   sessionTimeout: configuration.groupSessionTimeout)
         let (bound, routerID, pubID) = try loop.performAndWait { owner -> (NodeEndpoints, SocketLoop.SocketID, SocketLoop.SocketID) in
@@ -171,8 +175,13 @@ public final class Node: Sendable {
         let requests = PeerRequests(loop: loop, nodeID: configuration.nodeID)
         cluster.requests = requests
         if cluster.isClustered { requests.connect(to: settings.voters.map(\.api).filter { $0 != Self.wildcard(configuration.apiEndpoint) }) }
+        let fetchWaiters = FetchWaiters()
+        let replicas = cluster.isClustered
+            ? ReplicaManager(nodeID: configuration.nodeID, logs: logs, requests: PeerRequests(loop: loop, nodeID: configuration.nodeID),
+                             lagBound: configuration.replicaLagBound, logger: logger) { fetchWaiters.wake($0) }
+            : nil
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: endpointState,
-                          cluster: cluster, askWaiters: AskWaiters(limit: configuration.maxWaitingAsks)) { stream in
+                          cluster: cluster, fetchWaiters: fetchWaiters, replicas: replicas, askWaiters: AskWaiters(limit: configuration.maxWaitingAsks)) { stream in
             loop.execute { owner in
                 if let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
             }
@@ -290,6 +299,7 @@ public final class Node: Sendable {
     /// sockets (bounded linger), flushes and closes every log.
     public func stop() {
         stopCluster()
+        api.replicas?.stopAll()
         loop.stop()
         logs.closeAll()
         groups.close()

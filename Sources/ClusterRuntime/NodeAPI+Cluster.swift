@@ -18,7 +18,7 @@ extension NodeAPI {
     func needsController(_ kind: Ganglion_V1_RequestKind, body: Frame) -> Bool {
         switch kind {
         case .createTopic, .deleteTopic, .initProducerID, .groupHeartbeat, .offsetCommit, .offsetFetch, .describeGroup,
-             .listGroups, .resetOffsets, .nodeHeartbeat:
+             .listGroups, .resetOffsets, .nodeHeartbeat, .alterPartition:
             return true
         case .registry:
             let request = try? body.withUnsafeBytes { try Ganglion_V1_RegistryRequest(serializedBytes: Data($0)) }
@@ -145,9 +145,18 @@ extension NodeAPI {
             if let current, current.incarnation > node.incarnation {
                 throw ProtocolFailure(.invalidConfig, "node \(node.id) incarnation \(node.incarnation) was replaced by incarnation \(current.incarnation)")
             }
+            // A restarted node's earlier incarnation is fenced first when it holds replicas: its
+            // partitions get new leader epochs (new leaders from the ISR) before the new
+            // incarnation registers, so nothing it led continues under an epoch it lost track of.
+            if let current, current.incarnation < node.incarnation, current.state == .alive,
+               state.partitions.values.contains(where: { $0.contains { $0.leader == current.id || $0.isr.contains(current.id) } }) {
+                return .nodeFenced(id: current.id, incarnation: current.incarnation)
+            }
             return .nodeRegistered(node)
         }) { result in
             switch result {
+            case .success(.nodeFenced):
+                respond(Self.error(requestID, .busy, "the earlier incarnation of node \(node.id) was fenced; register again", retryAfter: 100), nil)
             case .success, .failure(is UnchangedMetadata): respond((try? Self.success(requestID, answer)) ?? [], nil)
             case .failure(let error): respond(Self.reply(requestID, Result<Ganglion_V1_NodeHeartbeatResponse, any Error>.failure(Self.metadataFailure(error))), nil)
             }
@@ -191,6 +200,9 @@ extension NodeAPI {
             status.http = node.http
             status.incarnation = node.incarnation
             response.nodes.append(status)
+        }
+        for (name, configuration) in metadata.state.topics.sorted(by: { $0.key < $1.key }) {
+            if let topic = try? describe(name, configuration) { response.topics.append(topic) }
         }
         return response
     }

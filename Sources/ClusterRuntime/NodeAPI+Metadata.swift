@@ -49,21 +49,55 @@ extension NodeAPI {
         default: .none
         }
         let subject = config.subject.isEmpty ? (validation == .none ? nil : "\(request.name)-value") : config.subject
-        let configuration = TopicConfiguration(
+        var configuration = TopicConfiguration(
             partitions: Int32(clamping: config.partitions), replicationFactor: Int32(clamping: max(config.replicationFactor, 1)),
             retentionMilliseconds: config.retentionMs > 0 ? config.retentionMs : nil,
             retentionBytes: config.retentionBytes > 0 ? config.retentionBytes : nil, compacted: config.compacted,
-            subject: subject, validation: validation == .none ? nil : validation)
-        guard configuration.replicationFactor == 1 else {
-            return completion(.failure(ProtocolFailure(
-                .invalidConfig, "a single node holds one replica; replication factor \(configuration.replicationFactor) needs more nodes")))
-        }
+            subject: subject, validation: validation == .none ? nil : validation,
+            minInSyncReplicas: config.minInsyncReplicas > 0 ? Int32(clamping: config.minInsyncReplicas) : nil)
         let name = request.name
-        metadata.commit(deciding: { _ in .topicCreated(name: name, configuration: configuration) }) { result in
+        let decide: (MetadataState) throws -> MetadataRecord
+        if cluster.isClustered {
+            // Placed over the live nodes: R defaults to min(3, live nodes), min-insync to min(2, R).
+            let requested = config.replicationFactor
+            decide = { state in
+                let alive = state.nodes.values.filter { $0.state == .alive }.map(\.id)
+                configuration.replicationFactor = requested > 0 ? Int32(clamping: requested) : Int32(max(1, min(3, alive.count)))
+                if let minimum = configuration.minInSyncReplicas, minimum > configuration.replicationFactor {
+                    throw ProtocolFailure(.invalidConfig, "topic \(name): min-insync \(minimum) exceeds the replication factor \(configuration.replicationFactor)")
+                }
+                var load: [String: (replicas: Int, leaders: Int)] = [:]
+                for states in state.partitions.values {
+                    for partition in states {
+                        for replica in partition.replicas { load[replica, default: (0, 0)].replicas += 1 }
+                        if let leader = partition.replicas.first { load[leader, default: (0, 0)].leaders += 1 }
+                    }
+                }
+                let placement = try ReplicaPlacement.place(partitions: configuration.partitions, replicationFactor: configuration.replicationFactor,
+                                                           nodes: alive, load: load)
+                return .topicPlaced(name: name, configuration: configuration,
+                                    partitions: placement.map { PartitionState(leader: $0[0], replicas: $0, isr: $0) })
+            }
+        } else {
+            guard configuration.replicationFactor == 1 else {
+                return completion(.failure(ProtocolFailure(
+                    .invalidConfig, "a single node holds one replica; replication factor \(configuration.replicationFactor) needs more nodes")))
+            }
+            if let minimum = configuration.minInSyncReplicas, minimum > 1 {
+                return completion(.failure(ProtocolFailure(.invalidConfig, "min-insync \(minimum) exceeds the replication factor 1 of a single node")))
+            }
+            decide = { _ in .topicCreated(name: name, configuration: configuration) }
+        }
+        let unplaced = configuration
+        metadata.commit(deciding: decide) { result in
             completion(Result {
-                _ = try result.mapError(Self.metadataFailure).get()
+                let record = try result.mapError(Self.metadataFailure).get()
                 var response = Ganglion_V1_CreateTopicResponse()
-                response.topic = try self.describe(name, configuration)
+                if case .topicPlaced(_, let placed, _) = record {
+                    response.topic = try self.describe(name, placed)
+                } else {
+                    response.topic = try self.describe(name, unplaced)
+                }
                 return response
             })
         }

@@ -21,6 +21,7 @@ extension NodeAPI {
         }
         var response = Ganglion_V1_ListOffsetsResponse()
         for (key, log) in try partitions(of: request.topic, request.partitions) {
+            if let state = placement(key) { _ = try leadership(key, state: state) }
             var entry = Ganglion_V1_PartitionOffset()
             entry.topic = key.topic
             entry.partition = UInt32(key.partition)

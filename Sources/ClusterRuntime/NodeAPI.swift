@@ -29,7 +29,11 @@ final class NodeAPI: Sendable {
     /// Where this node is reached now (the HTTP address arrives after the API starts).
     let endpoints: LockedEndpoints
     /// Fetches waiting for records (long poll).
-    let fetchWaiters = FetchWaiters()
+    let fetchWaiters: FetchWaiters
+    /// This node's replicas of replicated partitions (nil: a cluster of one).
+    let replicas: ReplicaManager?
+    /// The controller leader's partition decisions (leaders and ISRs after nodes leave and return).
+    let partitionControl = PartitionControl()
     /// Asks waiting for their replies.
     let askWaiters: AskWaiters
     /// Sends a stream message on PUB (for batches the node stores itself, such as asks).
@@ -40,10 +44,12 @@ final class NodeAPI: Sendable {
     let handlers = RequestHandlers()
 
     init(nodeID: String, metadata: any MetadataLog, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: LockedEndpoints,
-         cluster: ClusterControl? = nil,
+         cluster: ClusterControl? = nil, fetchWaiters: FetchWaiters = FetchWaiters(), replicas: ReplicaManager? = nil,
          askWaiters: AskWaiters = AskWaiters(limit: 10_000), publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
         self.cluster = cluster ?? ClusterControl(nodeID: nodeID, settings: ControllerSettings(), role: .single, storage: nil)
         self.askWaiters = askWaiters
+        self.fetchWaiters = fetchWaiters
+        self.replicas = replicas
         self.publish = publish
         self.registry = registry
         validator = EventValidator(registry: registry)
@@ -145,17 +151,36 @@ final class NodeAPI: Sendable {
         case .full?: .full
         default: .none
         }
+        let placed = metadata.state.partitions[name]
+        topic.config.minInsyncReplicas = UInt32(configuration.minInSync)
         for index in 0..<configuration.partitions {
-            let log = try logs.log(TopicPartition(name, index), configuration: configuration)
             var partition = Ganglion_V1_PartitionMetadata()
             partition.partition = UInt32(index)
-            partition.leader = nodeID
-            partition.leaderEpoch = log.latestLeaderEpoch ?? 0
-            partition.replicas = [nodeID]
-            partition.inSyncReplicas = [nodeID]
-            partition.logStartOffset = log.logStartOffset
-            partition.highWatermark = log.highWatermark
-            partition.sizeBytes = Int64(log.sizeInBytes)
+            if let placed, Int(index) < placed.count {
+                // Replicated: the recorded state; the offsets where this node holds a replica
+                // (exact on the leader).
+                let state = placed[Int(index)]
+                partition.leader = state.leader ?? ""
+                partition.leaderEpoch = state.leaderEpoch
+                partition.partitionEpoch = state.partitionEpoch
+                partition.replicas = state.replicas
+                partition.inSyncReplicas = state.isr
+                if state.replicas.contains(nodeID) {
+                    let log = try logs.log(TopicPartition(name, index), configuration: configuration)
+                    partition.logStartOffset = log.logStartOffset
+                    partition.highWatermark = log.highWatermark
+                    partition.sizeBytes = Int64(log.sizeInBytes)
+                }
+            } else {
+                let log = try logs.log(TopicPartition(name, index), configuration: configuration)
+                partition.leader = nodeID
+                partition.leaderEpoch = log.latestLeaderEpoch ?? 0
+                partition.replicas = [nodeID]
+                partition.inSyncReplicas = [nodeID]
+                partition.logStartOffset = log.logStartOffset
+                partition.highWatermark = log.highWatermark
+                partition.sizeBytes = Int64(log.sizeInBytes)
+            }
             topic.partitions.append(partition)
         }
         return topic
@@ -188,7 +213,8 @@ final class NodeAPI: Sendable {
         case .outOfOrderSequence: .outOfOrderSequence
         case .invalidProducerEpoch: .invalidProducerEpoch
         case .deleted: .unknownTopic
-        case .closed, .io, .staleLeaderEpoch: .internal
+        case .staleLeaderEpoch: .fencedLeaderEpoch
+        case .closed, .io: .internal
         }
     }
 }

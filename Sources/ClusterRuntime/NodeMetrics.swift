@@ -40,4 +40,24 @@ enum NodeMetrics {
     static func lag(group: String, partition: String, _ lag: Int64) {
         Gauge(label: "ganglion_group_lag_records", dimensions: [("group", group), ("partition", partition)]).record(lag)
     }
+
+    /// This node became the leader of a partition of `topic`.
+    static func leaderElected(topic: String) {
+        Counter(label: "ganglion_leader_elections_total", dimensions: [("topic", topic)]).increment()
+    }
+
+    /// A leader's ISR change was recorded (a shrink, or an expansion).
+    static func isrChanged(topic: String, shrink: Bool) {
+        Counter(label: shrink ? "ganglion_isr_shrinks_total" : "ganglion_isr_expands_total", dimensions: [("topic", topic)]).increment()
+    }
+
+    /// Partitions this node leads with fewer in-sync replicas than replicas.
+    static func underReplicated(_ count: Int) {
+        Gauge(label: "ganglion_under_replicated_partitions").record(count)
+    }
+
+    /// How many records a follower is behind its leader's log end.
+    static func replicationLag(partition: String, follower: String, _ lag: Int64) {
+        Gauge(label: "ganglion_replication_lag_records", dimensions: [("partition", partition), ("follower", follower)]).record(lag)
+    }
 }

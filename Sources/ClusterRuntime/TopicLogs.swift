@@ -16,8 +16,13 @@ final class TopicLogs: @unchecked Sendable {
     /// Storage faults injected into every partition log (tests only).
     private let faults: LogFaults?
 
-    init(dataDirectory: String, durability: DurabilityPolicy, faults: LogFaults? = nil) throws {
+    /// Whether a topic is replicated (its high watermark then comes from its in-sync replicas).
+    private let replicated: @Sendable (String) -> Bool
+
+    init(dataDirectory: String, durability: DurabilityPolicy, faults: LogFaults? = nil,
+         replicated: @escaping @Sendable (String) -> Bool = { _ in false }) throws {
         self.faults = faults
+        self.replicated = replicated
         directory = dataDirectory + "/topics"
         trash = dataDirectory + "/topics-deleted"
         self.durability = durability
@@ -40,8 +45,9 @@ final class TopicLogs: @unchecked Sendable {
             settings.retentionBytes = configuration.retentionBytes.map { Int($0) }
             let log = try PartitionLog(directory: path(of: partition), configuration: settings)
             // This node is the partition's only replica: whatever recovery kept is committed, also
-            // after an unclean stop that wrote no checkpoint of the high watermark.
-            log.advanceHighWatermark(to: log.logEndOffset)
+            // after an unclean stop that wrote no checkpoint of the high watermark. (A replicated
+            // partition's high watermark comes from its leader and in-sync replicas.)
+            if !replicated(partition.topic) { log.advanceHighWatermark(to: log.logEndOffset) }
             open[partition] = log
             return log
         }

@@ -30,11 +30,27 @@ extension GanglionClient {
     /// The offsets of `topic`'s partitions (all when `partitions` is empty) at the log start
     /// (`-2`), the log end (`-1`), or the first record at or after a time in ms.
     public func listOffsets(topic: String, partitions: [UInt32] = [], timestamp: Int64) async throws -> [Ganglion_V1_PartitionOffset] {
-        var request = Ganglion_V1_ListOffsetsRequest()
-        request.topic = topic
-        request.partitions = partitions
-        request.timestamp = timestamp
-        return try await call(.listOffsets, request, reply: Ganglion_V1_ListOffsetsResponse.self).0.offsets
+        // Each partition is asked of its leader: one request per leader.
+        var wanted = partitions
+        if wanted.isEmpty { wanted = try await describeTopic(topic).partitions.map(\.partition) }
+        var byLeader: [String: [UInt32]] = [:]
+        for partition in wanted { byLeader[try await leader(of: topic, partition: partition).api ?? "", default: []].append(partition) }
+        var offsets: [Ganglion_V1_PartitionOffset] = []
+        for (node, group) in byLeader.sorted(by: { $0.key < $1.key }) {
+            var request = Ganglion_V1_ListOffsetsRequest()
+            request.topic = topic
+            request.partitions = group
+            request.timestamp = timestamp
+            if group.count == 1 {
+                let single = request
+                offsets += try await routed(topic, group[0], timeout: nil) { node, remaining in
+                    try await self.call(.listOffsets, single, timeout: remaining, to: node, reply: Ganglion_V1_ListOffsetsResponse.self).0.offsets
+                }
+            } else {
+                offsets += try await call(.listOffsets, request, to: node.isEmpty ? nil : node, reply: Ganglion_V1_ListOffsetsResponse.self).0.offsets
+            }
+        }
+        return offsets.sorted { $0.partition < $1.partition }
     }
 
     /// Moves `group`'s committed offsets on `topic` (refused while the group has members);

@@ -14,6 +14,9 @@ public final class GanglionClient: Sendable {
     private let dealerID: SocketLoop.SocketID
     private let pending = PendingCalls()
     private let hubs = StreamHubs()
+    private let peers = PeerDealers()
+    /// Where each partition's leader is, as last learned from metadata.
+    let routes = PartitionRoutes()
     /// How long a call waits for its reply.
     public let timeout: Duration
 
@@ -24,15 +27,7 @@ public final class GanglionClient: Sendable {
         loop = try SocketLoop(name: "ganglion.client", context: try Context(defaultLinger: .milliseconds(200)))
         let pending = self.pending
         dealerID = try loop.performAndWait { owner in
-            let dealer = try owner.makeSocket(.dealer)
-            try dealer.set([.sendHighWaterMark(100_000), .receiveHighWaterMark(100_000), .immediate(false)])
-            try dealer.connect(endpoint)
-            owner.watch(dealer) { dealer, _ in
-                for _ in 0..<256 {
-                    guard let reply = try dealer.tryReceiveMultipart(maxFrames: 3) else { return }
-                    pending.complete(reply)
-                }
-            }
+            let dealer = try Self.makeDealer(owner, endpoint: endpoint, immediate: false, pending: pending)
             // One sweep fails calls past their deadline (no timer per call).
             func sweep(_ owner: SocketLoop.Owner) {
                 pending.expire(now: ContinuousClock.now, endpoint: endpoint)
@@ -44,6 +39,28 @@ public final class GanglionClient: Sendable {
     }
 
     deinit { loop.stop() }
+
+    /// A DEALER to `endpoint` whose replies complete `pending`'s calls. The other nodes of a
+    /// cluster get `immediate` ones: a request to a node that is down fails at once (the caller
+    /// refreshes its routes) instead of waiting for a reconnection.
+    static func makeDealer(_ owner: SocketLoop.Owner, endpoint: String, immediate: Bool, pending: PendingCalls) throws -> Socket {
+        let dealer = try owner.makeSocket(.dealer)
+        try dealer.set([.sendHighWaterMark(100_000), .receiveHighWaterMark(100_000), .immediate(immediate)])
+        try dealer.connect(endpoint)
+        owner.watch(dealer) { dealer, _ in
+            for _ in 0..<256 {
+                guard let reply = try dealer.tryReceiveMultipart(maxFrames: 3) else { return }
+                pending.complete(reply)
+            }
+        }
+        // A lost connection (the node died or restarted) will answer nothing still waiting on
+        // it: those calls fail now, as of unknown outcome, instead of at their deadline.
+        try owner.watchDisconnects(of: dealer) { _ in
+            pending.failCalls(to: endpoint, GanglionError(code: .timeout,
+                message: "the connection to \(endpoint) was lost while the request was with it; it may or may not have been applied"))
+        }
+        return dealer
+    }
 
     /// The client's socket thread as a task executor. A task that prefers it
     /// (`Task(executorPreference: client.socketExecutor)`) sends its requests without a thread
@@ -71,7 +88,7 @@ public final class GanglionClient: Sendable {
     /// retried after the node's hint for up to half the timeout (at most 5 s: an election takes
     /// about one); past that the caller hears it — the cluster has no quorum.
     public func call<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil,
-                                                  timeout: Duration? = nil) async throws -> [Frame] {
+                                                  timeout: Duration? = nil, to node: String? = nil) async throws -> [Frame] {
         let started = ContinuousClock.now
         let deadline = started.advanced(by: timeout ?? self.timeout)
         let retryDeadline = started.advanced(by: min((timeout ?? self.timeout) / 2, .seconds(5)))
@@ -79,7 +96,7 @@ public final class GanglionClient: Sendable {
             let frames = try request(kind, body, extra: extra)
             do {
                 return try await withCheckedThrowingContinuation { continuation in
-                    send(frames, timeout: max(deadline - ContinuousClock.now, .milliseconds(1))) { continuation.resume(with: $0) }
+                    send(frames, to: node, timeout: max(deadline - ContinuousClock.now, .milliseconds(1))) { continuation.resume(with: $0) }
                 }
             } catch let error as GanglionError where error.code == .notController {
                 let pause = Duration.milliseconds(Int(max(error.retryAfterMilliseconds, 50)))
@@ -92,9 +109,9 @@ public final class GanglionClient: Sendable {
     /// Sends a request without suspending the caller: `onReply` runs on the client's socket
     /// thread with the reply's body frames or the node's error (keep it short). The lowest-latency
     /// path: no task is scheduled between the caller and the socket.
-    public func send<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil,
+    public func send<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil, to node: String? = nil,
                                                   onReply: @escaping @Sendable (Result<[Frame], any Error>) -> Void) throws {
-        send(try request(kind, body, extra: extra), onReply: onReply)
+        send(try request(kind, body, extra: extra), to: node, onReply: onReply)
     }
 
     private func request<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame?) throws -> (UInt64, [Frame]) {
@@ -109,14 +126,51 @@ public final class GanglionClient: Sendable {
         return (id, request)
     }
 
-    private func send(_ request: (UInt64, [Frame]), timeout: Duration? = nil, onReply: @escaping @Sendable (Result<[Frame], any Error>) -> Void) {
+    /// Sends to another node's DEALER. One not connected (down, or its connection still being
+    /// made) is tried again every 10 ms, `attempts` times; then the call fails with `NOT_LEADER`
+    /// (nothing was sent) so the caller refreshes its routes.
+    static func sendToPeer(_ owner: SocketLoop.Owner, node: String, frames: [Frame], id: UInt64, peers: PeerDealers, pending: PendingCalls,
+                           attempts: Int) throws {
+        let socket = try peers.socket(for: node, owner) { try Self.makeDealer($0, endpoint: node, immediate: true, pending: pending) }
+        if try socket.trySend(multipart: frames) { return }
+        guard attempts > 1, pending.isWaiting(id) else {
+            return pending.fail(id, GanglionError(code: .notLeader, message: "node at \(node) is not reachable now; refresh metadata and retry",
+                                                  retryAfterMilliseconds: 50))
+        }
+        owner.schedule(after: .milliseconds(10)) { owner in
+            do {
+                try sendToPeer(owner, node: node, frames: frames, id: id, peers: peers, pending: pending, attempts: attempts - 1)
+            } catch {
+                pending.fail(id, GanglionError(code: .internal, message: "sending failed: \(error)"))
+            }
+        }
+    }
+
+    /// Opens DEALERs to the other nodes' request endpoints now, so the first request to each
+    /// finds its connection up.
+    func connect(to nodes: [String]) {
+        let pending = self.pending, peers = self.peers
+        _ = loop.execute { owner in
+            for node in nodes {
+                _ = try? peers.socket(for: node, owner) { try Self.makeDealer($0, endpoint: node, immediate: true, pending: pending) }
+            }
+        }
+    }
+
+    /// Sends to the node this client was opened on, or to another node's request endpoint `node`.
+    private func send(_ request: (UInt64, [Frame]), to node: String? = nil, timeout: Duration? = nil,
+                      onReply: @escaping @Sendable (Result<[Frame], any Error>) -> Void) {
         let (id, frames) = request
-        let dealerID = self.dealerID, pending = self.pending
-        pending.register(id, onReply, deadline: ContinuousClock.now.advanced(by: timeout ?? self.timeout))
+        let dealerID = self.dealerID, pending = self.pending, peers = self.peers, bootstrap = endpoint
+        pending.register(id, onReply, deadline: ContinuousClock.now.advanced(by: timeout ?? self.timeout), node: node ?? bootstrap)
         // From a task on the client's socket thread (see `socketExecutor`) this sends at once.
         let sent = loop.executeInPlace { owner in
             do {
-                try owner.socket(dealerID)?.send(multipart: frames)
+                if let node {
+                    try Self.sendToPeer(owner, node: node, frames: frames, id: id, peers: peers, pending: pending, attempts: 25)
+                } else {
+                    try owner.socket(dealerID)?.send(multipart: frames)
+                }
             } catch {
                 pending.fail(id, GanglionError(code: .internal, message: "sending failed: \(error)"))
             }
@@ -126,12 +180,25 @@ public final class GanglionClient: Sendable {
 
     /// Sends a request and decodes its reply body.
     public func call<Body: SwiftProtobuf.Message, Reply: SwiftProtobuf.Message>(
-        _ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil, timeout: Duration? = nil, reply: Reply.Type
+        _ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil, timeout: Duration? = nil, to node: String? = nil, reply: Reply.Type
     ) async throws -> (Reply, [Frame]) {
-        let frames = try await call(kind, body, extra: extra, timeout: timeout)
+        let frames = try await call(kind, body, extra: extra, timeout: timeout, to: node)
         guard let first = frames.first else { throw GanglionError(code: .malformedRequest, message: "the reply has no body") }
         let decoded = try first.withUnsafeBytes { try Reply(serializedBytes: Data($0)) }
         return (decoded, Array(frames.dropFirst()))
+    }
+}
+
+/// The client's DEALERs to the other nodes of a cluster, by request endpoint (loop thread only).
+final class PeerDealers: @unchecked Sendable {
+    private var sockets: [String: SocketLoop.SocketID] = [:]
+
+    /// The DEALER to `endpoint`, made by `make` on first use.
+    func socket(for endpoint: String, _ owner: SocketLoop.Owner, make: (SocketLoop.Owner) throws -> Socket) throws -> Socket {
+        if let id = sockets[endpoint], let socket = owner.socket(id) { return socket }
+        let socket = try make(owner)
+        sockets[endpoint] = owner.id(of: socket)
+        return socket
     }
 }
 
@@ -141,19 +208,38 @@ final class PendingCalls: @unchecked Sendable {
     private let lock = NSLock()
     private var waiting: [UInt64: @Sendable (Result<[Frame], any Error>) -> Void] = [:]
     private var deadlines: [UInt64: ContinuousClock.Instant] = [:]
+    private var nodes: [UInt64: String] = [:]
     private var counter: UInt64 = 0
 
     func nextID() -> UInt64 { lock.withLock { counter += 1; return counter } }
 
-    func register(_ id: UInt64, _ continuation: @escaping @Sendable (Result<[Frame], any Error>) -> Void, deadline: ContinuousClock.Instant) {
+    func register(_ id: UInt64, _ continuation: @escaping @Sendable (Result<[Frame], any Error>) -> Void, deadline: ContinuousClock.Instant,
+                  node: String) {
         lock.withLock {
             waiting[id] = continuation
             deadlines[id] = deadline
+            nodes[id] = node
         }
     }
 
+    /// Fails the calls sent to `node` that still wait (its connection was lost).
+    func failCalls(to node: String, _ error: GanglionError) {
+        let failed: [@Sendable (Result<[Frame], any Error>) -> Void] = lock.withLock {
+            let ids = nodes.filter { $0.value == node }.map(\.key)
+            return ids.compactMap { id in
+                deadlines[id] = nil
+                nodes[id] = nil
+                return waiting.removeValue(forKey: id)
+            }
+        }
+        for continuation in failed { continuation(.failure(error)) }
+    }
+
+    /// Whether call `id` still waits for its reply.
+    func isWaiting(_ id: UInt64) -> Bool { lock.withLock { waiting[id] != nil } }
+
     func fail(_ id: UInt64, _ error: GanglionError) {
-        lock.withLock { deadlines[id] = nil; return waiting.removeValue(forKey: id) }?(.failure(error))
+        lock.withLock { deadlines[id] = nil; nodes[id] = nil; return waiting.removeValue(forKey: id) }?(.failure(error))
     }
 
     /// Fails the calls whose deadline has passed.
@@ -162,6 +248,7 @@ final class PendingCalls: @unchecked Sendable {
             let late = deadlines.filter { $0.value <= now }.map(\.key)
             return late.compactMap { id in
                 deadlines[id] = nil
+                nodes[id] = nil
                 return waiting.removeValue(forKey: id).map { (id, $0) }
             }
         }
@@ -171,14 +258,18 @@ final class PendingCalls: @unchecked Sendable {
     }
 
     func failAll(_ error: GanglionError) {
-        let all = lock.withLock { defer { waiting = [:]; deadlines = [:] }; return waiting }
+        let all = lock.withLock { defer { waiting = [:]; deadlines = [:]; nodes = [:] }; return waiting }
         for continuation in all.values { continuation(.failure(error)) }
     }
 
     /// Resumes the call a reply answers (replies to calls that timed out are dropped).
     func complete(_ reply: [Frame]) {
         guard let header = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
-              let continuation = lock.withLock({ deadlines[header.requestID] = nil; return waiting.removeValue(forKey: header.requestID) }) else { return }
+              let continuation = lock.withLock({
+                  deadlines[header.requestID] = nil
+                  nodes[header.requestID] = nil
+                  return waiting.removeValue(forKey: header.requestID)
+              }) else { return }
         if header.error == .none {
             continuation(.success(Array(reply.dropFirst())))
         } else {

@@ -135,11 +135,9 @@ actor ConsumerState {
              processed: ProcessedPositions?, commitEvery: Duration?, resetPolicy: OffsetResetPolicy,
              onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?,
              deliver: (@Sendable ([DeliveredRecord]) async -> Void)? = nil) async {
-        var pubEndpoint: String?
         var lastCommit = ContinuousClock.now
         while !Task.isCancelled {
             do {
-                if pubEndpoint == nil { pubEndpoint = try await client.metadata(topics: topics).nodes.first?.pubEndpoint }
                 var request = Ganglion_V1_GroupHeartbeatRequest()
                 request.group = group
                 if memberID.isEmpty { memberID = "\(group)-" + UUID().uuidString.lowercased() }
@@ -167,7 +165,7 @@ actor ConsumerState {
                     lastCommit = .now
                 }
                 let added = assignment.subtracting(owned)
-                if !added.isEmpty, let pubEndpoint {
+                if !added.isEmpty {
                     let committed = try await committedOffsets(client: client, group: group, partitions: added)
                     for partition in added {
                         let start: Int64
@@ -177,6 +175,8 @@ actor ConsumerState {
                             start = try await client.resetOffset(topic: partition.topic, partition: UInt32(partition.partition), policy: resetPolicy,
                                                                  why: "group \(group) has no committed offset for \(partition)")
                         }
+                        // The live stream of the partition's leader (fetch follows a new leader by itself).
+                        let pubEndpoint = try await client.leader(of: partition.topic, partition: UInt32(partition.partition)).pub
                         let stream = try PartitionStream(client: client, pubEndpoint: pubEndpoint, topic: partition.topic,
                                                          partition: UInt32(partition.partition), from: start, reset: resetPolicy)
                         let task = Task {

@@ -42,7 +42,7 @@ public actor IdempotentProducer {
         while true {
             do {
                 return try await client.produce(topic: topic, partition: partition, batch: batch)
-            } catch let error as GanglionError where (error.code == .timeout || error.code == .busy) && attempt < maxAttempts {
+            } catch let error as GanglionError where [.timeout, .busy, .notLeader, .fencedLeaderEpoch, .notEnoughReplicas].contains(error.code) && attempt < maxAttempts {
                 attempt += 1
                 let wait = error.retryAfterMilliseconds > 0 ? Int(error.retryAfterMilliseconds) : 50 * attempt
                 try await Task.sleep(for: .milliseconds(wait))

@@ -259,7 +259,7 @@ public actor Producer {
                 do {
                     result = .success(try await client.produce(topic: key.topic, partition: key.partition, batch: batch))
                     break
-                } catch let error as GanglionError where (error.code == .timeout || error.code == .busy) && attempt < attempts {
+                } catch let error as GanglionError where [.timeout, .busy, .notLeader, .fencedLeaderEpoch, .notEnoughReplicas].contains(error.code) && attempt < attempts {
                     attempt += 1
                     resent += 1
                     let wait = error.retryAfterMilliseconds > 0 ? Int(error.retryAfterMilliseconds) : min(20 * attempt, 500)
@@ -291,7 +291,7 @@ public actor Producer {
                 partitionCounts[key.topic] = nil
                 sticky[key.topic] = nil
                 nextSequence[key] = sequence
-            case .timeout?, .busy?, .internal?, nil:
+            case .timeout?, .busy?, .internal?, .notEnoughReplicas?, nil:
                 // Stored or not, nobody knows: a new epoch restarts the sequences safely.
                 epochBumpWanted = true
             default:

@@ -28,12 +28,12 @@ struct NodeAddress: ParsableArguments {
     }
 
     /// A client of the first node of the list that answers (one endpoint: connected at once).
-    func client() async throws -> GanglionClient {
+    func client(timeout: Duration = .seconds(10)) async throws -> GanglionClient {
         let endpoints = self.endpoints
-        guard endpoints.count > 1 else { return try GanglionClient(endpoint: endpoints.first ?? resolved, timeout: .seconds(10)) }
+        guard endpoints.count > 1 else { return try GanglionClient(endpoint: endpoints.first ?? resolved, timeout: timeout) }
         var failures: [String] = []
         for endpoint in endpoints {
-            let client = try GanglionClient(endpoint: endpoint, timeout: .seconds(10))
+            let client = try GanglionClient(endpoint: endpoint, timeout: timeout)
             do {
                 _ = try await client.clusterStatus(timeout: .milliseconds(1_500))
                 return client

@@ -97,6 +97,8 @@ struct NodeCommand: AsyncParsableCommand {
         if let milliseconds = nodeSessionTimeoutMs ?? environment["GANGLION_NODE_SESSION_TIMEOUT_MS"].flatMap(Int.init) ?? file.nodeSessionTimeoutMs {
             guard milliseconds >= 1_000 else { throw ValidationError("--node-session-timeout-ms must be at least 1000") }
             settings.controller.nodeSessionTimeout = .milliseconds(milliseconds)
+            // Five heartbeats per session: one late or lost beat never fences a node.
+            settings.controller.nodeHeartbeat = min(.seconds(1), .milliseconds(milliseconds / 5))
         }
         settings.nodeID = try nodeID ?? environment["GANGLION_NODE_ID"] ?? file.nodeID
             ?? NodeIdentity.stored(in: settings.dataDirectory, clustered: !settings.controller.voters.isEmpty)

@@ -42,10 +42,7 @@ struct TailCommand: AsyncParsableCommand {
                 try await consumeAsMember(client: client, group: group)
                 return
             }
-            let metadata = try await client.metadata(topics: [topic])
-            guard let described = metadata.topics.first, let pub = metadata.nodes.first?.pubEndpoint else {
-                throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist")
-            }
+            let described = try await client.describeTopic(topic)
             let partitions = described.partitions.filter { partition == nil || $0.partition == partition }
             guard !partitions.isEmpty else { throw GanglionError(code: .unknownPartition, message: "topic \(topic) has no partition \(partition!)") }
             var startAtTime: [UInt32: Int64] = [:]
@@ -59,6 +56,7 @@ struct TailCommand: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for described in partitions {
                     let start = offset ?? startAtTime[described.partition] ?? (fromBeginning ? described.logStartOffset : described.highWatermark)
+                    let pub = try await client.leader(of: topic, partition: described.partition).pub
                     let stream = try PartitionStream(client: client, pubEndpoint: pub, topic: topic, partition: described.partition, from: start)
                     group.addTask {
                         defer { stream.close() }

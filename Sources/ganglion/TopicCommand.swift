@@ -15,6 +15,8 @@ struct TopicCommand: ParsableCommand {
         @OptionGroup var node: NodeAddress
         @Argument(help: "The topic's name.") var name: String
         @Option(help: "Number of partitions.") var partitions: UInt32 = 1
+        @Option(help: "Copies of each partition on different nodes (default: min(3, live nodes); 1 on a single node).") var replicationFactor: UInt32 = 0
+        @Option(help: "In-sync replicas an acks=all produce needs (default: min(2, replication factor)).") var minInsync: UInt32 = 0
         @Option(help: "Keep records this many ms (0: forever; default 7 days).") var retentionMs: Int64 = 7 * 24 * 3_600_000
         @Flag(help: "Compact by key instead of deleting old segments.") var compact = false
         @Option(help: "The schema registry subject of the topic's events (default with --validation: NAME-value).") var subject: String?
@@ -32,9 +34,9 @@ struct TopicCommand: ParsableCommand {
                 defer { client.close() }
                 let mode: Ganglion_V1_SchemaValidation = validation == "full" ? .full : validation == "id" ? .id : .none
                 let topic = try await client.createTopic(name, partitions: partitions, retentionMilliseconds: retentionMs, compacted: compact,
-                                                         subject: subject, validation: mode)
+                                                         subject: subject, validation: mode, replicationFactor: replicationFactor, minInSync: minInsync)
                 let checked = topic.config.validation == .none ? "" : ", events checked (\(validation)) against subject \(topic.config.subject)"
-                print("created topic \(topic.name) with \(topic.partitions.count) partition(s)\(checked)")
+                print("created topic \(topic.name) with \(topic.partitions.count) partition(s), replication factor \(topic.config.replicationFactor), min-insync \(topic.config.minInsyncReplicas)\(checked)")
             } catch { throw failCommand(error) }
         }
     }
@@ -65,12 +67,11 @@ struct TopicCommand: ParsableCommand {
             do {
                 let client = try await node.client()
                 defer { client.close() }
-                let metadata = try await client.metadata(topics: [name])
-                guard let topic = metadata.topics.first else { throw GanglionError(code: .unknownTopic, message: "topic \(name) does not exist") }
-                print("topic \(topic.name): \(topic.partitions.count) partition(s), retention \(topic.config.retentionMs == 0 ? "forever" : "\(topic.config.retentionMs) ms")\(topic.config.compacted ? ", compacted" : "")\(topic.config.subject.isEmpty ? "" : ", subject \(topic.config.subject) (validation \(topic.config.validation))")")
-                print("partition\tleader\tlog-start\thigh-watermark\tbytes")
+                let topic = try await client.describeTopic(name)
+                print("topic \(topic.name): \(topic.partitions.count) partition(s), replication factor \(topic.config.replicationFactor), min-insync \(topic.config.minInsyncReplicas), retention \(topic.config.retentionMs == 0 ? "forever" : "\(topic.config.retentionMs) ms")\(topic.config.compacted ? ", compacted" : "")\(topic.config.subject.isEmpty ? "" : ", subject \(topic.config.subject) (validation \(topic.config.validation))")")
+                print("partition\tleader\treplicas\tisr\tleader-epoch\tlog-start\thigh-watermark\tbytes")
                 for partition in topic.partitions {
-                    print("\(partition.partition)\t\(partition.leader)\t\(partition.logStartOffset)\t\(partition.highWatermark)\t\(partition.sizeBytes)")
+                    print("\(partition.partition)\t\(partition.leader.isEmpty ? "none" : partition.leader)\t\(partition.replicas.joined(separator: ","))\t\(partition.inSyncReplicas.joined(separator: ","))\t\(partition.leaderEpoch)\t\(partition.logStartOffset)\t\(partition.highWatermark)\t\(partition.sizeBytes)")
                 }
             } catch { throw failCommand(error) }
         }

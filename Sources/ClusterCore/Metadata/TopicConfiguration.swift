@@ -14,10 +14,14 @@ public struct TopicConfiguration: Sendable, Hashable, Codable {
     public var subject: String?
     /// How produced events are checked against `subject` (nil: not at all).
     public var validation: SchemaValidationMode?
+    /// The fewest in-sync replicas with which an `acks=all` produce is acknowledged (nil: min(2, R)).
+    public var minInSyncReplicas: Int32?
 
     /// A configuration; defaults keep records for 7 days, one replica, no schema checks.
     public init(partitions: Int32, replicationFactor: Int32 = 1, retentionMilliseconds: Int64? = 7 * 24 * 3_600_000,
-                retentionBytes: Int64? = nil, compacted: Bool = false, subject: String? = nil, validation: SchemaValidationMode? = nil) {
+                retentionBytes: Int64? = nil, compacted: Bool = false, subject: String? = nil, validation: SchemaValidationMode? = nil,
+                minInSyncReplicas: Int32? = nil) {
+        self.minInSyncReplicas = minInSyncReplicas
         self.partitions = partitions
         self.replicationFactor = replicationFactor
         self.retentionMilliseconds = retentionMilliseconds

@@ -23,6 +23,8 @@ extension NodeAPI {
     /// its wait is over.
     func fetch(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_FetchRequest, respond: @escaping Respond) throws {
         let (key, _) = try partition(request.topic, request.partition)
+        // A replicated partition is read from its leader (it alone knows the high watermark).
+        if let state = placement(key) { _ = try leadership(key, state: state) }
         let frames = try fetchNow(header, request)
         guard frames.last?.isEmpty == true, request.maxWaitMs > 0 else {
             respond(frames, nil)

@@ -31,6 +31,9 @@ extension NodeAPI {
             try batch.withUnsafeBytes { try validate($0, topic: request.topic, subject: subject, full: mode == .full) }
         }
         let requestID = header.requestID
+        if let state = placement(key) {
+            return try produceReplicated(requestID, request, key: key, log: log, state: state, batch: batch, respond: respond)
+        }
         let silent = request.acks == .none
         try batch.withUnsafeBytes { bytes in
             try log.append(bytes) { result in
@@ -44,29 +47,46 @@ extension NodeAPI {
                 case .success(let appended):
                     NodeMetrics.produced(topic: key.topic, records: Int(appended.lastOffset - appended.firstOffset + 1), bytes: appended.size)
                     log.advanceHighWatermark(to: appended.lastOffset + 1)
-                    var stream = Ganglion_V1_StreamBatchHeader()
-                    stream.topic = key.topic
-                    stream.partition = UInt32(key.partition)
-                    stream.baseOffset = appended.firstOffset
-                    stream.nextOffset = appended.lastOffset + 1
-                    stream.highWatermark = appended.lastOffset + 1
-                    // Subscribers get the batch as stored (and as fetch returns it): base offset and
-                    // leader epoch set. Both are outside the CRC, so the producer's bytes are kept.
-                    let stored = batch.withUnsafeBytes { StoredBatch.bytes($0, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch) }
-                    let streamMessage = [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), Frame(stored)]
-                    var response = Ganglion_V1_ProduceResponse()
-                    response.baseOffset = appended.firstOffset
-                    response.logStartOffset = log.logStartOffset
-                    response.appendTimeMs = Int64(Date().timeIntervalSince1970 * 1000)
-                    respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), streamMessage)
-                    self.fetchWaiters.wake(key)
-                    if key.topic.hasSuffix(AgentAsk.repliesSuffix), !self.askWaiters.isEmpty {
-                        batch.withUnsafeBytes { self.askWaiters.deliver($0) }
-                    }
+                    let response = Self.produceResponse(appended, log: log)
+                    respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")),
+                            Self.streamMessage(key, appended: appended, batch: batch))
+                    self.committed(key, batch: batch)
                 case .failure(let error):
                     respond(silent ? [] : Self.error(requestID, (error as? LogError).map(Self.code(for:)) ?? .internal, "\(error)"), nil)
                 }
             }
+        }
+    }
+
+    /// The stream message of an appended batch: subscribers get the batch as stored (and as fetch
+    /// returns it), base offset and leader epoch set — both outside the CRC, so the producer's
+    /// bytes are kept.
+    static func streamMessage(_ key: TopicPartition, appended: AppendResult, batch: Frame) -> [Frame] {
+        var stream = Ganglion_V1_StreamBatchHeader()
+        stream.topic = key.topic
+        stream.partition = UInt32(key.partition)
+        stream.baseOffset = appended.firstOffset
+        stream.nextOffset = appended.lastOffset + 1
+        stream.highWatermark = appended.lastOffset + 1
+        let stored = batch.withUnsafeBytes { StoredBatch.bytes($0, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch) }
+        return [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), Frame(stored)]
+    }
+
+    /// The answer to a produce whose batch landed as `appended`.
+    static func produceResponse(_ appended: AppendResult, log: PartitionLog) -> Ganglion_V1_ProduceResponse {
+        var response = Ganglion_V1_ProduceResponse()
+        response.baseOffset = appended.firstOffset
+        response.logStartOffset = log.logStartOffset
+        if !appended.duplicate { response.appendTimeMs = Int64(Date().timeIntervalSince1970 * 1000) }
+        return response
+    }
+
+    /// A batch became readable: fetches waiting on the partition are answered, and asks waiting
+    /// for replies in it get them.
+    func committed(_ key: TopicPartition, batch: Frame) {
+        fetchWaiters.wake(key)
+        if key.topic.hasSuffix(AgentAsk.repliesSuffix), !askWaiters.isEmpty {
+            batch.withUnsafeBytes { askWaiters.deliver($0) }
         }
     }
 

@@ -35,6 +35,15 @@ extension NodeAPI {
         node.pubEndpoint = endpoints.pub
         node.httpEndpoint = endpoints.http
         response.nodes = [node]
+        // A cluster's other nodes too: clients route each partition to its leader.
+        for other in metadata.state.nodes.values.sorted(by: { $0.id < $1.id }) where other.id != nodeID {
+            var described = Ganglion_V1_NodeMetadata()
+            described.id = other.id
+            described.apiEndpoint = other.api
+            described.pubEndpoint = other.pub
+            described.httpEndpoint = other.http
+            response.nodes.append(described)
+        }
         let names = request.topics.isEmpty ? topics.keys.sorted() : request.topics
         for name in names {
             guard let configuration = topics[name] else {

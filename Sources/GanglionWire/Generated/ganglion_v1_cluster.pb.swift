@@ -381,11 +381,117 @@ public nonisolated struct Ganglion_V1_ClusterStatusResponse: Sendable {
   /// The node that answered.
   public var answeredBy: String = String()
 
+  /// Every topic, with each partition's leader, replicas, in-sync replicas, leader epoch and
+  /// high watermark (as the answering node knows them: its own logs for what it leads).
+  public var topics: [Ganglion_V1_TopicMetadata] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _controller: Ganglion_V1_ControllerStatus? = nil
+}
+
+/// A follower's fetch from its partition leader (Kafka's follower fetch with KIP-320's
+/// divergence check): the follower sends its durable log end, which tells the leader how far it
+/// holds the log, and the epoch of its last batch, which lets the leader spot a divergent suffix.
+public nonisolated struct Ganglion_V1_ReplicaFetchRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var topic: String = String()
+
+  public var partition: UInt32 = 0
+
+  /// The fetching follower.
+  public var replicaID: String = String()
+
+  /// The leader epoch the follower follows; the leader refuses any other (FENCED_LEADER_EPOCH
+  /// when older than its own, NOT_LEADER when newer: the leader is the stale one).
+  public var leaderEpoch: Int32 = 0
+
+  /// The follower's log end: it holds (durably) everything below it.
+  public var fetchOffset: Int64 = 0
+
+  /// The leader epoch of the follower's last batch; -1 when its log is empty.
+  public var lastFetchedEpoch: Int32 = 0
+
+  public var maxBytes: UInt32 = 0
+
+  /// How long the leader may hold the fetch when it has nothing new.
+  public var maxWaitMs: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_ReplicaFetchResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var highWatermark: Int64 = 0
+
+  public var logStartOffset: Int64 = 0
+
+  public var logEndOffset: Int64 = 0
+
+  /// Set when the follower's log diverges from the leader's: the follower truncates to at most
+  /// diverging_end_offset (where the leader's epoch diverging_epoch ends) and fetches again.
+  public var diverging: Bool = false
+
+  public var divergingEpoch: Int32 = 0
+
+  public var divergingEndOffset: Int64 = 0
+
+  /// Where the follower continues after appending the batches.
+  public var nextOffset: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A partition leader's request for a new ISR (Kafka's AlterPartition), sent to the controller
+/// leader and decided against the recorded partition state.
+public nonisolated struct Ganglion_V1_AlterPartitionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var topic: String = String()
+
+  public var partition: UInt32 = 0
+
+  public var leader: String = String()
+
+  public var leaderEpoch: Int32 = 0
+
+  public var partitionEpoch: Int32 = 0
+
+  public var isr: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ganglion_V1_AlterPartitionResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var isr: [String] = []
+
+  public var leaderEpoch: Int32 = 0
+
+  public var partitionEpoch: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1120,7 +1226,7 @@ nonisolated extension Ganglion_V1_ControllerStatus: SwiftProtobuf.Message, Swift
 
 nonisolated extension Ganglion_V1_ClusterStatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClusterStatusResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}controller\0\u{1}nodes\0\u{3}answered_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}controller\0\u{1}nodes\0\u{3}answered_by\0\u{1}topics\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1131,6 +1237,7 @@ nonisolated extension Ganglion_V1_ClusterStatusResponse: SwiftProtobuf.Message, 
       case 1: try { try decoder.decodeSingularMessageField(value: &self._controller) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.nodes) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.answeredBy) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.topics) }()
       default: break
       }
     }
@@ -1150,6 +1257,9 @@ nonisolated extension Ganglion_V1_ClusterStatusResponse: SwiftProtobuf.Message, 
     if !self.answeredBy.isEmpty {
       try visitor.visitSingularStringField(value: self.answeredBy, fieldNumber: 3)
     }
+    if !self.topics.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.topics, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1157,6 +1267,227 @@ nonisolated extension Ganglion_V1_ClusterStatusResponse: SwiftProtobuf.Message, 
     if lhs._controller != rhs._controller {return false}
     if lhs.nodes != rhs.nodes {return false}
     if lhs.answeredBy != rhs.answeredBy {return false}
+    if lhs.topics != rhs.topics {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_ReplicaFetchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicaFetchRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}topic\0\u{1}partition\0\u{3}replica_id\0\u{3}leader_epoch\0\u{3}fetch_offset\0\u{3}last_fetched_epoch\0\u{3}max_bytes\0\u{3}max_wait_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.topic) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.partition) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.replicaID) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.leaderEpoch) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.fetchOffset) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.lastFetchedEpoch) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.maxBytes) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.maxWaitMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.topic.isEmpty {
+      try visitor.visitSingularStringField(value: self.topic, fieldNumber: 1)
+    }
+    if self.partition != 0 {
+      try visitor.visitSingularUInt32Field(value: self.partition, fieldNumber: 2)
+    }
+    if !self.replicaID.isEmpty {
+      try visitor.visitSingularStringField(value: self.replicaID, fieldNumber: 3)
+    }
+    if self.leaderEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.leaderEpoch, fieldNumber: 4)
+    }
+    if self.fetchOffset != 0 {
+      try visitor.visitSingularInt64Field(value: self.fetchOffset, fieldNumber: 5)
+    }
+    if self.lastFetchedEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.lastFetchedEpoch, fieldNumber: 6)
+    }
+    if self.maxBytes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxBytes, fieldNumber: 7)
+    }
+    if self.maxWaitMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxWaitMs, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_ReplicaFetchRequest, rhs: Ganglion_V1_ReplicaFetchRequest) -> Bool {
+    if lhs.topic != rhs.topic {return false}
+    if lhs.partition != rhs.partition {return false}
+    if lhs.replicaID != rhs.replicaID {return false}
+    if lhs.leaderEpoch != rhs.leaderEpoch {return false}
+    if lhs.fetchOffset != rhs.fetchOffset {return false}
+    if lhs.lastFetchedEpoch != rhs.lastFetchedEpoch {return false}
+    if lhs.maxBytes != rhs.maxBytes {return false}
+    if lhs.maxWaitMs != rhs.maxWaitMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_ReplicaFetchResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicaFetchResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}high_watermark\0\u{3}log_start_offset\0\u{3}log_end_offset\0\u{1}diverging\0\u{3}diverging_epoch\0\u{3}diverging_end_offset\0\u{3}next_offset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.highWatermark) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.logStartOffset) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.logEndOffset) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.diverging) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.divergingEpoch) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.divergingEndOffset) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.nextOffset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.highWatermark != 0 {
+      try visitor.visitSingularInt64Field(value: self.highWatermark, fieldNumber: 1)
+    }
+    if self.logStartOffset != 0 {
+      try visitor.visitSingularInt64Field(value: self.logStartOffset, fieldNumber: 2)
+    }
+    if self.logEndOffset != 0 {
+      try visitor.visitSingularInt64Field(value: self.logEndOffset, fieldNumber: 3)
+    }
+    if self.diverging != false {
+      try visitor.visitSingularBoolField(value: self.diverging, fieldNumber: 4)
+    }
+    if self.divergingEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.divergingEpoch, fieldNumber: 5)
+    }
+    if self.divergingEndOffset != 0 {
+      try visitor.visitSingularInt64Field(value: self.divergingEndOffset, fieldNumber: 6)
+    }
+    if self.nextOffset != 0 {
+      try visitor.visitSingularInt64Field(value: self.nextOffset, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_ReplicaFetchResponse, rhs: Ganglion_V1_ReplicaFetchResponse) -> Bool {
+    if lhs.highWatermark != rhs.highWatermark {return false}
+    if lhs.logStartOffset != rhs.logStartOffset {return false}
+    if lhs.logEndOffset != rhs.logEndOffset {return false}
+    if lhs.diverging != rhs.diverging {return false}
+    if lhs.divergingEpoch != rhs.divergingEpoch {return false}
+    if lhs.divergingEndOffset != rhs.divergingEndOffset {return false}
+    if lhs.nextOffset != rhs.nextOffset {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_AlterPartitionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AlterPartitionRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}topic\0\u{1}partition\0\u{1}leader\0\u{3}leader_epoch\0\u{3}partition_epoch\0\u{1}isr\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.topic) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.partition) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.leader) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.leaderEpoch) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.partitionEpoch) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.isr) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.topic.isEmpty {
+      try visitor.visitSingularStringField(value: self.topic, fieldNumber: 1)
+    }
+    if self.partition != 0 {
+      try visitor.visitSingularUInt32Field(value: self.partition, fieldNumber: 2)
+    }
+    if !self.leader.isEmpty {
+      try visitor.visitSingularStringField(value: self.leader, fieldNumber: 3)
+    }
+    if self.leaderEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.leaderEpoch, fieldNumber: 4)
+    }
+    if self.partitionEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.partitionEpoch, fieldNumber: 5)
+    }
+    if !self.isr.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.isr, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_AlterPartitionRequest, rhs: Ganglion_V1_AlterPartitionRequest) -> Bool {
+    if lhs.topic != rhs.topic {return false}
+    if lhs.partition != rhs.partition {return false}
+    if lhs.leader != rhs.leader {return false}
+    if lhs.leaderEpoch != rhs.leaderEpoch {return false}
+    if lhs.partitionEpoch != rhs.partitionEpoch {return false}
+    if lhs.isr != rhs.isr {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ganglion_V1_AlterPartitionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AlterPartitionResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}isr\0\u{3}leader_epoch\0\u{3}partition_epoch\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.isr) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.leaderEpoch) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.partitionEpoch) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.isr.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.isr, fieldNumber: 1)
+    }
+    if self.leaderEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.leaderEpoch, fieldNumber: 2)
+    }
+    if self.partitionEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.partitionEpoch, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ganglion_V1_AlterPartitionResponse, rhs: Ganglion_V1_AlterPartitionResponse) -> Bool {
+    if lhs.isr != rhs.isr {return false}
+    if lhs.leaderEpoch != rhs.leaderEpoch {return false}
+    if lhs.partitionEpoch != rhs.partitionEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

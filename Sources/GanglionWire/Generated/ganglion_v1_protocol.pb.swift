@@ -94,6 +94,14 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
 
   /// ClusterStatusRequest → ClusterStatusResponse: the controller and every node, as this node knows them.
   case clusterStatus // = 19
+
+  /// ReplicaFetchRequest → ReplicaFetchResponse + one raw frame of whole batches: a follower
+  /// copies its partition leader's log (cluster.proto).
+  case replicaFetch // = 20
+
+  /// AlterPartitionRequest → AlterPartitionResponse: a partition leader asks the controller to
+  /// change the partition's in-sync replicas (cluster.proto).
+  case alterPartition // = 21
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -122,6 +130,8 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case 17: self = .controllerFetch
     case 18: self = .nodeHeartbeat
     case 19: self = .clusterStatus
+    case 20: self = .replicaFetch
+    case 21: self = .alterPartition
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -148,6 +158,8 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case .controllerFetch: return 17
     case .nodeHeartbeat: return 18
     case .clusterStatus: return 19
+    case .replicaFetch: return 20
+    case .alterPartition: return 21
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -174,6 +186,8 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     .controllerFetch,
     .nodeHeartbeat,
     .clusterStatus,
+    .replicaFetch,
+    .alterPartition,
   ]
 
 }
@@ -241,6 +255,16 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
   /// A metadata write found no controller leader to take it (an election is under way, or this
   /// node cannot reach a quorum); nothing was applied. Retry after retry_after_ms.
   case notController // = 24
+
+  /// The request names a leader epoch older than the partition's current one (a replica or client
+  /// acting on stale metadata); refresh metadata and retry.
+  case fencedLeaderEpoch // = 25
+
+  /// An acks=all produce found fewer in-sync replicas than the topic's min-insync: nothing was
+  /// acknowledged. Refused before the append, nothing was stored; when the in-sync replicas
+  /// shrank while the batch waited, the batch may be stored — an idempotent producer's retry is
+  /// stored once.
+  case notEnoughReplicas // = 26
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -274,6 +298,8 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case 22: self = .groupNotEmpty
     case 23: self = .unknownGroup
     case 24: self = .notController
+    case 25: self = .fencedLeaderEpoch
+    case 26: self = .notEnoughReplicas
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -305,6 +331,8 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case .groupNotEmpty: return 22
     case .unknownGroup: return 23
     case .notController: return 24
+    case .fencedLeaderEpoch: return 25
+    case .notEnoughReplicas: return 26
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -336,6 +364,8 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     .groupNotEmpty,
     .unknownGroup,
     .notController,
+    .fencedLeaderEpoch,
+    .notEnoughReplicas,
   ]
 
 }
@@ -597,6 +627,9 @@ public nonisolated struct Ganglion_V1_PartitionMetadata: Sendable {
 
   public var sizeBytes: Int64 = 0
 
+  /// Raised on every change of leader or in-sync replicas.
+  public var partitionEpoch: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -624,6 +657,9 @@ public nonisolated struct Ganglion_V1_TopicConfig: Sendable {
   public var subject: String = String()
 
   public var validation: Ganglion_V1_SchemaValidation = .none
+
+  /// Replicas that must hold a batch for an acks=all produce to be acknowledged; 0: min(2, R).
+  public var minInsyncReplicas: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1299,11 +1335,11 @@ public nonisolated struct Ganglion_V1_StreamBatchHeader: Sendable {
 fileprivate nonisolated let _protobuf_package = "ganglion.v1"
 
 nonisolated extension Ganglion_V1_RequestKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0\u{1}REQUEST_KIND_ASK\0\u{1}REQUEST_KIND_RAFT\0\u{1}REQUEST_KIND_CONTROLLER_FETCH\0\u{1}REQUEST_KIND_NODE_HEARTBEAT\0\u{1}REQUEST_KIND_CLUSTER_STATUS\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0\u{1}REQUEST_KIND_ASK\0\u{1}REQUEST_KIND_RAFT\0\u{1}REQUEST_KIND_CONTROLLER_FETCH\0\u{1}REQUEST_KIND_NODE_HEARTBEAT\0\u{1}REQUEST_KIND_CLUSTER_STATUS\0\u{1}REQUEST_KIND_REPLICA_FETCH\0\u{1}REQUEST_KIND_ALTER_PARTITION\0")
 }
 
 nonisolated extension Ganglion_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_NONE\0\u{1}ERROR_CODE_MALFORMED_REQUEST\0\u{1}ERROR_CODE_UNSUPPORTED_KIND\0\u{1}ERROR_CODE_UNKNOWN_TOPIC\0\u{1}ERROR_CODE_UNKNOWN_PARTITION\0\u{1}ERROR_CODE_TOPIC_EXISTS\0\u{1}ERROR_CODE_INVALID_CONFIG\0\u{1}ERROR_CODE_CORRUPT_BATCH\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_RECORD_TOO_LARGE\0\u{1}ERROR_CODE_OFFSET_OUT_OF_RANGE\0\u{1}ERROR_CODE_BUSY\0\u{1}ERROR_CODE_NOT_LEADER\0\u{1}ERROR_CODE_DUPLICATE_SEQUENCE\0\u{1}ERROR_CODE_OUT_OF_ORDER_SEQUENCE\0\u{1}ERROR_CODE_INVALID_PRODUCER_EPOCH\0\u{1}ERROR_CODE_FENCED_MEMBER_EPOCH\0\u{1}ERROR_CODE_UNKNOWN_MEMBER_ID\0\u{1}ERROR_CODE_NOT_PARTITION_OWNER\0\u{1}ERROR_CODE_SCHEMA_VIOLATION\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_GROUP_NOT_EMPTY\0\u{1}ERROR_CODE_UNKNOWN_GROUP\0\u{1}ERROR_CODE_NOT_CONTROLLER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_NONE\0\u{1}ERROR_CODE_MALFORMED_REQUEST\0\u{1}ERROR_CODE_UNSUPPORTED_KIND\0\u{1}ERROR_CODE_UNKNOWN_TOPIC\0\u{1}ERROR_CODE_UNKNOWN_PARTITION\0\u{1}ERROR_CODE_TOPIC_EXISTS\0\u{1}ERROR_CODE_INVALID_CONFIG\0\u{1}ERROR_CODE_CORRUPT_BATCH\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_RECORD_TOO_LARGE\0\u{1}ERROR_CODE_OFFSET_OUT_OF_RANGE\0\u{1}ERROR_CODE_BUSY\0\u{1}ERROR_CODE_NOT_LEADER\0\u{1}ERROR_CODE_DUPLICATE_SEQUENCE\0\u{1}ERROR_CODE_OUT_OF_ORDER_SEQUENCE\0\u{1}ERROR_CODE_INVALID_PRODUCER_EPOCH\0\u{1}ERROR_CODE_FENCED_MEMBER_EPOCH\0\u{1}ERROR_CODE_UNKNOWN_MEMBER_ID\0\u{1}ERROR_CODE_NOT_PARTITION_OWNER\0\u{1}ERROR_CODE_SCHEMA_VIOLATION\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_GROUP_NOT_EMPTY\0\u{1}ERROR_CODE_UNKNOWN_GROUP\0\u{1}ERROR_CODE_NOT_CONTROLLER\0\u{1}ERROR_CODE_FENCED_LEADER_EPOCH\0\u{1}ERROR_CODE_NOT_ENOUGH_REPLICAS\0")
 }
 
 nonisolated extension Ganglion_V1_Acks: SwiftProtobuf._ProtoNameProviding {
@@ -1626,7 +1662,7 @@ nonisolated extension Ganglion_V1_MetadataRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Ganglion_V1_PartitionMetadata: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PartitionMetadata"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}partition\0\u{1}leader\0\u{3}leader_epoch\0\u{1}replicas\0\u{3}in_sync_replicas\0\u{3}log_start_offset\0\u{3}high_watermark\0\u{3}size_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}partition\0\u{1}leader\0\u{3}leader_epoch\0\u{1}replicas\0\u{3}in_sync_replicas\0\u{3}log_start_offset\0\u{3}high_watermark\0\u{3}size_bytes\0\u{3}partition_epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1642,6 +1678,7 @@ nonisolated extension Ganglion_V1_PartitionMetadata: SwiftProtobuf.Message, Swif
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.logStartOffset) }()
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.highWatermark) }()
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.sizeBytes) }()
+      case 9: try { try decoder.decodeSingularInt32Field(value: &self.partitionEpoch) }()
       default: break
       }
     }
@@ -1672,6 +1709,9 @@ nonisolated extension Ganglion_V1_PartitionMetadata: SwiftProtobuf.Message, Swif
     if self.sizeBytes != 0 {
       try visitor.visitSingularInt64Field(value: self.sizeBytes, fieldNumber: 8)
     }
+    if self.partitionEpoch != 0 {
+      try visitor.visitSingularInt32Field(value: self.partitionEpoch, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1684,6 +1724,7 @@ nonisolated extension Ganglion_V1_PartitionMetadata: SwiftProtobuf.Message, Swif
     if lhs.logStartOffset != rhs.logStartOffset {return false}
     if lhs.highWatermark != rhs.highWatermark {return false}
     if lhs.sizeBytes != rhs.sizeBytes {return false}
+    if lhs.partitionEpoch != rhs.partitionEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1691,7 +1732,7 @@ nonisolated extension Ganglion_V1_PartitionMetadata: SwiftProtobuf.Message, Swif
 
 nonisolated extension Ganglion_V1_TopicConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TopicConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}partitions\0\u{3}replication_factor\0\u{3}retention_ms\0\u{3}retention_bytes\0\u{1}compacted\0\u{1}subject\0\u{1}validation\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}partitions\0\u{3}replication_factor\0\u{3}retention_ms\0\u{3}retention_bytes\0\u{1}compacted\0\u{1}subject\0\u{1}validation\0\u{3}min_insync_replicas\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1706,6 +1747,7 @@ nonisolated extension Ganglion_V1_TopicConfig: SwiftProtobuf.Message, SwiftProto
       case 5: try { try decoder.decodeSingularBoolField(value: &self.compacted) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.subject) }()
       case 7: try { try decoder.decodeSingularEnumField(value: &self.validation) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.minInsyncReplicas) }()
       default: break
       }
     }
@@ -1733,6 +1775,9 @@ nonisolated extension Ganglion_V1_TopicConfig: SwiftProtobuf.Message, SwiftProto
     if self.validation != .none {
       try visitor.visitSingularEnumField(value: self.validation, fieldNumber: 7)
     }
+    if self.minInsyncReplicas != 0 {
+      try visitor.visitSingularUInt32Field(value: self.minInsyncReplicas, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1744,6 +1789,7 @@ nonisolated extension Ganglion_V1_TopicConfig: SwiftProtobuf.Message, SwiftProto
     if lhs.compacted != rhs.compacted {return false}
     if lhs.subject != rhs.subject {return false}
     if lhs.validation != rhs.validation {return false}
+    if lhs.minInsyncReplicas != rhs.minInsyncReplicas {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

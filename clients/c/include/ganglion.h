@@ -98,6 +98,10 @@ typedef enum ganglion_node_error {
     GANGLION_NODE_UNKNOWN_GROUP = 23,
     /** A metadata write found no controller leader (an election, or no quorum): nothing applied, retry. */
     GANGLION_NODE_NOT_CONTROLLER = 24,
+    /** The request named an older leader epoch than the partition's: refresh metadata, retry. */
+    GANGLION_NODE_FENCED_LEADER_EPOCH = 25,
+    /** An acks=all produce found fewer in-sync replicas than min-insync: not acknowledged, retry. */
+    GANGLION_NODE_NOT_ENOUGH_REPLICAS = 26,
 } ganglion_node_error;
 
 /** How many copies hold a batch before the node acknowledges it (`ganglion.v1.Acks`). */

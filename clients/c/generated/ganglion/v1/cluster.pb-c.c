@@ -682,6 +682,186 @@ void   ganglion__v1__cluster_status_response__free_unpacked
   assert(message->base.descriptor == &ganglion__v1__cluster_status_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   ganglion__v1__replica_fetch_request__init
+                     (Ganglion__V1__ReplicaFetchRequest         *message)
+{
+  static const Ganglion__V1__ReplicaFetchRequest init_value = GANGLION__V1__REPLICA_FETCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t ganglion__v1__replica_fetch_request__get_packed_size
+                     (const Ganglion__V1__ReplicaFetchRequest *message)
+{
+  assert(message->base.descriptor == &ganglion__v1__replica_fetch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ganglion__v1__replica_fetch_request__pack
+                     (const Ganglion__V1__ReplicaFetchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ganglion__v1__replica_fetch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ganglion__v1__replica_fetch_request__pack_to_buffer
+                     (const Ganglion__V1__ReplicaFetchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ganglion__v1__replica_fetch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ganglion__V1__ReplicaFetchRequest *
+       ganglion__v1__replica_fetch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ganglion__V1__ReplicaFetchRequest *)
+     protobuf_c_message_unpack (&ganglion__v1__replica_fetch_request__descriptor,
+                                allocator, len, data);
+}
+void   ganglion__v1__replica_fetch_request__free_unpacked
+                     (Ganglion__V1__ReplicaFetchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ganglion__v1__replica_fetch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ganglion__v1__replica_fetch_response__init
+                     (Ganglion__V1__ReplicaFetchResponse         *message)
+{
+  static const Ganglion__V1__ReplicaFetchResponse init_value = GANGLION__V1__REPLICA_FETCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t ganglion__v1__replica_fetch_response__get_packed_size
+                     (const Ganglion__V1__ReplicaFetchResponse *message)
+{
+  assert(message->base.descriptor == &ganglion__v1__replica_fetch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ganglion__v1__replica_fetch_response__pack
+                     (const Ganglion__V1__ReplicaFetchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ganglion__v1__replica_fetch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ganglion__v1__replica_fetch_response__pack_to_buffer
+                     (const Ganglion__V1__ReplicaFetchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ganglion__v1__replica_fetch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ganglion__V1__ReplicaFetchResponse *
+       ganglion__v1__replica_fetch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ganglion__V1__ReplicaFetchResponse *)
+     protobuf_c_message_unpack (&ganglion__v1__replica_fetch_response__descriptor,
+                                allocator, len, data);
+}
+void   ganglion__v1__replica_fetch_response__free_unpacked
+                     (Ganglion__V1__ReplicaFetchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ganglion__v1__replica_fetch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ganglion__v1__alter_partition_request__init
+                     (Ganglion__V1__AlterPartitionRequest         *message)
+{
+  static const Ganglion__V1__AlterPartitionRequest init_value = GANGLION__V1__ALTER_PARTITION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t ganglion__v1__alter_partition_request__get_packed_size
+                     (const Ganglion__V1__AlterPartitionRequest *message)
+{
+  assert(message->base.descriptor == &ganglion__v1__alter_partition_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ganglion__v1__alter_partition_request__pack
+                     (const Ganglion__V1__AlterPartitionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ganglion__v1__alter_partition_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ganglion__v1__alter_partition_request__pack_to_buffer
+                     (const Ganglion__V1__AlterPartitionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ganglion__v1__alter_partition_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ganglion__V1__AlterPartitionRequest *
+       ganglion__v1__alter_partition_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ganglion__V1__AlterPartitionRequest *)
+     protobuf_c_message_unpack (&ganglion__v1__alter_partition_request__descriptor,
+                                allocator, len, data);
+}
+void   ganglion__v1__alter_partition_request__free_unpacked
+                     (Ganglion__V1__AlterPartitionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ganglion__v1__alter_partition_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   ganglion__v1__alter_partition_response__init
+                     (Ganglion__V1__AlterPartitionResponse         *message)
+{
+  static const Ganglion__V1__AlterPartitionResponse init_value = GANGLION__V1__ALTER_PARTITION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t ganglion__v1__alter_partition_response__get_packed_size
+                     (const Ganglion__V1__AlterPartitionResponse *message)
+{
+  assert(message->base.descriptor == &ganglion__v1__alter_partition_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t ganglion__v1__alter_partition_response__pack
+                     (const Ganglion__V1__AlterPartitionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &ganglion__v1__alter_partition_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t ganglion__v1__alter_partition_response__pack_to_buffer
+                     (const Ganglion__V1__AlterPartitionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &ganglion__v1__alter_partition_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Ganglion__V1__AlterPartitionResponse *
+       ganglion__v1__alter_partition_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Ganglion__V1__AlterPartitionResponse *)
+     protobuf_c_message_unpack (&ganglion__v1__alter_partition_response__descriptor,
+                                allocator, len, data);
+}
+void   ganglion__v1__alter_partition_response__free_unpacked
+                     (Ganglion__V1__AlterPartitionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &ganglion__v1__alter_partition_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor ganglion__v1__raft_log_entry__field_descriptors[4] =
 {
   {
@@ -1779,7 +1959,7 @@ const ProtobufCMessageDescriptor ganglion__v1__controller_status__descriptor =
   (ProtobufCMessageInit) ganglion__v1__controller_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ganglion__v1__cluster_status_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ganglion__v1__cluster_status_response__field_descriptors[4] =
 {
   {
     "controller",
@@ -1817,16 +1997,29 @@ static const ProtobufCFieldDescriptor ganglion__v1__cluster_status_response__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "topics",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ganglion__V1__ClusterStatusResponse, n_topics),
+    offsetof(Ganglion__V1__ClusterStatusResponse, topics),
+    &ganglion__v1__topic_metadata__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ganglion__v1__cluster_status_response__field_indices_by_name[] = {
   2,   /* field[2] = answered_by */
   0,   /* field[0] = controller */
   1,   /* field[1] = nodes */
+  3,   /* field[3] = topics */
 };
 static const ProtobufCIntRange ganglion__v1__cluster_status_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor ganglion__v1__cluster_status_response__descriptor =
 {
@@ -1836,10 +2029,422 @@ const ProtobufCMessageDescriptor ganglion__v1__cluster_status_response__descript
   "Ganglion__V1__ClusterStatusResponse",
   "ganglion.v1",
   sizeof(Ganglion__V1__ClusterStatusResponse),
-  3,
+  4,
   ganglion__v1__cluster_status_response__field_descriptors,
   ganglion__v1__cluster_status_response__field_indices_by_name,
   1,  ganglion__v1__cluster_status_response__number_ranges,
   (ProtobufCMessageInit) ganglion__v1__cluster_status_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ganglion__v1__replica_fetch_request__field_descriptors[8] =
+{
+  {
+    "topic",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchRequest, topic),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchRequest, partition),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replica_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchRequest, replica_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leader_epoch",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchRequest, leader_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fetch_offset",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchRequest, fetch_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_fetched_epoch",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchRequest, last_fetched_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_bytes",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchRequest, max_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_wait_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchRequest, max_wait_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ganglion__v1__replica_fetch_request__field_indices_by_name[] = {
+  4,   /* field[4] = fetch_offset */
+  5,   /* field[5] = last_fetched_epoch */
+  3,   /* field[3] = leader_epoch */
+  6,   /* field[6] = max_bytes */
+  7,   /* field[7] = max_wait_ms */
+  1,   /* field[1] = partition */
+  2,   /* field[2] = replica_id */
+  0,   /* field[0] = topic */
+};
+static const ProtobufCIntRange ganglion__v1__replica_fetch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor ganglion__v1__replica_fetch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ganglion.v1.ReplicaFetchRequest",
+  "ReplicaFetchRequest",
+  "Ganglion__V1__ReplicaFetchRequest",
+  "ganglion.v1",
+  sizeof(Ganglion__V1__ReplicaFetchRequest),
+  8,
+  ganglion__v1__replica_fetch_request__field_descriptors,
+  ganglion__v1__replica_fetch_request__field_indices_by_name,
+  1,  ganglion__v1__replica_fetch_request__number_ranges,
+  (ProtobufCMessageInit) ganglion__v1__replica_fetch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ganglion__v1__replica_fetch_response__field_descriptors[7] =
+{
+  {
+    "high_watermark",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchResponse, high_watermark),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "log_start_offset",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchResponse, log_start_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "log_end_offset",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchResponse, log_end_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "diverging",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchResponse, diverging),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "diverging_epoch",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchResponse, diverging_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "diverging_end_offset",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchResponse, diverging_end_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_offset",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__ReplicaFetchResponse, next_offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ganglion__v1__replica_fetch_response__field_indices_by_name[] = {
+  3,   /* field[3] = diverging */
+  5,   /* field[5] = diverging_end_offset */
+  4,   /* field[4] = diverging_epoch */
+  0,   /* field[0] = high_watermark */
+  2,   /* field[2] = log_end_offset */
+  1,   /* field[1] = log_start_offset */
+  6,   /* field[6] = next_offset */
+};
+static const ProtobufCIntRange ganglion__v1__replica_fetch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor ganglion__v1__replica_fetch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ganglion.v1.ReplicaFetchResponse",
+  "ReplicaFetchResponse",
+  "Ganglion__V1__ReplicaFetchResponse",
+  "ganglion.v1",
+  sizeof(Ganglion__V1__ReplicaFetchResponse),
+  7,
+  ganglion__v1__replica_fetch_response__field_descriptors,
+  ganglion__v1__replica_fetch_response__field_indices_by_name,
+  1,  ganglion__v1__replica_fetch_response__number_ranges,
+  (ProtobufCMessageInit) ganglion__v1__replica_fetch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ganglion__v1__alter_partition_request__field_descriptors[6] =
+{
+  {
+    "topic",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__AlterPartitionRequest, topic),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__AlterPartitionRequest, partition),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leader",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__AlterPartitionRequest, leader),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leader_epoch",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__AlterPartitionRequest, leader_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition_epoch",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__AlterPartitionRequest, partition_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "isr",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ganglion__V1__AlterPartitionRequest, n_isr),
+    offsetof(Ganglion__V1__AlterPartitionRequest, isr),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ganglion__v1__alter_partition_request__field_indices_by_name[] = {
+  5,   /* field[5] = isr */
+  2,   /* field[2] = leader */
+  3,   /* field[3] = leader_epoch */
+  1,   /* field[1] = partition */
+  4,   /* field[4] = partition_epoch */
+  0,   /* field[0] = topic */
+};
+static const ProtobufCIntRange ganglion__v1__alter_partition_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor ganglion__v1__alter_partition_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ganglion.v1.AlterPartitionRequest",
+  "AlterPartitionRequest",
+  "Ganglion__V1__AlterPartitionRequest",
+  "ganglion.v1",
+  sizeof(Ganglion__V1__AlterPartitionRequest),
+  6,
+  ganglion__v1__alter_partition_request__field_descriptors,
+  ganglion__v1__alter_partition_request__field_indices_by_name,
+  1,  ganglion__v1__alter_partition_request__number_ranges,
+  (ProtobufCMessageInit) ganglion__v1__alter_partition_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor ganglion__v1__alter_partition_response__field_descriptors[3] =
+{
+  {
+    "isr",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Ganglion__V1__AlterPartitionResponse, n_isr),
+    offsetof(Ganglion__V1__AlterPartitionResponse, isr),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leader_epoch",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__AlterPartitionResponse, leader_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition_epoch",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__AlterPartitionResponse, partition_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ganglion__v1__alter_partition_response__field_indices_by_name[] = {
+  0,   /* field[0] = isr */
+  1,   /* field[1] = leader_epoch */
+  2,   /* field[2] = partition_epoch */
+};
+static const ProtobufCIntRange ganglion__v1__alter_partition_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor ganglion__v1__alter_partition_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "ganglion.v1.AlterPartitionResponse",
+  "AlterPartitionResponse",
+  "Ganglion__V1__AlterPartitionResponse",
+  "ganglion.v1",
+  sizeof(Ganglion__V1__AlterPartitionResponse),
+  3,
+  ganglion__v1__alter_partition_response__field_descriptors,
+  ganglion__v1__alter_partition_response__field_indices_by_name,
+  1,  ganglion__v1__alter_partition_response__number_ranges,
+  (ProtobufCMessageInit) ganglion__v1__alter_partition_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

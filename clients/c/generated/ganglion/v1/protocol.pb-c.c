@@ -2474,7 +2474,7 @@ const ProtobufCMessageDescriptor ganglion__v1__metadata_request__descriptor =
   (ProtobufCMessageInit) ganglion__v1__metadata_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ganglion__v1__partition_metadata__field_descriptors[8] =
+static const ProtobufCFieldDescriptor ganglion__v1__partition_metadata__field_descriptors[9] =
 {
   {
     "partition",
@@ -2572,6 +2572,18 @@ static const ProtobufCFieldDescriptor ganglion__v1__partition_metadata__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "partition_epoch",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__PartitionMetadata, partition_epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ganglion__v1__partition_metadata__field_indices_by_name[] = {
   6,   /* field[6] = high_watermark */
@@ -2580,13 +2592,14 @@ static const unsigned ganglion__v1__partition_metadata__field_indices_by_name[] 
   2,   /* field[2] = leader_epoch */
   5,   /* field[5] = log_start_offset */
   0,   /* field[0] = partition */
+  8,   /* field[8] = partition_epoch */
   3,   /* field[3] = replicas */
   7,   /* field[7] = size_bytes */
 };
 static const ProtobufCIntRange ganglion__v1__partition_metadata__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor ganglion__v1__partition_metadata__descriptor =
 {
@@ -2596,14 +2609,14 @@ const ProtobufCMessageDescriptor ganglion__v1__partition_metadata__descriptor =
   "Ganglion__V1__PartitionMetadata",
   "ganglion.v1",
   sizeof(Ganglion__V1__PartitionMetadata),
-  8,
+  9,
   ganglion__v1__partition_metadata__field_descriptors,
   ganglion__v1__partition_metadata__field_indices_by_name,
   1,  ganglion__v1__partition_metadata__number_ranges,
   (ProtobufCMessageInit) ganglion__v1__partition_metadata__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ganglion__v1__topic_config__field_descriptors[7] =
+static const ProtobufCFieldDescriptor ganglion__v1__topic_config__field_descriptors[8] =
 {
   {
     "partitions",
@@ -2689,9 +2702,22 @@ static const ProtobufCFieldDescriptor ganglion__v1__topic_config__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "min_insync_replicas",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__TopicConfig, min_insync_replicas),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ganglion__v1__topic_config__field_indices_by_name[] = {
   4,   /* field[4] = compacted */
+  7,   /* field[7] = min_insync_replicas */
   0,   /* field[0] = partitions */
   1,   /* field[1] = replication_factor */
   3,   /* field[3] = retention_bytes */
@@ -2702,7 +2728,7 @@ static const unsigned ganglion__v1__topic_config__field_indices_by_name[] = {
 static const ProtobufCIntRange ganglion__v1__topic_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ganglion__v1__topic_config__descriptor =
 {
@@ -2712,7 +2738,7 @@ const ProtobufCMessageDescriptor ganglion__v1__topic_config__descriptor =
   "Ganglion__V1__TopicConfig",
   "ganglion.v1",
   sizeof(Ganglion__V1__TopicConfig),
-  7,
+  8,
   ganglion__v1__topic_config__field_descriptors,
   ganglion__v1__topic_config__field_indices_by_name,
   1,  ganglion__v1__topic_config__number_ranges,
@@ -4945,7 +4971,7 @@ const ProtobufCMessageDescriptor ganglion__v1__stream_batch_header__descriptor =
   (ProtobufCMessageInit) ganglion__v1__stream_batch_header__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_number[20] =
+static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_number[22] =
 {
   { "REQUEST_KIND_UNSPECIFIED", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_UNSPECIFIED", 0 },
   { "REQUEST_KIND_PRODUCE", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_PRODUCE", 1 },
@@ -4967,12 +4993,15 @@ static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_numbe
   { "REQUEST_KIND_CONTROLLER_FETCH", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CONTROLLER_FETCH", 17 },
   { "REQUEST_KIND_NODE_HEARTBEAT", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_NODE_HEARTBEAT", 18 },
   { "REQUEST_KIND_CLUSTER_STATUS", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CLUSTER_STATUS", 19 },
+  { "REQUEST_KIND_REPLICA_FETCH", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_REPLICA_FETCH", 20 },
+  { "REQUEST_KIND_ALTER_PARTITION", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_ALTER_PARTITION", 21 },
 };
 static const ProtobufCIntRange ganglion__v1__request_kind__value_ranges[] = {
-{0, 0},{0, 20}
+{0, 0},{0, 22}
 };
-static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_name[20] =
+static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_name[22] =
 {
+  { "REQUEST_KIND_ALTER_PARTITION", 21 },
   { "REQUEST_KIND_ASK", 15 },
   { "REQUEST_KIND_CLUSTER_STATUS", 19 },
   { "REQUEST_KIND_CONTROLLER_FETCH", 17 },
@@ -4991,6 +5020,7 @@ static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_
   { "REQUEST_KIND_PRODUCE", 1 },
   { "REQUEST_KIND_RAFT", 16 },
   { "REQUEST_KIND_REGISTRY", 14 },
+  { "REQUEST_KIND_REPLICA_FETCH", 20 },
   { "REQUEST_KIND_RESET_OFFSETS", 13 },
   { "REQUEST_KIND_UNSPECIFIED", 0 },
 };
@@ -5001,15 +5031,15 @@ const ProtobufCEnumDescriptor ganglion__v1__request_kind__descriptor =
   "RequestKind",
   "Ganglion__V1__RequestKind",
   "ganglion.v1",
-  20,
+  22,
   ganglion__v1__request_kind__enum_values_by_number,
-  20,
+  22,
   ganglion__v1__request_kind__enum_values_by_name,
   1,
   ganglion__v1__request_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[25] =
+static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[27] =
 {
   { "ERROR_CODE_NONE", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NONE", 0 },
   { "ERROR_CODE_MALFORMED_REQUEST", "GANGLION__V1__ERROR_CODE__ERROR_CODE_MALFORMED_REQUEST", 1 },
@@ -5036,16 +5066,19 @@ static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[
   { "ERROR_CODE_GROUP_NOT_EMPTY", "GANGLION__V1__ERROR_CODE__ERROR_CODE_GROUP_NOT_EMPTY", 22 },
   { "ERROR_CODE_UNKNOWN_GROUP", "GANGLION__V1__ERROR_CODE__ERROR_CODE_UNKNOWN_GROUP", 23 },
   { "ERROR_CODE_NOT_CONTROLLER", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_CONTROLLER", 24 },
+  { "ERROR_CODE_FENCED_LEADER_EPOCH", "GANGLION__V1__ERROR_CODE__ERROR_CODE_FENCED_LEADER_EPOCH", 25 },
+  { "ERROR_CODE_NOT_ENOUGH_REPLICAS", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_ENOUGH_REPLICAS", 26 },
 };
 static const ProtobufCIntRange ganglion__v1__error_code__value_ranges[] = {
-{0, 0},{0, 25}
+{0, 0},{0, 27}
 };
-static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_name[25] =
+static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_name[27] =
 {
   { "ERROR_CODE_BATCH_TOO_LARGE", 8 },
   { "ERROR_CODE_BUSY", 11 },
   { "ERROR_CODE_CORRUPT_BATCH", 7 },
   { "ERROR_CODE_DUPLICATE_SEQUENCE", 13 },
+  { "ERROR_CODE_FENCED_LEADER_EPOCH", 25 },
   { "ERROR_CODE_FENCED_MEMBER_EPOCH", 16 },
   { "ERROR_CODE_GROUP_NOT_EMPTY", 22 },
   { "ERROR_CODE_INTERNAL", 21 },
@@ -5054,6 +5087,7 @@ static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_na
   { "ERROR_CODE_MALFORMED_REQUEST", 1 },
   { "ERROR_CODE_NONE", 0 },
   { "ERROR_CODE_NOT_CONTROLLER", 24 },
+  { "ERROR_CODE_NOT_ENOUGH_REPLICAS", 26 },
   { "ERROR_CODE_NOT_LEADER", 12 },
   { "ERROR_CODE_NOT_PARTITION_OWNER", 18 },
   { "ERROR_CODE_OFFSET_OUT_OF_RANGE", 10 },
@@ -5075,9 +5109,9 @@ const ProtobufCEnumDescriptor ganglion__v1__error_code__descriptor =
   "ErrorCode",
   "Ganglion__V1__ErrorCode",
   "ganglion.v1",
-  25,
+  27,
   ganglion__v1__error_code__enum_values_by_number,
-  25,
+  27,
   ganglion__v1__error_code__enum_values_by_name,
   1,
   ganglion__v1__error_code__value_ranges,

@@ -146,7 +146,17 @@ typedef enum _Ganglion__V1__RequestKind {
   /*
    * ClusterStatusRequest → ClusterStatusResponse: the controller and every node, as this node knows them.
    */
-  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CLUSTER_STATUS = 19
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CLUSTER_STATUS = 19,
+  /*
+   * ReplicaFetchRequest → ReplicaFetchResponse + one raw frame of whole batches: a follower
+   * copies its partition leader's log (cluster.proto).
+   */
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_REPLICA_FETCH = 20,
+  /*
+   * AlterPartitionRequest → AlterPartitionResponse: a partition leader asks the controller to
+   * change the partition's in-sync replicas (cluster.proto).
+   */
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_ALTER_PARTITION = 21
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GANGLION__V1__REQUEST_KIND)
 } Ganglion__V1__RequestKind;
 /*
@@ -229,7 +239,19 @@ typedef enum _Ganglion__V1__ErrorCode {
    * A metadata write found no controller leader to take it (an election is under way, or this
    * node cannot reach a quorum); nothing was applied. Retry after retry_after_ms.
    */
-  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_CONTROLLER = 24
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_CONTROLLER = 24,
+  /*
+   * The request names a leader epoch older than the partition's current one (a replica or client
+   * acting on stale metadata); refresh metadata and retry.
+   */
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_FENCED_LEADER_EPOCH = 25,
+  /*
+   * An acks=all produce found fewer in-sync replicas than the topic's min-insync: nothing was
+   * acknowledged. Refused before the append, nothing was stored; when the in-sync replicas
+   * shrank while the batch waited, the batch may be stored — an idempotent producer's retry is
+   * stored once.
+   */
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_ENOUGH_REPLICAS = 26
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GANGLION__V1__ERROR_CODE)
 } Ganglion__V1__ErrorCode;
 /*
@@ -433,10 +455,14 @@ struct  Ganglion__V1__PartitionMetadata
   int64_t log_start_offset;
   int64_t high_watermark;
   int64_t size_bytes;
+  /*
+   * Raised on every change of leader or in-sync replicas.
+   */
+  int32_t partition_epoch;
 };
 #define GANGLION__V1__PARTITION_METADATA__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ganglion__v1__partition_metadata__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, 0, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, 0, 0, 0, 0 }
 
 
 struct  Ganglion__V1__TopicConfig
@@ -461,10 +487,14 @@ struct  Ganglion__V1__TopicConfig
    */
   char *subject;
   Ganglion__V1__SchemaValidation validation;
+  /*
+   * Replicas that must hold a batch for an acks=all produce to be acknowledged; 0: min(2, R).
+   */
+  uint32_t min_insync_replicas;
 };
 #define GANGLION__V1__TOPIC_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ganglion__v1__topic_config__descriptor) \
-    , 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, GANGLION__V1__SCHEMA_VALIDATION__SCHEMA_VALIDATION_NONE }
+    , 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, GANGLION__V1__SCHEMA_VALIDATION__SCHEMA_VALIDATION_NONE, 0 }
 
 
 struct  Ganglion__V1__TopicMetadata

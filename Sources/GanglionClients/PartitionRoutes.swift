@@ -1,0 +1,109 @@
+import ClusterCore
+import Foundation
+import GanglionWire
+
+/// Where each partition's leader is, as the client last learned from metadata: its node's request
+/// and stream endpoints and its leader epoch. A route is forgotten when the node answers
+/// `NOT_LEADER` or `FENCED_LEADER_EPOCH` or cannot be reached, and learned again from any node.
+public final class PartitionRoutes: @unchecked Sendable {
+    /// A partition leader as the client reaches it.
+    public struct Route: Sendable, Hashable {
+        /// The leader's node id.
+        public var node: String
+        /// Its request endpoint (nil: the node the client was opened on).
+        public var api: String?
+        /// Its stream (PUB) endpoint.
+        public var pub: String
+        /// The leader epoch the route was learned at.
+        public var leaderEpoch: Int32
+    }
+
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var leaders: [TopicPartition: Route] = [:]
+    private var nodes: [String: Ganglion_V1_NodeMetadata] = [:]
+
+    /// The route of a partition, if known.
+    public func route(_ topic: String, _ partition: UInt32) -> Route? {
+        lock.withLock { leaders[TopicPartition(topic, Int32(partition))] }
+    }
+
+    /// Forgets the route of a partition (its leader refused or could not be reached).
+    public func forget(_ topic: String, _ partition: UInt32) {
+        _ = lock.withLock { leaders.removeValue(forKey: TopicPartition(topic, Int32(partition))) }
+    }
+
+    /// The request endpoints of every node known, to ask for metadata when the first fails.
+    var knownEndpoints: [String] { lock.withLock { nodes.values.map(\.apiEndpoint).filter { !$0.isEmpty }.sorted() } }
+
+    /// Learns the leaders in a metadata answer; returns the other nodes' request endpoints.
+    /// The answering node is `metadata.nodes.first`: partitions it leads route to the client's own connection.
+    @discardableResult
+    func learn(_ metadata: Ganglion_V1_MetadataResponse, answeredBy bootstrap: Bool) -> [String] {
+        lock.withLock {
+            for node in metadata.nodes { nodes[node.id] = node }
+            let answering = metadata.nodes.first?.id
+            for topic in metadata.topics {
+                for partition in topic.partitions {
+                    let key = TopicPartition(topic.name, Int32(partition.partition))
+                    guard !partition.leader.isEmpty, let node = nodes[partition.leader] else {
+                        leaders[key] = nil
+                        continue
+                    }
+                    // A cluster of one: the client's own connection. Several: the leader's
+                    // endpoint, on a connection that fails fast when the node is down.
+                    let own = bootstrap && partition.leader == answering && metadata.nodes.count == 1
+                    leaders[key] = Route(node: node.id, api: own ? nil : node.apiEndpoint, pub: node.pubEndpoint, leaderEpoch: partition.leaderEpoch)
+                }
+            }
+            return nodes.values.map(\.apiEndpoint).filter { !$0.isEmpty }
+        }
+    }
+}
+
+extension GanglionClient {
+    /// The leader of a partition (from the routes, or fresh metadata when unknown or `refresh`).
+    public func leader(of topic: String, partition: UInt32, refresh: Bool = false) async throws -> PartitionRoutes.Route {
+        if !refresh, let route = routes.route(topic, partition) { return route }
+        try await refreshRoutes(topics: [topic])
+        guard let route = routes.route(topic, partition) else {
+            throw GanglionError(code: .notLeader, message: "\(topic)-\(partition) has no leader now (an election is under way, or no in-sync replica is alive); retry",
+                                retryAfterMilliseconds: 100)
+        }
+        return route
+    }
+
+    /// Asks for the metadata of `topics` — the node the client was opened on first, then any
+    /// other node known — and learns their leaders.
+    public func refreshRoutes(topics: [String]) async throws {
+        var request = Ganglion_V1_MetadataRequest()
+        request.topics = topics
+        var lastError: (any Error)?
+        // The nodes known (on connections that fail fast when a node is down), else the client's own.
+        let known = routes.knownEndpoints
+        for node in known.isEmpty ? [nil] : known.map(Optional.some) + [nil] {
+            do {
+                let frames = try await call(.metadata, request, timeout: .seconds(1), to: node)
+                guard let first = frames.first else { continue }
+                let metadata = try first.withUnsafeBytes { try Ganglion_V1_MetadataResponse(serializedBytes: Data($0)) }
+                connect(to: routes.learn(metadata, answeredBy: node == nil || node == endpoint))
+                if let unknown = metadata.unknownTopics.first {
+                    throw GanglionError(code: .unknownTopic, message: "topic \(unknown) does not exist")
+                }
+                return
+            } catch let error as GanglionError where error.code == .unknownTopic {
+                throw error
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? GanglionError(code: .timeout, message: "no node answered a metadata request")
+    }
+
+    /// Whether an error means the request went to a node that does not lead the partition (now):
+    /// the route is stale; nothing was stored.
+    static func isStaleRoute(_ error: any Error) -> Bool {
+        guard let error = error as? GanglionError else { return false }
+        return error.code == .notLeader || error.code == .fencedLeaderEpoch
+    }
+}
