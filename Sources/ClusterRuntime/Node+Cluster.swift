@@ -12,6 +12,12 @@ extension Node {
         return (view.leader, view.term, cluster.isLeader)
     }
 
+    /// The log end of this node's copy of a partition (nil: no such topic here).
+    public func partitionLogEnd(_ key: TopicPartition) throws -> Int64? {
+        guard let configuration = metadataState.topics[key.topic] else { return nil }
+        return try logs.log(key, configuration: configuration).logEndOffset
+    }
+
     /// Whether this node sends metadata writes to another node (clustered, and not the controller leader).
     public var forwardsMetadataWrites: Bool { cluster.isClustered && !cluster.isLeader }
 

@@ -62,6 +62,9 @@ extension NodeAPI {
             let requested = config.replicationFactor
             decide = { state in
                 let alive = state.nodes.values.filter { $0.state == .alive }.map(\.id)
+                guard !alive.isEmpty else {
+                    throw ProtocolFailure(.busy, "topic \(name): no node has registered with the controller yet (the cluster is starting); retry in a moment")
+                }
                 configuration.replicationFactor = requested > 0 ? Int32(clamping: requested) : Int32(max(1, min(3, alive.count)))
                 if let minimum = configuration.minInSyncReplicas, minimum > configuration.replicationFactor {
                     throw ProtocolFailure(.invalidConfig, "topic \(name): min-insync \(minimum) exceeds the replication factor \(configuration.replicationFactor)")

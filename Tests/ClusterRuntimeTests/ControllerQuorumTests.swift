@@ -24,6 +24,7 @@ final class ControllerQuorumTests: XCTestCase {
         defer { cluster.stopAll() }
         let leader = try await cluster.agreedLeader()
         XCTAssertTrue(cluster.voterIDs.contains(leader))
+        try await cluster.waitForAll("every node registered") { $0.metadataState.nodes.count == 4 }
         // A write sent to the observer is forwarded to the leader; every node applies it.
         let client = try GanglionClient(endpoint: cluster.api("o1"), timeout: .seconds(10))
         defer { client.close() }
@@ -107,6 +108,8 @@ final class ControllerQuorumTests: XCTestCase {
         let cluster = try TestCluster(voters: 3, observers: 1, root: directory) { $0.controller.snapshotEvery = 20 }
         defer { cluster.stopAll() }
         let leader = try await cluster.agreedLeader()
+        // Topics are placed on registered nodes: the survivors register first.
+        try await cluster.waitForAll("every node registered") { $0.metadataState.nodes.count == 4 }
         let behind = cluster.voterIDs.first { $0 != leader }!
         cluster.stop(behind)
         cluster.stop("o1")

@@ -35,6 +35,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Measure the controller instead: topic create and schema register latency through 3 voters (to the leader and to a follower) beside a cluster of one.")
     var controller = false
     @Option(help: "Writes of each kind per controller setup.") var controllerWrites = 200
+    @Flag(help: "Measure the cost of replication instead: produce events/s to RF 1 and RF 3 topics (acks=all) on a cluster of three node processes, their ratio, and acks=all ack latency at a fixed rate.")
+    var replication = false
+    @Option(help: "The fsync policy of the --replication nodes (batch: fsync before every ack, the default; interval).") var replicationFsync = "batch"
+
     @Flag(help: "Measure HTTP ingest instead: events/s accepted over POST /v1/topics/T/events (one binary-mode event per request, and batches), beside the ZeroMQ produce figure of the same run.")
     var http = false
     @Option(help: "Kept-alive HTTP connections of the --http run.") var httpConnections = 4
@@ -75,6 +79,18 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if http {
             return try await measureHTTP()
+        }
+        if replication {
+            let workload = BenchWorkload(runs: quick ? 1 : runs, produceSeconds: quick ? 1 : produceSeconds, producers: producers, batch: batch,
+                                         window: window, consumeEvents: 0, latencySeconds: quick ? 1 : latencySeconds, rate: rate)
+            let benchmark = ReplicationBenchmark(workload: workload, sizes: parsedSizes, fsync: replicationFsync)
+            let figures = try await benchmark.run()
+            print(ReplicationBenchmark.lines(figures, workload: workload, fsync: replicationFsync).joined(separator: "\n"))
+            if let json {
+                try ReplicationBenchmark.json(figures, workload: workload, fsync: replicationFsync).write(to: URL(fileURLWithPath: json))
+                FileHandle.standardError.write(Data("figures written to \(json)\n".utf8))
+            }
+            return
         }
         if agents {
             let node = endpoint == nil ? try BenchNodeProcess(fsync: "interval") : nil

@@ -19,7 +19,7 @@ struct ControllerBenchmark {
         let baseline = try await measure(endpoint: single.api, label: "a cluster of one")
         lines += baseline.lines
 
-        let ports = try Self.freePorts(3)
+        let ports = try freeBenchPorts(3)
         let voters = ports.enumerated().map { "v\($0.offset + 1)@127.0.0.1:\($0.element)" }.joined(separator: ",")
         var nodes: [BenchNodeProcess] = []
         defer { nodes.forEach { $0.stop() } }
@@ -100,24 +100,5 @@ struct ControllerBenchmark {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw GanglionError(code: .timeout, message: "the three voters did not agree on a leader within 20 s")
-    }
-
-    /// Loopback ports the OS chose (free when this returns).
-    private static func freePorts(_ count: Int) throws -> [Int] {
-        var descriptors: [Int32] = []
-        defer { descriptors.forEach { close($0) } }
-        return try (0..<count).map { _ in
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            descriptors.append(descriptor)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-            }
-            guard bound else { throw GanglionError(code: .internal, message: "could not choose a loopback port: errno \(errno)") }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
     }
 }

@@ -1,0 +1,177 @@
+import EventLog
+import Foundation
+import Ganglion
+import GanglionWire
+
+/// `ganglion bench --replication`: the cost of replication on a cluster of three node
+/// processes on this machine (three controller voters, fsync per batch on every replica):
+/// produce throughput to RF 1 and RF 3 topics, both `acks=all`, in the same run, their ratio, and
+/// the `acks=all` acknowledgement latency at a fixed rate for both.
+struct ReplicationBenchmark {
+    let workload: BenchWorkload
+    let sizes: [Int]
+    /// The fsync policy of the three nodes.
+    let fsync: String
+
+    /// One size's figures: events/s (median of runs) and ack latency (µs).
+    struct Figures {
+        var rf1: [Double] = []
+        var rf3: [Double] = []
+        var latency: [String: (p50: Double, p99: Double)] = [:]
+    }
+
+    /// Runs the measurement; returns the figures per size.
+    func run() async throws -> [Int: Figures] {
+        let ports = try freeBenchPorts(3)
+        let voters = ports.enumerated().map { "r\($0.offset + 1)@127.0.0.1:\($0.element)" }.joined(separator: ",")
+        var nodes: [BenchNodeProcess] = []
+        defer { nodes.forEach { $0.stop() } }
+        for (index, port) in ports.enumerated() {
+            nodes.append(try BenchNodeProcess(fsync: fsync, api: "tcp://127.0.0.1:\(port)",
+                                              extra: ["--node-id", "r\(index + 1)", "--voters", voters, "--no-demo"]))
+        }
+        let client = try GanglionClient(endpoint: nodes[0].api, timeout: .seconds(20))
+        defer { client.close() }
+        // Every node registered, so RF 3 can be placed.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let status = try? await client.clusterStatus(timeout: .seconds(2)), status.nodes.filter({ $0.state == "alive" }).count == 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        var figures: [Int: Figures] = [:]
+        for size in sizes {
+            var entry = Figures()
+            for _ in 0..<workload.runs {
+                entry.rf1.append(try await produce(client, replicationFactor: 1, size: size))
+                entry.rf3.append(try await produce(client, replicationFactor: 3, size: size))
+            }
+            for factor in [1, 3] { entry.latency["rf\(factor)"] = try await latency(client, replicationFactor: factor, size: size) }
+            figures[size] = entry
+        }
+        return figures
+    }
+
+    private func topic(_ client: GanglionClient, replicationFactor: Int, partitions: UInt32) async throws -> String {
+        let name = "bench-rf\(replicationFactor)-\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try await client.createTopic(name, partitions: partitions, retentionMilliseconds: 0, replicationFactor: UInt32(replicationFactor),
+                                         minInSync: replicationFactor == 1 ? 1 : 2)
+        // Every partition's leader and ISR known before the clock starts.
+        for partition in 0..<partitions { _ = try await client.leader(of: name, partition: partition, refresh: true) }
+        return name
+    }
+
+    private func batchBytes(size: Int, count: Int) -> [UInt8] {
+        var builder = RecordBatchBuilder()
+        for index in 0..<count {
+            builder.append(key: Array("k\(index % 64)".utf8), value: (0..<size).map { _ in UInt8.random(in: 0...255) }, timestamp: 1)
+        }
+        return builder.build()
+    }
+
+    /// Acknowledged events/s: `producers` × (window / batch) requests in flight, round-robin over
+    /// four partitions (leaders spread over the three nodes), `acks=all`.
+    private func produce(_ client: GanglionClient, replicationFactor: Int, size: Int) async throws -> Double {
+        let name = try await topic(client, replicationFactor: replicationFactor, partitions: 4)
+        defer { Task { try? await client.deleteTopic(name) } }
+        let bytes = batchBytes(size: size, count: workload.batch)
+        let inFlight = max(1, workload.window / workload.batch)
+        let start = ContinuousClock.now.advanced(by: workload.warmup)
+        let end = start.advanced(by: .seconds(workload.produceSeconds))
+        let batch = workload.batch
+        let counted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<(workload.producers * inFlight) {
+                group.addTask {
+                    var acknowledged = 0
+                    var partition = UInt32(worker % 4)
+                    while ContinuousClock.now < end {
+                        try await client.produce(topic: name, partition: partition, batch: bytes, acks: .all)
+                        let now = ContinuousClock.now
+                        if now >= start && now < end { acknowledged += batch }
+                        partition = (partition + 1) % 4
+                    }
+                    return acknowledged
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        return Double(counted) / workload.produceSeconds
+    }
+
+    /// p50 and p99 (µs) of the `acks=all` acknowledgement of single-event batches sent at
+    /// `rate`/s to one partition.
+    private func latency(_ client: GanglionClient, replicationFactor: Int, size: Int) async throws -> (p50: Double, p99: Double) {
+        let name = try await topic(client, replicationFactor: replicationFactor, partitions: 1)
+        defer { Task { try? await client.deleteTopic(name) } }
+        let bytes = batchBytes(size: size, count: 1)
+        let rate = min(workload.rate, 2_000)
+        let interval = Duration.nanoseconds(1_000_000_000 / rate)
+        let end = ContinuousClock.now + .seconds(workload.latencySeconds)
+        let samples = SampleBox()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = ContinuousClock.now
+            while next < end {
+                let sent = next
+                group.addTask {
+                    try await client.produce(topic: name, partition: 0, batch: bytes, acks: .all)
+                    await samples.add(Double((ContinuousClock.now - sent) / .microseconds(1)))
+                }
+                next += interval
+                if next > ContinuousClock.now { try await Task.sleep(until: next) }
+            }
+            try await group.waitForAll()
+        }
+        let sorted = await samples.values.sorted()
+        guard !sorted.isEmpty else { return (0, 0) }
+        return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))])
+    }
+
+    /// The report's lines.
+    static func lines(_ figures: [Int: Figures], workload: BenchWorkload, fsync: String) -> [String] {
+        var lines = ["== ganglion bench --replication: 3 node processes on this machine (fsync \(fsync) on every replica), acks=all, medians of \(workload.runs) run(s) =="]
+        for size in figures.keys.sorted() {
+            let entry = figures[size]!
+            let rf1 = median(entry.rf1), rf3 = median(entry.rf3)
+            lines.append(String(format: "%5d B  RF 1: %10.0f events/s   RF 3: %10.0f events/s   RF3/RF1 %.2f×", size, rf1, rf3, rf3 / rf1))
+            lines.append("         runs RF 1: " + entry.rf1.map { String(format: "%.0f", $0) }.joined(separator: " / ")
+                         + "   RF 3: " + entry.rf3.map { String(format: "%.0f", $0) }.joined(separator: " / "))
+            for factor in ["rf1", "rf3"] {
+                if let latency = entry.latency[factor] {
+                    lines.append(String(format: "         acks=all ack latency %@ at a fixed rate: p50 %.0f µs, p99 %.0f µs", factor.uppercased(), latency.p50, latency.p99))
+                }
+            }
+        }
+        return lines
+    }
+
+    /// The peer benchmark's document: figures `produce-rf1` and `produce-rf3`.
+    static func json(_ figures: [Int: Figures], workload: BenchWorkload, fsync: String) throws -> Data {
+        var results: [String: [String: Any]] = ["produce-rf1": [:], "produce-rf3": [:]]
+        for (size, entry) in figures {
+            results["produce-rf1"]![String(size)] = ["unit": "events/s", "median": median(entry.rf1), "runs": entry.rf1]
+            results["produce-rf3"]![String(size)] = ["unit": "events/s", "median": median(entry.rf3), "runs": entry.rf3]
+        }
+        let document: [String: Any] = [
+            "schema": "ganglion-peer-bench/1",
+            "created": ISO8601DateFormatter().string(from: Date()),
+            "host": ["cpus": ProcessInfo.processInfo.activeProcessorCount],
+            "workload": ["runs": workload.runs, "produce_s": workload.produceSeconds, "producers": workload.producers,
+                         "batch": workload.batch, "window": workload.window],
+            "systems": ["ganglion": [
+                "label": "Ganglion", "server": "ganglion node \(GanglionVersion.current) ×3", "client": "Ganglion Swift client",
+                "config": "3 node processes, fsync \(fsync) on every replica, acks=all (all in-sync replicas, min-insync 2)", "results": results,
+            ] as [String: Any]],
+        ]
+        return try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    private static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+}
+
+/// Latency samples from many tasks.
+actor SampleBox {
+    private(set) var values: [Double] = []
+    func add(_ value: Double) { values.append(value) }
+}
