@@ -66,6 +66,7 @@ extension NodeAPI {
                     throw ProtocolFailure(.busy, "topic \(name): no node has registered with the controller yet (the cluster is starting); retry in a moment")
                 }
                 configuration.replicationFactor = requested > 0 ? Int32(clamping: requested) : Int32(max(1, min(3, alive.count)))
+                configuration.topicID = UUID().uuidString.lowercased()
                 if let minimum = configuration.minInSyncReplicas, minimum > configuration.replicationFactor {
                     throw ProtocolFailure(.invalidConfig, "topic \(name): min-insync \(minimum) exceeds the replication factor \(configuration.replicationFactor)")
                 }

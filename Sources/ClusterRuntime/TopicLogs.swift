@@ -8,6 +8,8 @@ final class TopicLogs: @unchecked Sendable {
     // `open` is guarded by `lock`; each PartitionLog is thread-safe itself.
     private let lock = NSLock()
     private var open: [TopicPartition: PartitionLog] = [:]
+    /// The topic id each open log belongs to (nil: a topic without one).
+    private var openIDs: [TopicPartition: String] = [:]
     private let directory: String
     /// Where deleted partitions wait for their removal in the background.
     private let trash: String
@@ -36,7 +38,9 @@ final class TopicLogs: @unchecked Sendable {
     /// The log of a partition of a topic configured as `configuration`.
     func log(_ partition: TopicPartition, configuration: TopicConfiguration) throws -> PartitionLog {
         try lock.withLock {
-            if let log = open[partition] { return log }
+            if let log = open[partition], openIDs[partition] == configuration.topicID { return log }
+            if let stale = open.removeValue(forKey: partition) { stale.discard() }
+            if let id = configuration.topicID { try claim(partition, for: id) }
             var settings = LogConfiguration()
             settings.durability = durability
             settings.faults = faults
@@ -49,8 +53,23 @@ final class TopicLogs: @unchecked Sendable {
             // partition's high watermark comes from its leader and in-sync replicas.)
             if !replicated(partition.topic) { log.advanceHighWatermark(to: log.logEndOffset) }
             open[partition] = log
+            openIDs[partition] = configuration.topicID
             return log
         }
+    }
+
+    /// Makes the partition's directory belong to topic `id`: one left by an earlier topic of the
+    /// same name (deleted while this node was away, or not yet removed) is moved to the trash.
+    private func claim(_ partition: TopicPartition, for id: String) throws {
+        let directory = path(of: partition), marker = directory + "/topic-id"
+        if FileManager.default.fileExists(atPath: directory) {
+            let recorded = (try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if recorded == id { return }
+            let aside = "\(trash)/\(UUID().uuidString)"
+            if rename(directory, aside) == 0 { removeInBackground([aside]) } else { try FileManager.default.removeItem(atPath: directory) }
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data((id + "\n").utf8).write(to: URL(fileURLWithPath: marker), options: .atomic)
     }
 
     /// Applies retention (and compaction, for compacted topics) to every open log; returns the
@@ -78,6 +97,7 @@ final class TopicLogs: @unchecked Sendable {
                 let partition = TopicPartition(topic, index)
                 // Discarded before its directory moves: the old log object never writes again.
                 open.removeValue(forKey: partition)?.discard()
+                openIDs[partition] = nil
                 let from = path(of: partition), to = "\(trash)/\(UUID().uuidString)"
                 guard FileManager.default.fileExists(atPath: from) else { continue }
                 if rename(from, to) == 0 {
@@ -103,6 +123,7 @@ final class TopicLogs: @unchecked Sendable {
         lock.withLock {
             for log in open.values { try? log.close() }
             open = [:]
+            openIDs = [:]
         }
     }
 

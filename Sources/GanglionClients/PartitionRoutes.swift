@@ -65,7 +65,16 @@ extension GanglionClient {
     /// The leader of a partition (from the routes, or fresh metadata when unknown or `refresh`).
     public func leader(of topic: String, partition: UInt32, refresh: Bool = false) async throws -> PartitionRoutes.Route {
         if !refresh, let route = routes.route(topic, partition) { return route }
-        try await refreshRoutes(topics: [topic])
+        // A topic just created may not have reached the node asked yet: asked again for a moment.
+        let patience = ContinuousClock.now + .seconds(2)
+        while true {
+            do {
+                try await refreshRoutes(topics: [topic])
+                break
+            } catch let error as GanglionError where error.code == .unknownTopic && ContinuousClock.now < patience {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
         guard let route = routes.route(topic, partition) else {
             throw GanglionError(code: .notLeader, message: "\(topic)-\(partition) has no leader now (an election is under way, or no in-sync replica is alive); retry",
                                 retryAfterMilliseconds: 100)

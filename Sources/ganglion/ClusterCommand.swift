@@ -52,6 +52,14 @@ struct ClusterCommand: AsyncParsableCommand {
                     ["id": node.id, "voter": node.voter, "state": node.state, "api": node.api, "pub": node.pub, "http": node.http,
                      "incarnation": node.incarnation]
                 },
+                "topics": status.topics.map { topic -> [String: Any] in
+                    ["name": topic.name, "replicationFactor": topic.config.replicationFactor, "minInsync": topic.config.minInsyncReplicas,
+                     "partitions": topic.partitions.map { partition -> [String: Any] in
+                         ["partition": partition.partition, "leader": partition.leader.isEmpty ? NSNull() : partition.leader as Any,
+                          "replicas": partition.replicas, "isr": partition.inSyncReplicas, "leaderEpoch": partition.leaderEpoch,
+                          "partitionEpoch": partition.partitionEpoch, "highWatermark": partition.highWatermark]
+                     }]
+                },
             ]
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
             return String(decoding: data, as: UTF8.self)
@@ -69,6 +77,18 @@ struct ClusterCommand: AsyncParsableCommand {
                 lines.append(node.id.padding(toLength: 16, withPad: " ", startingAt: 0)
                     + (node.voter ? "voter    " : "observer ") + node.state.padding(toLength: 10, withPad: " ", startingAt: 0)
                     + node.api.padding(toLength: 27, withPad: " ", startingAt: 0) + node.pub.padding(toLength: 27, withPad: " ", startingAt: 0) + node.http)
+            }
+            if !status.topics.isEmpty {
+                lines += ["", "TOPIC".padding(toLength: 24, withPad: " ", startingAt: 0) + "PARTITION  LEADER          LEADER-EPOCH  ISR / REPLICAS"]
+                for topic in status.topics {
+                    for partition in topic.partitions {
+                        lines.append(topic.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                            + "\(partition.partition)".padding(toLength: 11, withPad: " ", startingAt: 0)
+                            + (partition.leader.isEmpty ? "none" : partition.leader).padding(toLength: 16, withPad: " ", startingAt: 0)
+                            + "\(partition.leaderEpoch)".padding(toLength: 14, withPad: " ", startingAt: 0)
+                            + "\(partition.inSyncReplicas.joined(separator: ",")) / \(partition.replicas.joined(separator: ","))")
+                    }
+                }
             }
             return lines.joined(separator: "\n")
         }

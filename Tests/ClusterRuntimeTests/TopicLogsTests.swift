@@ -25,6 +25,28 @@ final class TopicLogsTests: XCTestCase {
         XCTAssertGreaterThan(log.logStartOffset, 0)
     }
 
+    func testAReplicaLogOfAnEarlierTopicOfTheSameNameIsNeverTakenForTheNewOne() throws {
+        // A node away while a replicated topic was deleted and made again keeps the old
+        // partition's directory: opened for the new topic (another topic id), it starts empty.
+        let directory = NSTemporaryDirectory() + "ganglion-topiclogs-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var first = TopicConfiguration(partitions: 1)
+        first.topicID = "first"
+        var builder = RecordBatchBuilder()
+        builder.append(key: nil, value: [1, 2, 3], timestamp: 1)
+        do {
+            let logs = try TopicLogs(dataDirectory: directory, durability: .everyBatch, replicated: { _ in true })
+            try logs.log(TopicPartition("orders", 0), configuration: first).append(builder.build())
+            logs.closeAll()
+        }
+        let logs = try TopicLogs(dataDirectory: directory, durability: .everyBatch, replicated: { _ in true })
+        defer { logs.closeAll() }
+        XCTAssertEqual(try logs.log(TopicPartition("orders", 0), configuration: first).logEndOffset, 1, "the same topic keeps its log")
+        var second = first
+        second.topicID = "second"
+        XCTAssertEqual(try logs.log(TopicPartition("orders", 0), configuration: second).logEndOffset, 0, "a new topic of the same name starts empty")
+    }
+
     func testADeletedTopicIsGoneAtOnceAndRemovedInTheBackground() throws {
         let directory = NSTemporaryDirectory() + "ganglion-topiclogs-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -16,6 +16,9 @@ public struct TopicConfiguration: Sendable, Hashable, Codable {
     public var validation: SchemaValidationMode?
     /// The fewest in-sync replicas with which an `acks=all` produce is acknowledged (nil: min(2, R)).
     public var minInSyncReplicas: Int32?
+    /// Tells this topic from an earlier one of the same name (set on a cluster of several): a
+    /// replica's log kept from a deleted topic is never taken for the new one's.
+    public var topicID: String?
 
     /// A configuration; defaults keep records for 7 days, one replica, no schema checks.
     public init(partitions: Int32, replicationFactor: Int32 = 1, retentionMilliseconds: Int64? = 7 * 24 * 3_600_000,

@@ -88,6 +88,12 @@ final class ReplicaManager: @unchecked Sendable {
         }
         for replica in endedLeaders { replica.stop() }
         for replica in endedFollowers { replica.stop() }
+        // A topic that is gone: its replicas' logs go too (as on the node that deleted it).
+        var gone: [String: Int32] = [:]
+        for key in endedLeaders.map(\.key) + endedFollowers.map(\.key) where state.topics[key.topic] == nil {
+            gone[key.topic] = max(gone[key.topic] ?? 0, key.partition + 1)
+        }
+        for (topic, partitions) in gone { logs.delete(topic: topic, partitions: partitions) }
     }
 
     private func becomeLeader(_ key: TopicPartition, log: PartitionLog, state: PartitionState, minInSync: Int) {
