@@ -217,8 +217,7 @@ public final class Node: Sendable {
             maintain(owner)
             // Each group's lag per partition, as a gauge for /metrics.
             func reportLag(_ owner: SocketLoop.Owner) {
-                let topics = metadata.state.topics
-                groups.reportLag { partition in topics[partition.topic].flatMap { try? logs.log(partition, configuration: $0).highWatermark } }
+                groups.reportLag { api.knownHighWatermark($0) }
                 owner.schedule(after: .seconds(5)) { reportLag($0) }
             }
             reportLag(owner)

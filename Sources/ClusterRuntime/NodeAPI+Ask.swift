@@ -81,6 +81,11 @@ extension NodeAPI {
         produce.partition = partition
         produce.acks = acks
         let frames = [Frame(try header.serializedBytes() as [UInt8]), Frame(try produce.serializedBytes() as [UInt8]), Frame(batch)]
+        // A replicated partition led by another node: the batch goes to its leader.
+        let key = TopicPartition(topic, Int32(partition))
+        if let state = placement(key), replicas?.leader(for: key)?.leaderEpoch != state.leaderEpoch {
+            return try await storeAtLeader(key, frames: Array(frames.dropFirst()))
+        }
         let publish = self.publish
         let response: [Frame] = await withCheckedContinuation { continuation in
             handle(frames[...]) { response, stream in
@@ -95,5 +100,50 @@ extension NodeAPI {
         guard response.count >= 2 else { throw ProtocolFailure(.internal, "the produce answer for \(topic)[\(partition)] has no body") }
         let body = try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }
         return body.baseOffset
+    }
+
+    /// Sends a produce (body and batch frames) to the leader of a replicated partition this node
+    /// does not lead, following the leader as it moves, for up to 10 s; returns the base offset.
+    func storeAtLeader(_ key: TopicPartition, frames: [Frame]) async throws -> Int64 {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var last = ProtocolFailure(.notLeader, "\(key.topic)-\(key.partition) has no leader now")
+        while ContinuousClock.now < deadline {
+            let state = placement(key)
+            if let state, state.leader == nodeID, replicas?.leader(for: key)?.leaderEpoch == state.leaderEpoch {
+                var header = Ganglion_V1_RequestHeader()
+                header.kind = .produce
+                header.version = 1
+                let local = [Frame(try header.serializedBytes() as [UInt8])] + frames
+                let response: [Frame] = await withCheckedContinuation { continuation in
+                    handle(local[...]) { response, stream in
+                        if let stream { self.publish(stream) }
+                        continuation.resume(returning: response)
+                    }
+                }
+                return try Self.baseOffset(response, key)
+            }
+            if let leader = state?.leader, leader != nodeID, let endpoint = metadata.state.nodes[leader]?.api, let requests = cluster.requests {
+                let reply: Result<[Frame], ProtocolFailure> = await withCheckedContinuation { continuation in
+                    requests.request(endpoint, kind: .produce, frames: frames, timeout: .seconds(5)) { continuation.resume(returning: $0) }
+                }
+                do {
+                    return try Self.baseOffset(try reply.get(), key)
+                } catch let failure as ProtocolFailure where failure.code == .notLeader || failure.code == .fencedLeaderEpoch {
+                    last = failure
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw last
+    }
+
+    /// The base offset of a produce answer, or its error.
+    static func baseOffset(_ response: [Frame], _ key: TopicPartition) throws -> Int64 {
+        guard let first = response.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+            throw ProtocolFailure(.internal, "the batch for \(key.topic)[\(key.partition)] got no answer")
+        }
+        guard answer.error == .none else { throw ProtocolFailure(answer.error, answer.errorMessage) }
+        guard response.count >= 2 else { throw ProtocolFailure(.internal, "the produce answer for \(key.topic)[\(key.partition)] has no body") }
+        return try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }.baseOffset
     }
 }

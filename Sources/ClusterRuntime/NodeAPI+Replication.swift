@@ -14,6 +14,32 @@ extension NodeAPI {
         return states[Int(key.partition)]
     }
 
+    /// A partition's high watermark as this node knows it: exact on its leader (or on a cluster of
+    /// one), this node's copy's on a follower, nil where this node holds no copy — no empty log
+    /// is opened for a partition held elsewhere.
+    func knownHighWatermark(_ partition: TopicPartition) -> Int64? {
+        let state = metadata.state
+        guard let configuration = state.topics[partition.topic], partition.partition >= 0, partition.partition < configuration.partitions else { return nil }
+        if let placed = state.partitions[partition.topic], Int(partition.partition) < placed.count,
+           !placed[Int(partition.partition)].replicas.contains(nodeID) {
+            return nil
+        }
+        return try? logs.log(partition, configuration: configuration).highWatermark
+    }
+
+    /// The highest offset a group may commit for a partition: its high watermark where this node
+    /// leads it; no bound but the partition's existence where another node does (only the leader
+    /// knows the high watermark exactly; a follower's lags it); nil for no such partition.
+    func commitBound(_ partition: TopicPartition) -> Int64? {
+        let state = metadata.state
+        guard let configuration = state.topics[partition.topic], partition.partition >= 0, partition.partition < configuration.partitions else { return nil }
+        if let placed = state.partitions[partition.topic], Int(partition.partition) < placed.count {
+            guard let replica = replicas?.leader(for: partition), replica.leaderEpoch == placed[Int(partition.partition)].leaderEpoch else { return .max }
+            return replica.highWatermark
+        }
+        return try? logs.log(partition, configuration: configuration).highWatermark
+    }
+
     /// The leadership this node holds of a replicated partition, or the NOT_LEADER refusal that
     /// names who leads it.
     func leadership(_ key: TopicPartition, state: PartitionState) throws -> LeaderReplica {
@@ -103,20 +129,27 @@ extension NodeAPI {
             do {
                 let next = try PartitionLeadership.alterISR(recorded, from: request.leader, leaderEpoch: request.leaderEpoch,
                                                             partitionEpoch: request.partitionEpoch, isr: alive)
+                // Nothing to change (a replica asked back in is not alive): nothing is written.
+                guard next.isr != recorded.isr else { throw UnchangedISR(state: recorded) }
                 return .partitionChanged(PartitionChange(topic: key.topic, partition: key.partition, state: next))
             } catch let error as MetadataError {
                 throw ProtocolFailure(error.code == .staleEpoch ? .fencedLeaderEpoch : .invalidConfig, error.message)
             }
         }) { result in
-            respond(Self.reply(requestID, result.map { record -> Ganglion_V1_AlterPartitionResponse in
+            func answer(_ state: PartitionState) -> Ganglion_V1_AlterPartitionResponse {
                 var response = Ganglion_V1_AlterPartitionResponse()
-                if case .partitionChanged(let change) = record {
-                    response.isr = change.state.isr
-                    response.leaderEpoch = change.state.leaderEpoch
-                    response.partitionEpoch = change.state.partitionEpoch
-                }
+                response.isr = state.isr
+                response.leaderEpoch = state.leaderEpoch
+                response.partitionEpoch = state.partitionEpoch
                 return response
-            }.mapError(Self.metadataFailure)), nil)
+            }
+            switch result {
+            case .success(.partitionChanged(let change)): respond(Self.reply(requestID, .success(answer(change.state))), nil)
+            case .failure(let unchanged as UnchangedISR): respond(Self.reply(requestID, .success(answer(unchanged.state))), nil)
+            case .success(let record): respond(Self.error(requestID, .internal, "unreachable: \(record) answers an ISR change"), nil)
+            case .failure(let error):
+                respond(Self.reply(requestID, Result<Ganglion_V1_AlterPartitionResponse, any Error>.failure(Self.metadataFailure(error))), nil)
+            }
         }
     }
 
@@ -147,4 +180,9 @@ extension NodeAPI {
             completion(.success(response))
         }
     }
+}
+
+/// An ISR change that changes nothing: answered with the recorded state, nothing written.
+struct UnchangedISR: Error {
+    let state: PartitionState
 }

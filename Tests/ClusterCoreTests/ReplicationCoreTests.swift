@@ -133,4 +133,14 @@ final class PendingISRTests: XCTestCase {
         tracker.followerFetched("g", offset: 20, now: 301)
         XCTAssertEqual(tracker.highWatermark, 10, "the first request (adding f) may still be applied: f must hold the records too")
     }
+
+    func testAFollowerThatStoppedFetchingIsNotAskedBackIntoTheISR() {
+        // Out of the ISR, caught up once, then its node died: on a quiet partition its last
+        // position still equals the leader's log end, yet the leader must not keep asking the
+        // controller to take it back (each ask was a metadata write).
+        var tracker = ReplicaTracker(leader: "a", replicas: ["a", "b"], isr: ["a"], logEnd: 10, highWatermark: 10, lagBound: 10_000, now: 0)
+        tracker.followerFetched("b", offset: 10, now: 100)
+        XCTAssertEqual(tracker.proposedISR(now: 200), ["a", "b"], "fetching and caught up: it joins")
+        XCTAssertNil(tracker.proposedISR(now: 100 + tracker.joinFreshness + 1), "no fetch for a while: not asked back in")
+    }
 }

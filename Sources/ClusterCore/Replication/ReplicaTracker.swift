@@ -19,7 +19,11 @@ public struct ReplicaTracker: Sendable, Hashable {
     /// counts every replica in either set (Kafka's "maximal ISR"): a follower being added may
     /// already be in the controller's ISR — and so electable — before the leader hears so.
     public private(set) var pendingISR: [String]?
+    /// How recently a follower must have fetched to join the ISR (ms): one that stopped
+    /// fetching (its node died) is never asked back in on the strength of an old position.
+    public var joinFreshness: Int64 = 2_000
     private var followerEnd: [String: Int64] = [:]
+    private var lastFetched: [String: Int64] = [:]
     private var lastCaughtUp: [String: Int64] = [:]
     private var leaderEnd: Int64
     /// The leader's log end when this term of leadership began (its leader epoch's start offset).
@@ -55,6 +59,7 @@ public struct ReplicaTracker: Sendable, Hashable {
     public mutating func followerFetched(_ follower: String, offset: Int64, now: Int64) -> Int64 {
         guard replicas.contains(follower), follower != leader else { return highWatermark }
         followerEnd[follower] = offset
+        lastFetched[follower] = now
         if offset >= leaderEnd { lastCaughtUp[follower] = now }
         return advance()
     }
@@ -73,13 +78,15 @@ public struct ReplicaTracker: Sendable, Hashable {
     /// caught up within `lagBound` leave; followers out of sync come back once their log reaches
     /// the high watermark *and* the start of this term (Kafka's rule: a new leader's high
     /// watermark may lag what was committed before it, but everything committed lies below the
-    /// term's start), and the leader's log end or was there within `lagBound`.
+    /// term's start), and the leader's log end or was there within `lagBound` — and only while
+    /// they keep fetching (within `joinFreshness`).
     public func proposedISR(now: Int64) -> [String]? {
         var next = isr.filter { member in
             member == leader || now - (lastCaughtUp[member] ?? now) <= lagBound
         }
         for follower in replicas where follower != leader && !next.contains(follower) && !isr.contains(follower) {
             if let end = followerEnd[follower], end >= highWatermark, end >= termStart,
+               now - (lastFetched[follower] ?? .min) <= joinFreshness,
                end >= leaderEnd || now - (lastCaughtUp[follower] ?? .min) <= lagBound {
                 next.append(follower)
             }

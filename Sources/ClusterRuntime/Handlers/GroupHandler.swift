@@ -18,13 +18,8 @@ struct GroupHandler: RequestHandler {
         case .offsetCommit:
             // Answered once the offsets are durable, from the log's flusher thread: the socket
             // thread never waits for the fsync.
-            let topics = api.metadata.state.topics
-            let logs = api.logs
-            groups.commit(try api.decode(request.body), highWatermark: { partition in
-                guard let configuration = topics[partition.topic], partition.partition >= 0,
-                      partition.partition < configuration.partitions else { return nil }
-                return try? logs.log(partition, configuration: configuration).highWatermark
-            }) { result in
+            let api = self.api
+            groups.commit(try api.decode(request.body), highWatermark: { api.commitBound($0) }) { result in
                 switch result {
                 case .success(let response):
                     respond((try? NodeAPI.success(requestID, response)) ?? NodeAPI.error(requestID, .internal, "encoding failed"), nil)
@@ -38,12 +33,8 @@ struct GroupHandler: RequestHandler {
             respond(try NodeAPI.success(requestID, groups.fetchOffsets(try api.decode(request.body))), nil)
         case .describeGroup:
             let body: Ganglion_V1_DescribeGroupRequest = try api.decode(request.body)
-            let topics = api.metadata.state.topics
-            let logs = api.logs
-            let described = groups.describe(body) { partition in
-                guard let configuration = topics[partition.topic] else { return nil }
-                return try? logs.log(partition, configuration: configuration).highWatermark
-            }
+            let api = self.api
+            let described = groups.describe(body) { api.knownHighWatermark($0) }
             respond(try NodeAPI.success(requestID, described), nil)
         case .listGroups:
             let _: Ganglion_V1_ListGroupsRequest = try api.decode(request.body)

@@ -30,10 +30,18 @@ extension NodeAPI {
         var response = Ganglion_V1_MetadataResponse()
         var node = Ganglion_V1_NodeMetadata()
         node.id = nodeID
-        let endpoints = self.endpoints.withLock { $0 }
-        node.apiEndpoint = endpoints.api
-        node.pubEndpoint = endpoints.pub
-        node.httpEndpoint = endpoints.http
+        // On a cluster, the endpoints this node registered (advertised, as other nodes and
+        // clients reach it); otherwise the bound ones.
+        if let registered = metadata.state.nodes[nodeID] {
+            node.apiEndpoint = registered.api
+            node.pubEndpoint = registered.pub
+            node.httpEndpoint = registered.http
+        } else {
+            let endpoints = self.endpoints.withLock { $0 }
+            node.apiEndpoint = endpoints.api
+            node.pubEndpoint = endpoints.pub
+            node.httpEndpoint = endpoints.http
+        }
         response.nodes = [node]
         // A cluster's other nodes too: clients route each partition to its leader.
         for other in metadata.state.nodes.values.sorted(by: { $0.id < $1.id }) where other.id != nodeID {

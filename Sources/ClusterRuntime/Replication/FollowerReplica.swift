@@ -80,7 +80,9 @@ final class FollowerReplica: @unchecked Sendable {
         request.maxBytes = 1 << 20
         request.maxWaitMs = 500
         requests.request(leader.endpoint, kind: .replicaFetch, body: request, timeout: .seconds(3)) { result in
-            self.queue.async { self.handle(result, generation: generation) }
+            // Handled on the socket loop as it arrives (appends only write; the fsync is the
+            // flusher's), so a round of replication costs no extra thread hop.
+            self.handle(result, generation: generation)
         }
     }
 
@@ -103,16 +105,9 @@ final class FollowerReplica: @unchecked Sendable {
             return retry(after: .milliseconds(100), generation: generation)
         }
         do {
-            if response.diverging {
-                let own = log.endOffset(forLeaderEpoch: response.divergingEpoch)
-                let end = min(response.divergingEndOffset, own?.epoch == response.divergingEpoch ? own!.endOffset : response.divergingEndOffset)
-                try log.truncate(to: max(end, log.logStartOffset))
-                return fetchNext(generation)
-            }
-            if log.logEndOffset < response.logStartOffset {
-                // The leader no longer has what this replica misses (retention): start where it starts.
-                try log.reset(startingAt: response.logStartOffset)
-                return fetchNext(generation)
+            if response.diverging || log.logEndOffset < response.logStartOffset {
+                // Truncating or resetting syncs the disk: off the socket loop.
+                return queue.async { self.repair(response, generation: generation) }
             }
             let bytes = frames.count >= 3 ? frames[2] : Frame([UInt8]())
             guard bytes.count > 0 else {
@@ -122,16 +117,33 @@ final class FollowerReplica: @unchecked Sendable {
             let committed = self.committed, key = self.key, log = self.log
             try bytes.withUnsafeBytes { raw in
                 try log.appendAsFollower(raw) { outcome in
-                    self.queue.async {
-                        guard case .success(let end) = outcome else { return self.retry(after: .milliseconds(200), generation: generation) }
-                        if log.highWatermark < min(response.highWatermark, end) {
-                            log.advanceHighWatermark(to: min(response.highWatermark, end))
-                            committed(key)
-                        }
-                        self.fetchNext(generation)
+                    guard case .success(let end) = outcome else { return self.retry(after: .milliseconds(200), generation: generation) }
+                    if log.highWatermark < min(response.highWatermark, end) {
+                        log.advanceHighWatermark(to: min(response.highWatermark, end))
+                        committed(key)
                     }
+                    self.fetchNext(generation)
                 }
             }
+        } catch {
+            retry(after: .milliseconds(200), generation: generation)
+        }
+    }
+
+    /// Truncates a divergent suffix (to where the leader's epoch ended, or this log's own end of
+    /// that epoch if earlier), or starts the log afresh where the leader's starts; then fetches on.
+    private func repair(_ response: Ganglion_V1_ReplicaFetchResponse, generation: Int) {
+        guard isCurrent(generation) else { return }
+        do {
+            if response.diverging {
+                let own = log.endOffset(forLeaderEpoch: response.divergingEpoch)
+                let end = min(response.divergingEndOffset, own?.epoch == response.divergingEpoch ? own!.endOffset : response.divergingEndOffset)
+                try log.truncate(to: max(end, log.logStartOffset))
+            } else {
+                // The leader no longer has what this replica misses (retention): start where it starts.
+                try log.reset(startingAt: response.logStartOffset)
+            }
+            fetchNext(generation)
         } catch {
             retry(after: .milliseconds(200), generation: generation)
         }

@@ -77,7 +77,7 @@ final class LeaderReplica: @unchecked Sendable {
         if stopped { throw ProtocolFailure(.notLeader, "node no longer leads \(key.topic)-\(key.partition) at epoch \(leaderEpoch); refresh metadata") }
         guard isr.count >= minInSync else {
             throw ProtocolFailure(.notEnoughReplicas,
-                                  "\(key.topic)-\(key.partition) has \(isr.count) in-sync replica(s) (\(isr.joined(separator: ", "))), fewer than min-insync \(minInSync); nothing was stored")
+                                  "\(key.topic)-\(key.partition) has \(isr.count) in-sync replica(s) (\(isr.joined(separator: ", "))), fewer than min-insync \(minInSync); this request appended nothing (a batch stored by an earlier attempt stays stored)")
         }
     }
 
@@ -109,12 +109,13 @@ final class LeaderReplica: @unchecked Sendable {
         }
     }
 
-    /// The metadata recorded a new ISR at `partitionEpoch` (for this leader epoch).
+    /// The metadata recorded a new ISR at `partitionEpoch` (for this leader epoch), or the
+    /// controller found the ISR asked for changes nothing (the same epoch: the request is answered).
     func recorded(isr: [String], partitionEpoch: Int32) {
         defer { drain() }
         lock.lock()
         defer { lock.unlock() }
-        guard partitionEpoch > self.partitionEpoch else { return }
+        guard partitionEpoch > self.partitionEpoch || (partitionEpoch == self.partitionEpoch && isr == tracker.isr) else { return }
         self.partitionEpoch = partitionEpoch
         tracker.isrChanged(to: isr)
         releaseCommitted()

@@ -146,7 +146,7 @@ final class ReplicaManager: @unchecked Sendable {
                     if recorded.leaderEpoch == replica.leaderEpoch {
                         replica.recorded(isr: recorded.isr, partitionEpoch: recorded.partitionEpoch)
                     }
-                    NodeMetrics.isrChanged(topic: replica.key.topic, shrink: recorded.isr.count < before.count)
+                    if recorded.isr != before { NodeMetrics.isrChanged(topic: replica.key.topic, shrink: recorded.isr.count < before.count) }
                 case .failure(let failure):
                     self.logger.debug("ISR change of \(replica.key.topic)-\(replica.key.partition) refused: \(failure.message)")
                 }

@@ -17,6 +17,9 @@ struct ReplicationBenchmark {
     struct Figures {
         var rf1: [Double] = []
         var rf3: [Double] = []
+        /// CPU time of the three node processes per acknowledged event (µs).
+        var rf1CPU: [Double] = []
+        var rf3CPU: [Double] = []
         var latency: [String: (p50: Double, p99: Double)] = [:]
     }
 
@@ -41,14 +44,32 @@ struct ReplicationBenchmark {
         var figures: [Int: Figures] = [:]
         for size in sizes {
             var entry = Figures()
+            let pids = nodes.map { $0.process.processIdentifier }
             for _ in 0..<workload.runs {
-                entry.rf1.append(try await produce(client, replicationFactor: 1, size: size))
-                entry.rf3.append(try await produce(client, replicationFactor: 3, size: size))
+                for factor in [1, 3] {
+                    let before = Self.cpuSeconds(pids)
+                    let rate = try await produce(client, replicationFactor: factor, size: size)
+                    let cpu = (Self.cpuSeconds(pids) - before) * 1_000_000 / max(1, rate * (workload.produceSeconds + 0.5))
+                    if factor == 1 { entry.rf1.append(rate); entry.rf1CPU.append(cpu) } else { entry.rf3.append(rate); entry.rf3CPU.append(cpu) }
+                }
             }
             for factor in [1, 3] { entry.latency["rf\(factor)"] = try await latency(client, replicationFactor: factor, size: size) }
             figures[size] = entry
         }
         return figures
+    }
+
+    /// User and system CPU seconds the processes used so far (/proc/PID/stat).
+    static func cpuSeconds(_ pids: [Int32]) -> Double {
+        var ticks = 0.0
+        for pid in pids {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // After the command: state is field 3, utime 14, stime 15 (1-based over the whole line).
+            if fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) { ticks += user + system }
+        }
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     private func topic(_ client: GanglionClient, replicationFactor: Int, partitions: UInt32) async throws -> String {
@@ -132,6 +153,8 @@ struct ReplicationBenchmark {
             let entry = figures[size]!
             let rf1 = median(entry.rf1), rf3 = median(entry.rf3)
             lines.append(String(format: "%5d B  RF 1: %10.0f events/s   RF 3: %10.0f events/s   RF3/RF1 %.2f×", size, rf1, rf3, rf3 / rf1))
+            lines.append(String(format: "         node CPU per event (3 processes, whole run): RF 1 %.2f µs, RF 3 %.2f µs (%.2f×)",
+                                median(entry.rf1CPU), median(entry.rf3CPU), median(entry.rf3CPU) / max(0.0001, median(entry.rf1CPU))))
             lines.append("         runs RF 1: " + entry.rf1.map { String(format: "%.0f", $0) }.joined(separator: " / ")
                          + "   RF 3: " + entry.rf3.map { String(format: "%.0f", $0) }.joined(separator: " / "))
             for factor in ["rf1", "rf3"] {
