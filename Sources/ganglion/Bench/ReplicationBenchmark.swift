@@ -20,6 +20,10 @@ struct ReplicationBenchmark {
         /// CPU time of the three node processes per acknowledged event (µs).
         var rf1CPU: [Double] = []
         var rf3CPU: [Double] = []
+        /// The whole machine's CPU per acknowledged event (µs; the benchmark's client included)
+        /// and how busy the machine was (fraction of all cores).
+        var rf1Machine: [(perEvent: Double, busy: Double)] = []
+        var rf3Machine: [(perEvent: Double, busy: Double)] = []
         var latency: [String: (p50: Double, p99: Double)] = [:]
     }
 
@@ -47,10 +51,18 @@ struct ReplicationBenchmark {
             let pids = nodes.map { $0.process.processIdentifier }
             for _ in 0..<workload.runs {
                 for factor in [1, 3] {
-                    let before = Self.cpuSeconds(pids)
+                    let before = Self.cpuSeconds(pids), machineBefore = Self.machineCPU()
                     let rate = try await produce(client, replicationFactor: factor, size: size)
-                    let cpu = (Self.cpuSeconds(pids) - before) * 1_000_000 / max(1, rate * (workload.produceSeconds + 0.5))
-                    if factor == 1 { entry.rf1.append(rate); entry.rf1CPU.append(cpu) } else { entry.rf3.append(rate); entry.rf3CPU.append(cpu) }
+                    let events = max(1, rate * (workload.produceSeconds + 0.5))
+                    let cpu = (Self.cpuSeconds(pids) - before) * 1_000_000 / events
+                    let machineAfter = Self.machineCPU()
+                    let busy = machineAfter.busy - machineBefore.busy, total = machineAfter.total - machineBefore.total
+                    let machine = (perEvent: busy * 1_000_000 / events, busy: total > 0 ? busy / total : 0)
+                    if factor == 1 {
+                        entry.rf1.append(rate); entry.rf1CPU.append(cpu); entry.rf1Machine.append(machine)
+                    } else {
+                        entry.rf3.append(rate); entry.rf3CPU.append(cpu); entry.rf3Machine.append(machine)
+                    }
                 }
             }
             for factor in [1, 3] { entry.latency["rf\(factor)"] = try await latency(client, replicationFactor: factor, size: size) }
@@ -70,6 +82,18 @@ struct ReplicationBenchmark {
             if fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) { ticks += user + system }
         }
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The machine's busy and total CPU seconds so far, over all cores (/proc/stat).
+    static func machineCPU() -> (busy: Double, total: Double) {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return (0, 0) }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard ticks.count >= 5 else { return (0, 0) }
+        let idle = ticks[3] + ticks[4]  // idle + iowait
+        let total = ticks.prefix(8).reduce(0, +)
+        let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return ((total - idle) / hz, total / hz)
     }
 
     private func topic(_ client: GanglionClient, replicationFactor: Int, partitions: UInt32) async throws -> String {
@@ -155,6 +179,11 @@ struct ReplicationBenchmark {
             lines.append(String(format: "%5d B  RF 1: %10.0f events/s   RF 3: %10.0f events/s   RF3/RF1 %.2f×", size, rf1, rf3, rf3 / rf1))
             lines.append(String(format: "         node CPU per event (3 processes, whole run): RF 1 %.2f µs, RF 3 %.2f µs (%.2f×)",
                                 median(entry.rf1CPU), median(entry.rf3CPU), median(entry.rf3CPU) / max(0.0001, median(entry.rf1CPU))))
+            let machine1 = median(entry.rf1Machine.map(\.perEvent)), machine3 = median(entry.rf3Machine.map(\.perEvent))
+            lines.append(String(format: "         whole machine (client included): CPU per event RF 1 %.2f µs, RF 3 %.2f µs (%.2f×); busy %.0f%% and %.0f%% of %d cores",
+                                machine1, machine3, machine3 / max(0.0001, machine1), median(entry.rf1Machine.map(\.busy)) * 100,
+                                median(entry.rf3Machine.map(\.busy)) * 100, ProcessInfo.processInfo.activeProcessorCount))
+            lines.append(String(format: "         => with the machine saturated, RF3/RF1 can be at most about %.2f× here (the ratio of CPU per event)", machine1 / max(0.0001, machine3)))
             lines.append("         runs RF 1: " + entry.rf1.map { String(format: "%.0f", $0) }.joined(separator: " / ")
                          + "   RF 3: " + entry.rf3.map { String(format: "%.0f", $0) }.joined(separator: " / "))
             for factor in ["rf1", "rf3"] {
