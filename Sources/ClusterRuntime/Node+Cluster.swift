@@ -141,7 +141,10 @@ extension Node {
                     replicas.proposeISRChanges { key, leaderEpoch, partitionEpoch, isr, completion in
                         api.sendAlterPartition(key, leaderEpoch: leaderEpoch, partitionEpoch: partitionEpoch, isr: isr, completion: completion)
                     }
-                    if pass % 10 == 9 { replicas.reconcile(metadata.state) }
+                    if pass % 10 == 9 {
+                        replicas.reconcile(metadata.state)
+                        replicas.reportMetrics()
+                    }
                 }
                 owner.schedule(after: .milliseconds(100)) { tendReplicas($0, pass: pass + 1) }
             }

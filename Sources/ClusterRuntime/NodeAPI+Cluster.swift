@@ -177,7 +177,9 @@ extension NodeAPI {
             metadata.commit(deciding: { state in
                 guard let current = state.nodes[node.id], current.incarnation == node.incarnation, current.state == .alive else { throw UnchangedMetadata() }
                 return .nodeFenced(id: node.id, incarnation: node.incarnation)
-            }) { _ in }
+            }) { result in
+                if case .success = result { NodeMetrics.nodeFenced() }
+            }
         }
     }
 

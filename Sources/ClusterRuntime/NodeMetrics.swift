@@ -60,4 +60,14 @@ enum NodeMetrics {
     static func replicationLag(partition: String, follower: String, _ lag: Int64) {
         Gauge(label: "ganglion_replication_lag_records", dimensions: [("partition", partition), ("follower", follower)]).record(lag)
     }
+
+    /// The controller fenced a node whose session expired.
+    static func nodeFenced() {
+        Counter(label: "ganglion_nodes_fenced_total").increment()
+    }
+
+    /// This node found its controller session lapsed and stopped leading its partitions.
+    static func sessionLost() {
+        Counter(label: "ganglion_controller_sessions_lost_total").increment()
+    }
 }

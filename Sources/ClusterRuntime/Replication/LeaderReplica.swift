@@ -68,6 +68,17 @@ final class LeaderReplica: @unchecked Sendable {
     /// The high watermark.
     var highWatermark: Int64 { lock.withLock { tracker.highWatermark } }
 
+    /// Whether some replica is out of the ISR, and how many records each follower is behind
+    /// this leader's durable log end (a follower that has not fetched this term counts as the
+    /// whole log behind).
+    var replication: (underReplicated: Bool, lags: [(follower: String, records: Int64)]) {
+        lock.withLock {
+            let followers = tracker.replicas.filter { $0 != tracker.leader }
+            return (tracker.isr.count < tracker.replicas.count,
+                    followers.map { ($0, max(0, appendedEnd - (tracker.logEnd(of: $0) ?? 0))) })
+        }
+    }
+
     /// How far followers may copy the log: what is durable under the node's policy.
     var servableEnd: Int64 { lock.withLock { appendedEnd } }
 

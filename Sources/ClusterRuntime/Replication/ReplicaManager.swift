@@ -59,7 +59,10 @@ final class ReplicaManager: @unchecked Sendable {
             return sessionLost == live
         }
         guard changed else { return }
-        if !live { logger.warning("controller session lost: this node stops leading its partitions") }
+        if !live {
+            NodeMetrics.sessionLost()
+            logger.warning("controller session lost: this node stops leading its partitions")
+        }
         reconcile(state)
     }
 
@@ -152,6 +155,21 @@ final class ReplicaManager: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Records the replication gauges: partitions this node leads with a replica out of sync,
+    /// and each follower's lag in records.
+    func reportMetrics() {
+        let current = lock.withLock { Array(leaders.values) }
+        var under = 0
+        for replica in current {
+            let (underReplicated, lags) = replica.replication
+            if underReplicated { under += 1 }
+            for (follower, records) in lags {
+                NodeMetrics.replicationLag(partition: "\(replica.key.topic)-\(replica.key.partition)", follower: follower, records)
+            }
+        }
+        NodeMetrics.underReplicated(under)
     }
 
     /// Stops every replica (the node is stopping).
