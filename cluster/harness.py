@@ -441,6 +441,17 @@ class Cluster:
                 self.state.cuts.append(member)
             self._save()
 
+    def uncut(self, name: str):
+        """Brings the member's link to the hub up again: `cut` undone for it alone (other cuts and the
+        partition stay)."""
+        port = CLIENT if name == CLIENT else self.node(name).hub_port
+        member = CLIENT if name == CLIENT else self.node(name).id
+        with self._locked():
+            self._reload()
+            ip("link", "set", port, "up", ns=self.hub_namespace)
+            self.state.cuts = [cut for cut in self.state.cuts if cut != member]
+            self._save()
+
     def partition(self, *sides):
         """Splits the members into sides that cannot reach each other: packets arriving from a member
         on another side are dropped silently. Members on no side (and the client, unless named)
@@ -468,6 +479,14 @@ class Cluster:
                 port = CLIENT if member == CLIENT else self.node(member).hub_port
                 ip("link", "set", port, "up", ns=self.hub_namespace)
             self.state.cuts = []
+            self._clear_partition()
+            self.state.partition = []
+            self._save()
+
+    def unpartition(self):
+        """Undoes the partition; cuts stay."""
+        with self._locked():
+            self._reload()
             self._clear_partition()
             self.state.partition = []
             self._save()

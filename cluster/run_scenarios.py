@@ -3,7 +3,9 @@
 
     run_scenarios.py [--quick] [--only NAME ...] [--binary PATH] [--out DIR] [--keep]
 
-Each scenario file defines VOTERS, OBSERVERS and `scenario(cluster, run)`. A scenario fails when it
+Each scenario file defines VOTERS, OBSERVERS and `scenario(cluster, run)`, and may define NODE_ARGS (extra
+`ganglion node` arguments), DEADLINE ((quick, full) seconds) and REQUIRES (CLI subcommands the binary must
+have, e.g. "workload produce"; without them the scenario is skipped). A scenario fails when it
 raises (a broken guarantee, a bounded wait that ran out, or its deadline); the cluster is torn down
 either way, and the nodes' logs of a failed scenario stay in the output directory.
 Exit status: 0 all passed, 1 some failed, 2 could not run (no binary, or one without cluster mode).
@@ -37,9 +39,11 @@ class DeadlinePassed(Exception):
 
 
 def load_scenarios(only: list[str]) -> list:
-    """The scenario modules, in file-name order, filtered by `only` (substrings of the name)."""
+    """The scenario modules: the controller ones (s*) then the replication ones (r*), each in file-name
+    order, filtered by `only` (substrings of the name)."""
     modules = []
-    for path in sorted((HERE / "scenarios").glob("s[0-9]*_*.py")):
+    paths = [path for kind in "sr" for path in sorted((HERE / "scenarios").glob(f"{kind}[0-9]*_*.py"))]
+    for path in paths:
         if only and not any(part in path.stem for part in only):
             continue
         spec = importlib.util.spec_from_file_location(f"scenarios.{path.stem}", path)
@@ -55,11 +59,23 @@ def has_cluster_mode(binary: str) -> bool:
     return done.returncode == 0 and "--json" in done.stdout
 
 
+def missing_subcommands(module, binary: str) -> list[str]:
+    """The subcommands in the module's REQUIRES that `binary` does not know."""
+    missing = []
+    for command in getattr(module, "REQUIRES", ()):
+        done = subprocess.run([binary, "help", *command.split()], capture_output=True, text=True, timeout=20)
+        if done.returncode != 0 or f"USAGE: ganglion {command}" not in done.stdout:
+            missing.append(command)
+    return missing
+
+
 def run_one(module, binary: str, out: Path, quick: bool, deadline: int) -> tuple[bool, float, str]:
     """Runs one scenario on its own cluster; returns (passed, seconds, failure message)."""
     name = module.__name__.split(".")[-1]
     run = Run(name, quick)
     print(f"--- {name}: {module.__doc__.strip().splitlines()[0]}", flush=True)
+    if hasattr(module, "DEADLINE"):
+        deadline = module.DEADLINE[0 if quick else 1]
 
     def on_deadline(_signum, _frame):
         raise DeadlinePassed(f"{name} still running after its {deadline} s deadline")
@@ -68,9 +84,10 @@ def run_one(module, binary: str, out: Path, quick: bool, deadline: int) -> tuple
     signal.alarm(deadline)
     try:
         with Cluster.up(module.VOTERS, module.OBSERVERS, state_dir=out / name / "state",
-                        data_root=out / name / "data", binary=binary, plain=False) as cluster:
+                        data_root=out / name / "data", binary=binary, plain=False,
+                        extra_args=getattr(module, "NODE_ARGS", ())) as cluster:
             run.say(f"cluster {cluster.state.prefix}: {module.VOTERS} voters, {module.OBSERVERS} observers "
-                    f"on {cluster.state.subnet}.0/24")
+                    f"on {cluster.state.subnet}.0/24{' '.join([''] + list(getattr(module, 'NODE_ARGS', ())))}")
             try:
                 module.scenario(cluster, run)
             except BaseException:
@@ -113,12 +130,17 @@ def main(argv: list[str]) -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix="ganglion-scenarios-")).resolve()
     deadline = QUICK_DEADLINE if args.quick else FULL_DEADLINE
 
-    results = []
+    results, skipped = [], []
     try:
         with harness.raising_on_termination():
             for module in load_scenarios(args.only):
-                passed, seconds, message = run_one(module, binary, out, args.quick, deadline)
                 name = module.__name__.split(".")[-1]
+                missing = missing_subcommands(module, binary)
+                if missing:
+                    print(f"SKIP {name}: {binary} has no `{'`, `'.join(missing)}`", flush=True)
+                    skipped.append(name)
+                    continue
+                passed, seconds, message = run_one(module, binary, out, args.quick, deadline)
                 results.append((name, passed, seconds))
                 print(f"{'PASS' if passed else 'FAIL'} {name} ({seconds:.1f} s){'' if passed else ': ' + message}",
                       flush=True)
@@ -128,7 +150,8 @@ def main(argv: list[str]) -> int:
 
     failed = [name for name, passed, _ in results if not passed]
     total = sum(seconds for _, _, seconds in results)
-    print(f"\n{len(results) - len(failed)}/{len(results)} scenarios passed in {total:.1f} s")
+    print(f"\n{len(results) - len(failed)}/{len(results)} scenarios passed in {total:.1f} s"
+          + (f" ({len(skipped)} skipped: {', '.join(skipped)})" if skipped else ""))
     if failed or args.keep:
         print(f"logs: {out}")
     else:
