@@ -95,6 +95,11 @@ extension GanglionClient {
             do {
                 let route = try await leader(of: topic, partition: partition, refresh: refresh)
                 return try await attempt(route.api, max(deadline - ContinuousClock.now, .milliseconds(1)))
+            } catch let error as GanglionError where error.code == .timeout {
+                // No answer in time (the leader paused, cut off, or gone): the outcome is unknown
+                // and the caller decides; the next attempt asks where the leader is now.
+                routes.forget(topic, partition)
+                throw error
             } catch let error as GanglionError where Self.isStaleRoute(error) {
                 routes.forget(topic, partition)
                 refresh = true

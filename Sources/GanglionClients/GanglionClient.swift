@@ -46,6 +46,11 @@ public final class GanglionClient: Sendable {
     static func makeDealer(_ owner: SocketLoop.Owner, endpoint: String, immediate: Bool, pending: PendingCalls) throws -> Socket {
         let dealer = try owner.makeSocket(.dealer)
         try dealer.set([.sendHighWaterMark(100_000), .receiveHighWaterMark(100_000), .immediate(immediate)])
+        if immediate {
+            // A node that stops answering even ZMTP heartbeats (paused, cut off) is dropped after
+            // 2 s: the calls waiting on it fail then, and go to the new leader.
+            try dealer.set([.heartbeatInterval(.milliseconds(500)), .heartbeatTimeout(.seconds(2))])
+        }
         try dealer.connect(endpoint)
         owner.watch(dealer) { dealer, _ in
             for _ in 0..<256 {
@@ -98,7 +103,9 @@ public final class GanglionClient: Sendable {
                 return try await withCheckedThrowingContinuation { continuation in
                     send(frames, to: node, timeout: max(deadline - ContinuousClock.now, .milliseconds(1))) { continuation.resume(with: $0) }
                 }
-            } catch let error as GanglionError where error.code == .notController {
+            } catch let error as GanglionError where error.code == .notController || (error.code == .busy && kind == .createTopic) {
+                // NOT_CONTROLLER: an election; BUSY for a topic: the cluster is starting (no node
+                // registered yet). Nothing was applied either way.
                 let pause = Duration.milliseconds(Int(max(error.retryAfterMilliseconds, 50)))
                 guard ContinuousClock.now.advanced(by: pause) < retryDeadline else { throw error }
                 try await Task.sleep(for: pause)
