@@ -160,9 +160,11 @@ extension Node {
             sendHeartbeat(shuttingDown: true) { _ in done.signal() }
             _ = done.wait(timeout: .now() + .seconds(1))
             // Controlled shutdown: the controller moves this node's leaderships to in-sync
-            // replicas; wait (a bounded time) until the metadata shows it leads nothing.
+            // replicas and takes it out of the ISRs (so no leader waits for it); wait (a bounded
+            // time) until the metadata shows it in no ISR it shares. On the controller leader
+            // this also lets its own partition decisions run before it goes.
             let deadline = ContinuousClock.now + .seconds(5)
-            while ContinuousClock.now < deadline, metadataState.partitions.values.contains(where: { $0.contains { $0.leader == nodeID && $0.isr.count > 1 } }) {
+            while ContinuousClock.now < deadline, metadataState.partitions.values.contains(where: { $0.contains { $0.isr.contains(nodeID) && $0.isr.count > 1 } }) {
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }

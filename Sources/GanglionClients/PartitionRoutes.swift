@@ -53,6 +53,8 @@ public final class PartitionRoutes: @unchecked Sendable {
                     // A cluster of one: the client's own connection. Several: the leader's
                     // endpoint, on a connection that fails fast when the node is down.
                     let own = bootstrap && partition.leader == answering && metadata.nodes.count == 1
+                    // Of several answers, the newest leader epoch wins.
+                    if let known = leaders[key], known.leaderEpoch > partition.leaderEpoch { continue }
                     leaders[key] = Route(node: node.id, api: own ? nil : node.apiEndpoint, pub: node.pubEndpoint, leaderEpoch: partition.leaderEpoch)
                 }
             }
@@ -82,31 +84,47 @@ extension GanglionClient {
         return route
     }
 
-    /// Asks for the metadata of `topics` — the node the client was opened on first, then any
-    /// other node known — and learns their leaders.
+    /// Asks for the metadata of `topics` and learns their leaders. On a cluster every known node
+    /// is asked at once and, per partition, the answer with the highest leader epoch wins: a node
+    /// cut off from the controller still names itself leader under an older epoch. Before any
+    /// node is known, the node the client was opened on is asked.
     public func refreshRoutes(topics: [String]) async throws {
-        var request = Ganglion_V1_MetadataRequest()
-        request.topics = topics
-        var lastError: (any Error)?
-        // The nodes known (on connections that fail fast when a node is down), else the client's own.
+        var asked = Ganglion_V1_MetadataRequest()
+        asked.topics = topics
+        let request = asked
         let known = routes.knownEndpoints
-        for node in known.isEmpty ? [nil] : known.map(Optional.some) + [nil] {
-            do {
-                let frames = try await call(.metadata, request, timeout: .seconds(1), to: node)
-                guard let first = frames.first else { continue }
-                let metadata = try first.withUnsafeBytes { try Ganglion_V1_MetadataResponse(serializedBytes: Data($0)) }
-                connect(to: routes.learn(metadata, answeredBy: node == nil || node == endpoint))
-                if let unknown = metadata.unknownTopics.first {
-                    throw GanglionError(code: .unknownTopic, message: "topic \(unknown) does not exist")
+        // A cluster of one (or nothing learned yet): the client's own connection, as always.
+        let targets: [String?] = known.count <= 1 ? [nil] : known.map(Optional.some)
+        let answers: [Result<Ganglion_V1_MetadataResponse, any Error>] = await withTaskGroup(of: Result<Ganglion_V1_MetadataResponse, any Error>.self) { group in
+            for node in targets {
+                group.addTask {
+                    do {
+                        let frames = try await self.call(.metadata, request, timeout: .seconds(1), to: node)
+                        guard let first = frames.first else { throw GanglionError(code: .malformedRequest, message: "a metadata answer without a body") }
+                        return .success(try first.withUnsafeBytes { try Ganglion_V1_MetadataResponse(serializedBytes: Data($0)) })
+                    } catch {
+                        return .failure(error)
+                    }
                 }
-                return
-            } catch let error as GanglionError where error.code == .unknownTopic {
-                throw error
-            } catch {
-                lastError = error
             }
+            var answers: [Result<Ganglion_V1_MetadataResponse, any Error>] = []
+            for await answer in group { answers.append(answer) }
+            return answers
         }
-        throw lastError ?? GanglionError(code: .timeout, message: "no node answered a metadata request")
+        var learned = false
+        var unknown: String?
+        for answer in answers {
+            guard case .success(let metadata) = answer else { continue }
+            connect(to: routes.learn(metadata, answeredBy: known.count <= 1))
+            learned = true
+            if unknown == nil, let name = metadata.unknownTopics.first { unknown = name } else if metadata.unknownTopics.isEmpty { unknown = nil }
+        }
+        if let unknown, learned, answers.allSatisfy({ (try? $0.get())?.unknownTopics.isEmpty == false }) {
+            throw GanglionError(code: .unknownTopic, message: "topic \(unknown) does not exist")
+        }
+        if learned { return }
+        for case .failure(let error) in answers { throw error }
+        throw GanglionError(code: .timeout, message: "no node answered a metadata request")
     }
 
     /// Whether an error means the request went to a node that does not lead the partition (now):

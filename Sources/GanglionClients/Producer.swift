@@ -254,12 +254,16 @@ public actor Producer {
         Task {
             var attempt = 1
             var resent = 0
-            let result: Result<Int64, any Error>
+            // Whether some attempt may have been stored (it timed out, or was refused after its
+            // append): then a later refusal does not make the batch's outcome known.
+            var uncertain = false
+            var result: Result<Int64, any Error>
             while true {
                 do {
                     result = .success(try await client.produce(topic: key.topic, partition: key.partition, batch: batch))
                     break
                 } catch let error as GanglionError where [.timeout, .busy, .notLeader, .fencedLeaderEpoch, .notEnoughReplicas].contains(error.code) && attempt < attempts {
+                    if error.code == .timeout || error.code == .notEnoughReplicas { uncertain = true }
                     attempt += 1
                     resent += 1
                     let wait = error.retryAfterMilliseconds > 0 ? Int(error.retryAfterMilliseconds) : min(20 * attempt, 500)
@@ -269,7 +273,11 @@ public actor Producer {
                     break
                 }
             }
-            await self.completed(key, taken, sequence: sequence, result, resent: resent)
+            if uncertain, case .failure(let error) = result, (error as? GanglionError)?.code != .timeout {
+                result = .failure(GanglionError(code: .timeout, message: "an earlier attempt's outcome is unknown (it timed out); the last attempt: \(error)"))
+            }
+            let outcome = result
+            await self.completed(key, taken, sequence: sequence, outcome, resent: resent)
         }
     }
 
