@@ -171,8 +171,10 @@ extension NodeAPI {
 
     /// Fences the live nodes whose sessions expired (on the controller leader, from a timer).
     func fenceExpiredNodes() {
+        cluster.sessions.noteLeader(cluster.controller.leader)
         guard cluster.isLeader else { return }
-        for node in cluster.sessions.expired(in: metadata.state, term: cluster.controller.term, timeout: cluster.settings.nodeSessionTimeout)
+        for node in cluster.sessions.expired(in: metadata.state, term: cluster.controller.term, timeout: cluster.settings.nodeSessionTimeout,
+                                             previousLeaderGrace: cluster.settings.nodeHeartbeat * 3)
         where node.id != nodeID {
             metadata.commit(deciding: { state in
                 guard let current = state.nodes[node.id], current.incarnation == node.incarnation, current.state == .alive else { throw UnchangedMetadata() }

@@ -49,4 +49,25 @@ final class NodeSessionsTests: XCTestCase {
         XCTAssertEqual(expired.map(\.id), [], "the heartbeat of incarnation 2 restarts a's clock until it registers")
         XCTAssertFalse(expired.contains { $0.id == "b" }, "a node that left is never fenced")
     }
+
+    func testANewLeaderGivesThePreviousLeaderOnlyAShortGrace() {
+        // b led; a quorum elected c. b's partitions should not wait a whole session more: b gets
+        // the grace (alive, it would heartbeat to c within it); everyone else a full session.
+        let sessions = NodeSessions()
+        let start = ContinuousClock.now
+        let metadata = state([node("a"), node("b"), node("c")])
+        sessions.noteLeader("b")
+        _ = sessions.expired(in: metadata, term: 1, timeout: .seconds(6), now: start)
+        sessions.noteLeader("c")
+        XCTAssertEqual(sessions.expired(in: metadata, term: 2, timeout: .seconds(6), now: start + .seconds(1), previousLeaderGrace: .milliseconds(900)), [])
+        XCTAssertEqual(sessions.expired(in: metadata, term: 2, timeout: .seconds(6), now: start + .seconds(2), previousLeaderGrace: .milliseconds(900)).map(\.id), ["b"])
+        // Alive after all: its heartbeat keeps it.
+        let other = NodeSessions()
+        other.noteLeader("b")
+        _ = other.expired(in: metadata, term: 1, timeout: .seconds(6), now: start)
+        other.noteLeader("c")
+        _ = other.expired(in: metadata, term: 2, timeout: .seconds(6), now: start + .seconds(1), previousLeaderGrace: .milliseconds(900))
+        other.heard("b", incarnation: 1, at: start + .seconds(1.5))
+        XCTAssertEqual(other.expired(in: metadata, term: 2, timeout: .seconds(6), now: start + .seconds(5), previousLeaderGrace: .milliseconds(900)), [])
+    }
 }

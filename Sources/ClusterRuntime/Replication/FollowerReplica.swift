@@ -79,7 +79,7 @@ final class FollowerReplica: @unchecked Sendable {
         request.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
         request.maxBytes = 1 << 20
         request.maxWaitMs = 500
-        requests.request(leader.endpoint, kind: .replicaFetch, body: request, timeout: .seconds(3)) { result in
+        requests.request(leader.endpoint, kind: .replicaFetch, body: request, timeout: .seconds(2)) { result in
             // Handled on the socket loop as it arrives (appends only write; the fsync is the
             // flusher's), so a round of replication costs no extra thread hop.
             self.handle(result, generation: generation)
