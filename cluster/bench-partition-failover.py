@@ -59,6 +59,15 @@ def describe(cluster: Cluster) -> dict | None:
     return best
 
 
+def controller_leader(cluster: Cluster) -> str | None:
+    """The controller leader as the first node that answers names it."""
+    done = cluster.ganglion("cluster", "status", "--json", "--node", cluster.api(), timeout=5)
+    try:
+        return json.loads(done.stdout)["controller"]["leader"] if done.ok else None
+    except (ValueError, KeyError):
+        return None
+
+
 def wait(what: str, condition, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -117,11 +126,14 @@ def main(argv: list[str]) -> int:
                                               "--out", str(acks_file), timeout=seconds + 60)
             time.sleep(3)
             kills: list[int] = []
+            roles: list[str] = []
             for number in range(1, args.kills + 1):
                 row = wait("a leader", lambda: (r := describe(cluster)) and r["leader"] != "none" and len(r["isr"]) == 3 and r)
                 leader = row["leader"]
+                controller = controller_leader(cluster)
                 cluster.kill(leader)
                 kills.append(int(time.time() * 1000))
+                roles.append(f"{leader}{' (also the controller leader)' if controller == leader else ''}")
                 wait("a new leader", lambda: (r := describe(cluster)) and r["leader"] not in ("none", leader))
                 time.sleep(1.0)
                 cluster.start(leader)
@@ -146,6 +158,8 @@ def main(argv: list[str]) -> int:
         after = [ms for ms in acknowledged if ms > kill + 20]
         if after:
             samples.append((after[0] - kill) / 1000)
+    for number, (sample, role) in enumerate(zip(samples, roles), 1):
+        print(f"  kill {number:3d}: {role}: first acknowledgement {sample * 1000:.0f} ms after")
     problems = check(acks, records)
     ms = [s * 1000 for s in samples]
     print()
