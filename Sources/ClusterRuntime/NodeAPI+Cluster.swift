@@ -174,7 +174,7 @@ extension NodeAPI {
         cluster.sessions.noteLeader(cluster.controller.leader)
         guard cluster.isLeader else { return }
         for node in cluster.sessions.expired(in: metadata.state, term: cluster.controller.term, timeout: cluster.settings.nodeSessionTimeout,
-                                             previousLeaderGrace: cluster.settings.nodeHeartbeat * 3)
+                                             previousLeaderGrace: cluster.settings.nodeHeartbeat * 2)
         where node.id != nodeID {
             metadata.commit(deciding: { state in
                 guard let current = state.nodes[node.id], current.incarnation == node.incarnation, current.state == .alive else { throw UnchangedMetadata() }
