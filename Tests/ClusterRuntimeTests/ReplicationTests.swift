@@ -145,6 +145,28 @@ final class ReplicationTests: XCTestCase {
         _ = try await client.produce(topic: "strict", partition: 0, batch: batch.build(), acks: .leader)
     }
 
+    func testATopicDeletedAndMadeAgainStartsEmptyOnEveryReplica() async throws {
+        let cluster = try await cluster()
+        defer { cluster.stopAll() }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(10))
+        defer { client.close() }
+        func produce(_ value: String) async throws {
+            var batch = RecordBatchBuilder()
+            batch.append(key: nil, value: Array(value.utf8), timestamp: 0)
+            _ = try await client.produce(topic: "again", partition: 0, batch: batch.build())
+        }
+        _ = try await client.createTopic("again", partitions: 1)
+        try await produce("old")
+        try await cluster.waitForAll("every replica holds the old record") { (try? $0.partitionLogEnd(TopicPartition("again", 0))) == 1 }
+        try await client.deleteTopic("again")
+        _ = try await client.createTopic("again", partitions: 1)
+        try await cluster.waitForAll("the new topic placed") { $0.metadataState.partitions["again"]?.first?.leader != nil }
+        try await produce("new")
+        let records = try await client.readAll(topic: "again", partition: 0)
+        XCTAssertEqual(values(records), ["new"])
+        try await cluster.waitForAll("every replica holds only the new record") { (try? $0.partitionLogEnd(TopicPartition("again", 0))) == 1 }
+    }
+
     func testAReplicaThatMissedWritesTruncatesWhatTheNewLeaderNeverHad() throws {
         // A follower's log with a suffix of an old epoch the new leader never had: the fetch
         // answer says where the epoch ended, and the follower truncates there.

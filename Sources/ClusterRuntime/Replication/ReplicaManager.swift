@@ -100,7 +100,8 @@ final class ReplicaManager: @unchecked Sendable {
     }
 
     private func becomeLeader(_ key: TopicPartition, log: PartitionLog, state: PartitionState, minInSync: Int) {
-        if let current = leader(for: key), current.leaderEpoch == state.leaderEpoch {
+        // (The same log: a topic deleted and made again under the same name has a new one.)
+        if let current = leader(for: key), current.leaderEpoch == state.leaderEpoch, current.log === log {
             current.recorded(isr: state.isr, partitionEpoch: state.partitionEpoch)
             return
         }
@@ -126,12 +127,14 @@ final class ReplicaManager: @unchecked Sendable {
     private func becomeFollower(_ key: TopicPartition, log: PartitionLog, state: PartitionState, nodes: [String: ClusterNode]) {
         let previous = lock.withLock { leaders.removeValue(forKey: key) }
         previous?.stop()
-        let follower: FollowerReplica = lock.withLock {
-            if let existing = followers[key] { return existing }
+        let (follower, replaced): (FollowerReplica, FollowerReplica?) = lock.withLock {
+            if let existing = followers[key], existing.log === log { return (existing, nil) }
+            let stale = followers[key]
             let replica = FollowerReplica(key: key, log: log, nodeID: nodeID, requests: requests, queue: queue, committed: committed)
             followers[key] = replica
-            return replica
+            return (replica, stale)
         }
+        replaced?.stop()
         guard let leader = state.leader, leader != nodeID, let endpoint = nodes[leader]?.api, !endpoint.isEmpty else { return }
         follower.follow(FollowerReplica.Leader(id: leader, endpoint: endpoint, epoch: state.leaderEpoch))
     }
