@@ -81,7 +81,9 @@ start_node() {
 
 # The sum of the topic's high watermarks: every record stored, whoever reads it.
 stored_records() {
-    "$bin" topic describe --node "$api" "$1" | awk -F'\t' 'NR > 2 { total += $4 } END { print total + 0 }'
+    # The column is found by its name in the header (the second line).
+    "$bin" topic describe --node "$api" "$1" |
+        awk -F'\t' 'NR == 2 { for (i = 1; i <= NF; i++) if ($i == "high-watermark") column = i } NR > 2 { total += $column } END { print total + 0 }'
 }
 
 # Reads `count` events of `topic` back with the Swift side and checks them against `expect`.
