@@ -134,7 +134,8 @@ public final class GanglionClient: Sendable {
     }
 
     /// Sends to another node's DEALER. One not connected (down, or its connection still being
-    /// made) is tried again every 10 ms, `attempts` times; then the call fails with `NOT_LEADER`
+    /// made) is tried again every 10 ms, `attempts` times (a connection on a LAN is made well within
+    /// that; a node that is down should cost little); then the call fails with `NOT_LEADER`
     /// (nothing was sent) so the caller refreshes its routes.
     static func sendToPeer(_ owner: SocketLoop.Owner, node: String, frames: [Frame], id: UInt64, peers: PeerDealers, pending: PendingCalls,
                            attempts: Int) throws {
@@ -174,7 +175,7 @@ public final class GanglionClient: Sendable {
         let sent = loop.executeInPlace { owner in
             do {
                 if let node {
-                    try Self.sendToPeer(owner, node: node, frames: frames, id: id, peers: peers, pending: pending, attempts: 25)
+                    try Self.sendToPeer(owner, node: node, frames: frames, id: id, peers: peers, pending: pending, attempts: 8)
                 } else {
                     try owner.socket(dealerID)?.send(multipart: frames)
                 }
