@@ -31,8 +31,8 @@ extension NodeAPI {
         var node = Ganglion_V1_NodeMetadata()
         node.id = nodeID
         // On a cluster, the endpoints this node registered (advertised, as other nodes and
-        // clients reach it); otherwise the bound ones.
-        if let registered = metadata.state.nodes[nodeID] {
+        // clients reach it); on a cluster of one, the bound ones as they are now.
+        if cluster.isClustered, let registered = metadata.state.nodes[nodeID] {
             node.apiEndpoint = registered.api
             node.pubEndpoint = registered.pub
             node.httpEndpoint = registered.http
