@@ -42,9 +42,6 @@ final class FollowerReplica: @unchecked Sendable {
         self.committed = committed
     }
 
-    /// The leader it follows now.
-    var following: Leader? { lock.withLock { leader } }
-
     /// Follows `leader` from now on: a new chain of fetches starts at once, and answers to the
     /// earlier chain (an earlier leader or epoch, perhaps never answering) are dropped.
     func follow(_ leader: Leader) {

@@ -29,7 +29,6 @@ final class ReplicaManager: @unchecked Sendable {
     private var leaders: [TopicPartition: LeaderReplica] = [:]
     private var followers: [TopicPartition: FollowerReplica] = [:]
     private var sessionLost = true
-    private var elections = 0
 
     init(nodeID: String, logs: TopicLogs, requests: PeerRequests, lagBound: Duration, logger: Logger,
          committed: @escaping @Sendable (TopicPartition) -> Void) {
@@ -43,9 +42,6 @@ final class ReplicaManager: @unchecked Sendable {
 
     /// The leadership of `key` this node holds now (nil: it does not lead it).
     func leader(for key: TopicPartition) -> LeaderReplica? { lock.withLock { leaders[key] } }
-
-    /// How many partitions this node leads and follows, and how many times it became a leader.
-    var counts: (leading: Int, following: Int, elections: Int) { lock.withLock { (leaders.count, followers.count, elections) } }
 
     /// Brings the replicas in line with `state` (on the replication queue).
     func reconcile(_ state: MetadataState) {
@@ -110,7 +106,6 @@ final class ReplicaManager: @unchecked Sendable {
         do {
             let replica = try LeaderReplica(key: key, log: log, nodeID: nodeID, state: state, minInSync: minInSync, lagBound: lagBound)
             let previous: LeaderReplica? = lock.withLock {
-                elections += 1
                 defer { leaders[key] = replica }
                 return leaders[key]
             }
