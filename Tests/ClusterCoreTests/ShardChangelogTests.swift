@@ -134,6 +134,70 @@ final class ShardChangelogTests: XCTestCase {
         XCTAssertEqual(shard.nextOffset, 4)
     }
 
+    /// An event's batch costs the same however many ids its key remembers: it adds its own id
+    /// and removes the oldest, instead of rewriting the whole window (64 ids, ~1.5 KB per event).
+    func testAnEventsBatchDoesNotGrowWithTheRememberedIDs() {
+        var shard = ShardChangelog(rememberedPerKey: 64)
+        var sizes: [Int] = []
+        for index in 0..<200 {
+            let event = HandledEvent(eventID: "evt-\(index)", key: "acct", offset: Int64(index), newState: .some([1]), emitted: [])
+            let records = shard.records(for: event)
+            sizes.append(records.reduce(0) { $0 + $1.key.count + ($1.value?.count ?? 0) })
+            shard.apply(records.enumerated().map { ShardChangelog.Record(key: $1.key, value: $1.value, offset: Int64(index * 10 + $0)) })
+        }
+        XCTAssertLessThan(sizes.max()!, 4 * sizes.min()!, "batch sizes \(sizes.min()!)…\(sizes.max()!) bytes")
+        XCTAssertNotNil(shard.outcome(ofHandled: "evt-199", key: "acct"))
+        XCTAssertNotNil(shard.outcome(ofHandled: "evt-136", key: "acct"), "the newest 64 ids are remembered")
+        XCTAssertNil(shard.outcome(ofHandled: "evt-135", key: "acct"))
+        // A replay of what compaction keeps (the newest record per key) remembers the same ids.
+        var newest: [[UInt8]: ShardChangelog.Record] = [:]
+        var order: [[UInt8]] = []
+        var all: [ShardChangelog.Record] = []
+        var replica = ShardChangelog(rememberedPerKey: 64)
+        shard = ShardChangelog(rememberedPerKey: 64)
+        for index in 0..<200 {
+            let records = shard.records(for: HandledEvent(eventID: "evt-\(index)", key: "acct", offset: Int64(index), newState: nil, emitted: []))
+                .enumerated().map { ShardChangelog.Record(key: $1.key, value: $1.value, offset: Int64(index * 10 + $0)) }
+            shard.apply(records)
+            all += records
+        }
+        for record in all {
+            if newest[record.key] == nil { order.append(record.key) }
+            newest[record.key] = record
+        }
+        replica.apply(all.filter { newest[$0.key]?.offset == $0.offset })
+        XCTAssertEqual(replica, shard)
+        // Passivated and reloaded from the records it names, the key remembers the same ids.
+        XCTAssertTrue(shard.passivate("acct"))
+        let wanted = Set(shard.reloadOffsets(of: "acct"))
+        shard.reload("acct", from: all.filter { wanted.contains($0.offset!) })
+        XCTAssertEqual(replica, shard)
+    }
+
+    /// A changelog written before ids were recorded one by one (one record holding a key's whole
+    /// window) still replays: its ids are remembered, and newer ids join them.
+    func testTheOlderWindowRecordStillReplays() {
+        var value: [UInt8] = []
+        func integer(_ number: Int64) { withUnsafeBytes(of: number.bigEndian) { value += $0 } }
+        integer(2)
+        for id in ["old-1", "old-2"] {
+            integer(Int64(id.utf8.count))
+            value += Array(id.utf8)
+            integer(2)
+            value += Array("ok".utf8)
+        }
+        var shard = ShardChangelog(rememberedPerKey: 3)
+        shard.apply([ShardChangelog.Record(key: Array("h\u{0}acct".utf8), value: value, offset: 0)])
+        XCTAssertEqual(shard.outcome(ofHandled: "old-1", key: "acct"), Array("ok".utf8))
+        for index in 0..<2 {
+            shard.apply(shard.records(for: HandledEvent(eventID: "new-\(index)", key: "acct", offset: Int64(index), newState: nil, emitted: []))
+                .map { ShardChangelog.Record(key: $0.key, value: $0.value, offset: Int64(index + 1)) })
+        }
+        XCTAssertNil(shard.outcome(ofHandled: "old-1", key: "acct"), "the window holds 3 ids")
+        XCTAssertNotNil(shard.outcome(ofHandled: "old-2", key: "acct"))
+        XCTAssertNotNil(shard.outcome(ofHandled: "new-1", key: "acct"))
+    }
+
     func testTimersAreScheduledReplacedFiredAndCancelledWithTheirBatch() {
         var shard = ShardChangelog()
         let scheduling = HandledEvent(eventID: "e1", key: "order-1", offset: 0, newState: .some([1]), emitted: [],

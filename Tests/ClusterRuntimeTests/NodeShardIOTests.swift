@@ -41,10 +41,10 @@ final class NodeShardIOTests: XCTestCase {
         let base = try await io.appendChangelog(partition: 0, batch: batch.build())
         let tail = try await io.readChangelog(partition: 0, from: base + 2)
         XCTAssertEqual(tail.map(\.offset), [base + 2, base + 3, base + 4])
-        let record = try await io.changelogRecord(partition: 0, at: base + 3)
-        XCTAssertEqual(record?.value, [3])
+        let records = try await io.changelogRecords(partition: 0, at: base + 3)
+        XCTAssertEqual(records.map(\.value), [[3], [4]])
         do {
-            _ = try await io.changelogRecord(partition: 0, at: base + 99)
+            _ = try await io.changelogRecords(partition: 0, at: base + 99)
             XCTFail("an offset past the end is refused")
         } catch let error as NodeError {
             XCTAssertEqual(error.code, .offsetOutOfRange)

@@ -22,8 +22,8 @@ final class MemoryShardIO: ShardIO, @unchecked Sendable {
         lock.withLock { records.filter { ($0.offset ?? 0) >= offset } }
     }
 
-    func changelogRecord(partition: UInt32, at offset: Int64) async throws -> ShardChangelog.Record? {
-        lock.withLock { records.first { $0.offset == offset } }
+    func changelogRecords(partition: UInt32, at offset: Int64) async throws -> [ShardChangelog.Record] {
+        lock.withLock { Array(records.filter { ($0.offset ?? -1) >= offset }.prefix(16)) }
     }
 
     func appendChangelog(partition: UInt32, batch: [UInt8]) async throws -> Int64 {

@@ -223,7 +223,8 @@ public struct ShardChangelog: Sendable, Hashable {
     public mutating func passivate(_ key: String) -> Bool {
         guard !passivated.contains(key), states[key] != nil || handled[key] != nil else { return false }
         let location = locations[key] ?? EntityLocation()
-        guard states[key] == nil || location.state != nil, handled[key] == nil || location.handled != nil else { return false }
+        let idsLocated = (handled[key] ?? []).allSatisfy { location.ids[$0.id] != nil } || location.window != nil
+        guard states[key] == nil || location.state != nil, idsLocated else { return false }
         states[key] = nil
         handled[key] = nil
         passivated.insert(key)
@@ -233,20 +234,23 @@ public struct ShardChangelog: Sendable, Hashable {
     /// The changelog offsets holding a passivated `key`'s state and handled ids.
     public func reloadOffsets(of key: String) -> [Int64] {
         guard passivated.contains(key), let location = locations[key] else { return [] }
-        return [location.state, location.handled].compactMap { $0 }
+        return ([location.state, location.window].compactMap { $0 } + location.ids.values).sorted()
     }
 
     /// Brings a passivated key back from its records read at ``reloadOffsets(of:)``.
     public mutating func reload(_ key: String, from records: [Record]) {
         let wanted = Set(reloadOffsets(of: key))
         guard passivated.remove(key) != nil else { return }
-        apply(records.filter { $0.offset.map(wanted.contains) ?? false })
+        apply(records.filter { $0.offset.map(wanted.contains) ?? false }.sorted { $0.offset! < $1.offset! })
     }
 
-    /// Where a key's newest state and handled-ids records are in the changelog.
+    /// Where a key's newest state record and its handled ids' records are in the changelog.
     struct EntityLocation: Hashable, Sendable {
         var state: Int64?
-        var handled: Int64?
+        /// A whole window of ids in one record (changelogs written before ids had their own).
+        var window: Int64?
+        /// Each remembered id's record.
+        var ids: [String: Int64] = [:]
     }
 
     private static let offsetKey = Array("o".utf8)
@@ -291,16 +295,13 @@ public struct ShardChangelog: Sendable, Hashable {
             records.append(Record(key: Array("e\u{0}\(entry.id)".utf8), value: value.output))
         }
         guard event.firedTimer == nil else { return records }
-        var ids = handled[event.key] ?? []
-        ids.append(HandledID(id: event.eventID, outcome: event.outcome))
-        if ids.count > rememberedPerKey { ids.removeFirst(ids.count - rememberedPerKey) }
-        var handledValue = ByteWriter()
-        handledValue.integer(Int64(ids.count))
-        for id in ids {
-            handledValue.string(id.id)
-            handledValue.bytes(id.outcome)
+        // The id joins the key's window in a record of its own, and the oldest leaves it by a
+        // tombstone: a batch's size does not depend on how many ids the key remembers.
+        let ids = handled[event.key] ?? []
+        for evicted in ids.prefix(max(0, ids.count + 1 - rememberedPerKey)) where evicted.id != event.eventID {
+            records.append(Record(key: Self.handledKey(event.key, evicted.id), value: nil))
         }
-        records.append(Record(key: Array("h\u{0}\(event.key)".utf8), value: handledValue.output))
+        records.append(Record(key: Self.handledKey(event.key, event.eventID), value: [Self.handledVersion] + event.outcome))
         records.append(progressRecord(next: max(nextOffset, committableOffset ?? (event.offset + 1)), handling: event.offset))
         return records
     }
@@ -358,6 +359,13 @@ public struct ShardChangelog: Sendable, Hashable {
     /// key, the name (a key may hold any byte, a NUL included).
     static func timerKey(_ key: String, _ name: String) -> [UInt8] { Array("t\u{0}\(key.utf8.count):\(key)\(name)".utf8) }
 
+    /// The compaction key of one handled id of `key`, laid out as a timer's (`i\0`, length, `:`,
+    /// key, id); its value is ``handledVersion`` then the recorded outcome.
+    static func handledKey(_ key: String, _ id: String) -> [UInt8] { Array("i\u{0}\(key.utf8.count):\(key)\(id)".utf8) }
+
+    /// The first byte of a handled id's value (its layout's version).
+    static let handledVersion: UInt8 = 1
+
     /// The key and name in a timer record's key (after `t\0`); nil when malformed.
     static func timerParts(_ bytes: ArraySlice<UInt8>) -> (key: String, name: String)? {
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), let length = Int(String(decoding: bytes[..<colon], as: UTF8.self)),
@@ -381,8 +389,23 @@ public struct ShardChangelog: Sendable, Hashable {
                 states[name] = record.value
                 locations[name, default: EntityLocation()].state = record.value == nil ? nil : record.offset
             case UInt8(ascii: "h"):
+                // A whole window in one record, as changelogs written before ids had records of
+                // their own hold it; ids recorded after it join it.
                 handled[name] = record.value.flatMap(Self.decodeHandled)
-                locations[name, default: EntityLocation()].handled = record.value == nil ? nil : record.offset
+                locations[name, default: EntityLocation()].window = record.value == nil ? nil : record.offset
+            case UInt8(ascii: "i"):
+                guard record.key.count > 2, let (key, id) = Self.timerParts(record.key[2...]) else { continue }
+                // Changed in place (a copy of the window per record was a tenth of the time).
+                handled[key, default: []].removeAll { $0.id == id }
+                if let value = record.value, value.first == Self.handledVersion {
+                    handled[key, default: []].append(HandledID(id: id, outcome: Array(value.dropFirst())))
+                    let excess = handled[key]!.count - rememberedPerKey
+                    if excess > 0 { handled[key]!.removeFirst(excess) }
+                    locations[key, default: EntityLocation()].ids[id] = record.offset
+                } else {
+                    locations[key]?.ids[id] = nil
+                }
+                if handled[key]?.isEmpty == true { handled[key] = nil }
             case UInt8(ascii: "e"):
                 if let value = record.value, let entry = Self.decodeOutbox(value) {
                     if outbox[name] == nil {

@@ -39,13 +39,16 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// How far past the committable offset an event may be taken.
     public let maxSpan: Int64
     private var waiting: [String: [Item]] = [:]
-    /// Keys with waiting events and none running, in the order they became ready.
+    /// Keys with waiting events and none running, in the order they became ready (from
+    /// `readyHead` on: taking the first moves the head, not the rest).
     private var ready: [String] = []
+    private var readyHead = 0
     private var running: [String: Int64] = [:]
     /// Offsets held and not finished.
     private var unfinished: Set<Int64> = []
-    /// Offsets taken or skipped, in order, from the committable one on.
+    /// Offsets taken or skipped, in order, from the committable one on (from `candidatesHead` on).
     private var lowestCandidates: [Int64] = []
+    private var candidatesHead = 0
     private var lastOffset: Int64?
     private var nextOffset: Int64
 
@@ -108,11 +111,16 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// The next event that may start now (its key idle, fewer than `maxConcurrent` running), now
     /// counted as running; nil when none may.
     public mutating func start() -> Item? {
-        guard running.count < maxConcurrent, !ready.isEmpty else { return nil }
-        let key = ready.removeFirst()
-        var queue = waiting[key]!
-        let item = queue.removeFirst()
-        waiting[key] = queue.isEmpty ? nil : queue
+        guard running.count < maxConcurrent, readyHead < ready.count else { return nil }
+        let key = ready[readyHead]
+        readyHead += 1
+        if readyHead == ready.count || readyHead >= 64 && readyHead * 2 >= ready.count {
+            ready.removeFirst(readyHead)
+            readyHead = 0
+        }
+        // Taken in place: a copy of the key's queue would be made for every event.
+        let item = waiting[key]!.removeFirst()
+        if waiting[key]!.isEmpty { waiting[key] = nil }
         running[key] = item.offset
         return item
     }
@@ -126,9 +134,12 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
         for queue in waiting.values { for item in queue { unfinished.remove(item.offset) } }
         waiting = [:]
         ready = []
+        readyHead = 0
         // The committable offset must never pass a dropped event: candidates from the first
         // dropped one on go (the next owner takes the partition from there).
         if let first = dropped.min() {
+            lowestCandidates.removeFirst(candidatesHead)
+            candidatesHead = 0
             lowestCandidates.removeAll { $0 >= first }
             lastOffset = first - 1
         }
@@ -151,17 +162,25 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// The committable offset once the running event at `offset` finishes (to make it durable
     /// with that event's changes before finishing it).
     public func committableOffset(finishing offset: Int64, key: String) -> Int64 {
-        var copy = self
-        copy.finish(offset: offset, key: key)
-        return copy.committableOffset
+        guard running[key] == offset else { return nextOffset }
+        // As ``advance()`` would with `offset` finished (read only: no copy of the state).
+        var next = nextOffset
+        var index = candidatesHead
+        while index < lowestCandidates.count, lowestCandidates[index] == offset || !unfinished.contains(lowestCandidates[index]) {
+            next = lowestCandidates[index] + 1
+            index += 1
+        }
+        return next
     }
 
     private mutating func advance() {
-        var index = 0
-        while index < lowestCandidates.count, !unfinished.contains(lowestCandidates[index]) {
-            nextOffset = lowestCandidates[index] + 1
-            index += 1
+        while candidatesHead < lowestCandidates.count, !unfinished.contains(lowestCandidates[candidatesHead]) {
+            nextOffset = lowestCandidates[candidatesHead] + 1
+            candidatesHead += 1
         }
-        if index > 0 { lowestCandidates.removeFirst(index) }
+        if candidatesHead == lowestCandidates.count || candidatesHead >= 64 && candidatesHead * 2 >= lowestCandidates.count {
+            lowestCandidates.removeFirst(candidatesHead)
+            candidatesHead = 0
+        }
     }
 }

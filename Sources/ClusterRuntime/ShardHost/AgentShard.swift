@@ -150,12 +150,19 @@ public actor AgentShard {
     /// Brings `key`'s state and handled ids back from the changelog if they left memory.
     private func ensureResident(_ key: String) async throws {
         guard changelog.isPassivated(key) else { return }
-        let offsets = Set(changelog.reloadOffsets(of: key))
+        let offsets = changelog.reloadOffsets(of: key)
         var records: [ShardChangelog.Record] = []
-        for offset in offsets.sorted() {
-            if let record = try await io.changelogRecord(partition: partition, at: offset) { records.append(record) }
+        var remaining = offsets[...]
+        while let next = remaining.first {
+            // One read brings the record at `next` and often more of the key's (nearby) records.
+            let read = try await io.changelogRecords(partition: partition, at: next)
+            guard read.first?.offset == next else { throw AgentError.stateUnavailable(key: key, offsets: offsets) }
+            let found = Dictionary(read.map { ($0.offset ?? -1, $0) }, uniquingKeysWith: { first, _ in first })
+            while let offset = remaining.first, let record = found[offset] {
+                records.append(record)
+                remaining.removeFirst()
+            }
         }
-        guard records.count == offsets.count else { throw AgentError.stateUnavailable(key: key, offsets: offsets.sorted()) }
         changelog.reload(key, from: records)
         AgentMetrics.reloaded(agent: handler.name)
     }

@@ -27,15 +27,15 @@ public struct NodeShardIO: ShardIO {
         }
     }
 
-    /// The changelog record at `offset`, read from its batch alone.
-    public func changelogRecord(partition: UInt32, at offset: Int64) async throws -> ShardChangelog.Record? {
+    /// The changelog records of one read (up to 256 KiB) from `offset`.
+    public func changelogRecords(partition: UInt32, at offset: Int64) async throws -> [ShardChangelog.Record] {
         try await refusals {
             let (_, log, _) = try api.lookup(changelogTopic, partition)
             guard offset >= log.logStartOffset, offset < log.logEndOffset else {
                 throw NodeError(code: .offsetOutOfRange, message: "offset \(offset) is outside \(changelogTopic)[\(partition)] (\(log.logStartOffset)..<\(log.logEndOffset))")
             }
             let read = try log.read(from: offset, maxBytes: 256 << 10)
-            return try RecordDecoder.records(inBatches: read.bytes).first { $0.offset == offset }
+            return try RecordDecoder.records(inBatches: read.bytes).filter { $0.offset >= offset }
                 .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
         }
     }

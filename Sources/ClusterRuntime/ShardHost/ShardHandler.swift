@@ -78,8 +78,9 @@ public struct ShardHandlerResult: Sendable {
 public protocol ShardIO: Sendable {
     /// The changelog partition's records from `offset` on, with their offsets.
     func readChangelog(partition: UInt32, from offset: Int64) async throws -> [ShardChangelog.Record]
-    /// The changelog record at `offset`, if it is there.
-    func changelogRecord(partition: UInt32, at offset: Int64) async throws -> ShardChangelog.Record?
+    /// The changelog records one read from `offset` returns (the record at `offset` first, if it
+    /// is there, then some that follow it): a passivated key's records come back in few reads.
+    func changelogRecords(partition: UInt32, at offset: Int64) async throws -> [ShardChangelog.Record]
     /// Appends a record batch to the changelog partition, durable under the node's policy;
     /// returns its first offset.
     func appendChangelog(partition: UInt32, batch: [UInt8]) async throws -> Int64

@@ -24,7 +24,10 @@ public struct AgentSubscription: Sendable {
 /// per key with a typed state; `handle` runs for one event of one key at a time.
 public protocol Agent: Sendable {
     /// The entity state kept per key: a Codable type (stored as JSON) or a protobuf message
-    /// declared ``ProtobufAgentState`` (stored as protobuf binary).
+    /// declared ``ProtobufAgentState`` (stored as protobuf binary). A struct's value left by one
+    /// event is handed to the key's next event as it is while its stored bytes are unchanged
+    /// (decoded again only after a restart, a move or passivation), so a state must encode all
+    /// it holds: a property its encoding leaves out survives only until the entity is reloaded.
     associatedtype State: Codable & Sendable
     /// The agent type's name: its consumer group, and the prefix of its changelog and
     /// dead-letter topics.

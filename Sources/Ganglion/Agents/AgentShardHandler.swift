@@ -10,6 +10,8 @@ struct AgentShardHandler<A: Agent>: ShardHandler {
     let agent: A
     let client: GanglionClient
     let codecs: RegistryCodecs
+    /// The states the handler left, decoded (the next event of the key skips decoding).
+    let decoded = DecodedStates<A.State>()
 
     var name: String { agent.name }
     var topic: String { agent.subscription.topic }
@@ -25,11 +27,14 @@ struct AgentShardHandler<A: Agent>: ShardHandler {
     }
 
     func handle(_ attempt: ShardAttempt) async throws -> ShardHandlerResult {
-        let state = attempt.state.flatMap(AgentStateCoding<A.State>.decode)
+        let state = attempt.state.flatMap { bytes in decoded.state(of: attempt.key, storedAs: bytes) ?? AgentStateCoding<A.State>.decode(bytes) }
         let context = AgentContext<A.State>(agentName: agent.name, event: attempt.event, key: attempt.key, partition: attempt.partition,
                                             offset: attempt.offset, attempt: attempt.attempt, state: state, client: client, timer: attempt.timer)
         try await agent.handle(context)
         let newState: [UInt8]?? = try context.state.map { .some(try AgentStateCoding<A.State>.encode($0)) } ?? (attempt.state == nil ? nil : .some(nil))
+        // Kept as the shard will store it; if the attempt's result is discarded, the shard's
+        // bytes differ and the value is not used.
+        decoded.keep(context.state, of: attempt.key, storedAs: newState ?? attempt.state)
         return ShardHandlerResult(newState: newState, emitted: zip(context.emitted, context.emittedTopics).map { EmittedEvent(topic: $1, event: $0) },
                                   outcome: Array(context.outcome), timerChanges: context.timerChanges)
     }
@@ -47,9 +52,9 @@ struct ClientShardIO: ShardIO {
             .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
     }
 
-    func changelogRecord(partition: UInt32, at offset: Int64) async throws -> ShardChangelog.Record? {
+    func changelogRecords(partition: UInt32, at offset: Int64) async throws -> [ShardChangelog.Record] {
         let (_, bytes) = try await client.fetch(topic: changelogTopic, partition: partition, offset: offset, maxBytes: 256 << 10)
-        return try PartitionStream.records(in: bytes, base: nil).first { $0.offset == offset }
+        return try PartitionStream.records(in: bytes, base: nil).filter { $0.offset >= offset }
             .map { ShardChangelog.Record(key: $0.key ?? [], value: $0.value, offset: $0.offset) }
     }
 
