@@ -47,7 +47,7 @@ public actor AgentShard {
     private var timerLoop: Task<Void, Never>?
     /// Changelog appends waiting for the batch in flight (one entry per caller), and their callers.
     private var pendingRecords: [[ShardChangelog.Record]] = []
-    private var pendingWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var pendingWaiters: [@Sendable (isolated AgentShard, (any Error)?) -> Void] = []
     private var appending = false
     /// Why an append failed: the changelog takes nothing more from this shard.
     private var appendFailure: (any Error)?
@@ -62,9 +62,13 @@ public actor AgentShard {
     /// How long past its deadline an attempt that ignores cancellation keeps its key before it
     /// is abandoned (counted as failed, its late result discarded).
     private let deadlineGrace: Duration
-    /// The attempts running now, by token: a drain that runs out of time abandons them.
-    private var attempts: [Int: AttemptFence] = [:]
+    /// The handler attempts running now, by token (the attempt's fence): an attempt abandoned —
+    /// past its deadline plus the grace, or by a drain out of time — leaves the map, and its late
+    /// result, finding no token, is discarded.
+    private var attempts: [Int: Int64] = [:]
     private var lastAttempt = 0
+    /// The task running each held input (by offset): an attempt past its deadline cancels it.
+    private var runners: [Int64: Task<Void, Never>] = [:]
     /// Set when a drain ran out of time: nothing more is written, running attempts are abandoned.
     private var revoked = false
 
@@ -225,24 +229,22 @@ public actor AgentShard {
 
     private func pump() {
         while let item = scheduler.start() {
-            Task { await self.run(item) }
+            runners[item.offset] = Task { await self.run(item, attempt: 1) }
         }
     }
 
     /// Handles one input: a redelivery of a handled event only moves the offset; otherwise the
-    /// handler runs under the retry policy and the outcome is made durable in one changelog batch.
-    private func run(_ item: ShardScheduler<Input>.Item) async {
+    /// handler runs (``attempt(_:_:event:timer:)``) and its outcome is made durable in one
+    /// changelog batch, after which the input is finished.
+    private func run(_ item: ShardScheduler<Input>.Item, attempt number: Int) async {
         do {
             let offset = item.offset
             try await ensureResident(item.key)
+            if revoked { return }
             if let timer = item.payload.timer {
                 // Cancelled or replaced since it was due: nothing to run.
-                if changelog.isPending(timer) {
-                    var handled = try await handle(Self.timerEvent(timer), key: item.key, offset: offset, timer: timer.name)
-                    handled.firedTimer = timer
-                    try await commit(handled, item)
-                }
-                queuedTimers.remove(timer)
+                guard changelog.isPending(timer) else { return finished(item) }
+                await attempt(item, number, event: Self.timerEvent(timer), timer: timer)
             } else if let event = item.payload.event {
                 if let outcome = changelog.outcome(ofHandled: event.id, key: item.key) {
                     // Asked again (a retry with the same id): the recorded reply goes out again,
@@ -256,25 +258,106 @@ public actor AgentShard {
                     // Recorded as handled: a replay from a committed offset below it skips it
                     // even after the window of remembered ids has moved past its id.
                     let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
-                    try await append(changelog.records(recognising: offset, committableOffset: committable))
+                    enqueue(changelog.records(recognising: offset, committableOffset: committable)) { shard, error in
+                        shard.settled(item, error: error)
+                    }
                 } else {
-                    try await commit(try await handle(event, key: item.key, offset: offset), item)
+                    await attempt(item, number, event: event, timer: nil)
                 }
             } else {
                 let raw = item.payload.delivered?.value ?? []
-                try await commit(try deadLetter(raw: raw, id: "\(item.payload.delivered?.topic ?? "")-\(partition)-\(offset)", key: "_", offset: offset,
-                                                error: "the record is not an event envelope", attempts: 0), item)
+                commit(try deadLetter(raw: raw, id: "\(item.payload.delivered?.topic ?? "")-\(partition)-\(offset)", key: "_", offset: offset,
+                                      error: "the record is not an event envelope", attempts: 0), item)
             }
         } catch {
-            // A drain ran out of time: the event stays unfinished for the next owner, and the
-            // shard, which is leaving, has not failed.
-            if revoked { return }
-            // The changelog could not be written (or the shard was cancelled): the event stays
-            // unfinished, so the committable offset never passes it, and the shard takes nothing
-            // more; the host restarts it from the changelog.
-            fail(error)
+            settled(item, error: error)
+        }
+    }
+
+    /// Runs one attempt of the handler in this (the input's) task, cancelled at the policy's
+    /// deadline and abandoned at the deadline plus the grace if it still runs (a handler that
+    /// ignores cancellation): the attempt then counts as failed, and its fence (its token in
+    /// ``attempts``) makes whatever it returns later be discarded. A failed attempt is retried
+    /// in a task of its own after the policy's delay, or goes to the dead letters.
+    private func attempt(_ item: ShardScheduler<Input>.Item, _ number: Int, event: EventEnvelope, timer: ShardTimer?) async {
+        let handler = self.handler
+        let milliseconds = handler.retryPolicy.attemptDeadlineMilliseconds
+        lastAttempt += 1
+        let token = lastAttempt
+        attempts[token] = item.offset
+        let input = ShardAttempt(event: event, key: item.key, partition: partition, offset: item.offset, attempt: number,
+                                 state: changelog.states[item.key], timer: timer?.name)
+        let runner = runners[item.offset]
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
+        let watch = deadlines.watch(until: deadline) { runner?.cancel() }
+        let abandonment = deadlines.watch(until: deadline.advanced(by: deadlineGrace)) { [weak self] in
+            Task { await self?.attemptEnded(token, item, number, event: event, timer: timer, .failure(AgentError.deadlineExceeded(milliseconds: milliseconds))) }
+        }
+        let outcome: Result<ShardHandlerResult, any Error>
+        do { outcome = .success(try await handler.handle(input)) } catch { outcome = .failure(error) }
+        let expired = deadlines.end(watch)
+        _ = deadlines.end(abandonment)
+        if case .failure = outcome, expired {
+            // Past the deadline only if the attempt did not finish first.
+            attemptEnded(token, item, number, event: event, timer: timer, .failure(AgentError.deadlineExceeded(milliseconds: milliseconds)), returned: true)
+        } else {
+            attemptEnded(token, item, number, event: event, timer: timer, outcome, returned: true)
+        }
+    }
+
+    /// An attempt ended: by its handler's return (`returned`), or abandoned. Only the first end of
+    /// an attempt counts; the input is then committed, retried or dead-lettered.
+    private func attemptEnded(_ token: Int, _ item: ShardScheduler<Input>.Item, _ number: Int, event: EventEnvelope, timer: ShardTimer?,
+                              _ outcome: Result<ShardHandlerResult, any Error>, returned: Bool = false) {
+        guard attempts.removeValue(forKey: token) != nil, !revoked else { return }
+        if !returned { AgentMetrics.abandoned(agent: handler.name) }
+        do {
+            switch outcome {
+            case .success(let result):
+                var emitted = try result.emitted.map { emitted in
+                    OutboxEntry(id: emitted.event.id, topic: emitted.topic, key: emitted.event.key.isEmpty ? nil : Array(emitted.event.key),
+                                event: try emitted.event.serializedBytes())
+                }
+                if isAsk(event) { emitted.append(try reply(to: event, outcome: result.outcome, error: nil)) }
+                var handled = HandledEvent(eventID: event.id, key: item.key, offset: item.offset, newState: result.newState, emitted: emitted,
+                                           outcome: result.outcome, timerChanges: result.timerChanges)
+                handled.firedTimer = timer
+                commit(handled, item)
+            case .failure(let error):
+                switch handler.retryPolicy.decision(afterAttempt: number, using: &random) {
+                case .retry(let delay):
+                    AgentMetrics.retried(agent: handler.name)
+                    runners[item.offset] = Task {
+                        try? await Task.sleep(for: .milliseconds(delay))
+                        await self.run(item, attempt: number + 1)
+                    }
+                case .deadLetter:
+                    commit(try deadLetter(raw: (try? event.serializedBytes()) ?? [], id: event.id, key: item.key, offset: item.offset,
+                                          error: "\(error)", attempts: number), item)
+                }
+            }
+        } catch {
+            settled(item, error: error)
+        }
+    }
+
+    /// The input's changes are durable (`error` nil: it is finished, its key's next input may
+    /// start), or could not be made so: the changelog could not be written, the input stays
+    /// unfinished (the committable offset never passes it), and the shard takes nothing more —
+    /// unless a drain ran out of time, when the input is the next owner's and the shard, which
+    /// is leaving, has not failed.
+    private func settled(_ item: ShardScheduler<Input>.Item, error: (any Error)?) {
+        if let error {
+            if !revoked { fail(error) }
             return
         }
+        finished(item)
+    }
+
+    /// The input is finished: its key's next input may start.
+    private func finished(_ item: ShardScheduler<Input>.Item) {
+        runners[item.offset] = nil
+        if let timer = item.payload.timer { queuedTimers.remove(timer) }
         scheduler.finish(offset: item.offset, key: item.key)
         residency.touch(item.key, now: Self.now())
         if residency.liveCount > residency.maxLive { passivateIdle() }
@@ -314,7 +397,8 @@ public actor AgentShard {
         revoked = true
         let error = AgentError.abandonedByDrain(milliseconds: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         appendFailure = appendFailure ?? error
-        for fence in attempts.values { fence.settle(.abandoned(error)) }
+        attempts = [:]
+        for runner in runners.values { runner.cancel() }
         let drained = drainWaiters
         drainWaiters = []
         for waiter in drained { waiter.resume() }
@@ -333,39 +417,6 @@ public actor AgentShard {
         event.data = Data(timer.data)
         event.extensions = ["timer": timer.name]
         return event
-    }
-
-    private func handle(_ event: EventEnvelope, key: String, offset: Int64, timer: String? = nil) async throws -> HandledEvent {
-        let previous = changelog.states[key]
-        var attempt = 1
-        while true {
-            if revoked { throw AgentError.abandonedByDrain(milliseconds: 0) }
-            let input = ShardAttempt(event: event, key: key, partition: partition, offset: offset, attempt: attempt, state: previous, timer: timer)
-            do {
-                let result = try await runWithDeadline(input)
-                var emitted = try result.emitted.map { emitted in
-                    OutboxEntry(id: emitted.event.id, topic: emitted.topic, key: emitted.event.key.isEmpty ? nil : Array(emitted.event.key),
-                                event: try emitted.event.serializedBytes())
-                }
-                if isAsk(event) { emitted.append(try reply(to: event, outcome: result.outcome, error: nil)) }
-                return HandledEvent(eventID: event.id, key: key, offset: offset, newState: result.newState, emitted: emitted, outcome: result.outcome,
-                                    timerChanges: result.timerChanges)
-            } catch is CancellationError where Task.isCancelled {
-                throw CancellationError()
-            } catch AgentError.abandonedByDrain(let milliseconds) {
-                throw AgentError.abandonedByDrain(milliseconds: milliseconds)
-            } catch {
-                switch handler.retryPolicy.decision(afterAttempt: attempt, using: &random) {
-                case .retry(let delay):
-                    AgentMetrics.retried(agent: handler.name)
-                    attempt += 1
-                    try await Task.sleep(for: .milliseconds(delay))
-                case .deadLetter:
-                    return try deadLetter(raw: (try? event.serializedBytes()) ?? [], id: event.id, key: key, offset: offset,
-                                          error: "\(error)", attempts: attempt)
-                }
-            }
-        }
     }
 
     /// Asks are taken by the agent they name (whatever its types and filter) and skipped by others.
@@ -395,41 +446,6 @@ public actor AgentShard {
                            event: try reply.serializedBytes())
     }
 
-    /// Runs the handler, cancelled at the policy's deadline and abandoned at the deadline plus
-    /// the grace if it still runs (a handler that ignores cancellation): the attempt then counts
-    /// as failed, and its fence discards whatever it returns later.
-    private func runWithDeadline(_ input: ShardAttempt) async throws -> ShardHandlerResult {
-        let handler = self.handler
-        let milliseconds = handler.retryPolicy.attemptDeadlineMilliseconds
-        let fence = AttemptFence()
-        lastAttempt += 1
-        let token = lastAttempt
-        attempts[token] = fence
-        defer { attempts[token] = nil }
-        let attempt = Task.detached {
-            do { fence.settle(.finished(.success(try await handler.handle(input)))) } catch { fence.settle(.finished(.failure(error))) }
-        }
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
-        let watch = deadlines.watch(until: deadline) { attempt.cancel() }
-        let abandonment = deadlines.watch(until: deadline.advanced(by: deadlineGrace)) {
-            fence.settle(.abandoned(.deadlineExceeded(milliseconds: milliseconds)))
-        }
-        let outcome = await withTaskCancellationHandler { await fence.value } onCancel: { attempt.cancel() }
-        let expired = deadlines.end(watch)
-        _ = deadlines.end(abandonment)
-        switch outcome {
-        case .abandoned(let error):
-            AgentMetrics.abandoned(agent: handler.name)
-            throw error
-        case .finished(.failure(let error)):
-            // Past the deadline only if the attempt did not finish first.
-            if expired { throw AgentError.deadlineExceeded(milliseconds: milliseconds) }
-            throw error
-        case .finished(.success(let result)):
-            return result
-        }
-    }
-
     /// The event for `<agent>.dlq`, with its error, attempts and agent name.
     private func deadLetter(raw: [UInt8], id: String, key: String, offset: Int64, error: String, attempts: Int) throws -> HandledEvent {
         var letter = EventEnvelope()
@@ -453,29 +469,41 @@ public actor AgentShard {
     }
 
     /// Appends the event's batch (with the offset committable once it is finished) to the
-    /// changelog, durable under the node's policy, applies it, then forwards the outbox.
-    private func commit(_ handled: HandledEvent, _ item: ShardScheduler<Input>.Item) async throws {
+    /// changelog, durable under the node's policy, applies it, forwards the outbox, and finishes
+    /// the input.
+    private func commit(_ handled: HandledEvent, _ item: ShardScheduler<Input>.Item) {
         let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
-        try await append(changelog.records(for: handled, committableOffset: committable))
-        AgentMetrics.handled(agent: handler.name)
-        if !handled.emitted.isEmpty { forwardInBackground() }
+        enqueue(changelog.records(for: handled, committableOffset: committable)) { shard, error in
+            if error == nil {
+                AgentMetrics.handled(agent: shard.handler.name)
+                if !handled.emitted.isEmpty { shard.forwardInBackground() }
+            }
+            shard.settled(item, error: error)
+        }
     }
 
     /// Appends records to the changelog, durable under the node's policy, then applies them.
-    /// Appends of concurrent handlers are committed together: while one batch is in flight, the
-    /// next collects every record that arrives (group commit), so a busy shard makes one round
-    /// trip for many events.
     private func append(_ records: [ShardChangelog.Record]) async throws {
         guard !records.isEmpty else { return }
-        if let appendFailure { throw appendFailure }
-        if revoked { throw AgentError.abandonedByDrain(milliseconds: 0) }
-        pendingRecords.append(records)
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
-            pendingWaiters.append(waiter)
-            if !appending {
-                appending = true
-                Task { await self.commitPending() }
+            enqueue(records) { _, error in
+                if let error { waiter.resume(throwing: error) } else { waiter.resume() }
             }
+        }
+    }
+
+    /// Queues records for the changelog; `done` runs on the shard once they are durable and
+    /// applied, or failed. Appends of concurrent handlers are committed together: while one batch
+    /// is in flight, the next collects every record that arrives (group commit), so a busy shard
+    /// makes one round trip for many events.
+    private func enqueue(_ records: [ShardChangelog.Record], done: @escaping @Sendable (isolated AgentShard, (any Error)?) -> Void) {
+        if let error = appendFailure ?? (revoked ? AgentError.abandonedByDrain(milliseconds: 0) : nil) { return done(self, error) }
+        guard !records.isEmpty else { return done(self, nil) }
+        pendingRecords.append(records)
+        pendingWaiters.append(done)
+        if !appending {
+            appending = true
+            Task { await self.commitPending() }
         }
     }
 
@@ -506,7 +534,7 @@ public actor AgentShard {
                 changelog.apply(records.enumerated().map { index, record in
                     ShardChangelog.Record(key: record.key, value: record.value, offset: base + Int64(index))
                 })
-                for waiter in waiters { waiter.resume() }
+                for waiter in waiters { waiter(self, nil) }
             } catch {
                 // The outcome of the failed batch is unknown, so no later batch may follow it (it
                 // could be taken for its retry): every waiting append fails, and so do later ones.
@@ -514,7 +542,7 @@ public actor AgentShard {
                 let failed = waiters + pendingWaiters
                 pendingRecords = []
                 pendingWaiters = []
-                for waiter in failed { waiter.resume(throwing: error) }
+                for waiter in failed { waiter(self, error) }
             }
         }
         appending = false
