@@ -4,20 +4,31 @@ import Foundation
 /// a key reuses the value instead of decoding the same bytes again (JSON decoding was a tenth of
 /// the runtime's time per event). A value is reused only while the shard hands over exactly the
 /// bytes it came with, so a state replayed, reloaded or changed elsewhere is decoded afresh.
-/// Class states are never kept (a failed attempt could have changed one in place).
+/// Class states are never kept (a failed attempt could have changed one in place). The keys are
+/// spread over stripes with a lock each, so the shards of a host rarely wait for one another.
 final class DecodedStates<State: Sendable>: @unchecked Sendable {
-    // `entries` is guarded by `lock`.
-    private let lock = NSLock()
-    private var entries: [String: (bytes: [UInt8], state: State)] = [:]
-    private let limit: Int
+    private final class Stripe: @unchecked Sendable {
+        // `entries` is guarded by `lock`.
+        let lock = NSLock()
+        var entries: [String: (bytes: [UInt8], state: State)] = [:]
+    }
 
-    /// A cache of at most `limit` keys.
-    init(limit: Int = 16_384) { self.limit = limit }
+    private let stripes: [Stripe]
+    private let limitPerStripe: Int
+
+    /// A cache of at most about `limit` keys.
+    init(limit: Int = 16_384, stripes count: Int = 16) {
+        stripes = (0..<count).map { _ in Stripe() }
+        limitPerStripe = max(1, limit / count)
+    }
+
+    private func stripe(of key: String) -> Stripe { stripes[Int(UInt(bitPattern: key.hashValue) % UInt(stripes.count))] }
 
     /// The state of `key` decoded from `bytes`, if it was kept.
     func state(of key: String, storedAs bytes: [UInt8]) -> State? {
-        lock.withLock {
-            guard let entry = entries[key], entry.bytes == bytes else { return nil }
+        let stripe = stripe(of: key)
+        return stripe.lock.withLock {
+            guard let entry = stripe.entries[key], entry.bytes == bytes else { return nil }
             return entry.state
         }
     }
@@ -25,13 +36,14 @@ final class DecodedStates<State: Sendable>: @unchecked Sendable {
     /// Keeps `state` of `key`, stored as `bytes`; nil forgets the key.
     func keep(_ state: State?, of key: String, storedAs bytes: [UInt8]?) {
         guard !(State.self is AnyClass) else { return }
-        lock.withLock {
+        let stripe = stripe(of: key)
+        stripe.lock.withLock {
             guard let state, let bytes else {
-                entries[key] = nil
+                stripe.entries[key] = nil
                 return
             }
-            if entries[key] == nil && entries.count >= limit { entries.remove(at: entries.startIndex) }
-            entries[key] = (bytes, state)
+            if stripe.entries[key] == nil && stripe.entries.count >= limitPerStripe { stripe.entries.remove(at: stripe.entries.startIndex) }
+            stripe.entries[key] = (bytes, state)
         }
     }
 }
