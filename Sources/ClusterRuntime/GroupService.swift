@@ -3,9 +3,11 @@ import EventLog
 import Foundation
 import GanglionWire
 
-/// The consumer groups of a node: one ``GroupCoordinator`` per group, driven by requests and a
-/// clock, with committed offsets made durable in the compacted `__consumer_offsets-0` log before
-/// they are acknowledged, and restored from it on start.
+/// Consumer groups: one ``GroupCoordinator`` per group, driven by requests and a clock, with
+/// committed offsets made durable in an offsets log before they are acknowledged, and restored
+/// from it on start — a cluster of one's own `__consumer_offsets-0`, or on a cluster one
+/// replicated `__consumer_offsets` partition, whose leader runs the service for its groups
+/// (``GroupDirectory``) and keeps their epochs there too.
 final class GroupService: @unchecked Sendable {
     // `coordinators` is guarded by `lock`; the log is thread-safe.
     private let lock = NSLock()
@@ -14,7 +16,10 @@ final class GroupService: @unchecked Sendable {
     private var offsetMetadata: [String: [TopicPartition: String]] = [:]
     /// Where in the offsets log each partition's visible commit was stored.
     private var appliedAt: [String: [TopicPartition: Int64]] = [:]
-    private let offsets: PartitionLog
+    private let storage: any GroupOffsetsStorage
+    private var offsets: PartitionLog { storage.log }
+    /// The newest epoch recorded for each group in the offsets log (a cluster's).
+    private var recordedEpochs: [String: Int32] = [:]
     private let metadata: any MetadataLog
     private let clock: @Sendable () -> Int64
     /// How often members should heartbeat.
@@ -22,23 +27,26 @@ final class GroupService: @unchecked Sendable {
 
     private let sessionTimeout: Int64
 
-    init(dataDirectory: String, metadata: any MetadataLog, sessionTimeout: Int64 = 10_000,
-         clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock, faults: LogFaults? = nil,
-         offsetsSegmentBytes: Int = 8 << 20) throws {
+    /// A cluster of one's groups, their offsets in `dataDirectory`'s `__consumer_offsets-0`.
+    convenience init(dataDirectory: String, metadata: any MetadataLog, sessionTimeout: Int64 = 10_000,
+                     clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock, faults: LogFaults? = nil,
+                     offsetsSegmentBytes: Int = 8 << 20) throws {
+        try self.init(storage: LocalOffsetsStorage(dataDirectory: dataDirectory, clock: clock, faults: faults, segmentBytes: offsetsSegmentBytes),
+                      metadata: metadata, sessionTimeout: sessionTimeout, clock: clock)
+    }
+
+    /// The groups whose offsets `storage` holds, restored from its log.
+    init(storage: any GroupOffsetsStorage, metadata: any MetadataLog, sessionTimeout: Int64 = 10_000,
+         clock: @escaping @Sendable () -> Int64 = PartitionLog.systemClock) throws {
         self.sessionTimeout = sessionTimeout
-        var configuration = LogConfiguration()
-        configuration.faults = faults
-        configuration.durability = .everyBatch
-        configuration.compacted = true
-        configuration.retentionMilliseconds = nil
-        // Small segments rolled at least hourly: compaction only cleans closed segments, and the
-        // log a restart replays is then bounded by the partitions committed, not by history.
-        configuration.segmentBytes = offsetsSegmentBytes
-        configuration.segmentMilliseconds = 3_600_000
-        offsets = try PartitionLog(directory: dataDirectory + "/__consumer_offsets-0", configuration: configuration, clock: clock)
+        self.storage = storage
         self.metadata = metadata
         self.clock = clock
-        try Self.forEachRecord(in: offsets) { record in
+        try Self.forEachRecord(in: storage.log) { record in
+            if let key = record.key, let group = Self.decodeEpochKey(key) {
+                if let epoch = record.value.flatMap(Self.decodeEpoch) { lock.withLock { recordedEpochs[group] = max(recordedEpochs[group] ?? 0, epoch) } }
+                return
+            }
             guard let key = record.key, let (group, partition) = Self.decodeKey(key) else { return }
             // A tombstone (no value) forgets the offset: its topic was deleted.
             let decoded = record.value.flatMap(Self.decodeOffset)
@@ -50,7 +58,14 @@ final class GroupService: @unchecked Sendable {
                 appliedAt[group, default: [:]][partition] = record.offset
             }
         }
-        offsets.setHighWatermark(offsets.logEndOffset)
+        // Coordinators restored from offsets continue after their recorded epochs.
+        lock.withLock {
+            for (group, epoch) in recordedEpochs where coordinators[group] != nil && coordinators[group]!.groupEpoch < epoch {
+                var coordinator = newCoordinator(group)
+                for (partition, offset) in coordinators[group]!.committedOffsets { coordinator.restoreOffset(offset, for: partition) }
+                coordinators[group] = coordinator
+            }
+        }
     }
 
     private func withCoordinator<T>(_ group: String, _ body: (inout GroupCoordinator) throws -> T) rethrows -> T {
@@ -68,12 +83,13 @@ final class GroupService: @unchecked Sendable {
     /// A coordinator whose epochs continue after the last assignment in the metadata log.
     private func newCoordinator(_ group: String) -> GroupCoordinator {
         GroupCoordinator(groupID: group, sessionTimeout: sessionTimeout, rebalanceTimeout: 60_000,
-                         epoch: metadata.state.groupAssignments[group]?.epoch ?? 0)
+                         epoch: max(metadata.state.groupAssignments[group]?.epoch ?? 0, recordedEpochs[group] ?? 0))
     }
 
     /// Appends the coordinator's target assignment to the metadata log when it is new (the log the
     /// controller will replicate, so every node knows who owns what).
     private func record(_ coordinator: GroupCoordinator) {
+        if storage.keepsEpochs { return recordInOffsets(coordinator) }
         let recorded = metadata.state.groupAssignments[coordinator.groupID]?.epoch ?? -1
         guard coordinator.targetEpoch > recorded, coordinator.targetEpoch > 0 else { return }
         let members = coordinator.targetAssignment.reduce(into: [String: [TopicPartition]]()) { $0[$1.key.value] = $1.value.sorted() }
@@ -87,6 +103,19 @@ final class GroupService: @unchecked Sendable {
             }
             return .groupAssignment(group: group, assignment: GroupAssignment(epoch: coordinator.targetEpoch, members: members))
         }) { result in
+            if case .success = result { NodeMetrics.rebalanced(group: group) }
+        }
+    }
+
+    /// A cluster's record of a new group epoch, next to the group's offsets (so the group's next
+    /// coordinator continues after it); called under `lock`, stored without waiting.
+    private func recordInOffsets(_ coordinator: GroupCoordinator) {
+        let group = coordinator.groupID, epoch = coordinator.targetEpoch
+        guard epoch > 0, epoch > recordedEpochs[group] ?? -1 else { return }
+        recordedEpochs[group] = epoch
+        var batch = RecordBatchBuilder()
+        batch.append(key: Self.encodeEpochKey(group), value: withUnsafeBytes(of: epoch.bigEndian) { Array($0) }, timestamp: clock())
+        storage.append(batch.build()) { result in
             if case .success = result { NodeMetrics.rebalanced(group: group) }
         }
     }
@@ -137,9 +166,7 @@ final class GroupService: @unchecked Sendable {
     /// Compacts the offsets log to the newest commit of each partition (run by the node's
     /// maintenance, off the socket thread).
     func maintain() {
-        _ = try? offsets.compact()
-        // Old segments emptied by compaction go: the log is only replayed from its start.
-        _ = try? offsets.deleteLeadingEmptySegments()
+        storage.maintain()
     }
 
     /// The offsets log's segment and record counts (tests and figures).
@@ -185,21 +212,14 @@ final class GroupService: @unchecked Sendable {
             batch.append(key: Self.encodeKey(request.group, partition), value: Self.encodeOffset(offset, metadata: metadata), timestamp: clock())
         }
         let group = request.group, answer = response, stored = accepted
-        do {
-            try batch.build().withUnsafeBytes { bytes in
-                try offsets.append(bytes) { [self] result in
-                    switch result {
-                    case .success(let appended):
-                        apply(stored, group: group, at: appended.firstOffset)
-                        offsets.advanceHighWatermark(to: appended.lastOffset + 1)
-                        completion(.success(answer))
-                    case .failure(let error):
-                        completion(.failure(error))
-                    }
-                }
+        storage.append(batch.build()) { [self] result in
+            switch result {
+            case .success(let first):
+                apply(stored, group: group, at: first)
+                completion(.success(answer))
+            case .failure(let error):
+                completion(.failure(error))
             }
-        } catch {
-            completion(.failure(error))
         }
     }
 
@@ -285,8 +305,8 @@ final class GroupService: @unchecked Sendable {
 
     /// Forgets every group's committed offsets on a deleted topic (tombstones in the offsets log),
     /// so a topic created again under the name starts from its beginning.
-    func forgetOffsets(ofTopic topic: String) throws {
-        try lock.withLock {
+    func forgetOffsets(ofTopic topic: String) {
+        let batch = lock.withLock {
             var batch = RecordBatchBuilder()
             for (group, coordinator) in coordinators {
                 for partition in coordinator.committedOffsets.keys where partition.topic == topic {
@@ -295,10 +315,12 @@ final class GroupService: @unchecked Sendable {
                     offsetMetadata[group]?[partition] = nil
                 }
             }
-            guard batch.count > 0 else { return }
-            let appended = try offsets.append(batch.build())
-            offsets.setHighWatermark(appended.lastOffset + 1)
+            return batch
         }
+        guard batch.count > 0 else { return }
+        // Forgotten in memory at once; a tombstone that fails to store leaves an offset a restart
+        // restores, which the topic's absence makes harmless until a topic of the name returns.
+        storage.append(batch.build()) { _ in }
     }
 
     /// Sets the lag gauge of every committed partition of every group.
@@ -345,29 +367,33 @@ final class GroupService: @unchecked Sendable {
 
     /// Stores `offsets` as `group`'s committed offsets (durably, before answering; not at all in
     /// a dry run); refused while the group has members, whose commits would race the reset.
-    func resetOffsets(group: String, to offsets: [TopicPartition: Int64], dryRun: Bool) throws {
-        try lock.withLock {
-            if let members = coordinators[group]?.members, !members.isEmpty {
-                throw ProtocolFailure(.groupNotEmpty, "group \(group) has \(members.count) member(s); stop its consumers before resetting offsets")
-            }
-            guard !offsets.isEmpty, !dryRun else { return }
-            var batch = RecordBatchBuilder()
-            for (partition, offset) in offsets.sorted(by: { $0.key < $1.key }) {
-                batch.append(key: Self.encodeKey(group, partition), value: Self.encodeOffset(offset, metadata: ""), timestamp: clock())
-            }
-            let appended = try self.offsets.append(batch.build())
-            self.offsets.setHighWatermark(appended.lastOffset + 1)
-            var coordinator = coordinators[group] ?? newCoordinator(group)
-            for (partition, offset) in offsets {
-                coordinator.restoreOffset(offset, for: partition)
-                offsetMetadata[group]?[partition] = nil
-                appliedAt[group, default: [:]][partition] = appended.firstOffset
-            }
-            coordinators[group] = coordinator
+    func resetOffsets(group: String, to offsets: [TopicPartition: Int64], dryRun: Bool,
+                      completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        let members = lock.withLock { coordinators[group]?.members.count ?? 0 }
+        guard members == 0 else {
+            return completion(.failure(ProtocolFailure(.groupNotEmpty, "group \(group) has \(members) member(s); stop its consumers before resetting offsets")))
+        }
+        guard !offsets.isEmpty, !dryRun else { return completion(.success(())) }
+        var batch = RecordBatchBuilder()
+        for (partition, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+            batch.append(key: Self.encodeKey(group, partition), value: Self.encodeOffset(offset, metadata: ""), timestamp: clock())
+        }
+        storage.append(batch.build()) { [self] result in
+            completion(result.map { first in
+                lock.withLock {
+                    var coordinator = coordinators[group] ?? newCoordinator(group)
+                    for (partition, offset) in offsets {
+                        coordinator.restoreOffset(offset, for: partition)
+                        offsetMetadata[group]?[partition] = nil
+                        appliedAt[group, default: [:]][partition] = first
+                    }
+                    coordinators[group] = coordinator
+                }
+            })
         }
     }
 
-    func close() { try? offsets.close() }
+    func close() { storage.close() }
 
     // MARK: Encoding
 
@@ -398,6 +424,21 @@ final class GroupService: @unchecked Sendable {
 
     static func encodeKey(_ group: String, _ partition: TopicPartition) -> [UInt8] {
         Array(group.utf8) + [0] + Array(partition.topic.utf8) + [0] + Array(String(partition.partition).utf8)
+    }
+
+    /// The offsets-log key of a group's epoch record: a 0x01 byte (no group name starts with one
+    /// that an offset key could be confused with), then the group's name.
+    static func encodeEpochKey(_ group: String) -> [UInt8] { [1] + Array(group.utf8) }
+
+    /// The group of an epoch record's key; nil for any other key.
+    static func decodeEpochKey(_ key: [UInt8]) -> String? {
+        guard key.first == 1, !key.contains(0) else { return nil }
+        return String(decoding: key.dropFirst(), as: UTF8.self)
+    }
+
+    static func decodeEpoch(_ value: [UInt8]) -> Int32? {
+        guard value.count == 4 else { return nil }
+        return value.withUnsafeBytes { Int32(bigEndian: $0.loadUnaligned(as: Int32.self)) }
     }
 
     static func decodeKey(_ key: [UInt8]) -> (String, TopicPartition)? {

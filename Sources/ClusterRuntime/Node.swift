@@ -121,7 +121,7 @@ public final class Node: Sendable {
     /// The socket loop, for the cluster's timers.
     var loopForCluster: SocketLoop { loop }
     let logs: TopicLogs
-    private let groups: GroupService
+    private let groups: GroupDirectory
     let api: NodeAPI
     /// The schema registry, its state in the metadata log (REST on the HTTP port, operations
     /// over the API socket, validation of produced events).
@@ -157,8 +157,10 @@ public final class Node: Sendable {
         let metadataForLogs = metadata
         logs = try TopicLogs(dataDirectory: configuration.dataDirectory, durability: configuration.durability, faults: configuration.topicFaults,
                              replicated: { metadataForLogs.state.partitions[$0] != nil })
-        groups = try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,
-                                  sessionTimeout: configuration.groupSessionTimeout)
+        // A cluster's groups live in the replicated __consumer_offsets, led where they are served.
+        groups = cluster.isClustered ? GroupDirectory()
+            : GroupDirectory(local: try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,
+                                                     sessionTimeout: configuration.groupSessionTimeout))
         let (bound, routerID, pubID) = try loop.performAndWait { owner -> (NodeEndpoints, SocketLoop.SocketID, SocketLoop.SocketID) in
             let router = try owner.makeSocket(.router)
             try router.set([.maxMessageSize(configuration.maxMessageBytes), .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)])
@@ -180,7 +182,8 @@ public final class Node: Sendable {
             ? ReplicaManager(nodeID: configuration.nodeID, logs: logs, requests: PeerRequests(loop: loop, nodeID: configuration.nodeID),
                              lagBound: configuration.replicaLagBound, logger: logger) { fetchWaiters.wake($0) }
             : nil
-        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups, registry: registry, endpoints: endpointState,
+        let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups,
+                          groupSessionTimeout: configuration.groupSessionTimeout, registry: registry, endpoints: endpointState,
                           cluster: cluster, fetchWaiters: fetchWaiters, replicas: replicas, askWaiters: AskWaiters(limit: configuration.maxWaitingAsks)) { stream in
             loop.execute { owner in
                 if let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
@@ -191,6 +194,8 @@ public final class Node: Sendable {
         try loop.performAndWait { owner in
             // Members whose session expired lose their partitions.
             func expire(_ owner: SocketLoop.Owner) {
+                // Groups of partitions this node no longer leads go (their next coordinator has them).
+                groups.retain { api.leadsOffsets($0, at: $1) }
                 groups.expireMembers()
                 owner.schedule(after: .milliseconds(500)) { expire($0) }
             }

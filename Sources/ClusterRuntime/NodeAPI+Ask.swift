@@ -18,7 +18,7 @@ extension NodeAPI {
         guard request.timeoutMs <= Self.maxAskMilliseconds else {
             throw ProtocolFailure(.invalidConfig, "an ask waits at most \(Self.maxAskMilliseconds) ms, not \(request.timeoutMs)")
         }
-        let topics = groups.topics(ofGroup: request.agent).sorted()
+        let topics = agentTopics(request.agent)
         guard let topic = topics.first else {
             throw ProtocolFailure(.unknownGroup, "no agent named \(request.agent) runs on this cluster (its group has no members and no committed offsets)")
         }
@@ -72,7 +72,9 @@ extension NodeAPI {
 
     /// Produces one batch through ``handle(_:respond:)``, publishing its stream message; returns
     /// the batch's first offset once it is stored under the node's durability policy (and acknowledged per `acks`).
-    func store(_ batch: [UInt8], topic: String, partition: UInt32, acks: Ganglion_V1_Acks = .leader) async throws -> Int64 {
+    /// A replicated partition led elsewhere gets the batch at its leader, unless `forward` is
+    /// false: then it is refused (NOT_LEADER) — what a group coordinator that lost its partition needs.
+    func store(_ batch: [UInt8], topic: String, partition: UInt32, acks: Ganglion_V1_Acks = .leader, forward: Bool = true) async throws -> Int64 {
         var header = Ganglion_V1_RequestHeader()
         header.kind = .produce
         header.version = 1
@@ -83,7 +85,7 @@ extension NodeAPI {
         let frames = [Frame(try header.serializedBytes() as [UInt8]), Frame(try produce.serializedBytes() as [UInt8]), Frame(batch)]
         // A replicated partition led by another node: the batch goes to its leader.
         let key = TopicPartition(topic, Int32(partition))
-        if let state = placement(key), replicas?.leader(for: key)?.leaderEpoch != state.leaderEpoch {
+        if forward, let state = placement(key), replicas?.leader(for: key)?.leaderEpoch != state.leaderEpoch {
             return try await storeAtLeader(key, frames: Array(frames.dropFirst()))
         }
         let publish = self.publish

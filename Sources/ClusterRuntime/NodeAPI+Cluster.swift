@@ -13,12 +13,11 @@ extension NodeAPI {
     /// The client id prefix of a request forwarded by a node (never forwarded again).
     static let forwardedPrefix = "ganglion-forward:"
 
-    /// Whether a request must be served by the controller leader: it writes metadata, or it
-    /// belongs to a consumer group (coordinated on the leader until groups move next to their offsets).
+    /// Whether a request must be served by the controller leader: it writes metadata. (Group
+    /// requests go to their group's coordinator instead: ``routeGroupRequest(_:frames:body:respond:)``.)
     func needsController(_ kind: Ganglion_V1_RequestKind, body: Frame) -> Bool {
         switch kind {
-        case .createTopic, .deleteTopic, .initProducerID, .groupHeartbeat, .offsetCommit, .offsetFetch, .describeGroup,
-             .listGroups, .resetOffsets, .nodeHeartbeat, .alterPartition:
+        case .createTopic, .deleteTopic, .initProducerID, .nodeHeartbeat, .alterPartition:
             return true
         case .registry:
             let request = try? body.withUnsafeBytes { try Ganglion_V1_RegistryRequest(serializedBytes: Data($0)) }

@@ -42,6 +42,8 @@ extension NodeAPI {
     /// Creates a topic as configured in `request`.
     func createTopic(_ request: Ganglion_V1_CreateTopicRequest,
                      completion: @escaping @Sendable (Result<Ganglion_V1_CreateTopicResponse, any Error>) -> Void) {
+        // The cluster's own topics are made by the cluster alone.
+        do { try MetadataState.checkName(request.name) } catch { return completion(.failure(Self.metadataFailure(error))) }
         let config = request.config
         let validation: SchemaValidationMode = switch config.validation {
         case .id: .id
@@ -49,7 +51,7 @@ extension NodeAPI {
         default: .none
         }
         let subject = config.subject.isEmpty ? (validation == .none ? nil : "\(request.name)-value") : config.subject
-        var configuration = TopicConfiguration(
+        let configuration = TopicConfiguration(
             partitions: Int32(clamping: config.partitions), replicationFactor: Int32(clamping: max(config.replicationFactor, 1)),
             retentionMilliseconds: config.retentionMs > 0 ? config.retentionMs : nil,
             retentionBytes: config.retentionBytes > 0 ? config.retentionBytes : nil, compacted: config.compacted,
@@ -60,28 +62,7 @@ extension NodeAPI {
         if cluster.isClustered {
             // Placed over the live nodes: R defaults to min(3, live nodes), min-insync to min(2, R).
             let requested = config.replicationFactor
-            decide = { state in
-                let alive = state.nodes.values.filter { $0.state == .alive }.map(\.id)
-                guard !alive.isEmpty else {
-                    throw ProtocolFailure(.busy, "topic \(name): no node has registered with the controller yet (the cluster is starting); retry in a moment")
-                }
-                configuration.replicationFactor = requested > 0 ? Int32(clamping: requested) : Int32(max(1, min(3, alive.count)))
-                configuration.topicID = UUID().uuidString.lowercased()
-                if let minimum = configuration.minInSyncReplicas, minimum > configuration.replicationFactor {
-                    throw ProtocolFailure(.invalidConfig, "topic \(name): min-insync \(minimum) exceeds the replication factor \(configuration.replicationFactor)")
-                }
-                var load: [String: (replicas: Int, leaders: Int)] = [:]
-                for states in state.partitions.values {
-                    for partition in states {
-                        for replica in partition.replicas { load[replica, default: (0, 0)].replicas += 1 }
-                        if let leader = partition.replicas.first { load[leader, default: (0, 0)].leaders += 1 }
-                    }
-                }
-                let placement = try ReplicaPlacement.place(partitions: configuration.partitions, replicationFactor: configuration.replicationFactor,
-                                                           nodes: alive, load: load)
-                return .topicPlaced(name: name, configuration: configuration,
-                                    partitions: placement.map { PartitionState(leader: $0[0], replicas: $0, isr: $0) })
-            }
+            decide = { state in try Self.placed(name, configuration, replicationFactor: requested, in: state) }
         } else {
             guard configuration.replicationFactor == 1 else {
                 return completion(.failure(ProtocolFailure(
@@ -107,6 +88,31 @@ extension NodeAPI {
         }
     }
 
+    /// The record placing topic `name` over the live nodes of `state`: `replicationFactor`
+    /// replicas (0: min(3, live nodes)) per partition, replicas and leaders spread by load.
+    static func placed(_ name: String, _ requested: TopicConfiguration, replicationFactor: UInt32, in state: MetadataState) throws -> MetadataRecord {
+        var configuration = requested
+        let alive = state.nodes.values.filter { $0.state == .alive }.map(\.id)
+        guard !alive.isEmpty else {
+            throw ProtocolFailure(.busy, "topic \(name): no node has registered with the controller yet (the cluster is starting); retry in a moment")
+        }
+        configuration.replicationFactor = replicationFactor > 0 ? Int32(clamping: replicationFactor) : Int32(max(1, min(3, alive.count)))
+        configuration.topicID = UUID().uuidString.lowercased()
+        if let minimum = configuration.minInSyncReplicas, minimum > configuration.replicationFactor {
+            throw ProtocolFailure(.invalidConfig, "topic \(name): min-insync \(minimum) exceeds the replication factor \(configuration.replicationFactor)")
+        }
+        var load: [String: (replicas: Int, leaders: Int)] = [:]
+        for states in state.partitions.values {
+            for partition in states {
+                for replica in partition.replicas { load[replica, default: (0, 0)].replicas += 1 }
+                if let leader = partition.replicas.first { load[leader, default: (0, 0)].leaders += 1 }
+            }
+        }
+        let placement = try ReplicaPlacement.place(partitions: configuration.partitions, replicationFactor: configuration.replicationFactor,
+                                                   nodes: alive, load: load)
+        return .topicPlaced(name: name, configuration: configuration, partitions: placement.map { PartitionState(leader: $0[0], replicas: $0, isr: $0) })
+    }
+
     /// ``createTopic(_:completion:)`` for callers in the node's process.
     func createTopic(_ request: Ganglion_V1_CreateTopicRequest) async throws -> Ganglion_V1_CreateTopicResponse {
         try await withCheckedThrowingContinuation { continuation in createTopic(request) { continuation.resume(with: $0) } }
@@ -126,7 +132,7 @@ extension NodeAPI {
             completion(Result {
                 _ = try result.mapError(Self.metadataFailure).get()
                 self.logs.delete(topic: name, partitions: partitions)
-                try self.groups.forgetOffsets(ofTopic: name)
+                self.groups.forgetOffsets(ofTopic: name)
                 return Ganglion_V1_DeleteTopicResponse()
             })
         }

@@ -40,11 +40,13 @@ extension NodeAPI {
     }
 
     /// Computes (and unless a dry run, stores) a group's new offsets on one topic.
-    func resetOffsets(_ request: Ganglion_V1_ResetOffsetsRequest) throws -> Ganglion_V1_ResetOffsetsResponse {
+    func resetOffsets(_ request: Ganglion_V1_ResetOffsetsRequest,
+                      completion: @escaping @Sendable (Result<Ganglion_V1_ResetOffsetsResponse, any Error>) -> Void) throws {
         guard !request.group.isEmpty else { throw ProtocolFailure(.malformedRequest, "a reset names its group") }
         guard let target = request.target else {
             throw ProtocolFailure(.malformedRequest, "a reset names its target: earliest, latest, an offset, a time or a shift")
         }
+        let service = try groupService(for: request.group)
         var offsets: [TopicPartition: Int64] = [:]
         var response = Ganglion_V1_ResetOffsetsResponse()
         for (key, log) in try partitions(of: request.topic, request.partitions) {
@@ -53,7 +55,7 @@ extension NodeAPI {
             case .toLatest: log.highWatermark
             case .toOffset(let offset): offset
             case .toTimestamp(let time): try offset(in: log, at: max(time, 0))
-            case .shiftBy(let shift): (groups.committedOffset(group: request.group, partition: key) ?? log.logStartOffset) &+ shift
+            case .shiftBy(let shift): (service.committedOffset(group: request.group, partition: key) ?? log.logStartOffset) &+ shift
             }
             let clamped = min(max(wanted, log.logStartOffset), log.highWatermark)
             offsets[key] = clamped
@@ -63,7 +65,7 @@ extension NodeAPI {
             entry.offset = clamped
             response.offsets.append(entry)
         }
-        try groups.resetOffsets(group: request.group, to: offsets, dryRun: request.dryRun)
-        return response
+        let answer = response
+        service.resetOffsets(group: request.group, to: offsets, dryRun: request.dryRun) { result in completion(result.map { answer }) }
     }
 }

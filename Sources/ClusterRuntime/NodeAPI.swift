@@ -23,7 +23,11 @@ final class NodeAPI: Sendable {
     let nodeID: String
     let metadata: any MetadataLog
     let logs: TopicLogs
-    let groups: GroupService
+    let groups: GroupDirectory
+    /// How long a group member's session lasts without a heartbeat (ms).
+    let groupSessionTimeout: Int64
+    /// Set while the controller leader makes `__consumer_offsets`.
+    let offsetsTopicPending = MaintenanceGate()
     let registry: SchemaRegistryService
     let validator: EventValidator
     /// Where this node is reached now (the HTTP address arrives after the API starts).
@@ -43,7 +47,8 @@ final class NodeAPI: Sendable {
     /// Which handler serves which request kind.
     let handlers = RequestHandlers()
 
-    init(nodeID: String, metadata: any MetadataLog, logs: TopicLogs, groups: GroupService, registry: SchemaRegistryService, endpoints: LockedEndpoints,
+    init(nodeID: String, metadata: any MetadataLog, logs: TopicLogs, groups: GroupDirectory, groupSessionTimeout: Int64 = 10_000,
+         registry: SchemaRegistryService, endpoints: LockedEndpoints,
          cluster: ClusterControl? = nil, fetchWaiters: FetchWaiters = FetchWaiters(), replicas: ReplicaManager? = nil,
          askWaiters: AskWaiters = AskWaiters(limit: 10_000), publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
         self.cluster = cluster ?? ClusterControl(nodeID: nodeID, settings: ControllerSettings(), role: .single, storage: nil)
@@ -57,6 +62,7 @@ final class NodeAPI: Sendable {
         self.metadata = metadata
         self.logs = logs
         self.groups = groups
+        self.groupSessionTimeout = groupSessionTimeout
         self.endpoints = endpoints
         handlers.install(for: self)
     }
@@ -87,6 +93,9 @@ final class NodeAPI: Sendable {
         }
         let body = frames[frames.startIndex + 1]
         // The kind first: a produce or fetch (the hot path) never reads the controller's status.
+        if cluster.isClustered, Self.groupKinds.contains(header.kind), routeGroupRequest(header, frames: frames, body: body, respond: respond) {
+            return
+        }
         if cluster.isClustered, needsController(header.kind, body: body), !cluster.isLeader {
             return forwardToController(header, frames: frames, respond: respond)
         }

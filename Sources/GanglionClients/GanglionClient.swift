@@ -103,9 +103,11 @@ public final class GanglionClient: Sendable {
                 return try await withCheckedThrowingContinuation { continuation in
                     send(frames, to: node, timeout: max(deadline - ContinuousClock.now, .milliseconds(1))) { continuation.resume(with: $0) }
                 }
-            } catch let error as GanglionError where error.code == .notController || (error.code == .busy && kind == .createTopic) {
-                // NOT_CONTROLLER: an election; BUSY for a topic: the cluster is starting (no node
-                // registered yet). Nothing was applied either way.
+            } catch let error as GanglionError where error.code == .notController || error.code == .notCoordinator
+                        || (error.code == .busy && kind == .createTopic) {
+                // NOT_CONTROLLER: an election; NOT_COORDINATOR: the group's coordinator is moving;
+                // BUSY for a topic: the cluster is starting (no node registered yet). Nothing was
+                // applied either way.
                 let pause = Duration.milliseconds(Int(max(error.retryAfterMilliseconds, 50)))
                 guard ContinuousClock.now.advanced(by: pause) < retryDeadline else { throw error }
                 try await Task.sleep(for: pause)

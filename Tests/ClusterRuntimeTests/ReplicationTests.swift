@@ -72,8 +72,9 @@ final class ReplicationTests: XCTestCase {
             (0..<Int32(3)).allSatisfy { (try? node.partitionLogEnd(TopicPartition("orders", $0))) == 20 }
         }
         let status = try await client.clusterStatus()
-        XCTAssertEqual(status.topics.map(\.name), ["orders"])
-        XCTAssertEqual(status.topics.first?.partitions.map { Set($0.inSyncReplicas).count }, [3, 3, 3])
+        // The cluster's own __consumer_offsets is listed too.
+        XCTAssertEqual(status.topics.map(\.name), ["__consumer_offsets", "orders"])
+        XCTAssertEqual(status.topics.last?.partitions.map { Set($0.inSyncReplicas).count }, [3, 3, 3])
     }
 
     func testALeaderThatStopsIsReplacedFromTheISRAndNothingAcknowledgedIsLost() async throws {

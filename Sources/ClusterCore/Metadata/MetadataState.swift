@@ -40,7 +40,9 @@ public struct MetadataState: Sendable, Hashable, Codable {
     public func validate(_ record: MetadataRecord) throws(MetadataError) {
         switch record {
         case .topicCreated(let name, let configuration):
-            try Self.checkName(name)
+            // The cluster's own topics (``GroupPlacement/internalTopics``) pass; users' cannot
+            // take their names (their requests are checked with ``checkName(_:)`` before).
+            if !GroupPlacement.internalTopics.contains(name) { try Self.checkName(name) }
             guard topics[name] == nil else {
                 throw MetadataError(code: .topicExists, message: "topic \(name) already exists")
             }

@@ -11,36 +11,50 @@ struct GroupHandler: RequestHandler {
 
     func handle(_ request: NodeRequest, respond: @escaping NodeAPI.Respond) throws {
         let requestID = request.requestID
-        let groups = api.groups
+        let api = self.api
         switch request.header.kind {
         case .groupHeartbeat:
-            respond(try NodeAPI.success(requestID, groups.heartbeat(try api.decode(request.body))), nil)
+            let body: Ganglion_V1_GroupHeartbeatRequest = try api.decode(request.body)
+            respond(try NodeAPI.success(requestID, try api.groupService(for: body.group).heartbeat(body)), nil)
         case .offsetCommit:
-            // Answered once the offsets are durable, from the log's flusher thread: the socket
-            // thread never waits for the fsync.
-            let api = self.api
-            groups.commit(try api.decode(request.body), highWatermark: { api.commitBound($0) }) { result in
+            // Answered once the offsets are durable, from the log's flusher thread (or, on a
+            // cluster, once the in-sync replicas have them): the socket thread never waits.
+            let body: Ganglion_V1_OffsetCommitRequest = try api.decode(request.body)
+            try api.groupService(for: body.group).commit(body, highWatermark: { api.commitBound($0) }) { result in
                 switch result {
                 case .success(let response):
                     respond((try? NodeAPI.success(requestID, response)) ?? NodeAPI.error(requestID, .internal, "encoding failed"), nil)
                 case .failure(let error):
-                    let code = (error as? LogError).map(NodeAPI.code(for:)) ?? .internal
+                    let failure = error as? ProtocolFailure
+                    let code = failure?.code ?? (error as? LogError).map(NodeAPI.code(for:)) ?? .internal
                     NodeMetrics.rejected(code)
-                    respond(NodeAPI.error(requestID, code, "the offsets could not be stored: \(error)"), nil)
+                    respond(NodeAPI.error(requestID, code, "the offsets could not be stored: \(failure?.message ?? "\(error)")"), nil)
                 }
             }
         case .offsetFetch:
-            respond(try NodeAPI.success(requestID, groups.fetchOffsets(try api.decode(request.body))), nil)
+            let body: Ganglion_V1_OffsetFetchRequest = try api.decode(request.body)
+            respond(try NodeAPI.success(requestID, try api.groupService(for: body.group).fetchOffsets(body)), nil)
         case .describeGroup:
             let body: Ganglion_V1_DescribeGroupRequest = try api.decode(request.body)
-            let api = self.api
-            let described = groups.describe(body) { api.knownHighWatermark($0) }
+            let described = try api.groupService(for: body.group).describe(body) { api.knownHighWatermark($0) }
             respond(try NodeAPI.success(requestID, described), nil)
         case .listGroups:
             let _: Ganglion_V1_ListGroupsRequest = try api.decode(request.body)
-            respond(try NodeAPI.success(requestID, groups.list()), nil)
+            var listed = Ganglion_V1_ListGroupsResponse()
+            for service in api.groups.services { listed.groups += service.list().groups }
+            listed.groups.sort { $0.group < $1.group }
+            respond(try NodeAPI.success(requestID, listed), nil)
         default:
-            respond(try NodeAPI.success(requestID, api.resetOffsets(try api.decode(request.body))), nil)
+            try api.resetOffsets(try api.decode(request.body)) { result in
+                switch result {
+                case .success(let response):
+                    respond((try? NodeAPI.success(requestID, response)) ?? NodeAPI.error(requestID, .internal, "encoding failed"), nil)
+                case .failure(let error):
+                    let failure = error as? ProtocolFailure ?? ProtocolFailure(.internal, "\(error)")
+                    NodeMetrics.rejected(failure.code)
+                    respond(NodeAPI.error(requestID, failure.code, failure.message), nil)
+                }
+            }
         }
     }
 }

@@ -102,6 +102,8 @@ typedef enum ganglion_node_error {
     GANGLION_NODE_FENCED_LEADER_EPOCH = 25,
     /** An acks=all produce found fewer in-sync replicas than min-insync: not acknowledged, retry. */
     GANGLION_NODE_NOT_ENOUGH_REPLICAS = 26,
+    /** A group request found no coordinator for its group (it is moving): nothing applied, retry. */
+    GANGLION_NODE_NOT_COORDINATOR = 27,
 } ganglion_node_error;
 
 /** How many copies hold a batch before the node acknowledges it (`ganglion.v1.Acks`). */

@@ -251,7 +251,13 @@ typedef enum _Ganglion__V1__ErrorCode {
    * shrank while the batch waited, the batch may be stored — an idempotent producer's retry is
    * stored once.
    */
-  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_ENOUGH_REPLICAS = 26
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_ENOUGH_REPLICAS = 26,
+  /*
+   * A group request reached a node that does not coordinate the group, and its coordinator (the
+   * leader of the group's __consumer_offsets partition) is not known or not reachable now:
+   * nothing was applied; retry.
+   */
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_COORDINATOR = 27
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GANGLION__V1__ERROR_CODE)
 } Ganglion__V1__ErrorCode;
 /*

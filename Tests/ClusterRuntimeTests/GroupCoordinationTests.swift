@@ -1,0 +1,95 @@
+import ClusterCore
+import ClusterRuntime
+import EventLog
+import Foundation
+import Ganglion
+import GanglionWire
+import XCTest
+
+/// Consumer groups on a cluster (issue 18): each group is coordinated by the leader of the
+/// replicated `__consumer_offsets` partition its name hashes to; requests reach it through any
+/// node; when its node stops, the partition's next leader coordinates the group with every
+/// committed offset intact.
+final class GroupCoordinationTests: XCTestCase {
+    private var directory = ""
+
+    override func setUp() { directory = NSTemporaryDirectory() + "ganglion-coordination-\(UUID().uuidString)" }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    private func cluster() async throws -> TestCluster {
+        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
+            configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
+            configuration.controller.nodeHeartbeat = .milliseconds(300)
+        }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("__consumer_offsets placed on three replicas") { node in
+            let states = node.metadataState.partitions[GroupPlacement.offsetsTopic] ?? []
+            return states.count == Int(GroupPlacement.offsetsPartitions) && states.allSatisfy { $0.replicas.count == 3 && $0.leader != nil }
+        }
+        return cluster
+    }
+
+    private func coordinator(of group: String, on cluster: TestCluster) -> String? {
+        cluster.nodes.values.first?.metadataState.partitions[GroupPlacement.offsetsTopic]?[Int(GroupPlacement.partition(of: group))].leader
+    }
+
+    func testAGroupIsCoordinatedOnItsOffsetsLeaderAndKeepsItsOffsetsWhenThatNodeStops() async throws {
+        let cluster = try await cluster()
+        defer { cluster.stopAll() }
+        // A group coordinated by the controller leader's node: the node that served every group
+        // before groups moved next to their offsets — and whose loss would have lost them.
+        let controller = try await cluster.agreedLeader()
+        let group = try XCTUnwrap((0..<200).map { "billing-\($0)" }.first { self.coordinator(of: $0, on: cluster) == controller })
+        let coordinator = controller
+        let others = cluster.voterIDs.filter { $0 != coordinator }
+        // The consumer talks to a node that does not coordinate its group: requests are forwarded.
+        let client = try GanglionClient(endpoint: cluster.api(others[0]), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("orders", partitions: 2)
+        let producer = try await Producer(client: client)
+        for index in 0..<40 { try await producer.enqueue(topic: "orders", key: Array("k\(index)".utf8), value: Array("v\(index)".utf8)) }
+        try await producer.flush()
+
+        let consumer = GroupConsumer(client: try GanglionClient(endpoint: cluster.api(others[0]), timeout: .seconds(15)), group: group, topics: ["orders"])
+        var read = 0
+        for try await batch in consumer.batches {
+            for record in batch { try await consumer.commit(record) }
+            read += batch.count
+            if read >= 40 { break }
+        }
+        await consumer.close()
+        // Every node answers for the group (the coordinator itself, and through forwarding).
+        var committed: [UInt32: Int64] = [:]
+        for id in cluster.voterIDs {
+            let viewer = try GanglionClient(endpoint: cluster.api(id), timeout: .seconds(10))
+            defer { viewer.close() }
+            let described = try await viewer.describeGroup(group)
+            committed = Dictionary(uniqueKeysWithValues: described.lag.map { ($0.partition, $0.committedOffset) })
+            XCTAssertEqual(committed.values.reduce(0, +), 40, "node \(id) sees every committed offset")
+        }
+        let listed = try await client.listGroups()
+        XCTAssertEqual(listed.map(\.group), [group])
+
+        // The coordinator's node stops: the offsets partition's next leader coordinates the group.
+        let before = cluster.nodes.values.first!.metadataState.partitions[GroupPlacement.offsetsTopic]![Int(GroupPlacement.partition(of: group))]
+        cluster.stop(coordinator)
+        try await cluster.waitForAll("the group's offsets partition has a new leader") { node in
+            let state = node.metadataState.partitions[GroupPlacement.offsetsTopic]?[Int(GroupPlacement.partition(of: group))]
+            return state?.leader != nil && state?.leader != coordinator && (state?.leaderEpoch ?? 0) > before.leaderEpoch
+        }
+        let after = try await client.describeGroup(group)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: after.lag.map { ($0.partition, $0.committedOffset) }), committed,
+                       "every committed offset survives the coordinator's node")
+        // A member of the group resumes after them: nothing is read again.
+        for index in 40..<44 { try await producer.enqueue(topic: "orders", key: Array("k\(index)".utf8), value: Array("v\(index)".utf8)) }
+        try await producer.flush()
+        let resumed = GroupConsumer(client: try GanglionClient(endpoint: cluster.api(others[1]), timeout: .seconds(15)), group: group, topics: ["orders"])
+        var values: [String] = []
+        for try await batch in resumed.batches {
+            values += batch.map { String(decoding: $0.record.value ?? [], as: UTF8.self) }
+            if values.count >= 4 { break }
+        }
+        await resumed.close()
+        XCTAssertEqual(Set(values), Set((40..<44).map { "v\($0)" }))
+    }
+}
