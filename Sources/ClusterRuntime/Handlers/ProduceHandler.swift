@@ -19,14 +19,38 @@ struct ProduceHandler: RequestHandler {
 
 extension NodeAPI {
     func produce(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_ProduceRequest, batch: Frame,
-                         respond: @escaping Respond) throws {
+                 respond: @escaping Respond, producerWait: ContinuousClock.Instant? = nil) throws {
         switch request.acks {
         case .unspecified, .none, .leader, .all: break
         default:
             throw ProtocolFailure(.invalidConfig, "acks \(request.acks.rawValue) is not one of ACKS_NONE (1), ACKS_LEADER (2), ACKS_ALL (3)")
         }
         let (key, log, configuration) = try lookup(request.topic, request.partition)
-        try batch.withUnsafeBytes { try checkProducer(of: $0) }
+        do {
+            try batch.withUnsafeBytes { try checkProducer(of: $0) }
+        } catch let unknown as ProducerNotYetKnown {
+            // This node's copy of the metadata has not applied the record issuing the producer's
+            // id or epoch yet (it was issued through the controller a moment ago): the produce
+            // waits for it, up to 2 s, then is refused as never issued.
+            let deadline = producerWait ?? ContinuousClock.now.advanced(by: .seconds(2))
+            guard ContinuousClock.now < deadline else {
+                throw ProtocolFailure(.invalidProducerEpoch, "producer \(unknown.id) epoch \(unknown.epoch) was never issued by this cluster; ask INIT_PRODUCER_ID for one")
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(10)) {
+                do {
+                    try self.produce(header, request, batch: batch, respond: respond, producerWait: deadline)
+                } catch let failure as ProtocolFailure {
+                    NodeMetrics.rejected(failure.code)
+                    respond(Self.error(header.requestID, failure.code, failure.message), nil)
+                } catch let error as LogError {
+                    NodeMetrics.rejected(Self.code(for: error))
+                    respond(Self.error(header.requestID, Self.code(for: error), error.description), nil)
+                } catch {
+                    respond(Self.error(header.requestID, .internal, "\(error)"), nil)
+                }
+            }
+            return
+        }
         if let subject = configuration.subject, let mode = configuration.validation, mode != .none {
             try batch.withUnsafeBytes { try validate($0, topic: request.topic, subject: subject, full: mode == .full) }
         }

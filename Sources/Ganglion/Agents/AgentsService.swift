@@ -1,3 +1,4 @@
+import ClusterCore
 import ClusterRuntime
 import Foundation
 import Logging
@@ -33,6 +34,7 @@ public struct AgentsService: Service {
     public func run() async throws {
         let client = try GanglionClient(endpoint: endpoint)
         defer { client.close() }
+        try await awaitClusterGroups(client)
         for topic in topics {
             do { try await client.createTopic(topic.name, partitions: topic.partitions) } catch let error as GanglionError where error.code == .topicExists {}
         }
@@ -46,6 +48,21 @@ public struct AgentsService: Service {
         try? await gracefulShutdown()
         for task in running { task.cancel() }
         for task in running { _ = await task.result }
+    }
+
+    /// On a cluster, waits until the cluster has made `__consumer_offsets` — it does once enough
+    /// voters have registered to replicate it — so the agents' topics, made next, get the
+    /// cluster's replication factor rather than that of the first node up, and their groups have
+    /// coordinators. A cluster of one goes on at once.
+    private func awaitClusterGroups(_ client: GanglionClient) async throws {
+        var waited = false
+        while !Task.isCancelled {
+            guard let status = try? await client.clusterStatus(), status.controller.voters.count > 1,
+                  !status.topics.contains(where: { $0.name == GroupPlacement.offsetsTopic }) else { return }
+            if !waited { logger.info("agents wait for the cluster's voters to register (it then makes \(GroupPlacement.offsetsTopic))") }
+            waited = true
+            try await Task.sleep(for: .milliseconds(200))
+        }
     }
 
     private func keepRunning(_ name: String, _ body: @escaping @Sendable () async throws -> Void) -> Task<Void, Never> {
