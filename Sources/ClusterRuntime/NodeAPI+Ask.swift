@@ -13,11 +13,13 @@ extension NodeAPI {
     /// through the ordinary produce path (validation, the live stream), then waits for the reply
     /// that the owning shard emits to the agent's replies topic. A timeout leaves the request in
     /// the topic: the shard still handles it.
-    func ask(_ request: Ganglion_V1_AskRequest) async throws -> Ganglion_V1_AskResponse {
+    /// On a cluster the ask goes to the node where its reply arrives (unless `forwarded` here).
+    func ask(_ request: Ganglion_V1_AskRequest, forwarded: Bool = false) async throws -> Ganglion_V1_AskResponse {
         guard !request.agent.isEmpty else { throw ProtocolFailure(.malformedRequest, "an ask names its agent") }
         guard request.timeoutMs <= Self.maxAskMilliseconds else {
             throw ProtocolFailure(.invalidConfig, "an ask waits at most \(Self.maxAskMilliseconds) ms, not \(request.timeoutMs)")
         }
+        if let answer = try await askWhereTheReplyArrives(request, forwarded: forwarded) { return answer }
         let topics = agentTopics(request.agent)
         guard let topic = topics.first else {
             throw ProtocolFailure(.unknownGroup, "no agent named \(request.agent) runs on this cluster (its group has no members and no committed offsets)")

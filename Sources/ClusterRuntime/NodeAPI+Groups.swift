@@ -86,10 +86,11 @@ extension NodeAPI {
 
     /// Sends a request on to another node (marked forwarded: never sent on again) and relays
     /// its answer under the original request id.
+    /// A failure to get an answer is reported as `failureCode` (the failure's own code when nil).
     func relay(_ header: Ganglion_V1_RequestHeader, frames: ArraySlice<Frame>, to endpoint: String, via requests: PeerRequests,
-               what: String, respond: @escaping Respond) {
+               timeout: Duration = .seconds(10), what: String, failureCode: Ganglion_V1_ErrorCode? = .notCoordinator, respond: @escaping Respond) {
         let requestID = header.requestID
-        requests.request(endpoint, kind: header.kind, frames: Array(frames.dropFirst()), timeout: .seconds(10),
+        requests.request(endpoint, kind: header.kind, frames: Array(frames.dropFirst()), timeout: timeout,
                          clientID: Self.forwardedPrefix + nodeID, traceparent: header.traceparent) { result in
             switch result {
             case .success(var reply):
@@ -99,9 +100,10 @@ extension NodeAPI {
                 }
                 respond(reply, nil)
             case .failure(let failure):
-                // Nothing reached the coordinator, or its answer was lost: a group request is
-                // safe to send again, so the client retries.
-                respond(Self.error(requestID, .notCoordinator, "forwarding to \(what): \(failure.message); retry", retryAfter: 200), nil)
+                // Nothing reached the node, or its answer was lost (a group request is safe to
+                // send again, so the client retries NOT_COORDINATOR).
+                respond(Self.error(requestID, failureCode ?? failure.code, "forwarding to \(what): \(failure.message); retry",
+                                   retryAfter: failureCode == .notCoordinator ? 200 : 0), nil)
             }
         }
     }
@@ -152,6 +154,33 @@ extension NodeAPI {
             guard state.topics[GroupPlacement.offsetsTopic] == nil else { throw UnchangedMetadata() }
             return try Self.placed(GroupPlacement.offsetsTopic, configuration, replicationFactor: UInt32(replicas), in: state)
         }) { [offsetsTopicPending] _ in offsetsTopicPending.end() }
+    }
+
+    /// On a cluster, sends an ask to the node where its reply will arrive — the leader of the
+    /// reply's partition of `<agent>.replies` — and returns that node's answer; nil when this
+    /// node is where the reply arrives (or the ask was forwarded here already).
+    func askWhereTheReplyArrives(_ request: Ganglion_V1_AskRequest, forwarded: Bool) async throws -> Ganglion_V1_AskResponse? {
+        guard cluster.isClustered, !forwarded else { return nil }
+        let state = metadata.state
+        let topic = AgentAsk.repliesTopic(request.agent)
+        guard let replies = state.topics[topic] else { return nil }
+        let partition = KeyPartitioner.partition(for: Array(request.key), partitionCount: replies.partitions)
+        guard let leader = placement(TopicPartition(topic, partition))?.leader, leader != nodeID,
+              let endpoint = state.nodes[leader]?.api, let requests = cluster.requests else { return nil }
+        let timeout = Duration.milliseconds(Int(request.timeoutMs == 0 ? 5_000 : request.timeoutMs)) + .seconds(2)
+        let frames = [Frame(try request.serializedBytes() as [UInt8])]
+        let reply: Result<[Frame], ProtocolFailure> = await withCheckedContinuation { continuation in
+            requests.request(endpoint, kind: .ask, frames: frames, timeout: timeout, clientID: Self.forwardedPrefix + nodeID) {
+                continuation.resume(returning: $0)
+            }
+        }
+        let answer = try reply.mapError { ProtocolFailure($0.code, "forwarding the ask to node \(leader), where its reply arrives: \($0.message)") }.get()
+        guard let header = try? answer[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+            throw ProtocolFailure(.internal, "node \(leader) answered the ask with no response header")
+        }
+        guard header.error == .none else { throw ProtocolFailure(header.error, header.errorMessage) }
+        guard answer.count >= 2 else { throw ProtocolFailure(.internal, "node \(leader) answered the ask with no body") }
+        return try answer[1].withUnsafeBytes { try Ganglion_V1_AskResponse(serializedBytes: Data($0)) }
     }
 
     /// The input topics of agent `agent`: its group's, known to a coordinator here, or else

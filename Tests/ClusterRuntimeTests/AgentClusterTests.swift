@@ -13,6 +13,10 @@ private struct Counter: Agent {
     let subscription = try! AgentSubscription(topic: "clicks")
 
     func handle(_ context: AgentContext<State>) async throws {
+        if context.isAsk {
+            context.reply(Data("\(context.state?.count ?? 0)".utf8))
+            return
+        }
         let count = (context.state?.count ?? 0) + 1
         context.state = State(count: count)
         context.emit(topic: "counted", type: "counted", data: Data("\(context.key):\(count)".utf8))
@@ -75,15 +79,27 @@ final class AgentClusterTests: XCTestCase {
         let first = try await handled()
         XCTAssertEqual(first, 120)
 
+        // An ask through any node reaches the shard that owns the key, wherever it runs.
+        try await cluster.waitForAll("the replies topic placed") { $0.metadataState.partitions[AgentAsk.repliesTopic("counter")] != nil }
+        for id in cluster.voterIDs {
+            let asking = try GanglionClient(endpoint: cluster.api(id), timeout: .seconds(15))
+            defer { asking.close() }
+            for user in 0..<3 {
+                let reply = try await asking.ask(agent: "counter", key: "user-\(user)", timeout: .seconds(5))
+                XCTAssertEqual(String(decoding: reply.event.data, as: UTF8.self), "10", "asked through node \(id)")
+            }
+        }
+
         // A node leaves: its host goes first (its shards hand over), then the node.
         hosts["v3"]?.cancel()
         _ = await hosts["v3"]?.result
         cluster.stop("v3")
         for event in clicks(120..<240) { try await producer.enqueue(topic: "clicks", key: Array(event.key), value: try event.serializedBytes()) }
         try await producer.flush()
-        for _ in 0..<600 where try await handled() < 240 { try await Task.sleep(for: .milliseconds(50)) }
+        // (The 9 asks are inputs too.)
+        for _ in 0..<600 where try await handled() < 249 { try await Task.sleep(for: .milliseconds(50)) }
         let all = try await handled()
-        XCTAssertEqual(all, 240, "the remaining nodes handled everything")
+        XCTAssertEqual(all, 249, "the remaining nodes handled everything")
         let after = try await members()
         XCTAssertEqual(after.members.map { $0.assigned.flatMap(\.partitions).count }.sorted(), [3, 3], "the leaving node's shards moved")
 

@@ -9,9 +9,10 @@ struct AskHandler: RequestHandler {
         let body: Ganglion_V1_AskRequest = try api.decode(request.body)
         let requestID = request.requestID
         let api = self.api
+        let forwarded = request.header.clientID.hasPrefix(NodeAPI.forwardedPrefix)
         Task {
             do {
-                respond(try NodeAPI.success(requestID, try await api.ask(body)), nil)
+                respond(try NodeAPI.success(requestID, try await api.ask(body, forwarded: forwarded)), nil)
             } catch let failure as ProtocolFailure {
                 respond(NodeAPI.error(requestID, failure.code, failure.message), nil)
             } catch {
