@@ -14,6 +14,8 @@ final class GroupService: @unchecked Sendable {
     private var coordinators: [String: GroupCoordinator] = [:]
     /// The metadata committed with each group's offsets (absent when empty).
     private var offsetMetadata: [String: [TopicPartition: String]] = [:]
+    /// The node each member reaches the cluster through, by group.
+    private var memberNodes: [String: [String: String]] = [:]
     /// Where in the offsets log each partition's visible commit was stored.
     private var appliedAt: [String: [TopicPartition: Int64]] = [:]
     private let storage: any GroupOffsetsStorage
@@ -127,11 +129,14 @@ final class GroupService: @unchecked Sendable {
             for group in coordinators.keys {
                 _ = coordinators[group]!.expireMembers(now: now)
                 record(coordinators[group]!)
+                let members = Set(coordinators[group]!.members.keys.map(\.value))
+                memberNodes[group] = memberNodes[group]?.filter { members.contains($0.key) }
             }
         }
     }
 
-    func heartbeat(_ request: Ganglion_V1_GroupHeartbeatRequest) throws -> Ganglion_V1_GroupHeartbeatResponse {
+    /// A member's heartbeat, arriving through node `node` (where the member runs).
+    func heartbeat(_ request: Ganglion_V1_GroupHeartbeatRequest, via node: String = "") throws -> Ganglion_V1_GroupHeartbeatResponse {
         guard !request.group.isEmpty else { throw ProtocolFailure(.malformedRequest, "a heartbeat names its group") }
         let owned: Set<TopicPartition>? = request.memberEpoch > 0 || !request.owned.isEmpty ? Self.partitions(request.owned) : nil
         let heartbeat = MemberHeartbeat(
@@ -144,6 +149,7 @@ final class GroupService: @unchecked Sendable {
         } catch let error as GroupError {
             throw ProtocolFailure(Self.code(error.code), error.message)
         }
+        if !node.isEmpty { lock.withLock { memberNodes[request.group, default: [:]][answer.memberID.value] = node } }
         var response = Ganglion_V1_GroupHeartbeatResponse()
         response.memberID = answer.memberID.value
         response.memberEpoch = answer.memberEpoch
@@ -276,7 +282,7 @@ final class GroupService: @unchecked Sendable {
     }
 
     func describe(_ request: Ganglion_V1_DescribeGroupRequest, highWatermark: (TopicPartition) -> Int64?) -> Ganglion_V1_DescribeGroupResponse {
-        let coordinator = lock.withLock { coordinators[request.group] }
+        let (coordinator, nodes) = lock.withLock { (coordinators[request.group], memberNodes[request.group] ?? [:]) }
         var response = Ganglion_V1_DescribeGroupResponse()
         response.group = request.group
         guard let coordinator else { return response }
@@ -289,6 +295,7 @@ final class GroupService: @unchecked Sendable {
             description.assigned = Self.topicPartitions(member.assigned)
             description.pendingRevocation = Self.topicPartitions(member.pendingRevocation)
             description.subscribedTopics = member.subscribedTopics.sorted()
+            description.node = nodes[member.id.value] ?? ""
             response.members.append(description)
         }
         for (partition, offset) in coordinator.committedOffsets.sorted(by: { $0.key < $1.key }) {

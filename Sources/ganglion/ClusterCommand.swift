@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterCore
 import Foundation
 import Ganglion
 import GanglionWire
@@ -16,7 +17,9 @@ struct ClusterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The controller leader and term, the voters, and every node with its state and endpoints.",
             discussion: "JSON keys: controller.leader (null when none is known), controller.term, controller.voters, "
-                + "controller.commitOffset, answeredBy, nodes[] with id, voter, state (alive, fenced, shutdown), api, pub, http, incarnation."
+                + "controller.commitOffset, answeredBy, nodes[] with id, voter, state (alive, fenced, shutdown), api, pub, http, incarnation; "
+                + "topics[] with name, replicationFactor, minInsync, partitions[] (partition, leader, replicas, isr, leaderEpoch, partitionEpoch, "
+                + "highWatermark); groups[] with name, coordinator (node id), members[] (id, node) and assignments[] (topic, partition, node)."
         )
 
         @OptionGroup var node: NodeAddress
@@ -24,22 +27,43 @@ struct ClusterCommand: AsyncParsableCommand {
 
         func run() async throws {
             let status: Ganglion_V1_ClusterStatusResponse
+            var groups: [Ganglion_V1_DescribeGroupResponse] = []
             do {
                 let client = try await node.client()
+                defer { client.close() }
                 status = try await client.clusterStatus()
-                client.close()
+                // Each group as its coordinator describes it (a group gone meanwhile is left out).
+                for summary in try await client.listGroups() {
+                    if let described = try? await client.describeGroup(summary.group) { groups.append(described) }
+                }
             } catch {
                 throw failCommand(error)
             }
             if json {
-                print(Self.json(status))
+                print(Self.json(status, groups: groups))
             } else {
-                print(Self.table(status))
+                print(Self.table(status, groups: groups))
             }
         }
 
+        /// The node coordinating `group`: the leader of its `__consumer_offsets` partition on a
+        /// cluster, the answering node on a cluster of one.
+        static func coordinator(of group: String, in status: Ganglion_V1_ClusterStatusResponse) -> String? {
+            guard let offsets = status.topics.first(where: { $0.name == GroupPlacement.offsetsTopic }) else { return status.answeredBy }
+            let partition = GroupPlacement.partition(of: group, partitions: Int32(offsets.partitions.count))
+            let leader = offsets.partitions.first { $0.partition == UInt32(partition) }?.leader ?? ""
+            return leader.isEmpty ? nil : leader
+        }
+
+        /// Each assigned partition of `group` with the node of the member holding it.
+        static func assignments(_ group: Ganglion_V1_DescribeGroupResponse) -> [(topic: String, partition: UInt32, node: String)] {
+            group.members.flatMap { member in
+                member.assigned.flatMap { entry in entry.partitions.map { (entry.topic, $0, member.node) } }
+            }.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        }
+
         /// The status as JSON (the documented keys).
-        static func json(_ status: Ganglion_V1_ClusterStatusResponse) -> String {
+        static func json(_ status: Ganglion_V1_ClusterStatusResponse, groups: [Ganglion_V1_DescribeGroupResponse]) -> String {
             let object: [String: Any] = [
                 "controller": [
                     "leader": status.controller.leader.isEmpty ? NSNull() : status.controller.leader as Any,
@@ -60,13 +84,18 @@ struct ClusterCommand: AsyncParsableCommand {
                           "partitionEpoch": partition.partitionEpoch, "highWatermark": partition.highWatermark]
                      }]
                 },
+                "groups": groups.map { group -> [String: Any] in
+                    ["name": group.group, "coordinator": coordinator(of: group.group, in: status) as Any? ?? NSNull(),
+                     "members": group.members.map { ["id": $0.memberID, "node": $0.node] },
+                     "assignments": assignments(group).map { ["topic": $0.topic, "partition": $0.partition, "node": $0.node] as [String: Any] }]
+                },
             ]
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
             return String(decoding: data, as: UTF8.self)
         }
 
         /// The status as a table for a person.
-        static func table(_ status: Ganglion_V1_ClusterStatusResponse) -> String {
+        static func table(_ status: Ganglion_V1_ClusterStatusResponse, groups: [Ganglion_V1_DescribeGroupResponse]) -> String {
             var lines = [
                 "controller leader: \(status.controller.leader.isEmpty ? "(none known)" : status.controller.leader)  term: \(status.controller.term)"
                     + "  voters: \(status.controller.voters.joined(separator: ","))  (answered by \(status.answeredBy))",
@@ -88,6 +117,15 @@ struct ClusterCommand: AsyncParsableCommand {
                             + "\(partition.leaderEpoch)".padding(toLength: 14, withPad: " ", startingAt: 0)
                             + "\(partition.inSyncReplicas.joined(separator: ",")) / \(partition.replicas.joined(separator: ","))")
                     }
+                }
+            }
+            if !groups.isEmpty {
+                lines += ["", "GROUP".padding(toLength: 24, withPad: " ", startingAt: 0) + "COORDINATOR     MEMBERS  SHARDS PER NODE"]
+                for group in groups {
+                    let perNode = Dictionary(grouping: assignments(group), by: \.node).map { "\($0.key.isEmpty ? "?" : $0.key):\($0.value.count)" }.sorted()
+                    lines.append(group.group.padding(toLength: 24, withPad: " ", startingAt: 0)
+                        + (coordinator(of: group.group, in: status) ?? "none").padding(toLength: 16, withPad: " ", startingAt: 0)
+                        + "\(group.members.count)".padding(toLength: 9, withPad: " ", startingAt: 0) + perNode.joined(separator: " "))
                 }
             }
             return lines.joined(separator: "\n")

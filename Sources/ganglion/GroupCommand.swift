@@ -42,7 +42,8 @@ struct GroupCommand: ParsableCommand {
                 print("group \(group): epoch \(described.groupEpoch), \(described.members.count) member(s)")
                 for member in described.members {
                     let assigned = member.assigned.flatMap { entry in entry.partitions.map { "\(entry.topic)-\($0)" } }
-                    print("  \(member.memberID)  epoch \(member.memberEpoch)  \(member.state)  [\(assigned.joined(separator: ", "))]")
+                    let node = member.node.isEmpty ? "" : "  node \(member.node)"
+                    print("  \(member.memberID)\(node)  epoch \(member.memberEpoch)  \(member.state)  [\(assigned.joined(separator: ", "))]")
                 }
                 if !described.lag.isEmpty {
                     print("partition\tcommitted\thigh-watermark\tlag")

@@ -70,6 +70,7 @@ final class AgentClusterTests: XCTestCase {
         let spread = try await members()
         XCTAssertEqual(spread.members.count, 3, "a member per node")
         XCTAssertEqual(spread.members.map { $0.assigned.flatMap(\.partitions).count }.sorted(), [2, 2, 2], "two shards per node")
+        XCTAssertEqual(Set(spread.members.map(\.node)), Set(cluster.voterIDs), "each member is seen on the node it runs on")
 
         let producer = try await Producer(client: client)
         for event in clicks(0..<120) { try await producer.enqueue(topic: "clicks", key: Array(event.key), value: try event.serializedBytes()) }

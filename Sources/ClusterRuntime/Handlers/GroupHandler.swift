@@ -15,7 +15,10 @@ struct GroupHandler: RequestHandler {
         switch request.header.kind {
         case .groupHeartbeat:
             let body: Ganglion_V1_GroupHeartbeatRequest = try api.decode(request.body)
-            respond(try NodeAPI.success(requestID, try api.groupService(for: body.group).heartbeat(body)), nil)
+            // The member runs where its request entered the cluster: the forwarding node, or this one.
+            let clientID = request.header.clientID
+            let node = clientID.hasPrefix(NodeAPI.forwardedPrefix) ? String(clientID.dropFirst(NodeAPI.forwardedPrefix.count)) : api.nodeID
+            respond(try NodeAPI.success(requestID, try api.groupService(for: body.group).heartbeat(body, via: node)), nil)
         case .offsetCommit:
             // Answered once the offsets are durable, from the log's flusher thread (or, on a
             // cluster, once the in-sync replicas have them): the socket thread never waits.

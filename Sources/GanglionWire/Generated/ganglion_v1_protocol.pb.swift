@@ -982,6 +982,9 @@ public nonisolated struct Ganglion_V1_GroupMemberDescription: Sendable {
 
   public var subscribedTopics: [String] = []
 
+  /// The node the member reaches the cluster through: where it runs (its agent host's node).
+  public var node: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2446,7 +2449,7 @@ nonisolated extension Ganglion_V1_DescribeGroupRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Ganglion_V1_GroupMemberDescription: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GroupMemberDescription"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}member_id\0\u{3}member_epoch\0\u{1}state\0\u{1}assigned\0\u{3}pending_revocation\0\u{3}subscribed_topics\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}member_id\0\u{3}member_epoch\0\u{1}state\0\u{1}assigned\0\u{3}pending_revocation\0\u{3}subscribed_topics\0\u{1}node\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2460,6 +2463,7 @@ nonisolated extension Ganglion_V1_GroupMemberDescription: SwiftProtobuf.Message,
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.assigned) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.pendingRevocation) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.subscribedTopics) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.node) }()
       default: break
       }
     }
@@ -2484,6 +2488,9 @@ nonisolated extension Ganglion_V1_GroupMemberDescription: SwiftProtobuf.Message,
     if !self.subscribedTopics.isEmpty {
       try visitor.visitRepeatedStringField(value: self.subscribedTopics, fieldNumber: 6)
     }
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2494,6 +2501,7 @@ nonisolated extension Ganglion_V1_GroupMemberDescription: SwiftProtobuf.Message,
     if lhs.assigned != rhs.assigned {return false}
     if lhs.pendingRevocation != rhs.pendingRevocation {return false}
     if lhs.subscribedTopics != rhs.subscribedTopics {return false}
+    if lhs.node != rhs.node {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -3709,7 +3709,7 @@ const ProtobufCMessageDescriptor ganglion__v1__describe_group_request__descripto
   (ProtobufCMessageInit) ganglion__v1__describe_group_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ganglion__v1__group_member_description__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ganglion__v1__group_member_description__field_descriptors[7] =
 {
   {
     "member_id",
@@ -3783,11 +3783,24 @@ static const ProtobufCFieldDescriptor ganglion__v1__group_member_description__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "node",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ganglion__V1__GroupMemberDescription, node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ganglion__v1__group_member_description__field_indices_by_name[] = {
   3,   /* field[3] = assigned */
   1,   /* field[1] = member_epoch */
   0,   /* field[0] = member_id */
+  6,   /* field[6] = node */
   4,   /* field[4] = pending_revocation */
   2,   /* field[2] = state */
   5,   /* field[5] = subscribed_topics */
@@ -3795,7 +3808,7 @@ static const unsigned ganglion__v1__group_member_description__field_indices_by_n
 static const ProtobufCIntRange ganglion__v1__group_member_description__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor ganglion__v1__group_member_description__descriptor =
 {
@@ -3805,7 +3818,7 @@ const ProtobufCMessageDescriptor ganglion__v1__group_member_description__descrip
   "Ganglion__V1__GroupMemberDescription",
   "ganglion.v1",
   sizeof(Ganglion__V1__GroupMemberDescription),
-  6,
+  7,
   ganglion__v1__group_member_description__field_descriptors,
   ganglion__v1__group_member_description__field_indices_by_name,
   1,  ganglion__v1__group_member_description__number_ranges,

@@ -752,10 +752,14 @@ struct  Ganglion__V1__GroupMemberDescription
   Ganglion__V1__TopicPartitions **pending_revocation;
   size_t n_subscribed_topics;
   char **subscribed_topics;
+  /*
+   * The node the member reaches the cluster through: where it runs (its agent host's node).
+   */
+  char *node;
 };
 #define GANGLION__V1__GROUP_MEMBER_DESCRIPTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ganglion__v1__group_member_description__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Ganglion__V1__PartitionLag
