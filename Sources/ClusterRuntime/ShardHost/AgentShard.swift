@@ -71,6 +71,8 @@ public actor AgentShard {
     private var runners: [Int64: Task<Void, Never>] = [:]
     /// Set when a drain ran out of time: nothing more is written, running attempts are abandoned.
     private var revoked = false
+    /// The host's budget of attempts running at once across its shards (nil: no budget).
+    private let slots: HandlerSlots?
 
     /// A shard of `partition` running `handler` over `io`: at most `capacity` events held and
     /// `maxConcurrent` keys at once, none more than `maxSpan` offsets past the committable one;
@@ -79,7 +81,9 @@ public actor AgentShard {
     /// cannot go on.
     public init(handler: any ShardHandler, io: any ShardIO, route: @escaping @Sendable (String) -> String = { $0 }, endOffset: Int64? = nil,
                 partition: UInt32, capacity: Int, maxConcurrent: Int, maxSpan: Int64 = 4096, deadlineGrace: Duration = .seconds(1),
-                residency: EntityResidency = EntityResidency(), onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+                residency: EntityResidency = EntityResidency(), slots: HandlerSlots? = nil,
+                onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+        self.slots = slots
         self.maxSpan = max(1, maxSpan)
         self.deadlineGrace = deadlineGrace
         self.residency = residency
@@ -282,6 +286,12 @@ public actor AgentShard {
     private func attempt(_ item: ShardScheduler<Input>.Item, _ number: Int, event: EventEnvelope, timer: ShardTimer?) async {
         let handler = self.handler
         let milliseconds = handler.retryPolicy.attemptDeadlineMilliseconds
+        // The deadline runs from when the host's budget lets the attempt start.
+        if let slots { await slots.acquire() }
+        guard !revoked else {
+            slots?.release()
+            return
+        }
         lastAttempt += 1
         let token = lastAttempt
         attempts[token] = item.offset
@@ -309,7 +319,9 @@ public actor AgentShard {
     /// an attempt counts; the input is then committed, retried or dead-lettered.
     private func attemptEnded(_ token: Int, _ item: ShardScheduler<Input>.Item, _ number: Int, event: EventEnvelope, timer: ShardTimer?,
                               _ outcome: Result<ShardHandlerResult, any Error>, returned: Bool = false) {
-        guard attempts.removeValue(forKey: token) != nil, !revoked else { return }
+        guard attempts.removeValue(forKey: token) != nil else { return }
+        slots?.release()
+        guard !revoked else { return }
         if !returned { AgentMetrics.abandoned(agent: handler.name) }
         do {
             switch outcome {
@@ -397,6 +409,7 @@ public actor AgentShard {
         revoked = true
         let error = AgentError.abandonedByDrain(milliseconds: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         appendFailure = appendFailure ?? error
+        for _ in attempts { slots?.release() }
         attempts = [:]
         for runner in runners.values { runner.cancel() }
         let drained = drainWaiters

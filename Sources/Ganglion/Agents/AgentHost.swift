@@ -16,6 +16,12 @@ public final class AgentHost: Sendable {
     public let shardCapacity: Int
     /// Keys of one shard handled at once at most.
     public let maxConcurrentKeys: Int
+    /// Handlers running at once at most across every shard of this host (what the node's agents
+    /// may have in flight: model calls, connections); nil: no bound but the shards' own. A node
+    /// added to the cluster adds its budget, so latency-bound agents scale with the nodes.
+    public let maxConcurrentHandlers: Int?
+    /// That budget, shared by the host's shards.
+    private let slots: HandlerSlots?
     /// Entities (keys) of one shard kept in memory at most; the least recently used beyond it are
     /// passivated: their state stays in the changelog and is read back when the key is needed.
     public let maxLiveEntities: Int
@@ -36,7 +42,8 @@ public final class AgentHost: Sendable {
     /// A host on `client`'s node.
     /// `shardIO` gives the shards' reads and writes another path than the client's (in the node's
     /// own process: ``NodeShardIO``, straight on its logs).
-    public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 64, maxLiveEntities: Int = 10_000,
+    public init(client: GanglionClient, shardCapacity: Int = 512, maxConcurrentKeys: Int = 64, maxConcurrentHandlers: Int? = nil,
+                maxLiveEntities: Int = 10_000,
                 passivateAfter: Duration = .seconds(300), deadlineGrace: Duration = .seconds(1), rebalanceTimeout: Duration = .seconds(5),
                 shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)? = nil) {
         self.client = client
@@ -47,6 +54,8 @@ public final class AgentHost: Sendable {
         self.passivateAfter = passivateAfter
         self.shardCapacity = max(1, shardCapacity)
         self.maxConcurrentKeys = max(1, maxConcurrentKeys)
+        self.maxConcurrentHandlers = maxConcurrentHandlers.map { max(1, $0) }
+        slots = maxConcurrentHandlers.map { HandlerSlots(limit: $0) }
     }
 
     /// The dead-letter topic of an agent type.
@@ -101,7 +110,7 @@ public final class AgentHost: Sendable {
             try await shards.obtain(partition, isAssigned: { await slot.value.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
                 let shard = AgentShard(handler: handler, io: io, route: route, endOffset: endOffsets.map { $0[partition] ?? 0 }, partition: partition,
                                        capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys, deadlineGrace: self.deadlineGrace,
-                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle)) { error in
+                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle), slots: self.slots) { error in
                     // A shard that cannot write its changelog stops the host (its events stay
                     // uncommitted); whoever runs the host restarts it from the changelogs.
                     if failure.set(error) { Task { await slot.value.abandon() } }

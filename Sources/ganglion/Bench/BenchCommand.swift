@@ -32,6 +32,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the figures as JSON (the peer benchmark's format) to this file.") var json: String?
     @Flag(help: "Measure the agent runtime instead: events/s through a trivial agent, a bare consumer's, handler-start latency.") var agents = false
     @Option(help: "Events per agent throughput run.") var agentEvents = 20_000
+    @Flag(help: "Measure scaling agents by adding nodes instead: a 20 ms handler on 24 partitions hosted on 1, 2 and 3 node processes, events/s and the ratio to one node.")
+    var agentScaling = false
+    @Option(help: "Handlers in flight per node in the --agent-scaling run.") var agentBudget = 32
     @Flag(help: "Measure the controller instead: topic create and schema register latency through 3 voters (to the leader and to a follower) beside a cluster of one.")
     var controller = false
     @Option(help: "Writes of each kind per controller setup.") var controllerWrites = 200
@@ -90,6 +93,12 @@ struct BenchCommand: AsyncParsableCommand {
                 try ReplicationBenchmark.json(figures, workload: workload, fsync: replicationFsync).write(to: URL(fileURLWithPath: json))
                 FileHandle.standardError.write(Data("figures written to \(json)\n".utf8))
             }
+            return
+        }
+        if agentScaling {
+            let events = quick ? 1_000 : 12_000
+            let results = try await AgentScalingBenchmark(events: events, budget: agentBudget).run()
+            print(AgentScalingBenchmark.lines(results, budget: agentBudget).joined(separator: "\n"))
             return
         }
         if agents {
