@@ -92,6 +92,7 @@ class ClusterState:
     plain: bool  # no --voters/--advertise: every node is a cluster of one
     extra_args: list[str]
     nodes: list[Node]
+    demo: bool = False  # run the demo agents in every node (no --no-demo)
     cuts: list[str] = field(default_factory=list)  # members whose hub link is down
     partition: list[list[str]] = field(default_factory=list)  # sides; empty when whole
 
@@ -145,10 +146,11 @@ class Cluster:
     def up(cls, voters: int, observers: int = 0, *, state_dir: str | Path | None = None,
            binary: str | None = None, data_root: str | Path | None = None, extra_args=(),
            plain: bool | None = None, prefix: str | None = None, subnet: str | None = None,
-           start_timeout: float = START_TIMEOUT) -> Cluster:
+           start_timeout: float = START_TIMEOUT, demo: bool = False) -> Cluster:
         """Creates the namespaces, starts `voters` voters and `observers` observers and waits until
         every node has written endpoints.json. On any failure (or SIGTERM) it tears down what it made.
-        Usable as a context manager that always runs `down`."""
+        With `demo`, every node runs the demo agents (no `--no-demo`). Usable as a context manager
+        that always runs `down`."""
         if voters < 1 or observers < 0 or voters + observers >= CLIENT_HOST:
             raise HarnessError(f"need 1 to {CLIENT_HOST - 1} nodes, got {voters} voters + {observers} observers")
         state_dir = Path(state_dir or default_state_dir()).resolve()
@@ -161,7 +163,7 @@ class Cluster:
         nodes = [cls._plan_node(prefix, subnet, data_root, index, voter=index <= voters)
                  for index in range(1, voters + observers + 1)]
         state = ClusterState(prefix, subnet, os.path.abspath(binary or default_binary()), str(data_root),
-                             plain_by_default() if plain is None else plain, list(extra_args), nodes)
+                             plain_by_default() if plain is None else plain, list(extra_args), nodes, demo=demo)
         cluster = cls(state_dir, state)
         guard = raising_on_termination()
         guard.__enter__()
@@ -326,7 +328,7 @@ class Cluster:
                 "--http", f"0.0.0.0:{HTTP_PORT}"]
         if not self.state.plain:
             argv += ["--advertise", node.address, "--voters", self.voters_flag()]
-        return argv + ["--no-demo", *self.state.extra_args]
+        return argv + ([] if self.state.demo else ["--no-demo"]) + list(self.state.extra_args)
 
     def process_state(self, name: str) -> str:
         """'alive', 'stopped' or 'dead'."""

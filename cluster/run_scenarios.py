@@ -4,8 +4,9 @@
     run_scenarios.py [--quick] [--only NAME ...] [--binary PATH] [--out DIR] [--keep]
 
 Each scenario file defines VOTERS, OBSERVERS and `scenario(cluster, run)`, and may define NODE_ARGS (extra
-`ganglion node` arguments), DEADLINE ((quick, full) seconds) and REQUIRES (CLI subcommands the binary must
-have, e.g. "workload produce"; without them the scenario is skipped). A scenario fails when it
+`ganglion node` arguments), DEMO (True: the nodes run the demo agents, no `--no-demo`), DEADLINE ((quick,
+full) seconds) and REQUIRES (CLI subcommands the binary must have, e.g. "workload produce"; without them
+the scenario is skipped). A scenario fails when it
 raises (a broken guarantee, a bounded wait that ran out, or its deadline); the cluster is torn down
 either way, and the nodes' logs of a failed scenario stay in the output directory.
 Exit status: 0 all passed, 1 some failed, 2 could not run (no binary, or one without cluster mode).
@@ -39,10 +40,10 @@ class DeadlinePassed(Exception):
 
 
 def load_scenarios(only: list[str]) -> list:
-    """The scenario modules: the controller ones (s*) then the replication ones (r*), each in file-name
-    order, filtered by `only` (substrings of the name)."""
+    """The scenario modules: the controller ones (s*), the replication ones (r*), then the agent ones (a*),
+    each in file-name order, filtered by `only` (substrings of the name)."""
     modules = []
-    paths = [path for kind in "sr" for path in sorted((HERE / "scenarios").glob(f"{kind}[0-9]*_*.py"))]
+    paths = [path for kind in "sra" for path in sorted((HERE / "scenarios").glob(f"{kind}[0-9]*_*.py"))]
     for path in paths:
         if only and not any(part in path.stem for part in only):
             continue
@@ -85,9 +86,10 @@ def run_one(module, binary: str, out: Path, quick: bool, deadline: int) -> tuple
     try:
         with Cluster.up(module.VOTERS, module.OBSERVERS, state_dir=out / name / "state",
                         data_root=out / name / "data", binary=binary, plain=False,
-                        extra_args=getattr(module, "NODE_ARGS", ())) as cluster:
+                        extra_args=getattr(module, "NODE_ARGS", ()), demo=getattr(module, "DEMO", False)) as cluster:
             run.say(f"cluster {cluster.state.prefix}: {module.VOTERS} voters, {module.OBSERVERS} observers "
-                    f"on {cluster.state.subnet}.0/24{' '.join([''] + list(getattr(module, 'NODE_ARGS', ())))}")
+                    f"on {cluster.state.subnet}.0/24{' '.join([''] + list(getattr(module, 'NODE_ARGS', ())))}"
+                    f"{', demo agents on' if cluster.state.demo else ''}")
             try:
                 module.scenario(cluster, run)
             except BaseException:

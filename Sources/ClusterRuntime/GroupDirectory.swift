@@ -65,8 +65,11 @@ final class GroupDirectory: @unchecked Sendable {
         for service in services { service.forgetOffsets(ofTopic: topic) }
     }
 
-    /// Removes members whose sessions expired, in every service.
-    func expireMembers() { for service in services { service.expireMembers() } }
+    /// Removes members whose sessions expired, or whose node `isGone(node, incarnation)`, in
+    /// every service.
+    func expireMembers(isGone: (String, UInt64?) -> Bool = { _, _ in false }) {
+        for service in services { service.expireMembers(isGone: isGone) }
+    }
 
     /// Compacts what the services own.
     func maintain() { for service in services { service.maintain() } }

@@ -14,8 +14,8 @@ final class GroupService: @unchecked Sendable {
     private var coordinators: [String: GroupCoordinator] = [:]
     /// The metadata committed with each group's offsets (absent when empty).
     private var offsetMetadata: [String: [TopicPartition: String]] = [:]
-    /// The node each member reaches the cluster through, by group.
-    private var memberNodes: [String: [String: String]] = [:]
+    /// The node each member reaches the cluster through (and that node's incarnation then), by group.
+    private var memberNodes: [String: [String: (node: String, incarnation: UInt64?)]] = [:]
     /// Where in the offsets log each partition's visible commit was stored.
     private var appliedAt: [String: [TopicPartition: Int64]] = [:]
     private let storage: any GroupOffsetsStorage
@@ -122,12 +122,15 @@ final class GroupService: @unchecked Sendable {
         }
     }
 
-    /// Removes members whose sessions expired (called periodically).
-    func expireMembers() {
+    /// Removes members whose sessions expired, and those whose node `isGone(node, incarnation)`
+    /// says has left the cluster (called periodically).
+    func expireMembers(isGone: (String, UInt64?) -> Bool = { _, _ in false }) {
         let now = clock()
         lock.withLock {
             for group in coordinators.keys {
                 _ = coordinators[group]!.expireMembers(now: now)
+                let gone = (memberNodes[group] ?? [:]).filter { isGone($0.value.node, $0.value.incarnation) }.map { MemberID($0.key) }
+                if !gone.isEmpty { _ = coordinators[group]!.removeMembers(gone) }
                 record(coordinators[group]!)
                 let members = Set(coordinators[group]!.members.keys.map(\.value))
                 memberNodes[group] = memberNodes[group]?.filter { members.contains($0.key) }
@@ -149,7 +152,10 @@ final class GroupService: @unchecked Sendable {
         } catch let error as GroupError {
             throw ProtocolFailure(Self.code(error.code), error.message)
         }
-        if !node.isEmpty { lock.withLock { memberNodes[request.group, default: [:]][answer.memberID.value] = node } }
+        if !node.isEmpty {
+            let incarnation = metadata.state.nodes[node]?.incarnation
+            lock.withLock { memberNodes[request.group, default: [:]][answer.memberID.value] = (node, incarnation) }
+        }
         var response = Ganglion_V1_GroupHeartbeatResponse()
         response.memberID = answer.memberID.value
         response.memberEpoch = answer.memberEpoch
@@ -295,7 +301,7 @@ final class GroupService: @unchecked Sendable {
             description.assigned = Self.topicPartitions(member.assigned)
             description.pendingRevocation = Self.topicPartitions(member.pendingRevocation)
             description.subscribedTopics = member.subscribedTopics.sorted()
-            description.node = nodes[member.id.value] ?? ""
+            description.node = nodes[member.id.value]?.node ?? ""
             response.members.append(description)
         }
         for (partition, offset) in coordinator.committedOffsets.sorted(by: { $0.key < $1.key }) {

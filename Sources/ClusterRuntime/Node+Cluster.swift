@@ -157,8 +157,8 @@ extension Node {
 
     /// Tells the controller this node is leaving (waiting up to a second for it to be recorded),
     /// then stops the controller's clock or the following.
-    func stopCluster() {
-        if cluster.isClustered {
+    func stopCluster(graceful: Bool = true) {
+        if cluster.isClustered && graceful {
             let done = DispatchSemaphore(value: 0)
             sendHeartbeat(shuttingDown: true) { _ in done.signal() }
             _ = done.wait(timeout: .now() + .seconds(1))

@@ -196,7 +196,13 @@ public final class Node: Sendable {
             func expire(_ owner: SocketLoop.Owner) {
                 // Groups of partitions this node no longer leads go (their next coordinator has them).
                 groups.retain { api.leadsOffsets($0, at: $1) }
-                groups.expireMembers()
+                // A member whose node was fenced, shut down or restarted is gone now, not a
+                // group session later: its shards move as soon as the controller knows.
+                let nodes = metadata.state.nodes
+                groups.expireMembers { node, incarnation in
+                    guard let known = nodes[node] else { return false }
+                    return known.state != .alive || (incarnation.map { $0 != known.incarnation } ?? false)
+                }
                 owner.schedule(after: .milliseconds(500)) { expire($0) }
             }
             expire(owner)
@@ -301,8 +307,12 @@ public final class Node: Sendable {
 
     /// Stops serving: ends its session with the controller (a clustered node), closes the
     /// sockets (bounded linger), flushes and closes every log.
-    public func stop() {
-        stopCluster()
+    public func stop() { stop(graceful: true) }
+
+    /// Stops serving; not `graceful`: without telling the cluster (no controlled shutdown, no
+    /// last heartbeat) — what the others see of a node killed with SIGKILL (for tests).
+    public func stop(graceful: Bool) {
+        stopCluster(graceful: graceful)
         api.replicas?.stopAll()
         loop.stop()
         logs.closeAll()

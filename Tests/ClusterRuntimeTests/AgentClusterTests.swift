@@ -116,4 +116,48 @@ final class AgentClusterTests: XCTestCase {
         XCTAssertEqual(perKey.count, 12)
         for (key, counts) in perKey { XCTAssertEqual(counts, Array(1...20), "key \(key) counted in order, once each") }
     }
+
+    /// A node that dies (here: stops without leaving its groups, as kill -9 would) loses its
+    /// members as soon as the controller fences it — not a group session (10 s) later — so its
+    /// shards resume on the others within the node session (1.5 s here) and a rebalance.
+    func testTheShardsOfAFencedNodeMoveWithoutWaitingForTheGroupSession() async throws {
+        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
+            configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
+            configuration.controller.nodeHeartbeat = .milliseconds(300)
+            configuration.groupSessionTimeout = 30_000
+        }
+        defer { cluster.stopAll() }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("__consumer_offsets placed") { $0.metadataState.partitions[GroupPlacement.offsetsTopic]?.allSatisfy { $0.leader != nil } == true }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("clicks", partitions: 6)
+        _ = try await client.createTopic("counted", partitions: 1)
+        // The v3 member is a bare consumer through v3, abandoned without leaving: what a dead
+        // node's members look like to their coordinator.
+        let hosts = ["v1", "v2"].map { id in
+            let endpoint = cluster.api(id)
+            return Task { try await AgentHost(client: try GanglionClient(endpoint: endpoint, timeout: .seconds(15))).run(Counter()) }
+        }
+        defer { hosts.forEach { $0.cancel() } }
+        let doomed = GroupConsumer(client: try GanglionClient(endpoint: cluster.api("v3"), timeout: .seconds(15)), group: "counter", topics: ["clicks"])
+        for _ in 0..<400 {
+            let described = try await client.describeGroup("counter")
+            if described.members.count == 3, described.members.allSatisfy({ $0.assigned.flatMap(\.partitions).count == 2 }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let before = try await client.describeGroup("counter")
+        XCTAssertEqual(before.members.first { $0.node == "v3" }?.assigned.flatMap(\.partitions).count, 2, "v3 holds two shards")
+        await doomed.abandon()
+        let stopped = ContinuousClock.now
+        cluster.kill("v3")
+        for _ in 0..<200 {
+            let described = try await client.describeGroup("counter")
+            if described.members.count == 2, described.members.allSatisfy({ $0.assigned.flatMap(\.partitions).count == 3 }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let after = try await client.describeGroup("counter")
+        XCTAssertEqual(after.members.map { $0.assigned.flatMap(\.partitions).count }.sorted(), [3, 3], "the dead node's shards moved")
+        XCTAssertLessThan(ContinuousClock.now - stopped, .seconds(8), "well before the 30 s group session")
+    }
 }

@@ -72,6 +72,11 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Stops every node.
+    /// Stops a node without telling the cluster (as kill -9 would; its data stays).
+    func kill(_ id: String) {
+        nodes.removeValue(forKey: id)?.stop(graceful: false)
+    }
+
     func stopAll() { for id in Array(nodes.keys) { stop(id) } }
 
     /// The leader every running node agrees on, waiting up to `seconds`.

@@ -111,6 +111,14 @@ public struct GroupCoordinator: Sendable {
         return expired
     }
 
+    /// Removes members known to be gone before their sessions end (their node left the cluster:
+    /// fenced, shut down, or restarted as a new incarnation); returns who was removed.
+    public mutating func removeMembers(_ ids: [MemberID]) -> [MemberID] {
+        let gone = ids.filter { members[$0] != nil }.sorted()
+        for id in gone { remove(id) }
+        return gone
+    }
+
     /// Accepts a committed offset only from the member that holds the partition, at its current
     /// (or previous) epoch: a fenced zombie's commits are refused.
     public mutating func commit(memberID: MemberID, memberEpoch: Int32, partition: TopicPartition, offset: Int64) throws(GroupError) {

@@ -1,0 +1,415 @@
+"""What the agent scenarios (scenarios/a*.py) share: nodes running the demo agents, where the shards of
+an agent type run (its consumer group, from `cluster status --json`), a background publisher of
+transactions whose every outcome is logged, the group's lag, the read-back and the final check
+(agent_check.py), and what the nodes' logs say went wrong.
+
+The contract relied on (the node side implements it):
+- `ganglion node` without `--no-demo` hosts the demo agents; on a cluster every node's agent host joins
+  each agent type's consumer group (named after the agent type), so the group's partitions (shards)
+  are spread over the nodes. The agents make their topics once `__consumer_offsets` exists.
+- `ganglion cluster status --node EP --json`: `groups[]` with `name`, `coordinator`, `members[]`
+  (`id`, `node`) and `assignments[]` (`topic`, `partition`, `node`); `topics[]` with `name` and
+  `partitions[]`.
+- `ganglion group describe GROUP --node EP`: members, then a table `partition committed high-watermark
+  lag` (`TOPIC-P` first).
+- `ganglion publish TOPIC --key K --type T --data D --node EPS`: exit 0 once stored, printing
+  `published to TOPIC-P at offset O`.
+- `ganglion workload read --node EPS --topic T --out FILE`: every record below each high watermark.
+- The fraud-detection agent (Sources/ganglion/Demo/FraudDetectionAgent.swift) takes `transaction.created`
+  events on `transactions` with `amount` > 1000 and records one decision each on
+  `fraud-detection.decisions`, whose data names the input (`input_event`: its CloudEvent id) and the
+  customer's count so far (`input.count`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import agent_check
+import cli
+import replication_check
+from harness import Cluster, HarnessError, wait_for
+from replication import controller_leader  # noqa: F401 (for the scenarios)
+from scenario import Run, ScenarioFailed
+
+SESSION_TIMEOUT_MS = 1500  # node sessions (the controller fences a silent node after this)
+NODE_ARGS = ["--node-session-timeout-ms", str(SESSION_TIMEOUT_MS)]
+AGENT = "fraud-detection"
+INPUT_TOPIC = "transactions"
+DECISIONS_TOPIC = f"{AGENT}.decisions"
+THRESHOLD = 1000  # the agent's filter takes amounts above this only
+READY_BOUND = 60.0  # seconds from start until the group has every node and every partition assigned
+PUBLISH_TIMEOUT = 15.0  # the CLI gives up after 10 s
+CATCH_UP_BOUND = 45.0
+READ_ATTEMPTS = 3
+CONVERGE_WITHIN = 10.0  # seconds the final check re-reads while decisions are merely missing
+PUBLISHED = re.compile(r"published to (.+)-(\d+) at offset (\d+)")
+
+
+def now_ms() -> float:
+    return time.time() * 1000
+
+
+def workdir(cluster: Cluster) -> Path:
+    """Where the publisher's outcomes and the read-backs go: beside the nodes' data, kept on failure."""
+    path = Path(cluster.state.data_root).parent / "workload"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def scenario_seed(run: Run, quick_seed: int) -> int:
+    """$SCENARIO_SEED, else `quick_seed` in --quick runs (CI sees the same run every time), else a fresh
+    seed (printed by the scenario, so that a run can be replayed)."""
+    text = os.environ.get("SCENARIO_SEED", "")
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    return quick_seed if run.quick else random.SystemRandom().randrange(1, 1 << 31)
+
+
+def live_nodes(cluster: Cluster) -> list[str]:
+    return [node.id for node in cluster.nodes if cluster.process_state(node.id) == "alive"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the shards run
+
+
+class GroupView:
+    """One answer of `cluster status --json` about the agent's group and its input topic."""
+
+    def __init__(self, node: str, status: dict, group: str = AGENT, topic: str = INPUT_TOPIC):
+        self.node = node  # who answered
+        found = next((g for g in status.get("groups", []) if g.get("name") == group), None)
+        self.exists = found is not None
+        found = found or {}
+        self.coordinator = found.get("coordinator")
+        self.members = {m["id"]: m.get("node") for m in found.get("members", [])}
+        self.assignments = {int(a["partition"]): a.get("node") for a in found.get("assignments", [])
+                            if a.get("topic") == topic}
+        described = next((t for t in status.get("topics", []) if t.get("name") == topic), None)
+        self.partitions = len(described.get("partitions", [])) if described else 0
+
+    @property
+    def member_nodes(self) -> set:
+        return set(self.members.values())
+
+    def hosts(self) -> dict:
+        """node -> the partitions (shards) it hosts."""
+        result = {}
+        for partition, node in sorted(self.assignments.items()):
+            result.setdefault(node, []).append(partition)
+        return result
+
+    @property
+    def fully_assigned(self) -> bool:
+        return self.partitions > 0 and set(self.assignments) == set(range(self.partitions))
+
+    def __str__(self):
+        if not self.exists:
+            return f"no group {AGENT} (asked {self.node})"
+        shards = ", ".join(f"{node}: {','.join(f'p{p}' for p in parts)}" for node, parts in sorted(self.hosts().items()))
+        members = Counter(self.members.values())
+        return (f"members on {', '.join(f'{n}' + (f'×{c}' if c > 1 else '') for n, c in sorted(members.items())) or 'none'}; "
+                f"shards {shards or 'none'} of {self.partitions}; coordinator {self.coordinator}")
+
+    def key(self):
+        """What a change is logged for."""
+        return (tuple(sorted(self.members.items())), tuple(sorted(self.assignments.items())), self.coordinator)
+
+
+def group_view(cluster: Cluster, nodes=None) -> GroupView | None:
+    """The group as the first of `nodes` (default: every running node) that answers sees it."""
+    for node in nodes or live_nodes(cluster):
+        done = cluster.ganglion("cluster", "status", "--node", cluster.api(node), "--json", timeout=cli.READ_TIMEOUT)
+        if not done.ok:
+            continue
+        try:
+            return GroupView(node, json.loads(done.stdout))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+class GroupWatch:
+    """Polls the group and logs every change of its members, shards or coordinator."""
+
+    def __init__(self, cluster: Cluster, run: Run):
+        self.cluster, self.run = cluster, run
+        self.last: GroupView | None = None
+        self.changes: list[tuple[float, str]] = []
+
+    def poll(self) -> GroupView | None:
+        nodes = live_nodes(self.cluster)
+        random.shuffle(nodes)  # not always the same node's view
+        view = group_view(self.cluster, nodes)
+        if view is not None and (self.last is None or view.key() != self.last.key()):
+            self.run.say(f"group {AGENT}: {view}")
+            self.changes.append((time.monotonic(), str(view)))
+        if view is not None:
+            self.last = view
+        return view
+
+    def wait(self, what: str, predicate, bound: float) -> tuple[float, GroupView]:
+        """Waits until `predicate(view)` holds; returns (seconds, view)."""
+        started = time.monotonic()
+
+        def check():
+            view = self.poll()
+            return view if view is not None and predicate(view) else None
+
+        try:
+            view = wait_for(what, check, bound, interval=0.3, detail=lambda: f"    last seen: {self.last}")
+        except HarnessError as error:
+            raise ScenarioFailed(str(error)) from None
+        return time.monotonic() - started, view
+
+    def wait_ready(self, nodes, bound: float = READY_BOUND) -> tuple[float, GroupView]:
+        """Until every one of `nodes` has a member in the group and each partition is assigned to one of them."""
+        nodes = set(nodes)
+        return self.wait(f"group {AGENT} to have a member on each of {', '.join(sorted(nodes))} and every "
+                         f"{INPUT_TOPIC} partition assigned among them",
+                         lambda view: view.fully_assigned and nodes <= view.member_nodes
+                         and set(view.assignments.values()) <= nodes, bound)
+
+
+# ---------------------------------------------------------------------------------------------
+# The traffic
+
+
+def make_transactions(seed: int, count: int, customers: int, prefix: str) -> list[dict]:
+    """`count` transactions from `seed` alone: unique ids, customers spread over `customers` keys, amounts
+    above the agent's threshold (one in 15 large enough to raise an alert)."""
+    rng = random.Random(seed)
+    result = []
+    for number in range(1, count + 1):
+        amount = rng.randint(8_000, 40_000) if rng.random() < 1 / 15 else rng.randint(THRESHOLD + 1, 2_500)
+        result.append({"txn": f"{prefix}tx-{number:05d}", "key": f"{prefix}customer-{rng.randint(1, customers):03d}",
+                       "amount": amount})
+    return result
+
+
+class Traffic:
+    """Publishes `transactions` in the background, about `rate` a second, one `ganglion publish` each (the
+    node list rotated, so a dead node is sometimes tried first), every outcome a JSON line in a file:
+    {"txn","key","amount","outcome","ms","seconds","via",("partition","offset" | "detail")}."""
+
+    def __init__(self, cluster: Cluster, run: Run, transactions: list[dict], rate: float, workers: int = 12,
+                 label: str = "traffic"):
+        self.cluster, self.run, self.transactions, self.rate = cluster, run, transactions, rate
+        self.path = workdir(cluster) / f"{label}.outcomes.jsonl"
+        self.path.unlink(missing_ok=True)
+        self._lock = threading.Lock()
+        self._next = 0
+        self._stop = threading.Event()
+        self._file = open(self.path, "a")
+        self.started = time.monotonic()
+        self.started_ms = now_ms()
+        self._threads = [threading.Thread(target=self._work, name=f"traffic-{i}", daemon=True) for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+        run.say(f"traffic: up to {len(transactions)} transactions on {len(set(t['key'] for t in transactions))} "
+                f"customers, {rate:g}/s, {workers} publishers -> {self.path}")
+
+    def _work(self):
+        endpoints = [node.api for node in self.cluster.nodes]
+        while not self._stop.is_set():
+            with self._lock:
+                index = self._next
+                self._next += 1
+            if index >= len(self.transactions):
+                return
+            if self._stop.wait(max(0.0, self.started + index / self.rate - time.monotonic())):
+                return
+            transaction = self.transactions[index]
+            turn = index % len(endpoints)
+            via = ",".join(endpoints[turn:] + endpoints[:turn])
+            data = json.dumps({"amount": transaction["amount"], "customer": transaction["key"],
+                               "txn": transaction["txn"]}, sort_keys=True)
+            try:
+                done = self.cluster.ganglion("publish", INPUT_TOPIC, "--key", transaction["key"], "--type",
+                                             "transaction.created", "--source", "/cluster/a-scenarios", "--data", data,
+                                             "--node", via, timeout=PUBLISH_TIMEOUT)
+            except Exception as error:  # e.g. the cluster torn down under a stopping publisher
+                done = None
+                detail = f"not run: {error}"
+            line = {**transaction, "ms": round(now_ms()), "via": via.split(",")[0]}
+            stored = PUBLISHED.search(done.stdout) if done is not None and done.ok else None
+            if stored:
+                line.update(outcome="ok", partition=int(stored.group(2)), offset=int(stored.group(3)),
+                            seconds=round(done.seconds, 3))
+            else:
+                outcome = "info" if done is None or cli.is_indeterminate(done) else "fail"
+                line.update(outcome=outcome, seconds=round(done.seconds, 3) if done else None,
+                            detail=(done.describe() if done else detail)[-300:])
+            with self._lock:
+                self._file.write(json.dumps(line) + "\n")
+                self._file.flush()
+
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    def require_running(self, what: str):
+        if not self.running():
+            raise ScenarioFailed(f"the traffic ended before {what}: all {len(self.transactions)} transactions "
+                                 f"were published; give it more")
+
+    def outcomes(self) -> list[dict]:
+        return replication_check.load_jsonl(self.path)
+
+    def acknowledged_since(self, ms: float) -> int:
+        return sum(1 for line in self.outcomes() if line.get("outcome") == "ok" and line["ms"] >= ms)
+
+    def wait_for_acks(self, count: int, after_ms: float, bound: float) -> float:
+        """Waits until `count` transactions were acknowledged after `after_ms`; returns the seconds taken."""
+        started = time.monotonic()
+        try:
+            wait_for(f"{count} acknowledged transactions", lambda: self.acknowledged_since(after_ms) >= count, bound,
+                     interval=0.1, detail=lambda: f"    {self.describe()}")
+        except HarnessError as error:
+            raise ScenarioFailed(str(error)) from None
+        return time.monotonic() - started
+
+    def describe(self) -> str:
+        counts = Counter(line.get("outcome") for line in self.outcomes())
+        return ", ".join(f"{counts[o]} {o}" for o in ("ok", "fail", "info")) + " so far"
+
+    def stop(self, bound: float = PUBLISH_TIMEOUT + 5):
+        """No new publishes; waits for those under way (each bounded by its own deadline)."""
+        self._stop.set()
+        deadline = time.monotonic() + bound
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self._file.close() if not self._file.closed else None
+        outcomes = self.outcomes()
+        counts = Counter(line.get("outcome") for line in outcomes)
+        self.run.say(f"traffic stopped after {time.monotonic() - self.started:.1f} s: {len(outcomes)} published, "
+                     f"{counts['ok']} acknowledged, {counts['fail']} refused, {counts['info']} without an answer")
+        return outcomes
+
+    def gaps(self, after_ms: float, before_ms: float) -> float:
+        """The longest time without an acknowledgement between two instants, in ms."""
+        acks = sorted(line["ms"] for line in self.outcomes() if line.get("outcome") == "ok" and after_ms <= line["ms"] <= before_ms)
+        marks = [after_ms, *acks, before_ms]
+        return max(b - a for a, b in zip(marks, marks[1:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Catching up and the final check
+
+
+def group_lag(cluster: Cluster, node: str, group: str = AGENT) -> dict | None:
+    """partition -> (committed, high watermark, lag) from `group describe` through `node`, or None."""
+    done = cluster.ganglion("group", "describe", group, "--node", cluster.api(node), timeout=cli.READ_TIMEOUT)
+    if not done.ok:
+        return None
+    table = {}
+    for line in done.stdout.splitlines():
+        fields = line.split()
+        match = re.fullmatch(r"(.+)-(\d+)", fields[0]) if len(fields) == 4 else None
+        if match and match.group(1) == INPUT_TOPIC and all(re.fullmatch(r"-?\d+", f) for f in fields[1:]):
+            table[int(match.group(2))] = tuple(int(f) for f in fields[1:])
+    return table
+
+
+def wait_caught_up(cluster: Cluster, run: Run, partitions: int, bound: float = CATCH_UP_BOUND) -> float:
+    """Waits until the group has committed every partition of the input topic up to its high watermark
+    (lag 0), as a running node describes it; returns the seconds it took. (Only a wait: the check
+    reads everything back and believes none of it.)"""
+    started = time.monotonic()
+    last = {}
+
+    def caught_up():
+        for node in live_nodes(cluster):
+            table = group_lag(cluster, node)
+            if table is None:
+                continue
+            last["table"] = table
+            return (set(table) == set(range(partitions))
+                    and all(lag == 0 and committed == high for committed, high, lag in table.values()))
+        return False
+
+    try:
+        wait_for(f"group {AGENT} to reach lag 0 on every {INPUT_TOPIC} partition", caught_up, bound, interval=0.5,
+                 detail=lambda: f"    last: {last.get('table')}")
+    except HarnessError as error:
+        raise ScenarioFailed(str(error)) from None
+    seconds = time.monotonic() - started
+    run.say(f"group {AGENT} caught up (lag 0) after {seconds:.1f} s: "
+            + ", ".join(f"p{p} {c}/{h}" for p, (c, h, _) in sorted(last["table"].items())))
+    return seconds
+
+
+def read_topic(cluster: Cluster, run: Run, topic: str) -> list[dict]:
+    """`workload read` of every record of `topic` through the running nodes, retried when it fails."""
+    path = workdir(cluster) / f"{topic}.read.jsonl"
+    done = None
+    for attempt in range(READ_ATTEMPTS):
+        path.unlink(missing_ok=True)
+        done = cluster.ganglion("workload", "read", "--node", cluster.api(*live_nodes(cluster)), "--topic", topic,
+                                "--out", str(path), timeout=60)
+        if done.ok:
+            return replication_check.load_jsonl(path)
+        run.say(f"read-back of {topic}, attempt {attempt + 1} failed: {done.describe()}")
+        time.sleep(1.0)
+    raise ScenarioFailed(f"workload read --topic {topic} failed {READ_ATTEMPTS} times: {done.describe()}")
+
+
+def verify(cluster: Cluster, run: Run, traffic: Traffic) -> agent_check.Verdict:
+    """Reads `transactions` and the decisions back in full and checks every acknowledged transaction has
+    exactly one decision; re-reads for a while when decisions are only missing. Fails the scenario on
+    any anomaly, naming the transactions."""
+    published = traffic.outcomes()
+    deadline = time.monotonic() + CONVERGE_WITHIN
+    while True:
+        transactions = agent_check.parse_transactions(read_topic(cluster, run, INPUT_TOPIC))
+        decisions = agent_check.parse_decisions(read_topic(cluster, run, DECISIONS_TOPIC))
+        verdict = agent_check.check(published, transactions, decisions)
+        if verdict.valid or not verdict.may_converge or time.monotonic() >= deadline:
+            break
+        run.say(f"{len(verdict.lost)} acknowledged transactions without a decision so far; reading again")
+        time.sleep(1.0)
+    run.say(f"check: {verdict.summary()}")
+    run.require(verdict.acknowledged > 0, "no transaction was acknowledged at all")
+    run.require(verdict.valid, f"agent check: {verdict.summary()}\n    outcomes: {traffic.path}; read-backs: "
+                               f"{workdir(cluster)}")
+    return verdict
+
+
+# ---------------------------------------------------------------------------------------------
+# What the nodes' logs say
+
+
+LOG_LINE = re.compile(r"^\S+\s+(error|warning|critical)\s+(.*)$|^(Fatal error|fatal error|Crash|Segmentation fault)(.*)$")
+
+
+def log_findings(cluster: Cluster, run: Run, limit: int = 12) -> dict:
+    """Logs the distinct error and warning lines of every node's log (numbers masked), most frequent
+    first; returns {(node, level, message): count}."""
+    found = Counter()
+    for node in cluster.nodes:
+        try:
+            text = Path(node.log).read_text(errors="replace")
+        except FileNotFoundError:
+            continue
+        for line in text.splitlines():
+            match = LOG_LINE.match(line.strip())
+            if match:
+                level, message = (match.group(1), match.group(2)) if match.group(1) else ("crash", line.strip())
+                message = re.sub(r"\b[0-9a-f]{8}-[0-9a-f-]{27}\b", "<uuid>", message)
+                message = re.sub(r"\d+", "N", message)
+                found[(node.id, level, message)] += 1
+    if not found:
+        run.say("node logs: no error or warning")
+    else:
+        run.say(f"node logs: {sum(found.values())} error/warning lines, {len(found)} distinct:")
+        for (node, level, message), count in found.most_common(limit):
+            run.say(f"  {count:4d}× {node} {level}: {message[:300]}")
+    return dict(found)
