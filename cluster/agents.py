@@ -171,12 +171,17 @@ class GroupWatch:
         return time.monotonic() - started, view
 
     def wait_ready(self, nodes, bound: float = READY_BOUND) -> tuple[float, GroupView]:
-        """Until every one of `nodes` has a member in the group and each partition is assigned to one of them."""
+        """Until every one of `nodes` has a member in the group, each partition is assigned to one of them
+        and each of them hosts a shard (when there are enough): the shards spread over the nodes."""
         nodes = set(nodes)
+
+        def ready(view: GroupView) -> bool:
+            hosting = set(view.assignments.values())
+            spread = hosting == nodes if view.partitions >= len(nodes) else True
+            return view.fully_assigned and nodes <= view.member_nodes and hosting <= nodes and spread
+
         return self.wait(f"group {AGENT} to have a member on each of {', '.join(sorted(nodes))} and every "
-                         f"{INPUT_TOPIC} partition assigned among them",
-                         lambda view: view.fully_assigned and nodes <= view.member_nodes
-                         and set(view.assignments.values()) <= nodes, bound)
+                         f"{INPUT_TOPIC} partition assigned among them, each hosting one", ready, bound)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,7 +361,11 @@ def read_topic(cluster: Cluster, run: Run, topic: str) -> list[dict]:
         done = cluster.ganglion("workload", "read", "--node", cluster.api(*live_nodes(cluster)), "--topic", topic,
                                 "--out", str(path), timeout=60)
         if done.ok:
-            return replication_check.load_jsonl(path)
+            records = replication_check.load_jsonl(path)
+            lines = [line for line in path.read_text(errors="replace").split("\n") if line.strip()]
+            if len(records) != len(lines):
+                raise ScenarioFailed(f"{path}: {len(lines) - len(records)} of {len(lines)} lines are not JSON")
+            return records
         run.say(f"read-back of {topic}, attempt {attempt + 1} failed: {done.describe()}")
         time.sleep(1.0)
     raise ScenarioFailed(f"workload read --topic {topic} failed {READ_ATTEMPTS} times: {done.describe()}")

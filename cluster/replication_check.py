@@ -47,7 +47,9 @@ def load_jsonl(path) -> list[dict]:
         text = Path(path).read_text(errors="replace")
     except FileNotFoundError:
         return lines
-    for line in text.splitlines():
+    # Split on "\n" alone: str.splitlines also splits on U+0085, U+2028 and others, which a value read
+    # back as UTF-8 text can hold (e.g. an event's varints), and would lose that line.
+    for line in text.split("\n"):
         line = line.strip()
         if not line:
             continue

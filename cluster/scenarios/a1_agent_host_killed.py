@@ -1,7 +1,8 @@
 """Agent host killed: every node hosts the demo agents; kill -9 a node hosting fraud-detection shards
 while transactions flow; once the group's session expires its shards move to the other nodes, and it
-gets shards again when restarted; every acknowledged transaction then has exactly one decision
-(1 round quick, with a fixed seed; 3 full). The seed is printed; SCENARIO_SEED=N replays it."""
+gets shards again when restarted; every acknowledged transaction then has exactly one decision, and
+each decision's per-customer count shows the agent's state survived the moves (2 rounds quick, with a
+fixed seed: a shard host, then the group's coordinator; 4 full). SCENARIO_SEED=N replays a run."""
 
 import random
 import time
@@ -15,10 +16,10 @@ NODE_ARGS = agents.NODE_ARGS
 REQUIRES = ("publish", "workload read", "group describe")
 DEADLINE = (120, 420)
 QUICK_SEED = 20251205  # quick runs are the same every time unless SCENARIO_SEED says otherwise
-ROUNDS = (1, 3)
-TRANSACTIONS = (400, 1500)  # at most; the traffic stops a few seconds after the last rejoin
+ROUNDS = (2, 4)  # odd rounds kill a shard host that is not the group's coordinator, even ones the coordinator
+TRANSACTIONS = (600, 2000)  # at most; the traffic stops a few seconds after the last rejoin
 CUSTOMERS = 40
-RATE = 10.0  # transactions a second
+RATE = 12.0  # transactions a second
 BEFORE_KILL = (3.0, 5.0)  # seconds of traffic before each kill
 AFTER_REJOIN = (3.0, 5.0)  # seconds of traffic after the last rejoin
 MOVE_BOUND = 30.0  # kill -> every shard on a survivor (the group session is 10 s by default)
@@ -45,7 +46,7 @@ def scenario(cluster, run):
             time.sleep(run.count(*BEFORE_KILL))
             view = watch.poll() or view
             hosts = view.hosts()
-            victim = rng.choice(sorted(hosts))
+            victim = pick_victim(rng, hosts, view.coordinator, round_number)
             roles = [role for role, node in (("the group's coordinator", view.coordinator),
                                              ("the controller leader", controller_leader(cluster)))
                      if node == victim]
@@ -88,3 +89,12 @@ def scenario(cluster, run):
     finally:
         agents.log_findings(cluster, run)
 
+
+def pick_victim(rng, hosts: dict, coordinator, round_number: int) -> str:
+    """A node hosting shards: in odd rounds one that is not the group's coordinator (its members just
+    expire), in even rounds the coordinator itself (the group's coordination moves too); either when
+    the other kind hosts none."""
+    others = sorted(node for node in hosts if node != coordinator)
+    if round_number % 2 == 0 and coordinator in hosts or not others:
+        return coordinator if coordinator in hosts else rng.choice(sorted(hosts))
+    return rng.choice(others)

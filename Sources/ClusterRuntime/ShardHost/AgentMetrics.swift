@@ -26,4 +26,18 @@ enum AgentMetrics {
     static func reloaded(agent: String) {
         Counter(label: "ganglion_agent_entities_reloaded_total", dimensions: [("agent", agent)]).increment()
     }
+
+    /// A shard restored its state from its changelog before taking events (it started here: a
+    /// start, a restart, or a partition that moved to this node): how long it took, and how much
+    /// it read.
+    static func restored(agent: String, seconds: Double, records: Int, bytes: Int) {
+        Timer(label: "ganglion_agent_restore_seconds", dimensions: [("agent", agent)]).recordNanoseconds(Int64(seconds * 1e9))
+        Counter(label: "ganglion_agent_restored_records_total", dimensions: [("agent", agent)]).increment(by: records)
+        Counter(label: "ganglion_agent_restored_bytes_total", dimensions: [("agent", agent)]).increment(by: bytes)
+    }
+
+    /// The shards of `agent` this host runs now.
+    static func shards(agent: String, _ count: Int) {
+        Gauge(label: "ganglion_agent_shards", dimensions: [("agent", agent)]).record(count)
+    }
 }

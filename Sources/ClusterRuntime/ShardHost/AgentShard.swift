@@ -104,7 +104,9 @@ public actor AgentShard {
     /// Replays the changelog partition, fences its previous writer, then forwards what a crash
     /// left in the outbox.
     public func recover() async throws {
+        let started = ContinuousClock.now
         var records = try await io.readChangelog(partition: partition, from: 0)
+        let restoredRecords = records.count, restoredBytes = records.reduce(0) { $0 + $1.key.count + ($1.value?.count ?? 0) }
         changelog.apply(records)
         // The writer's next epoch, stored at once: the log refuses the previous owner's batches
         // from here on (a zombie that missed its revocation fails instead of writing under us).
@@ -121,6 +123,7 @@ public actor AgentShard {
         for key in changelog.residentKeys.sorted() { residency.touch(key, now: now) }
         passivateIdle()
         try await forwardOutbox()
+        AgentMetrics.restored(agent: handler.name, seconds: (ContinuousClock.now - started) / .seconds(1), records: restoredRecords, bytes: restoredBytes)
         timerLoop = Task { await self.runTimers() }
     }
 

@@ -38,6 +38,9 @@ public actor ShardHost {
         return shard
     }
 
+    /// Sets the `ganglion_agent_shards` gauge of `agent` to the shards held here now.
+    public func reportShards(agent: String) { AgentMetrics.shards(agent: agent, shards.count) }
+
     /// Entities in memory and passivated over every shard.
     public func entityCounts() async -> (live: Int, passivated: Int) {
         var total = (live: 0, passivated: 0)

@@ -154,6 +154,7 @@ public final class AgentHost: Sendable {
                 // Shards of partitions this member no longer holds are dropped; their next owner
                 // rebuilds them from the changelog.
                 for dropped in await shards.keep(await consumer.assignment, topic: topic) { Task { await dropped.drain(timeout: self.rebalanceTimeout) } }
+                await shards.reportShards(agent: group)
                 for (partition, offset) in await shards.uncommitted() {
                     if (try? await consumer.commit(topic: topic, partition: partition, offset: offset)) != nil {
                         await shards.committed(partition, offset)
