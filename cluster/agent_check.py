@@ -18,7 +18,10 @@ bytes: tag 0x0a and a one-byte length, ids being shorter than 128 bytes) and the
 Anomalies (each fails the scenario):
 - lost:            acknowledged, and no decision names it (whether the transaction itself was read
                    back is said with each example)
-- duplicated:      more than one decision for one transaction
+- duplicated:      more than one decision for one transaction; each example says whether the copies
+                   share their CloudEvent id (the shard's outbox sent again: README's "Effects once"
+                   lets emitted events be *sent* more than once, with the same id) or not (the
+                   transaction handled twice)
 - unexpected:      a decision whose input is no transaction the publisher tried (or one that cannot
                    be parsed), or a stored transaction the publisher never tried
 - input-duplicated: one transaction stored more than once in `transactions` (the publisher sent it once)
@@ -132,7 +135,7 @@ class Verdict:
     indeterminate: int = 0  # unacknowledged transactions
     indeterminate_decided: int = 0  # of which with a decision
     lost: list = field(default_factory=list)  # (txn, why)
-    duplicated: list = field(default_factory=list)  # (txn, [decision descriptions])
+    duplicated: list = field(default_factory=list)  # (txn, kind, [decision descriptions])
     unexpected: list = field(default_factory=list)  # descriptions
     input_duplicated: list = field(default_factory=list)  # (txn, [where])
     wrong_count: list = field(default_factory=list)  # (txn, customer, expected, got, where)
@@ -203,7 +206,8 @@ def check(published: list[dict], transactions: list[StoredTransaction], decision
             verdict.lost.append((txn, why))
     for txn, found in sorted(decided.items()):
         if len(found) > 1:
-            verdict.duplicated.append((txn, [f"{d.where} id {d.event_id} {d.decision} count {d.count}" for d in found]))
+            kind = "same id: sent again" if len({d.event_id for d in found}) == 1 else "distinct ids: handled again"
+            verdict.duplicated.append((txn, kind, [f"{d.where} id {d.event_id} {d.decision} count {d.count}" for d in found]))
         if txn not in acknowledged:
             verdict.indeterminate_decided += 1
 

@@ -254,6 +254,8 @@ class Traffic:
                 line.update(outcome=outcome, seconds=round(done.seconds, 3) if done else None,
                             detail=(done.describe() if done else detail)[-300:])
             with self._lock:
+                if self._file.closed:  # stopped while this publish ran past the stop's bound
+                    return
                 self._file.write(json.dumps(line) + "\n")
                 self._file.flush()
 
@@ -292,7 +294,8 @@ class Traffic:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
-            self._file.close() if not self._file.closed else None
+            if not self._file.closed:
+                self._file.close()
         outcomes = self.outcomes()
         counts = Counter(line.get("outcome") for line in outcomes)
         self.run.say(f"traffic stopped after {time.monotonic() - self.started:.1f} s: {len(outcomes)} published, "
