@@ -143,7 +143,8 @@ class GroupWatch:
     def __init__(self, cluster: Cluster, run: Run):
         self.cluster, self.run = cluster, run
         self.last: GroupView | None = None
-        self.changes: list[tuple[float, str]] = []
+        self.path = workdir(cluster) / "group-changes.txt"  # with UTC times, to set beside the nodes' logs
+        self.path.unlink(missing_ok=True)
 
     def poll(self) -> GroupView | None:
         nodes = live_nodes(self.cluster)
@@ -151,10 +152,19 @@ class GroupWatch:
         view = group_view(self.cluster, nodes)
         if view is not None and (self.last is None or view.key() != self.last.key()):
             self.run.say(f"group {AGENT}: {view}")
-            self.changes.append((time.monotonic(), str(view)))
+            with open(self.path, "a") as timeline:
+                timeline.write(f"{time.strftime('%H:%M:%S', time.gmtime())}.{int(time.time() * 1000) % 1000:03d} "
+                               f"(asked {view.node}) {view}; members {sorted(view.members.items())}\n")
         if view is not None:
             self.last = view
         return view
+
+    def follow(self, seconds: float):
+        """Keeps polling (and logging changes) for `seconds`."""
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            self.poll()
+            time.sleep(max(0.0, min(0.3, until - time.monotonic())))
 
     def wait(self, what: str, predicate, bound: float) -> tuple[float, GroupView]:
         """Waits until `predicate(view)` holds; returns (seconds, view)."""

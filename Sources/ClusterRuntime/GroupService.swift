@@ -22,6 +22,8 @@ final class GroupService: @unchecked Sendable {
     private var offsets: PartitionLog { storage.log }
     /// The newest epoch recorded for each group in the offsets log (a cluster's).
     private var recordedEpochs: [String: Int32] = [:]
+    /// Each group's members as last recorded in the offsets log (a cluster's).
+    private var recordedMembers: [String: [String: MemberRecord]] = [:]
     private let metadata: any MetadataLog
     private let clock: @Sendable () -> Int64
     /// How often members should heartbeat.
@@ -45,6 +47,11 @@ final class GroupService: @unchecked Sendable {
         self.metadata = metadata
         self.clock = clock
         try Self.forEachRecord(in: storage.log) { record in
+            if let key = record.key, let (group, member) = Self.decodeMemberKey(key) {
+                let state = record.value.flatMap { try? JSONDecoder().decode(MemberRecord.self, from: Data($0)) }
+                lock.withLock { recordedMembers[group, default: [:]][member] = state }
+                return
+            }
             if let key = record.key, let group = Self.decodeEpochKey(key) {
                 if let epoch = record.value.flatMap(Self.decodeEpoch) { lock.withLock { recordedEpochs[group] = max(recordedEpochs[group] ?? 0, epoch) } }
                 return
@@ -60,11 +67,23 @@ final class GroupService: @unchecked Sendable {
                 appliedAt[group, default: [:]][partition] = record.offset
             }
         }
-        // Coordinators restored from offsets continue after their recorded epochs.
+        // Coordinators restored from offsets continue after their recorded epochs, with their
+        // recorded members (each given a full session to heartbeat here).
+        let now = clock()
         lock.withLock {
             for (group, epoch) in recordedEpochs where coordinators[group] != nil && coordinators[group]!.groupEpoch < epoch {
                 var coordinator = newCoordinator(group)
                 for (partition, offset) in coordinators[group]!.committedOffsets { coordinator.restoreOffset(offset, for: partition) }
+                coordinators[group] = coordinator
+            }
+            for (group, members) in recordedMembers {
+                var coordinator = coordinators[group] ?? newCoordinator(group)
+                coordinator.updateTopics(metadata.state.topics.mapValues(\.partitions))
+                for (id, state) in members.sorted(by: { $0.key < $1.key }) {
+                    let assigned = Set(state.assigned.compactMap { pair in pair.count == 2 ? Int32(pair[1]).map { TopicPartition(pair[0], $0) } : nil })
+                    coordinator.restoreMember(MemberID(id), epoch: state.epoch, subscribedTopics: Set(state.topics), assigned: assigned, now: now)
+                    if let node = state.node { memberNodes[group, default: [:]][id] = (node, state.incarnation) }
+                }
                 coordinators[group] = coordinator
             }
         }
@@ -113,13 +132,44 @@ final class GroupService: @unchecked Sendable {
     /// coordinator continues after it); called under `lock`, stored without waiting.
     private func recordInOffsets(_ coordinator: GroupCoordinator) {
         let group = coordinator.groupID, epoch = coordinator.targetEpoch
-        guard epoch > 0, epoch > recordedEpochs[group] ?? -1 else { return }
-        recordedEpochs[group] = epoch
         var batch = RecordBatchBuilder()
-        batch.append(key: Self.encodeEpochKey(group), value: withUnsafeBytes(of: epoch.bigEndian) { Array($0) }, timestamp: clock())
-        storage.append(batch.build()) { result in
-            if case .success = result { NodeMetrics.rebalanced(group: group) }
+        let newEpoch = epoch > 0 && epoch > recordedEpochs[group] ?? -1
+        if newEpoch {
+            recordedEpochs[group] = epoch
+            batch.append(key: Self.encodeEpochKey(group), value: withUnsafeBytes(of: epoch.bigEndian) { Array($0) }, timestamp: clock())
         }
+        // Each member as it is now (epoch, subscription, partitions), so the group's next
+        // coordinator continues with the same members holding the same partitions instead of
+        // handing them to whoever rejoins first while their owners still run them.
+        var recorded = recordedMembers[group] ?? [:]
+        for member in coordinator.members.values {
+            let node = memberNodes[group]?[member.id.value]
+            let state = MemberRecord(epoch: member.memberEpoch, topics: member.subscribedTopics.sorted(),
+                                     assigned: member.held.sorted().map { [$0.topic, String($0.partition)] }, node: node?.node, incarnation: node?.incarnation)
+            guard recorded[member.id.value] != state, let value = try? JSONEncoder().encode(state) else { continue }
+            recorded[member.id.value] = state
+            batch.append(key: Self.encodeMemberKey(group, member.id.value), value: Array(value), timestamp: clock())
+        }
+        for gone in recorded.keys where coordinator.members[MemberID(gone)] == nil {
+            recorded[gone] = nil
+            batch.append(key: Self.encodeMemberKey(group, gone), value: nil, timestamp: clock())
+        }
+        recordedMembers[group] = recorded
+        guard batch.count > 0 else { return }
+        storage.append(batch.build()) { result in
+            if newEpoch, case .success = result { NodeMetrics.rebalanced(group: group) }
+        }
+    }
+
+    /// A member as a cluster's offsets partition records it.
+    struct MemberRecord: Codable, Equatable {
+        var epoch: Int32
+        var topics: [String]
+        /// Held partitions as [topic, partition number].
+        var assigned: [[String]]
+        /// The node it runs on, and that node's incarnation then.
+        var node: String?
+        var incarnation: UInt64?
     }
 
     /// Removes members whose sessions expired, and those whose node `isGone(node, incarnation)`
@@ -442,6 +492,15 @@ final class GroupService: @unchecked Sendable {
     /// The offsets-log key of a group's epoch record: a 0x01 byte (no group name starts with one
     /// that an offset key could be confused with), then the group's name.
     static func encodeEpochKey(_ group: String) -> [UInt8] { [1] + Array(group.utf8) }
+
+    /// The offsets-log key of a group member's record: a 0x02 byte, the group, NUL, the member id.
+    static func encodeMemberKey(_ group: String, _ member: String) -> [UInt8] { [2] + Array(group.utf8) + [0] + Array(member.utf8) }
+
+    /// The group and member of a member record's key; nil for any other key.
+    static func decodeMemberKey(_ key: [UInt8]) -> (String, String)? {
+        guard key.first == 2, let separator = key.firstIndex(of: 0), key.lastIndex(of: 0) == separator else { return nil }
+        return (String(decoding: key[1..<separator], as: UTF8.self), String(decoding: key[(separator + 1)...], as: UTF8.self))
+    }
 
     /// The group of an epoch record's key; nil for any other key.
     static func decodeEpochKey(_ key: [UInt8]) -> String? {

@@ -92,4 +92,40 @@ final class GroupCoordinationTests: XCTestCase {
         await resumed.close()
         XCTAssertEqual(Set(values), Set((40..<44).map { "v\($0)" }))
     }
+
+    /// When the coordinator's node goes, the partition's next leader knows the group's members
+    /// and what each holds: they carry on with the same ids and partitions — nothing goes to a
+    /// member that rejoined first while its owner still runs it.
+    func testMembersKeepTheirPartitionsWhenTheCoordinatorMoves() async throws {
+        let cluster = try await cluster()
+        defer { cluster.stopAll() }
+        let group = try XCTUnwrap((0..<200).map { "steady-\($0)" }.first { self.coordinator(of: $0, on: cluster) == "v3" })
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("work", partitions: 4)
+        let consumers = ["v1", "v2"].map { id in
+            GroupConsumer(client: try! GanglionClient(endpoint: cluster.api(id), timeout: .seconds(15)), group: group, topics: ["work"])
+        }
+        let readers = consumers.map { consumer in Task { for try await _ in consumer.batches {} } }
+        defer { readers.forEach { $0.cancel() } }
+        var before: [String: [UInt32]] = [:]
+        for _ in 0..<400 {
+            let described = try await client.describeGroup(group)
+            before = Dictionary(uniqueKeysWithValues: described.members.map { ($0.memberID, $0.assigned.flatMap(\.partitions).sorted()) })
+            if described.members.count == 2, described.members.allSatisfy({ $0.state == "stable" && $0.assigned.flatMap(\.partitions).count == 2 }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertEqual(before.values.map(\.count).sorted(), [2, 2])
+        cluster.stop("v3")
+        try await cluster.waitForAll("the group's offsets partition has a new leader") { node in
+            let state = node.metadataState.partitions[GroupPlacement.offsetsTopic]?[Int(GroupPlacement.partition(of: group))]
+            return state?.leader != nil && state?.leader != "v3"
+        }
+        // Several heartbeats later, the same members hold the same partitions.
+        try await Task.sleep(for: .seconds(2))
+        let after = try await client.describeGroup(group)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: after.members.map { ($0.memberID, $0.assigned.flatMap(\.partitions).sorted()) }), before,
+                       "the members carried on with their partitions")
+        for consumer in consumers { await consumer.close() }
+    }
 }

@@ -21,8 +21,8 @@ TRANSACTIONS = (600, 2000)  # at most; the traffic stops a few seconds after the
 CUSTOMERS = 40
 RATE = 12.0  # transactions a second
 BEFORE_KILL = (3.0, 5.0)  # seconds of traffic before each kill
-AFTER_REJOIN = (3.0, 5.0)  # seconds of traffic after the last rejoin
-MOVE_BOUND = 30.0  # kill -> every shard on a survivor (the group session is 10 s by default)
+AFTER_REJOIN = (6.0, 8.0)  # seconds of traffic after the last rejoin (a coordinator that moved comes back meanwhile)
+MOVE_BOUND = 30.0  # kill -> every shard on a survivor (~2 s: the node session; the group session, 10 s, bounds it)
 REJOIN_BOUND = 30.0  # start -> the restarted node hosts a shard again
 FIRST_ACKS = 10
 
@@ -43,7 +43,7 @@ def scenario(cluster, run):
         traffic.wait_for_acks(FIRST_ACKS, traffic.started_ms, 20.0)
         moves, rejoins = [], []
         for round_number in range(1, run.count(*ROUNDS) + 1):
-            time.sleep(run.count(*BEFORE_KILL))
+            watch.follow(run.count(*BEFORE_KILL))
             view = watch.poll() or view
             hosts = view.hosts()
             victim = pick_victim(rng, hosts, view.coordinator, round_number)
@@ -74,7 +74,7 @@ def scenario(cluster, run):
             run.say(f"{victim} restarted; hosts a shard again {time.monotonic() - started:.1f} s later: {view}; "
                     f"longest time without an acknowledged publish since the kill: "
                     f"{traffic.gaps(killed, now_ms()) / 1000:.1f} s")
-        time.sleep(run.count(*AFTER_REJOIN))
+        watch.follow(run.count(*AFTER_REJOIN))
         traffic.require_running("the end of the faults")
     finally:
         traffic.stop()
@@ -84,6 +84,7 @@ def scenario(cluster, run):
             + "; rejoins (start -> hosting a shard): " + ", ".join(f"{node} {seconds:.1f} s" for node, seconds in rejoins))
     run.require(sorted(live_nodes(cluster)) == sorted(everyone), f"not every node running: {live_nodes(cluster)}")
     agents.wait_caught_up(cluster, run, partitions)
+    watch.poll()
     try:
         agents.verify(cluster, run, traffic)
     finally:

@@ -111,6 +111,20 @@ public struct GroupCoordinator: Sendable {
         return expired
     }
 
+    /// Restores a member as the group's previous coordinator recorded it (the coordinator moved
+    /// with its offsets partition): its epoch, subscription and partitions — held as before, so
+    /// nothing it holds goes to another member before it gives it up — and a full session from
+    /// `now`. The next heartbeat computes a new target from what they hold (sticky), so a
+    /// partition that was between owners when the record was made gets one.
+    public mutating func restoreMember(_ id: MemberID, epoch: Int32, subscribedTopics: Set<String>, assigned: Set<TopicPartition>, now: Int64) {
+        let free = assigned.filter { holders[$0] == nil }
+        members[id] = GroupMember(id: id, memberEpoch: epoch, previousMemberEpoch: epoch, subscribedTopics: subscribedTopics,
+                                  assigned: free, pendingRevocation: [], state: .stable, lastHeartbeat: now, revocationDeadline: nil)
+        for partition in free { holders[partition] = id }
+        targetAssignment[id] = free
+        if groupEpoch <= targetEpoch { groupEpoch = targetEpoch + 1 }
+    }
+
     /// Removes members known to be gone before their sessions end (their node left the cluster:
     /// fenced, shut down, or restarted as a new incarnation); returns who was removed.
     public mutating func removeMembers(_ ids: [MemberID]) -> [MemberID] {

@@ -35,6 +35,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Measure scaling agents by adding nodes instead: a 20 ms handler on 24 partitions hosted on 1, 2 and 3 node processes, events/s and the ratio to one node.")
     var agentScaling = false
     @Option(help: "Handlers in flight per node in the --agent-scaling run.") var agentBudget = 32
+    @Flag(help: "Measure shard failover instead: kill -9 of a node hosting agent shards until they all handle events again on other nodes (3 node processes).")
+    var shardFailover = false
+    @Option(help: "Kills in the --shard-failover run.") var kills = 10
     @Flag(help: "Measure the controller instead: topic create and schema register latency through 3 voters (to the leader and to a follower) beside a cluster of one.")
     var controller = false
     @Option(help: "Writes of each kind per controller setup.") var controllerWrites = 200
@@ -93,6 +96,11 @@ struct BenchCommand: AsyncParsableCommand {
                 try ReplicationBenchmark.json(figures, workload: workload, fsync: replicationFsync).write(to: URL(fileURLWithPath: json))
                 FileHandle.standardError.write(Data("figures written to \(json)\n".utf8))
             }
+            return
+        }
+        if shardFailover {
+            let times = try await ShardFailoverBenchmark(kills: quick ? 1 : kills).run()
+            print(ShardFailoverBenchmark.lines(times).joined(separator: "\n"))
             return
         }
         if agentScaling {

@@ -9,10 +9,12 @@ final class BenchNodeProcess {
     private(set) var api = ""
 
     /// Starts a node with the fsync policy `fsync` and waits until it wrote its endpoints;
-    /// `api` fixes its request endpoint (default: an OS-chosen port), `extra` adds arguments.
-    init(fsync: String, api requested: String = "tcp://127.0.0.1:0", extra: [String] = []) throws {
-        directory = NSTemporaryDirectory() + "ganglion-bench-" + UUID().uuidString
+    /// `api` fixes its request endpoint (default: an OS-chosen port), `extra` adds arguments;
+    /// `directory` reuses a data directory (a restart), a new temporary one by default.
+    init(fsync: String, api requested: String = "tcp://127.0.0.1:0", extra: [String] = [], directory reused: String? = nil) throws {
+        directory = reused ?? NSTemporaryDirectory() + "ganglion-bench-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if reused != nil { try? FileManager.default.removeItem(atPath: directory + "/endpoints.json") }
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["node", "--data-dir", directory, "--api", requested, "--pub", "tcp://127.0.0.1:0",
                              "--http", "127.0.0.1:0", "--fsync", fsync] + extra
@@ -36,13 +38,20 @@ final class BenchNodeProcess {
         api = found
     }
 
+    /// SIGKILL at once (the data stays, for a restart).
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// SIGTERM, then SIGKILL after 10 s; removes the data.
     func stop() {
         if process.isRunning {
             process.terminate()
             let deadline = Date().addingTimeInterval(10)
             while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: directory)

@@ -1,0 +1,130 @@
+import ClusterCore
+import EventLog
+import Foundation
+import Ganglion
+import GanglionWire
+
+/// `ganglion bench --shard-failover`: kill -9 of a node hosting agent shards → those shards
+/// handling events again elsewhere. Three node processes (node session 1.5 s), one agent host per
+/// node (in this process, each through its own node), 12 partitions fed continuously; each round
+/// kills a node other than the first with SIGKILL (and stops its host with it), measures the time
+/// until every shard it hosted has handled an event on another node, then restarts it.
+struct ShardFailoverBenchmark {
+    let kills: Int
+
+    /// When each partition last handled an event, and on which host.
+    final class Handled: @unchecked Sendable {
+        // `last` is guarded by `lock`.
+        private let lock = NSLock()
+        private var last: [UInt32: (at: ContinuousClock.Instant, host: Int)] = [:]
+
+        func note(_ partition: UInt32, host: Int) { lock.withLock { last[partition] = (.now, host) } }
+        func since(_ instant: ContinuousClock.Instant, _ partition: UInt32, notOn host: Int) -> Bool {
+            lock.withLock { last[partition].map { $0.at > instant && $0.host != host } ?? false }
+        }
+    }
+
+    /// Notes each handled event's partition and host.
+    struct Recorder: Agent {
+        struct State: Codable, Sendable { var count = 0 }
+        let name: String
+        let subscription: AgentSubscription
+        let host: Int
+        let handled: Handled
+
+        func handle(_ context: AgentContext<State>) async throws {
+            context.state = State(count: (context.state?.count ?? 0) + 1)
+            handled.note(context.partition, host: host)
+        }
+    }
+
+    /// The failover time of each kill (seconds).
+    func run() async throws -> [Double] {
+        let ports = try freeBenchPorts(3)
+        let voters = ports.enumerated().map { "f\($0.offset + 1)@127.0.0.1:\($0.element)" }.joined(separator: ",")
+        func arguments(_ index: Int) -> [String] {
+            ["--node-id", "f\(index + 1)", "--voters", voters, "--no-demo", "--node-session-timeout-ms", "1500"]
+        }
+        var nodes: [BenchNodeProcess] = []
+        defer { nodes.forEach { $0.stop() } }
+        for (index, port) in ports.enumerated() {
+            nodes.append(try BenchNodeProcess(fsync: "interval", api: "tcp://127.0.0.1:\(port)", extra: arguments(index)))
+        }
+        let client = try GanglionClient(endpoint: nodes[0].api, timeout: .seconds(20))
+        defer { client.close() }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let status = try? await client.clusterStatus(timeout: .seconds(2)), status.topics.contains(where: { $0.name == GroupPlacement.offsetsTopic }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let run = UUID().uuidString.prefix(6).lowercased()
+        let topic = "bench-failover-\(run)", name = "bench-failover-agent-\(run)"
+        _ = try await client.createTopic(topic, partitions: 12)
+        let handled = Handled()
+        var hosts: [Task<Void, any Error>?] = [nil, nil, nil]
+        func startHost(_ index: Int) {
+            let endpoint = nodes[index].api
+            hosts[index] = Task {
+                let agent = Recorder(name: name, subscription: try AgentSubscription(topic: topic), host: index, handled: handled)
+                try await AgentHost(client: try GanglionClient(endpoint: endpoint, timeout: .seconds(20))).run(agent)
+            }
+        }
+        for index in 0..<3 { startHost(index) }
+        defer { hosts.forEach { $0?.cancel() } }
+        // Events to every partition, every 20 ms, until the end.
+        let feeder = Task {
+            var sequence = 0
+            while !Task.isCancelled {
+                for partition in 0..<UInt32(12) {
+                    var event = EventEnvelope()
+                    sequence += 1
+                    event.id = "f-\(sequence)"
+                    event.type = "tick"
+                    event.key = Data("p\(partition)".utf8)
+                    var batch = RecordBatchBuilder()
+                    batch.append(key: Array(event.key), value: try event.serializedBytes(), timestamp: 1)
+                    _ = try? await client.produce(topic: topic, partition: partition, batch: batch.build(), timeout: .seconds(5))
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        defer { feeder.cancel() }
+        var times: [Double] = []
+        for round in 0..<kills {
+            let victim = 1 + round % 2
+            // Every host holds its share before the kill.
+            var moved: [UInt32] = []
+            let settle = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < settle {
+                if let group = try? await client.describeGroup(name), group.members.count == 3,
+                   group.members.allSatisfy({ $0.state == "stable" && !$0.assigned.isEmpty }),
+                   let member = group.members.first(where: { $0.node == "f\(victim + 1)" }) {
+                    moved = member.assigned.flatMap(\.partitions)
+                    if !moved.isEmpty { break }
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let killed = ContinuousClock.now
+            nodes[victim].kill()
+            hosts[victim]?.cancel()
+            let limit = killed + .seconds(30)
+            while ContinuousClock.now < limit, !moved.allSatisfy({ handled.since(killed, $0, notOn: victim) }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            times.append((ContinuousClock.now - killed) / .seconds(1))
+            nodes[victim] = try BenchNodeProcess(fsync: "interval", api: "tcp://127.0.0.1:\(ports[victim])", extra: arguments(victim),
+                                                 directory: nodes[victim].directory)
+            startHost(victim)
+        }
+        return times
+    }
+
+    /// The figures as printed.
+    static func lines(_ times: [Double]) -> [String] {
+        let sorted = times.sorted()
+        func at(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        return ["== ganglion bench --shard-failover: kill -9 of a node hosting agent shards → every one of them handling again on another node (3 node processes, node session 1.5 s) ==",
+                "  \(times.count) kills: p50 \(Int(at(0.5) * 1000)) ms, p99 \(Int(at(0.99) * 1000)) ms, max \(Int((sorted.last ?? 0) * 1000)) ms (goal p99 ≤ 3 000 ms)"]
+    }
+}
