@@ -19,6 +19,7 @@ struct ShardFailoverBenchmark {
         private var last: [UInt32: (at: ContinuousClock.Instant, host: Int)] = [:]
 
         func note(_ partition: UInt32, host: Int) { lock.withLock { last[partition] = (.now, host) } }
+        func lastHost(_ partition: UInt32) -> Int? { lock.withLock { last[partition]?.host } }
         func since(_ instant: ContinuousClock.Instant, _ partition: UInt32, notOn host: Int) -> Bool {
             lock.withLock { last[partition].map { $0.at > instant && $0.host != host } ?? false }
         }
@@ -105,6 +106,10 @@ struct ShardFailoverBenchmark {
                 try await Task.sleep(for: .milliseconds(50))
             }
             try await Task.sleep(for: .milliseconds(500))
+            if ProcessInfo.processInfo.environment["GANGLION_BENCH_DEBUG"] != nil {
+                let group = try? await client.describeGroup(name)
+                FileHandle.standardError.write(Data("round \(round) victim f\(victim + 1) moved \(moved) last hosts \(moved.map { handled.lastHost($0) ?? -1 }) members \(group?.members.map { "\($0.node):\($0.assigned.flatMap(\.partitions))" } ?? [])\n".utf8))
+            }
             let killed = ContinuousClock.now
             nodes[victim].kill()
             hosts[victim]?.cancel()
