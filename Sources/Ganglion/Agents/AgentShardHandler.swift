@@ -59,8 +59,21 @@ struct ClientShardIO: ShardIO {
     }
 
     func appendChangelog(partition: UInt32, batch: [UInt8]) async throws -> Int64 {
-        try await client.produce(topic: changelogTopic, partition: partition, batch: batch)
+        // The batch carries the shard's writer id, epoch and sequence: sent again after its
+        // partition's leader changed or the connection to it was lost, it is stored once (the
+        // log answers a duplicate with its first offsets), so those do not fail the shard.
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            do {
+                return try await client.produce(topic: changelogTopic, partition: partition, batch: batch)
+            } catch let error as GanglionError where Self.retriable.contains(error.code) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
+
+    /// Changelog append failures that a resend of the same idempotent batch resolves.
+    static let retriable: Set<Ganglion_V1_ErrorCode> = [.timeout, .notLeader, .fencedLeaderEpoch, .notEnoughReplicas]
 
     func initWriter(resuming producerID: Int64?) async throws -> (id: Int64, epoch: Int16) {
         try await client.initProducerID(resuming: producerID)

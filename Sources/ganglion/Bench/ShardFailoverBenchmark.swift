@@ -65,9 +65,22 @@ struct ShardFailoverBenchmark {
         var hosts: [Task<Void, any Error>?] = [nil, nil, nil]
         func startHost(_ index: Int) {
             let endpoint = nodes[index].api
+            // Restarted when it stops (a shard fenced by a newer owner stops its host), as a
+            // node's agents service does.
             hosts[index] = Task {
                 let agent = Recorder(name: name, subscription: try AgentSubscription(topic: topic), host: index, handled: handled)
-                try await AgentHost(client: try GanglionClient(endpoint: endpoint, timeout: .seconds(20))).run(agent)
+                while !Task.isCancelled {
+                    do {
+                        try await AgentHost(client: try GanglionClient(endpoint: endpoint, timeout: .seconds(20))).run(agent)
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        if ProcessInfo.processInfo.environment["GANGLION_BENCH_DEBUG"] != nil {
+                            FileHandle.standardError.write(Data("host f\(index + 1) stopped: \(error)\n".utf8))
+                        }
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
             }
         }
         for index in 0..<3 { startHost(index) }
