@@ -368,9 +368,10 @@ extension AgentHostTests {
         // The node goes away while handlers run: their changelog appends fail, the host stops.
         client.close()
         node.stop()
-        // The host stops on its own (a shard cannot write its changelog); cancelled after 5 s otherwise.
+        // The host stops on its own (a shard cannot write its changelog once its resends for 10 s
+        // failed); cancelled after 20 s otherwise.
         let stopper = Task {
-            try? await Task.sleep(for: .seconds(5))
+            try? await Task.sleep(for: .seconds(20))
             first.cancel()
         }
         let outcome = await first.result

@@ -61,8 +61,9 @@ struct ClientShardIO: ShardIO {
     func appendChangelog(partition: UInt32, batch: [UInt8]) async throws -> Int64 {
         // The batch carries the shard's writer id, epoch and sequence: sent again after its
         // partition's leader changed or the connection to it was lost, it is stored once (the
-        // log answers a duplicate with its first offsets), so those do not fail the shard.
-        let deadline = ContinuousClock.now + .seconds(15)
+        // log answers a duplicate with its first offsets), so those do not fail the shard; a node
+        // gone for longer (10 s) does.
+        let deadline = ContinuousClock.now + .seconds(10)
         while true {
             do {
                 return try await client.produce(topic: changelogTopic, partition: partition, batch: batch)
