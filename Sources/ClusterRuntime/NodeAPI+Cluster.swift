@@ -41,19 +41,8 @@ extension NodeAPI {
                                       "no controller leader is known to node \(nodeID) (an election is under way, or no quorum is reachable); nothing was applied — retry",
                                       retryAfter: 200), nil)
         }
-        requests.request(endpoint, kind: header.kind, frames: Array(frames.dropFirst()), timeout: cluster.settings.commitTimeout + .seconds(2),
-                         clientID: Self.forwardedPrefix + nodeID, traceparent: header.traceparent, leader: leader) { result in
-            switch result {
-            case .success(var reply):
-                if var answer = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) {
-                    answer.requestID = requestID
-                    if let bytes = try? answer.serializedBytes() as [UInt8] { reply[0] = Frame(bytes) }
-                }
-                respond(reply, nil)
-            case .failure(let failure):
-                respond(Self.error(requestID, failure.code, "forwarding to the controller leader: \(failure.message)"), nil)
-            }
-        }
+        relay(header, frames: frames, to: endpoint, via: requests, timeout: cluster.settings.commitTimeout + .seconds(2), leader: leader,
+              what: "the controller leader", failureCode: nil, respond: respond)
     }
 
     /// A Raft message from another voter (no reply).

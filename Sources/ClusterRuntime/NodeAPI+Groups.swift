@@ -87,11 +87,14 @@ extension NodeAPI {
     /// Sends a request on to another node (marked forwarded: never sent on again) and relays
     /// its answer under the original request id.
     /// A failure to get an answer is reported as `failureCode` (the failure's own code when nil).
+    /// `leader` names the controller leader a forwarded metadata write went to (its forward is
+    /// abandoned when leadership moves).
     func relay(_ header: Ganglion_V1_RequestHeader, frames: ArraySlice<Frame>, to endpoint: String, via requests: PeerRequests,
-               timeout: Duration = .seconds(10), what: String, failureCode: Ganglion_V1_ErrorCode? = .notCoordinator, respond: @escaping Respond) {
+               timeout: Duration = .seconds(10), leader: String? = nil, what: String, failureCode: Ganglion_V1_ErrorCode? = .notCoordinator,
+               respond: @escaping Respond) {
         let requestID = header.requestID
         requests.request(endpoint, kind: header.kind, frames: Array(frames.dropFirst()), timeout: timeout,
-                         clientID: Self.forwardedPrefix + nodeID, traceparent: header.traceparent) { result in
+                         clientID: Self.forwardedPrefix + nodeID, traceparent: header.traceparent, leader: leader) { result in
             switch result {
             case .success(var reply):
                 if var answer = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) {
@@ -102,7 +105,7 @@ extension NodeAPI {
             case .failure(let failure):
                 // Nothing reached the node, or its answer was lost (a group request is safe to
                 // send again, so the client retries NOT_COORDINATOR).
-                respond(Self.error(requestID, failureCode ?? failure.code, "forwarding to \(what): \(failure.message); retry",
+                respond(Self.error(requestID, failureCode ?? failure.code, "forwarding to \(what): \(failure.message)",
                                    retryAfter: failureCode == .notCoordinator ? 200 : 0), nil)
             }
         }

@@ -106,16 +106,21 @@ final class NodeAPI: Sendable {
         let request = NodeRequest(header: header, body: body, batch: frames.count == 3 ? frames[frames.startIndex + 2] : nil)
         do {
             try handler.handle(request, respond: respond)
-        } catch let failure as ProtocolFailure {
-            NodeMetrics.rejected(failure.code)
-            respond(Self.error(header.requestID, failure.code, failure.message), nil)
-        } catch let error as LogError {
-            NodeMetrics.rejected(Self.code(for: error))
-            respond(Self.error(header.requestID, Self.code(for: error), error.description), nil)
         } catch {
-            NodeMetrics.rejected(.internal)
-            respond(Self.error(header.requestID, .internal, "\(error)"), nil)
+            respond(Self.refusal(header.requestID, error), nil)
         }
+    }
+
+    /// The reply refusing a request with what was thrown (counted in the metrics): a protocol
+    /// failure's code, a log error's, or INTERNAL.
+    static func refusal(_ requestID: UInt64, _ error: any Error) -> [Frame] {
+        let (code, message): (Ganglion_V1_ErrorCode, String) = switch error {
+        case let failure as ProtocolFailure: (failure.code, failure.message)
+        case let error as LogError: (Self.code(for: error), error.description)
+        default: (.internal, "\(error)")
+        }
+        NodeMetrics.rejected(code)
+        return Self.error(requestID, code, message)
     }
 
     /// Decodes a request body, refusing it with MALFORMED_REQUEST naming the message.

@@ -39,14 +39,8 @@ extension NodeAPI {
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(10)) {
                 do {
                     try self.produce(header, request, batch: batch, respond: respond, producerWait: deadline)
-                } catch let failure as ProtocolFailure {
-                    NodeMetrics.rejected(failure.code)
-                    respond(Self.error(header.requestID, failure.code, failure.message), nil)
-                } catch let error as LogError {
-                    NodeMetrics.rejected(Self.code(for: error))
-                    respond(Self.error(header.requestID, Self.code(for: error), error.description), nil)
                 } catch {
-                    respond(Self.error(header.requestID, .internal, "\(error)"), nil)
+                    respond(Self.refusal(header.requestID, error), nil)
                 }
             }
             return

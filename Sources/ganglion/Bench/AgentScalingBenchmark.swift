@@ -29,22 +29,13 @@ struct AgentScalingBenchmark {
 
     /// Events/s with 1, 2 and 3 nodes hosting the agent.
     func run() async throws -> [(nodes: Int, eventsPerSecond: Double)] {
-        let ports = try freeBenchPorts(3)
-        let voters = ports.enumerated().map { "s\($0.offset + 1)@127.0.0.1:\($0.element)" }.joined(separator: ",")
-        var nodes: [BenchNodeProcess] = []
-        defer { nodes.forEach { $0.stop() } }
-        for (index, port) in ports.enumerated() {
-            nodes.append(try BenchNodeProcess(fsync: "interval", api: "tcp://127.0.0.1:\(port)",
-                                              extra: ["--node-id", "s\(index + 1)", "--voters", voters, "--no-demo"]))
-        }
+        let cluster = try BenchCluster(prefix: "s", fsync: "interval")
+        defer { cluster.stop() }
+        let nodes = cluster.nodes
         let client = try GanglionClient(endpoint: nodes[0].api, timeout: .seconds(20))
         defer { client.close() }
         // Every node registered and the groups' coordinators placed.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if let status = try? await client.clusterStatus(timeout: .seconds(2)), status.topics.contains(where: { $0.name == GroupPlacement.offsetsTopic }) { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await BenchCluster.wait(client) { $0.topics.contains { $0.name == GroupPlacement.offsetsTopic } }
         var results: [(Int, Double)] = []
         for count in 1...3 {
             results.append((count, try await measure(client, nodes: Array(nodes.prefix(count)))))

@@ -29,22 +29,13 @@ struct ReplicationBenchmark {
 
     /// Runs the measurement; returns the figures per size.
     func run() async throws -> [Int: Figures] {
-        let ports = try freeBenchPorts(3)
-        let voters = ports.enumerated().map { "r\($0.offset + 1)@127.0.0.1:\($0.element)" }.joined(separator: ",")
-        var nodes: [BenchNodeProcess] = []
-        defer { nodes.forEach { $0.stop() } }
-        for (index, port) in ports.enumerated() {
-            nodes.append(try BenchNodeProcess(fsync: fsync, api: "tcp://127.0.0.1:\(port)",
-                                              extra: ["--node-id", "r\(index + 1)", "--voters", voters, "--no-demo"]))
-        }
+        let cluster = try BenchCluster(prefix: "r", fsync: fsync)
+        defer { cluster.stop() }
+        let nodes = cluster.nodes
         let client = try GanglionClient(endpoint: nodes[0].api, timeout: .seconds(20))
         defer { client.close() }
         // Every node registered, so RF 3 can be placed.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if let status = try? await client.clusterStatus(timeout: .seconds(2)), status.nodes.filter({ $0.state == "alive" }).count == 3 { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await BenchCluster.wait(client, seconds: 30) { $0.nodes.filter { $0.state == "alive" }.count == 3 }
         var figures: [Int: Figures] = [:]
         for size in sizes {
             var entry = Figures()

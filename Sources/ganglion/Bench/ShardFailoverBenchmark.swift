@@ -41,30 +41,18 @@ struct ShardFailoverBenchmark {
 
     /// The failover time of each kill (seconds).
     func run() async throws -> [Double] {
-        let ports = try freeBenchPorts(3)
-        let voters = ports.enumerated().map { "f\($0.offset + 1)@127.0.0.1:\($0.element)" }.joined(separator: ",")
-        func arguments(_ index: Int) -> [String] {
-            ["--node-id", "f\(index + 1)", "--voters", voters, "--no-demo", "--node-session-timeout-ms", "1500"]
-        }
-        var nodes: [BenchNodeProcess] = []
-        defer { nodes.forEach { $0.stop() } }
-        for (index, port) in ports.enumerated() {
-            nodes.append(try BenchNodeProcess(fsync: "interval", api: "tcp://127.0.0.1:\(port)", extra: arguments(index)))
-        }
-        let client = try GanglionClient(endpoint: nodes[0].api, timeout: .seconds(20))
+        var cluster = try BenchCluster(prefix: "f", fsync: "interval", extra: ["--node-session-timeout-ms", "1500"])
+        defer { cluster.stop() }
+        let client = try GanglionClient(endpoint: cluster.nodes[0].api, timeout: .seconds(20))
         defer { client.close() }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if let status = try? await client.clusterStatus(timeout: .seconds(2)), status.topics.contains(where: { $0.name == GroupPlacement.offsetsTopic }) { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await BenchCluster.wait(client) { $0.topics.contains { $0.name == GroupPlacement.offsetsTopic } }
         let run = UUID().uuidString.prefix(6).lowercased()
         let topic = "bench-failover-\(run)", name = "bench-failover-agent-\(run)"
         _ = try await client.createTopic(topic, partitions: 12)
         let handled = Handled()
         var hosts: [Task<Void, any Error>?] = [nil, nil, nil]
         func startHost(_ index: Int) {
-            let endpoint = nodes[index].api
+            let endpoint = cluster.nodes[index].api
             // Restarted when it stops (a shard fenced by a newer owner stops its host), as a
             // node's agents service does.
             hosts[index] = Task {
@@ -124,15 +112,14 @@ struct ShardFailoverBenchmark {
                 FileHandle.standardError.write(Data("round \(round) victim f\(victim + 1) moved \(moved) last hosts \(moved.map { handled.lastHost($0) ?? -1 }) members \(group?.members.map { "\($0.node):\($0.assigned.flatMap(\.partitions))" } ?? [])\n".utf8))
             }
             let killed = ContinuousClock.now
-            nodes[victim].kill()
+            cluster.nodes[victim].kill()
             hosts[victim]?.cancel()
             let limit = killed + .seconds(30)
             while ContinuousClock.now < limit, !moved.allSatisfy({ handled.since(killed, $0, notOn: victim) }) {
                 try await Task.sleep(for: .milliseconds(10))
             }
             times.append((ContinuousClock.now - killed) / .seconds(1))
-            nodes[victim] = try BenchNodeProcess(fsync: "interval", api: "tcp://127.0.0.1:\(ports[victim])", extra: arguments(victim),
-                                                 directory: nodes[victim].directory)
+            try cluster.restart(victim)
             startHost(victim)
         }
         return times
