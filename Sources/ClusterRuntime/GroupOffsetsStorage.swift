@@ -70,7 +70,6 @@ struct LocalOffsetsStorage: GroupOffsetsStorage {
 /// have the batch), so the partition's next leader finds every acknowledged commit.
 struct ReplicatedOffsetsStorage: GroupOffsetsStorage {
     let log: PartitionLog
-    let partition: UInt32
     /// Stores a batch in the partition with acks=all; returns its first offset.
     let store: @Sendable ([UInt8]) async throws -> Int64
     var keepsEpochs: Bool { true }

@@ -40,7 +40,7 @@ extension NodeAPI {
         }
         return try groups.service(partition: key.partition, leaderEpoch: state.leaderEpoch) {
             let log = try logs.log(key, configuration: configuration)
-            let storage = ReplicatedOffsetsStorage(log: log, partition: UInt32(key.partition)) { [weak self] batch in
+            let storage = ReplicatedOffsetsStorage(log: log) { [weak self] batch in
                 guard let self else { throw ProtocolFailure(.notCoordinator, "the node is stopping") }
                 // Never forwarded: a coordinator that lost its partition must not write through the next one.
                 return try await self.store(batch, topic: key.topic, partition: UInt32(key.partition), acks: .all, forward: false)

@@ -43,13 +43,8 @@ final class AgentClusterTests: XCTestCase {
     }
 
     func testShardsSpreadOverTheNodesAndMoveWhenOneLeavesEveryEventOnce() async throws {
-        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
-            configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
-            configuration.controller.nodeHeartbeat = .milliseconds(300)
-        }
+        let cluster = try await TestCluster.withGroups(root: directory)
         defer { cluster.stopAll() }
-        _ = try await cluster.agreedLeader()
-        try await cluster.waitForAll("__consumer_offsets placed") { $0.metadataState.partitions[GroupPlacement.offsetsTopic]?.allSatisfy { $0.leader != nil } == true }
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
         defer { client.close() }
         _ = try await client.createTopic("clicks", partitions: 6)
@@ -121,14 +116,8 @@ final class AgentClusterTests: XCTestCase {
     /// members as soon as the controller fences it — not a group session (10 s) later — so its
     /// shards resume on the others within the node session (1.5 s here) and a rebalance.
     func testTheShardsOfAFencedNodeMoveWithoutWaitingForTheGroupSession() async throws {
-        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
-            configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
-            configuration.controller.nodeHeartbeat = .milliseconds(300)
-            configuration.groupSessionTimeout = 30_000
-        }
+        let cluster = try await TestCluster.withGroups(root: directory) { $0.groupSessionTimeout = 30_000 }
         defer { cluster.stopAll() }
-        _ = try await cluster.agreedLeader()
-        try await cluster.waitForAll("__consumer_offsets placed") { $0.metadataState.partitions[GroupPlacement.offsetsTopic]?.allSatisfy { $0.leader != nil } == true }
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
         defer { client.close() }
         _ = try await client.createTopic("clicks", partitions: 6)

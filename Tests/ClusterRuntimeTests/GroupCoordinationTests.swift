@@ -16,18 +16,7 @@ final class GroupCoordinationTests: XCTestCase {
     override func setUp() { directory = NSTemporaryDirectory() + "ganglion-coordination-\(UUID().uuidString)" }
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
-    private func cluster() async throws -> TestCluster {
-        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
-            configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
-            configuration.controller.nodeHeartbeat = .milliseconds(300)
-        }
-        _ = try await cluster.agreedLeader()
-        try await cluster.waitForAll("__consumer_offsets placed on three replicas") { node in
-            let states = node.metadataState.partitions[GroupPlacement.offsetsTopic] ?? []
-            return states.count == Int(GroupPlacement.offsetsPartitions) && states.allSatisfy { $0.replicas.count == 3 && $0.leader != nil }
-        }
-        return cluster
-    }
+    private func cluster() async throws -> TestCluster { try await TestCluster.withGroups(root: directory) }
 
     private func coordinator(of group: String, on cluster: TestCluster) -> String? {
         cluster.nodes.values.first?.metadataState.partitions[GroupPlacement.offsetsTopic]?[Int(GroupPlacement.partition(of: group))].leader

@@ -1,3 +1,4 @@
+import ClusterCore
 import ClusterRuntime
 import Foundation
 import Ganglion
@@ -72,6 +73,22 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Stops every node.
+    /// Three voters with short node sessions (1.5 s) whose groups can be coordinated: started,
+    /// agreed on a leader, and `__consumer_offsets` placed on three replicas with a leader each.
+    static func withGroups(root: String, change: @escaping (inout NodeConfiguration) -> Void = { _ in }) async throws -> TestCluster {
+        let cluster = try TestCluster(voters: 3, root: root) { configuration in
+            configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
+            configuration.controller.nodeHeartbeat = .milliseconds(300)
+            change(&configuration)
+        }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("__consumer_offsets placed on three replicas") { node in
+            let states = node.metadataState.partitions[GroupPlacement.offsetsTopic] ?? []
+            return states.count == Int(GroupPlacement.offsetsPartitions) && states.allSatisfy { $0.replicas.count == 3 && $0.leader != nil }
+        }
+        return cluster
+    }
+
     /// Stops a node without telling the cluster (as kill -9 would; its data stays).
     func kill(_ id: String) {
         nodes.removeValue(forKey: id)?.stop(graceful: false)
