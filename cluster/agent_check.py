@@ -26,8 +26,11 @@ Anomalies (each fails the scenario):
 - wrong-count:     a decision's per-customer count (`input.count`, the agent's state) is not the
                    transaction's position among that customer's stored transactions: state lost
                    (reset to an older snapshot) or applied twice across the move of a shard
+- reordered:       a customer's decisions stored in another order than its transactions (per-key
+                   order; a customer's decisions share one partition of the decisions topic)
 
-Not anomalies: an unacknowledged transaction with one decision or none (counted as indeterminate);
+Not anomalies: an unacknowledged transaction with one decision or none (counted as indeterminate); an
+ask stored in `transactions` (`ganglion ask`: an event of type `ganglion.ask`, not a transaction);
 a decision stored twice with the same CloudEvent id (`resent`: the shard's outbox sent it again after
 the owner that sent it died before recording the send — README's "Effects once" lets emitted events
 be *sent* more than once, always with the same id, so a consumer keeps one per id). Resends are
@@ -42,6 +45,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 EXAMPLES = 8  # examples of each anomaly in a summary
+ASK_TYPE = '"' + chr(len("ganglion.ask")) + "ganglion.ask"  # field 4 (type, tag 0x22) of an ask, in an envelope's head
 DATA_OBJECT = re.compile(r"\{[^{}]*\}")
 
 
@@ -80,6 +84,7 @@ class StoredTransaction:
     key: str
     event_id: str | None
     txn: str | None  # the publisher's transaction id (from the data), None for a foreign event
+    ask: bool = False  # an ask request (type ganglion.ask), handled in order but not a transaction
 
     @property
     def where(self) -> str:
@@ -107,7 +112,7 @@ def parse_transactions(reads: list[dict]) -> list[StoredTransaction]:
         value = record.get("value") or ""
         data = json_data(value, "amount") or {}
         found.append(StoredTransaction(int(record["partition"]), int(record["offset"]), record.get("key") or "",
-                                       envelope_id(value), data.get("txn")))
+                                       envelope_id(value), data.get("txn"), ASK_TYPE in value[:200]))
     return sorted(found, key=lambda t: (t.partition, t.offset))
 
 
@@ -142,26 +147,32 @@ class Verdict:
     unexpected: list = field(default_factory=list)  # descriptions
     input_duplicated: list = field(default_factory=list)  # (txn, [where])
     wrong_count: list = field(default_factory=list)  # (txn, customer, expected, got, where)
+    reordered: list = field(default_factory=list)  # (customer, earlier txn, its decision, later txn, its decision)
+    asks: int = 0  # ask requests stored in the input topic
 
     @property
     def valid(self) -> bool:
-        return not (self.lost or self.duplicated or self.unexpected or self.input_duplicated or self.wrong_count)
+        return not (self.lost or self.duplicated or self.unexpected or self.input_duplicated or self.wrong_count
+                    or self.reordered)
 
     @property
     def may_converge(self) -> bool:
         """Only decisions missing so far: reading again later may find them."""
-        return not (self.duplicated or self.unexpected or self.input_duplicated or self.wrong_count)
+        return bool(self.lost) and not (self.duplicated or self.unexpected or self.input_duplicated
+                                        or self.wrong_count or self.reordered)
 
     def summary(self) -> str:
         head = (f"{self.acknowledged} acknowledged of {self.attempted} transactions, {self.stored} read back, "
                 f"{self.decisions} decisions ({self.alerts} alerts); {self.indeterminate} unacknowledged, "
-                f"{self.indeterminate_decided} of them decided")
+                f"{self.indeterminate_decided} of them decided" + (f"; {self.asks} asks in the input" if self.asks else ""))
         if self.valid:
             resent = f"; {len(self.resent)} decision(s) stored again with the same id, e.g. {self.resent[:EXAMPLES]}" if self.resent else ""
-            return "valid: " + head + "; every acknowledged transaction has exactly one decision (by id)" + resent
+            return ("valid: " + head + "; every acknowledged transaction has exactly one decision (by id), "
+                    "each customer's in order" + resent)
         parts = [head]
         for name, items in (("lost", self.lost), ("duplicated", self.duplicated), ("unexpected", self.unexpected),
-                            ("input-duplicated", self.input_duplicated), ("wrong-count", self.wrong_count)):
+                            ("input-duplicated", self.input_duplicated), ("wrong-count", self.wrong_count),
+                            ("reordered", self.reordered)):
             if items:
                 parts.append(f"{len(items)} {name}, e.g. {items[:EXAMPLES]}")
         return "INVALID: " + "; ".join(parts)
@@ -178,6 +189,9 @@ def check(published: list[dict], transactions: list[StoredTransaction], decision
     by_event: dict[str, StoredTransaction] = {}
     stored_at: dict[str, list[StoredTransaction]] = defaultdict(list)
     for stored in transactions:
+        if stored.ask:
+            verdict.asks += 1
+            continue
         if stored.txn is None or stored.txn not in attempts:
             verdict.unexpected.append(f"transaction {stored.txn or '(no txn)'} at {stored.where}, never published")
             continue
@@ -225,6 +239,15 @@ def check(published: list[dict], transactions: list[StoredTransaction], decision
             for decision in decided.get(transaction.txn, []):
                 if decision.count != position:
                     verdict.wrong_count.append((transaction.txn, key, position, decision.count, decision.where))
+        # Per-key order: each transaction's first decision after the previous transaction's.
+        previous = None
+        for transaction in stored:
+            first = min(decided.get(transaction.txn, []), key=lambda d: (d.partition, d.offset), default=None)
+            if first is None:
+                continue
+            if previous is not None and (first.partition, first.offset) < (previous[1].partition, previous[1].offset):
+                verdict.reordered.append((key, previous[0], previous[1].where, transaction.txn, first.where))
+            previous = (transaction.txn, first)
     return verdict
 
 

@@ -19,6 +19,9 @@ The contract relied on (the node side implements it):
   events on `transactions` with `amount` > 1000 and records one decision each on
   `fraud-detection.decisions`, whose data names the input (`input_event`: its CloudEvent id) and the
   customer's count so far (`input.count`).
+- The CI, saga and task demo agents (Sources/ganglion/Demo) turn a `push` on `ci.pushes`, a
+  `document.received` on `docs.events` and a `task.submitted` on `tasks` into outcomes on `ci.statuses`,
+  `docs.outcomes` and `tasks.verified`, keyed by the entity (demo_check.py says which ones, in which order).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import agent_check
 import cli
+import demo_check
 import replication_check
 from harness import Cluster, HarnessError, wait_for
 from replication import controller_leader  # noqa: F401 (for the scenarios)
@@ -50,6 +54,7 @@ PUBLISH_TIMEOUT = 15.0  # the CLI gives up after 10 s
 CATCH_UP_BOUND = 45.0
 READ_ATTEMPTS = 3
 CONVERGE_WITHIN = 10.0  # seconds the final check re-reads while decisions are merely missing
+FLOWS_CONVERGE_WITHIN = 30.0  # the same for the other flows' outcomes (a saga is four hops, a task retries)
 PUBLISHED = re.compile(r"published to (.+)-(\d+) at offset (\d+)")
 
 
@@ -86,6 +91,7 @@ class GroupView:
 
     def __init__(self, node: str, status: dict, group: str = AGENT, topic: str = INPUT_TOPIC):
         self.node = node  # who answered
+        self.status = status
         found = next((g for g in status.get("groups", []) if g.get("name") == group), None)
         self.exists = found is not None
         found = found or {}
@@ -137,25 +143,76 @@ def group_view(cluster: Cluster, nodes=None) -> GroupView | None:
     return None
 
 
+DEMO_GROUPS = {  # every demo agent type (its consumer group) -> its input topic
+    AGENT: INPUT_TOPIC, "ci-tests": "ci.pushes", "ci-security": "ci.pushes", "ci-lint": "ci.pushes",
+    "ci-aggregator": "ci.checks", "doc-saga": "docs.events", "doc-worker": "docs.steps",
+    "task-worker": "tasks", "task-verifier": "tasks.completed",
+}
+
+
+def demo_groups(cluster: Cluster, node: str) -> dict | None:
+    """Every demo group as `node` sees it (`cluster status --json`): name -> {"members": nodes with a
+    member, "assignments": partition of its input topic -> node, "partitions": how many,
+    "fully_assigned"}; None when the node does not answer."""
+    done = cluster.ganglion("cluster", "status", "--node", cluster.api(node), "--json", timeout=cli.READ_TIMEOUT)
+    if not done.ok:
+        return None
+    try:
+        return demo_groups_in(json.loads(done.stdout))
+    except ValueError:
+        return None
+
+
+def demo_groups_in(status: dict) -> dict:
+    """`demo_groups` from one answer of `cluster status --json`."""
+    sizes = {t.get("name"): len(t.get("partitions", [])) for t in status.get("topics", [])}
+    result = {}
+    for group in status.get("groups", []):
+        topic = DEMO_GROUPS.get(group.get("name"))
+        if topic is None:
+            continue
+        assignments = {int(a["partition"]): a.get("node") for a in group.get("assignments", []) if a.get("topic") == topic}
+        result[group["name"]] = {"members": {m.get("node") for m in group.get("members", [])},
+                                 "assignments": assignments, "partitions": sizes.get(topic, 0),
+                                 "fully_assigned": sizes.get(topic, 0) > 0 and set(assignments) == set(range(sizes[topic]))}
+    return result
+
+
+def describe_demo_groups(groups: dict) -> str:
+    """'fraud-detection node-1 p0, node-2 p1,p2 (members node-1,node-2); ci-tests …' for a timeline."""
+    return "; ".join(
+        f"{name} " + ", ".join(f"{n} p{',p'.join(str(p) for p, h in sorted(g['assignments'].items()) if h == n)}"
+                               for n in sorted(set(g["assignments"].values())))
+        + f" of {g['partitions']} (members {','.join(sorted(m for m in g['members'] if m))})"
+        for name, g in sorted(groups.items()))
+
+
 class GroupWatch:
     """Polls the group and logs every change of its members, shards or coordinator."""
 
     def __init__(self, cluster: Cluster, run: Run):
         self.cluster, self.run = cluster, run
         self.last: GroupView | None = None
+        self.last_every = None  # every demo group's shards, as last written to the timeline
         self.path = workdir(cluster) / "group-changes.txt"  # with UTC times, to set beside the nodes' logs
         self.path.unlink(missing_ok=True)
 
-    def poll(self) -> GroupView | None:
-        nodes = live_nodes(self.cluster)
+    def poll(self, nodes=None) -> GroupView | None:
+        """The group as one of `nodes` (default: a random running node) sees it; logs a change."""
+        nodes = list(nodes or live_nodes(self.cluster))
         random.shuffle(nodes)  # not always the same node's view
         view = group_view(self.cluster, nodes)
+        stamp = f"{time.strftime('%H:%M:%S', time.gmtime())}.{int(time.time() * 1000) % 1000:03d}"
         if view is not None and (self.last is None or view.key() != self.last.key()):
             self.run.say(f"group {AGENT}: {view}")
             with open(self.path, "a") as timeline:
-                timeline.write(f"{time.strftime('%H:%M:%S', time.gmtime())}.{int(time.time() * 1000) % 1000:03d} "
-                               f"(asked {view.node}) {view}; members {sorted(view.members.items())}\n")
+                timeline.write(f"{stamp} (asked {view.node}) {view}; members {sorted(view.members.items())}\n")
         if view is not None:
+            every = describe_demo_groups(demo_groups_in(view.status))
+            if every != self.last_every:  # every demo group's shards, to the timeline only
+                with open(self.path, "a") as timeline:
+                    timeline.write(f"{stamp} (asked {view.node}) all groups: {every}\n")
+                self.last_every = every
             self.last = view
         return view
 
@@ -210,10 +267,30 @@ def make_transactions(seed: int, count: int, customers: int, prefix: str) -> lis
     return result
 
 
+def make_demo_traffic(seed: int, count: int, customers: int, prefix: str, every: int = 12) -> list[dict]:
+    """`count` inputs from `seed` alone for every demo flow: transactions (as `make_transactions`), and in
+    each `every` of them one CI push, one document and one task (demo_check.make_input), interleaved."""
+    rng = random.Random(seed + 1)
+    slots = {0: "ci", every // 3: "saga", 2 * every // 3: "task"}
+    flows = [slots.get(index % every) for index in range(count)]
+    transactions = iter(make_transactions(seed, sum(flow is None for flow in flows), customers, prefix))
+    numbers = Counter()
+    result = []
+    for flow in flows:
+        if flow is None:
+            result.append(next(transactions))
+        else:
+            numbers[flow] += 1
+            result.append(demo_check.make_input(flow, numbers[flow], prefix, rng))
+    return result
+
+
 class Traffic:
     """Publishes `transactions` in the background, about `rate` a second, one `ganglion publish` each (the
     node list rotated, so a dead node is sometimes tried first), every outcome a JSON line in a file:
-    {"txn","key","amount","outcome","ms","seconds","via",("partition","offset" | "detail")}."""
+    {"txn","key","amount","outcome","ms","seconds","via",("partition","offset" | "detail")}. An item with a
+    `topic` (make_demo_traffic: the other demo flows) is published as given — `topic`, `key`, `type`,
+    `data` — and logged with its `flow` and `id` in place of `txn`."""
 
     def __init__(self, cluster: Cluster, run: Run, transactions: list[dict], rate: float, workers: int = 12,
                  label: str = "traffic"):
@@ -229,8 +306,11 @@ class Traffic:
         self._threads = [threading.Thread(target=self._work, name=f"traffic-{i}", daemon=True) for i in range(workers)]
         for thread in self._threads:
             thread.start()
-        run.say(f"traffic: up to {len(transactions)} transactions on {len(set(t['key'] for t in transactions))} "
-                f"customers, {rate:g}/s, {workers} publishers -> {self.path}")
+        kinds = Counter(item.get("flow", "fraud") for item in transactions)
+        others = "".join(f", {count} {flow}" for flow, count in sorted(kinds.items()) if flow != "fraud")
+        run.say(f"traffic: up to {kinds['fraud']} transactions on "
+                f"{len(set(t['key'] for t in transactions if 'txn' in t))} customers{others}, {rate:g}/s, "
+                f"{workers} publishers -> {self.path}")
 
     def _work(self):
         endpoints = [node.api for node in self.cluster.nodes]
@@ -245,11 +325,16 @@ class Traffic:
             transaction = self.transactions[index]
             turn = index % len(endpoints)
             via = ",".join(endpoints[turn:] + endpoints[:turn])
-            data = json.dumps({"amount": transaction["amount"], "customer": transaction["key"],
-                               "txn": transaction["txn"]}, sort_keys=True)
+            if "topic" in transaction:
+                topic, kind = transaction["topic"], transaction["type"]
+                data = json.dumps(transaction["data"], sort_keys=True)
+            else:
+                topic, kind = INPUT_TOPIC, "transaction.created"
+                data = json.dumps({"amount": transaction["amount"], "customer": transaction["key"],
+                                   "txn": transaction["txn"]}, sort_keys=True)
             try:
-                done = self.cluster.ganglion("publish", INPUT_TOPIC, "--key", transaction["key"], "--type",
-                                             "transaction.created", "--source", "/cluster/a-scenarios", "--data", data,
+                done = self.cluster.ganglion("publish", topic, "--key", transaction["key"], "--type", kind,
+                                             "--source", "/cluster/a-scenarios", "--data", data,
                                              "--node", via, timeout=PUBLISH_TIMEOUT)
             except Exception as error:  # e.g. the cluster torn down under a stopping publisher
                 done = None
@@ -388,7 +473,7 @@ def verify(cluster: Cluster, run: Run, traffic: Traffic) -> agent_check.Verdict:
     """Reads `transactions` and the decisions back in full and checks every acknowledged transaction has
     exactly one decision; re-reads for a while when decisions are only missing. Fails the scenario on
     any anomaly, naming the transactions."""
-    published = traffic.outcomes()
+    published = [line for line in traffic.outcomes() if "txn" in line]
     deadline = time.monotonic() + CONVERGE_WITHIN
     while True:
         transactions = agent_check.parse_transactions(read_topic(cluster, run, INPUT_TOPIC))
@@ -403,6 +488,58 @@ def verify(cluster: Cluster, run: Run, traffic: Traffic) -> agent_check.Verdict:
     run.require(verdict.valid, f"agent check: {verdict.summary()}\n    outcomes: {traffic.path}; read-backs: "
                                f"{workdir(cluster)}")
     return verdict
+
+
+def verify_flows(cluster: Cluster, run: Run, traffic: Traffic, bound: float = FLOWS_CONVERGE_WITHIN) -> demo_check.Verdict:
+    """Reads the CI, saga and task flows' input and outcome topics back in full and checks every
+    acknowledged input has each of its outcomes exactly once, in order (demo_check); re-reads for up to
+    `bound` s while outcomes are only missing (a saga takes several hops). Fails the scenario on any anomaly."""
+    published = [line for line in traffic.outcomes() if line.get("flow") in demo_check.FLOWS]
+    deadline = time.monotonic() + bound
+    while True:
+        inputs, outcomes = {}, {}
+        for input_topic, _, outcome_topic in demo_check.FLOWS.values():
+            inputs[input_topic] = demo_check.parse(input_topic, read_topic(cluster, run, input_topic))
+            outcomes[outcome_topic] = demo_check.parse(outcome_topic, read_topic(cluster, run, outcome_topic))
+        verdict = demo_check.check(published, inputs, outcomes)
+        if verdict.valid or not verdict.may_converge or time.monotonic() >= deadline:
+            break
+        run.say(f"{len(verdict.lost)} inputs of the other flows still missing outcomes, e.g. "
+                f"{verdict.lost[:3]}; reading again")
+        time.sleep(2.0)
+    run.say(f"flows check: {verdict.summary()}")
+    run.require(all(counts["acknowledged"] > 0 for counts in verdict.flows.values()),
+                f"a flow had no acknowledged input at all: {verdict.flows}")
+    run.require(verdict.valid, f"flows check: {verdict.summary()}\n    outcomes: {traffic.path}; read-backs: "
+                               f"{workdir(cluster)}")
+    return verdict
+
+
+def check_delays(cluster: Cluster, run: Run, prefix: str) -> dict:
+    """How late each CI check reported, from a running node's own copies of `ci.pushes` and `ci.checks`
+    (record timestamps: the producer's clock, all on this machine): check -> [(seconds, sha, pushed at)],
+    longest first. A measurement, not a check: the CI statuses show a check later than the aggregator's
+    3 s join as `timed_out`; this says how late, and when (a stalled shard)."""
+    for node in live_nodes(cluster):
+        root = Path(cluster.node(node).data_dir) / "topics"
+        pushes = {r.key: r.timestamp for d in root.glob("ci.pushes-*") for r in replication_check.read_replica(d)
+                  if (r.key or "").startswith(prefix)}
+        if not pushes:
+            continue
+        delays = {}
+        for directory in root.glob("ci.checks-*"):
+            for record in replication_check.read_replica(directory):
+                check = re.search(r'"check":"(\w+)"', record.value or "")
+                if check and record.key in pushes:
+                    delays.setdefault(check.group(1), []).append(
+                        ((record.timestamp - pushes[record.key]) / 1000, record.key, pushes[record.key]))
+        first = min(pushes.values())
+        result = {check: sorted(found, reverse=True) for check, found in sorted(delays.items())}
+        run.say(f"CI checks, push -> report (from {node}'s copies): " + "; ".join(
+            f"{check} max {found[0][0]:.1f} s ({found[0][1]}, pushed at +{(found[0][2] - first) / 1000:.1f} s), "
+            f"{sum(1 for d in found if d[0] > 3)} over 3 s" for check, found in result.items()))
+        return result
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------

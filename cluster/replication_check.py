@@ -79,6 +79,7 @@ class StoredRecord:
     leader_epoch: int  # of the leader that appended its batch
     key: str | None
     value: str | None
+    timestamp: int = field(default=0, compare=False)  # ms: the batch's base timestamp plus the record's delta
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:
@@ -106,6 +107,7 @@ def parse_segment(data: bytes) -> list[StoredRecord]:
             break
         attributes, = struct.unpack_from(">h", data, position + 21)
         count, = struct.unpack_from(">i", data, position + 57)
+        base_timestamp, = struct.unpack_from(">q", data, position + 27)
         if attributes & 0x07:
             raise ValueError(f"compressed batch at byte {position} (attributes {attributes})")
         cursor = position + 61
@@ -114,7 +116,7 @@ def parse_segment(data: bytes) -> list[StoredRecord]:
                 size, cursor = _varint(data, cursor)
                 record_end = cursor + size
                 cursor += 1  # record attributes
-                _, cursor = _varint(data, cursor)  # timestamp delta
+                timestamp_delta, cursor = _varint(data, cursor)
                 offset_delta, cursor = _varint(data, cursor)
                 fields = []
                 for _ in range(2):  # key, value
@@ -125,7 +127,8 @@ def parse_segment(data: bytes) -> list[StoredRecord]:
                         fields.append(data[cursor:cursor + length_of].decode(errors="replace"))
                         cursor += length_of
                 if not attributes & 0x20:
-                    records.append(StoredRecord(base_offset + offset_delta, leader_epoch, fields[0], fields[1]))
+                    records.append(StoredRecord(base_offset + offset_delta, leader_epoch, fields[0], fields[1],
+                                                base_timestamp + timestamp_delta))
                 cursor = record_end
         except (IndexError, ValueError):
             break
