@@ -6,10 +6,12 @@ handled in order), recomputed here from the read-back with the agent's own rules
 average amount. An answer below the transactions acknowledged before the ask was sent is `stale`, any
 other difference `wrong-answer`; an ask unanswered or refused fails the scenario. The fraud check then
 runs as in a1 (the asks must not count as transactions). 4 asks quick (2 CLI, 2 HTTP; fixed seed), 16
-full. SCENARIO_SEED=N replays a run."""
+full, where the 8th is sent just after SIGTERM to the customer's shard host (asked through another node, it
+is answered by the shard's next owner), which is then started again. SCENARIO_SEED=N replays a run."""
 
 import json
 import random
+import signal
 import time
 from collections import defaultdict
 
@@ -18,6 +20,7 @@ import agents
 import demo_check
 from agents import GroupWatch, Traffic, live_nodes, make_transactions, now_ms
 from harness import HTTP_PORT
+from processes import signal_process
 
 VOTERS, OBSERVERS = 3, 0
 DEMO = True
@@ -26,6 +29,8 @@ REQUIRES = ("publish", "workload read", "group describe", "ask")
 DEADLINE = (120, 300)
 QUICK_SEED = 20251208
 ASKS = (4, 16)
+ASK_DURING_STOP = (0, 8)  # which ask goes out just after SIGTERM to the shard's host (0: none)
+REJOIN_BOUND = 30.0
 TRANSACTIONS = (400, 1200)
 CUSTOMERS = 12  # few, so an asked customer has several transactions before and after its ask
 RATE = 12.0
@@ -53,7 +58,10 @@ def scenario(cluster, run):
             watch.follow(run.count(*BETWEEN_ASKS))
             traffic.require_running(f"ask {number}")
             view = watch.poll() or view
-            asks.append(ask_through_non_owner(cluster, run, rng, traffic, view, number))
+            stopping = number == run.count(*ASK_DURING_STOP)
+            asks.append(ask_through_non_owner(cluster, run, rng, traffic, view, number, stop_owner=stopping))
+            if stopping:
+                restart(cluster, run, watch, asks[-1]["owner"], everyone)
     finally:
         traffic.stop()
 
@@ -65,9 +73,10 @@ def scenario(cluster, run):
         agents.log_findings(cluster, run)
 
 
-def ask_through_non_owner(cluster, run, rng, traffic, view, number: int) -> dict:
+def ask_through_non_owner(cluster, run, rng, traffic, view, number: int, stop_owner: bool = False) -> dict:
     """Asks about a customer with acknowledged transactions through a node not hosting its shard (CLI on
-    odd asks, HTTP on even ones); returns what was sent and answered."""
+    odd asks, HTTP on even ones), just after SIGTERM to the shard's host when `stop_owner`; returns what
+    was sent and answered."""
     acknowledged = [line for line in traffic.outcomes() if line.get("outcome") == "ok"]
     partition_of = {line["key"]: line["partition"] for line in acknowledged}
     customer = rng.choice(sorted(partition_of))
@@ -80,6 +89,10 @@ def ask_through_non_owner(cluster, run, rng, traffic, view, number: int) -> dict
     sent_ms = now_ms()
     acknowledged_before = sum(1 for line in acknowledged if line["key"] == customer)  # every one acknowledged by now
     data = json.dumps({"ask": ask_id})
+    if stop_owner:
+        node = cluster.node(owner)
+        run.require(signal_process(node.pid, node.ticks, signal.SIGTERM), f"{owner} is not running")
+        run.say(f"SIGTERM {owner}, host of {customer}'s shard (partition {partition}), then ask {number} through {via}")
     if how == "cli":
         done = cluster.ganglion("ask", "fraud-detection", customer, data, "--id", ask_id, "--node", cluster.api(via),
                                 timeout=ASK_TIMEOUT)
@@ -103,6 +116,20 @@ def ask_through_non_owner(cluster, run, rng, traffic, view, number: int) -> dict
                                     f"{failure or body!r}")
     return {"number": number, "id": ask_id, "how": how, "customer": customer, "partition": partition, "owner": owner,
             "via": via, "answer": answer, "acknowledged_before": acknowledged_before, "seconds": seconds}
+
+
+def restart(cluster, run, watch, node: str, everyone: list):
+    """Waits for the stopping `node` to exit, starts it and waits until it hosts a shard again."""
+    started = time.monotonic()
+    while cluster.process_state(node) != "dead":
+        run.require(time.monotonic() - started < REJOIN_BOUND, f"{node} still running {REJOIN_BOUND:g} s after SIGTERM")
+        time.sleep(0.05)
+    run.say(f"{node} exited {time.monotonic() - started:.1f} s after the ask's answer")
+    cluster.start(node)
+    seconds, view = watch.wait(f"the restarted {node} to host a {agents.AGENT} shard again",
+                               lambda v: v.fully_assigned and node in set(v.assignments.values())
+                               and set(v.member_nodes) == set(everyone), REJOIN_BOUND)
+    run.say(f"{node} restarted; hosts a shard again {seconds:.1f} s later: {view}")
 
 
 def check_answers(cluster, run, asks: list, traffic):
