@@ -173,17 +173,19 @@ def demo_groups_in(status: dict) -> dict:
             continue
         assignments = {int(a["partition"]): a.get("node") for a in group.get("assignments", []) if a.get("topic") == topic}
         result[group["name"]] = {"members": {m.get("node") for m in group.get("members", [])},
+                                 "coordinator": group.get("coordinator"),
                                  "assignments": assignments, "partitions": sizes.get(topic, 0),
                                  "fully_assigned": sizes.get(topic, 0) > 0 and set(assignments) == set(range(sizes[topic]))}
     return result
 
 
 def describe_demo_groups(groups: dict) -> str:
-    """'fraud-detection node-1 p0, node-2 p1,p2 (members node-1,node-2); ci-tests …' for a timeline."""
+    """'fraud-detection node-1 p0, node-2 p1,p2 of 3 (members node-1,node-2; coordinator node-2); ci-tests …'."""
     return "; ".join(
         f"{name} " + ", ".join(f"{n} p{',p'.join(str(p) for p, h in sorted(g['assignments'].items()) if h == n)}"
                                for n in sorted(set(g["assignments"].values())))
-        + f" of {g['partitions']} (members {','.join(sorted(m for m in g['members'] if m))})"
+        + f" of {g['partitions']} (members {','.join(sorted(m for m in g['members'] if m))}; "
+        f"coordinator {g.get('coordinator')})"
         for name, g in sorted(groups.items()))
 
 

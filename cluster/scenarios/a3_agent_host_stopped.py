@@ -100,8 +100,11 @@ def stop_and_watch(cluster, run, watch, victim: str, round_number: int, role: st
     seconds to exit and what was still assigned to it ({group: [partitions]}) in that first look."""
     node = cluster.node(victim)
     stopped_ms = now_ms()
+    coordinated = sorted(name for name, group in agents.demo_groups_in(before.status).items()
+                         if group.get("coordinator") == victim)
     run.say(f"round {round_number}: SIGTERM {victim} ({role}), host of {agents.AGENT} shards "
-            f"{', '.join(f'p{p}' for p in before.hosts().get(victim, []))}; {traffic.describe()}")
+            f"{', '.join(f'p{p}' for p in before.hosts().get(victim, []))}, coordinator of "
+            f"{', '.join(coordinated) or 'no demo group'}; {traffic.describe()}")
     survivors = [n for n in live_nodes(cluster) if n != victim]
     left_at = {}  # group -> seconds from SIGTERM until the victim held none of its shards and had no member
     started = time.monotonic()
