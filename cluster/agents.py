@@ -32,7 +32,7 @@ import random
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import agent_check
@@ -518,28 +518,43 @@ def verify_flows(cluster: Cluster, run: Run, traffic: Traffic, bound: float = FL
 
 
 def check_delays(cluster: Cluster, run: Run, prefix: str) -> dict:
-    """How late each CI check reported, from a running node's own copies of `ci.pushes` and `ci.checks`
-    (record timestamps: the producer's clock, all on this machine): check -> [(seconds, sha, pushed at)],
-    longest first. A measurement, not a check: the CI statuses show a check later than the aggregator's
-    3 s join as `timed_out`; this says how late, and when (a stalled shard)."""
+    """How late the other flows' agents answered, from a running node's own copies of their topics (record
+    timestamps: the producer's clock, all on this machine): each CI check (push -> its report on
+    `ci.checks`), a saga (document received -> its first outcome) and a task (submitted -> its first
+    verdict). Returns {what: [(seconds, entity, input at)]}, longest first. A measurement, not a check (a
+    CI check later than the aggregator's 3 s join shows as `timed_out`): it says how late, and when — a
+    stalled shard."""
     for node in live_nodes(cluster):
         root = Path(cluster.node(node).data_dir) / "topics"
-        pushes = {r.key: r.timestamp for d in root.glob("ci.pushes-*") for r in replication_check.read_replica(d)
-                  if (r.key or "").startswith(prefix)}
+
+        def first_by_key(topic: str, keep=lambda record: True) -> dict:
+            found = {}
+            for directory in root.glob(f"{topic}-*"):
+                for record in replication_check.read_replica(directory):
+                    if (record.key or "").startswith(prefix) and keep(record):
+                        found[record.key] = min(found.get(record.key, record.timestamp), record.timestamp)
+            return found
+
+        pushes = first_by_key("ci.pushes")
         if not pushes:
             continue
-        delays = {}
+        delays = defaultdict(list)
         for directory in root.glob("ci.checks-*"):
             for record in replication_check.read_replica(directory):
                 check = re.search(r'"check":"(\w+)"', record.value or "")
                 if check and record.key in pushes:
-                    delays.setdefault(check.group(1), []).append(
-                        ((record.timestamp - pushes[record.key]) / 1000, record.key, pushes[record.key]))
+                    delays[f"ci {check.group(1)}"].append(((record.timestamp - pushes[record.key]) / 1000, record.key,
+                                                           pushes[record.key]))
+        for name, inputs, outcomes in (
+                ("saga", first_by_key("docs.events", lambda r: "document.received" in (r.value or "")[:400]),
+                 first_by_key("docs.outcomes")),
+                ("task", first_by_key("tasks"), first_by_key("tasks.verified"))):
+            delays[name] = [((outcomes[key] - at) / 1000, key, at) for key, at in inputs.items() if key in outcomes]
         first = min(pushes.values())
-        result = {check: sorted(found, reverse=True) for check, found in sorted(delays.items())}
-        run.say(f"CI checks, push -> report (from {node}'s copies): " + "; ".join(
-            f"{check} max {found[0][0]:.1f} s ({found[0][1]}, pushed at +{(found[0][2] - first) / 1000:.1f} s), "
-            f"{sum(1 for d in found if d[0] > 3)} over 3 s" for check, found in result.items()))
+        result = {what: sorted(found, reverse=True) for what, found in sorted(delays.items()) if found}
+        run.say(f"input -> outcome (from {node}'s copies): " + "; ".join(
+            f"{what} max {found[0][0]:.1f} s ({found[0][1]}, in at +{(found[0][2] - first) / 1000:.1f} s), "
+            f"{sum(1 for d in found if d[0] > 3)} over 3 s" for what, found in result.items()))
         return result
     return {}
 
