@@ -9,7 +9,8 @@
 # root or sudo); starts a docker engine when none answers (and remembers that it did); builds the
 # base image once (debootstrap, cached in /var/cache/ganglion), the release `ganglion` binary
 # (static Swift standard library, in .build-static) and the node image; then `docker-compose up`.
-# GANGLION_HTTP_PORT changes the published port; COMPOSE_PROJECT_NAME the project (default ganglion).
+# GANGLION_HTTP_PORT changes the published port; COMPOSE_PROJECT_NAME the project (default ganglion);
+# GANGLION_BUILD_LOCK names a file to flock around the Swift build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
@@ -88,11 +89,20 @@ fi
 
 install_tools
 start_engine
-GANGLION_CACHE="$state" $sudo --preserve-env=DOCKER_HOST,GANGLION_CACHE,GANGLION_DEBIAN_MIRROR docker/build-base.sh 2>&1 | sed 's/^/   /' >&2
-say "building the release ganglion binary (static Swift standard library)"
+if docker image inspect ganglion-base:bookworm >/dev/null 2>&1; then
+    say "base image ganglion-base:bookworm is there"
+else
+    say "building the base image ganglion-base:bookworm (debootstrap, once)"
+    if [[ -z "$sudo" ]]; then GANGLION_CACHE="$state" docker/build-base.sh
+    else $sudo env "GANGLION_CACHE=$state" ${DOCKER_HOST:+"DOCKER_HOST=$DOCKER_HOST"} docker/build-base.sh; fi
+fi
+say "building the release ganglion binary (static Swift standard library, .build-static)"
 scripts/install-deps.sh --for run
-swift build -c release --static-swift-stdlib --product ganglion --scratch-path .build-static >&2
-binary="$(swift build -c release --static-swift-stdlib --product ganglion --scratch-path .build-static --show-bin-path)/ganglion"
+build=(swift build -c release --static-swift-stdlib --product ganglion --scratch-path .build-static)
+lock=()
+[[ -n "${GANGLION_BUILD_LOCK:-}" ]] && lock=(flock "$GANGLION_BUILD_LOCK")   # builds sharing a machine take turns
+"${lock[@]}" "${build[@]}" >&2
+binary="$("${build[@]}" --show-bin-path)/ganglion"
 say "building the image ganglion:latest"
 docker/build-image.sh "$binary" ganglion:latest
 say "docker-compose up -d --scale worker=$workers"
