@@ -146,11 +146,12 @@ class Cluster:
     def up(cls, voters: int, observers: int = 0, *, state_dir: str | Path | None = None,
            binary: str | None = None, data_root: str | Path | None = None, extra_args=(),
            plain: bool | None = None, prefix: str | None = None, subnet: str | None = None,
-           start_timeout: float = START_TIMEOUT, demo: bool = False) -> Cluster:
+           start_timeout: float = START_TIMEOUT, demo: bool = False, start=None) -> Cluster:
         """Creates the namespaces, starts `voters` voters and `observers` observers and waits until
         every node has written endpoints.json. On any failure (or SIGTERM) it tears down what it made.
-        With `demo`, every node runs the demo agents (no `--no-demo`). Usable as a context manager
-        that always runs `down`."""
+        With `demo`, every node runs the demo agents (no `--no-demo`). With `start` (node names), only
+        those are started; the others are planned (namespace, address, `--voters`) and stay down until
+        `cluster.start(...)`. Usable as a context manager that always runs `down`."""
         if voters < 1 or observers < 0 or voters + observers >= CLIENT_HOST:
             raise HarnessError(f"need 1 to {CLIENT_HOST - 1} nodes, got {voters} voters + {observers} observers")
         state_dir = Path(state_dir or default_state_dir()).resolve()
@@ -169,7 +170,7 @@ class Cluster:
         guard.__enter__()
         try:
             cluster._save()  # first, so that `down` finds the prefix whatever fails next
-            cluster._build(start_timeout)
+            cluster._build(start_timeout, None if start is None else [cluster.node(name).id for name in start])
         except BaseException:
             cluster.down()
             guard.__exit__(None, None, None)
@@ -236,16 +237,17 @@ class Cluster:
                 strays.append(pid)
         return strays
 
-    def _build(self, start_timeout: float):
+    def _build(self, start_timeout: float, start: list[str] | None):
         self._make_network()
         (self.state_dir / "bin").mkdir(exist_ok=True)
         (self.state_dir / "bin" / "ganglion").symlink_to(self.state.binary)
         Path(self.state.data_root).mkdir(parents=True, exist_ok=True)
+        starting = [node for node in self.state.nodes if start is None or node.id in start]
         with self._locked():
-            for node in self.state.nodes:
+            for node in starting:
                 self._launch(node)
             self._save()
-        for node in self.state.nodes:
+        for node in starting:
             self._wait_ready(node, start_timeout)
 
     @staticmethod

@@ -4,7 +4,8 @@
     run_scenarios.py [--quick] [--only NAME ...] [--binary PATH] [--out DIR] [--keep]
 
 Each scenario file defines VOTERS, OBSERVERS and `scenario(cluster, run)`, and may define NODE_ARGS (extra
-`ganglion node` arguments), DEMO (True: the nodes run the demo agents, no `--no-demo`), DEADLINE ((quick,
+`ganglion node` arguments), DEMO (True: the nodes run the demo agents, no `--no-demo`), START (the nodes
+started at first, e.g. ["node-1"]; the others wait for the scenario's `cluster.start`), DEADLINE ((quick,
 full) seconds) and REQUIRES (CLI subcommands the binary must have, e.g. "workload produce"; without them
 the scenario is skipped). A scenario fails when it
 raises (a broken guarantee, a bounded wait that ran out, or its deadline); the cluster is torn down
@@ -86,7 +87,8 @@ def run_one(module, binary: str, out: Path, quick: bool, deadline: int) -> tuple
     try:
         with Cluster.up(module.VOTERS, module.OBSERVERS, state_dir=out / name / "state",
                         data_root=out / name / "data", binary=binary, plain=False,
-                        extra_args=getattr(module, "NODE_ARGS", ()), demo=getattr(module, "DEMO", False)) as cluster:
+                        extra_args=getattr(module, "NODE_ARGS", ()), demo=getattr(module, "DEMO", False),
+                        start=getattr(module, "START", None)) as cluster:
             run.say(f"cluster {cluster.state.prefix}: {module.VOTERS} voters, {module.OBSERVERS} observers "
                     f"on {cluster.state.subnet}.0/24{' '.join([''] + list(getattr(module, 'NODE_ARGS', ())))}"
                     f"{', demo agents on' if cluster.state.demo else ''}")
