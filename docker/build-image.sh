@@ -17,6 +17,8 @@ context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 mkdir "$context/lib"
 cp "$binary" "$context/ganglion"
+# Debug information out (function names stay, for backtraces): the release binary 197 -> 122 MB.
+command -v strip >/dev/null && strip --strip-debug "$context/ganglion"
 cp "$here/Dockerfile" "$here/entrypoint.sh" "$here/healthcheck.sh" "$here/sample-traffic.sh" "$context/"
 # Libraries resolved outside /lib and /usr/lib (the base image has those it needs: libc, libzmq5, …).
 missing="$(ldd "$binary" | awk '/not found/ { print $1 }')"
