@@ -445,11 +445,32 @@ def wait_caught_up(cluster: Cluster, run: Run, partitions: int, bound: float = C
         wait_for(f"group {AGENT} to reach lag 0 on every {INPUT_TOPIC} partition", caught_up, bound, interval=0.5,
                  detail=lambda: f"    last: {last.get('table')}")
     except HarnessError as error:
-        raise ScenarioFailed(str(error)) from None
+        view = group_view(cluster)
+        decided = last_decided(cluster, run)
+        raise ScenarioFailed(f"{error}\n    the group now: {view}\n    decisions read back per {INPUT_TOPIC} "
+                             f"partition: {decided} (the count, and the highest input offset decided)") from None
     seconds = time.monotonic() - started
     run.say(f"group {AGENT} caught up (lag 0) after {seconds:.1f} s: "
             + ", ".join(f"p{p} {c}/{h}" for p, (c, h, _) in sorted(last["table"].items())))
     return seconds
+
+
+def last_decided(cluster: Cluster, run: Run) -> dict:
+    """{partition: (decisions, highest input offset decided)} from the read-back: tells a shard that stopped
+    handling (no decision past some offset) from one that only stopped committing."""
+    try:
+        transactions = agent_check.parse_transactions(read_topic(cluster, run, INPUT_TOPIC))
+        decisions = agent_check.parse_decisions(read_topic(cluster, run, DECISIONS_TOPIC))
+    except ScenarioFailed as failure:
+        return {"unread": str(failure)[:200]}
+    where = {t.event_id: t for t in transactions if t.event_id}
+    found = {}
+    for decision in decisions:
+        stored = where.get(decision.input_event or "")
+        if stored is not None:
+            count, highest = found.get(stored.partition, (0, -1))
+            found[stored.partition] = (count + 1, max(highest, stored.offset))
+    return dict(sorted(found.items()))
 
 
 def read_topic(cluster: Cluster, run: Run, topic: str) -> list[dict]:
