@@ -28,6 +28,8 @@ final class GroupService: @unchecked Sendable {
     private let clock: @Sendable () -> Int64
     /// How often members should heartbeat.
     let heartbeatInterval: UInt32 = 1000
+    /// The interval asked of a member waiting for partitions another member still holds.
+    let awaitingHeartbeatInterval: UInt32 = 100
 
     private let sessionTimeout: Int64
 
@@ -210,7 +212,9 @@ final class GroupService: @unchecked Sendable {
         response.memberID = answer.memberID.value
         response.memberEpoch = answer.memberEpoch
         response.assignment = Self.topicPartitions(answer.assignment)
-        response.heartbeatIntervalMs = heartbeatInterval
+        // A member waiting for partitions another still holds comes back soon, so it takes
+        // them as soon as they are released (the handoff), not a whole interval later.
+        response.heartbeatIntervalMs = answer.awaitingPartitions ? awaitingHeartbeatInterval : heartbeatInterval
         return response
     }
 

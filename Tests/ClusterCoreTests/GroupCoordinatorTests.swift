@@ -77,4 +77,19 @@ final class GroupCoordinatorTests: XCTestCase {
         _ = try coordinator.heartbeat(MemberHeartbeat(memberID: first.memberID, memberEpoch: MemberHeartbeat.leaveEpoch), now: 2)
         XCTAssertEqual(try coordinator.heartbeat(MemberHeartbeat(memberID: second.memberID, memberEpoch: second.memberEpoch), now: 3).assignment.count, 2)
     }
+
+    func testAMemberWaitingForReleasedPartitionsIsToldSoAndStopsWaitingOnceItHasThem() throws {
+        var coordinator = GroupCoordinator(groupID: "g")
+        coordinator.updateTopics(["orders": 2])
+        let first = try coordinator.heartbeat(MemberHeartbeat(memberID: nil, memberEpoch: 0, subscribedTopics: orders), now: 0)
+        XCTAssertFalse(first.awaitingPartitions, "nothing of its target is held by another")
+        let second = try coordinator.heartbeat(MemberHeartbeat(memberID: nil, memberEpoch: 0, subscribedTopics: orders), now: 1)
+        XCTAssertTrue(second.awaitingPartitions, "its target partition is still the first member's")
+        let shrink = try coordinator.heartbeat(MemberHeartbeat(memberID: first.memberID, memberEpoch: first.memberEpoch, ownedPartitions: first.assignment), now: 2)
+        XCTAssertFalse(shrink.awaitingPartitions, "a member told to revoke waits for nothing")
+        _ = try coordinator.heartbeat(MemberHeartbeat(memberID: first.memberID, memberEpoch: shrink.memberEpoch, ownedPartitions: shrink.assignment), now: 3)
+        let grown = try coordinator.heartbeat(MemberHeartbeat(memberID: second.memberID, memberEpoch: second.memberEpoch), now: 4)
+        XCTAssertEqual(grown.assignment.count, 1)
+        XCTAssertFalse(grown.awaitingPartitions)
+    }
 }

@@ -99,7 +99,8 @@ public struct GroupCoordinator: Sendable {
         if groupEpoch > targetEpoch { refreshTarget() }
         reconcile(id, owned: request.ownedPartitions, now: now)
         let member = members[id]!
-        return HeartbeatResponse(memberID: id, memberEpoch: member.memberEpoch, assignment: member.assigned)
+        return HeartbeatResponse(memberID: id, memberEpoch: member.memberEpoch, assignment: member.assigned,
+                                 awaitingPartitions: member.state == .unreleasedPartitions)
     }
 
     /// Removes members whose session expired or who did not revoke in time; returns who was removed.

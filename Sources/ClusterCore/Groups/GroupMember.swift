@@ -67,6 +67,9 @@ public struct HeartbeatResponse: Sendable, Hashable {
     /// Exactly the partitions the member may process now; anything else it holds it must revoke
     /// (commit, stop, then report it no longer owns it).
     public var assignment: Set<TopicPartition>
+    /// Whether part of the member's target is still held by another member that was told to
+    /// release it: the member should heartbeat again soon, to take it as soon as it is free.
+    public var awaitingPartitions = false
 }
 
 /// Why the coordinator refused a request.

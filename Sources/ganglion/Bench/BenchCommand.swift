@@ -38,6 +38,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Measure shard failover instead: kill -9 of a node hosting agent shards until they all handle events again on other nodes (3 node processes).")
     var shardFailover = false
     @Option(help: "Kills in the --shard-failover run.") var kills = 10
+    @Flag(help: "Measure shard handoff instead: shards of --handoff-keys keys each moving between two agent hosts (a join, then a graceful leave, per round), old owner's last event to new owner's first, and the unmoved shards' largest gap (3 node processes).")
+    var handoff = false
+    @Option(help: "Rounds (a join and a leave each) of the --handoff run.") var handoffRounds = 5
+    @Option(help: "Keys of state per shard in the --handoff run.") var handoffKeys = 10_000
     @Flag(help: "Measure the controller instead: topic create and schema register latency through 3 voters (to the leader and to a follower) beside a cluster of one.")
     var controller = false
     @Option(help: "Writes of each kind per controller setup.") var controllerWrites = 200
@@ -101,6 +105,12 @@ struct BenchCommand: AsyncParsableCommand {
         if shardFailover {
             let times = try await ShardFailoverBenchmark(kills: quick ? 1 : kills).run()
             print(ShardFailoverBenchmark.lines(times).joined(separator: "\n"))
+            return
+        }
+        if handoff {
+            let keys = quick ? 1_000 : handoffKeys
+            let figures = try await HandoffBenchmark(rounds: quick ? 1 : handoffRounds, keys: keys).run()
+            print(HandoffBenchmark.lines(figures, keys: keys).joined(separator: "\n"))
             return
         }
         if agentScaling {
