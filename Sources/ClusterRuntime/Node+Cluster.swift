@@ -125,10 +125,10 @@ extension Node {
             }
             fence(owner)
             // The controller leader's partition decisions (leaders after nodes leave or return,
-            // preferred leaders every 5 s).
+            // a step of replica balance every second, preferred leaders every 5 s).
             func controlPartitions(_ owner: SocketLoop.Owner, pass: Int) {
                 if cluster.isLeader {
-                    api.partitionControl.reconcile(metadata, preferred: pass % 50 == 49)
+                    api.partitionControl.reconcile(metadata, preferred: pass % 50 == 49, balance: pass % 10 == 9)
                     api.ensureOffsetsTopic(voters: cluster.settings.voters.count)
                 }
                 owner.schedule(after: .milliseconds(100)) { controlPartitions($0, pass: pass + 1) }

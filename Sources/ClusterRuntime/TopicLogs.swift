@@ -91,10 +91,15 @@ final class TopicLogs: @unchecked Sendable {
     /// removed in the background (as Kafka does), so deleting a large topic never stalls the node.
     /// (Only a compaction pass running on one of the logs is waited for: it holds the log.)
     func delete(topic: String, partitions: Int32) {
+        delete((0..<partitions).map { TopicPartition(topic, $0) })
+    }
+
+    /// Deletes these partitions' logs, as ``delete(topic:partitions:)`` does (a replica that
+    /// moved off this node).
+    func delete(_ partitions: [TopicPartition]) {
         let moved: [String] = lock.withLock {
             var moved: [String] = []
-            for index in 0..<partitions {
-                let partition = TopicPartition(topic, index)
+            for partition in partitions {
                 // Discarded before its directory moves: the old log object never writes again.
                 open.removeValue(forKey: partition)?.discard()
                 openIDs[partition] = nil

@@ -15,10 +15,16 @@ final class ReplicationSimulationTests: XCTestCase {
 
     func testFiveReplicasLoseNothingAcknowledged() throws { try runSeeds(replicas: 5) }
 
-    private func runSeeds(replicas: Int) throws {
-        var acknowledged = 0
+    /// Replicas move onto spare nodes and back through the same faults (``ReplicaBalance``).
+    func testReplicasMovingToOtherNodesLoseNothingAcknowledged() throws {
+        try runSeeds(replicas: 3, spares: 2)
+        try runSeeds(replicas: 1, minInSync: 1, spares: 1)
+    }
+
+    private func runSeeds(replicas: Int, minInSync: Int = 2, spares: Int = 0) throws {
+        var acknowledged = 0, started = 0, finished = 0
         for seed in Self.seeds {
-            var simulation = ReplicationSimulation(seed: seed, nodeCount: replicas)
+            var simulation = ReplicationSimulation(seed: seed, nodeCount: replicas, minInSync: minInSync, spares: spares)
             do {
                 try simulation.run()
             } catch {
@@ -26,8 +32,11 @@ final class ReplicationSimulationTests: XCTestCase {
                 return
             }
             acknowledged += simulation.acknowledged
+            started += simulation.movesStarted
+            finished += simulation.movesFinished
         }
         XCTAssertGreaterThan(acknowledged, Self.seeds.count * 10, "the runs acknowledged writes")
-        print("replication simulation: \(Self.seeds.count) seeds × \(replicas) replicas, \(acknowledged) writes acknowledged")
+        if spares > 0 { XCTAssertGreaterThan(finished, Self.seeds.count, "replicas moved") }
+        print("replication simulation: \(Self.seeds.count) seeds × \(replicas) replicas + \(spares) spare, \(acknowledged) writes acknowledged, \(started) moves started, \(finished) finished")
     }
 }

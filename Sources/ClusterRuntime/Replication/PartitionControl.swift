@@ -4,16 +4,17 @@ import Foundation
 /// The controller leader's partition decisions, level-triggered from a timer: a partition whose
 /// leader left (fenced or shut down) gets a new leader from its ISR, a replica that left leaves
 /// the ISRs, an offline partition gets a returning in-sync replica as leader, and — now and
-/// then — leadership goes back to preferred replicas in sync. One change per partition is in
-/// flight at a time; each is decided again against the metadata at commit time.
+/// then — leadership goes back to preferred replicas in sync and replicas move, one at a time,
+/// onto nodes holding fewer (``ReplicaBalance``: a node that joined takes its share). One change
+/// per partition is in flight at a time; each is decided again against the metadata at commit time.
 final class PartitionControl: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = NSLock()
     private var inFlight: Set<TopicPartition> = []
 
     /// The changes `state` calls for now (at most one per partition), preferred leaders included
-    /// when `preferred`.
-    static func changes(in state: MetadataState, preferred: Bool) -> [PartitionChange] {
+    /// when `preferred`, the next step of replica balance when `balance`.
+    static func changes(in state: MetadataState, preferred: Bool, balance: Bool = false) -> [PartitionChange] {
         guard !state.partitions.isEmpty else { return [] }
         let alive = Set(state.nodes.values.filter { $0.state == .alive }.map(\.id))
         var partitions = state.partitions
@@ -32,16 +33,17 @@ final class PartitionControl: @unchecked Sendable {
             take(PartitionLeadership.afterNodeReturned(node, partitions: partitions))
         }
         if preferred { take(PartitionLeadership.preferredLeaders(partitions: partitions, alive: alive)) }
+        if balance, let step = ReplicaBalance.next(partitions: partitions, alive: alive) { take([step]) }
         return all
     }
 
     /// Commits the changes the metadata calls for now, through `metadata`.
-    func reconcile(_ metadata: any MetadataLog, preferred: Bool) {
-        for change in Self.changes(in: metadata.state, preferred: preferred) {
+    func reconcile(_ metadata: any MetadataLog, preferred: Bool, balance: Bool = false) {
+        for change in Self.changes(in: metadata.state, preferred: preferred, balance: balance) {
             let key = TopicPartition(change.topic, change.partition)
             guard lock.withLock({ inFlight.insert(key).inserted }) else { continue }
             metadata.commit(deciding: { state in
-                guard let next = Self.changes(in: state, preferred: preferred).first(where: { $0.topic == key.topic && $0.partition == key.partition }) else {
+                guard let next = Self.changes(in: state, preferred: preferred, balance: balance).first(where: { $0.topic == key.topic && $0.partition == key.partition }) else {
                     throw UnchangedMetadata()
                 }
                 return .partitionChanged(next)

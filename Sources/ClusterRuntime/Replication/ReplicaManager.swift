@@ -93,6 +93,14 @@ final class ReplicaManager: @unchecked Sendable {
             gone[key.topic] = max(gone[key.topic] ?? 0, key.partition + 1)
         }
         for (topic, partitions) in gone { logs.delete(topic: topic, partitions: partitions) }
+        // A replica that moved to another node (``ReplicaBalance``): its copy here goes.
+        let moved = (endedLeaders.map(\.key) + endedFollowers.map(\.key)).filter { key in
+            state.partitions[key.topic].map { Int(key.partition) < $0.count && !$0[Int(key.partition)].replicas.contains(nodeID) } ?? false
+        }
+        if !moved.isEmpty {
+            logger.info("replicas moved off this node", metadata: ["ganglion.partitions": "\(moved.map { "\($0.topic)-\($0.partition)" })"])
+            logs.delete(moved)
+        }
     }
 
     private func becomeLeader(_ key: TopicPartition, log: PartitionLog, state: PartitionState, minInSync: Int) {

@@ -38,6 +38,11 @@ public struct ReplicationSimulation {
     public var settleMilliseconds: Int64 = 3_000
     /// Writes acknowledged in the run.
     public private(set) var acknowledged = 0
+    /// Replica moves started and finished in the run.
+    public var movesStarted: Int { control.movesStarted }
+    public var movesFinished: Int { control.movesFinished }
+    /// How many of `nodes` hold a replica at the start (the rest are spares).
+    public let replicaCount: Int
 
     static let controller = "controller"
     private var random: SeededGenerator
@@ -62,13 +67,14 @@ public struct ReplicationSimulation {
         if trace.count > 60 { trace.removeFirst(trace.count - 60) }
     }
 
-    /// A run of `nodeCount` replicas from `seed`.
-    public init(seed: UInt64, nodeCount: Int, minInSync: Int = 2) {
+    /// A run of `nodeCount` replicas from `seed`, and `spares` nodes replicas may move to.
+    public init(seed: UInt64, nodeCount: Int, minInSync: Int = 2, spares: Int = 0) {
         self.seed = seed
         self.minInSync = minInSync
+        replicaCount = nodeCount
         random = SeededGenerator(seed: seed)
-        nodes = (1...nodeCount).map { "r\($0)" }
-        control = SimulatedController(nodes: nodes)
+        nodes = (1...(nodeCount + spares)).map { "r\($0)" }
+        control = SimulatedController(nodes: nodes, replicaCount: nodeCount)
         for node in nodes { replicas[node] = SimulatedReplica(id: node, minInSync: minInSync) }
     }
 
@@ -106,8 +112,10 @@ public struct ReplicationSimulation {
         if !paused.contains(Self.controller) {
             for message in control.tick(now: now) { network.send(message, now: now, random: &random) }
         }
+        if let refused = control.refused.first { throw fail("the controller made a change the metadata refuses: \(refused)") }
         if control.state != lastState {
-            note("controller: leader \(control.state.leader ?? "-") e\(control.state.leaderEpoch) isr \(control.state.isr) p\(control.state.partitionEpoch)")
+            note("controller: leader \(control.state.leader ?? "-") e\(control.state.leaderEpoch) replicas \(control.state.replicas) isr \(control.state.isr) p\(control.state.partitionEpoch)"
+                 + (control.state.removing.map { " (moving \($0) → \(control.state.adding ?? "-"))" } ?? ""))
             lastState = control.state
         }
         for node in nodes where !paused.contains(node) && crashedUntil[node] == nil {
@@ -202,6 +210,8 @@ public struct ReplicationSimulation {
             network.heal()
             paused = []
             note("heal")
+        case 9..<12 where nodes.count > replicaCount:
+            if control.startMove(random: &random) { note("move starts: \(control.state.removing ?? "-") → \(control.state.adding ?? "-")") }
         default:
             break
         }
@@ -230,6 +240,9 @@ public struct ReplicationSimulation {
             for _ in 0..<20 { try step() }
         }
         guard acknowledged > before else { throw fail("no write acknowledged within 2 s after healing; leader \(leaderID), ISR \(tracker.isr)") }
+        guard control.state.removing == nil, control.state.replicas.count == replicaCount else {
+            throw fail("a replica move never finished after healing: replicas \(control.state.replicas), leaving \(control.state.removing ?? "none")")
+        }
         let log = replicas[leaderID]!.log
         let highWatermark = Int(replicas[leaderID]!.tracker!.highWatermark)
         var seen: Set<Int> = []

@@ -124,7 +124,7 @@ struct SimulatedReplica {
                 out.append(message(to: ReplicationSimulation.controller,
                                    .alterISR(isr: isr, leaderEpoch: known.leaderEpoch, partitionEpoch: known.partitionEpoch)))
             }
-        } else if let leader = known.leader, leader != id, now - fetchSentAt >= 30 {
+        } else if let leader = known.leader, leader != id, known.replicas.contains(id), now - fetchSentAt >= 30 {
             fetchSentAt = now
             flush()  // what a follower reports as fetched is durable (the fsync policy applies on followers)
             fetchID += 1
@@ -196,6 +196,15 @@ struct SimulatedReplica {
         if let known, state.partitionEpoch <= known.partitionEpoch, state.leaderEpoch <= known.leaderEpoch { return }
         let previous = known
         known = state
+        guard state.replicas.contains(id) else {
+            // Not (or no longer) a replica: its copy is deleted, as a node does when a replica moves off it.
+            log = []
+            durable = 0
+            epochs = []
+            tracker = nil
+            pending = []
+            return
+        }
         guard state.leader == id else {
             tracker = nil
             pending = []
@@ -261,12 +270,41 @@ struct SimulatedController {
     private var incarnations: [String: Int] = [:]
     private var fenced: Set<String> = []
     private var broadcastAt: Int64 = -1_000
+    private var balancedAt: Int64 = 0
     private let nodes: [String]
     let sessionTimeout: Int64 = 200
+    private(set) var movesStarted = 0
+    private(set) var movesFinished = 0
+    /// Changes of the state that ``PartitionState/checkSuccessor(_:)`` refuses (a failure).
+    private(set) var refused: [String] = []
 
-    init(nodes: [String]) {
+    /// Records `next` as the state, checked as the metadata checks every change.
+    private mutating func set(_ next: PartitionState) {
+        do {
+            try state.checkSuccessor(next)
+        } catch {
+            refused.append("\(state) → \(next): \(error)")
+        }
+        state = next
+    }
+
+    init(nodes: [String], replicaCount: Int) {
         self.nodes = nodes
-        state = PartitionState(leader: nodes[0], replicas: nodes, isr: nodes, leaderEpoch: 1, partitionEpoch: 1)
+        let replicas = Array(nodes.prefix(replicaCount))
+        state = PartitionState(leader: nodes[0], replicas: replicas, isr: replicas, leaderEpoch: 1, partitionEpoch: 1)
+    }
+
+    /// Starts moving a random replica to a random alive node that holds none, as
+    /// ``ReplicaBalance`` does: only while the partition has a leader and every replica in sync.
+    mutating func startMove(random: inout SeededGenerator) -> Bool {
+        let alive = Set(nodes).subtracting(fenced)
+        let spares = nodes.filter { alive.contains($0) && !state.replicas.contains($0) }
+        guard state.removing == nil, state.leader != nil, state.isr.count == state.replicas.count, !spares.isEmpty else { return false }
+        let from = state.replicas[Int(random.next() % UInt64(state.replicas.count))]
+        let to = spares[Int(random.next() % UInt64(spares.count))]
+        set(ReplicaBalance.start(state, moving: from, to: to))
+        movesStarted += 1
+        return true
     }
 
     /// Fences nodes whose sessions expired; sends the state to every node now and then.
@@ -274,6 +312,14 @@ struct SimulatedController {
         for node in nodes where !fenced.contains(node) && now - (lastHeard[node] ?? 0) > sessionTimeout {
             fenced.insert(node)
             apply(PartitionLeadership.afterNodeLeft(node, partitions: ["t": [state]], alive: Set(nodes).subtracting(fenced)))
+        }
+        if now - balancedAt >= 50 {
+            // The move in flight: finished once the new replica is in sync, undone if its node is gone.
+            balancedAt = now
+            if let next = ReplicaBalance.advance(state, alive: Set(nodes).subtracting(fenced)) {
+                if next.removing == nil && next.replicas.count == state.replicas.count - 1 && next.replicas.contains(state.adding ?? "") { movesFinished += 1 }
+                set(next)
+            }
         }
         guard now - broadcastAt >= 25 else { return [] }
         broadcastAt = now
@@ -299,7 +345,7 @@ struct SimulatedController {
         case .alterISR(let isr, let leaderEpoch, let partitionEpoch):
             if let next = try? PartitionLeadership.alterISR(state, from: message.from, leaderEpoch: leaderEpoch,
                                                             partitionEpoch: partitionEpoch, isr: isr) {
-                state = next
+                set(next)
             }
             return [ReplicationMessage(from: ReplicationSimulation.controller, to: message.from, kind: .metadata(state))]
         default:
@@ -308,6 +354,6 @@ struct SimulatedController {
     }
 
     private mutating func apply(_ changes: [PartitionChange]) {
-        for change in changes { state = change.state }
+        for change in changes { set(change.state) }
     }
 }
