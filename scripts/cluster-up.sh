@@ -126,7 +126,7 @@ say "a healthy cluster of 3 controllers and $workers worker(s)"
 cat <<EOF
 
 Ganglion runs in docker compose (project $COMPOSE_PROJECT_NAME): controller-1..3 (the controller voters), $workers worker(s),
-the demo agents on every node and a sample-traffic service feeding them.
+the demo agents on the workers and a sample-traffic service feeding them.
 
   docker-compose -f docker/compose.yaml ps                     the containers and their health
   docker-compose -f docker/compose.yaml exec controller-1 ganglion cluster status
