@@ -411,7 +411,9 @@ class Traffic:
 
 
 def group_lag(cluster: Cluster, node: str, group: str = AGENT) -> dict | None:
-    """partition -> (committed, high watermark, lag) from `group describe` through `node`, or None."""
+    """partition of the group's input topic -> (committed, high watermark, lag) from `group describe`
+    through `node`, or None."""
+    topic = DEMO_GROUPS.get(group, INPUT_TOPIC)
     done = cluster.ganglion("group", "describe", group, "--node", cluster.api(node), timeout=cli.READ_TIMEOUT)
     if not done.ok:
         return None
@@ -419,7 +421,7 @@ def group_lag(cluster: Cluster, node: str, group: str = AGENT) -> dict | None:
     for line in done.stdout.splitlines():
         fields = line.split()
         match = re.fullmatch(r"(.+)-(\d+)", fields[0]) if len(fields) == 4 else None
-        if match and match.group(1) == INPUT_TOPIC and all(re.fullmatch(r"-?\d+", f) for f in fields[1:]):
+        if match and match.group(1) == topic and all(re.fullmatch(r"-?\d+", f) for f in fields[1:]):
             table[int(match.group(2))] = tuple(int(f) for f in fields[1:])
     return table
 
@@ -453,6 +455,20 @@ def wait_caught_up(cluster: Cluster, run: Run, partitions: int, bound: float = C
     run.say(f"group {AGENT} caught up (lag 0) after {seconds:.1f} s: "
             + ", ".join(f"p{p} {c}/{h}" for p, (c, h, _) in sorted(last["table"].items())))
     return seconds
+
+
+def describe_lags(cluster: Cluster, run: Run):
+    """Says which demo groups have not caught up (`group describe`), and who hosts the lagging shards."""
+    node = live_nodes(cluster)[0]
+    groups = demo_groups(cluster, node) or {}
+    behind = []
+    for group in sorted(DEMO_GROUPS):
+        table = group_lag(cluster, node, group) or {}
+        for partition, (committed, high, lag) in sorted(table.items()):
+            if lag:
+                host = groups.get(group, {}).get("assignments", {}).get(partition)
+                behind.append(f"{group} {DEMO_GROUPS[group]}-{partition} committed {committed} of {high} (on {host})")
+    run.say("groups behind (group describe via " + node + "): " + ("; ".join(behind) or "none"))
 
 
 def last_decided(cluster: Cluster, run: Run) -> dict:
@@ -531,6 +547,8 @@ def verify_flows(cluster: Cluster, run: Run, traffic: Traffic, bound: float = FL
                 f"{verdict.lost[:3]}; reading again")
         time.sleep(2.0)
     run.say(f"flows check: {verdict.summary()}")
+    if not verdict.valid:
+        describe_lags(cluster, run)
     run.require(all(counts["acknowledged"] > 0 for counts in verdict.flows.values()),
                 f"a flow had no acknowledged input at all: {verdict.flows}")
     run.require(verdict.valid, f"flows check: {verdict.summary()}\n    outcomes: {traffic.path}; read-backs: "
