@@ -134,7 +134,7 @@ public final class Node: Sendable {
         loop = try SocketLoop(name: "ganglion.node.api", context: context, logger: logger)
         let loop = self.loop
         let settings = configuration.controller
-        if settings.isClustered(configuration.nodeID) {
+        if settings.isClustered {
             let storage = try RaftLogStorage(dataDirectory: configuration.dataDirectory, faults: configuration.metadataFaults)
             let store = ReplicatedMetadataStore()
             if settings.voters.contains(where: { $0.id == configuration.nodeID }) {

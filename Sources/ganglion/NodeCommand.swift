@@ -21,7 +21,8 @@ struct NodeCommand: AsyncParsableCommand {
             Without --node-id the node uses the id in <data-dir>/node-id, written on first start \
             (node-1 for a cluster of one, a generated id otherwise). Without --voters the node is the only \
             controller voter of its own cluster; with it, the node is a voter when its id is in the list and \
-            an observer otherwise.
+            an observer otherwise (a list naming only the node itself starts a cluster of one voter that other \
+            nodes join as observers).
             HTTP ingest: POST /v1/topics/TOPIC/events takes CloudEvents (binary mode with ce-* headers, \
             application/cloudevents+json, application/cloudevents-batch+json) and answers 201 with each event's \
             partition and offset once stored. POST /v1/webhooks/NAME takes signed deliveries for the webhooks of \

@@ -50,6 +50,23 @@ final class ControllerQuorumTests: XCTestCase {
         }
     }
 
+    func testAQuorumOfOneVoterTakesObserversThatJoinLater() async throws {
+        // `--voters` naming only the node itself: a cluster that starts with one node and grows.
+        let cluster = try TestCluster(voters: 1, observers: 1, root: directory)
+        defer { cluster.stopAll() }
+        cluster.stop("o1")
+        let leader = try await cluster.agreedLeader()
+        XCTAssertEqual(leader, "v1")
+        try cluster.start("o1")
+        try await cluster.waitForAll("the observer registered alive") { $0.metadataState.nodes["o1"]?.state == .alive }
+        let client = try GanglionClient(endpoint: cluster.api("o1"), timeout: .seconds(10))
+        defer { client.close() }
+        _ = try await client.createTopic("grown", partitions: 2)
+        try await cluster.waitForAll("the topic placed over both nodes") { node in
+            Set((node.metadataState.partitions["grown"] ?? []).flatMap(\.replicas)) == ["v1", "o1"]
+        }
+    }
+
     func testANewLeaderTakesOverAndTheOldOneCatchesUpWhenItReturns() async throws {
         let cluster = try TestCluster(voters: 3, root: directory) { $0.controller.nodeSessionTimeout = .seconds(2) }
         defer { cluster.stopAll() }

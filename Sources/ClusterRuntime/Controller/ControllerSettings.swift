@@ -59,8 +59,10 @@ public struct ControllerSettings: Sendable, Hashable {
     /// The defaults: a cluster of one.
     public init() {}
 
-    /// Whether `nodeID` runs with a quorum of others (false: a cluster of one, today's single node).
-    func isClustered(_ nodeID: String) -> Bool { !(voters.isEmpty || voters.map(\.id) == [nodeID]) }
+    /// Whether nodes run the replicated controller (false: no voters configured — the single
+    /// node, deciding everything itself). A voters list naming only this node is a quorum of one
+    /// that other nodes can join as observers and that grows by adding nodes.
+    var isClustered: Bool { !voters.isEmpty }
 }
 
 /// A controller setting that cannot be used.
