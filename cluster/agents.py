@@ -508,7 +508,7 @@ def read_topic(cluster: Cluster, run: Run, topic: str) -> list[dict]:
     raise ScenarioFailed(f"workload read --topic {topic} failed {READ_ATTEMPTS} times: {done.describe()}")
 
 
-def verify(cluster: Cluster, run: Run, traffic: Traffic) -> agent_check.Verdict:
+def verify(cluster: Cluster, run: Run, traffic: Traffic, strict: bool = False) -> agent_check.Verdict:
     """Reads `transactions` and the decisions back in full and checks every acknowledged transaction has
     exactly one decision; re-reads for a while when decisions are only missing. Fails the scenario on
     any anomaly, naming the transactions."""
@@ -517,7 +517,7 @@ def verify(cluster: Cluster, run: Run, traffic: Traffic) -> agent_check.Verdict:
     while True:
         transactions = agent_check.parse_transactions(read_topic(cluster, run, INPUT_TOPIC))
         decisions = agent_check.parse_decisions(read_topic(cluster, run, DECISIONS_TOPIC))
-        verdict = agent_check.check(published, transactions, decisions)
+        verdict = agent_check.check(published, transactions, decisions, strict=strict)
         if verdict.valid or not verdict.may_converge or time.monotonic() >= deadline:
             break
         run.say(f"{len(verdict.lost)} acknowledged transactions without a decision so far; reading again")
@@ -529,7 +529,8 @@ def verify(cluster: Cluster, run: Run, traffic: Traffic) -> agent_check.Verdict:
     return verdict
 
 
-def verify_flows(cluster: Cluster, run: Run, traffic: Traffic, bound: float = FLOWS_CONVERGE_WITHIN) -> demo_check.Verdict:
+def verify_flows(cluster: Cluster, run: Run, traffic: Traffic, bound: float = FLOWS_CONVERGE_WITHIN,
+                 strict: bool = False) -> demo_check.Verdict:
     """Reads the CI, saga and task flows' input and outcome topics back in full and checks every
     acknowledged input has each of its outcomes exactly once, in order (demo_check); re-reads for up to
     `bound` s while outcomes are only missing (a saga takes several hops). Fails the scenario on any anomaly."""
@@ -540,7 +541,7 @@ def verify_flows(cluster: Cluster, run: Run, traffic: Traffic, bound: float = FL
         for input_topic, _, outcome_topic in demo_check.FLOWS.values():
             inputs[input_topic] = demo_check.parse(input_topic, read_topic(cluster, run, input_topic))
             outcomes[outcome_topic] = demo_check.parse(outcome_topic, read_topic(cluster, run, outcome_topic))
-        verdict = demo_check.check(published, inputs, outcomes)
+        verdict = demo_check.check(published, inputs, outcomes, strict=strict)
         if verdict.valid or not verdict.may_converge or time.monotonic() >= deadline:
             break
         run.say(f"{len(verdict.lost)} inputs of the other flows still missing outcomes, e.g. "

@@ -3,8 +3,9 @@ shards while every demo flow's traffic runs: its members leave their groups befo
 first look at the groups after its exit already shows every shard of every demo group on the others
 (a kill -9 would leave them on the dead node for the node session, ~1.5–2 s); then no event is handled
 twice and nothing is lost: every acknowledged input has each of its outcomes exactly once, per-key order
-kept, fraud decisions' per-customer counts intact. A decision stored again with the same CloudEvent id
-(a resend) is counted and shown; a graceful handoff should have none. 1 round quick (fixed seed), 3 full
+kept, fraud decisions' per-customer counts intact, and nothing sent twice: an outcome stored again with
+the same CloudEvent id (a resend, which a1 allows after a kill -9) fails here too — the leaving owner
+drains its shards and records their sends before it lets them go. 1 round quick (fixed seed), 3 full
 (a shard host, the group's coordinator, the controller leader), each stopped node started again.
 SCENARIO_SEED=N replays a run."""
 
@@ -73,9 +74,9 @@ def scenario(cluster, run):
             + ", ".join(f"{node} ({role}) {seconds:.1f} s" for node, role, seconds in handoffs))
     agents.wait_caught_up(cluster, run, partitions)
     try:
-        verdict = agents.verify(cluster, run, traffic)
+        verdict = agents.verify(cluster, run, traffic, strict=True)
         agents.check_delays(cluster, run, run.history.prefix)
-        flows = agents.verify_flows(cluster, run, traffic)
+        flows = agents.verify_flows(cluster, run, traffic, strict=True)
         run.say(f"resends after graceful stops: {len(verdict.resent)} fraud decision(s), {len(flows.resent)} other "
                 f"outcome(s) stored again with the same id")
     finally:
