@@ -186,9 +186,12 @@ actor ConsumerState {
                                     if let deliver { await deliver(batch) } else { await channel.send(batch) }
                                 }
                             } catch is CancellationError {
-                            } catch let error as GanglionError where error.code == .offsetOutOfRange {
-                                channel.fail(error)  // never a silent stall: the reader gets the error
-                            } catch {}
+                            } catch {
+                                // Never a silent stall: the reader gets what ended the partition's
+                                // stream (one outside its log, a topic gone; passing failures are
+                                // waited out by the stream itself).
+                                channel.fail(error)
+                            }
                         }
                         followers[partition] = (task, stream)
                     }

@@ -126,13 +126,14 @@ public final class PartitionStream: Sendable {
                 while position >= ready.count {
                     try Task.checkCancellation()
                     if !caughtUp {
-                        caughtUp = try await fetchMore() == 0
+                        // (A fetch that failed for a passing reason waits for the next tick.)
+                        caughtUp = try await fetchOrWait() <= 0
                         continue
                     }
                     guard let event = await events.next() else { return false }
                     switch event {
                     case .tick:
-                        _ = try await fetchMore()
+                        _ = try await fetchOrWait()
                     case .batch(let frames):
                         guard frames.count == 3,
                               let header = try? frames[1].withUnsafeBytes({ try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }),
@@ -140,13 +141,24 @@ public final class PartitionStream: Sendable {
                         if header.baseOffset > expected {
                             // A gap: the batches between were dropped. Fetch from where we are.
                             stream.repairs.increment()
-                            _ = try await fetchMore()
+                            _ = try await fetchOrWait()
                         } else {
                             take(try PartitionStream.records(in: frames[2].bytes, base: header.baseOffset))
                         }
                     }
                 }
                 return true
+            }
+
+            /// ``fetchMore()``, where a failure that passes — no answer in time, the connection to
+            /// a leader that stopped, a leader that moved — returns -1 and is retried at the next
+            /// tick: the stream waits for its partition to be served again and never ends on it.
+            private mutating func fetchOrWait() async throws -> Int {
+                do {
+                    return try await fetchMore()
+                } catch let error as GanglionError where PartitionStream.passing.contains(error.code) {
+                    return -1
+                }
             }
 
             /// Fetches one chunk from `expected`; returns how many records it added.
@@ -185,6 +197,10 @@ public final class PartitionStream: Sendable {
             }
         }
     }
+
+    /// Fetch failures a later fetch can get past (the partition is served again, elsewhere or
+    /// after a restart): a follower waits them out.
+    static let passing: Set<Ganglion_V1_ErrorCode> = [.timeout, .notLeader, .fencedLeaderEpoch, .busy]
 
     /// The records of whole batches; `base` replaces the batches' own base offset (a live stream
     /// batch carries the producer's bytes, its offsets in the stream header).

@@ -119,6 +119,50 @@ final class ClientStreamTests: XCTestCase {
         for index in start..<end { try await client.produce(topic: "stream", partition: 0, batch: batch(index)) }
     }
 
+    /// A stream whose node is away longer than the client's timeout (a fetch fails, as when a
+    /// leader stops and its connection drops) goes on once the node is back: it never ends
+    /// silently on a failed fetch.
+    func testAStreamOutlastsItsNodeBeingAwayLongerThanTheClientTimeout() async throws {
+        node?.stop()
+        let ports = try freeLoopbackPorts(2)
+        let fixed: (inout NodeConfiguration) -> Void = { configuration in
+            configuration.durability = .interval(.milliseconds(50))
+            configuration.apiEndpoint = "tcp://127.0.0.1:\(ports[0])"
+            configuration.pubEndpoint = "tcp://127.0.0.1:\(ports[1])"
+        }
+        node = try startTestNode(directory, fixed)
+        let client = try GanglionClient(endpoint: node!.endpoints.api, timeout: .milliseconds(800))
+        defer { client.close() }
+        try await client.createTopic("away", partitions: 1)
+        for index in 0..<5 { try await client.produce(topic: "away", partition: 0, batch: Self.batch(index)) }
+        let stream = try PartitionStream(client: client, pubEndpoint: node!.endpoints.pub, topic: "away", partition: 0, from: 0)
+        defer { stream.close() }
+        let reader = Task {
+            var values: [String] = []
+            for try await delivered in stream.records() {
+                values.append(String(decoding: delivered.record.value ?? [], as: UTF8.self))
+                if values.count == 10 { break }
+            }
+            return values
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        node?.stop()
+        try await Task.sleep(for: .milliseconds(2_500))
+        node = try startTestNode(directory, fixed)
+        for index in 5..<10 { try await client.produce(topic: "away", partition: 0, batch: Self.batch(index)) }
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            reader.cancel()
+        }
+        defer { watchdog.cancel() }
+        do {
+            let values = try await reader.value
+            XCTAssertEqual(values, (0..<10).map { "v\($0)" })
+        } catch {
+            XCTFail("the stream ended on \(error) instead of waiting for its node")
+        }
+    }
+
     static func batch(_ index: Int) -> [UInt8] {
         var builder = RecordBatchBuilder()
         builder.append(key: nil, value: Array("v\(index)".utf8), timestamp: 1)

@@ -82,6 +82,54 @@ final class GroupCoordinationTests: XCTestCase {
         XCTAssertEqual(Set(values), Set((40..<44).map { "v\($0)" }))
     }
 
+    /// A member follows a partition whose leader stops gracefully (its leadership moves to
+    /// another replica): records written under the new leader keep coming, without a rebalance.
+    func testAMemberKeepsReadingAPartitionWhoseLeaderStopsGracefully() async throws {
+        let cluster = try await cluster()
+        defer { cluster.stopAll() }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("steady", partitions: 1)
+        try await cluster.waitForAll("steady placed") { $0.metadataState.partitions["steady"]?.first?.leader != nil }
+        let leader = try XCTUnwrap(cluster.nodes["v1"]?.metadataState.partitions["steady"]?.first?.leader)
+        let member = cluster.voterIDs.first { $0 != leader }!
+        let writerNode = cluster.voterIDs.first { $0 != leader && $0 != member }!
+        let writer = try GanglionClient(endpoint: cluster.api(writerNode), timeout: .seconds(15))
+        defer { writer.close() }
+        func write(_ values: Range<Int>) async throws {
+            for index in values {
+                var batch = RecordBatchBuilder()
+                batch.append(key: nil, value: Array("v\(index)".utf8), timestamp: 0)
+                _ = try await writer.produce(topic: "steady", partition: 0, batch: batch.build(), timeout: .seconds(15))
+            }
+        }
+        try await write(0..<10)
+        let consumer = GroupConsumer(client: try GanglionClient(endpoint: cluster.api(member), timeout: .seconds(15)), group: "steady-readers", topics: ["steady"])
+        let reader = Task {
+            var values: [String] = []
+            for try await batch in consumer.batches {
+                values += batch.map { String(decoding: $0.record.value ?? [], as: UTF8.self) }
+                if values.count >= 20 { break }
+            }
+            return values
+        }
+        try await Task.sleep(for: .seconds(2))
+        cluster.stop(leader)
+        try await cluster.waitForAll("steady has a new leader") { node in
+            let state = node.metadataState.partitions["steady"]?.first
+            return state?.leader != nil && state?.leader != leader
+        }
+        try await write(10..<20)
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(15))
+            reader.cancel()
+        }
+        let values = try? await reader.value
+        watchdog.cancel()
+        await consumer.close()
+        XCTAssertEqual(values, (0..<20).map { "v\($0)" }, "the records written after the leader stopped reach the member")
+    }
+
     /// When the coordinator's node goes, the partition's next leader knows the group's members
     /// and what each holds: they carry on with the same ids and partitions — nothing goes to a
     /// member that rejoined first while its owner still runs it.
