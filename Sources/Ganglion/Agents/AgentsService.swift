@@ -18,10 +18,13 @@ public struct AgentsService: Service {
     let agents: [@Sendable (AgentHost) async throws -> Void]
     let names: [String]
     let logger: Logger
+    /// How long the service's client waits for an answer from the node.
+    let clientTimeout: Duration
 
     /// A service hosting `agents` (see ``AgentNode/register(_:)``) on the node at `endpoint`.
     init(endpoint: String, node: Node? = nil, topics: [(name: String, partitions: UInt32)], agents: [@Sendable (AgentHost) async throws -> Void],
-         names: [String], logger: Logger) {
+         names: [String], logger: Logger, clientTimeout: Duration = .seconds(10)) {
+        self.clientTimeout = clientTimeout
         self.endpoint = endpoint
         self.node = node
         self.topics = topics
@@ -32,12 +35,25 @@ public struct AgentsService: Service {
 
     /// Runs until graceful shutdown.
     public func run() async throws {
-        let client = try GanglionClient(endpoint: endpoint)
+        let client = try GanglionClient(endpoint: endpoint, timeout: clientTimeout)
         defer { client.close() }
         try await awaitClusterGroups(client)
         for topic in topics {
-            do { try await client.createTopic(topic.name, partitions: topic.partitions) } catch let error as GanglionError where error.code == .topicExists {}
+            // Until made (or the node stops): a cluster without a controller leader for a while
+            // (an election, a node still joining) must not stop the node with its agents.
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    try await client.createTopic(topic.name, partitions: topic.partitions)
+                    break
+                } catch let error as GanglionError where error.code == .topicExists {
+                    break
+                } catch {
+                    logger.warning("agents cannot make topic \(topic.name) yet: \(error); trying again in 1 s")
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
         }
+        guard !Task.isCancelled && !Task.isShuttingDownGracefully else { return }
         var shardIO: (@Sendable (String) -> any ShardIO)?
         if let node = self.node {
             shardIO = { changelogTopic in NodeShardIO(node: node, changelogTopic: changelogTopic) }
