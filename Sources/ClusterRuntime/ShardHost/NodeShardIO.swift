@@ -53,11 +53,13 @@ public struct NodeShardIO: ShardIO {
         return (response.producerID, Int16(response.producerEpoch))
     }
 
-    /// Appends emitted events to their topics, in batches of at most 1 MiB or 1000 records per
-    /// partition (murmur2 of the key, as a producer picks it; a random partition without a key).
+    /// Appends emitted events to their topics (the partition of the key's murmur2, as a
+    /// producer picks it; a random one without a key) in the order they were emitted: each run
+    /// of consecutive events to one partition is one or more batches (at most 1 MiB or 1000
+    /// records), stored before the next run starts — so an event never lands after one it
+    /// caused elsewhere (a saga's failure after the compensation it triggered).
     public func send(_ events: [OutgoingEvent]) async throws {
-        var batches: [TopicPartition: [RecordBatchBuilder]] = [:]
-        var sizes: [TopicPartition: Int] = [:]
+        var runs: [(target: TopicPartition, batches: [RecordBatchBuilder], size: Int)] = []
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         for event in events {
             var configuration = api.metadata.state.topics[event.topic]
@@ -75,23 +77,19 @@ public struct NodeShardIO: ShardIO {
                 ?? Int32.random(in: 0..<max(1, configuration.partitions))
             let target = TopicPartition(event.topic, partition)
             let size = event.value.count + (event.key?.count ?? 0) + 32
-            if batches[target]?.last.map({ $0.count >= Self.maxBatchRecords || sizes[target, default: 0] + size > Self.maxBatchBytes }) ?? true {
-                batches[target, default: []].append(RecordBatchBuilder())
-                sizes[target] = 0
+            if runs.last?.target != target {
+                runs.append((target, [RecordBatchBuilder()], 0))
+            } else if runs[runs.count - 1].batches.last!.count >= Self.maxBatchRecords || runs[runs.count - 1].size + size > Self.maxBatchBytes {
+                runs[runs.count - 1].batches.append(RecordBatchBuilder())
+                runs[runs.count - 1].size = 0
             }
-            batches[target]![batches[target]!.count - 1].append(key: event.key, value: event.value, timestamp: now)
-            sizes[target, default: 0] += size
+            runs[runs.count - 1].batches[runs[runs.count - 1].batches.count - 1].append(key: event.key, value: event.value, timestamp: now)
+            runs[runs.count - 1].size += size
         }
-        // Partitions in parallel; a partition's batches in order.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (partition, batches) in batches {
-                group.addTask {
-                    for batch in batches {
-                        _ = try await refusals { try await api.store(batch.build(), topic: partition.topic, partition: UInt32(partition.partition)) }
-                    }
-                }
+        for run in runs {
+            for batch in run.batches {
+                _ = try await refusals { try await api.store(batch.build(), topic: run.target.topic, partition: UInt32(run.target.partition)) }
             }
-            try await group.waitForAll()
         }
     }
 

@@ -81,17 +81,22 @@ struct ClientShardIO: ShardIO {
     }
 
     func send(_ events: [OutgoingEvent]) async throws {
-        // Handed over as one ordered batch: a key's events keep the outbox's order (concurrent
-        // sends could reach the producer in any order), and the producer batches them per partition.
-        let records = events.map { (topic: $0.topic, key: $0.key, value: Optional($0.value)) }
-        do {
-            try await producer.send(records)
-        } catch let error as GanglionError where error.code == .unknownTopic && events.contains(where: \.createIfMissing) {
-            // A shadow replay's topics are made on first use (only those may be missing).
-            for topic in Set(events.filter(\.createIfMissing).map(\.topic)) {
-                do { try await client.createTopic(topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
+        // In emitted order across topics: each run of consecutive events to one topic is
+        // acknowledged before the next run is sent, so an event never lands after one it caused
+        // elsewhere; within a run the producer batches per partition (a key's order kept).
+        var runs: [[OutgoingEvent]] = []
+        for event in events {
+            if runs.last?.last?.topic == event.topic { runs[runs.count - 1].append(event) } else { runs.append([event]) }
+        }
+        for run in runs {
+            let records = run.map { (topic: $0.topic, key: $0.key, value: Optional($0.value)) }
+            do {
+                try await producer.send(records)
+            } catch let error as GanglionError where error.code == .unknownTopic && run.contains(where: \.createIfMissing) {
+                // A shadow replay's topics are made on first use (only those may be missing).
+                do { try await client.createTopic(run[0].topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
+                try await producer.send(records)
             }
-            try await producer.send(records)
         }
     }
 }
