@@ -4,7 +4,7 @@
 # upgrade is rolled out), then each worker container restarted in place. A node leaves gracefully
 # on SIGTERM (its leaderships and shards handed over first), so the cluster keeps serving.
 #   docker/rolling-restart.sh           (from the repository's root; COMPOSE_PROJECT_NAME as for docker-compose)
-# docker/scenario.py runs it under load and checks that no produce fails.
+# docker/compose_scenario.py runs it under load and checks that no produce fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 compose() { docker-compose -f docker/compose.yaml "$@"; }

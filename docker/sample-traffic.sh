@@ -7,7 +7,7 @@
 #   docs.events   a document every 3 s (the saga: extract → validate → route → notify)
 #   tasks         a task every 2 s (the worker and its verifier)
 # Every id carries this run's prefix (keys and transactions never repeat across restarts, so each
-# one's outcome can be counted: docker/scenario.py does). A failed publish is printed and skipped.
+# one's outcome can be counted: docker/compose_scenario.py does). A failed publish is printed and skipped.
 set -uo pipefail
 
 rate="${TRAFFIC_RATE:-2}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The compose scenario: docker/compose.yaml run by a real docker engine, with faults.
 
-    python3 docker/scenario.py [--binary PATH] [--keep-going] [--scratch DIR]
+    python3 docker/compose_scenario.py [--binary PATH] [--keep-going] [--scratch DIR]
 
 It starts a docker engine of its own (in a network namespace of its own, data under a scratch
 directory, its own socket; stopped by its PID and removed at the end, also on failure), imports the base image (docker/build-base.sh,
@@ -69,7 +69,7 @@ STRICT = {"offsets": False}  # --strict-offsets
 ROLLING_LOAD_SECONDS = 110  # covers the rolling restart (55-90 s seen)
 
 
-DNS_ADDRESS = "172.31.253.1"  # the test engine's default bridge, inside its own network namespace
+DNS_ADDRESS = "172.31.253.53"  # on the loopback of the test engine's own network namespace
 NXDOMAIN_SERVER = """
 import socket, sys
 server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -108,17 +108,18 @@ class Engine:
         # there (an engine of the machine, if any, is not touched) and go with the namespace.
         subprocess.run(["ip", "netns", "add", self.namespace], check=True)
         subprocess.run(["ip", "-n", self.namespace, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", self.namespace, "address", "add", f"{DNS_ADDRESS}/32", "dev", "lo"], check=True)
         # The machine's name servers are out of the namespace's reach: a name docker's DNS does not
         # know (a stopped container's) would take 20 s to fail, and a node resolving its stopped
-        # peer stalls meanwhile. The engine's default bridge gets a fixed address, where a responder
-        # answers every question it is forwarded with NXDOMAIN at once, as a reachable server would.
+        # peer stalls meanwhile. The engine's name server is an address of the namespace's own, where a
+        # responder answers every question it is forwarded with NXDOMAIN at once, as a reachable server would.
         self.dns = subprocess.Popen(["nsenter", f"--net=/var/run/netns/{self.namespace}", sys.executable, "-c", NXDOMAIN_SERVER,
                                      DNS_ADDRESS], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=open(self.root / "dns.log", "w"), start_new_session=True)
         self.process = subprocess.Popen(
             ["nsenter", f"--net=/var/run/netns/{self.namespace}",  # not `ip netns exec`: it hides /sys/fs/cgroup
              "dockerd", "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
-             "--pidfile", str(self.root / "dockerd.pid"), "-H", self.host, "--bip", f"{DNS_ADDRESS}/24", "--dns", DNS_ADDRESS],
+             "--pidfile", str(self.root / "dockerd.pid"), "-H", self.host, "--dns", DNS_ADDRESS],
             stdin=subprocess.DEVNULL, stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT,
             start_new_session=True)
         deadline = time.monotonic() + 60
@@ -684,7 +685,7 @@ def main() -> int:
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, terminated)
     if os.geteuid() != 0:
-        print("docker/scenario.py needs root (it runs a docker engine)", file=sys.stderr)
+        print("docker/compose_scenario.py needs root (it runs a docker engine)", file=sys.stderr)
         return 2
     started = time.monotonic()
     scratch = Path(args.scratch) if args.scratch else Path(tempfile.mkdtemp(prefix="gdc-", dir="/tmp"))
