@@ -56,11 +56,10 @@ import replication_check  # noqa: E402
 from processes import Completed  # noqa: E402
 from scenario import Run, ScenarioFailed  # noqa: E402
 
-SESSION_TIMEOUT_MS = 2000  # the controller fences a silent node after this (compose default 6000)
 HEALTHY_BOUND = 120.0  # seconds from `up` until every node is healthy
 SCALE_GOAL = 30.0  # seconds from the new workers' start until they host shards
 MOVE_BOUND = 30.0  # kill -> every shard on a survivor
-ELECTION_BOUND = 20.0
+ELECTION_BOUND = 30.0  # stop of the controller leader -> a new one and a metadata write through the others
 RATE = 4.0  # this test's transactions per second
 CONTROLLERS = ["controller-1", "controller-2", "controller-3"]
 FLOWS_CONVERGE = 45.0  # seconds the final check re-reads while outcomes are merely missing
@@ -231,8 +230,7 @@ class ComposeCluster:
         self.client = f"{project}-client"
         self.background: list = []  # Traffic and Popen objects, stopped at the end whatever happens
         self.nodes = [Node(name, str(scratch / "logs" / f"{name}.log")) for name in CONTROLLERS]
-        self.compose_env = engine.env(COMPOSE_PROJECT_NAME=project, GANGLION_IMAGE=image, GANGLION_HTTP_PORT=str(http_port),
-                                      GANGLION_NODE_SESSION_TIMEOUT_MS=str(SESSION_TIMEOUT_MS))
+        self.compose_env = engine.env(COMPOSE_PROJECT_NAME=project, GANGLION_IMAGE=image, GANGLION_HTTP_PORT=str(http_port))  # the compose file's node session (6 s)
 
     # -- docker and compose
 
@@ -507,8 +505,17 @@ def scenario(cluster: ComposeCluster, run: Run, figures: dict):
                     return elected
         return None
     elected = agents.wait_for("a new controller leader", new_leader, ELECTION_BOUND, interval=0.5)
-    done = cluster.ganglion("topic", "create", "compose-scenario", "--partitions", "1", "--node", cluster.api(*others), timeout=20)
-    run.require(done.ok, f"a metadata write with {leader} stopped failed: {done.describe()}")
+    attempts = []
+
+    def metadata_write():  # as a client would: again while the answer is "no leader yet" or "leader changed"
+        done = cluster.ganglion("topic", "create", "compose-scenario", "--partitions", "1", "--node", cluster.api(*others), timeout=15)
+        attempts.append(done)
+        return done.ok or (len(attempts) > 1 and "exist" in done.stderr)
+    try:
+        agents.wait_for(f"a metadata write with {leader} stopped", metadata_write, ELECTION_BOUND, interval=1)
+    except agents.HarnessError:
+        raise ScenarioFailed(f"no metadata write succeeded within {ELECTION_BOUND:g} s of stopping {leader}: "
+                             + "; ".join(a.describe()[-200:] for a in attempts[-3:])) from None
     traffic.wait_for_acks(20, stopped_ms, 30)
     run.say(f"{elected} leads; a topic was created and 20 transactions acknowledged since the stop "
             f"(longest gap {traffic.gaps(stopped_ms, agents.now_ms()) / 1000:.1f} s)")

@@ -2,7 +2,7 @@
 # Quick start, command 2: installs what the tests need and runs the whole test suite.
 #   scripts/test.sh            (what .ci/run calls)
 # Steps: system packages; generated protobuf code (Swift and C) is current; build; every test; the
-# C producer's tests against the built node; the multi-node scenarios (cluster/); a short smoke run of the benchmarks so they keep
+# C producer's tests against the built node; the multi-node scenarios (cluster/); the compose scenario (docker/); a short smoke run of the benchmarks so they keep
 # working (the real figures come from scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,9 @@ GANGLION_BIN="$(swift build --show-bin-path)/ganglion" clients/c/tests/run.sh
 
 step "multi-node scenarios (cluster/, real node processes in network namespaces, short fixed versions)"
 GANGLION_BIN="$(swift build --show-bin-path)/ganglion" cluster/run-scenarios.sh --quick
+
+step "compose scenario (docker/: compose.yaml on a docker engine of its own, with faults; the image bundles this debug build's Swift runtime)"
+python3 docker/compose_scenario.py --binary "$(swift build --show-bin-path)/ganglion"
 
 step "benchmark smoke run"
 "$(swift build --show-bin-path)/ganglion-benchmarks" --messages 2000 --round-trips 200 --envelopes 2000 --rounds 1 --log-seconds 0.1 >/dev/null
