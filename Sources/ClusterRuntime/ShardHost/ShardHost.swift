@@ -8,6 +8,8 @@ public actor ShardHost {
     private var commits: [UInt32: Int64] = [:]
 
     private var creating: [UInt32: Task<AgentShard?, any Error>] = [:]
+    /// Set when the host stops (``removeAll()``): no shard is made after.
+    private var stopping = false
 
     /// An empty host.
     public init() {}
@@ -20,6 +22,9 @@ public actor ShardHost {
     public func obtain(_ partition: UInt32, isAssigned: @escaping @Sendable () async -> Bool,
                 make: @escaping @Sendable () async throws -> AgentShard) async throws -> AgentShard? {
         if let shard = shards[partition] { return shard }
+        // A stopping host's records still arriving make nothing: a shard made now would fence
+        // the next owner's changelog writer and handle events no one commits.
+        guard !stopping else { return nil }
         if let pending = creating[partition] { return try await pending.value }
         let task = Task<AgentShard?, any Error> {
             // Not rebuilt (which fences the changelog's writer) for a partition already gone.
@@ -34,6 +39,10 @@ public actor ShardHost {
         creating[partition] = task
         defer { creating[partition] = nil }
         let shard = try await task.value
+        if let shard, stopping {
+            await shard.stop()
+            return nil
+        }
         if let shard { shards[partition] = shard }
         return shard
     }
@@ -52,8 +61,9 @@ public actor ShardHost {
         return total
     }
 
-    /// Removes and returns every shard (the host is stopping).
+    /// Removes and returns every shard: the host is stopping, and makes none after.
     public func removeAll() -> [(UInt32, AgentShard)] {
+        stopping = true
         defer { shards = [:]; commits = [:] }
         return shards.map { ($0.key, $0.value) }
     }
