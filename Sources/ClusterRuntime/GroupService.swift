@@ -27,7 +27,7 @@ final class GroupService: @unchecked Sendable {
     private let metadata: any MetadataLog
     private let clock: @Sendable () -> Int64
     /// How often members should heartbeat.
-    let heartbeatInterval: UInt32 = 1000
+    let heartbeatInterval: UInt32 = 500
     /// The interval asked of a member waiting for partitions another member still holds.
     let awaitingHeartbeatInterval: UInt32 = 100
 

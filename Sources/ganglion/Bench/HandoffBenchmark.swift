@@ -22,6 +22,10 @@ struct HandoffBenchmark {
     struct Figures {
         /// Handoff times (seconds), one per moved shard.
         var handoffs: [Double] = []
+        /// The handoffs of shards moved by a join.
+        var joins: [Double] = []
+        /// The handoffs of shards moved by a graceful leave.
+        var leaves: [Double] = []
         /// Per move, the unmoved shards' largest gap during it and in the quiet stretch before (seconds).
         var unmoved: [(during: Double, quiet: Double)] = []
     }
@@ -111,14 +115,18 @@ struct HandoffBenchmark {
             let joined = ContinuousClock.now
             let second = host(1)
             let settled = try await settle(handled, since: joined) { owners in Set(owners.values) == [0, 1] }
+            let before = figures.handoffs.count
             measure(handled, from: joined, to: settled, into: &figures)
+            figures.joins += figures.handoffs[before...]
             try await Task.sleep(for: .seconds(1))
             // Graceful leave: they move back.
             let leaving = ContinuousClock.now
             second.cancel()
             _ = await second.result
             let back = try await settle(handled, since: leaving) { owners in Set(owners.values) == [0] }
+            let moved = figures.handoffs.count
             measure(handled, from: leaving, to: back, into: &figures)
+            figures.leaves += figures.handoffs[moved...]
             try await Task.sleep(for: .seconds(1))
         }
         return figures
@@ -185,12 +193,16 @@ struct HandoffBenchmark {
     /// The figures as printed.
     static func lines(_ figures: Figures, keys: Int) -> [String] {
         let sorted = figures.handoffs.sorted()
-        func at(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        func at(_ q: Double, _ values: [Double]? = nil) -> Double {
+            let sorted = values?.sorted() ?? sorted
+            return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
+        }
         func ratio(_ move: (during: Double, quiet: Double)) -> Double { move.quiet > 0 ? move.during / move.quiet : 0 }
         let ratios = figures.unmoved.map(ratio)
         let worst = figures.unmoved.max { ratio($0) < ratio($1) }
         return ["== ganglion bench --handoff: shards of \(keys) keys each moving between two agent hosts (a join, then a graceful leave, per round; 3 node processes, an event per partition every 20 ms) ==",
                 "  handoff (old owner's last event → new owner's first), \(sorted.count) moves: p50 \(Int(at(0.5) * 1000)) ms, p99 \(Int(at(0.99) * 1000)) ms, max \(Int((sorted.last ?? 0) * 1000)) ms (goal p99 ≤ 1 000 ms)",
+                "    by a join: p50 \(Int(at(0.5, figures.joins) * 1000)) ms, p99 \(Int(at(0.99, figures.joins) * 1000)) ms; by a graceful leave: p50 \(Int(at(0.5, figures.leaves) * 1000)) ms, p99 \(Int(at(0.99, figures.leaves) * 1000)) ms",
                 "  unmoved shards, largest gap during a move / in as long a quiet stretch before it, \(ratios.count) moves: worst ratio \(String(format: "%.2f", ratios.max() ?? 0))× (\(Int((worst?.during ?? 0) * 1000)) ms / \(Int((worst?.quiet ?? 0) * 1000)) ms; goal ≤ 2×)"]
     }
 }
