@@ -327,6 +327,18 @@ def acks(outcomes: list[dict], partition: int | None = None, after_ms: float = 0
     return sorted(found, key=lambda line: line["ms"])
 
 
+def in_flight_at(outcomes: list[dict], partition: int, fault_ms: float) -> set:
+    """(key, seq) of each key's first acknowledgement on `partition` after `fault_ms`: the request the
+    key had in flight when the fault began (the load keeps one in flight per key). Its records may
+    have reached the followers before the fault and be acknowledged after it by the new leader, which
+    finds them in its log (idempotent retry): stored in the old leader's epoch, yet not acknowledged
+    by the old leader. Any later record of the key was sent after the fault began."""
+    first = {}
+    for line in acks(outcomes, partition, fault_ms):
+        first.setdefault(line["key"], line["seq"])
+    return set(first.items())
+
+
 def longest_gaps(outcomes: list[dict], after_ms: float = 0, before_ms: float = float("inf")) -> dict:
     """partition -> (longest time in ms without an acknowledgement, the ms it started) in the window."""
     gaps = {}

@@ -83,9 +83,13 @@ def scenario(cluster, run):
     for partition, victim, epoch, stopped, resumed in pauses:
         epochs = replication_check.epochs_of(verdict.replicas, partition)
         during = replication_check.acks(outcomes, partition, stopped + IN_FLIGHT_MS, resumed)
-        stale = [line for line in during if epochs.get(int(line["offset"]), -1) <= epoch]
+        in_flight = replication_check.in_flight_at(outcomes, partition, stopped)
+        old = [line for line in during if epochs.get(int(line["offset"]), -1) <= epoch]
+        stale = [line for line in old if (line["key"], line["seq"]) not in in_flight]
         run.say(f"{len(during)} records of partition {partition} acknowledged during the pause of {victim}, "
-                f"stored in leader epochs {sorted({epochs.get(int(line['offset'])) for line in during})}")
+                f"stored in leader epochs {sorted({epochs.get(int(line['offset'])) for line in during})}"
+                + (f"; {len(old) - len(stale)} of them in epoch {epoch}: requests in flight at SIGSTOP, replicated "
+                   f"before it and acknowledged by the new leader on their retry" if len(old) > len(stale) else ""))
         run.require(during, f"nothing of partition {partition} was acknowledged while {victim} was paused")
         run.require(not stale, f"{len(stale)} records acknowledged during the pause of {victim} are stored in its "
                                f"epoch {epoch} or older, e.g. {stale[:3]}")
