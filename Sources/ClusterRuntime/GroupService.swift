@@ -97,6 +97,9 @@ final class GroupService: @unchecked Sendable {
             coordinator.updateTopics(metadata.state.topics.mapValues(\.partitions))
             defer {
                 record(coordinator)
+                if let milliseconds = coordinator.takeFinishedRebalance() {
+                    NodeMetrics.rebalanceFinished(group: group, seconds: Double(milliseconds) / 1000)
+                }
                 coordinators[group] = coordinator
             }
             return try body(&coordinator)

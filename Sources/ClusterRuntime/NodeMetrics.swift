@@ -32,6 +32,11 @@ enum NodeMetrics {
     }
 
     /// A consumer group got a new target assignment.
+    /// A group's rebalance finished, after `seconds` (its new target to every member holding its part).
+    static func rebalanceFinished(group: String, seconds: Double) {
+        Timer(label: "ganglion_group_rebalance_seconds", dimensions: [("group", group)]).recordNanoseconds(Int64(seconds * 1e9))
+    }
+
     static func rebalanced(group: String) {
         Counter(label: "ganglion_group_rebalances_total", dimensions: [("group", group)]).increment()
     }

@@ -25,6 +25,8 @@ final class GroupCoordinatorTests: XCTestCase {
         let grown = try coordinator.heartbeat(MemberHeartbeat(memberID: second.memberID, memberEpoch: second.memberEpoch), now: 50)
         XCTAssertEqual(grown.assignment, revoked)
         XCTAssertEqual(coordinator.members[second.memberID]?.state, .stable)
+        XCTAssertEqual(coordinator.takeFinishedRebalance(), 40, "from the second member's join (10 ms) to it holding its part (50 ms)")
+        XCTAssertNil(coordinator.takeFinishedRebalance(), "told once")
         XCTAssertEqual(coordinator.committedOffsets[revoked.first!], 99)
     }
 

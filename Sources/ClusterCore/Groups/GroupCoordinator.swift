@@ -27,6 +27,17 @@ public struct GroupCoordinator: Sendable {
     public private(set) var committedOffsets: [TopicPartition: Int64] = [:]
     private var partitionCounts: [String: Int32] = [:]
     private var nextMemberNumber = 0
+    /// When the rebalance under way began (its new target computed), in ms; nil when settled.
+    private var rebalanceStartedAt: Int64?
+    /// How long the last finished rebalance took (ms), until taken.
+    private var finishedRebalance: Int64?
+
+    /// How long the last rebalance took, from its new target to every member holding exactly
+    /// its part of it (ms), once: nil when none finished since last asked.
+    public mutating func takeFinishedRebalance() -> Int64? {
+        defer { finishedRebalance = nil }
+        return finishedRebalance
+    }
 
     /// A coordinator for `groupID`; `epoch` continues the epochs of an earlier incarnation (after
     /// a restart), so epochs only grow.
@@ -96,8 +107,15 @@ public struct GroupCoordinator: Sendable {
                 groupEpoch += 1
             }
         }
-        if groupEpoch > targetEpoch { refreshTarget() }
+        if groupEpoch > targetEpoch {
+            refreshTarget()
+            if rebalanceStartedAt == nil { rebalanceStartedAt = now }
+        }
         reconcile(id, owned: request.ownedPartitions, now: now)
+        if let started = rebalanceStartedAt, members.values.allSatisfy({ $0.state == .stable && $0.memberEpoch == targetEpoch }) {
+            finishedRebalance = now - started
+            rebalanceStartedAt = nil
+        }
         let member = members[id]!
         return HeartbeatResponse(memberID: id, memberEpoch: member.memberEpoch, assignment: member.assigned,
                                  awaitingPartitions: member.state == .unreleasedPartitions)
