@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The compose scenario: docker/compose.yaml run by a real docker engine, with faults.
 
-    python3 docker/compose_scenario.py [--binary PATH] [--keep-going] [--scratch DIR]
+    python3 docker/compose_scenario.py [--binary PATH] [--scratch DIR] [--keep]
 
 It starts a docker engine of its own (in a network namespace of its own, data under a scratch
-directory, its own socket; stopped by its PID and removed at the end, also on failure), imports the base image (docker/build-base.sh,
-cached), builds the node image (docker/build-image.sh) with --binary (default: the release
+directory, its own socket; stopped by its PID and removed at the end, also on failure), imports
+the base image (docker/build-base.sh, cached), builds the node image (docker/build-image.sh) with --binary (default: the release
 binary built here with --static-swift-stdlib; CI passes its debug build, whose Swift runtime the
 image then bundles) and runs, one after the other:
 
