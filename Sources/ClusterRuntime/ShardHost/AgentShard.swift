@@ -107,7 +107,12 @@ public actor AgentShard {
         let started = ContinuousClock.now
         var records = try await io.readChangelog(partition: partition, from: 0)
         let restoredRecords = records.count, restoredBytes = records.reduce(0) { $0 + $1.key.count + ($1.value?.count ?? 0) }
-        changelog.apply(records)
+        // A chunk at a time, letting other work run between (the host's other shards keep
+        // handling while a large shard rebuilds).
+        for start in stride(from: 0, to: records.count, by: 2_000) {
+            changelog.apply(Array(records[start..<min(records.count, start + 2_000)]))
+            await Task.yield()
+        }
         // The writer's next epoch, stored at once: the log refuses the previous owner's batches
         // from here on (a zombie that missed its revocation fails instead of writing under us).
         let (id, epoch) = try await io.initWriter(resuming: changelog.writerID)
