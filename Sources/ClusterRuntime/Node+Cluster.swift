@@ -18,6 +18,20 @@ extension Node {
         return try logs.log(key, configuration: configuration).logEndOffset
     }
 
+    /// Whether the node is ready to serve, and if not, why: a single node is at once; a node of a
+    /// cluster once it knows a controller leader and its own copy of the metadata records this
+    /// process registered and alive (so it has applied the metadata committed up to its
+    /// registration). `/health` answers 503 until then.
+    public var readiness: (ready: Bool, reason: String) {
+        guard cluster.isClustered else { return (true, "a cluster of one") }
+        guard let leader = cluster.controller.leader else { return (false, "no controller leader known yet") }
+        guard let registered = metadataState.nodes[nodeID], registered.incarnation == cluster.incarnation else {
+            return (false, "not yet registered with the controller (leader \(leader))")
+        }
+        guard registered.state == .alive else { return (false, "registered \(registered.state), not alive") }
+        return (true, "registered and alive; controller leader \(leader)")
+    }
+
     /// Whether this node sends metadata writes to another node (clustered, and not the controller leader).
     public var forwardsMetadataWrites: Bool { cluster.isClustered && !cluster.isLeader }
 

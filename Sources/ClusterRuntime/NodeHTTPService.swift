@@ -5,7 +5,8 @@ import Prometheus
 import SchemaRegistry
 import ServiceLifecycle
 
-/// The node's HTTP port: `/health` (is the node serving) and `/metrics` (Prometheus text of
+/// The node's HTTP port: `/health` (is the node ready to serve: 503 until a cluster's node has
+/// joined and caught up) and `/metrics` (Prometheus text of
 /// every swift-metrics counter the node keeps), the schema registry's REST API (Confluent
 /// Schema Registry's paths: `/subjects`, `/schemas`, `/config`, `/mode`, `/compatibility`), asks
 /// (`POST /v1/agents/{type}/{key}`) and HTTP ingest (`POST /v1/topics/{topic}/events` for
@@ -40,8 +41,12 @@ public struct NodeHTTPService: Service {
         let router = Router()
         let node = self.node, registry = self.registry
         router.get("/health") { _, _ -> Response in
-            let body = "{\"status\":\"ok\",\"node\":\"\(node.nodeID)\",\"topics\":\(node.topicCount)}"
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+            // Readiness: 503 until a cluster's node has joined and caught up (Node.readiness).
+            let (ready, reason) = node.readiness
+            let quoted = String(decoding: (try? JSONEncoder().encode(reason)) ?? Data("\"\"".utf8), as: UTF8.self)
+            let body = "{\"status\":\"\(ready ? "ok" : "starting")\",\"node\":\"\(node.nodeID)\",\"topics\":\(node.topicCount),\"reason\":\(quoted)}"
+            return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         router.get("/metrics") { _, _ -> Response in
             var buffer: [UInt8] = []

@@ -50,6 +50,21 @@ final class ControllerQuorumTests: XCTestCase {
         }
     }
 
+    func testANodeIsReadyOnceItKnowsALeaderAndIsRegisteredAlive() async throws {
+        let single = try startTestNode(directory + "/single")
+        XCTAssertTrue(single.readiness.ready, "a single node is ready at once")
+        single.stop()
+        let cluster = try TestCluster(voters: 3, root: directory)
+        defer { cluster.stopAll() }
+        cluster.stop("v2")
+        cluster.stop("v3")
+        try await Task.sleep(for: .seconds(1))
+        let alone = try XCTUnwrap(cluster.nodes["v1"]).readiness
+        XCTAssertFalse(alone.ready, "one voter of three has no leader: \(alone.reason)")
+        try cluster.start("v2")
+        try await cluster.waitForAll("both running voters ready") { $0.readiness.ready }
+    }
+
     func testAQuorumOfOneVoterTakesObserversThatJoinLater() async throws {
         // `--voters` naming only the node itself: a cluster that starts with one node and grows.
         let cluster = try TestCluster(voters: 1, observers: 1, root: directory)
