@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ganglion
+import ClusterCore
 import ClusterRuntime
 import EventLog
 import Foundation
@@ -33,7 +34,7 @@ struct NodeCommand: AsyncParsableCommand {
             dedupeWindowSeconds (86400), and for hmac signatureHeader, encoding (hex|base64), signaturePrefix, \
             idHeader, eventHeader. See docs/http.md.
             Environment: GANGLION_NODE_ID, GANGLION_DATA_DIR, GANGLION_API, GANGLION_PUB, GANGLION_HTTP, GANGLION_FSYNC, \
-            GANGLION_VOTERS, GANGLION_ADVERTISE, GANGLION_ELECTION_TIMEOUT_MS, GANGLION_NODE_SESSION_TIMEOUT_MS, \
+            GANGLION_VOTERS, GANGLION_ADVERTISE, GANGLION_DEMO (false: no demo agents), GANGLION_DEMO_PARTITIONS, GANGLION_ELECTION_TIMEOUT_MS, GANGLION_NODE_SESSION_TIMEOUT_MS, \
             GANGLION_WEBHOOKS (a file, or the JSON itself when it starts with '{'), GANGLION_HTTP_MAX_BODY_BYTES.
             Config file keys: nodeID, dataDirectory, api, pub, http, fsync, voters, advertise, electionTimeoutMs, nodeSessionTimeoutMs, \
             webhooks (a file), httpMaxBodyBytes.
@@ -59,6 +60,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "The largest HTTP ingest request body in bytes (default 1048576; larger bodies get 413).") var httpMaxBodyBytes: Int?
     @Option(help: "How long a group member may go without a heartbeat before its partitions move (ms).") var groupSessionTimeoutMs: Int64 = 10_000
     @Flag(inversion: .prefixedNo, help: "Run the demo agents: fraud detection, the CI pipeline, the document saga and the task queue.") var demo = true
+    @Option(help: "Partitions of the demo agents' input topics when first made (default: 2, transactions 3): their shards, so how many nodes share each demo agent.")
+    var demoPartitions: UInt32?
 
     /// The config file's shape.
     struct FileSettings: Decodable {
@@ -128,7 +131,14 @@ struct NodeCommand: AsyncParsableCommand {
             ingest.maxBodyBytes = bytes
         }
         ingest.webhooks = try Self.webhooks(webhooks ?? environment["GANGLION_WEBHOOKS"] ?? file.webhooks, environment: environment)
-        try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, ingest: ingest, demo: demo)
+        let demoPartitions = demoPartitions ?? environment["GANGLION_DEMO_PARTITIONS"].flatMap(UInt32.init)
+        if let demoPartitions, !(1...TopicConfiguration.maxPartitions).contains(Int32(clamping: demoPartitions)) {
+            throw ValidationError("--demo-partitions must be between 1 and \(TopicConfiguration.maxPartitions), not \(demoPartitions)")
+        }
+        // GANGLION_DEMO=false (or 0, no) leaves the demo agents out, as --no-demo does.
+        let demo = demo && !["false", "0", "no"].contains(environment["GANGLION_DEMO"]?.lowercased() ?? "")
+        try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, ingest: ingest, demo: demo,
+                                 demoPartitions: demoPartitions)
     }
 
     /// The webhooks of `source`: a file, or (from GANGLION_WEBHOOKS) the JSON itself.
@@ -172,12 +182,12 @@ enum NodeIdentity {
 /// as a user's own executable would run it.
 enum NodeRunner {
     static func run(settings: NodeConfiguration, httpHost: String, httpPort: Int, ingest: HTTPIngestSettings = HTTPIngestSettings(), demo: Bool,
-                    extra: @escaping @Sendable (Node, Logger) -> [any Service] = { _, _ in [] }) async throws {
+                    demoPartitions: UInt32? = nil, extra: @escaping @Sendable (Node, Logger) -> [any Service] = { _, _ in [] }) async throws {
         var node = AgentNode(configuration: settings)
         node.httpHost = httpHost
         node.httpPort = httpPort
         node.httpIngest = ingest
-        if demo { try DemoAgents.register(on: &node) }
+        if demo { try DemoAgents.register(on: &node, inputPartitions: demoPartitions) }
         try await node.run(extra: extra)
     }
 }
