@@ -629,3 +629,58 @@ def log_findings(cluster: Cluster, run: Run, limit: int = 12) -> dict:
         for (node, level, message), count in found.most_common(limit):
             run.say(f"  {count:4d}× {node} {level}: {message[:300]}")
     return dict(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the groups' own log says: members that rejoined beside themselves
+
+
+def rejoined_members(cluster: Cluster, run: Run) -> list[str]:
+    """Reads the member records of every replica of `__consumer_offsets` (key 0x02 GROUP NUL MEMBER,
+    JSON with `epoch`, `node` and `assigned`; none when the member left) and names each time a group
+    had two members on one node at once, and for how long: a member the group's coordinator refused
+    (fenced after the coordinator moved) drops its partitions and joins again under a new id, while its
+    recorded old self keeps those partitions, unhandled, until its group session ends (~10 s). Logs
+    them; returns the descriptions. A measurement, not a check."""
+    records = {}
+    try:
+        for node in cluster.nodes:
+            for directory in Path(node.data_dir, "topics").glob("__consumer_offsets-*"):
+                partition = directory.name.rsplit("-", 1)[1]
+                for record in replication_check.read_replica(directory):
+                    if record.key and record.key.startswith("\x02") and "\x00" in record.key:
+                        records[(partition, record.offset)] = record
+    except Exception as error:  # e.g. a segment being written: only a measurement, never the verdict
+        run.say(f"members that rejoined beside themselves: __consumer_offsets unreadable ({error})")
+        return []
+    live: dict = defaultdict(dict)  # group -> member -> (node, epoch, partitions, since ms)
+    found = []
+    for record in sorted(records.values(), key=lambda r: r.timestamp):
+        group, member = record.key[1:].split("\x00", 1)
+        members = live[group]
+        if not record.value:
+            gone = members.pop(member, None)
+            twins = [m for m, (n, *_) in members.items() if gone and n == gone[0] and members[m][3] > gone[3]]
+            if gone and twins:
+                stamp = time.strftime("%H:%M:%S", time.gmtime(members[twins[0]][3] / 1000))
+                found.append(f"{group} on {gone[0]}: member …{member[-8:]} (epoch {gone[1]}, holding "
+                             f"{', '.join(gone[2]) or 'nothing'}) outlived its rejoined self …{twins[0][-8:]} (joined {stamp} "
+                             f"UTC, epoch {members[twins[0]][1]} by then) by "
+                             f"{(record.timestamp - members[twins[0]][3]) / 1000:.1f} s")
+            continue
+        try:
+            state = json.loads(record.value)
+        except ValueError:
+            continue
+        before = members.get(member)
+        node = state.get("node") or (before[0] if before else None)
+        partitions = [f"{topic}-{number}" for topic, number in state.get("assigned", [])]
+        members[member] = (node, state.get("epoch"), partitions, before[3] if before else record.timestamp)
+    if found:
+        run.say(f"members that rejoined beside themselves (a refused heartbeat; their partitions waited for the old "
+                f"member's session): {len(found)}")
+        for line in found[:12]:
+            run.say(f"  {line}")
+    else:
+        run.say("members that rejoined beside themselves: none")
+    return found

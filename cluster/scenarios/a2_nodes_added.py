@@ -72,6 +72,7 @@ def scenario(cluster, run):
         agents.check_delays(cluster, run, run.history.prefix)
         agents.verify_flows(cluster, run, traffic)
     finally:
+        agents.rejoined_members(cluster, run)
         agents.log_findings(cluster, run)
 
 

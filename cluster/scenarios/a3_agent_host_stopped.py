@@ -80,6 +80,7 @@ def scenario(cluster, run):
         run.say(f"resends after graceful stops: {len(verdict.resent)} fraud decision(s), {len(flows.resent)} other "
                 f"outcome(s) stored again with the same id")
     finally:
+        agents.rejoined_members(cluster, run)
         agents.log_findings(cluster, run)
 
 
