@@ -38,5 +38,8 @@ step "benchmark smoke run"
 "$(swift build --show-bin-path)/ganglion" bench --replication --quick --sizes 256 >/dev/null
 # Agents on 1, 2 and 3 node processes, one short run each.
 "$(swift build --show-bin-path)/ganglion" bench --agent-scaling --quick >/dev/null
+# Shards moving between two agent hosts (a join and a leave), and a kill -9 of a shard host.
+"$(swift build --show-bin-path)/ganglion" bench --handoff --quick >/dev/null
+"$(swift build --show-bin-path)/ganglion" bench --shard-failover --quick >/dev/null
 
 step "all passed"
