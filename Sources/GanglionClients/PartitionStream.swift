@@ -24,10 +24,13 @@ public final class PartitionStream: Sendable {
         case tick
     }
 
-    /// The client's stream hub for the node (one SUB connection for every partition followed).
-    private let hub: StreamHub
+    /// The hub (the node's SUB connection shared by every partition followed from it) and route
+    /// the stream follows now: the partition leader's, moved when the leader moves.
+    private let following: Following
     private let topicFrame: [UInt8]
-    private let route: UInt64
+    private let pollInterval: Duration
+    /// The client's socket loop (every hub's).
+    private let loop: SocketLoop
     let events: AsyncStream<Event>
     private let delivery: AsyncStream<Event>.Continuation
     let client: GanglionClient
@@ -61,8 +64,10 @@ public final class PartitionStream: Sendable {
         self.events = events
         delivery = continuation
         topicFrame = StreamTopic.frame(for: TopicPartition(topic, Int32(partition)))
-        hub = try client.streamHub(pubEndpoint: pubEndpoint)
-        route = try hub.add(topic: topicFrame, continuation: continuation, tickEvery: pollInterval)
+        self.pollInterval = pollInterval
+        let hub = try client.streamHub(pubEndpoint: pubEndpoint)
+        loop = hub.loop
+        following = Following(hub: hub, route: try hub.add(topic: topicFrame, continuation: continuation, tickEvery: pollInterval), pub: pubEndpoint)
     }
 
     deinit { close() }
@@ -71,12 +76,61 @@ public final class PartitionStream: Sendable {
     /// (`Task(executorPreference: stream.socketExecutor)`) is resumed by arriving batches in the
     /// same loop iteration instead of waking another thread: the lowest-latency way to read.
     /// Its code delays the stream's socket while it runs, so keep it short and non-blocking.
-    public var socketExecutor: any TaskExecutor { hub.loop }
+    public var socketExecutor: any TaskExecutor { loop }
 
     /// Stops following; a reader waiting for the next record gets nil.
     public func close() {
-        hub.remove(topic: topicFrame, id: route)
+        if let (hub, route) = following.close() { hub.remove(topic: topicFrame, id: route) }
         delivery.finish()
+    }
+
+    /// Follows the live stream of the partition's leader as the client knows it now: after a
+    /// leader moved, its records come by the new leader's PUB again, not only by fetch each tick.
+    func followLeader() async {
+        guard let pub = try? await client.leader(of: topic, partition: partition).pub, !pub.isEmpty,
+              following.current != pub, let hub = try? client.streamHub(pubEndpoint: pub),
+              let route = try? hub.add(topic: topicFrame, continuation: delivery, tickEvery: pollInterval) else { return }
+        if let (old, oldRoute) = following.move(to: hub, route: route, pub: pub) {
+            old.remove(topic: topicFrame, id: oldRoute)
+        } else {
+            hub.remove(topic: topicFrame, id: route)  // closed meanwhile
+        }
+    }
+
+    /// Which hub and route the stream follows (moved by ``followLeader()``, ended by ``close()``).
+    final class Following: @unchecked Sendable {
+        // Guarded by `lock`.
+        private let lock = NSLock()
+        private var hub: StreamHub?
+        private var route: UInt64
+        private var pub: String
+
+        init(hub: StreamHub, route: UInt64, pub: String) {
+            self.hub = hub
+            self.route = route
+            self.pub = pub
+        }
+
+        /// The PUB endpoint followed (nil once closed).
+        var current: String? { lock.withLock { hub == nil ? nil : pub } }
+
+        /// Follows `hub`'s `route` instead; returns the previous ones to remove (nil: closed).
+        func move(to hub: StreamHub, route: UInt64, pub: String) -> (StreamHub, UInt64)? {
+            lock.withLock {
+                guard let previous = self.hub else { return nil }
+                defer { (self.hub, self.route, self.pub) = (hub, route, pub) }
+                return (previous, self.route)
+            }
+        }
+
+        /// Ends following; returns what to remove (nil: already closed).
+        func close() -> (StreamHub, UInt64)? {
+            lock.withLock {
+                guard let hub else { return nil }
+                self.hub = nil
+                return (hub, route)
+            }
+        }
     }
 
     /// The records from the start offset on, pulled as the reader asks for them: a slow reader
@@ -134,6 +188,7 @@ public final class PartitionStream: Sendable {
                     switch event {
                     case .tick:
                         _ = try await fetchOrWait()
+                        await stream.followLeader()
                     case .batch(let frames):
                         guard frames.count == 3,
                               let header = try? frames[1].withUnsafeBytes({ try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }),

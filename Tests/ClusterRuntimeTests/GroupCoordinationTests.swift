@@ -130,6 +130,66 @@ final class GroupCoordinationTests: XCTestCase {
         XCTAssertEqual(values, (0..<20).map { "v\($0)" }, "the records written after the leader stopped reach the member")
     }
 
+    /// Arrival times of streamed values.
+    final class Arrivals: @unchecked Sendable {
+        // Guarded by `lock`.
+        private let lock = NSLock()
+        private var times: [String: ContinuousClock.Instant] = [:]
+        func note(_ value: String) { lock.withLock { times[value] = .now } }
+        func time(_ value: String) -> ContinuousClock.Instant? { lock.withLock { times[value] } }
+    }
+
+    /// A partition stream whose leader moves follows the new leader's live stream: records keep
+    /// arriving as they are written, not only at each poll for a gap.
+    func testAStreamFollowsTheLiveStreamOfItsPartitionsNewLeader() async throws {
+        let cluster = try await cluster()
+        defer { cluster.stopAll() }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("moving", partitions: 1)
+        try await cluster.waitForAll("moving placed") { $0.metadataState.partitions["moving"]?.first?.leader != nil }
+        let leader = try XCTUnwrap(cluster.nodes["v1"]?.metadataState.partitions["moving"]?.first?.leader)
+        let other = cluster.voterIDs.first { $0 != leader }!
+        let reader = try GanglionClient(endpoint: cluster.api(other), timeout: .seconds(15))
+        defer { reader.close() }
+        let pub = try await reader.leader(of: "moving", partition: 0).pub
+        // Polls for gaps only every 2 s: a record that waits for a poll shows.
+        let stream = try PartitionStream(client: reader, pubEndpoint: pub, topic: "moving", partition: 0, from: 0, pollInterval: .seconds(2))
+        defer { stream.close() }
+        let arrivals = Arrivals()
+        let reading = Task {
+            for try await delivered in stream.records() { arrivals.note(String(decoding: delivered.record.value ?? [], as: UTF8.self)) }
+        }
+        defer { reading.cancel() }
+        cluster.stop(leader)
+        try await cluster.waitForAll("moving has a new leader") { node in
+            let state = node.metadataState.partitions["moving"]?.first
+            return state?.leader != nil && state?.leader != leader
+        }
+        let writer = try GanglionClient(endpoint: cluster.api(other), timeout: .seconds(15))
+        defer { writer.close() }
+        func write(_ value: String) async throws -> ContinuousClock.Instant {
+            var batch = RecordBatchBuilder()
+            batch.append(key: nil, value: Array(value.utf8), timestamp: 0)
+            _ = try await writer.produce(topic: "moving", partition: 0, batch: batch.build(), timeout: .seconds(15))
+            return .now
+        }
+        // The first records show the stream where the leader went (one poll at most).
+        _ = try await write("first")
+        let settled = ContinuousClock.now + .seconds(10)
+        while arrivals.time("first") == nil && ContinuousClock.now < settled { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .seconds(2.5))
+        var latencies: [Double] = []
+        for index in 0..<8 {
+            let written = try await write("live-\(index)")
+            let deadline = ContinuousClock.now + .seconds(5)
+            while arrivals.time("live-\(index)") == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            latencies.append(((arrivals.time("live-\(index)") ?? .now) - written) / .seconds(1))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertLessThan(latencies.max() ?? 99, 0.8, "records written after the leader moved waited for polls: \(latencies.map { Int($0 * 1000) }) ms")
+    }
+
     /// When the coordinator's node goes, the partition's next leader knows the group's members
     /// and what each holds: they carry on with the same ids and partitions — nothing goes to a
     /// member that rejoined first while its owner still runs it.
