@@ -200,9 +200,10 @@ actor ConsumerState {
                 let pause = revoked.isEmpty ? Duration.milliseconds(Int(response.heartbeatIntervalMs == 0 ? 1000 : response.heartbeatIntervalMs) / 2) : .milliseconds(5)
                 try await Task.sleep(for: pause)
             } catch let error as GanglionError where error.code == .fencedMemberEpoch || error.code == .unknownMemberID {
-                // Fenced: drop everything and rejoin.
+                // Fenced: drop everything and rejoin at epoch 0 with the same member id (KIP-848):
+                // a coordinator that still knows the member answers with its partitions, instead
+                // of leaving them held by the member's old self until its session ends.
                 stopAll()
-                memberID = ""
                 joined = false
                 epoch = 0
             } catch is CancellationError {

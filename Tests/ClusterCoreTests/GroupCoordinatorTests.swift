@@ -94,4 +94,26 @@ final class GroupCoordinatorTests: XCTestCase {
         XCTAssertEqual(grown.assignment.count, 1)
         XCTAssertFalse(grown.awaitingPartitions)
     }
+
+    /// A coordinator that moved restores members as last recorded; the previous one may have
+    /// answered a later epoch it never recorded (its records are stored without waiting). That
+    /// member is live — epochs only grow — and keeps its partitions instead of being fenced and
+    /// leaving them held by its restored self until its session ends.
+    func testARestoredMemberAtALaterUnrecordedEpochKeepsItsPartitions() throws {
+        var coordinator = GroupCoordinator(groupID: "g", epoch: 3)
+        coordinator.updateTopics(["orders": 2])
+        let id = MemberID("g-survivor")
+        let held: Set<TopicPartition> = [TopicPartition("orders", 0), TopicPartition("orders", 1)]
+        coordinator.restoreMember(id, epoch: 3, subscribedTopics: orders, assigned: held, now: 0)
+        XCTAssertThrowsError(try coordinator.heartbeat(MemberHeartbeat(memberID: id, memberEpoch: 2, ownedPartitions: held), now: 5),
+                             "an older epoch is still a zombie's") { error in
+            XCTAssertEqual((error as? GroupError)?.code, .fencedMemberEpoch)
+        }
+        let answer = try coordinator.heartbeat(MemberHeartbeat(memberID: id, memberEpoch: 4, ownedPartitions: held), now: 10)
+        XCTAssertEqual(answer.assignment, held)
+        let next = try coordinator.heartbeat(MemberHeartbeat(memberID: id, memberEpoch: answer.memberEpoch, ownedPartitions: held), now: 20)
+        XCTAssertEqual(next.assignment, held)
+        XCTAssertThrowsError(try coordinator.heartbeat(MemberHeartbeat(memberID: id, memberEpoch: answer.memberEpoch + 7, ownedPartitions: held), now: 30),
+                             "only a restored member's first heartbeat may bring a later epoch")
+    }
 }

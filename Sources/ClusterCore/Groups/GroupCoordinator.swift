@@ -27,6 +27,9 @@ public struct GroupCoordinator: Sendable {
     public private(set) var committedOffsets: [TopicPartition: Int64] = [:]
     private var partitionCounts: [String: Int32] = [:]
     private var nextMemberNumber = 0
+    /// Members restored from the previous coordinator's records that have not heartbeated here
+    /// yet: their first heartbeat may bring a later epoch than recorded (see ``heartbeat(_:now:)``).
+    private var restoredUnconfirmed: Set<MemberID> = []
     /// When the rebalance under way began (its new target computed), in ms; nil when settled.
     private var rebalanceStartedAt: Int64?
     /// How long the last finished rebalance took (ms), until taken.
@@ -69,6 +72,7 @@ public struct GroupCoordinator: Sendable {
                 // A retried join (its response was lost): the same member, not an orphan beside it
                 // (KIP-1082: clients choose their member ids).
                 id = chosen
+                restoredUnconfirmed.remove(id)
                 members[id]!.lastHeartbeat = now
                 if let topics = request.subscribedTopics, topics != members[id]!.subscribedTopics {
                     members[id]!.subscribedTopics = topics
@@ -96,10 +100,16 @@ public struct GroupCoordinator: Sendable {
             guard let member = members[existing] else {
                 throw GroupError(code: .unknownMemberID, message: "member \(existing) is not in group \(groupID); rejoin with epoch 0")
             }
-            guard request.memberEpoch == member.memberEpoch || request.memberEpoch == member.previousMemberEpoch else {
+            // A restored member's first heartbeat may bring a later epoch than recorded: the
+            // previous coordinator answered it before its record was stored (epochs only grow,
+            // so only a live member has it). Fencing it would leave its partitions held by its
+            // restored self until the session ends.
+            let laterThanRecorded = restoredUnconfirmed.contains(existing) && request.memberEpoch > member.memberEpoch
+            guard request.memberEpoch == member.memberEpoch || request.memberEpoch == member.previousMemberEpoch || laterThanRecorded else {
                 throw GroupError(code: .fencedMemberEpoch,
                                  message: "member \(existing) sent epoch \(request.memberEpoch), current is \(member.memberEpoch); drop all partitions and rejoin")
             }
+            restoredUnconfirmed.remove(existing)
             id = existing
             members[id]!.lastHeartbeat = now
             if let topics = request.subscribedTopics, topics != member.subscribedTopics {
@@ -140,6 +150,7 @@ public struct GroupCoordinator: Sendable {
         members[id] = GroupMember(id: id, memberEpoch: epoch, previousMemberEpoch: epoch, subscribedTopics: subscribedTopics,
                                   assigned: free, pendingRevocation: [], state: .stable, lastHeartbeat: now, revocationDeadline: nil)
         for partition in free { holders[partition] = id }
+        restoredUnconfirmed.insert(id)
         targetAssignment[id] = free
         if groupEpoch <= targetEpoch { groupEpoch = targetEpoch + 1 }
     }
@@ -181,6 +192,7 @@ public struct GroupCoordinator: Sendable {
 
     private mutating func remove(_ id: MemberID) {
         guard let member = members.removeValue(forKey: id) else { return }
+        restoredUnconfirmed.remove(id)
         for partition in member.held where holders[partition] == id { holders[partition] = nil }
         groupEpoch += 1
     }

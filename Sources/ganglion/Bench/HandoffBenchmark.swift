@@ -31,7 +31,7 @@ struct HandoffBenchmark {
     }
 
     /// Every handled event's time and host, per partition.
-    final class Handled: @unchecked Sendable {
+    final class Handled: HandledNotes, @unchecked Sendable {
         // `events` is guarded by `lock`.
         private let lock = NSLock()
         private var events: [UInt32: [(at: ContinuousClock.Instant, host: Int)]] = [:]
@@ -39,24 +39,6 @@ struct HandoffBenchmark {
         func note(_ partition: UInt32, host: Int) { lock.withLock { events[partition, default: []].append((.now, host)) } }
         func count(_ partition: UInt32) -> Int { lock.withLock { events[partition]?.count ?? 0 } }
         func all(_ partition: UInt32) -> [(at: ContinuousClock.Instant, host: Int)] { lock.withLock { events[partition] ?? [] } }
-        /// Whether `partition`'s last event since `instant` was handled on `host`.
-        func handled(_ partition: UInt32, on host: Int, since instant: ContinuousClock.Instant) -> Bool {
-            lock.withLock { events[partition]?.last.map { $0.at > instant && $0.host == host } ?? false }
-        }
-    }
-
-    /// Counts each key's events (so every key of a shard has state) and notes each handled event.
-    struct Recorder: Agent {
-        struct State: Codable, Sendable { var count = 0 }
-        let name: String
-        let subscription: AgentSubscription
-        let host: Int
-        let handled: Handled
-
-        func handle(_ context: AgentContext<State>) async throws {
-            context.state = State(count: (context.state?.count ?? 0) + 1)
-            handled.note(context.partition, host: host)
-        }
     }
 
     func run() async throws -> Figures {
@@ -72,7 +54,7 @@ struct HandoffBenchmark {
         func host(_ index: Int) -> Task<Void, any Error> {
             let endpoint = cluster.nodes[index].api
             return Task {
-                let agent = Recorder(name: name, subscription: try AgentSubscription(topic: topic), host: index, handled: handled)
+                let agent = BenchRecorderAgent(name: name, subscription: try AgentSubscription(topic: topic), host: index, handled: handled)
                 try await AgentHost(client: try GanglionClient(endpoint: endpoint, timeout: .seconds(20))).run(agent)
             }
         }

@@ -13,7 +13,7 @@ struct ShardFailoverBenchmark {
     let kills: Int
 
     /// When each partition last handled an event, and on which host.
-    final class Handled: @unchecked Sendable {
+    final class Handled: HandledNotes, @unchecked Sendable {
         // `last` is guarded by `lock`.
         private let lock = NSLock()
         private var last: [UInt32: (at: ContinuousClock.Instant, host: Int)] = [:]
@@ -22,20 +22,6 @@ struct ShardFailoverBenchmark {
         func lastHost(_ partition: UInt32) -> Int? { lock.withLock { last[partition]?.host } }
         func since(_ instant: ContinuousClock.Instant, _ partition: UInt32, notOn host: Int) -> Bool {
             lock.withLock { last[partition].map { $0.at > instant && $0.host != host } ?? false }
-        }
-    }
-
-    /// Notes each handled event's partition and host.
-    struct Recorder: Agent {
-        struct State: Codable, Sendable { var count = 0 }
-        let name: String
-        let subscription: AgentSubscription
-        let host: Int
-        let handled: Handled
-
-        func handle(_ context: AgentContext<State>) async throws {
-            context.state = State(count: (context.state?.count ?? 0) + 1)
-            handled.note(context.partition, host: host)
         }
     }
 
@@ -56,7 +42,7 @@ struct ShardFailoverBenchmark {
             // Restarted when it stops (a shard fenced by a newer owner stops its host), as a
             // node's agents service does.
             hosts[index] = Task {
-                let agent = Recorder(name: name, subscription: try AgentSubscription(topic: topic), host: index, handled: handled)
+                let agent = BenchRecorderAgent(name: name, subscription: try AgentSubscription(topic: topic), host: index, handled: handled)
                 while !Task.isCancelled {
                     do {
                         try await AgentHost(client: try GanglionClient(endpoint: endpoint, timeout: .seconds(20))).run(agent)
