@@ -521,8 +521,10 @@ def scenario(cluster: ComposeCluster, run: Run, figures: dict):
     cluster.compose("start", leader)
     cluster.wait_healthy(cluster.node_containers(), 60, f"{leader} back")
 
-    # 4. kill -s KILL a worker hosting shards.
-    view = watch.poll() or view
+    # 4. kill -s KILL a worker hosting shards. (The view comes from the node just restarted: it
+    # may not list the group for a moment, so wait for a whole one.)
+    _, view = watch.wait("the group fully assigned after the controller's restart",
+                         lambda v: v.fully_assigned and bool(hosts_of(v)), 30)
     by_node = {node: name for name, node in workers.items()}
     victim_node = sorted(node for node in hosts_of(view) if node in by_node)[0]
     victim = by_node[victim_node]
