@@ -89,6 +89,16 @@ public struct Frame: @unchecked Sendable {
         try body(UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message)))
     }
 
+    /// A metadata property of a received frame (`zmq_msg_gets`), e.g. `User-Id` (the user id a
+    /// ZAP handler gave the sender's connection) or `Peer-Address`; nil when the frame has none.
+    public func property(_ name: String) -> String? {
+        guard let value = zmq_msg_gets(message, name) else { return nil }
+        return String(cString: value)
+    }
+
+    /// The user id the ZAP handler gave the connection this frame arrived on, if any.
+    public var userID: String? { property("User-Id") }
+
     /// A copy of the frame's bytes.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 

@@ -23,6 +23,9 @@ public enum SocketOption: Sendable, Hashable {
     case xpubNoDrop(Bool)
     /// An XPUB passes on every subscription message, not only new ones.
     case xpubVerbose(Bool)
+    /// An XPUB applies no subscription by itself: the owner reads each subscription message and
+    /// applies it (``Socket/subscribe(_:)`` on the XPUB) or refuses it by doing nothing.
+    case xpubManual(Bool)
     /// Queue messages only for completed connections (no queueing for absent peers).
     case immediate(Bool)
     /// Largest inbound message accepted (bytes); a peer sending more is disconnected. -1 = no limit.
@@ -76,6 +79,7 @@ public enum SocketOption: Sendable, Hashable {
         case .routerMandatory: "router mandatory"
         case .xpubNoDrop: "xpub no-drop"
         case .xpubVerbose: "xpub verbose"
+        case .xpubManual: "xpub manual"
         case .immediate: "immediate"
         case .maxMessageSize: "max message size"
         case .tcpKeepalive: "tcp keepalive"
@@ -111,6 +115,7 @@ public enum SocketOption: Sendable, Hashable {
         case .routerMandatory(let value): (ZMQ_ROUTER_MANDATORY, .int32(value ? 1 : 0))
         case .xpubNoDrop(let value): (ZMQ_XPUB_NODROP, .int32(value ? 1 : 0))
         case .xpubVerbose(let value): (ZMQ_XPUB_VERBOSE, .int32(value ? 1 : 0))
+        case .xpubManual(let value): (ZMQ_XPUB_MANUAL, .int32(value ? 1 : 0))
         case .immediate(let value): (ZMQ_IMMEDIATE, .int32(value ? 1 : 0))
         case .maxMessageSize(let value): (ZMQ_MAXMSGSIZE, .int64(value))
         case .tcpKeepalive(let value): (ZMQ_TCP_KEEPALIVE, .int32(value ? 1 : 0))
