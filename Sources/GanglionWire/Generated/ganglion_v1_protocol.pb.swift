@@ -270,6 +270,10 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
   /// leader of the group's __consumer_offsets partition) is not known or not reachable now:
   /// nothing was applied; retry.
   case notCoordinator // = 27
+
+  /// The request's principal may not do this (ACLs), or the request is reserved to the nodes.
+  /// The message names the operation and the resource; nothing was applied.
+  case notAuthorized // = 28
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -306,6 +310,7 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case 25: self = .fencedLeaderEpoch
     case 26: self = .notEnoughReplicas
     case 27: self = .notCoordinator
+    case 28: self = .notAuthorized
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -340,6 +345,7 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case .fencedLeaderEpoch: return 25
     case .notEnoughReplicas: return 26
     case .notCoordinator: return 27
+    case .notAuthorized: return 28
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -374,6 +380,7 @@ public nonisolated enum Ganglion_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     .fencedLeaderEpoch,
     .notEnoughReplicas,
     .notCoordinator,
+    .notAuthorized,
   ]
 
 }
@@ -1350,7 +1357,7 @@ nonisolated extension Ganglion_V1_RequestKind: SwiftProtobuf._ProtoNameProviding
 }
 
 nonisolated extension Ganglion_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_NONE\0\u{1}ERROR_CODE_MALFORMED_REQUEST\0\u{1}ERROR_CODE_UNSUPPORTED_KIND\0\u{1}ERROR_CODE_UNKNOWN_TOPIC\0\u{1}ERROR_CODE_UNKNOWN_PARTITION\0\u{1}ERROR_CODE_TOPIC_EXISTS\0\u{1}ERROR_CODE_INVALID_CONFIG\0\u{1}ERROR_CODE_CORRUPT_BATCH\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_RECORD_TOO_LARGE\0\u{1}ERROR_CODE_OFFSET_OUT_OF_RANGE\0\u{1}ERROR_CODE_BUSY\0\u{1}ERROR_CODE_NOT_LEADER\0\u{1}ERROR_CODE_DUPLICATE_SEQUENCE\0\u{1}ERROR_CODE_OUT_OF_ORDER_SEQUENCE\0\u{1}ERROR_CODE_INVALID_PRODUCER_EPOCH\0\u{1}ERROR_CODE_FENCED_MEMBER_EPOCH\0\u{1}ERROR_CODE_UNKNOWN_MEMBER_ID\0\u{1}ERROR_CODE_NOT_PARTITION_OWNER\0\u{1}ERROR_CODE_SCHEMA_VIOLATION\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_GROUP_NOT_EMPTY\0\u{1}ERROR_CODE_UNKNOWN_GROUP\0\u{1}ERROR_CODE_NOT_CONTROLLER\0\u{1}ERROR_CODE_FENCED_LEADER_EPOCH\0\u{1}ERROR_CODE_NOT_ENOUGH_REPLICAS\0\u{1}ERROR_CODE_NOT_COORDINATOR\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_NONE\0\u{1}ERROR_CODE_MALFORMED_REQUEST\0\u{1}ERROR_CODE_UNSUPPORTED_KIND\0\u{1}ERROR_CODE_UNKNOWN_TOPIC\0\u{1}ERROR_CODE_UNKNOWN_PARTITION\0\u{1}ERROR_CODE_TOPIC_EXISTS\0\u{1}ERROR_CODE_INVALID_CONFIG\0\u{1}ERROR_CODE_CORRUPT_BATCH\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_RECORD_TOO_LARGE\0\u{1}ERROR_CODE_OFFSET_OUT_OF_RANGE\0\u{1}ERROR_CODE_BUSY\0\u{1}ERROR_CODE_NOT_LEADER\0\u{1}ERROR_CODE_DUPLICATE_SEQUENCE\0\u{1}ERROR_CODE_OUT_OF_ORDER_SEQUENCE\0\u{1}ERROR_CODE_INVALID_PRODUCER_EPOCH\0\u{1}ERROR_CODE_FENCED_MEMBER_EPOCH\0\u{1}ERROR_CODE_UNKNOWN_MEMBER_ID\0\u{1}ERROR_CODE_NOT_PARTITION_OWNER\0\u{1}ERROR_CODE_SCHEMA_VIOLATION\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_GROUP_NOT_EMPTY\0\u{1}ERROR_CODE_UNKNOWN_GROUP\0\u{1}ERROR_CODE_NOT_CONTROLLER\0\u{1}ERROR_CODE_FENCED_LEADER_EPOCH\0\u{1}ERROR_CODE_NOT_ENOUGH_REPLICAS\0\u{1}ERROR_CODE_NOT_COORDINATOR\0\u{1}ERROR_CODE_NOT_AUTHORIZED\0")
 }
 
 nonisolated extension Ganglion_V1_Acks: SwiftProtobuf._ProtoNameProviding {

@@ -5052,7 +5052,7 @@ const ProtobufCEnumDescriptor ganglion__v1__request_kind__descriptor =
   ganglion__v1__request_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[28] =
+static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[29] =
 {
   { "ERROR_CODE_NONE", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NONE", 0 },
   { "ERROR_CODE_MALFORMED_REQUEST", "GANGLION__V1__ERROR_CODE__ERROR_CODE_MALFORMED_REQUEST", 1 },
@@ -5082,11 +5082,12 @@ static const ProtobufCEnumValue ganglion__v1__error_code__enum_values_by_number[
   { "ERROR_CODE_FENCED_LEADER_EPOCH", "GANGLION__V1__ERROR_CODE__ERROR_CODE_FENCED_LEADER_EPOCH", 25 },
   { "ERROR_CODE_NOT_ENOUGH_REPLICAS", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_ENOUGH_REPLICAS", 26 },
   { "ERROR_CODE_NOT_COORDINATOR", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_COORDINATOR", 27 },
+  { "ERROR_CODE_NOT_AUTHORIZED", "GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_AUTHORIZED", 28 },
 };
 static const ProtobufCIntRange ganglion__v1__error_code__value_ranges[] = {
-{0, 0},{0, 28}
+{0, 0},{0, 29}
 };
-static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_name[28] =
+static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_name[29] =
 {
   { "ERROR_CODE_BATCH_TOO_LARGE", 8 },
   { "ERROR_CODE_BUSY", 11 },
@@ -5100,6 +5101,7 @@ static const ProtobufCEnumValueIndex ganglion__v1__error_code__enum_values_by_na
   { "ERROR_CODE_INVALID_PRODUCER_EPOCH", 15 },
   { "ERROR_CODE_MALFORMED_REQUEST", 1 },
   { "ERROR_CODE_NONE", 0 },
+  { "ERROR_CODE_NOT_AUTHORIZED", 28 },
   { "ERROR_CODE_NOT_CONTROLLER", 24 },
   { "ERROR_CODE_NOT_COORDINATOR", 27 },
   { "ERROR_CODE_NOT_ENOUGH_REPLICAS", 26 },
@@ -5124,9 +5126,9 @@ const ProtobufCEnumDescriptor ganglion__v1__error_code__descriptor =
   "ErrorCode",
   "Ganglion__V1__ErrorCode",
   "ganglion.v1",
-  28,
+  29,
   ganglion__v1__error_code__enum_values_by_number,
-  28,
+  29,
   ganglion__v1__error_code__enum_values_by_name,
   1,
   ganglion__v1__error_code__value_ranges,

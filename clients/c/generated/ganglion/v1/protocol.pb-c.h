@@ -257,7 +257,12 @@ typedef enum _Ganglion__V1__ErrorCode {
    * leader of the group's __consumer_offsets partition) is not known or not reachable now:
    * nothing was applied; retry.
    */
-  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_COORDINATOR = 27
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_COORDINATOR = 27,
+  /*
+   * The request's principal may not do this (ACLs), or the request is reserved to the nodes.
+   * The message names the operation and the resource; nothing was applied.
+   */
+  GANGLION__V1__ERROR_CODE__ERROR_CODE_NOT_AUTHORIZED = 28
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GANGLION__V1__ERROR_CODE)
 } Ganglion__V1__ErrorCode;
 /*
