@@ -17,15 +17,17 @@ public struct MetadataState: Sendable, Hashable, Codable {
     /// Where each topic's partitions live and who leads them, by topic (a cluster of several;
     /// on a cluster of one a topic has no entry: its node holds and leads every partition).
     public internal(set) var partitions: [String: [PartitionState]] = [:]
+    /// The ACLs, principals and HTTP tokens.
+    public internal(set) var security = SecurityState()
 
     /// An empty state.
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case topics, producerEpochs, groupAssignments, appliedCount, nodes, partitions
+        case topics, producerEpochs, groupAssignments, appliedCount, nodes, partitions, security
     }
 
-    /// Decodes a state (snapshots written before nodes were recorded have none).
+    /// Decodes a state (snapshots written before nodes, partitions or security were recorded have none).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         topics = try container.decode([String: TopicConfiguration].self, forKey: .topics)
@@ -34,6 +36,7 @@ public struct MetadataState: Sendable, Hashable, Codable {
         appliedCount = try container.decode(Int64.self, forKey: .appliedCount)
         nodes = try container.decodeIfPresent([String: ClusterNode].self, forKey: .nodes) ?? [:]
         partitions = try container.decodeIfPresent([String: [PartitionState]].self, forKey: .partitions) ?? [:]
+        security = try container.decodeIfPresent(SecurityState.self, forKey: .security) ?? SecurityState()
     }
 
     /// Whether `record` may be appended now; the error names what is wrong.
@@ -91,6 +94,8 @@ public struct MetadataState: Sendable, Hashable, Codable {
                 throw MetadataError(code: .unknownTopic, message: "topic \(change.topic) has no placed partition \(change.partition)")
             }
             try states[Int(change.partition)].checkSuccessor(change.state)
+        case .aclAdded, .aclRemoved, .principalAdded, .principalRemoved, .tokenCreated, .tokenRevoked:
+            do { try security.validate(record) } catch { throw MetadataError(code: .invalidSecurityChange, message: error.description) }
         }
     }
 
@@ -121,6 +126,7 @@ public struct MetadataState: Sendable, Hashable, Codable {
             topics[name] = configuration
             partitions[name] = placed
         case .partitionChanged(let change): partitions[change.topic]?[Int(change.partition)] = change.state
+        case .aclAdded, .aclRemoved, .principalAdded, .principalRemoved, .tokenCreated, .tokenRevoked: security.apply(record)
         }
     }
 

@@ -68,6 +68,18 @@ public enum MetadataRecord: Sendable, Hashable, Codable {
     case topicPlaced(name: String, configuration: TopicConfiguration, partitions: [PartitionState])
     /// A partition's leader or in-sync replicas changed.
     case partitionChanged(PartitionChange)
+    /// An ACL was added (``SecurityState``).
+    case aclAdded(AclBinding)
+    /// An ACL was removed.
+    case aclRemoved(AclBinding)
+    /// A principal was added with its CURVE public key (40 Z85 characters).
+    case principalAdded(name: String, publicKey: String)
+    /// A principal was removed, and with it its tokens.
+    case principalRemoved(name: String)
+    /// An HTTP bearer token was created (only its secret's hash is recorded).
+    case tokenCreated(id: String, token: HTTPToken)
+    /// An HTTP bearer token was revoked.
+    case tokenRevoked(id: String)
 }
 
 /// A consumer group's target assignment at an epoch: which member should own which partitions.
@@ -98,6 +110,8 @@ public struct MetadataError: Error, Sendable, Hashable, CustomStringConvertible 
         case invalidConfiguration = "invalid_configuration"
         /// A change was decided against an older epoch than the recorded one.
         case staleEpoch = "stale_epoch"
+        /// An ACL, principal or token change was refused (the message starts with the ``SecurityError`` code).
+        case invalidSecurityChange = "invalid_security_change"
     }
 
     /// What kind of refusal.
