@@ -102,6 +102,10 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
   /// AlterPartitionRequest → AlterPartitionResponse: a partition leader asks the controller to
   /// change the partition's in-sync replicas (cluster.proto).
   case alterPartition // = 21
+
+  /// SecurityRequest → SecurityResponse (security.proto): add, remove and list ACLs, principals
+  /// and HTTP tokens. Changes are served by the controller leader; lists by any node.
+  case security // = 22
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -132,6 +136,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case 19: self = .clusterStatus
     case 20: self = .replicaFetch
     case 21: self = .alterPartition
+    case 22: self = .security
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -160,6 +165,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     case .clusterStatus: return 19
     case .replicaFetch: return 20
     case .alterPartition: return 21
+    case .security: return 22
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -188,6 +194,7 @@ public nonisolated enum Ganglion_V1_RequestKind: SwiftProtobuf.Enum, Swift.CaseI
     .clusterStatus,
     .replicaFetch,
     .alterPartition,
+    .security,
   ]
 
 }
@@ -1353,7 +1360,7 @@ public nonisolated struct Ganglion_V1_StreamBatchHeader: Sendable {
 fileprivate nonisolated let _protobuf_package = "ganglion.v1"
 
 nonisolated extension Ganglion_V1_RequestKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0\u{1}REQUEST_KIND_ASK\0\u{1}REQUEST_KIND_RAFT\0\u{1}REQUEST_KIND_CONTROLLER_FETCH\0\u{1}REQUEST_KIND_NODE_HEARTBEAT\0\u{1}REQUEST_KIND_CLUSTER_STATUS\0\u{1}REQUEST_KIND_REPLICA_FETCH\0\u{1}REQUEST_KIND_ALTER_PARTITION\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REQUEST_KIND_UNSPECIFIED\0\u{1}REQUEST_KIND_PRODUCE\0\u{1}REQUEST_KIND_FETCH\0\u{1}REQUEST_KIND_METADATA\0\u{1}REQUEST_KIND_CREATE_TOPIC\0\u{1}REQUEST_KIND_DELETE_TOPIC\0\u{1}REQUEST_KIND_GROUP_HEARTBEAT\0\u{1}REQUEST_KIND_OFFSET_COMMIT\0\u{1}REQUEST_KIND_OFFSET_FETCH\0\u{1}REQUEST_KIND_DESCRIBE_GROUP\0\u{1}REQUEST_KIND_INIT_PRODUCER_ID\0\u{1}REQUEST_KIND_LIST_OFFSETS\0\u{1}REQUEST_KIND_LIST_GROUPS\0\u{1}REQUEST_KIND_RESET_OFFSETS\0\u{1}REQUEST_KIND_REGISTRY\0\u{1}REQUEST_KIND_ASK\0\u{1}REQUEST_KIND_RAFT\0\u{1}REQUEST_KIND_CONTROLLER_FETCH\0\u{1}REQUEST_KIND_NODE_HEARTBEAT\0\u{1}REQUEST_KIND_CLUSTER_STATUS\0\u{1}REQUEST_KIND_REPLICA_FETCH\0\u{1}REQUEST_KIND_ALTER_PARTITION\0\u{1}REQUEST_KIND_SECURITY\0")
 }
 
 nonisolated extension Ganglion_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {

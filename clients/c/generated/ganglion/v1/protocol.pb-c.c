@@ -4984,7 +4984,7 @@ const ProtobufCMessageDescriptor ganglion__v1__stream_batch_header__descriptor =
   (ProtobufCMessageInit) ganglion__v1__stream_batch_header__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_number[22] =
+static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_number[23] =
 {
   { "REQUEST_KIND_UNSPECIFIED", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_UNSPECIFIED", 0 },
   { "REQUEST_KIND_PRODUCE", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_PRODUCE", 1 },
@@ -5008,11 +5008,12 @@ static const ProtobufCEnumValue ganglion__v1__request_kind__enum_values_by_numbe
   { "REQUEST_KIND_CLUSTER_STATUS", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_CLUSTER_STATUS", 19 },
   { "REQUEST_KIND_REPLICA_FETCH", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_REPLICA_FETCH", 20 },
   { "REQUEST_KIND_ALTER_PARTITION", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_ALTER_PARTITION", 21 },
+  { "REQUEST_KIND_SECURITY", "GANGLION__V1__REQUEST_KIND__REQUEST_KIND_SECURITY", 22 },
 };
 static const ProtobufCIntRange ganglion__v1__request_kind__value_ranges[] = {
-{0, 0},{0, 22}
+{0, 0},{0, 23}
 };
-static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_name[22] =
+static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_name[23] =
 {
   { "REQUEST_KIND_ALTER_PARTITION", 21 },
   { "REQUEST_KIND_ASK", 15 },
@@ -5035,6 +5036,7 @@ static const ProtobufCEnumValueIndex ganglion__v1__request_kind__enum_values_by_
   { "REQUEST_KIND_REGISTRY", 14 },
   { "REQUEST_KIND_REPLICA_FETCH", 20 },
   { "REQUEST_KIND_RESET_OFFSETS", 13 },
+  { "REQUEST_KIND_SECURITY", 22 },
   { "REQUEST_KIND_UNSPECIFIED", 0 },
 };
 const ProtobufCEnumDescriptor ganglion__v1__request_kind__descriptor =
@@ -5044,9 +5046,9 @@ const ProtobufCEnumDescriptor ganglion__v1__request_kind__descriptor =
   "RequestKind",
   "Ganglion__V1__RequestKind",
   "ganglion.v1",
-  22,
+  23,
   ganglion__v1__request_kind__enum_values_by_number,
-  22,
+  23,
   ganglion__v1__request_kind__enum_values_by_name,
   1,
   ganglion__v1__request_kind__value_ranges,

@@ -156,7 +156,12 @@ typedef enum _Ganglion__V1__RequestKind {
    * AlterPartitionRequest → AlterPartitionResponse: a partition leader asks the controller to
    * change the partition's in-sync replicas (cluster.proto).
    */
-  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_ALTER_PARTITION = 21
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_ALTER_PARTITION = 21,
+  /*
+   * SecurityRequest → SecurityResponse (security.proto): add, remove and list ACLs, principals
+   * and HTTP tokens. Changes are served by the controller leader; lists by any node.
+   */
+  GANGLION__V1__REQUEST_KIND__REQUEST_KIND_SECURITY = 22
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GANGLION__V1__REQUEST_KIND)
 } Ganglion__V1__RequestKind;
 /*
