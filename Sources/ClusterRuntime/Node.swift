@@ -100,6 +100,10 @@ public struct NodeConfiguration: Sendable {
     /// How long a follower may stay behind its leader's log end before it leaves the ISR.
     public var replicaLagBound: Duration = .seconds(10)
 
+    /// Security (CurveZMQ, the allow-list, ACLs); nil — the default — serves plain text to anyone
+    /// who can reach the ports, as a single node on a developer machine does.
+    public var security: NodeSecurity?
+
     /// The defaults: a cluster of one with its data in `./data`.
     public init() {}
 }
@@ -123,6 +127,10 @@ public final class Node: Sendable {
     let logs: TopicLogs
     private let groups: GroupDirectory
     let api: NodeAPI
+    /// The gatekeeper when security is on.
+    let nodeGuard: NodeGuard?
+    /// What the node's own clients (its agents, its demo traffic) present when security is on.
+    public var clientCredentials: CurveClientCredentials? { nodeGuard?.security.nodeCredentials }
     /// The schema registry, its state in the metadata log (REST on the HTTP port, operations
     /// over the API socket, validation of produced events).
     public let registry: SchemaRegistryService
@@ -138,7 +146,7 @@ public final class Node: Sendable {
             let storage = try RaftLogStorage(dataDirectory: configuration.dataDirectory, faults: configuration.metadataFaults)
             let store = ReplicatedMetadataStore()
             if settings.voters.contains(where: { $0.id == configuration.nodeID }) {
-                let transport = RaftTransport(loop: loop, voters: settings.voters)
+                let transport = RaftTransport(loop: loop, voters: settings.voters, credentials: configuration.security?.nodeCredentials)
                 let quorum = try ControllerQuorum(id: configuration.nodeID, voters: settings.voters, settings: settings, storage: storage,
                                                   store: store, logger: logger) { transport.send($0) }
                 store.attach(quorum)
@@ -161,10 +169,24 @@ public final class Node: Sendable {
         groups = cluster.isClustered ? GroupDirectory()
             : GroupDirectory(local: try GroupService(dataDirectory: configuration.dataDirectory, metadata: metadata,
                                                      sessionTimeout: configuration.groupSessionTimeout))
+        let nodeGuard: NodeGuard? = if let security = configuration.security {
+            NodeGuard(security: security, metadata: metadata, logger: logger)
+        } else {
+            nil
+        }
+        self.nodeGuard = nodeGuard
+        let secured = nodeGuard != nil
         let (bound, routerID, pubID) = try loop.performAndWait { owner -> (NodeEndpoints, SocketLoop.SocketID, SocketLoop.SocketID) in
+            // With security on, the ZAP handler is bound first: libzmq lets every CURVE client in
+            // while no handler is bound.
+            if let nodeGuard { try Self.serveZAP(owner, guard: nodeGuard) }
             let router = try owner.makeSocket(.router)
+            if let nodeGuard { try router.set(nodeGuard.security.serverCredentials.socketOptions) }
             try router.set([.maxMessageSize(configuration.maxMessageBytes), .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)])
-            let pub = try owner.makeSocket(.pub)
+            // Secured, the stream socket is a manual XPUB: each subscription is granted only when
+            // its subscriber's principal may read the topic.
+            let pub = try owner.makeSocket(nodeGuard == nil ? .pub : .xpub)
+            if let nodeGuard { try Self.guardSubscriptions(owner, pub, guard: nodeGuard) }
             try pub.set(.sendHighWaterMark(100_000))
             let endpoints = NodeEndpoints(api: try router.bind(Self.wildcard(configuration.apiEndpoint)),
                                           pub: try pub.bind(Self.wildcard(configuration.pubEndpoint)), http: "")
@@ -174,17 +196,18 @@ public final class Node: Sendable {
         nodeID = configuration.nodeID
         dataDirectory = configuration.dataDirectory
         let groups = self.groups, logs = self.logs, metadata = self.metadata, cluster = self.cluster
-        let requests = PeerRequests(loop: loop, nodeID: configuration.nodeID)
+        let requests = PeerRequests(loop: loop, nodeID: configuration.nodeID, credentials: configuration.security?.nodeCredentials)
         cluster.requests = requests
         if cluster.isClustered { requests.connect(to: settings.voters.map(\.api).filter { $0 != Self.wildcard(configuration.apiEndpoint) }) }
         let fetchWaiters = FetchWaiters()
         let replicas = cluster.isClustered
-            ? ReplicaManager(nodeID: configuration.nodeID, logs: logs, requests: PeerRequests(loop: loop, nodeID: configuration.nodeID),
+            ? ReplicaManager(nodeID: configuration.nodeID, logs: logs, requests: PeerRequests(loop: loop, nodeID: configuration.nodeID, credentials: configuration.security?.nodeCredentials),
                              lagBound: configuration.replicaLagBound, logger: logger) { fetchWaiters.wake($0) }
             : nil
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups,
                           groupSessionTimeout: configuration.groupSessionTimeout, registry: registry, endpoints: endpointState,
-                          cluster: cluster, fetchWaiters: fetchWaiters, replicas: replicas, askWaiters: AskWaiters(limit: configuration.maxWaitingAsks)) { stream in
+                          cluster: cluster, fetchWaiters: fetchWaiters, replicas: replicas, askWaiters: AskWaiters(limit: configuration.maxWaitingAsks),
+                          nodeGuard: nodeGuard) { stream in
             loop.execute { owner in
                 if let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
             }
@@ -251,7 +274,8 @@ public final class Node: Sendable {
                         }
                     }
                     // Answered on this thread (the usual case), the reply and stream go out at once.
-                    api.handle(request[1...], frameCount: total - 1) { response, stream in
+                    // Secured, the ZAP handler named the connection's principal (its user id).
+                    api.handle(request[1...], frameCount: total - 1, principal: secured ? request[1].userID : nil) { response, stream in
                         loop.executeInPlace { owner in
                             if isProduce { window.leave(identity.bytes) }
                             if let stream, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }

@@ -46,11 +46,15 @@ final class NodeAPI: Sendable {
     let cluster: ClusterControl
     /// Which handler serves which request kind.
     let handlers = RequestHandlers()
+    /// Decides each request against the ACLs when security is on (nil: off).
+    let nodeGuard: NodeGuard?
 
     init(nodeID: String, metadata: any MetadataLog, logs: TopicLogs, groups: GroupDirectory, groupSessionTimeout: Int64 = 10_000,
          registry: SchemaRegistryService, endpoints: LockedEndpoints,
          cluster: ClusterControl? = nil, fetchWaiters: FetchWaiters = FetchWaiters(), replicas: ReplicaManager? = nil,
-         askWaiters: AskWaiters = AskWaiters(limit: 10_000), publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
+         askWaiters: AskWaiters = AskWaiters(limit: 10_000), nodeGuard: NodeGuard? = nil,
+         publish: @escaping @Sendable ([Frame]) -> Void = { _ in }) {
+        self.nodeGuard = nodeGuard
         self.cluster = cluster ?? ClusterControl(nodeID: nodeID, settings: ControllerSettings(), role: .single, storage: nil)
         self.askWaiters = askWaiters
         self.fetchWaiters = fetchWaiters
@@ -71,8 +75,8 @@ final class NodeAPI: Sendable {
     static let protocolVersion: UInt32 = 1
 
     /// Handles the frames of one request (routing id removed); `frameCount` is how many frames
-    /// the request had when more arrived than were kept.
-    func handle(_ frames: ArraySlice<Frame>, frameCount: Int? = nil, respond: @escaping Respond) {
+    /// the request had when more arrived than were kept; `principal` is who sent it (security on).
+    func handle(_ frames: ArraySlice<Frame>, frameCount: Int? = nil, principal: String? = nil, respond: @escaping Respond) {
         let count = frameCount ?? frames.count
         guard let first = frames.first,
               let header = try? first.withUnsafeBytes({ try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) }) else {
@@ -92,6 +96,21 @@ final class NodeAPI: Sendable {
             return
         }
         let body = frames[frames.startIndex + 1]
+        // Secured, the principal must be allowed before anything else happens — forwarding
+        // included: the node that takes a request decides it, and forwards as a node.
+        if let nodeGuard {
+            let refusal: String?
+            do {
+                refusal = nodeGuard.refusal(of: try RequestAccess.of(header.kind, body: body), by: principal, kind: "\(header.kind)")
+            } catch {
+                NodeMetrics.rejected(.malformedRequest)
+                return respond(Self.error(header.requestID, .malformedRequest, "the \(header.kind) request body did not parse: \(error)"), nil)
+            }
+            if let refusal {
+                NodeMetrics.rejected(.notAuthorized)
+                return respond(Self.error(header.requestID, .notAuthorized, refusal), nil)
+            }
+        }
         // The kind first: a produce or fetch (the hot path) never reads the controller's status.
         if cluster.isClustered, Self.groupKinds.contains(header.kind), routeGroupRequest(header, frames: frames, body: body, respond: respond) {
             return

@@ -13,21 +13,28 @@ public final class GanglionClient: Sendable {
     private let loop: SocketLoop
     private let dealerID: SocketLoop.SocketID
     private let pending = PendingCalls()
-    private let hubs = StreamHubs()
-    private let peers = PeerDealers()
+    private let hubs: StreamHubs
+    private let peers: PeerDealers
+    /// The CURVE credentials every socket of this client presents (nil: plain text).
+    public let credentials: CurveClientCredentials?
     /// Where each partition's leader is, as last learned from metadata.
     let routes = PartitionRoutes()
     /// How long a call waits for its reply.
     public let timeout: Duration
 
-    /// Connects to the node at `endpoint` (`tcp://host:port`, its `api` endpoint).
-    public init(endpoint: String, timeout: Duration = .seconds(10)) throws {
+    /// Connects to the node at `endpoint` (`tcp://host:port`, its `api` endpoint); with
+    /// `credentials`, every connection (requests, other nodes, live streams) is a CURVE client
+    /// presenting them — needed when the cluster runs with security on.
+    public init(endpoint: String, timeout: Duration = .seconds(10), credentials: CurveClientCredentials? = nil) throws {
         self.endpoint = endpoint
         self.timeout = timeout
+        self.credentials = credentials
+        hubs = StreamHubs(credentials: credentials)
+        peers = PeerDealers(credentials: credentials)
         loop = try SocketLoop(name: "ganglion.client", context: try Context(defaultLinger: .milliseconds(200)))
         let pending = self.pending
         dealerID = try loop.performAndWait { owner in
-            let dealer = try Self.makeDealer(owner, endpoint: endpoint, immediate: false, pending: pending)
+            let dealer = try Self.makeDealer(owner, endpoint: endpoint, immediate: false, pending: pending, credentials: credentials)
             // One sweep fails calls past their deadline (no timer per call).
             func sweep(_ owner: SocketLoop.Owner) {
                 pending.expire(now: ContinuousClock.now, endpoint: endpoint)
@@ -43,8 +50,10 @@ public final class GanglionClient: Sendable {
     /// A DEALER to `endpoint` whose replies complete `pending`'s calls. The other nodes of a
     /// cluster get `immediate` ones: a request to a node that is down fails at once (the caller
     /// refreshes its routes) instead of waiting for a reconnection.
-    static func makeDealer(_ owner: SocketLoop.Owner, endpoint: String, immediate: Bool, pending: PendingCalls) throws -> Socket {
+    static func makeDealer(_ owner: SocketLoop.Owner, endpoint: String, immediate: Bool, pending: PendingCalls,
+                           credentials: CurveClientCredentials?) throws -> Socket {
         let dealer = try owner.makeSocket(.dealer)
+        if let credentials { try dealer.set(credentials.socketOptions) }
         try dealer.set([.sendHighWaterMark(100_000), .receiveHighWaterMark(100_000), .immediate(immediate)])
         if immediate {
             // A node that stops answering even ZMTP heartbeats (paused, cut off) is dropped after
@@ -141,7 +150,7 @@ public final class GanglionClient: Sendable {
     /// (nothing was sent) so the caller refreshes its routes.
     static func sendToPeer(_ owner: SocketLoop.Owner, node: String, frames: [Frame], id: UInt64, peers: PeerDealers, pending: PendingCalls,
                            attempts: Int) throws {
-        let socket = try peers.socket(for: node, owner) { try Self.makeDealer($0, endpoint: node, immediate: true, pending: pending) }
+        let socket = try peers.socket(for: node, owner) { try Self.makeDealer($0, endpoint: node, immediate: true, pending: pending, credentials: peers.credentials) }
         if try socket.trySend(multipart: frames) { return }
         guard attempts > 1, pending.isWaiting(id) else {
             return pending.fail(id, GanglionError(code: .notLeader, message: "node at \(node) is not reachable now; refresh metadata and retry",
@@ -162,7 +171,7 @@ public final class GanglionClient: Sendable {
         let pending = self.pending, peers = self.peers
         _ = loop.execute { owner in
             for node in nodes {
-                _ = try? peers.socket(for: node, owner) { try Self.makeDealer($0, endpoint: node, immediate: true, pending: pending) }
+                _ = try? peers.socket(for: node, owner) { try Self.makeDealer($0, endpoint: node, immediate: true, pending: pending, credentials: peers.credentials) }
             }
         }
     }
@@ -202,6 +211,10 @@ public final class GanglionClient: Sendable {
 /// The client's DEALERs to the other nodes of a cluster, by request endpoint (loop thread only).
 final class PeerDealers: @unchecked Sendable {
     private var sockets: [String: SocketLoop.SocketID] = [:]
+    /// What every DEALER made here presents (nil: plain text).
+    let credentials: CurveClientCredentials?
+
+    init(credentials: CurveClientCredentials?) { self.credentials = credentials }
 
     /// The DEALER to `endpoint`, made by `make` on first use.
     func socket(for endpoint: String, _ owner: SocketLoop.Owner, make: (SocketLoop.Owner) throws -> Socket) throws -> Socket {

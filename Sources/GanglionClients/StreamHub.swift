@@ -17,11 +17,12 @@ final class StreamHub: @unchecked Sendable {
     private let subID: SocketLoop.SocketID
 
     /// A SUB socket on `loop` connected to `pubEndpoint`, subscribed to nothing yet.
-    init(loop: SocketLoop, pubEndpoint: String) throws {
+    init(loop: SocketLoop, pubEndpoint: String, credentials: CurveClientCredentials? = nil) throws {
         self.loop = loop
         nonisolated(unsafe) var hub: StreamHub?
         subID = try loop.performAndWait { owner in
             let sub = try owner.makeSocket(.sub)
+            if let credentials { try sub.set(credentials.socketOptions) }
             try sub.set(.receiveHighWaterMark(100_000))
             try sub.connect(pubEndpoint)
             owner.watch(sub) { sub, _ in
@@ -81,12 +82,16 @@ final class StreamHubs: @unchecked Sendable {
     // `hubs` is guarded by `lock`.
     private let lock = NSLock()
     private var hubs: [String: StreamHub] = [:]
+    private let credentials: CurveClientCredentials?
+
+    /// Hubs whose SUB sockets present `credentials` (nil: plain text).
+    init(credentials: CurveClientCredentials?) { self.credentials = credentials }
 
     /// The hub for `pubEndpoint` on `loop`, made on first use.
     func hub(for pubEndpoint: String, loop: SocketLoop) throws -> StreamHub {
         try lock.withLock {
             if let hub = hubs[pubEndpoint] { return hub }
-            let hub = try StreamHub(loop: loop, pubEndpoint: pubEndpoint)
+            let hub = try StreamHub(loop: loop, pubEndpoint: pubEndpoint, credentials: credentials)
             hubs[pubEndpoint] = hub
             return hub
         }

@@ -82,3 +82,43 @@ public struct CurveKeyPair: Sendable, Hashable {
         return try CurveKey(z85: CurveKey.string(fromZ85Buffer: publicText))
     }
 }
+
+/// What a CURVE client socket presents: its own long-term key pair (which the server's ZAP handler
+/// maps to a principal) and the server's public key it insists on (a server with another key never
+/// completes the handshake).
+public struct CurveClientCredentials: Sendable, Hashable {
+    /// The client's key pair.
+    public var keys: CurveKeyPair
+    /// The public key of the server(s) it connects to.
+    public var serverKey: CurveKey
+
+    /// Credentials from a key pair and the server's public key.
+    public init(keys: CurveKeyPair, serverKey: CurveKey) {
+        self.keys = keys
+        self.serverKey = serverKey
+    }
+
+    /// The options that make a socket a CURVE client with these credentials (set before connecting).
+    public var socketOptions: [SocketOption] {
+        [.curveServerKey(serverKey), .curvePublicKey(keys.publicKey), .curveSecretKey(keys.secretKey)]
+    }
+}
+
+/// What a CURVE server socket needs: its key pair and the ZAP domain its peers are checked in.
+public struct CurveServerCredentials: Sendable, Hashable {
+    /// The server's key pair (clients are given its public half).
+    public var keys: CurveKeyPair
+    /// The ZAP domain (``SocketOption/zapDomain(_:)``) the socket's peers are authenticated in.
+    public var zapDomain: String
+
+    /// Server credentials.
+    public init(keys: CurveKeyPair, zapDomain: String) {
+        self.keys = keys
+        self.zapDomain = zapDomain
+    }
+
+    /// The options that make a socket a CURVE server (set before binding).
+    public var socketOptions: [SocketOption] {
+        [.curveServer(true), .curveSecretKey(keys.secretKey), .zapDomain(zapDomain)]
+    }
+}

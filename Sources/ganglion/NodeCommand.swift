@@ -4,6 +4,7 @@ import ClusterCore
 import ClusterRuntime
 import EventLog
 import Foundation
+import ZeroMQ
 import Logging
 import Metrics
 import Prometheus
@@ -62,6 +63,10 @@ struct NodeCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run the demo agents: fraud detection, the CI pipeline, the document saga and the task queue.") var demo = true
     @Option(help: "Partitions of the demo agents' input topics when first made (default: 2, transactions 3): their shards, so how many nodes share each demo agent.")
     var demoPartitions: UInt32?
+    @Option(help: "Turn security on: the directory with the cluster's key pair (cluster.key, made by `ganglion security init`). Every socket then speaks CurveZMQ, only known keys connect, requests are checked against the ACLs and HTTP needs a token (default: $GANGLION_SECURITY_DIR; none: off).")
+    var securityDir: String?
+    @Option(help: "Principals allowed everything, by name, comma-separated: each one's public key is <security-dir>/NAME.pub (default: admin).")
+    var superUsers: String?
 
     /// The config file's shape.
     struct FileSettings: Decodable {
@@ -77,6 +82,8 @@ struct NodeCommand: AsyncParsableCommand {
         var nodeSessionTimeoutMs: Int?
         var webhooks: String?
         var httpMaxBodyBytes: Int?
+        var securityDir: String?
+        var superUsers: String?
     }
 
     func run() async throws {
@@ -135,10 +142,35 @@ struct NodeCommand: AsyncParsableCommand {
         if let demoPartitions, !(1...TopicConfiguration.maxPartitions).contains(Int32(clamping: demoPartitions)) {
             throw ValidationError("--demo-partitions must be between 1 and \(TopicConfiguration.maxPartitions), not \(demoPartitions)")
         }
+        if let directory = securityDir ?? environment["GANGLION_SECURITY_DIR"].flatMap({ $0.isEmpty ? nil : $0 }) ?? file.securityDir {
+            settings.security = try Self.security(directory: directory,
+                                                  superUsers: superUsers ?? environment["GANGLION_SUPER_USERS"] ?? file.superUsers ?? "admin")
+        }
         // GANGLION_DEMO=false (or 0, no) leaves the demo agents out, as --no-demo does.
         let demo = demo && !["false", "0", "no"].contains(environment["GANGLION_DEMO"]?.lowercased() ?? "")
         try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, ingest: ingest, demo: demo,
                                  demoPartitions: demoPartitions)
+    }
+
+    /// The security settings of a key directory: the cluster key pair, and each named super user
+    /// whose public key is there (a name without a key file is skipped, said on stderr).
+    static func security(directory: String, superUsers: String) throws -> NodeSecurity {
+        let keys: CurveKeyPair
+        do {
+            keys = try CurveKeyFiles.readKeyPair(CurveKeyFiles.path(directory, CurveKeyFiles.clusterName, "key"))
+        } catch {
+            throw ValidationError("--security-dir: \(error) (make the keys with `ganglion security init \(directory)`)")
+        }
+        var users: [String: CurveKey] = [:]
+        for name in superUsers.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            let path = CurveKeyFiles.path(directory, name, "pub")
+            guard FileManager.default.fileExists(atPath: path) else {
+                FileHandle.standardError.write(Data("super user \(name) has no key at \(path): skipped\n".utf8))
+                continue
+            }
+            do { users[name] = try CurveKeyFiles.readPublicKey(path) } catch { throw ValidationError("--super-users: \(error)") }
+        }
+        return NodeSecurity(clusterKeys: keys, superUsers: users)
     }
 
     /// The webhooks of `source`: a file, or (from GANGLION_WEBHOOKS) the JSON itself.

@@ -7,3 +7,14 @@ public enum StreamTopic {
         return bytes
     }
 }
+
+extension StreamTopic {
+    /// The topic a subscription prefix is confined to: the prefix must name a whole topic
+    /// (`p\0<topic>\0`, optionally followed by up to 4 bytes of partition); nil for a prefix that
+    /// could match several topics (`p\0or`) or is not a stream topic at all.
+    public static func topic(ofSubscription prefix: [UInt8]) -> String? {
+        guard prefix.count >= 3, prefix[0] == UInt8(ascii: "p"), prefix[1] == 0,
+              let end = prefix[2...].firstIndex(of: 0), end > 2, prefix.count - end - 1 <= 4 else { return nil }
+        return String(validating: prefix[2..<end], as: UTF8.self)
+    }
+}

@@ -22,14 +22,16 @@ final class PeerRequests: @unchecked Sendable {
 
     private let loop: SocketLoop
     private let nodeID: String
+    private let credentials: CurveClientCredentials?
     private var sockets: [String: SocketLoop.SocketID] = [:]
     private var waiting: [UInt64: Waiter] = [:]
     private var nextID: UInt64 = 1
 
-    /// Requests over `loop`'s sockets.
-    init(loop: SocketLoop, nodeID: String) {
+    /// Requests over `loop`'s sockets, presenting `credentials` to the other nodes (nil: plain text).
+    init(loop: SocketLoop, nodeID: String, credentials: CurveClientCredentials? = nil) {
         self.loop = loop
         self.nodeID = nodeID
+        self.credentials = credentials
         loop.execute { [self] owner in expire(owner) }
     }
 
@@ -69,6 +71,7 @@ final class PeerRequests: @unchecked Sendable {
     private func socket(for endpoint: String, _ owner: SocketLoop.Owner) throws -> Socket {
         if let id = sockets[endpoint], let socket = owner.socket(id) { return socket }
         let socket = try owner.makeSocket(.dealer)
+        if let credentials { try socket.set(credentials.socketOptions) }
         // A request is only queued on a live connection (`immediate`): one to a node that is down
         // fails at once, never sent — the caller may retry elsewhere. One that finds no answer in
         // time fails with TIMEOUT and takes the socket (and whatever is still queued) with it.
@@ -126,11 +129,13 @@ final class PeerRequests: @unchecked Sendable {
 final class RaftTransport: @unchecked Sendable {
     private let loop: SocketLoop
     private let endpoints: [String: String]
+    private let credentials: CurveClientCredentials?
     private var sockets: [String: SocketLoop.SocketID] = [:]
 
-    /// A transport to `voters` over `loop`.
-    init(loop: SocketLoop, voters: [VoterAddress]) {
+    /// A transport to `voters` over `loop`, presenting `credentials` to them (nil: plain text).
+    init(loop: SocketLoop, voters: [VoterAddress], credentials: CurveClientCredentials? = nil) {
         self.loop = loop
+        self.credentials = credentials
         endpoints = Dictionary(voters.map { ($0.id, $0.api) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -150,6 +155,7 @@ final class RaftTransport: @unchecked Sendable {
                     socket = existing
                 } else {
                     socket = try owner.makeSocket(.dealer)
+                    if let credentials { try socket.set(credentials.socketOptions) }
                     try socket.set([.linger(.zero), .immediate(true), .sendHighWaterMark(1_000), .maxMessageSize(64 << 20),
                                     .heartbeatInterval(.seconds(1)), .heartbeatTimeout(.seconds(3)), .reconnectIntervalMax(.milliseconds(500))])
                     try socket.connect(endpoint)

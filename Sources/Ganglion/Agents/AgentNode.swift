@@ -69,7 +69,8 @@ public struct AgentNode: Sendable {
             .init(service: NodeHTTPService(node: node, registry: metrics, host: httpHost, port: httpPort, ingest: httpIngest, logger: logger)),
         ]
         if !agents.isEmpty {
-            services.append(.init(service: AgentsService(endpoint: node.endpoints.api, node: shardsOnNodeLogs ? node : nil, topics: topics, agents: agents, names: names, logger: logger)))
+            services.append(.init(service: AgentsService(endpoint: node.endpoints.api, node: shardsOnNodeLogs ? node : nil, topics: topics, agents: agents, names: names, logger: logger,
+                                                                credentials: node.clientCredentials)))
         }
         services += extra(node, logger).map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
         var settings = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

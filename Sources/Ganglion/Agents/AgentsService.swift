@@ -3,6 +3,7 @@ import ClusterRuntime
 import Foundation
 import Logging
 import ServiceLifecycle
+import ZeroMQ
 
 /// Hosts agent types against a node as a `Service`: creates the topics they need when absent,
 /// then runs each agent type until graceful shutdown; a host that fails (the node was briefly
@@ -20,11 +21,15 @@ public struct AgentsService: Service {
     let logger: Logger
     /// How long the service's client waits for an answer from the node.
     let clientTimeout: Duration
+    /// What the service's client presents when security is on (agents run as the node's principal).
+    let credentials: CurveClientCredentials?
 
     /// A service hosting `agents` (see ``AgentNode/register(_:)``) on the node at `endpoint`.
+    /// With security on, `credentials` are what its client presents (the node's own).
     init(endpoint: String, node: Node? = nil, topics: [(name: String, partitions: UInt32)], agents: [@Sendable (AgentHost) async throws -> Void],
-         names: [String], logger: Logger, clientTimeout: Duration = .seconds(10)) {
+         names: [String], logger: Logger, clientTimeout: Duration = .seconds(10), credentials: CurveClientCredentials? = nil) {
         self.clientTimeout = clientTimeout
+        self.credentials = credentials
         self.endpoint = endpoint
         self.node = node
         self.topics = topics
@@ -35,7 +40,7 @@ public struct AgentsService: Service {
 
     /// Runs until graceful shutdown.
     public func run() async throws {
-        let client = try GanglionClient(endpoint: endpoint, timeout: clientTimeout)
+        let client = try GanglionClient(endpoint: endpoint, timeout: clientTimeout, credentials: credentials)
         defer { client.close() }
         try await awaitClusterGroups(client)
         for topic in topics {

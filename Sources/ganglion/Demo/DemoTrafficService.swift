@@ -13,7 +13,7 @@ struct DemoTrafficService: Service {
     let seconds: Double?
 
     func run() async throws {
-        let client = try GanglionClient(endpoint: node.endpoints.api)
+        let client = try GanglionClient(endpoint: node.endpoints.api, credentials: node.clientCredentials)
         defer { client.close() }
         // The agents' topics appear once the demo agents started.
         while try await client.metadata(topics: ["transactions", "fraud-detection.decisions", "ci.statuses", "docs.outcomes", "tasks.verified"]).topics.count < 5 {

@@ -1,0 +1,45 @@
+import ClusterCore
+import ZeroMQ
+
+extension Node {
+    /// Binds the ZAP handler of the node's context on `owner`'s loop: every CURVE handshake with
+    /// the node's sockets is answered by `guard` (allowed keys get their principal).
+    static func serveZAP(_ owner: SocketLoop.Owner, guard nodeGuard: NodeGuard) throws {
+        let zap = try owner.makeSocket(.router)
+        _ = try zap.bind(ZAP.endpoint)
+        owner.watch(zap) { zap, _ in
+            for _ in 0..<64 {
+                guard let frames = try zap.tryReceiveMultipart(maxFrames: 16) else { return }
+                guard let request = ZAP.Request(frames: frames) else { continue }
+                try? zap.send(multipart: nodeGuard.authenticate(request), blocking: false)
+            }
+        }
+    }
+
+    /// Makes `xpub` the node's secured stream socket: a CURVE server that grants a subscription
+    /// only when it names one whole topic its subscriber's principal may read (a refused one is
+    /// logged and never applied, so that subscriber gets nothing of the topic).
+    static func guardSubscriptions(_ owner: SocketLoop.Owner, _ xpub: Socket, guard nodeGuard: NodeGuard) throws {
+        try xpub.set(nodeGuard.security.serverCredentials.socketOptions)
+        try xpub.set(.xpubManual(true))
+        owner.watch(xpub) { xpub, _ in
+            for _ in 0..<256 {
+                guard let message = try xpub.tryReceiveMultipart(maxFrames: 1), let frame = message.first else { return }
+                let bytes = frame.bytes
+                guard let action = bytes.first else { continue }
+                let prefix = Array(bytes.dropFirst())
+                if action == 0 {
+                    try? xpub.unsubscribe(prefix)
+                    continue
+                }
+                guard action == 1 else { continue }
+                guard let topic = StreamTopic.topic(ofSubscription: prefix) else {
+                    nodeGuard.refused(principal: frame.userID ?? "(no principal)", what: "subscribe to a prefix of several topics",
+                                      reason: "not one whole topic")
+                    continue
+                }
+                if nodeGuard.mayRead(topic: topic, principal: frame.userID) { try? xpub.subscribe(prefix) }
+            }
+        }
+    }
+}
