@@ -51,7 +51,7 @@ extension Node {
             return RegistryREST.error(RegistryError(50001, "the request could not be encoded"))
         }
         let reply: [Frame] = await withCheckedContinuation { continuation in
-            api.handle([Frame(headerBytes), Frame(body)][...]) { response, _ in continuation.resume(returning: response) }
+            api.handle([Frame(headerBytes), Frame(body)][...], principal: NodeSecurity.nodePrincipal) { response, _ in continuation.resume(returning: response) }
         }
         guard let first = reply.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
             return RegistryREST.error(RegistryError(50001, "no answer from the controller leader"))
@@ -125,7 +125,7 @@ extension Node {
             }
         }
         let sessionTimeout = cluster.settings.nodeSessionTimeout
-        let replicas = api.replicas, metadata = api.metadata, cluster = self.cluster
+        let replicas = api.replicas, metadata = api.metadata, cluster = self.cluster, nodeID = self.nodeID
         _ = loopForCluster.execute { owner in
             func beat(_ owner: SocketLoop.Owner) {
                 heartbeat()
@@ -154,7 +154,11 @@ extension Node {
             func tendReplicas(_ owner: SocketLoop.Owner, pass: Int) {
                 if let replicas {
                     let live = lastAnswered.value.map { ContinuousClock.now - $0 < sessionTimeout } ?? false
-                    replicas.sessionChanged(live: live, state: metadata.state)
+                    let state = metadata.state
+                    replicas.sessionChanged(live: live, state: state)
+                    // Caught up once the metadata records this process registered and alive.
+                    let registered = state.nodes[nodeID].map { $0.incarnation == cluster.incarnation && $0.state == .alive } ?? false
+                    replicas.registrationChanged(caughtUp: registered, state: state)
                     replicas.proposeISRChanges { key, leaderEpoch, partitionEpoch, isr, completion in
                         api.sendAlterPartition(key, leaderEpoch: leaderEpoch, partitionEpoch: partitionEpoch, isr: isr, completion: completion)
                     }
@@ -209,7 +213,7 @@ extension Node {
         header.version = NodeAPI.protocolVersion
         header.clientID = "ganglion-node:\(nodeID)"
         guard let headerBytes = try? header.serializedBytes() as [UInt8], let body = try? request.serializedBytes() as [UInt8] else { return }
-        api.handle([Frame(headerBytes), Frame(body)][...]) { response, _ in completion(response) }
+        api.handle([Frame(headerBytes), Frame(body)][...], principal: NodeSecurity.nodePrincipal) { response, _ in completion(response) }
     }
 }
 

@@ -40,6 +40,8 @@ public struct NodeHTTPService: Service {
     public func run() async throws {
         let router = Router()
         let node = self.node, registry = self.registry
+        // First: with security on, nothing but /health and signed webhooks passes without a token.
+        router.add(middleware: HTTPAuthMiddleware(nodeGuard: node.nodeGuard))
         router.get("/health") { _, _ -> Response in
             // Readiness: 503 until a cluster's node has joined and caught up (Node.readiness).
             let (ready, reason) = node.readiness

@@ -41,6 +41,9 @@ final class NodeGuard: @unchecked Sendable {
         }
     }
 
+    /// The security part of the metadata as it is now (principals, ACLs, tokens).
+    var metadataSecurity: SecurityState { metadata.state.security }
+
     /// The principal a connecting CURVE key belongs to: the nodes' (the cluster key), a
     /// configured super user's, or one added to the metadata; nil refuses the connection.
     func principal(forKey key: CurveKey) -> String? {
