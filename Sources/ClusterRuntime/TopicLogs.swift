@@ -116,6 +116,15 @@ final class TopicLogs: @unchecked Sendable {
         removeInBackground(moved)
     }
 
+    /// The partitions with a directory here, open or not (what a restarted node holds on disk).
+    func partitionsOnDisk() -> [TopicPartition] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.compactMap { name in
+            guard let dash = name.lastIndex(of: "-"), let partition = Int32(name[name.index(after: dash)...]), partition >= 0 else { return nil }
+            return TopicPartition(String(name[..<dash]), partition)
+        }
+    }
+
     private func removeInBackground(_ paths: [String]) {
         guard !paths.isEmpty else { return }
         DispatchQueue.global(qos: .utility).async {

@@ -29,6 +29,9 @@ final class ReplicaManager: @unchecked Sendable {
     private var leaders: [TopicPartition: LeaderReplica] = [:]
     private var followers: [TopicPartition: FollowerReplica] = [:]
     private var sessionLost = true
+    /// Whether the metadata records this process's registration (so it has caught up with
+    /// everything committed before it, replicas moved off while it was down included).
+    private var caughtUp = false
 
     init(nodeID: String, logs: TopicLogs, requests: PeerRequests, lagBound: Duration, logger: Logger,
          committed: @escaping @Sendable (TopicPartition) -> Void) {
@@ -60,6 +63,36 @@ final class ReplicaManager: @unchecked Sendable {
             logger.warning("controller session lost: this node stops leading its partitions")
         }
         reconcile(state)
+    }
+
+    /// Whether this node's copy of the metadata records this process registered and alive. When
+    /// it first does (after a start, or after the node was fenced and registered again), the
+    /// copies on disk of partitions this node no longer hosts are deleted: a replica that moved
+    /// off while the node was down never ended here, so nothing else deletes it. Never earlier:
+    /// an empty or stale copy of the metadata must not delete what the node still hosts.
+    func registrationChanged(caughtUp now: Bool, state: MetadataState) {
+        let became = lock.withLock {
+            defer { caughtUp = now }
+            return now && !caughtUp
+        }
+        guard became else { return }
+        queue.async { self.deleteCopiesNotHosted(state) }
+    }
+
+    /// Deletes the copies on disk of partitions of existing, placed topics of which `state` does
+    /// not make this node a replica (and that it does not lead or follow now: a later state may
+    /// have made it one again).
+    private func deleteCopiesNotHosted(_ state: MetadataState) {
+        let held = lock.withLock { Set(leaders.keys).union(followers.keys) }
+        let strays = logs.partitionsOnDisk().filter { key in
+            guard !held.contains(key), state.topics[key.topic] != nil, let partitions = state.partitions[key.topic],
+                  Int(key.partition) < partitions.count else { return false }
+            return !partitions[Int(key.partition)].replicas.contains(nodeID)
+        }
+        guard !strays.isEmpty else { return }
+        logger.info("deleting copies of partitions this node no longer hosts (moved off while it was away)",
+                    metadata: ["ganglion.partitions": "\(strays.map { "\($0.topic)-\($0.partition)" }.sorted())"])
+        logs.delete(strays)
     }
 
     private func apply(_ state: MetadataState) {
