@@ -42,9 +42,12 @@ public final class GroupConsumer: Sendable {
     /// partition's own follower instead of ``batches``: a partition whose `deliver` waits (its
     /// shard is full) holds back only its own stream, never another partition's (issue 14,
     /// guarantee 3). ``batches`` then carries only the end of the stream and its errors.
+    /// `onAssigned` is told the partitions the group newly assigns to this member as soon as the
+    /// coordinator's answer lists them (before their streams start).
     package init(client: GanglionClient, group: String, topics: [String], commitPolicy: CommitPolicy = .manual,
          resetPolicy: OffsetResetPolicy = .earliest,
          onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?,
+         onAssigned: (@Sendable (Set<TopicPartition>) async -> Void)? = nil,
          deliver: (@Sendable ([DeliveredRecord]) async -> Void)?) {
         self.resetPolicy = resetPolicy
         self.client = client
@@ -59,7 +62,7 @@ public final class GroupConsumer: Sendable {
         let interval: Duration? = if case .automatic(let every) = commitPolicy { every } else { nil }
         heartbeats = Task {
             await state.run(client: client, group: group, topics: topics, channel: channel, processed: processed, commitEvery: interval,
-                            resetPolicy: resetPolicy, onRevoked: onRevoked, deliver: deliver)
+                            resetPolicy: resetPolicy, onRevoked: onRevoked, onAssigned: onAssigned, deliver: deliver)
         }
     }
 
@@ -134,6 +137,7 @@ actor ConsumerState {
     func run(client: GanglionClient, group: String, topics: [String], channel: AsyncThrowingChannel<[DeliveredRecord], any Error>,
              processed: ProcessedPositions?, commitEvery: Duration?, resetPolicy: OffsetResetPolicy,
              onRevoked: (@Sendable (Set<TopicPartition>) async -> [TopicPartition: Int64])?,
+             onAssigned: (@Sendable (Set<TopicPartition>) async -> Void)? = nil,
              deliver: (@Sendable ([DeliveredRecord]) async -> Void)? = nil) async {
         var lastCommit = ContinuousClock.now
         while !Task.isCancelled {
@@ -166,6 +170,7 @@ actor ConsumerState {
                 }
                 let added = assignment.subtracting(owned)
                 if !added.isEmpty {
+                    await onAssigned?(added)
                     let committed = try await committedOffsets(client: client, group: group, partitions: added)
                     for partition in added {
                         let start: Int64

@@ -36,6 +36,13 @@ enum AgentMetrics {
         Counter(label: "ganglion_agent_restored_bytes_total", dimensions: [("agent", agent)]).increment(by: bytes)
     }
 
+    /// A partition of `agent` assigned to this host got a working shard: the seconds from the
+    /// assignment to its first finished input, or to its shard being ready when no event waited
+    /// (``AgentShard/measureHandoff(since:eventsWaiting:)``).
+    static func handoff(agent: String, seconds: Double) {
+        Timer(label: "ganglion_agent_handoff_seconds", dimensions: [("agent", agent)]).recordNanoseconds(Int64(seconds * 1e9))
+    }
+
     /// The shards of `agent` this host runs now.
     static func shards(agent: String, _ count: Int) {
         Gauge(label: "ganglion_agent_shards", dimensions: [("agent", agent)]).record(count)

@@ -73,6 +73,9 @@ public actor AgentShard {
     private var revoked = false
     /// The host's budget of attempts running at once across its shards (nil: no budget).
     private let slots: HandlerSlots?
+    /// When this member was assigned the partition, while the handoff waits for the first input
+    /// finished here (``measureHandoff(since:eventsWaiting:)``).
+    private var handoffSince: ContinuousClock.Instant?
 
     /// A shard of `partition` running `handler` over `io`: at most `capacity` events held and
     /// `maxConcurrent` keys at once, none more than `maxSpan` offsets past the committable one;
@@ -130,6 +133,32 @@ public actor AgentShard {
         try await forwardOutbox()
         AgentMetrics.restored(agent: handler.name, seconds: (ContinuousClock.now - started) / .seconds(1), records: restoredRecords, bytes: restoredBytes)
         timerLoop = Task { await self.runTimers() }
+    }
+
+    /// Measures this shard's handoff (`ganglion_agent_handoff_seconds`) from `assigned`, the
+    /// moment its member was assigned the partition: to the first input it finishes (handled,
+    /// dead-lettered, or passed over) when events were waiting for it, or to now — the shard is
+    /// rebuilt and ready to handle — when none were.
+    public func measureHandoff(since assigned: ContinuousClock.Instant, eventsWaiting: Bool) {
+        if eventsWaiting {
+            handoffSince = assigned
+        } else {
+            AgentMetrics.handoff(agent: handler.name, seconds: (ContinuousClock.now - assigned) / .seconds(1))
+        }
+    }
+
+    /// The first input since the handoff began is finished: the handoff ends.
+    private func endHandoff() {
+        guard let since = handoffSince else { return }
+        handoffSince = nil
+        AgentMetrics.handoff(agent: handler.name, seconds: (ContinuousClock.now - since) / .seconds(1))
+    }
+
+    /// An input passed over (handled before a restart, past a replay's end, or filtered out):
+    /// only the offset moves.
+    private func skip(_ offset: Int64) {
+        try? scheduler.skip(offset: offset)
+        endHandoff()
     }
 
     /// Hands due timers to the scheduler (in order with their keys' events) until the shard closes.
@@ -217,17 +246,17 @@ public actor AgentShard {
         guard !closed else { return }
         if changelog.isDone(offset) {
             // Handled before a restart while an older event pinned the committed offset.
-            try? scheduler.skip(offset: offset)
+            skip(offset)
             return
         }
         let event = delivered.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
         if let endOffset, offset >= endOffset {
-            try? scheduler.skip(offset: offset)
+            skip(offset)
             return
         }
         if let event, !(try await accepts(event)) {
             // Filtered out: only the offset moves (a replay filters the same way).
-            try? scheduler.skip(offset: offset)
+            skip(offset)
             return
         }
         let key = event.map { $0.key.isEmpty ? "_" : String(decoding: $0.key, as: UTF8.self) } ?? "_"
@@ -376,6 +405,7 @@ public actor AgentShard {
 
     /// The input is finished: its key's next input may start.
     private func finished(_ item: ShardScheduler<Input>.Item) {
+        endHandoff()
         runners[item.offset] = nil
         if let timer = item.payload.timer { queuedTimers.remove(timer) }
         scheduler.finish(offset: item.offset, key: item.key)

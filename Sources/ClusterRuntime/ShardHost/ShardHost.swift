@@ -10,6 +10,10 @@ public actor ShardHost {
     private var creating: [UInt32: Task<AgentShard?, any Error>] = [:]
     /// Set when the host stops (``removeAll()``): no shard is made after.
     private var stopping = false
+    /// Partitions assigned to this member whose shard is not made yet: since when, and whether
+    /// records reached the host before the shard was ready (the handoff then ends at the first
+    /// input the shard finishes).
+    private var handoffs: [UInt32: (since: ContinuousClock.Instant, eventsWaiting: Bool)] = [:]
 
     /// An empty host.
     public init() {}
@@ -43,8 +47,24 @@ public actor ShardHost {
             await shard.stop()
             return nil
         }
-        if let shard { shards[partition] = shard }
+        if let shard {
+            shards[partition] = shard
+            if let handoff = handoffs.removeValue(forKey: partition) {
+                await shard.measureHandoff(since: handoff.since, eventsWaiting: handoff.eventsWaiting)
+            }
+        }
         return shard
+    }
+
+    /// Partitions just assigned to this member (`at` the moment it learned so): their handoffs
+    /// (`ganglion_agent_handoff_seconds`) are measured from here.
+    public func assigned(_ partitions: [UInt32], at instant: ContinuousClock.Instant = .now) {
+        for partition in partitions where shards[partition] == nil { handoffs[partition] = (instant, false) }
+    }
+
+    /// Records of `partition` reached the host: if its shard is not ready yet, they wait for it.
+    public func recordsArrived(_ partition: UInt32) {
+        if shards[partition] == nil { handoffs[partition]?.eventsWaiting = true }
     }
 
     /// Sets the `ganglion_agent_shards` gauge of `agent` to the shards held here now.
@@ -64,7 +84,7 @@ public actor ShardHost {
     /// Removes and returns every shard: the host is stopping, and makes none after.
     public func removeAll() -> [(UInt32, AgentShard)] {
         stopping = true
-        defer { shards = [:]; commits = [:] }
+        defer { shards = [:]; commits = [:]; handoffs = [:] }
         return shards.map { ($0.key, $0.value) }
     }
 
@@ -73,6 +93,7 @@ public actor ShardHost {
     public func remove(_ partition: UInt32) async -> AgentShard? {
         if let pending = creating[partition] { _ = try? await pending.value }
         commits[partition] = nil
+        handoffs[partition] = nil
         return shards.removeValue(forKey: partition)
     }
 

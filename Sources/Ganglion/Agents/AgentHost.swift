@@ -131,9 +131,13 @@ public final class AgentHost: Sendable {
                 offsets[partition] = await shard.committableOffset
             }
             return offsets
+        }, onAssigned: { assigned in
+            // Each assigned partition's handoff (`ganglion_agent_handoff_seconds`) starts now.
+            await shards.assigned(assigned.filter { $0.topic == topic }.map { UInt32($0.partition) })
         }, deliver: { batch in
             do {
                 for (partition, records) in Dictionary(grouping: batch, by: \.partition) {
+                    await shards.recordsArrived(partition)
                     guard let shard = try await makeShard(partition) else { continue }
                     try await shard.submit(records.sorted { $0.record.offset < $1.record.offset }
                         .map { ShardInput(topic: $0.topic, offset: $0.record.offset, value: $0.record.value) })
