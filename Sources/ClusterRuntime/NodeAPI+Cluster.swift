@@ -22,6 +22,9 @@ extension NodeAPI {
         case .registry:
             let request = try? body.withUnsafeBytes { try Ganglion_V1_RegistryRequest(serializedBytes: Data($0)) }
             return (request?.method.uppercased() ?? "GET") != "GET"
+        case .security:
+            let request = try? body.withUnsafeBytes { try Ganglion_V1_SecurityRequest(serializedBytes: Data($0)) }
+            return request?.isChange ?? false
         default:
             return false
         }

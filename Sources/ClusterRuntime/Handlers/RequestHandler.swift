@@ -34,7 +34,7 @@ final class RequestHandlers: @unchecked Sendable {
         let handlers: [any RequestHandler] = [
             ProduceHandler(api: api), FetchHandler(api: api), TopicHandler(api: api), ProducerIDHandler(api: api),
             GroupHandler(api: api), RegistryHandler(api: api), AskHandler(api: api), ControllerHandler(api: api),
-            ReplicationHandler(api: api),
+            ReplicationHandler(api: api), SecurityHandler(api: api),
         ]
         for handler in handlers {
             for kind in handler.kinds {

@@ -2,6 +2,7 @@ import ClusterCore
 import GanglionWire
 
 /// The security model's values as security.proto carries them (the enums by ``AclWireNumbered``).
+/// The client's side of this mapping is in GanglionClient+Security.swift (the node does not link the client).
 extension AclBinding {
     /// The binding a request names; throws MALFORMED_REQUEST naming the missing field. An unset
     /// pattern is literal, an unset permission allow.
