@@ -92,7 +92,7 @@ extension NodeAPI {
         }
         let publish = self.publish
         let response: [Frame] = await withCheckedContinuation { continuation in
-            handle(frames[...]) { response, stream in
+            handle(frames[...], principal: NodeSecurity.nodePrincipal) { response, stream in
                 if let stream { publish(stream) }
                 continuation.resume(returning: response)
             }

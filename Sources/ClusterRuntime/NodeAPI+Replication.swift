@@ -169,7 +169,7 @@ extension NodeAPI {
         header.version = Self.protocolVersion
         header.clientID = "ganglion-node:\(nodeID)"
         guard let headerBytes = try? header.serializedBytes() as [UInt8], let body = try? request.serializedBytes() as [UInt8] else { return }
-        handle([Frame(headerBytes), Frame(body)][...]) { reply, _ in
+        handle([Frame(headerBytes), Frame(body)][...], principal: NodeSecurity.nodePrincipal) { reply, _ in
             guard let first = reply.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
                 return completion(.failure(ProtocolFailure(.internal, "no answer")))
             }

@@ -122,7 +122,7 @@ final class NodeAPI: Sendable {
             NodeMetrics.rejected(.unsupportedKind)
             return respond(Self.error(header.requestID, .unsupportedKind, "request kind \(header.kind) is not served by this node yet"), nil)
         }
-        let request = NodeRequest(header: header, body: body, batch: frames.count == 3 ? frames[frames.startIndex + 2] : nil)
+        let request = NodeRequest(header: header, body: body, batch: frames.count == 3 ? frames[frames.startIndex + 2] : nil, principal: principal)
         do {
             try handler.handle(request, respond: respond)
         } catch {

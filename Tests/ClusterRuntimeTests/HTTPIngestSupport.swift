@@ -4,6 +4,7 @@ import EventLog
 import Foundation
 import Ganglion
 import NIOCore
+import NIOHTTP1
 import XCTest
 
 /// A node with HTTP ingest running in the test's process as `ganglion node` runs it
@@ -22,13 +23,15 @@ struct IngestNode {
     }
 }
 
-func startIngestNode(_ directory: String, ingest: HTTPIngestSettings = HTTPIngestSettings(), faults: LogFaults? = nil) async throws -> IngestNode {
+func startIngestNode(_ directory: String, ingest: HTTPIngestSettings = HTTPIngestSettings(), faults: LogFaults? = nil,
+                     _ change: (inout NodeConfiguration) -> Void = { _ in }) async throws -> IngestNode {
     try? FileManager.default.removeItem(atPath: directory + "/endpoints.json")
     var configuration = NodeConfiguration()
     configuration.dataDirectory = directory
     configuration.apiEndpoint = "tcp://127.0.0.1:0"
     configuration.pubEndpoint = "tcp://127.0.0.1:0"
     configuration.topicFaults = faults
+    change(&configuration)
     var node = AgentNode(configuration: configuration)
     node.httpPort = 0
     node.httpIngest = ingest
@@ -51,8 +54,13 @@ struct HTTPAnswer {
 
 /// POSTs `body` with `headers` over a kept-alive connection (AsyncHTTPClient's shared client).
 func httpPost(_ url: String, _ headers: [(String, String)], _ body: [UInt8]) async throws -> HTTPAnswer {
+    try await httpRequest(.POST, url, headers, body)
+}
+
+/// Sends one request of `method` with `headers` and `body` (AsyncHTTPClient's shared client).
+func httpRequest(_ method: HTTPMethod, _ url: String, _ headers: [(String, String)], _ body: [UInt8] = []) async throws -> HTTPAnswer {
     var request = HTTPClientRequest(url: url)
-    request.method = .POST
+    request.method = method
     for (name, value) in headers { request.headers.add(name: name, value: value) }
     request.body = .bytes(ByteBuffer(bytes: body))
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))

@@ -5,6 +5,7 @@ import Foundation
 import Ganglion
 import GanglionWire
 import XCTest
+import ZeroMQ
 
 /// Replicated partitions on real nodes in one process over loopback sockets: placement, acks=all
 /// reaching every in-sync replica, failover to an in-sync replica with nothing acknowledged
@@ -22,10 +23,15 @@ final class ReplicationTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    private func cluster() async throws -> TestCluster {
+    /// The key pairs of a secured test cluster: the cluster's and a super user's.
+    private let keys = (cluster: try! CurveKeyPair.generate(), admin: try! CurveKeyPair.generate())
+
+    private func cluster(secured: Bool = false) async throws -> TestCluster {
+        let keys = self.keys
         let cluster = try TestCluster(voters: 3, root: directory) { configuration in
             configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
             configuration.controller.nodeHeartbeat = .milliseconds(300)
+            if secured { configuration.security = NodeSecurity(clusterKeys: keys.cluster, superUsers: ["admin": keys.admin.publicKey]) }
         }
         _ = try await cluster.agreedLeader()
         try await cluster.waitForAll("every node registered alive") { node in
@@ -78,9 +84,20 @@ final class ReplicationTests: XCTestCase {
     }
 
     func testALeaderThatStopsIsReplacedFromTheISRAndNothingAcknowledgedIsLost() async throws {
-        let cluster = try await cluster()
+        try await leaderStopsAndReturns(secured: false)
+    }
+
+    /// The same with security on: every node-to-node path (Raft, replica fetches, the leader's
+    /// ISR changes, forwards) runs over CURVE as the nodes' principal, the client as a super user.
+    func testASecuredClusterFailsOverAndTheReturningReplicaRejoinsTheISR() async throws {
+        try await leaderStopsAndReturns(secured: true)
+    }
+
+    private func leaderStopsAndReturns(secured: Bool) async throws {
+        let cluster = try await cluster(secured: secured)
         defer { cluster.stopAll() }
-        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(10))
+        let credentials = secured ? CurveClientCredentials(keys: keys.admin, serverKey: keys.cluster.publicKey) : nil
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(10), credentials: credentials)
         defer { client.close() }
         _ = try await client.createTopic("events", partitions: 1)
         try await cluster.waitForAll("events placed") { $0.metadataState.partitions["events"]?.first?.leader != nil }
@@ -94,7 +111,7 @@ final class ReplicationTests: XCTestCase {
             acknowledged.append(value)
         }
         let survivor = cluster.voterIDs.first { $0 != leader }!
-        let other = try GanglionClient(endpoint: cluster.api(survivor), timeout: .seconds(15))
+        let other = try GanglionClient(endpoint: cluster.api(survivor), timeout: .seconds(15), credentials: credentials)
         defer { other.close() }
         for index in 0..<10 { try await produce("before-\(index)", via: other) }
 

@@ -10,6 +10,8 @@ struct NodeRequest {
     let body: Frame
     /// The raw record batch of a produce.
     let batch: Frame?
+    /// Who sent it, when security is on (nil: off, or the node itself).
+    var principal: String? = nil
     /// The client's request id, echoed in the reply.
     var requestID: UInt64 { header.requestID }
 }

@@ -15,7 +15,7 @@ struct TopicHandler: RequestHandler {
         let requestID = request.requestID
         switch request.header.kind {
         case .metadata:
-            respond(try NodeAPI.success(requestID, api.metadataResponse(try api.decode(request.body))), nil)
+            respond(try NodeAPI.success(requestID, api.metadataResponse(try api.decode(request.body), principal: request.principal)), nil)
         case .createTopic:
             api.createTopic(try api.decode(request.body)) { respond(NodeAPI.reply(requestID, $0), nil) }
         default:
@@ -25,7 +25,9 @@ struct TopicHandler: RequestHandler {
 }
 
 extension NodeAPI {
-    func metadataResponse(_ request: Ganglion_V1_MetadataRequest) throws -> Ganglion_V1_MetadataResponse {
+    /// The metadata of the topics `request` names (all when none), as `principal` may see it:
+    /// with security on, "all" lists only the topics it may describe.
+    func metadataResponse(_ request: Ganglion_V1_MetadataRequest, principal: String? = nil) throws -> Ganglion_V1_MetadataResponse {
         let topics = metadata.state.topics
         var response = Ganglion_V1_MetadataResponse()
         var node = Ganglion_V1_NodeMetadata()
@@ -52,7 +54,11 @@ extension NodeAPI {
             described.httpEndpoint = other.http
             response.nodes.append(described)
         }
-        let names = request.topics.isEmpty ? topics.keys.sorted() : request.topics
+        var names = request.topics.isEmpty ? topics.keys.sorted() : request.topics
+        if request.topics.isEmpty, let nodeGuard, let principal, principal != NodeSecurity.nodePrincipal {
+            let authorizer = nodeGuard.authorizer
+            names = names.filter { authorizer.authorize(principal: principal, operation: .describe, resourceType: .topic, name: $0) }
+        }
         for name in names {
             guard let configuration = topics[name] else {
                 response.unknownTopics.append(name)

@@ -72,6 +72,12 @@ final class NodeGuard: @unchecked Sendable {
             return "the connection has no principal; security is on"
         }
         if principal == NodeSecurity.nodePrincipal { return nil }
+        // A principal removed while connected loses everything at once (its connection stays
+        // open, but it was named at the handshake by a key that is no longer listed).
+        if security.superUsers[principal] == nil, metadataSecurity.principals[principal] == nil {
+            refused(principal: principal, what: kind, reason: "principal removed")
+            return "principal \(principal) no longer exists; reconnect with a listed key"
+        }
         switch access {
         case .nodesOnly:
             refused(principal: principal, what: kind, reason: "reserved to the nodes")

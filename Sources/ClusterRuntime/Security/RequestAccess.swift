@@ -80,6 +80,7 @@ enum RequestAccess: Sendable, Equatable {
             let request = try decode(Ganglion_V1_RegistryRequest.self)
             return .all(registry(method: request.method, path: request.path))
         case .initProducerID: return .all([])
+        case .security: return .all([.cluster(try decode(Ganglion_V1_SecurityRequest.self).isChange ? .alter : .describe)])
         case .raft, .controllerFetch, .nodeHeartbeat, .replicaFetch, .alterPartition: return .nodesOnly
         default: return .nodesOnly
         }
