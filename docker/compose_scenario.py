@@ -18,7 +18,8 @@ image then bundles) and runs, one after the other:
  4. `docker kill -s KILL` of a worker hosting shards: they move to the other workers; started again;
  5. docker/rolling-restart.sh (one node at a time, each healthy before the next; the controllers
     recreated from the image, the workers restarted) under `ganglion workload produce`: no produce
-    fails, everything acknowledged is read back;
+    fails, everything acknowledged is read back; nor does any of the sample traffic's publishes
+    (retried, docker/sample-traffic.sh) up to then;
  6. `down` and `up` again: the node ids, the data and the group's committed offsets are still there;
  7. the check: every acknowledged transaction of this test and every stored one of the sample
     traffic has exactly one fraud decision (cluster/agent_check.py), and every sample push,
@@ -411,6 +412,15 @@ def sample_outcomes(transactions: list[agent_check.StoredTransaction], prefixes:
     return list(found.values())
 
 
+def sample_traffic_failures(cluster: ComposeCluster) -> tuple[list[str], str]:
+    """The `traffic` service's publishes that failed after their retries (docker/sample-traffic.sh prints
+    each), and its latest count line ("N published, R retried, F failed"), from its container's log."""
+    log = cluster.compose("logs", "--no-color", "traffic", timeout=60)
+    failures = re.findall(r"traffic: publish to .*? failed after .*", log)
+    counts = re.findall(r"traffic: \d+ published, \d+ retried, \d+ failed", log)
+    return failures, counts[-1] if counts else "no count line yet"
+
+
 def sample_prefixes(transactions: list[agent_check.StoredTransaction]) -> set[str]:
     return {re.sub(r"-tx-\d+$", "-", t.txn) for t in transactions if t.txn and t.txn.startswith("sample-")}
 
@@ -583,6 +593,11 @@ def scenario(cluster: ComposeCluster, run: Run, figures: dict):
     examples = [re.sub(r".*?(error: )", "error: ", line.get("detail", ""), count=1)[:140] for line in refused[:3]]
     run.say(f"meanwhile {len(per_event)} one-shot `ganglion publish` calls (a new producer each), {len(refused)} failed"
             + (f", e.g. {examples}" if refused else ""))
+    # The sample traffic retries what failed before it was stored: none of its publishes may fail.
+    sample_failed, sample_counts = sample_traffic_failures(cluster)
+    figures["sample traffic publishes failed after retries (up to the rolling restart's end)"] = len(sample_failed)
+    run.say(f"the sample traffic so far: {sample_counts}" + (f", e.g. {sample_failed[:3]}" if sample_failed else ""))
+    run.require(not sample_failed, f"{len(sample_failed)} sample traffic publishes failed after their retries, e.g. {sample_failed[:3]}")
     traffic.stop()
 
     # 6. down and up again: identities, data and offsets still there.

@@ -7,10 +7,17 @@
 #   docs.events   a document every 3 s (the saga: extract → validate → route → notify)
 #   tasks         a task every 2 s (the worker and its verifier)
 # Every id carries this run's prefix (keys and transactions never repeat across restarts, so each
-# one's outcome can be counted: docker/compose_scenario.py does). A failed publish is printed and skipped.
+# one's outcome can be counted: docker/compose_scenario.py does).
+#
+# A publish that fails before its event could be stored (a node restarting, a leader moving: a
+# rolling restart) is tried again with backoff for up to TRAFFIC_RETRY_SECONDS (`ganglion publish
+# --retry-for`, the same event each time); one whose outcome is unknown is not repeated (it may be
+# stored: a second copy would be a second input). Every minute, and at each failure, a line
+# counts them: "traffic: N published, R retried, F failed".
 set -uo pipefail
 
 rate="${TRAFFIC_RATE:-2}"
+retry_seconds="${TRAFFIC_RETRY_SECONDS:-30}"
 run="${TRAFFIC_PREFIX:-sample-$(date +%s)-$RANDOM}"
 pause="$(awk -v rate="$rate" 'BEGIN { printf "%.3f", 1 / rate }')"
 messages=("Fix flaky retry test" "WIP: new scoring model" "Bump dependencies" "Add audit trail" "break: refactor ledger"
@@ -18,11 +25,22 @@ messages=("Fix flaky retry test" "WIP: new scoring model" "Bump dependencies" "A
 names=(invoice contract corrupt-scan receipt unroutable-memo statement)
 kinds=(plain hangs plain flaky sloppy plain hopeless)
 
+published=0; retried=0; failed=0
+counts() { echo "traffic: $published published, $retried retried, $failed failed"; }
+
 publish() {  # topic key type data
-    if ! out="$(ganglion publish "$1" --key "$2" --type "$3" --source /demo/compose --data "$4" 2>&1)"; then
-        echo "traffic: publish to $1 (key $2) failed: $(tail -n 1 <<<"$out")" >&2
+    local out status tries
+    out="$(ganglion publish "$1" --key "$2" --type "$3" --source /demo/compose --data "$4" --retry-for "$retry_seconds" 2>&1)"
+    status=$?
+    tries="$(grep -c '^publish: try [0-9]* failed' <<<"$out")"
+    retried=$((retried + tries))
+    if ((status != 0)); then
+        failed=$((failed + 1))
+        echo "traffic: publish to $1 (key $2) failed after $((tries + 1)) tries: $(tail -n 1 <<<"$out")" >&2
+        counts >&2
         return 1
     fi
+    published=$((published + 1))
 }
 
 echo "traffic: waiting for the demo agents' topics (run $run)"
@@ -30,9 +48,10 @@ until ganglion topic list 2>/dev/null | grep -q '^tasks\b' && ganglion topic lis
 echo "traffic: $rate transaction(s)/s, a push and a task every 2 s, a document every 3 s"
 
 count=0; pushes=0; documents=0; tasks=0
-last_push=0; last_document=0; last_task=0
+last_push=0; last_document=0; last_task=0; last_counts=$SECONDS
 while :; do
     now=$SECONDS
+    if ((now - last_counts >= 60)); then last_counts=$now; counts; fi
     if ((now - last_task >= 2)); then
         last_task=$now; tasks=$((tasks + 1))
         kind="${kinds[$(((tasks - 1) % ${#kinds[@]}))]}"

@@ -23,22 +23,21 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "The CloudEvents source.") var source = "/ganglion/cli"
     @Option(help: "The payload (UTF-8); omit to read events from stdin.") var data: String?
     @Option(help: "With a topic bound to a registry subject: the message to encode payloads as (default: the schema's first).") var message: String?
+    @Option(name: .customLong("retry-for"),
+            help: """
+                With --data: how many seconds to keep trying, with backoff, when the publish fails before the event could be \
+                stored (no node answered, no producer id yet, a refusal); each try is printed to stderr. A publish whose outcome \
+                is unknown (the node may have stored it) is not repeated. 0: one try.
+                """)
+    var retryFor: Double = 0
 
     func run() async throws {
         do {
+            if let data { return try await publish(envelope(key: key, type: type, data: Data(data.utf8))) }
             let client = try await node.client()
             defer { client.close() }
             let producer = try await Producer(client: client)
-            // A topic bound to a subject gets JSON payloads encoded as its latest schema.
-            let subject = try await client.metadata(topics: [topic]).topics.first?.config.subject ?? ""
-            let encoder = subject.isEmpty ? nil : try await PayloadEncoder(client: client, subject: subject, message: message)
-            if let data {
-                var event = envelope(key: key, type: type, data: Data(data.utf8))
-                if let encoder { try encode(&event, with: encoder, line: nil) }
-                let stored = try await producer.send(topic: topic, event: event)
-                print("published to \(topic)-\(stored.partition) at offset \(stored.offset)")
-                return
-            }
+            let encoder = try await payloadEncoder(client)
             // Lines stream through the producer's bounded buffer: any amount of input, bounded memory.
             var published = 0
             var number = 0
@@ -61,6 +60,42 @@ struct PublishCommand: AsyncParsableCommand {
             try await producer.flush()
             print("published \(published) event(s) to \(topic)")
         } catch { throw failCommand(error) }
+    }
+
+    /// Publishes one event, tried again — a new client and producer, the same event (its id too)
+    /// — while a try fails before the event could be stored and `--retry-for` allows.
+    private func publish(_ event: EventEnvelope) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int(max(0, retryFor) * 1000))
+        var attempt = 1
+        while true {
+            var sending = false
+            do {
+                let client = try await node.client()
+                defer { client.close() }
+                let producer = try await Producer(client: client)
+                var encoded = event
+                if let encoder = try await payloadEncoder(client) { try encode(&encoded, with: encoder, line: nil) }
+                sending = true
+                let stored = try await producer.send(topic: topic, event: encoded)
+                print("published to \(topic)-\(stored.partition) at offset \(stored.offset)" + (attempt > 1 ? " (try \(attempt))" : ""))
+                return
+            } catch {
+                // The producer already resent what timed out under its id and sequence (stored
+                // once); a timeout left after that may have been stored, so it is not repeated.
+                let outcomeUnknown = sending && ((error as? GanglionError).map { $0.code == .timeout } ?? true)
+                guard !outcomeUnknown, !(error is ValidationError), ContinuousClock.now < deadline else { throw error }
+                let pause = min(250 << min(attempt - 1, 4), 4_000)
+                FileHandle.standardError.write(Data("publish: try \(attempt) failed (\(error)); trying again in \(pause) ms\n".utf8))
+                try await Task.sleep(for: .milliseconds(pause))
+                attempt += 1
+            }
+        }
+    }
+
+    /// A topic bound to a registry subject gets JSON payloads encoded as its latest schema (nil: not bound).
+    private func payloadEncoder(_ client: GanglionClient) async throws -> PayloadEncoder? {
+        let subject = try await client.metadata(topics: [topic]).topics.first?.config.subject ?? ""
+        return subject.isEmpty ? nil : try await PayloadEncoder(client: client, subject: subject, message: message)
     }
 
     /// Replaces the event's JSON data by its protobuf encoding, stamped with the schema id.

@@ -71,4 +71,33 @@ final class PublishCommandTests: XCTestCase {
         XCTAssertTrue(output.contains("line 2"), output)
         XCTAssertTrue(output.contains("amount"), output)
     }
+
+    /// What the compose file's sample traffic relies on through a rolling restart: a publish
+    /// that fails before its event could be stored (no node answers yet, then no such topic) is
+    /// tried again until `--retry-for` runs out, and the event is stored once.
+    func testAPublishRetriesUntilItsNodeAnswersAndItsTopicExistsAndStoresTheEventOnce() async throws {
+        let port = try freeLoopbackPorts(1)[0]
+        let api = "tcp://127.0.0.1:\(port)"
+        let process = Process()
+        process.executableURL = try ganglionExecutable(self)
+        process.arguments = ["publish", "late", "--node", api, "--key", "k", "--data", "hello", "--retry-for", "30"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        try await Task.sleep(for: .seconds(2))
+        let node = try startTestNode(directory) { $0.apiEndpoint = api }
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await Task.sleep(for: .seconds(1))
+        _ = try await client.createTopic("late", partitions: 1)
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("trying again"), "the failed tries are printed: \(text)")
+        XCTAssertTrue(text.contains("published to late-0 at offset 0"), text)
+        let events = try await storedEvents(client, "late")
+        XCTAssertEqual(events.map { String(decoding: $0.data, as: UTF8.self) }, ["hello"], "stored once")
+    }
 }
