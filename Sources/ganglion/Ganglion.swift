@@ -8,7 +8,7 @@ struct GanglionCommand: AsyncParsableCommand {
         commandName: "ganglion",
         abstract: "Ganglion: a distributed runtime for event-driven AI agents.",
         version: GanglionVersion.current,
-        subcommands: [VersionCommand.self, NodeCommand.self, TopicCommand.self, PublishCommand.self, TailCommand.self, GroupCommand.self, SchemaCommand.self, BenchCommand.self, DemoCommand.self, DLQCommand.self, AskCommand.self, ClusterCommand.self, WorkloadCommand.self, SecurityCommand.self],
+        subcommands: [VersionCommand.self, NodeCommand.self, TopicCommand.self, PublishCommand.self, TailCommand.self, GroupCommand.self, SchemaCommand.self, BenchCommand.self, DemoCommand.self, DLQCommand.self, AskCommand.self, ClusterCommand.self, WorkloadCommand.self, SecurityCommand.self, AclCommand.self],
         defaultSubcommand: VersionCommand.self
     )
 

@@ -15,7 +15,7 @@ struct SecurityCommand: ParsableCommand {
             to no one else), cluster.pub (give it to clients) and admin.key (a super user's key pair). \
             Clients act as a principal with `--security-dir DIR --as NAME` (its key pair is DIR/NAME.key).
             """,
-        subcommands: [SecurityInitCommand.self, SecurityKeygenCommand.self])
+        subcommands: [SecurityInitCommand.self, SecurityKeygenCommand.self, SecurityPrincipalCommand.self, SecurityTokenCommand.self])
 }
 
 /// `ganglion security init DIR`: the keys a new secured cluster needs, made once.
