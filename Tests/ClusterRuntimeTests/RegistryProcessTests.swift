@@ -3,6 +3,7 @@ import Ganglion
 import GanglionWire
 import SchemaRegistry
 import XCTest
+import ZeroMQ
 
 /// The schema registry of a real `ganglion node` process: Confluent's own Python client against
 /// its REST API, the same operations over the request socket, enforcement on publish (including
@@ -22,9 +23,33 @@ final class RegistryProcessTests: XCTestCase {
 
     /// Runs the Confluent client scenario; returns its status and output. scripts/test.sh installs
     /// the client into a venv and names its python in GANGLION_TEST_PYTHON.
-    private func runScenario(_ http: String) throws -> (Int32, String) {
+    private func runScenario(_ http: String, auth: [String] = []) throws -> (Int32, String) {
         let python = ProcessInfo.processInfo.environment["GANGLION_TEST_PYTHON"] ?? "python3"
-        return try runProcess(URL(fileURLWithPath: "/usr/bin/env"), [python, Self.scenario.path, http, "--with-serializer"])
+        return try runProcess(URL(fileURLWithPath: "/usr/bin/env"), [python, Self.scenario.path, http, "--with-serializer"] + auth)
+    }
+
+    /// Confluent's client against a node with security on (`ganglion security init`, then
+    /// `ganglion node --security-dir`): without credentials it gets 401; with a Ganglion token —
+    /// as `basic.auth.user.info` and as a static bearer token — the whole scenario passes.
+    func testConfluentsClientAuthenticatesWithATokenWhenSecurityIsOn() async throws {
+        let keys = directory + "/keys"
+        let initialised = try runProcess(try ganglionExecutable(self), ["security", "init", keys])
+        XCTAssertEqual(initialised.status, 0, initialised.output)
+        for (round, style) in ["basic", "bearer"].enumerated() {
+            let data = directory + "/node-\(round)"
+            let (process, api) = try startNodeProcess(data, test: self, arguments: ["--security-dir", keys])
+            node = process
+            defer { process.terminate(); process.waitUntilExit() }
+            let http = try await httpEndpoint(data)
+            let client = try GanglionClient(endpoint: api, credentials: try CurveKeyFiles.clientCredentials(directory: keys, principal: "admin"))
+            defer { client.close() }
+            // admin is a super user by its key; to hold an HTTP token it is also a principal of the metadata.
+            try await client.addPrincipal("admin", publicKey: try CurveKeyFiles.readPublicKey(keys + "/admin.pub").z85)
+            let token = try await client.createToken(principal: "admin", description: "registry test").secret
+            let (status, output) = try runScenario(http, auth: style == "basic" ? ["--basic-auth", "admin:" + token] : ["--bearer", token])
+            XCTAssertEqual(status, 0, "\(style): the Confluent client scenario failed:\n\(output)")
+            XCTAssertTrue(output.contains("no credentials: 401"), output)
+        }
     }
 
     func testConfluentsClientTheSocketAPIAndEnforcementOnPublish() async throws {

@@ -2,7 +2,11 @@
 """Drive a Confluent-compatible Schema Registry with Confluent's own Python client.
 
 Usage:
-    python3 confluent_client_scenario.py <registry-base-url> [--with-serializer]
+    python3 confluent_client_scenario.py <registry-base-url> [--with-serializer] [--basic-auth USER:TOKEN | --bearer TOKEN]
+
+--basic-auth / --bearer: a node with security on; the client authenticates as Confluent's clients do
+(`basic.auth.user.info`, or `bearer.auth.credentials.source: STATIC_TOKEN`), with a Ganglion HTTP token.
+Before anything else the scenario checks that the same client without credentials is refused (401).
 
 Needs (see docs/registry-api-notes.md section 6):
     pip install confluent-kafka==2.16.1 certifi attrs cachetools httpx2 authlib protobuf googleapis-common-protos
@@ -172,12 +176,27 @@ def cleanup(client):
     client.clear_caches()
 
 
-def run(url, with_serializer):
+def run(url, with_serializer, auth=None):
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
     from confluent_kafka.schema_registry.schema_registry_client import ConfigCompatibilityLevel, ServerConfig
 
     # max.retries 0: a 5xx must fail fast instead of being retried with multi-second backoff.
-    client = SchemaRegistryClient({"url": url, "max.retries": 0, "timeout": 30})
+    conf = {"url": url, "max.retries": 0, "timeout": 30}
+    if auth is not None:
+        try:
+            SchemaRegistryClient(dict(conf)).get_subjects()
+            raise ScenarioFailure("a client without credentials was served by a node with security on")
+        except SchemaRegistryError as e:
+            check(e.http_status_code == 401, "no credentials: expected 401, got %s" % e.http_status_code)
+            ok("no credentials: 401 (%s)" % e.error_message)
+        kind, value = auth
+        if kind == "basic":
+            conf["basic.auth.user.info"] = value
+        else:
+            conf.update({"bearer.auth.credentials.source": "STATIC_TOKEN", "bearer.auth.token": value,
+                         "bearer.auth.logical.cluster": "ganglion"})
+    client = SchemaRegistryClient(conf)
     s1 = Schema(V1, "PROTOBUF")
     s2 = Schema(V2, "PROTOBUF")
     s3 = Schema(V3, "PROTOBUF")
@@ -360,10 +379,20 @@ def run_serializer(client, order_cls):
 
 
 def main(argv):
+    argv = list(argv)
+    auth = None
+    for option, kind in (("--basic-auth", "basic"), ("--bearer", "bearer")):
+        if option in argv:
+            at = argv.index(option)
+            if at + 1 >= len(argv):
+                print("%s needs a value" % option, file=sys.stderr)
+                return 2
+            auth = (kind, argv[at + 1])
+            del argv[at:at + 2]
     args = [a for a in argv[1:] if not a.startswith("--")]
     flags = [a for a in argv[1:] if a.startswith("--")]
     if len(args) != 1 or set(flags) - {"--with-serializer"}:
-        print("usage: %s <registry-base-url> [--with-serializer]" % argv[0], file=sys.stderr)
+        print("usage: %s <registry-base-url> [--with-serializer] [--basic-auth USER:TOKEN | --bearer TOKEN]" % argv[0], file=sys.stderr)
         return 2
     try:
         import confluent_kafka
@@ -374,7 +403,7 @@ def main(argv):
         return 2
     print("confluent-kafka %s, registry %s" % (confluent_kafka.version(), args[0]), flush=True)
     try:
-        run(args[0].rstrip("/"), "--with-serializer" in flags)
+        run(args[0].rstrip("/"), "--with-serializer" in flags, auth)
     except ScenarioFailure as e:
         print("[FAIL] " + str(e), flush=True)
         return 1
