@@ -77,6 +77,7 @@ final class NodeAPI: Sendable {
     /// Handles the frames of one request (routing id removed); `frameCount` is how many frames
     /// the request had when more arrived than were kept; `principal` is who sent it (security on).
     func handle(_ frames: ArraySlice<Frame>, frameCount: Int? = nil, principal: String? = nil, respond: @escaping Respond) {
+        var respond = respond
         let count = frameCount ?? frames.count
         guard let first = frames.first,
               let header = try? first.withUnsafeBytes({ try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) }) else {
@@ -109,6 +110,14 @@ final class NodeAPI: Sendable {
             if let refusal {
                 NodeMetrics.rejected(.notAuthorized)
                 return respond(Self.error(header.requestID, .notAuthorized, refusal), nil)
+            }
+            // Every ACL, principal or token change is audited where it was asked, with its outcome.
+            if header.kind == .security, let change = nodeGuard.auditedChange(body) {
+                let asked = respond
+                respond = { response, stream in
+                    nodeGuard.audit(principal: principal ?? "(none)", change: change, response: response)
+                    asked(response, stream)
+                }
             }
         }
         // The kind first: a produce or fetch (the hot path) never reads the controller's status.

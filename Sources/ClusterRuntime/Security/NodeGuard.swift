@@ -1,7 +1,9 @@
 import ClusterCore
 import Foundation
+import GanglionWire
 import Logging
 import Metrics
+import SwiftProtobuf
 import ZeroMQ
 
 /// The node's gatekeeper when security is on: names the principal of each connecting key (for the
@@ -103,6 +105,24 @@ final class NodeGuard: @unchecked Sendable {
     /// Whether `principal` may read `topic` (a live-stream subscription).
     func mayRead(topic: String, principal: String?) -> Bool {
         refusal(of: .all([AccessCheck(operation: .read, resourceType: .topic, name: topic)]), by: principal, kind: "subscribe") == nil
+    }
+
+    /// The change a SECURITY request asks for, as the audit log names it (nil: a listing, or a
+    /// body that does not parse). Never includes a secret (a token's is only in the response).
+    func auditedChange(_ body: Frame) -> String? {
+        guard let request = try? body.withUnsafeBytes({ try Ganglion_V1_SecurityRequest(serializedBytes: Data($0)) }), request.isChange else { return nil }
+        return request.textFormatString().split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    }
+
+    /// Logs and counts one security change with its outcome (`ok` or the refusal's code).
+    func audit(principal: String, change: String, response: [Frame]) {
+        let header = response.first.flatMap { frame in try? frame.withUnsafeBytes { try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) } }
+        let result = header.map { $0.error == .none ? "ok" : "\($0.error)" } ?? "no answer"
+        logger.notice("security: change", metadata: [
+            "ganglion.security.principal": "\(principal)", "ganglion.security.action": "\(change)",
+            "ganglion.security.result": "\(result)",
+        ])
+        Counter(label: "ganglion_security_changes_total", dimensions: [("result", result)]).increment()
     }
 
     /// Logs and counts one refusal.
