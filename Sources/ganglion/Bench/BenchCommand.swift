@@ -53,6 +53,8 @@ struct BenchCommand: AsyncParsableCommand {
     var http = false
     @Option(help: "Kept-alive HTTP connections of the --http run.") var httpConnections = 4
     @Option(help: "Events per batched request of the --http run.") var httpBatch = 64
+    @Flag(help: "Measure the cost of security instead: produce events/s and e2e latency on a plain node and on one with CurveZMQ and ACLs, side by side, with the ratios.")
+    var security = false
     @Option(help: "Only these figures, comma-separated: produce, consume, latency, commits, produce-always (default: all). commits: produce acknowledgement p50/p99 quiet and with 64 partitions committing offsets every 100 ms, and their ratio.")
     var only = "produce,consume,latency,commits,produce-always"
 
@@ -89,6 +91,13 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if http {
             return try await measureHTTP()
+        }
+        if security {
+            let workload = BenchWorkload(runs: quick ? 1 : runs, produceSeconds: quick ? 1 : produceSeconds, producers: producers, batch: batch,
+                                         window: window, consumeEvents: 0, latencySeconds: quick ? 1 : latencySeconds, rate: rate)
+            let figures = try await SecurityBenchmark(workload: workload, sizes: parsedSizes).run()
+            print(SecurityBenchmark.lines(figures, workload: workload).joined(separator: "\n"))
+            return
         }
         if replication {
             let workload = BenchWorkload(runs: quick ? 1 : runs, produceSeconds: quick ? 1 : produceSeconds, producers: producers, batch: batch,
