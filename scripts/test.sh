@@ -41,5 +41,7 @@ step "benchmark smoke run"
 # Shards moving between two agent hosts (a join and a leave), and a kill -9 of a shard host.
 "$(swift build --show-bin-path)/ganglion" bench --handoff --quick >/dev/null
 "$(swift build --show-bin-path)/ganglion" bench --shard-failover --quick >/dev/null
+# A plain node and a node with security on, side by side.
+"$(swift build --show-bin-path)/ganglion" bench --security --quick --sizes 256 >/dev/null 2>&1
 
 step "all passed"
