@@ -103,13 +103,15 @@ static void sleep_ms(long ms) {
 static int usage(void) {
     fprintf(stderr,
             "usage: sensor --bootstrap ENDPOINTS --topic TOPIC [--generate N [--devices D] [--interval-ms MS]]\n"
+            "              [--security-dir DIR [--as NAME]]\n"
+            "  --security-dir: a cluster with security on: DIR/cluster.pub and this sensor's DIR/NAME.key (NAME default admin).\n"
             "  Without --generate, reads \"DEVICE VALUE\" lines from standard input (# starts a comment).\n"
             "  ENDPOINTS: a node's request endpoint (tcp://127.0.0.1:7400), comma-separated for several.\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
-    const char *bootstrap = NULL, *topic = NULL;
+    const char *bootstrap = NULL, *topic = NULL, *security_dir = NULL, *principal = "admin";
     long generate = -1, devices = 4, interval_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -118,6 +120,8 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--generate") == 0 && value) generate = atol(argv[++i]);
         else if (strcmp(argv[i], "--devices") == 0 && value) devices = atol(argv[++i]);
         else if (strcmp(argv[i], "--interval-ms") == 0 && value) interval_ms = atol(argv[++i]);
+        else if (strcmp(argv[i], "--security-dir") == 0 && value) security_dir = argv[++i];
+        else if (strcmp(argv[i], "--as") == 0 && value) principal = argv[++i];
         else return usage();
     }
     if (!bootstrap || !topic || devices < 1) return usage();
@@ -131,6 +135,21 @@ int main(int argc, char **argv) {
     config.on_delivery = on_delivery;
     ganglion_producer *producer;
     char error[512];
+    char server_key[41], public_key[41], secret_key[41], path[1024];
+    if (security_dir) {
+        snprintf(path, sizeof path, "%s/cluster.pub", security_dir);
+        int failed = ganglion_read_key_file(path, "public-key", server_key, error, sizeof error);
+        snprintf(path, sizeof path, "%s/%s.key", security_dir, principal);
+        if (!failed) failed = ganglion_read_key_file(path, "public-key", public_key, error, sizeof error);
+        if (!failed) failed = ganglion_read_key_file(path, "secret-key", secret_key, error, sizeof error);
+        if (failed) {
+            fprintf(stderr, "sensor: %s\n", error);
+            return 1;
+        }
+        config.curve_server_key = server_key;
+        config.curve_public_key = public_key;
+        config.curve_secret_key = secret_key;
+    }
     if (ganglion_producer_new(&config, &producer, error, sizeof error) != GANGLION_OK) {
         fprintf(stderr, "sensor: %s\n", error);
         return 1;

@@ -104,6 +104,8 @@ typedef enum ganglion_node_error {
     GANGLION_NODE_NOT_ENOUGH_REPLICAS = 26,
     /** A group request found no coordinator for its group (it is moving): nothing applied, retry. */
     GANGLION_NODE_NOT_COORDINATOR = 27,
+    /** The producer's principal may not write the topic (security on, ACLs): not stored; not retried. */
+    GANGLION_NODE_NOT_AUTHORIZED = 28,
 } ganglion_node_error;
 
 /** How many copies hold a batch before the node acknowledges it (`ganglion.v1.Acks`). */
@@ -169,7 +171,19 @@ typedef struct ganglion_config {
     ganglion_delivery_fn on_delivery;
     /** Passed to on_delivery. */
     void *callback_opaque;
+    /** A cluster with security on: its public key (cluster.pub), 40 Z85 characters. With the two
+     *  below, the producer connects with CurveZMQ as the principal owning that key pair; all three
+     *  or none. Default NULL: plain text. ganglion_read_key_file() reads them from key files. */
+    const char *curve_server_key;
+    /** This producer's public key (NAME.pub / NAME.key's public-key), 40 Z85 characters. */
+    const char *curve_public_key;
+    /** This producer's secret key (NAME.key's secret-key), 40 Z85 characters. Never logged. */
+    const char *curve_secret_key;
 } ganglion_config;
+
+/** Reads the `field` ("public-key" or "secret-key") of a key file written by `ganglion security
+ *  init/keygen` into `key` (41 bytes: 40 Z85 characters and a NUL). 0, or -1 with `error`. */
+int ganglion_read_key_file(const char *path, const char *field, char key[41], char *error, size_t error_size);
 
 /** A CloudEvents extension attribute: a lower-case alphanumeric name and a string value. */
 typedef struct ganglion_attribute {

@@ -124,6 +124,13 @@ int gl_connection_open(gl_connection *connection, size_t index, char *error, siz
     zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
     int64_t max_message = 16 << 20; /* the node's own limit */
     zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message);
+    if (connection->curve && (zmq_setsockopt(socket, ZMQ_CURVE_SERVERKEY, connection->curve_server, 40) != 0 ||
+                              zmq_setsockopt(socket, ZMQ_CURVE_PUBLICKEY, connection->curve_public, 40) != 0 ||
+                              zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, connection->curve_secret, 40) != 0)) {
+        snprintf(error, error_size, "cannot set the CURVE keys: %s (is libzmq built with CURVE?)", zmq_strerror(zmq_errno()));
+        zmq_close(socket);
+        return -1;
+    }
     const char *endpoint = connection->endpoints[connection->current];
     if (zmq_connect(socket, endpoint) != 0) {
         snprintf(error, error_size, "cannot connect to \"%s\": %s (give an endpoint like tcp://host:7400)", endpoint,

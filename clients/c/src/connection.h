@@ -40,6 +40,11 @@ typedef struct gl_connection {
     size_t arena_size;
     size_t arena_used;
     ProtobufCAllocator allocator;
+    /** CurveZMQ keys (Z85) when `curve` is set: the server's, ours. */
+    int curve;
+    char curve_server[41];
+    char curve_public[41];
+    char curve_secret[41];
 } gl_connection;
 
 /** Splits `bootstrap` (comma-separated) and makes the buffers; no socket yet. 0, or -1 with `error`. */

@@ -85,6 +85,8 @@ int gl_utf8_valid(const char *text, size_t length);
 
 /** Monotonic milliseconds, for deadlines. */
 int64_t gl_monotonic_ms(void);
+/** Whether `key` is 40 characters of Z85 (a CURVE key as text). */
+int gl_is_z85_key(const char *key);
 /** Wall-clock nanoseconds since the Unix epoch, for event times. */
 int64_t gl_unix_nanos(void);
 

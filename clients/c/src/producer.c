@@ -224,6 +224,10 @@ static int config_error(const ganglion_config *config, char *error, size_t error
         snprintf(error, error_size, "config.max_attempts must be at least 1");
     } else if (config->request_timeout_ms < 1 || config->connect_timeout_ms < 1) {
         snprintf(error, error_size, "config.request_timeout_ms and connect_timeout_ms must be at least 1");
+    } else if ((config->curve_server_key || config->curve_public_key || config->curve_secret_key) &&
+               !(gl_is_z85_key(config->curve_server_key) && gl_is_z85_key(config->curve_public_key) && gl_is_z85_key(config->curve_secret_key))) {
+        snprintf(error, error_size, "config.curve_server_key, curve_public_key and curve_secret_key go together, each 40 Z85 characters "
+                                    "(as `ganglion security keygen` writes them)");
     } else {
         return 0;
     }
@@ -781,6 +785,13 @@ ganglion_status ganglion_producer_new(const ganglion_config *config, ganglion_pr
         free(p);
         return GANGLION_ERR_INVALID_ARGUMENT;
     }
+    if (config->curve_server_key) {
+        p->connection.curve = 1;
+        memcpy(p->connection.curve_server, config->curve_server_key, 41);
+        memcpy(p->connection.curve_public, config->curve_public_key, 41);
+        memcpy(p->connection.curve_secret, config->curve_secret_key, 41);
+    }
+    p->config.curve_server_key = p->config.curve_public_key = p->config.curve_secret_key = NULL; /* copied */
 
     /* Each bootstrap node in turn: the first to answer INIT_PRODUCER_ID (or METADATA) is ours. */
     size_t tried = 0;
@@ -1132,4 +1143,46 @@ void ganglion_producer_stats(const ganglion_producer *p, ganglion_stats *stats) 
     stats->producer_id = p->producer_id;
     stats->producer_epoch = p->producer_epoch;
     stats->endpoint = gl_connection_endpoint(&p->connection);
+}
+
+/* ---- Key files ------------------------------------------------------------------------------ */
+
+int gl_is_z85_key(const char *key) {
+    if (!key || strlen(key) != 40) return 0;
+    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    for (size_t i = 0; i < 40; i++) {
+        if (!strchr(alphabet, key[i])) return 0;
+    }
+    return 1;
+}
+
+int ganglion_read_key_file(const char *path, const char *field, char key[41], char *error, size_t error_size) {
+    FILE *file = fopen(path, "r");
+    if (!file) {
+        snprintf(error, error_size, "cannot read key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    size_t field_length = strlen(field);
+    int found = -1;
+    while (fgets(line, sizeof line, file)) {
+        char *at = line;
+        while (*at == ' ' || *at == '\t') at++;
+        if (*at == '#' || strncmp(at, field, field_length) != 0) continue;
+        at += field_length;
+        while (*at == ' ' || *at == '\t') at++;
+        if (*at != '=') continue;
+        at++;
+        while (*at == ' ' || *at == '\t') at++;
+        size_t length = strcspn(at, " \t\r\n");
+        if (length == 40) {
+            memcpy(key, at, 40);
+            key[40] = 0;
+            found = gl_is_z85_key(key) ? 0 : -1;
+        }
+        break;
+    }
+    fclose(file);
+    if (found != 0) snprintf(error, error_size, "%s has no valid %s line (40 Z85 characters)", path, field);
+    return found;
 }

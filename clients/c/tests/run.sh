@@ -44,6 +44,7 @@ record() { # name, then the command
 
 work="$(mktemp -d)"
 node_pid=""
+node_extra=()
 api="" pub="" http=""
 stop_node() {
     if [[ -n "$node_pid" ]] && kill -0 "$node_pid" 2>/dev/null; then
@@ -68,7 +69,7 @@ trap cleanup EXIT
 start_node() {
     local api_at="${1:-tcp://127.0.0.1:0}" pub_at="${2:-tcp://127.0.0.1:0}" http_at="${3:-127.0.0.1:0}"
     rm -f "$work/data/endpoints.json"
-    "$bin" node --data-dir "$work/data" --api "$api_at" --pub "$pub_at" --http "$http_at" --no-demo >>"$work/node.log" 2>&1 &
+    "$bin" node --data-dir "$work/data" --api "$api_at" --pub "$pub_at" --http "$http_at" --no-demo ${node_extra[@]+"${node_extra[@]}"} >>"$work/node.log" 2>&1 &
     node_pid=$!
     for _ in $(seq 1 300); do
         [[ -s "$work/data/endpoints.json" ]] && break
@@ -174,6 +175,37 @@ example_test() {
     [[ "$out" == *"GANGLION_ERR_NODE: topic no-such-topic does not exist; create it with \`ganglion topic create no-such-topic\`"* ]]
 }
 
+# A node with security on: the sensor with its key (a principal allowed to write `readings`)
+# publishes; without keys, or with a key the cluster does not know, it gets nothing through.
+secured_test() { # build
+    local build="$1" keys="$work/keys"
+    "$bin" security init "$keys" >/dev/null && "$bin" security keygen sensor-1 --dir "$keys" >/dev/null || return 1
+    export GANGLION_SECURITY_DIR="$keys"
+    "$bin" security principal add sensor-1 --public-key-file "$keys/sensor-1.pub" --node "$api" >/dev/null &&
+        "$bin" topic create --node "$api" secured-readings --partitions 2 >/dev/null &&
+        "$bin" acl add --node "$api" --principal sensor-1 --operation write --topic secured-readings >/dev/null || { unset GANGLION_SECURITY_DIR; return 1; }
+    local out
+    out="$("$build/sensor" --bootstrap "$api" --topic secured-readings --generate 6 --security-dir "$keys" --as sensor-1 2>&1)" || {
+        echo "$out" >&2; unset GANGLION_SECURITY_DIR; return 1; }
+    [[ "$(echo "$out" | grep -c '^ack ')" == 6 ]] || { echo "$out" >&2; unset GANGLION_SECURITY_DIR; return 1; }
+    local stored
+    stored="$(stored_records secured-readings)"
+    unset GANGLION_SECURITY_DIR
+    [[ "$stored" == 6 ]] || { echo "c tests: the secured node stored $stored of 6" >&2; return 1; }
+    # No keys, and a key the cluster does not know: nothing acknowledged, nothing stored.
+    "$bin" security keygen stranger --dir "$work/other-keys" >/dev/null && cp "$keys/cluster.pub" "$work/other-keys/" || return 1
+    for attempt in "" "--security-dir $work/other-keys --as stranger"; do
+        # shellcheck disable=SC2086
+        if out="$(timeout 60 "$build/sensor" --bootstrap "$api" --topic secured-readings --generate 1 $attempt 2>&1)"; then
+            echo "c tests: a sensor without a known key published: $out" >&2
+            return 1
+        fi
+        [[ "$out" != *"secured-readings"*"does not exist"* ]] || { echo "c tests: a stranger learned about topics: $out" >&2; return 1; }
+    done
+    stored="$(GANGLION_SECURITY_DIR="$keys" stored_records secured-readings)"
+    [[ "$stored" == 6 ]] || { echo "c tests: strangers stored something ($stored records)" >&2; return 1; }
+}
+
 step "build (plain and AddressSanitizer/UBSan, -Wall -Wextra -Werror)"
 record "build" make -s -j2 all
 record "build with ASan/UBSan" make -s -j2 asan
@@ -193,6 +225,16 @@ if start_node; then
     record "example: sensor publishes and prints acknowledgements" example_test
 else
     record "node starts" false
+fi
+stop_node
+
+step "security on: CurveZMQ from C"
+rm -rf "$work/data"
+node_extra=(--security-dir "$work/keys")
+if "$bin" security init "$work/keys" >/dev/null && start_node; then
+    record "secured: the sensor publishes with its key; strangers get nothing" secured_test build
+else
+    record "secured node starts" false
 fi
 stop_node
 

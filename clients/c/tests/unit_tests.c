@@ -286,7 +286,7 @@ static void test_bad_events_are_refused_naming_the_field(void) {
 }
 
 static void test_node_error_names_are_protocol_protos(void) {
-    CHECK(ganglion__v1__error_code__descriptor.n_values == GANGLION_NODE_NOT_COORDINATOR + 1,
+    CHECK(ganglion__v1__error_code__descriptor.n_values == GANGLION_NODE_NOT_AUTHORIZED + 1,
           "ganglion.h mirrors %u error codes", ganglion__v1__error_code__descriptor.n_values);
     CHECK(strcmp(ganglion_node_error_name(GANGLION_NODE_UNKNOWN_TOPIC), "UNKNOWN_TOPIC") == 0, "UNKNOWN_TOPIC");
     CHECK(strcmp(ganglion_node_error_name(GANGLION_NODE_OUT_OF_ORDER_SEQUENCE), "OUT_OF_ORDER_SEQUENCE") == 0, "sequence");
@@ -294,6 +294,7 @@ static void test_node_error_names_are_protocol_protos(void) {
     CHECK(strcmp(ganglion_node_error_name(GANGLION_NODE_FENCED_LEADER_EPOCH), "FENCED_LEADER_EPOCH") == 0, "FENCED_LEADER_EPOCH");
     CHECK(strcmp(ganglion_node_error_name(GANGLION_NODE_NOT_ENOUGH_REPLICAS), "NOT_ENOUGH_REPLICAS") == 0, "NOT_ENOUGH_REPLICAS");
     CHECK(strcmp(ganglion_node_error_name(GANGLION_NODE_NOT_COORDINATOR), "NOT_COORDINATOR") == 0, "NOT_COORDINATOR");
+    CHECK(strcmp(ganglion_node_error_name(GANGLION_NODE_NOT_AUTHORIZED), "NOT_AUTHORIZED") == 0, "NOT_AUTHORIZED");
     CHECK(strcmp(ganglion_node_error_name((ganglion_node_error)99), "UNKNOWN_ERROR_CODE") == 0, "unknown");
     CHECK(strcmp(ganglion_status_name(GANGLION_ERR_QUEUE_FULL), "GANGLION_ERR_QUEUE_FULL") == 0, "status name");
 }
