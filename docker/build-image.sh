@@ -19,7 +19,7 @@ mkdir "$context/lib"
 cp "$binary" "$context/ganglion"
 # Debug information out (function names stay, for backtraces): the release binary 197 -> 122 MB.
 command -v strip >/dev/null && strip --strip-debug "$context/ganglion"
-cp "$here/Dockerfile" "$here/entrypoint.sh" "$here/healthcheck.sh" "$here/sample-traffic.sh" "$context/"
+cp "$here/Dockerfile" "$here/ganglion.sh" "$here/entrypoint.sh" "$here/healthcheck.sh" "$here/sample-traffic.sh" "$context/"
 # Libraries resolved outside /lib and /usr/lib (the base image has those it needs: libc, libzmq5, …).
 missing="$(ldd "$binary" | awk '/not found/ { print $1 }')"
 [[ -z "$missing" ]] || { echo "build-image: $binary needs libraries this machine lacks: $missing" >&2; exit 1; }

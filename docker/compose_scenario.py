@@ -9,8 +9,11 @@ the base image (docker/build-base.sh, cached), builds the node image (docker/bui
 binary built here with --static-swift-stdlib; CI passes its debug build, whose Swift runtime the
 image then bundles) and runs, one after the other:
 
- 1. up with 1 worker: every node healthy; the sample traffic's demo flows produce outcomes;
-    transactions published by this test (and by the sample traffic) flow through fraud-detection;
+ 1. up with 1 worker, security on (the compose file's default: keys made at first start by the
+    `keys` service): every node healthy; the cluster is secured: a plain-text client and a client
+    with a key the cluster does not know get no answer, /metrics without a token is 401 and 200
+    with admin's; the sample traffic's demo flows produce outcomes; transactions published by this
+    test (and by the sample traffic) flow through fraud-detection;
  2. `up --scale worker=3`: the fraud-detection shards spread onto the new workers (`cluster status
     --json` groups[].assignments), timed from their containers' start;
  3. the controller leader's container stopped: the cluster elects a leader among the other two,
@@ -66,6 +69,7 @@ CONTROLLERS = ["controller-1", "controller-2", "controller-3"]
 FLOWS_CONVERGE = 45.0  # seconds the final check re-reads while outcomes are merely missing
 ROLLING_TOPIC = "compose-rolling"
 ROLLING_LOAD_SECONDS = 110  # covers the rolling restart (55-90 s seen)
+NO_ANSWER_WAIT = 6.0  # seconds a client the secured cluster must not answer is given
 
 
 DNS_ADDRESS = "172.31.253.53"  # on the loopback of the test engine's own network namespace
@@ -282,9 +286,12 @@ class ComposeCluster:
         return [self.container(name) for name in CONTROLLERS] + self.containers("worker")
 
     def start_client(self):
+        """The client container: on the project's network, with the cluster's keys (the `keys` volume,
+        read-only) and GANGLION_SECURITY_DIR, so its CLI acts as admin, as `docker-compose exec` does."""
         self.docker("rm", "-f", self.client, check=False)
         self.docker("run", "-d", "--name", self.client, "--network", f"{self.project}_ganglion", "--user", "0", "--no-healthcheck",
-                    "-v", f"{self.work}:{self.work}", "--entrypoint", "sleep", self.image, "infinity")
+                    "-v", f"{self.work}:{self.work}", "-v", f"{self.project}_keys:/security:ro", "-e", "GANGLION_SECURITY_DIR=/security",
+                    "--entrypoint", "sleep", self.image, "infinity")
 
     # -- what cluster/agents.py calls
 
@@ -294,11 +301,12 @@ class ComposeCluster:
     def process_state(self, name: str) -> str:
         return "alive" if self.health(self.container(name)).startswith("running") else "dead"
 
-    def ganglion(self, *args: str, node: str | None = None, timeout: float = 30) -> Completed:
+    def ganglion(self, *args: str, node: str | None = None, timeout: float = 30, env: tuple[str, ...] = ()) -> Completed:
+        """`ganglion ARGS` in the client container (`env`: NAME=VALUE settings of its own)."""
         argv = ["ganglion", *args]
         started = time.monotonic()
         try:
-            done = subprocess.run(["docker", "exec", self.client, "timeout", "-s", "KILL", f"{timeout:g}", *argv],
+            done = subprocess.run(["docker", "exec", self.client, "env", *env, "timeout", "-s", "KILL", f"{timeout:g}", *argv],
                                   env=self.engine.env(), capture_output=True, text=True, timeout=timeout + 15)
             code = None if done.returncode == 137 else done.returncode
             return Completed(argv, code, done.stdout, done.stderr, time.monotonic() - started)
@@ -429,20 +437,57 @@ def sample_prefixes(transactions: list[agent_check.StoredTransaction]) -> set[st
 # The scenario
 
 
-def http_get(engine: Engine, port: int, path: str) -> tuple[int, str]:
-    """GET on the engine's loopback (its namespace), where compose publishes controller-1's HTTP port."""
+def http_get(engine: Engine, port: int, path: str, token: str | None = None) -> tuple[int, str]:
+    """GET on the engine's loopback (its namespace), where compose publishes controller-1's HTTP port;
+    with `token`, as `Authorization: Bearer TOKEN` (read by the child from its stdin, never its argv)."""
     code = ("import sys, urllib.request, urllib.error\n"
+            "token = sys.stdin.read().strip()\n"
+            f"request = urllib.request.Request('http://127.0.0.1:{port}{path}', headers={{'Authorization': 'Bearer ' + token}} if token else {{}})\n"
             "try:\n"
-            f"    r = urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=10); print(r.status); print(r.read().decode())\n"
+            "    r = urllib.request.urlopen(request, timeout=10); print(r.status); print(r.read().decode())\n"
             "except urllib.error.HTTPError as e:\n"
             "    print(e.code); print(e.read().decode())\n")
-    done = subprocess.run(["nsenter", f"--net=/var/run/netns/{engine.namespace}", sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(["nsenter", f"--net=/var/run/netns/{engine.namespace}", sys.executable, "-c", code], input=token or "",
+                          capture_output=True, text=True, timeout=30)
     status, _, body = done.stdout.partition("\n")
     return (int(status) if status.strip().isdigit() else 0), body or done.stderr
 
 
 def hosts_of(view: agents.GroupView) -> set:
     return set(view.assignments.values())
+
+
+def check_secured(cluster: ComposeCluster, run: Run):
+    """The compose cluster runs with security on: the client with the `keys` volume (admin) is answered;
+    a plain-text client (GANGLION_SECURITY=off, docker/ganglion.sh) and one with a key pair the cluster
+    does not know get no answer, not even a topic's name, within NO_ANSWER_WAIT; controller-1's published
+    /metrics answers 401 without a token and 200 with a token of admin, made as docker/README.md says."""
+    def topic_names():
+        done = cluster.ganglion("topic", "list", "--node", cluster.api(*CONTROLLERS), timeout=15)
+        names = [line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()] if done.ok else []
+        return names or None
+    names = agents.wait_for("topics listed by admin (the client with the keys)", topic_names, 30, interval=1)
+    done = cluster.ganglion("security", "keygen", "stranger", "--dir", "/tmp/stranger", timeout=15)
+    run.require(done.ok, f"security keygen: {done.describe()}")
+    cluster.docker("exec", cluster.client, "cp", "/security/cluster.pub", "/tmp/stranger/")
+    for label, env, extra in (("a plain-text client", ("GANGLION_SECURITY=off",), ()),
+                              ("a client with a key the cluster does not know", (), ("--security-dir", "/tmp/stranger", "--as", "stranger"))):
+        done = cluster.ganglion("topic", "list", "--node", cluster.api("controller-1"), *extra, timeout=NO_ANSWER_WAIT, env=env)
+        leaked = [name for name in names if name in done.stdout + done.stderr]
+        run.require(not done.ok and not leaked, f"{label} was answered by the secured cluster"
+                    f"{' (topic names leaked: ' + ', '.join(leaked) + ')' if leaked else ''}: {done.describe()[-300:]}")
+        run.say(f"{label}: nothing from controller-1 ({done.describe()[-160:]}); admin sees {len(names)} topics")
+    code, body = http_get(cluster.engine, cluster.http_port, "/metrics")
+    run.require(code == 401, f"controller-1's published /metrics without a token answered {code}, not 401: {body[:200]}")
+    # docker/README.md's two commands: admin made a principal of the metadata (once), then a token for it.
+    done = cluster.ganglion("security", "principal", "add", "admin", "--public-key-file", "/security/admin.pub", timeout=20)
+    run.require(done.ok, f"security principal add admin: {done.describe()}")
+    done = cluster.ganglion("security", "token", "create", "--principal", "admin", "--json", timeout=20)
+    run.require(done.ok, f"security token create: {done.describe()}")
+    token = json.loads(done.stdout)["secret"]
+    code, metrics = http_get(cluster.engine, cluster.http_port, "/metrics", token=token)
+    run.require(code == 200 and "ganglion_" in metrics, f"controller-1's published /metrics with admin's token answered {code} without ganglion_ metrics")
+    run.say("secured: /metrics answers 401 without a token and 200 with admin's; /health is open")
 
 
 def scenario(cluster: ComposeCluster, run: Run, figures: dict):
@@ -458,8 +503,7 @@ def scenario(cluster: ComposeCluster, run: Run, figures: dict):
     run.say(f"3 controllers + 1 worker healthy {time.monotonic() - started:.1f} s after `up`")
     code, body = http_get(cluster.engine, cluster.http_port, "/health")
     run.require(code == 200, f"controller-1's published /health answered {code}: {body}")
-    code, metrics = http_get(cluster.engine, cluster.http_port, "/metrics")
-    run.require(code == 200 and "ganglion_" in metrics, f"controller-1's published /metrics answered {code} without ganglion_ metrics")
+    check_secured(cluster, run)
     first_worker = cluster.worker_ids()
     run.require(len(first_worker) == 1, f"the worker is not alive in cluster status: {first_worker}")
     seconds, view = watch.wait("the fraud-detection shards on the worker",

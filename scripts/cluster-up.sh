@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One command to run a Ganglion cluster with docker compose (docker/compose.yaml): three
 # controller voters and one worker, the demo agents and sample traffic on, controller-1's HTTP
-# port (/health, /metrics, asks, ingest) on 127.0.0.1:7402.
+# port (/health, /metrics, asks, ingest) on 127.0.0.1:7402. Security is on (keys made at first start,
+# docker/compose.yaml): once healthy, admin is made a principal of the metadata so that it can hold
+# HTTP tokens, and the script prints how to make one (it makes none: a token's secret is shown once).
 #   scripts/cluster-up.sh [up] [--workers N]   install what is missing, build, start, wait until healthy
 #   scripts/cluster-up.sh down [--volumes]     stop and remove the containers (--volumes: the data too),
 #                                              and the engine if this script started it
@@ -10,6 +12,7 @@
 # base image once (debootstrap, cached in /var/cache/ganglion), the release `ganglion` binary
 # (static Swift standard library, in .build-static) and the node image; then `docker-compose up`.
 # GANGLION_HTTP_PORT changes the published port; COMPOSE_PROJECT_NAME the project (default ganglion);
+# GANGLION_SECURITY=off runs the cluster in plain text (then set it for every docker-compose command);
 # GANGLION_BUILD_LOCK names a file to flock around the Swift build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -122,6 +125,12 @@ while :; do
     sleep 1
 done
 say "a healthy cluster of 3 controllers and $workers worker(s)"
+security=on
+[[ "${GANGLION_SECURITY:-on}" == off ]] && security=off
+if [[ "$security" == on ]] && ! compose exec -T controller-1 ganglion security principal list | grep -q '^admin '; then
+    compose exec -T controller-1 ganglion security principal add admin --public-key-file /security/admin.pub >&2 \
+        || echo "cluster-up: admin is not a principal yet: HTTP tokens need it (docker/README.md, Security)" >&2
+fi
 
 cat <<EOF
 
@@ -134,7 +143,22 @@ the demo agents on the workers and a sample-traffic service feeding them.
   docker-compose -f docker/compose.yaml exec controller-1 ganglion tail fraud-detection.decisions
                                                                the fraud agent's decisions, live (Ctrl-C stops)
   docker-compose -f docker/compose.yaml logs -f traffic        the sample traffic
-  curl http://127.0.0.1:${GANGLION_HTTP_PORT:-7402}/metrics                      Prometheus metrics of controller-1 (also /health)
+EOF
+port="${GANGLION_HTTP_PORT:-7402}"
+if [[ "$security" == on ]]; then
+    cat <<EOF
+Security is on (CurveZMQ, ACLs; the keys in the volume ${COMPOSE_PROJECT_NAME}_keys; the CLI in a container acts as admin).
+HTTP needs a token, but /health; make one for admin (its secret is printed this once) and use it:
+  token="\$(docker-compose -f docker/compose.yaml exec -T controller-1 ganglion security token create --principal admin | grep -o 'gt_[^ ]*')"
+  curl -H "Authorization: Bearer \$token" http://127.0.0.1:$port/metrics           Prometheus metrics of controller-1
+EOF
+else
+    cat <<EOF
+Security is off (GANGLION_SECURITY=off: set it for every docker-compose command too).
+  curl http://127.0.0.1:$port/metrics                      Prometheus metrics of controller-1 (also /health)
+EOF
+fi
+cat <<EOF
 
 Scale the workers (new ones join and take agent shards within seconds):
   docker-compose -f docker/compose.yaml up -d --scale worker=3
