@@ -93,6 +93,7 @@ class ClusterState:
     extra_args: list[str]
     nodes: list[Node]
     demo: bool = False  # run the demo agents in every node (no --no-demo)
+    security_dir: str | None = None  # security on: the keys of `ganglion security init`, for nodes and commands
     cuts: list[str] = field(default_factory=list)  # members whose hub link is down
     partition: list[list[str]] = field(default_factory=list)  # sides; empty when whole
 
@@ -146,12 +147,15 @@ class Cluster:
     def up(cls, voters: int, observers: int = 0, *, state_dir: str | Path | None = None,
            binary: str | None = None, data_root: str | Path | None = None, extra_args=(),
            plain: bool | None = None, prefix: str | None = None, subnet: str | None = None,
-           start_timeout: float = START_TIMEOUT, demo: bool = False, start=None) -> Cluster:
+           start_timeout: float = START_TIMEOUT, demo: bool = False, start=None,
+           security_dir: str | Path | None = None) -> Cluster:
         """Creates the namespaces, starts `voters` voters and `observers` observers and waits until
         every node has written endpoints.json. On any failure (or SIGTERM) it tears down what it made.
         With `demo`, every node runs the demo agents (no `--no-demo`). With `start` (node names), only
         those are started; the others are planned (namespace, address, `--voters`) and stay down until
-        `cluster.start(...)`. Usable as a context manager that always runs `down`."""
+        `cluster.start(...)`. With `security_dir` (keys made by `ganglion security init`), security is on:
+        every node and every command runs with GANGLION_SECURITY_DIR set to it (commands act as its admin).
+        Usable as a context manager that always runs `down`."""
         if voters < 1 or observers < 0 or voters + observers >= CLIENT_HOST:
             raise HarnessError(f"need 1 to {CLIENT_HOST - 1} nodes, got {voters} voters + {observers} observers")
         state_dir = Path(state_dir or default_state_dir()).resolve()
@@ -164,7 +168,8 @@ class Cluster:
         nodes = [cls._plan_node(prefix, subnet, data_root, index, voter=index <= voters)
                  for index in range(1, voters + observers + 1)]
         state = ClusterState(prefix, subnet, os.path.abspath(binary or default_binary()), str(data_root),
-                             plain_by_default() if plain is None else plain, list(extra_args), nodes, demo=demo)
+                             plain_by_default() if plain is None else plain, list(extra_args), nodes, demo=demo,
+                             security_dir=str(Path(security_dir).resolve()) if security_dir else None)
         cluster = cls(state_dir, state)
         guard = raising_on_termination()
         guard.__enter__()
@@ -393,19 +398,59 @@ class Cluster:
         node.endpoints_file.unlink(missing_ok=True)  # a stale one would make the wait meaningless
         Path(node.data_dir).mkdir(parents=True, exist_ok=True)
         argv = self.node_command(node)
+        security = self._security_env()
+        shown = " ".join([*(f"{key}={value}" for key, value in security.items()), *argv])
         with open(node.log, "ab") as log:
-            log.write(f"=== gcluster {time.strftime('%H:%M:%S')}: {' '.join(argv)}\n".encode())
+            log.write(f"=== gcluster {time.strftime('%H:%M:%S')}: {shown}\n".encode())
             log.flush()
             process = subprocess.Popen(["ip", "netns", "exec", node.namespace, *argv],
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       env=self._node_env(), start_new_session=True)
+                                       env={**self._node_env(), **security}, start_new_session=True)
         node.pid, node.ticks = process.pid, start_ticks(process.pid)
         self._children[process.pid] = process
 
     @staticmethod
     def _node_env() -> dict:
-        """The environment without GANGLION_* variables, so that only the flags configure a node."""
+        """The environment without GANGLION_* variables, so that only the flags (and the cluster's own
+        GANGLION_SECURITY_DIR, when security is on) configure a node."""
         return {key: value for key, value in os.environ.items() if not key.startswith("GANGLION_")}
+
+    def _security_env(self) -> dict:
+        """GANGLION_SECURITY_DIR (security on), or nothing."""
+        return {"GANGLION_SECURITY_DIR": self.state.security_dir} if self.state.security_dir else {}
+
+    @property
+    def secure(self) -> bool:
+        """Whether the cluster runs with security on (CurveZMQ, known keys only, ACLs, HTTP tokens)."""
+        return self.state.security_dir is not None
+
+    def http_headers(self) -> list[str]:
+        """curl arguments that authenticate an HTTP request as the admin: with security on, a bearer
+        token made once per cluster (`ganglion security token create`), read by curl from a file in the
+        state dir so that the secret is in no command line; else none."""
+        if not self.secure:
+            return []
+        header_file = self.state_dir / "admin-token.header"
+        if not header_file.exists():
+            # A token names a principal of the metadata: the super user (known to the nodes by its key
+            # file alone) is added first; already added, that fails and the token is made all the same.
+            self.ganglion("security", "principal", "add", "admin", "--public-key-file",
+                          str(Path(self.state.security_dir) / "admin.pub"))
+            done = self.ganglion("security", "token", "create", "--principal", "admin", "--json",
+                                 "--description", "cluster/ harness")
+            if not done.ok:
+                raise HarnessError(f"could not create an HTTP token for admin: {done.describe()}")
+            header_file.touch(mode=0o600)
+            header_file.write_text(f"Authorization: Bearer {json.loads(done.stdout)['secret']}\n")
+        return ["-H", f"@{header_file}"]
+
+    def process_environment(self, name: str) -> dict:
+        """The environment the node's running process really has (/proc/PID/environ); {} when gone."""
+        try:
+            raw = Path(f"/proc/{self.node(name).pid}/environ").read_bytes()
+        except OSError:
+            return {}
+        return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
 
     def _wait_ready(self, node: Node, timeout: float):
         def ready():
@@ -416,6 +461,9 @@ class Cluster:
 
         wait_for(f"{node.id} to write {node.endpoints_file}", ready, timeout,
                  detail=lambda: f"last lines of {node.log}:\n{self.log_tail(node.id)}")
+        if self.secure and self.process_environment(node.id).get("GANGLION_SECURITY_DIR") != self.state.security_dir:
+            raise HarnessError(f"{node.id} (pid {node.pid}) runs without GANGLION_SECURITY_DIR="
+                               f"{self.state.security_dir} in its environment: security would be off")
 
     def _wait_dead(self, node: Node, timeout: float) -> bool:
         try:
@@ -537,10 +585,11 @@ class Cluster:
 
     def command_env(self) -> dict:
         """The environment of commands: this cluster's ganglion first on PATH, GANGLION_NODE set to
-        every node's endpoint (to node-1 in plain mode, where a list is not understood)."""
+        every node's endpoint (to node-1 in plain mode, where a list is not understood), and
+        GANGLION_SECURITY_DIR when security is on (commands then act as its admin)."""
         path = f"{self.state_dir / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}"
         target = self.api("node-1") if self.state.plain else self.api()
-        return {**os.environ, "PATH": path, "GANGLION_NODE": target}
+        return {**os.environ, "PATH": path, "GANGLION_NODE": target, **self._security_env()}
 
     def _timeout_flag(self, args, timeout: float) -> list[str]:
         """`--timeout MS` (a little under our deadline) when this subcommand has that option.
@@ -580,6 +629,7 @@ class Cluster:
         return {
             "prefix": self.state.prefix, "subnet": f"{self.state.subnet}.0/24", "plain": self.state.plain,
             "state_dir": str(self.state_dir), "data_root": self.state.data_root, "binary": self.state.binary,
+            "security_dir": self.state.security_dir,
             "client": {"namespace": self.client_namespace, "address": self.client_address,
                        "link": "cut" if CLIENT in self.state.cuts else "up"},
             "nodes": [{"id": node.id, "role": "voter" if node.voter else "observer", "address": node.address,

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Runs the scenarios in cluster/scenarios/, each on a fresh cluster, one after another.
 
-    run_scenarios.py [--quick] [--only NAME ...] [--binary PATH] [--out DIR] [--keep]
+    run_scenarios.py [--quick] [--secure] [--only NAME ...] [--binary PATH] [--out DIR] [--keep]
 
 Each scenario file defines VOTERS, OBSERVERS and `scenario(cluster, run)`, and may define NODE_ARGS (extra
 `ganglion node` arguments), DEMO (True: the nodes run the demo agents, no `--no-demo`), START (the nodes
 started at first, e.g. ["node-1"]; the others wait for the scenario's `cluster.start`), DEADLINE ((quick,
 full) seconds) and REQUIRES (CLI subcommands the binary must have, e.g. "workload produce"; without them
-the scenario is skipped). A scenario fails when it
+the scenario is skipped) and SECURE_ONLY (True: it tests security itself, and is skipped without --secure).
+With --secure, the keys are made once (`ganglion security init OUT/keys`) and every node and every command
+of every scenario runs with GANGLION_SECURITY_DIR=OUT/keys: CurveZMQ, known keys only, ACLs, commands acting
+as the super user `admin`, HTTP with its bearer token. A scenario fails when it
 raises (a broken guarantee, a bounded wait that ran out, or its deadline); the cluster is torn down
 either way, and the nodes' logs of a failed scenario stay in the output directory.
 Exit status: 0 all passed, 1 some failed, 2 could not run (no binary, or one without cluster mode).
@@ -41,10 +44,10 @@ class DeadlinePassed(Exception):
 
 
 def load_scenarios(only: list[str]) -> list:
-    """The scenario modules: the controller ones (s*), the replication ones (r*), then the agent ones (a*),
-    each in file-name order, filtered by `only` (substrings of the name)."""
+    """The scenario modules: the controller ones (s*), the replication ones (r*), the agent ones (a*), then
+    the security ones (x*), each in file-name order, filtered by `only` (substrings of the name)."""
     modules = []
-    paths = [path for kind in "sra" for path in sorted((HERE / "scenarios").glob(f"{kind}[0-9]*_*.py"))]
+    paths = [path for kind in "srax" for path in sorted((HERE / "scenarios").glob(f"{kind}[0-9]*_*.py"))]
     for path in paths:
         if only and not any(part in path.stem for part in only):
             continue
@@ -71,10 +74,20 @@ def missing_subcommands(module, binary: str) -> list[str]:
     return missing
 
 
-def run_one(module, binary: str, out: Path, quick: bool, deadline: int) -> tuple[bool, float, str]:
-    """Runs one scenario on its own cluster; returns (passed, seconds, failure message)."""
+def make_keys(binary: str, directory: Path):
+    """`ganglion security init DIRECTORY`: the cluster's and the admin's key pairs, once per run."""
+    done = subprocess.run([binary, "security", "init", str(directory)], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0 or not (directory / "cluster.key").exists() or not (directory / "admin.key").exists():
+        raise HarnessError(f"`{binary} security init {directory}` failed (exit {done.returncode}): "
+                           f"{(done.stderr or done.stdout).strip()[-500:]}")
+
+
+def run_one(module, binary: str, out: Path, quick: bool, deadline: int,
+            security_dir: Path | None = None) -> tuple[bool, float, str]:
+    """Runs one scenario on its own cluster (secured with the keys in `security_dir`, if given); returns
+    (passed, seconds, failure message)."""
     name = module.__name__.split(".")[-1]
-    run = Run(name, quick)
+    run = Run(name, quick, out / name)
     print(f"--- {name}: {module.__doc__.strip().splitlines()[0]}", flush=True)
     if hasattr(module, "DEADLINE"):
         deadline = module.DEADLINE[0 if quick else 1]
@@ -88,10 +101,11 @@ def run_one(module, binary: str, out: Path, quick: bool, deadline: int) -> tuple
         with Cluster.up(module.VOTERS, module.OBSERVERS, state_dir=out / name / "state",
                         data_root=out / name / "data", binary=binary, plain=False,
                         extra_args=getattr(module, "NODE_ARGS", ()), demo=getattr(module, "DEMO", False),
-                        start=getattr(module, "START", None)) as cluster:
+                        start=getattr(module, "START", None), security_dir=security_dir) as cluster:
             run.say(f"cluster {cluster.state.prefix}: {module.VOTERS} voters, {module.OBSERVERS} observers "
                     f"on {cluster.state.subnet}.0/24{' '.join([''] + list(getattr(module, 'NODE_ARGS', ())))}"
-                    f"{', demo agents on' if cluster.state.demo else ''}")
+                    f"{', demo agents on' if cluster.state.demo else ''}"
+                    f"{', security on' if cluster.secure else ''}")
             try:
                 module.scenario(cluster, run)
             except BaseException:
@@ -116,6 +130,9 @@ def print_log_tails(cluster: Cluster):
 def main(argv: list[str]) -> int:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.add_argument("--quick", action="store_true", help="fewer writes and rounds (CI)")
+    options.add_argument("--secure", action="store_true",
+                         help="security on: keys made once (ganglion security init OUT/keys), every node and "
+                              "command with GANGLION_SECURITY_DIR set to them")
     options.add_argument("--only", action="append", default=[], help="run scenarios whose name contains this")
     options.add_argument("--binary", help="ganglion binary (default $GANGLION_BIN, .build/*/ganglion, PATH)")
     options.add_argument("--out", help="where clusters keep data and logs (default: a new temp dir)")
@@ -133,18 +150,30 @@ def main(argv: list[str]) -> int:
         return 2
     out = Path(args.out or tempfile.mkdtemp(prefix="ganglion-scenarios-")).resolve()
     deadline = QUICK_DEADLINE if args.quick else FULL_DEADLINE
+    security_dir = out / "keys" if args.secure else None
+    if security_dir:
+        try:
+            make_keys(binary, security_dir)
+        except (HarnessError, subprocess.TimeoutExpired) as error:
+            print(f"run-scenarios: {error}", file=sys.stderr)
+            return 2
+        print(f"security on: keys in {security_dir} (GANGLION_SECURITY_DIR for every node and command)", flush=True)
 
     results, skipped = [], []
     try:
         with harness.raising_on_termination():
             for module in load_scenarios(args.only):
                 name = module.__name__.split(".")[-1]
+                if getattr(module, "SECURE_ONLY", False) and not security_dir:
+                    print(f"SKIP {name}: tests security itself (run with --secure)", flush=True)
+                    skipped.append(name)
+                    continue
                 missing = missing_subcommands(module, binary)
                 if missing:
                     print(f"SKIP {name}: {binary} has no `{'`, `'.join(missing)}`", flush=True)
                     skipped.append(name)
                     continue
-                passed, seconds, message = run_one(module, binary, out, args.quick, deadline)
+                passed, seconds, message = run_one(module, binary, out, args.quick, deadline, security_dir)
                 results.append((name, passed, seconds))
                 print(f"{'PASS' if passed else 'FAIL'} {name} ({seconds:.1f} s){'' if passed else ': ' + message}",
                       flush=True)
@@ -155,6 +184,7 @@ def main(argv: list[str]) -> int:
     failed = [name for name, passed, _ in results if not passed]
     total = sum(seconds for _, _, seconds in results)
     print(f"\n{len(results) - len(failed)}/{len(results)} scenarios passed in {total:.1f} s"
+          + (" with security on" if security_dir else "")
           + (f" ({len(skipped)} skipped: {', '.join(skipped)})" if skipped else ""))
     if failed or args.keep:
         print(f"logs: {out}")

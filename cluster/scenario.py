@@ -4,6 +4,7 @@ scenarios share. A scenario file in scenarios/ defines VOTERS, OBSERVERS and `sc
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import cli
 from harness import Cluster, HarnessError, wait_for
@@ -18,11 +19,13 @@ class ScenarioFailed(Exception):
 
 
 class Run:
-    """One scenario's run: quick or full, its history, and its clock for log lines."""
+    """One scenario's run: quick or full, its history, its own scratch directory, and its clock for log
+    lines."""
 
-    def __init__(self, name: str, quick: bool):
+    def __init__(self, name: str, quick: bool, directory: Path | None = None):
         self.name = name
         self.quick = quick
+        self.directory = directory  # the scenario's own output directory (beside its cluster's state)
         self.history = History(prefix=name.split("_")[0] + "-")
         self.started = time.monotonic()
 

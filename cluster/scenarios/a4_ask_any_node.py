@@ -86,6 +86,7 @@ def ask_through_non_owner(cluster, run, rng, traffic, view, number: int, stop_ow
     via = rng.choice(others)
     ask_id = f"{run.history.prefix}ask-{number:03d}"
     how = "cli" if number % 2 else "http"
+    headers = cluster.http_headers() if how == "http" else []  # a bearer token with security on, made once
     sent_ms = now_ms()
     acknowledged_before = sum(1 for line in acknowledged if line["key"] == customer)  # every one acknowledged by now
     data = json.dumps({"ask": ask_id})
@@ -101,7 +102,7 @@ def ask_through_non_owner(cluster, run, rng, traffic, view, number: int, stop_ow
     else:
         url = (f"http://{cluster.addr(via)}:{HTTP_PORT}/v1/agents/fraud-detection/{customer}"
                f"?timeout_ms={int((ASK_TIMEOUT - 1) * 1000)}&id={ask_id}")
-        done = cluster.run(["curl", "-sS", "-X", "POST", "-H", "Content-Type: application/json", "--data", data,
+        done = cluster.run(["curl", "-sS", "-X", "POST", "-H", "Content-Type: application/json", *headers, "--data", data,
                             "-w", "\n%{http_code}", "--max-time", str(ASK_TIMEOUT - 0.5), url], timeout=ASK_TIMEOUT)
         lines = done.stdout.rstrip("\n").rsplit("\n", 1)
         status = int(lines[-1]) if lines[-1].isdigit() else -1
