@@ -467,6 +467,9 @@ def check_secured(cluster: ComposeCluster, run: Run):
         names = [line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()] if done.ok else []
         return names or None
     names = agents.wait_for("topics listed by admin (the client with the keys)", topic_names, 30, interval=1)
+    modes = cluster.docker("exec", cluster.container("controller-1"), "stat", "-c", "%n %a %U", "/security/cluster.key",
+                           "/security/admin.key").stdout.split("\n")
+    run.require(all(line.endswith(" 600 ganglion") for line in modes if line), f"the secret keys in the keys volume: {modes}")
     done = cluster.ganglion("security", "keygen", "stranger", "--dir", "/tmp/stranger", timeout=15)
     run.require(done.ok, f"security keygen: {done.describe()}")
     cluster.docker("exec", cluster.client, "cp", "/security/cluster.pub", "/tmp/stranger/")
@@ -476,13 +479,15 @@ def check_secured(cluster: ComposeCluster, run: Run):
         leaked = [name for name in names if name in done.stdout + done.stderr]
         run.require(not done.ok and not leaked, f"{label} was answered by the secured cluster"
                     f"{' (topic names leaked: ' + ', '.join(leaked) + ')' if leaked else ''}: {done.describe()[-300:]}")
-        run.say(f"{label}: nothing from controller-1 ({done.describe()[-160:]}); admin sees {len(names)} topics")
+        run.say(f"{label}: no answer from controller-1, not a topic name (admin sees {len(names)}): "
+                f"{done.describe().split('` ', 1)[-1][:200]}")
     code, body = http_get(cluster.engine, cluster.http_port, "/metrics")
     run.require(code == 401, f"controller-1's published /metrics without a token answered {code}, not 401: {body[:200]}")
     # docker/README.md's two commands: admin made a principal of the metadata (once), then a token for it.
-    done = cluster.ganglion("security", "principal", "add", "admin", "--public-key-file", "/security/admin.pub", timeout=20)
+    done = cluster.ganglion("security", "principal", "add", "admin", "--public-key-file", "/security/admin.pub",
+                            "--node", cluster.api(*CONTROLLERS), timeout=20)
     run.require(done.ok, f"security principal add admin: {done.describe()}")
-    done = cluster.ganglion("security", "token", "create", "--principal", "admin", "--json", timeout=20)
+    done = cluster.ganglion("security", "token", "create", "--principal", "admin", "--json", "--node", cluster.api(*CONTROLLERS), timeout=20)
     run.require(done.ok, f"security token create: {done.describe()}")
     token = json.loads(done.stdout)["secret"]
     code, metrics = http_get(cluster.engine, cluster.http_port, "/metrics", token=token)
