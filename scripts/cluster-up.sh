@@ -147,13 +147,15 @@ EOF
 port="${GANGLION_HTTP_PORT:-7402}"
 if [[ "$security" == on ]]; then
     cat <<EOF
+
 Security is on (CurveZMQ, ACLs; the keys in the volume ${COMPOSE_PROJECT_NAME}_keys; the CLI in a container acts as admin).
-HTTP needs a token, but /health; make one for admin (its secret is printed this once) and use it:
+Every HTTP path but /health needs a token; make one for admin (its secret is printed this once) and use it:
   token="\$(docker-compose -f docker/compose.yaml exec -T controller-1 ganglion security token create --principal admin | grep -o 'gt_[^ ]*')"
   curl -H "Authorization: Bearer \$token" http://127.0.0.1:$port/metrics           Prometheus metrics of controller-1
 EOF
 else
     cat <<EOF
+
 Security is off (GANGLION_SECURITY=off: set it for every docker-compose command too).
   curl http://127.0.0.1:$port/metrics                      Prometheus metrics of controller-1 (also /health)
 EOF
