@@ -48,12 +48,20 @@ public struct CurveKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { z85 }
 }
 
-/// A CurveZMQ long-term key pair.
-public struct CurveKeyPair: Sendable, Hashable {
+/// A CurveZMQ long-term key pair. Printed, it shows its public key only: the secret half never
+/// reaches a log through string interpolation or `dump`.
+public struct CurveKeyPair: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The public half, given to peers.
     public let publicKey: CurveKey
     /// The secret half, never leaves this process.
     public let secretKey: CurveKey
+
+    /// `CurveKeyPair(public: …, secret: redacted)`.
+    public var description: String { "CurveKeyPair(public: \(publicKey.z85), secret: redacted)" }
+    /// As ``description``.
+    public var debugDescription: String { description }
+    /// Reflection (`dump`, `String(reflecting:)` of a containing value) shows the public key only.
+    public var customMirror: Mirror { Mirror(self, children: ["publicKey": publicKey, "secretKey": "redacted"]) }
 
     /// A pair from known keys.
     public init(publicKey: CurveKey, secretKey: CurveKey) {

@@ -63,7 +63,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run the demo agents: fraud detection, the CI pipeline, the document saga and the task queue.") var demo = true
     @Option(help: "Partitions of the demo agents' input topics when first made (default: 2, transactions 3): their shards, so how many nodes share each demo agent.")
     var demoPartitions: UInt32?
-    @Option(help: "Turn security on: the directory with the cluster's key pair (cluster.key, made by `ganglion security init`). Every socket then speaks CurveZMQ, only known keys connect, requests are checked against the ACLs and HTTP needs a token (default: $GANGLION_SECURITY_DIR; none: off).")
+    @Option(help: "Turn security on: the directory with the cluster's key pair (cluster.key, made by `ganglion security init`). Every socket then speaks CurveZMQ, only known keys connect, requests are checked against the ACLs and HTTP needs a token (default: $GANGLION_SECURITY_DIR; or keys from the environment: $GANGLION_CLUSTER_SECRET_KEY and $GANGLION_SUPER_USER_KEYS=NAME=PUBLICKEY,…; none: off).")
     var securityDir: String?
     @Option(help: "Principals allowed everything, by name, comma-separated: each one's public key is <security-dir>/NAME.pub (default: admin).")
     var superUsers: String?
@@ -145,6 +145,8 @@ struct NodeCommand: AsyncParsableCommand {
         if let directory = securityDir ?? environment["GANGLION_SECURITY_DIR"].flatMap({ $0.isEmpty ? nil : $0 }) ?? file.securityDir {
             settings.security = try Self.security(directory: directory,
                                                   superUsers: superUsers ?? environment["GANGLION_SUPER_USERS"] ?? file.superUsers ?? "admin")
+        } else if let secret = environment["GANGLION_CLUSTER_SECRET_KEY"], !secret.isEmpty {
+            settings.security = try Self.security(clusterSecretKey: secret, superUserKeys: environment["GANGLION_SUPER_USER_KEYS"] ?? "")
         }
         // GANGLION_DEMO=false (or 0, no) leaves the demo agents out, as --no-demo does.
         let demo = demo && !["false", "0", "no"].contains(environment["GANGLION_DEMO"]?.lowercased() ?? "")
@@ -169,6 +171,26 @@ struct NodeCommand: AsyncParsableCommand {
                 continue
             }
             do { users[name] = try CurveKeyFiles.readPublicKey(path) } catch { throw ValidationError("--super-users: \(error)") }
+        }
+        return NodeSecurity(clusterKeys: keys, superUsers: users)
+    }
+
+    /// The security settings from the environment (keys as text, no files): the cluster's secret
+    /// key in Z85 (its public key is derived), and super users as `NAME=PUBLICKEY,…`.
+    static func security(clusterSecretKey: String, superUserKeys: String) throws -> NodeSecurity {
+        let keys: CurveKeyPair
+        do {
+            let secret = try CurveKey(z85: clusterSecretKey.trimmingCharacters(in: .whitespacesAndNewlines))
+            keys = CurveKeyPair(publicKey: try CurveKeyPair.publicKey(for: secret), secretKey: secret)
+        } catch {
+            throw ValidationError("GANGLION_CLUSTER_SECRET_KEY must be the cluster's secret key, 40 Z85 characters (cluster.key's secret-key)")
+        }
+        var users: [String: CurveKey] = [:]
+        for item in superUserKeys.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard let equals = item.firstIndex(of: "="), let key = try? CurveKey(z85: String(item[item.index(after: equals)...])) else {
+                throw ValidationError("GANGLION_SUPER_USER_KEYS: \"\(item.prefix(20))…\" must be NAME=PUBLICKEY (40 Z85 characters)")
+            }
+            users[String(item[..<equals])] = key
         }
         return NodeSecurity(clusterKeys: keys, superUsers: users)
     }

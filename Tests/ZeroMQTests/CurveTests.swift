@@ -69,3 +69,20 @@ final class CurveTests: XCTestCase {
         XCTAssertFalse(try server.receivesSomething(within: .milliseconds(1500)))
     }
 }
+
+/// A key pair printed anywhere (interpolation, `dump`, inside another value) never shows its secret.
+final class CurveSecretRedactionTests: XCTestCase {
+    struct Settings { var keys: CurveKeyPair; var name = "node" }
+
+    func testTheSecretKeyNeverAppearsWhenAKeyPairIsPrinted() throws {
+        let keys = try CurveKeyPair.generate()
+        let secret = keys.secretKey.z85
+        var dumped = ""
+        dump(Settings(keys: keys), to: &dumped)
+        for text in ["\(keys)", String(reflecting: keys), "\(Settings(keys: keys))", String(reflecting: Settings(keys: keys)), dumped,
+                     "\(CurveClientCredentials(keys: keys, serverKey: keys.publicKey))"] {
+            XCTAssertFalse(text.contains(secret), "the secret key is in: \(text)")
+            XCTAssertTrue(text.contains(keys.publicKey.z85), "the public key is missing from: \(text)")
+        }
+    }
+}

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import ZeroMQ
 
 /// A node and its agents in one process — what a user's own executable runs:
 ///
@@ -32,6 +33,9 @@ public struct AgentNode: Sendable {
     /// protocol path, whose producer batches emitted events, is faster (`ganglion bench --agents`
     /// prints both).
     public var shardsOnNodeLogs = false
+    /// With security on, the principal the agents act as: nil (the default) runs them as the
+    /// node's own principal; credentials of another principal confine them to its ACLs.
+    public var agentCredentials: CurveClientCredentials?
     private var topics: [(name: String, partitions: UInt32)] = []
     private var agents: [@Sendable (AgentHost) async throws -> Void] = []
     private var names: [String] = []
@@ -70,7 +74,7 @@ public struct AgentNode: Sendable {
         ]
         if !agents.isEmpty {
             services.append(.init(service: AgentsService(endpoint: node.endpoints.api, node: shardsOnNodeLogs ? node : nil, topics: topics, agents: agents, names: names, logger: logger,
-                                                                credentials: node.clientCredentials)))
+                                                                credentials: agentCredentials ?? node.clientCredentials)))
         }
         services += extra(node, logger).map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
         var settings = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
