@@ -34,8 +34,9 @@ struct BenchRunner: Sendable {
     /// The node's data directory when this benchmark started the node (nil for `--node`).
     var dataDirectory: String? = nil
 
-    /// [events/s] for throughput, [p50 µs, p99 µs] for latency.
-    func measure(_ metric: BenchMetric, size: Int) async throws -> [Double] {
+    /// [events/s] for throughput, [p50 µs, p99 µs, floor p50, floor p99] for latency (the floor
+    /// is libzmq's C relay, measured first unless `withFloor` is false: then 0, 0).
+    func measure(_ metric: BenchMetric, size: Int, withFloor: Bool = true) async throws -> [Double] {
         let topic = "bench-\(metric.rawValue)-\(size)-\(UUID().uuidString.prefix(8))"
         try await client.createTopic(topic, partitions: metric == .latency || metric == .produceUnderCommits ? 1 : 4)
         let figures: Result<[Double], any Error>
@@ -45,7 +46,7 @@ struct BenchRunner: Sendable {
             case .consume: figures = .success([try await consume(topic: topic, size: size)])
             case .latency:
                 // The physical floor first: libzmq alone carrying the same events the same way.
-                let floor = try Self.relayFloor(size: size, rate: workload.rate, seconds: max(1, workload.latencySeconds / 5))
+                let floor = withFloor ? try Self.relayFloor(size: size, rate: workload.rate, seconds: max(1, workload.latencySeconds / 5)) : (p50: 0.0, p99: 0.0)
                 let (p50, p99) = try await latency(topic: topic, size: size)
                 figures = .success([p50, p99, floor.p50, floor.p99])
             case .produceUnderCommits: figures = .success(try await produceAcksUnderCommits(topic: topic, size: size))

@@ -41,8 +41,8 @@ struct SecurityBenchmark {
             for run in 1...workload.runs {
                 produce.plain.append(try await plain.measure(.produceInterval, size: size)[0])
                 produce.secured.append(try await secured.measure(.produceInterval, size: size)[0])
-                let plainLatency = try await plain.measure(.latency, size: size)
-                let securedLatency = try await secured.measure(.latency, size: size)
+                let plainLatency = try await plain.measure(.latency, size: size, withFloor: false)
+                let securedLatency = try await secured.measure(.latency, size: size, withFloor: false)
                 p50.plain.append(plainLatency[0])
                 p99.plain.append(plainLatency[1])
                 p50.secured.append(securedLatency[0])
