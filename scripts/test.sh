@@ -2,7 +2,8 @@
 # Quick start, command 2: installs what the tests need and runs the whole test suite.
 #   scripts/test.sh            (what .ci/run calls)
 # Steps: system packages; generated protobuf code (Swift and C) is current; build; every test; the
-# C producer's tests against the built node; the multi-node scenarios (cluster/); the compose scenario (docker/); a short smoke run of the benchmarks so they keep
+# C producer's tests against the built node; the multi-node scenarios (cluster/), then three of them with
+# security on; the compose scenario (docker/); a short smoke run of the benchmarks so they keep
 # working (the real figures come from scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,10 @@ GANGLION_BIN="$(swift build --show-bin-path)/ganglion" clients/c/tests/run.sh
 
 step "multi-node scenarios (cluster/, real node processes in network namespaces, short fixed versions)"
 GANGLION_BIN="$(swift build --show-bin-path)/ganglion" cluster/run-scenarios.sh --quick
+
+step "multi-node scenarios with security on (CurveZMQ, ACLs, HTTP tokens: a replication, an agent and the rogue-node scenario)"
+# The whole quick set passes secured too (run-scenarios.sh --quick --secure, ~5 min); CI runs three (~1.5 min).
+GANGLION_BIN="$(swift build --show-bin-path)/ganglion" cluster/run-scenarios.sh --quick --secure --only r1 --only a4 --only x1
 
 step "compose scenario (docker/: compose.yaml on a docker engine of its own, with faults; the image bundles this debug build's Swift runtime)"
 python3 docker/compose_scenario.py --binary "$(swift build --show-bin-path)/ganglion"

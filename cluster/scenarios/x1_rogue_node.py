@@ -128,7 +128,8 @@ class RogueNode:
         status = json.loads(view.stdout)
         self.run.say(f"the rogue answers its own admin: leader {status['controller']['leader']}, "
                      f"{len(status.get('nodes', []))} nodes, {len(status.get('topics', []))} topics")
-        self.run.require(not status.get("topics"), f"the rogue knows the cluster's topics: {status.get('topics')}")
+        self.run.require(not status.get("topics"), "the rogue knows the cluster's topics: "
+                         f"{', '.join(topic['name'] for topic in status['topics'])}")
 
     def running(self) -> bool:
         return self.background is not None and self.background.process.poll() is None
