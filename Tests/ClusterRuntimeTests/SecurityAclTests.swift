@@ -67,6 +67,8 @@ final class SecurityAclTests: XCTestCase {
             AclBinding(principal: "alice", resourceType: .topic, resourceName: "orders", operation: .read),
             AclBinding(principal: "alice", resourceType: .topic, resourceName: "orders-eu", operation: .write, permission: .deny),
             AclBinding(principal: "*", resourceType: .topic, resourceName: "payments", operation: .describe),
+            AclBinding(principal: "alice", resourceType: .group, patternType: .prefix, resourceName: "alice-", operation: .read),
+            AclBinding(principal: "alice", resourceType: .group, resourceName: "alice-audit", operation: .all, permission: .deny),
         ] { try await root.addAcl(binding) }
 
         let asAlice = try client(node.endpoints.api, alice), asBob = try client(node.endpoints.api, bob)
@@ -82,6 +84,10 @@ final class SecurityAclTests: XCTestCase {
             ("alice", asAlice, "list ACLs (describe cluster)", false, { _ = try await asAlice.listAcls() }),
             ("alice", asAlice, "add an ACL (alter cluster)", false, {
                 try await asAlice.addAcl(AclBinding(principal: "alice", resourceType: .topic, resourceName: "payments", operation: .write)) }),
+            ("alice", asAlice, "describe group alice-workers (prefix read implies describe)", true, { _ = try await asAlice.describeGroup("alice-workers") }),
+            ("alice", asAlice, "describe group alice-audit (deny all)", false, { _ = try await asAlice.describeGroup("alice-audit") }),
+            ("alice", asAlice, "describe group billing", false, { _ = try await asAlice.describeGroup("billing") }),
+            ("alice", asAlice, "list groups (describe cluster)", false, { _ = try await asAlice.listGroups() }),
             ("bob", asBob, "write orders", false, { _ = try await asBob.publish(topic: "orders", events: [self.event("b1")]) }),
             ("bob", asBob, "read orders", false, { _ = try await asBob.fetch(topic: "orders", partition: 0, offset: 0) }),
             ("bob", asBob, "describe payments (wildcard principal)", true, { _ = try await asBob.describeTopic("payments") }),
@@ -182,6 +188,7 @@ final class SecurityAclTests: XCTestCase {
         try await root.createTopic("orders", partitions: 1)
         try await root.addAcl(AclBinding(principal: "alice", resourceType: .subject, patternType: .prefix, resourceName: "orders-", operation: .write))
         try await root.addAcl(AclBinding(principal: "alice", resourceType: .topic, resourceName: "orders", operation: .write))
+        try await root.addAcl(AclBinding(principal: "alice", resourceType: .subject, resourceName: "orders-secret", operation: .write, permission: .deny))
         let token = try await root.createToken(principal: "alice").secret
         let bearer = [("Authorization", "Bearer \(token)")]
         let basic = [("Authorization", "Basic " + Data("alice:\(token)".utf8).base64EncodedString())]
@@ -205,6 +212,8 @@ final class SecurityAclTests: XCTestCase {
         XCTAssertEqual(other.json["error_code"] as? Int, 40301)
         let again = try await httpRequest(.POST, running.http + "/subjects/orders-value/versions", basic + json, schema)
         XCTAssertEqual(again.status, 200, "basic auth with the token as password: " + again.text)
+        let denied = try await httpRequest(.POST, running.http + "/subjects/orders-secret/versions", bearer + json, schema)
+        XCTAssertEqual(denied.status, 403, "deny wins over the prefix allow: " + denied.text)
         let ingest = try await httpRequest(.POST, running.http + "/v1/topics/orders/events",
                                            bearer + [("Content-Type", "application/cloudevents+json")],
                                            Array(#"{"specversion":"1.0","id":"e1","source":"test","type":"order","data":{}}"#.utf8))
