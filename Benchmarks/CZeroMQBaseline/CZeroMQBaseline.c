@@ -24,6 +24,7 @@ struct publisher_args {
     atomic_int bound;        // set by the publisher once `endpoint` is valid
     atomic_int drained;      // set by the subscriber when it has everything (or gave up)
     int error;
+    char curve_secret[41];   // CURVE server secret key (Z85), or "" for plain text
 };
 
 static void *publisher_main(void *raw) {
@@ -35,6 +36,11 @@ static void *publisher_main(void *raw) {
     zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(pub, ZMQ_XPUB_NODROP, &nodrop, sizeof nodrop);
+    if (args->curve_secret[0]) {
+        int server = 1;
+        zmq_setsockopt(pub, ZMQ_CURVE_SERVER, &server, sizeof server);
+        zmq_setsockopt(pub, ZMQ_CURVE_SECRETKEY, args->curve_secret, 40);
+    }
     if (zmq_bind(pub, "tcp://127.0.0.1:*") != 0) { args->error = zmq_errno(); atomic_store(&args->bound, -1); return NULL; }
     size_t length = sizeof args->endpoint;
     zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, args->endpoint, &length);
@@ -61,10 +67,18 @@ done:
     return NULL;
 }
 
-double ganglion_c_pubsub_throughput(size_t size, uint64_t count) {
+double ganglion_c_pubsub_throughput(size_t size, uint64_t count) { return ganglion_c_pubsub_throughput_curve(size, count, 0); }
+
+double ganglion_c_pubsub_throughput_curve(size_t size, uint64_t count, int curve) {
     if (size < 1 || size > 65536) return -EINVAL;
     void *pub_context = zmq_ctx_new(), *sub_context = zmq_ctx_new();
     struct publisher_args args = {.context = pub_context, .size = size, .count = count};
+    char server_public[41] = "", client_public[41] = "", client_secret[41] = "";
+    if (curve && (zmq_curve_keypair(server_public, args.curve_secret) != 0 || zmq_curve_keypair(client_public, client_secret) != 0)) {
+        zmq_ctx_term(sub_context);
+        zmq_ctx_term(pub_context);
+        return -zmq_errno();
+    }
     pthread_t thread;
     pthread_create(&thread, NULL, publisher_main, &args);
     while (atomic_load(&args.bound) == 0) { struct timespec pause = {0, 100000}; nanosleep(&pause, NULL); }
@@ -76,6 +90,11 @@ double ganglion_c_pubsub_throughput(size_t size, uint64_t count) {
     zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    if (curve) {
+        zmq_setsockopt(sub, ZMQ_CURVE_SERVERKEY, server_public, 40);
+        zmq_setsockopt(sub, ZMQ_CURVE_PUBLICKEY, client_public, 40);
+        zmq_setsockopt(sub, ZMQ_CURVE_SECRETKEY, client_secret, 40);
+    }
     int timeout = 10000;  // a lost message fails the run instead of hanging it
     zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_connect(sub, args.endpoint);

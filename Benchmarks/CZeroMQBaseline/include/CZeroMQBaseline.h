@@ -14,6 +14,10 @@
 /// Returns messages per second measured at the subscriber, or a negative errno on failure.
 double ganglion_c_pubsub_throughput(size_t size, uint64_t count);
 
+/// As ganglion_c_pubsub_throughput, with CurveZMQ when `curve` is non-zero (fresh key pairs, no
+/// ZAP handler): what libzmq's encryption alone costs on this machine.
+double ganglion_c_pubsub_throughput_curve(size_t size, uint64_t count, int curve);
+
 /// DEALER→ROUTER→DEALER echo over tcp loopback: `count` round trips of `size` bytes, one at a
 /// time. Writes each round trip's nanoseconds into `latencies` (length `count`).
 /// Returns 0, or a negative errno on failure.

@@ -1,3 +1,4 @@
+import CZeroMQBaseline
 import Foundation
 import Ganglion
 import ZeroMQ
@@ -38,7 +39,13 @@ struct SecurityBenchmark {
         for size in sizes {
             var produce = Figure(name: "produce \(size) B, events/s")
             var p50 = Figure(name: "e2e latency \(size) B, p50 µs"), p99 = Figure(name: "e2e latency \(size) B, p99 µs")
+            // libzmq alone, messages the size of a produce batch: what CURVE itself costs here.
+            let message = min(65_536, workload.batch * size)
+            var floor = Figure(name: "libzmq alone, PUB→SUB of \(message) B messages (a batch of \(workload.batch) × \(size) B), messages/s")
             for run in 1...workload.runs {
+                let count = UInt64(max(2_000, 256 << 20 / message))
+                floor.plain.append(ganglion_c_pubsub_throughput_curve(message, count, 0))
+                floor.secured.append(ganglion_c_pubsub_throughput_curve(message, count, 1))
                 produce.plain.append(try await plain.measure(.produceInterval, size: size)[0])
                 produce.secured.append(try await secured.measure(.produceInterval, size: size)[0])
                 let plainLatency = try await plain.measure(.latency, size: size, withFloor: false)
@@ -50,7 +57,7 @@ struct SecurityBenchmark {
                 FileHandle.standardError.write(Data(("run \(run), \(size) B: produce \(Int(produce.plain.last!)) plain / \(Int(produce.secured.last!)) secured events/s; "
                     + "p50 \(Int(plainLatency[0])) / \(Int(securedLatency[0])) µs, p99 \(Int(plainLatency[1])) / \(Int(securedLatency[1])) µs\n").utf8))
             }
-            figures += [produce, p50, p99]
+            figures += [floor, produce, p50, p99]
         }
         return figures
     }
