@@ -181,12 +181,18 @@ public final class Node: Sendable {
             // while no handler is bound.
             if let nodeGuard { try Self.serveZAP(owner, guard: nodeGuard) }
             let router = try owner.makeSocket(.router)
-            if let nodeGuard { try router.set(nodeGuard.security.serverCredentials.socketOptions) }
+            if let nodeGuard {
+                try router.set(nodeGuard.security.serverCredentials.socketOptions)
+                try Self.auditHandshakes(owner, router, guard: nodeGuard)
+            }
             try router.set([.maxMessageSize(configuration.maxMessageBytes), .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000)])
             // Secured, the stream socket is a manual XPUB: each subscription is granted only when
             // its subscriber's principal may read the topic.
             let pub = try owner.makeSocket(nodeGuard == nil ? .pub : .xpub)
-            if let nodeGuard { try Self.guardSubscriptions(owner, pub, guard: nodeGuard) }
+            if let nodeGuard {
+                try Self.guardSubscriptions(owner, pub, guard: nodeGuard)
+                try Self.auditHandshakes(owner, pub, guard: nodeGuard)
+            }
             try pub.set(.sendHighWaterMark(100_000))
             let endpoints = NodeEndpoints(api: try router.bind(Self.wildcard(configuration.apiEndpoint)),
                                           pub: try pub.bind(Self.wildcard(configuration.pubEndpoint)), http: "")
@@ -289,7 +295,8 @@ public final class Node: Sendable {
         }
         try writeEndpoints()
         startCluster(api: api, logger: logger)
-        logger.info("node ready", metadata: ["ganglion.node": "\(configuration.nodeID)", "ganglion.api": "\(bound.api)", "ganglion.pub": "\(bound.pub)"])
+        logger.info("node ready", metadata: ["ganglion.node": "\(configuration.nodeID)", "ganglion.api": "\(bound.api)", "ganglion.pub": "\(bound.pub)",
+                                             "ganglion.security": "\(configuration.security == nil ? "off" : "on (CurveZMQ, ACLs; cluster key \(configuration.security!.clusterKeys.publicKey.z85))")"])
     }
 
     /// Asks an agent (the HTTP `POST /v1/agents/{type}/{key}` path; clients send ASK requests):

@@ -12,6 +12,9 @@ extension NodeAPI {
                         completion: @escaping @Sendable (Result<Ganglion_V1_SecurityResponse, any Error>) -> Void) {
         var response = Ganglion_V1_SecurityResponse()
         let record: MetadataRecord
+        // A configured super user becomes a principal of the metadata with its first token (a
+        // token names a principal of the metadata; the super user's key is in the configuration).
+        var prelude: MetadataRecord?
         do {
             switch request.operation {
             case .addAcl(let wire):
@@ -36,6 +39,9 @@ extension NodeAPI {
                                       createdAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
                                       description: create.description_p.isEmpty ? nil : create.description_p)
                 record = .tokenCreated(id: id, token: token)
+                if metadata.state.security.principals[create.principal] == nil, let key = nodeGuard?.security.superUsers[create.principal] {
+                    prelude = .principalAdded(name: create.principal, publicKey: key.z85)
+                }
                 response.tokens = [Self.wire(id: id, token)]
                 response.tokenSecret = secret
             case .revokeToken(let id):
@@ -49,9 +55,16 @@ extension NodeAPI {
         } catch {
             return DispatchQueue.global().async { completion(.failure(error)) }
         }
-        let answer = response
-        metadata.commit(deciding: { _ in record }) { result in
-            completion(result.map { _ in answer }.mapError(Self.metadataFailure))
+        let answer = response, metadata = self.metadata
+        let commitRecord: @Sendable () -> Void = {
+            metadata.commit(deciding: { _ in record }) { result in
+                completion(result.map { _ in answer }.mapError(Self.metadataFailure))
+            }
+        }
+        guard let prelude else { return commitRecord() }
+        metadata.commit(deciding: { _ in prelude }) { result in
+            if case .failure(let error) = result { return completion(.failure(Self.metadataFailure(error))) }
+            commitRecord()
         }
     }
 

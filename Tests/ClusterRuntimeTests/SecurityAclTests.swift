@@ -212,6 +212,10 @@ final class SecurityAclTests: XCTestCase {
         XCTAssertEqual(other.json["error_code"] as? Int, 40301)
         let again = try await httpRequest(.POST, running.http + "/subjects/orders-value/versions", basic + json, schema)
         XCTAssertEqual(again.status, 200, "basic auth with the token as password: " + again.text)
+        // A configured super user gets a token without being added to the metadata first.
+        let adminToken = try await root.createToken(principal: "admin").secret
+        let adminMetrics = try await httpRequest(.GET, running.http + "/metrics", [("Authorization", "Bearer \(adminToken)")])
+        XCTAssertEqual(adminMetrics.status, 200)
         let denied = try await httpRequest(.POST, running.http + "/subjects/orders-secret/versions", bearer + json, schema)
         XCTAssertEqual(denied.status, 403, "deny wins over the prefix allow: " + denied.text)
         let ingest = try await httpRequest(.POST, running.http + "/v1/topics/orders/events",

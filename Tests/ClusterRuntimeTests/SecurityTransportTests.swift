@@ -3,6 +3,7 @@ import ClusterRuntime
 import Foundation
 import Ganglion
 import GanglionWire
+import MetricsTestKit
 import XCTest
 import ZeroMQ
 
@@ -30,7 +31,15 @@ final class SecurityTransportTests: XCTestCase {
         return node
     }
 
+    /// Refusals counted so far whose reason starts with `prefix`.
+    private func refusals(_ prefix: String) -> Int64 {
+        TestMetricsBackend.shared.counters(label: "ganglion_security_refusals_total")
+            .filter { $0.dimensions.contains { $0.0 == "reason" && $0.1.hasPrefix(prefix) } }
+            .reduce(0) { $0 + $1.totalValue }
+    }
+
     func testAllowedKeyIsServedAndEveryStrangerGetsNothing() async throws {
+        let (handshakesBefore, keysBefore) = (refusals("handshake failed"), refusals("key not in the allow-list"))
         let cluster = try CurveKeyPair.generate(), admin = try CurveKeyPair.generate()
         let node = try startSecuredNode(cluster: cluster, admin: admin)
         let api = node.endpoints.api
@@ -64,6 +73,11 @@ final class SecurityTransportTests: XCTestCase {
                 XCTAssertFalse(error.message.contains("secret-orders"), "\(name): \(error)")
             }
         }
+        // Every stranger is audited: the unknown key by the ZAP handler, the other two by the
+        // failed handshakes libzmq reports (they never reach ZAP).
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertGreaterThanOrEqual(refusals("key not in the allow-list") - keysBefore, 1)
+        XCTAssertGreaterThanOrEqual(refusals("handshake failed") - handshakesBefore, 2)
     }
 
     func testRequestsReservedToTheNodesAreRefusedToOtherPrincipals() async throws {

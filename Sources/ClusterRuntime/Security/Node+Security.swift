@@ -16,6 +16,22 @@ extension Node {
         }
     }
 
+    /// Logs and counts the peers of `socket` whose handshake failed before any ZAP request: a
+    /// plain-text client, a client expecting another server key, a node of another cluster.
+    static func auditHandshakes(_ owner: SocketLoop.Owner, _ socket: Socket, guard nodeGuard: NodeGuard) throws {
+        try owner.watchHandshakeFailures(of: socket) { endpoint, failure in
+            switch failure {
+            case .protocolError(let code):
+                nodeGuard.refused(principal: "(a peer of \(endpoint))", what: "connect",
+                                  reason: "handshake failed: not a CURVE client or another server key (ZMTP error 0x\(String(code, radix: 16)))")
+            case .other(let code):
+                nodeGuard.refused(principal: "(a peer of \(endpoint))", what: "connect", reason: "handshake failed (errno \(code))")
+            case .refusedByZAP:
+                break  // logged by the ZAP handler, with the key
+            }
+        }
+    }
+
     /// Makes `xpub` the node's secured stream socket: a CURVE server that grants a subscription
     /// only when it names one whole topic its subscriber's principal may read (a refused one is
     /// logged and never applied, so that subscriber gets nothing of the topic).
