@@ -72,7 +72,13 @@ struct PublishCommand: AsyncParsableCommand {
             do {
                 let client = try await node.client()
                 defer { client.close() }
-                let producer = try await Producer(client: client)
+                // Resends under the producer's id and sequence are stored once whatever happened to
+                // the earlier ones, so they may go on as long as --retry-for allows (a node
+                // restarting in a rolling restart is away for seconds, longer than the ten
+                // attempts — about a second — a producer makes by default).
+                var configuration = ProducerConfiguration()
+                configuration.maxAttempts = max(configuration.maxAttempts, 10 + Int(max(0, retryFor) * 2))
+                let producer = try await Producer(client: client, configuration: configuration)
                 var encoded = event
                 if let encoder = try await payloadEncoder(client) { try encode(&encoded, with: encoder, line: nil) }
                 sending = true

@@ -1,4 +1,5 @@
 import ClusterRuntime
+import EventLog
 import Foundation
 import Ganglion
 import GanglionWire
@@ -99,5 +100,46 @@ final class PublishCommandTests: XCTestCase {
         XCTAssertTrue(text.contains("published to late-0 at offset 0"), text)
         let events = try await storedEvents(client, "late")
         XCTAssertEqual(events.map { String(decoding: $0.data, as: UTF8.self) }, ["hello"], "stored once")
+    }
+
+    /// A node stopped while a publish's request is with it (its fsync held back) and back three
+    /// seconds later: the publish, with `--retry-for`, resends under its producer id and sequence
+    /// until the node answers, and the event is stored once.
+    func testAPublishWhoseNodeGoesAwayMidRequestResendsUntilItIsBack() async throws {
+        let ports = try freeLoopbackPorts(2)
+        let faults = LogFaults()
+        func start() throws -> Node {
+            try startTestNode(directory) {
+                $0.apiEndpoint = "tcp://127.0.0.1:\(ports[0])"
+                $0.pubEndpoint = "tcp://127.0.0.1:\(ports[1])"
+                $0.topicFaults = faults
+            }
+        }
+        var node = try start()
+        do {
+            let client = try GanglionClient(endpoint: node.endpoints.api)
+            _ = try await client.createTopic("restarting", partitions: 1)
+            client.close()
+        }
+        faults.delayNextSyncs(1, by: .seconds(2))
+        let process = Process()
+        process.executableURL = try ganglionExecutable(self)
+        process.arguments = ["publish", "restarting", "--node", node.endpoints.api, "--key", "k", "--data", "once", "--retry-for", "30"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        try await Task.sleep(for: .milliseconds(800))  // the produce waits on its fsync
+        node.stop()
+        try await Task.sleep(for: .seconds(3))
+        node = try start()
+        defer { node.stop() }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, text)
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        let events = try await storedEvents(client, "restarting")
+        XCTAssertEqual(events.map { String(decoding: $0.data, as: UTF8.self) }, ["once"], "stored once: \(text)")
     }
 }
