@@ -111,8 +111,9 @@ final class NodeAPI: Sendable {
                 NodeMetrics.rejected(.notAuthorized)
                 return respond(Self.error(header.requestID, .notAuthorized, refusal), nil)
             }
-            // Every ACL, principal or token change is audited where it was asked, with its outcome.
-            if header.kind == .security, let change = nodeGuard.auditedChange(body) {
+            // Every ACL, principal or token change is audited where it was asked, with its outcome
+            // (not again by the controller leader it is forwarded to).
+            if header.kind == .security, !header.clientID.hasPrefix(Self.forwardedPrefix), let change = nodeGuard.auditedChange(body) {
                 let asked = respond
                 respond = { response, stream in
                     nodeGuard.audit(principal: principal ?? "(none)", change: change, response: response)
