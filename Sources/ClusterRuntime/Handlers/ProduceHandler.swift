@@ -25,7 +25,26 @@ extension NodeAPI {
         default:
             throw ProtocolFailure(.invalidConfig, "acks \(request.acks.rawValue) is not one of ACKS_NONE (1), ACKS_LEADER (2), ACKS_ALL (3)")
         }
-        let (key, log, configuration) = try lookup(request.topic, request.partition)
+        let found: (TopicPartition, PartitionLog, TopicConfiguration)
+        do {
+            found = try lookup(request.topic, request.partition)
+        } catch let failure as ProtocolFailure where cluster.isClustered && (failure.code == .unknownTopic || failure.code == .unknownPartition) {
+            // This node's copy of the metadata may not have applied the topic yet: it was made
+            // through the controller a moment ago and a client learned its leader from a node
+            // that had (Kafka's clients retry UNKNOWN_TOPIC_OR_PARTITION for this). The produce
+            // waits for it, up to 1 s, then is refused as unknown.
+            let deadline = producerWait ?? ContinuousClock.now.advanced(by: .seconds(1))
+            guard ContinuousClock.now < deadline else { throw failure }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(10)) {
+                do {
+                    try self.produce(header, request, batch: batch, respond: respond, producerWait: deadline)
+                } catch {
+                    respond(Self.refusal(header.requestID, error), nil)
+                }
+            }
+            return
+        }
+        let (key, log, configuration) = found
         do {
             try batch.withUnsafeBytes { try checkProducer(of: $0) }
         } catch let unknown as ProducerNotYetKnown {
