@@ -99,6 +99,9 @@ public struct NodeConfiguration: Sendable {
     public var advertiseHost: String?
     /// How long a follower may stay behind its leader's log end before it leaves the ISR.
     public var replicaLagBound: Duration = .seconds(10)
+    /// How this node's followers take their leaders' batches: REPLICA_FETCH alone (the
+    /// default), or the leader's PUB stream with fetch on gaps.
+    public var replicationTransport = ReplicationTransport.fetch
 
     /// Security (CurveZMQ, the allow-list, ACLs); nil — the default — serves plain text to anyone
     /// who can reach the ports, as a single node on a developer machine does.
@@ -206,9 +209,12 @@ public final class Node: Sendable {
         cluster.requests = requests
         if cluster.isClustered { requests.connect(to: settings.voters.map(\.api).filter { $0 != Self.wildcard(configuration.apiEndpoint) }) }
         let fetchWaiters = FetchWaiters()
+        let streams = cluster.isClustered && configuration.replicationTransport == .pub
+            ? try ReplicaStreams(loop: loop, credentials: configuration.security?.nodeCredentials)
+            : nil
         let replicas = cluster.isClustered
             ? ReplicaManager(nodeID: configuration.nodeID, logs: logs, requests: PeerRequests(loop: loop, nodeID: configuration.nodeID, credentials: configuration.security?.nodeCredentials),
-                             lagBound: configuration.replicaLagBound, logger: logger) { fetchWaiters.wake($0) }
+                             streams: streams, lagBound: configuration.replicaLagBound, logger: logger) { fetchWaiters.wake($0) }
             : nil
         let api = NodeAPI(nodeID: configuration.nodeID, metadata: metadata, logs: logs, groups: groups,
                           groupSessionTimeout: configuration.groupSessionTimeout, registry: registry, endpoints: endpointState,

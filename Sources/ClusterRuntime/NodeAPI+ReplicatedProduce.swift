@@ -46,8 +46,20 @@ extension NodeAPI {
                         }
                         respond(answer, nil)
                     }
-                    // Followers waiting for records copy the batch now.
-                    if !appended.duplicate { self.fetchWaiters.wake(key) }
+                    // Followers waiting for records copy the batch now; those taking the
+                    // replication stream get it published (it is servable: durable here).
+                    if !appended.duplicate {
+                        self.fetchWaiters.wake(key)
+                        if let stream, leader.publishesStream {
+                            var header = Ganglion_V1_StreamBatchHeader()
+                            header.topic = key.topic
+                            header.partition = UInt32(key.partition)
+                            header.baseOffset = appended.firstOffset
+                            header.nextOffset = appended.lastOffset + 1
+                            header.highWatermark = leader.highWatermark
+                            publish([Frame(StreamTopic.replicationFrame(for: key)), Frame((try? header.serializedBytes()) ?? [UInt8]()), stream[2]])
+                        }
+                    }
                 case .failure(let error):
                     respond(silent ? [] : Self.error(requestID, (error as? LogError).map(Self.code(for:)) ?? .internal, "\(error)"), nil)
                 }

@@ -50,7 +50,10 @@ extension NodeAPI {
 
     /// A follower's fetch: checked against the leader epoch, then the follower's log against
     /// this one's epochs (divergence), counted as the follower's progress, and answered with the
-    /// batches after it (waiting up to `max_wait_ms` when there are none).
+    /// batches after it (waiting up to `max_wait_ms` when there are none). A follower that takes
+    /// the replication stream never asks to wait (`max_wait_ms` 0: the leader publishes appended
+    /// batches while one does) and reports its durable progress with `max_bytes` 0 (nothing is
+    /// read; the answer carries the high watermark).
     func replicaFetch(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_ReplicaFetchRequest, respond: @escaping Respond) throws {
         let key = TopicPartition(request.topic, Int32(request.partition))
         guard let state = placement(key) else {
@@ -81,6 +84,15 @@ extension NodeAPI {
         if request.fetchOffset >= log.logStartOffset {
             let before = leader.highWatermark
             if leader.followerFetched(request.replicaID, offset: request.fetchOffset) > before { fetchWaiters.wake(key) }
+        }
+        leader.follower(request.replicaID, takesStream: request.maxWaitMs == 0)
+        if request.maxBytes == 0 {
+            var report = Ganglion_V1_ReplicaFetchResponse()
+            report.highWatermark = leader.highWatermark
+            report.logStartOffset = log.logStartOffset
+            report.logEndOffset = log.logEndOffset
+            report.nextOffset = request.fetchOffset
+            return respond(try Self.success(requestID, report) + [Frame([UInt8]())], nil)
         }
         let maxBytes = Int(min(max(request.maxBytes, 1 << 10), 16 << 20))
         @Sendable func answer() throws -> [Frame] {

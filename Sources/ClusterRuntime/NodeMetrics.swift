@@ -66,6 +66,12 @@ enum NodeMetrics {
         Gauge(label: "ganglion_replication_lag_records", dimensions: [("partition", partition), ("follower", follower)]).record(lag)
     }
 
+    /// A follower taking its leader's replication stream went back to fetching: a batch
+    /// missed (`gap`) or the stream silent (`silence`).
+    static func replicationStreamFallback(reason: String) {
+        Counter(label: "ganglion_replication_stream_fallbacks_total", dimensions: [("reason", reason)]).increment()
+    }
+
     /// The controller fenced a node whose session expired.
     static func nodeFenced() {
         Counter(label: "ganglion_nodes_fenced_total").increment()

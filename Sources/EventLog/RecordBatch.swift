@@ -121,4 +121,10 @@ public enum StoredBatch {
         }
         return stored
     }
+
+    /// The leader epoch a stored batch carries (nil: too short to hold one).
+    public static func leaderEpoch(_ batch: UnsafeRawBufferPointer) -> Int32? {
+        guard batch.count >= RecordBatchLayout.magicAt else { return nil }
+        return batch.loadBigEndian(at: RecordBatchLayout.leaderEpoch, as: Int32.self)
+    }
 }

@@ -54,6 +54,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "ROUTER endpoint for requests (default tcp://127.0.0.1:7400; port 0: OS-chosen).") var api: String?
     @Option(help: "PUB endpoint for streams (default tcp://127.0.0.1:7401; port 0: OS-chosen).") var pub: String?
     @Option(help: "When appends are acknowledged: batch (fsync each, group commit), interval (100 ms) or os.") var fsync: String?
+    @Option(help: "How this node's followers take their leaders' batches: fetch (REPLICA_FETCH alone, the default) or pub (the leader's PUB stream, fetching on gaps).")
+    var replicationTransport: String?
     @Option(help: "HTTP host:port for /health and /metrics (default 127.0.0.1:7402; port 0: OS-chosen).") var http: String?
     @Option(help: "A JSON config file (lowest precedence).") var config: String?
     @Option(help: "A JSON file of webhooks served at POST /v1/webhooks/NAME: name → {topic, scheme (github|stripe|slack|hmac), secretFile | secretEnv, …}.")
@@ -76,6 +78,7 @@ struct NodeCommand: AsyncParsableCommand {
         var pub: String?
         var http: String?
         var fsync: String?
+        var replicationTransport: String?
         var voters: String?
         var advertise: String?
         var electionTimeoutMs: Int?
@@ -124,6 +127,11 @@ struct NodeCommand: AsyncParsableCommand {
         case "os": settings.durability = .operatingSystem
         case let other: throw ValidationError("--fsync must be batch, interval or os, not \(other)")
         }
+        let transport = replicationTransport ?? environment["GANGLION_REPLICATION_TRANSPORT"] ?? file.replicationTransport ?? "fetch"
+        guard let chosen = ReplicationTransport(rawValue: transport) else {
+            throw ValidationError("--replication-transport must be fetch or pub, not \(transport)")
+        }
+        settings.replicationTransport = chosen
         guard groupSessionTimeoutMs >= 100 else { throw ValidationError("--group-session-timeout-ms must be at least 100") }
         settings.groupSessionTimeout = groupSessionTimeoutMs
         let httpAddress = http ?? environment["GANGLION_HTTP"] ?? file.http ?? "127.0.0.1:7402"

@@ -63,6 +63,11 @@ final class TestCluster: @unchecked Sendable {
         configuration.apiEndpoint = api(id)
         configuration.pubEndpoint = "tcp://127.0.0.1:\(ports[id]!.pub)"
         configuration.controller.voters = votersList
+        // GANGLION_TEST_REPLICATION_TRANSPORT=pub runs every cluster test with followers on the
+        // leaders' replication streams (a test's own `change` may still choose).
+        if let transport = ProcessInfo.processInfo.environment["GANGLION_TEST_REPLICATION_TRANSPORT"].flatMap(ReplicationTransport.init(rawValue:)) {
+            configuration.replicationTransport = transport
+        }
         change(&configuration)
         nodes[id] = try Node(configuration: configuration)
     }

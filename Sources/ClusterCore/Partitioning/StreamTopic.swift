@@ -18,3 +18,22 @@ extension StreamTopic {
         return String(validating: prefix[2..<end], as: UTF8.self)
     }
 }
+
+extension StreamTopic {
+    /// The PUB topic frame of a partition's replication stream, `r\0<topic>\0<partition, 4 bytes
+    /// big-endian>`: the leader publishes there each batch its followers may copy, before it is
+    /// committed. Only nodes subscribe to it (consumers' `p\0` frames never match it, and a
+    /// secured node grants it to the nodes' principal alone).
+    public static func replicationFrame(for partition: TopicPartition) -> [UInt8] {
+        var bytes: [UInt8] = [UInt8(ascii: "r"), 0] + Array(partition.topic.utf8) + [0]
+        withUnsafeBytes(of: UInt32(partition.partition).bigEndian) { bytes += $0 }
+        return bytes
+    }
+
+    /// Whether a subscription prefix is one of replication streams (`r\0…`): for nodes only.
+    /// (A shorter prefix that would match them too, such as the empty one, names no whole topic
+    /// and is refused as such.)
+    public static func isReplication(subscription prefix: [UInt8]) -> Bool {
+        prefix.count >= 2 && prefix[0] == UInt8(ascii: "r") && prefix[1] == 0
+    }
+}

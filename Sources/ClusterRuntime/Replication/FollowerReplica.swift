@@ -10,6 +10,14 @@ import ZeroMQ
 /// diverging answers where its epoch ended, and this replica truncates there before it goes on
 /// (KIP-101/KIP-320). Batches keep the leader's offsets and epochs, and the next fetch is sent
 /// only once they are durable under the node's policy.
+///
+/// With the ``ReplicationTransport/pub`` transport it takes the leader's replication stream
+/// instead (DESIGN.md §1): it fetches (never waiting at the leader) until its log reaches what
+/// the stream carries, then appends the stream's batches that continue its log at the followed
+/// epoch and reports each durable end with a REPLICA_FETCH of no bytes. A gap, a divergence, a
+/// new leader or half a second without a message sends it back to fetching — the fetch path
+/// stays the one that truncates. Stream appends and the switches between the two happen on the
+/// socket loop's thread only, so a stream batch and a fetch answer never append concurrently.
 final class FollowerReplica: @unchecked Sendable {
     /// Whom it follows.
     struct Leader: Equatable {
@@ -24,38 +32,66 @@ final class FollowerReplica: @unchecked Sendable {
     private let requests: PeerRequests
     private let queue: DispatchQueue
     private let committed: @Sendable (TopicPartition) -> Void
+    /// The node's replication streams (nil: this follower fetches alone).
+    private let streams: ReplicaStreams?
     // Guarded by `lock`.
     private let lock = NSLock()
     private var leader: Leader?
     private var generation = 0
     private var stopped = false
+    /// With the stream: whether its batches are appended now (false: fetching, and they are
+    /// kept in `buffered`, up to ``bufferLimit``, to be applied once the fetches reach them).
+    private var streaming = false
+    private var buffered: [(base: Int64, next: Int64, message: [Frame])] = []
+    private static let bufferLimit = 1_024
+    /// When the stream or a fetch last brought something (silence beyond ``silence`` fetches).
+    private var lastHeard = ContinuousClock.now
+    private static let silence: Duration = .milliseconds(500)
+    /// The durable log end the stream's appends reached, the one last reported, and whether a
+    /// report is on its way.
+    private var durableEnd: Int64 = 0
+    private var reportedEnd: Int64 = 0
+    private var reporting = false
 
     /// A follower of `key` whose answers are handled on `queue`; `committed` runs when its high
     /// watermark moves.
+    /// `streams` set: it takes the leader's replication stream (``ReplicationTransport/pub``).
     init(key: TopicPartition, log: PartitionLog, nodeID: String, requests: PeerRequests, queue: DispatchQueue,
-         committed: @escaping @Sendable (TopicPartition) -> Void) {
+         streams: ReplicaStreams? = nil, committed: @escaping @Sendable (TopicPartition) -> Void) {
         self.key = key
         self.log = log
         self.nodeID = nodeID
         self.requests = requests
         self.queue = queue
+        self.streams = streams
         self.committed = committed
     }
 
-    /// Follows `leader` from now on: a new chain of fetches starts at once, and answers to the
-    /// earlier chain (an earlier leader or epoch, perhaps never answering) are dropped.
-    func follow(_ leader: Leader) {
+    /// Follows `leader` (whose PUB is `pubEndpoint`) from now on: a new chain of fetches starts
+    /// at once, and answers to the earlier chain (an earlier leader or epoch, perhaps never
+    /// answering) and its stream's batches are dropped.
+    func follow(_ leader: Leader, pubEndpoint: String = "") {
         let generation: Int? = lock.withLock {
             guard !stopped, self.leader != leader else { return nil }
             self.leader = leader
             self.generation += 1
+            streaming = false
+            buffered = []
             return self.generation
         }
-        if let generation { queue.async { self.fetchNext(generation) } }
+        guard let generation else { return }
+        if let streams, !pubEndpoint.isEmpty {
+            streams.follow(key, at: pubEndpoint) { [weak self] message in self?.received(message) }
+            tick(generation)
+        }
+        queue.async { self.fetchNext(generation) }
     }
 
     /// Stops following (a fetch in flight is dropped when it returns).
-    func stop() { lock.withLock { stopped = true; generation += 1 } }
+    func stop() {
+        lock.withLock { stopped = true; generation += 1; buffered = [] }
+        streams?.unfollow(key)
+    }
 
     /// Sends the next fetch of chain `generation` (nothing when a newer chain replaced it).
     private func fetchNext(_ generation: Int) {
@@ -75,7 +111,9 @@ final class FollowerReplica: @unchecked Sendable {
         request.fetchOffset = log.logEndOffset
         request.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
         request.maxBytes = 1 << 20
-        request.maxWaitMs = 500
+        // Following the stream, a fetch never waits at the leader (and its 0 tells the leader
+        // to publish the stream): an empty answer means the log is caught up.
+        request.maxWaitMs = streams == nil ? 500 : 0
         requests.request(leader.endpoint, kind: .replicaFetch, body: request, timeout: .seconds(2)) { result in
             // Handled on the socket loop as it arrives (appends only write; the fsync is the
             // flusher's), so a round of replication costs no extra thread hop.
@@ -109,7 +147,7 @@ final class FollowerReplica: @unchecked Sendable {
             let bytes = frames.count >= 3 ? frames[2] : Frame([UInt8]())
             guard bytes.count > 0 else {
                 advance(to: response.highWatermark)
-                return fetchNext(generation)
+                return streams == nil ? fetchNext(generation) : resumeStream(generation)
             }
             let committed = self.committed, key = self.key, log = self.log
             try bytes.withUnsafeBytes { raw in
@@ -119,7 +157,11 @@ final class FollowerReplica: @unchecked Sendable {
                         log.advanceHighWatermark(to: min(response.highWatermark, end))
                         committed(key)
                     }
-                    self.fetchNext(generation)
+                    if let streams = self.streams {
+                        streams.execute { self.resumeStream(generation) }
+                    } else {
+                        self.fetchNext(generation)
+                    }
                 }
             }
         } catch {
@@ -143,6 +185,163 @@ final class FollowerReplica: @unchecked Sendable {
             fetchNext(generation)
         } catch {
             retry(after: .milliseconds(200), generation: generation)
+        }
+    }
+
+    // MARK: The replication stream (on the socket loop's thread)
+
+    /// One replication message of the followed partition: kept while fetching, appended when it
+    /// continues the log at the followed epoch, dropped when the log holds it already; a batch
+    /// beyond the log's end (a message missed) sends the follower back to fetching.
+    private func received(_ message: [Frame]) {
+        guard message.count >= 3,
+              let header = try? message[1].withUnsafeBytes({ try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }),
+              header.nextOffset > header.baseOffset,
+              let epoch = message[2].withUnsafeBytes({ StoredBatch.leaderEpoch($0) }) else { return }
+        let end = log.logEndOffset
+        let generation: Int? = lock.withLock {
+            // Another epoch's batches: a stale leader's, or a new one's the metadata has not named yet.
+            guard !stopped, let leader, epoch == leader.epoch else { return nil }
+            lastHeard = .now
+            if !streaming {
+                if buffered.count < Self.bufferLimit { buffered.append((header.baseOffset, header.nextOffset, message)) }
+                return nil
+            }
+            guard header.baseOffset > end else { return nil }
+            // A gap: fetch from the log's end, keeping this batch for when the fetches reach it.
+            streaming = false
+            buffered = [(header.baseOffset, header.nextOffset, message)]
+            NodeMetrics.replicationStreamFallback(reason: "gap")
+            return self.generation
+        }
+        if let generation { return queue.async { self.fetchNext(generation) } }
+        guard header.baseOffset == end, isStreaming else { return }
+        append(message[2], highWatermark: header.highWatermark)
+    }
+
+    private var isStreaming: Bool { lock.withLock { streaming && !stopped } }
+
+    /// Appends one stream batch that continues the log; its durable end is reported to the leader.
+    private func append(_ batch: Frame, highWatermark: Int64) {
+        let generation = lock.withLock { self.generation }
+        do {
+            try batch.withUnsafeBytes { raw in
+                try log.appendAsFollower(raw) { outcome in
+                    guard case .success(let end) = outcome else { return }
+                    self.durable(end, highWatermark: highWatermark, generation: generation)
+                }
+            }
+        } catch {
+            // Not appended (a malformed batch, or the log moved): fetching repairs it.
+            let current: Int? = lock.withLock {
+                guard generation == self.generation, streaming else { return nil }
+                streaming = false
+                buffered = []
+                return generation
+            }
+            if let current { queue.async { self.fetchNext(current) } }
+        }
+    }
+
+    /// The fetches reached the log's end (or the stream's first batch kept): the batches kept
+    /// meanwhile that continue the log are appended and the stream takes over — or, when they
+    /// leave a gap, the next fetch goes out.
+    private func resumeStream(_ generation: Int) {
+        let kept: [(base: Int64, next: Int64, message: [Frame])]? = lock.withLock {
+            guard !stopped, generation == self.generation else { return nil }
+            lastHeard = .now
+            defer { buffered = [] }
+            return buffered
+        }
+        guard let kept else { return }
+        lock.withLock { streaming = generation == self.generation && !stopped }
+        for (index, batch) in kept.enumerated() {
+            // (An append that failed went back to fetching.)
+            guard isStreaming else { return }
+            let end = log.logEndOffset
+            guard batch.next > end else { continue }
+            guard batch.base == end else {
+                // Missed before these: fetch them, keeping the rest.
+                lock.withLock {
+                    guard generation == self.generation else { return }
+                    streaming = false
+                    buffered = Array(kept[index...])
+                }
+                return queue.async { self.fetchNext(generation) }
+            }
+            let header = try? batch.message[1].withUnsafeBytes { try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }
+            append(batch.message[2], highWatermark: header?.highWatermark ?? 0)
+        }
+    }
+
+    /// Every 100 ms while following `generation`: a stream silent for ``silence`` sends the
+    /// follower back to fetching (a last batch missed leaves no gap to see; an idle leader is
+    /// asked once per silence, as a waiting fetch would be).
+    private func tick(_ generation: Int) {
+        queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [weak self] in
+            guard let self, let streams = self.streams, self.isCurrent(generation) else { return }
+            streams.execute {
+                let silent: Bool = self.lock.withLock {
+                    guard generation == self.generation, self.streaming, ContinuousClock.now - self.lastHeard >= Self.silence else { return false }
+                    self.streaming = false
+                    self.lastHeard = .now
+                    return true
+                }
+                if silent {
+                    NodeMetrics.replicationStreamFallback(reason: "silence")
+                    self.queue.async { self.fetchNext(generation) }
+                }
+                self.tick(generation)
+            }
+        }
+    }
+
+    /// A stream batch is durable up to `end`: the leader hears it (one report at a time; the
+    /// next carries everything durable by then), and this copy's high watermark follows.
+    private func durable(_ end: Int64, highWatermark: Int64, generation: Int) {
+        if min(highWatermark, end) > log.highWatermark {
+            log.advanceHighWatermark(to: min(highWatermark, end))
+            committed(key)
+        }
+        let report: (Leader, Int64)? = lock.withLock {
+            guard generation == self.generation, !stopped, let leader else { return nil }
+            durableEnd = max(durableEnd, end)
+            guard !reporting, durableEnd > reportedEnd else { return nil }
+            reporting = true
+            reportedEnd = durableEnd
+            return (leader, durableEnd)
+        }
+        guard let (leader, offset) = report else { return }
+        var request = Ganglion_V1_ReplicaFetchRequest()
+        request.topic = key.topic
+        request.partition = UInt32(key.partition)
+        request.replicaID = nodeID
+        request.leaderEpoch = leader.epoch
+        request.fetchOffset = offset
+        request.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
+        request.maxBytes = 0  // a report: the leader reads nothing
+        request.maxWaitMs = 0
+        requests.request(leader.endpoint, kind: .replicaFetch, body: request, timeout: .seconds(2)) { result in
+            self.lock.withLock { self.reporting = false }
+            if case .success(let frames) = result, frames.count >= 2,
+               let header = try? frames[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }), header.error == .none,
+               let response = try? frames[1].withUnsafeBytes({ try Ganglion_V1_ReplicaFetchResponse(serializedBytes: Data($0)) }) {
+                if response.diverging, let streams = self.streams {
+                    // Truncation is the fetch path's: stop appending the stream, then repair.
+                    return streams.execute {
+                        let current: Bool = self.lock.withLock {
+                            guard generation == self.generation else { return false }
+                            self.streaming = false
+                            self.buffered = []
+                            return true
+                        }
+                        if current { self.queue.async { self.repair(response, generation: generation) } }
+                    }
+                }
+                self.advance(to: response.highWatermark)
+            }
+            // More became durable while this report was on its way.
+            self.durable(end, highWatermark: 0, generation: generation)
         }
     }
 

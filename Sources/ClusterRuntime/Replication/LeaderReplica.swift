@@ -38,6 +38,8 @@ final class LeaderReplica: @unchecked Sendable {
     private var alterInFlight = false
     /// The log end the durability policy covers: what followers may copy.
     private var appendedEnd: Int64
+    /// The followers that take this partition's replication stream (their fetches do not wait).
+    private var streamFollowers: Set<String> = []
 
     /// Leadership of `key` at `state`'s epochs, from `log` as it is now (made durable first: a
     /// leader only ever serves records it holds durably).
@@ -81,6 +83,16 @@ final class LeaderReplica: @unchecked Sendable {
 
     /// How far followers may copy the log: what is durable under the node's policy.
     var servableEnd: Int64 { lock.withLock { appendedEnd } }
+
+    /// Whether some follower takes the replication stream (so appended batches are published).
+    var publishesStream: Bool { lock.withLock { !streamFollowers.isEmpty } }
+
+    /// Records whether `follower` takes the replication stream (from its latest request).
+    func follower(_ follower: String, takesStream: Bool) {
+        lock.withLock {
+            if takesStream { streamFollowers.insert(follower) } else { streamFollowers.remove(follower) }
+        }
+    }
 
     /// Refuses an `acks=all` batch before it is appended when too few replicas are in sync.
     func checkAcksAll() throws {

@@ -17,6 +17,8 @@ final class ReplicaManager: @unchecked Sendable {
     let nodeID: String
     private let logs: TopicLogs
     private let requests: PeerRequests
+    /// The node's replication streams when its followers take them (nil: they fetch alone).
+    private let streams: ReplicaStreams?
     private let logger: Logger
     /// How long a follower may lag the leader's log end before it leaves the ISR.
     let lagBound: Duration
@@ -33,11 +35,12 @@ final class ReplicaManager: @unchecked Sendable {
     /// everything committed before it, replicas moved off while it was down included).
     private var caughtUp = false
 
-    init(nodeID: String, logs: TopicLogs, requests: PeerRequests, lagBound: Duration, logger: Logger,
+    init(nodeID: String, logs: TopicLogs, requests: PeerRequests, streams: ReplicaStreams? = nil, lagBound: Duration, logger: Logger,
          committed: @escaping @Sendable (TopicPartition) -> Void) {
         self.nodeID = nodeID
         self.logs = logs
         self.requests = requests
+        self.streams = streams
         self.lagBound = lagBound
         self.logger = logger
         self.committed = committed
@@ -166,13 +169,13 @@ final class ReplicaManager: @unchecked Sendable {
         let (follower, replaced): (FollowerReplica, FollowerReplica?) = lock.withLock {
             if let existing = followers[key], existing.log === log { return (existing, nil) }
             let stale = followers[key]
-            let replica = FollowerReplica(key: key, log: log, nodeID: nodeID, requests: requests, queue: queue, committed: committed)
+            let replica = FollowerReplica(key: key, log: log, nodeID: nodeID, requests: requests, queue: queue, streams: streams, committed: committed)
             followers[key] = replica
             return (replica, stale)
         }
         replaced?.stop()
         guard let leader = state.leader, leader != nodeID, let endpoint = nodes[leader]?.api, !endpoint.isEmpty else { return }
-        follower.follow(FollowerReplica.Leader(id: leader, endpoint: endpoint, epoch: state.leaderEpoch))
+        follower.follow(FollowerReplica.Leader(id: leader, endpoint: endpoint, epoch: state.leaderEpoch), pubEndpoint: nodes[leader]?.pub ?? "")
     }
 
     /// Asks the controller for the ISR changes the leaders want now (from a timer).

@@ -34,7 +34,8 @@ extension Node {
 
     /// Makes `xpub` the node's secured stream socket: a CURVE server that grants a subscription
     /// only when it names one whole topic its subscriber's principal may read (a refused one is
-    /// logged and never applied, so that subscriber gets nothing of the topic).
+    /// logged and never applied, so that subscriber gets nothing of the topic). Replication
+    /// streams (``StreamTopic/replicationFrame(for:)``) are granted to the nodes' principal only.
     static func guardSubscriptions(_ owner: SocketLoop.Owner, _ xpub: Socket, guard nodeGuard: NodeGuard) throws {
         try xpub.set(nodeGuard.security.serverCredentials.socketOptions)
         try xpub.set(.xpubManual(true))
@@ -49,6 +50,15 @@ extension Node {
                     continue
                 }
                 guard action == 1 else { continue }
+                if StreamTopic.isReplication(subscription: prefix) {
+                    if frame.userID == NodeSecurity.nodePrincipal {
+                        try? xpub.subscribe(prefix)
+                    } else {
+                        nodeGuard.refused(principal: frame.userID ?? "(no principal)", what: "subscribe to a replication stream",
+                                          reason: "replication streams are for the cluster's nodes only")
+                    }
+                    continue
+                }
                 guard let topic = StreamTopic.topic(ofSubscription: prefix) else {
                     nodeGuard.refused(principal: frame.userID ?? "(no principal)", what: "subscribe to a prefix of several topics",
                                       reason: "not one whole topic")

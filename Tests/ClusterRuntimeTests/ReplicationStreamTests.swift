@@ -1,0 +1,94 @@
+import ClusterCore
+import ClusterRuntime
+import EventLog
+import Foundation
+import Ganglion
+import GanglionWire
+import XCTest
+import ZeroMQ
+
+/// Followers on their leader's replication stream (`--replication-transport pub`): the leader
+/// publishes each batch its followers may copy under the partition's replication topic, acks=all
+/// still waits for every in-sync replica's durable copy, and a follower that missed the stream
+/// (stopped while writes went on, subscribed again late) catches up by fetch and rejoins the ISR
+/// with nothing acknowledged lost. (`GANGLION_TEST_REPLICATION_TRANSPORT=pub swift test --filter
+/// Replication` runs every other replication test on the stream too.)
+final class ReplicationStreamTests: XCTestCase {
+    private var directory = ""
+
+    override func setUp() {
+        directory = NSTemporaryDirectory() + "ganglion-replication-stream-\(UUID().uuidString)"
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func values(_ records: [Record]) -> [String] { records.map { String(decoding: $0.value ?? [], as: UTF8.self) } }
+
+    func testFollowersOnTheStreamCopyEveryBatchAndOneThatMissedItCatchesUpByFetch() async throws {
+        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
+            configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
+            configuration.controller.nodeHeartbeat = .milliseconds(300)
+            configuration.replicationTransport = .pub
+        }
+        defer { cluster.stopAll() }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("every node registered alive") { node in
+            node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
+        }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("events", partitions: 1)
+        try await cluster.waitForAll("events placed") { $0.metadataState.partitions["events"]?.first?.leader != nil }
+        let state = try XCTUnwrap(cluster.nodes.values.first?.metadataState.partitions["events"]?.first)
+        let leader = try XCTUnwrap(state.leader)
+        let follower = try XCTUnwrap(state.replicas.first { $0 != leader })
+        let events = TopicPartition("events", 0)
+
+        // A node-side observer of the leader's replication topic (plain text: no guard).
+        let context = try Context()
+        let sub = try Socket(.sub, context: context)
+        try sub.set(.receiveTimeout(.seconds(5)))
+        try sub.subscribe(StreamTopic.replicationFrame(for: events))
+        try sub.connect(try XCTUnwrap(cluster.nodes[leader]).endpoints.pub)
+        defer { sub.close() }
+        // (Late subscribers miss what went before: let the subscription reach the leader.)
+        try await Task.sleep(for: .milliseconds(300))
+
+        var acknowledged: [String] = []
+        func produce(_ value: String) async throws {
+            var batch = RecordBatchBuilder()
+            batch.append(key: nil, value: Array(value.utf8), timestamp: 0)
+            _ = try await client.produce(topic: "events", partition: 0, batch: batch.build(), timeout: .seconds(15))
+            acknowledged.append(value)
+        }
+        for index in 0..<20 { try await produce("first-\(index)") }
+        try await cluster.waitForAll("every replica holds the first 20") { (try? $0.partitionLogEnd(events)) == 20 }
+        // The leader published them on the replication topic: base offsets 0…19 in order, each
+        // with the stored batch (leader epoch set).
+        var published: [Int64] = []
+        while published.count < 20, let message = try? sub.receiveMultipart() {
+            XCTAssertEqual(message.count, 3)
+            let header = try message[1].withUnsafeBytes { try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }
+            XCTAssertEqual(message[2].withUnsafeBytes { StoredBatch.leaderEpoch($0) }, state.leaderEpoch)
+            published.append(header.baseOffset)
+        }
+        XCTAssertEqual(published, Array(0..<20), "the stream carried every batch, in order")
+
+        // A follower misses the stream: stopped while writes go on (the ISR still has two).
+        cluster.stop(follower)
+        for index in 0..<20 { try await produce("missed-\(index)") }
+        // Back, it subscribes late and fetches what it missed, then rejoins the ISR.
+        try cluster.start(follower)
+        try await cluster.waitForAll(seconds: 20, "the returning replica rejoins the ISR") { node in
+            Set(node.metadataState.partitions["events"]?.first?.isr ?? []) == Set(cluster.voterIDs)
+        }
+        for index in 0..<20 { try await produce("after-\(index)") }
+        let records = try await client.readAll(topic: "events", partition: 0)
+        XCTAssertEqual(values(records), acknowledged, "every acknowledged record, once, in order")
+        try await cluster.waitForAll("every replica holds every record") { node in
+            (try? node.partitionLogEnd(events)) == Int64(acknowledged.count)
+        }
+    }
+}
