@@ -6,7 +6,9 @@ import GanglionWire
 /// `ganglion bench --replication`: the cost of replication on a cluster of three node
 /// processes on this machine (three controller voters, fsync per batch on every replica):
 /// produce throughput to RF 1 and RF 3 topics, both `acks=all`, in the same run, their ratio, and
-/// the `acks=all` acknowledgement latency at a fixed rate for both.
+/// the `acks=all` acknowledgement latency at a fixed rate for both. RF 3 is measured with both
+/// replication transports — followers fetching alone, and followers on the leader's PUB stream
+/// (fetching on gaps) — on a second cluster of three that runs beside the first, taking turns.
 struct ReplicationBenchmark {
     let workload: BenchWorkload
     let sizes: [Int]
@@ -24,6 +26,10 @@ struct ReplicationBenchmark {
         /// and how busy the machine was (fraction of all cores).
         var rf1Machine: [(perEvent: Double, busy: Double)] = []
         var rf3Machine: [(perEvent: Double, busy: Double)] = []
+        /// RF 3 with followers on the leader's PUB stream (`--replication-transport pub`).
+        var rf3Pub: [Double] = []
+        var rf3PubCPU: [Double] = []
+        var rf3PubMachine: [(perEvent: Double, busy: Double)] = []
         var latency: [String: (p50: Double, p99: Double)] = [:]
     }
 
@@ -31,32 +37,39 @@ struct ReplicationBenchmark {
     func run() async throws -> [Int: Figures] {
         let cluster = try BenchCluster(prefix: "r", fsync: fsync)
         defer { cluster.stop() }
-        let nodes = cluster.nodes
-        let client = try GanglionClient(endpoint: nodes[0].api, timeout: .seconds(20))
+        let streamed = try BenchCluster(prefix: "s", fsync: fsync, extra: ["--replication-transport", "pub"])
+        defer { streamed.stop() }
+        let client = try GanglionClient(endpoint: cluster.nodes[0].api, timeout: .seconds(20))
         defer { client.close() }
+        let streamedClient = try GanglionClient(endpoint: streamed.nodes[0].api, timeout: .seconds(20))
+        defer { streamedClient.close() }
         // Every node registered, so RF 3 can be placed.
         try await BenchCluster.wait(client, seconds: 30) { $0.nodes.filter { $0.state == "alive" }.count == 3 }
+        try await BenchCluster.wait(streamedClient, seconds: 30) { $0.nodes.filter { $0.state == "alive" }.count == 3 }
+        let pids = cluster.nodes.map { $0.process.processIdentifier }, streamedPIDs = streamed.nodes.map { $0.process.processIdentifier }
         var figures: [Int: Figures] = [:]
         for size in sizes {
             var entry = Figures()
-            let pids = nodes.map { $0.process.processIdentifier }
             for _ in 0..<workload.runs {
-                for factor in [1, 3] {
-                    let before = Self.cpuSeconds(pids), machineBefore = Self.machineCPU()
-                    let rate = try await produce(client, replicationFactor: factor, size: size)
+                // RF 1 and RF 3 fetching on the first cluster, RF 3 on the stream on the second.
+                for (factor, onStream) in [(1, false), (3, false), (3, true)] {
+                    let processes = onStream ? streamedPIDs : pids
+                    let before = Self.cpuSeconds(processes), machineBefore = Self.machineCPU()
+                    let rate = try await produce(onStream ? streamedClient : client, replicationFactor: factor, size: size)
                     let events = max(1, rate * (workload.produceSeconds + 0.5))
-                    let cpu = (Self.cpuSeconds(pids) - before) * 1_000_000 / events
+                    let cpu = (Self.cpuSeconds(processes) - before) * 1_000_000 / events
                     let machineAfter = Self.machineCPU()
                     let busy = machineAfter.busy - machineBefore.busy, total = machineAfter.total - machineBefore.total
                     let machine = (perEvent: busy * 1_000_000 / events, busy: total > 0 ? busy / total : 0)
-                    if factor == 1 {
-                        entry.rf1.append(rate); entry.rf1CPU.append(cpu); entry.rf1Machine.append(machine)
-                    } else {
-                        entry.rf3.append(rate); entry.rf3CPU.append(cpu); entry.rf3Machine.append(machine)
+                    switch (factor, onStream) {
+                    case (1, _): entry.rf1.append(rate); entry.rf1CPU.append(cpu); entry.rf1Machine.append(machine)
+                    case (_, false): entry.rf3.append(rate); entry.rf3CPU.append(cpu); entry.rf3Machine.append(machine)
+                    default: entry.rf3Pub.append(rate); entry.rf3PubCPU.append(cpu); entry.rf3PubMachine.append(machine)
                     }
                 }
             }
             for factor in [1, 3] { entry.latency["rf\(factor)"] = try await latency(client, replicationFactor: factor, size: size) }
+            entry.latency["rf3pub"] = try await latency(streamedClient, replicationFactor: 3, size: size)
             figures[size] = entry
         }
         return figures
@@ -163,23 +176,30 @@ struct ReplicationBenchmark {
 
     /// The report's lines.
     static func lines(_ figures: [Int: Figures], workload: BenchWorkload, fsync: String) -> [String] {
-        var lines = ["== ganglion bench --replication: 3 node processes on this machine (fsync \(fsync) on every replica), acks=all, medians of \(workload.runs) run(s) =="]
+        var lines = ["== ganglion bench --replication: 3 node processes on this machine (fsync \(fsync) on every replica), acks=all, medians of \(workload.runs) run(s) ==",
+                     "   RF 3 fetch: followers replicate with REPLICA_FETCH alone; RF 3 pub: followers take the leader's PUB stream and fetch on gaps (a second cluster of 3, taking turns)"]
         for size in figures.keys.sorted() {
             let entry = figures[size]!
-            let rf1 = median(entry.rf1), rf3 = median(entry.rf3)
-            lines.append(String(format: "%5d B  RF 1: %10.0f events/s   RF 3: %10.0f events/s   RF3/RF1 %.2f×", size, rf1, rf3, rf3 / rf1))
-            lines.append(String(format: "         node CPU per event (3 processes, whole run): RF 1 %.2f µs, RF 3 %.2f µs (%.2f×)",
-                                median(entry.rf1CPU), median(entry.rf3CPU), median(entry.rf3CPU) / max(0.0001, median(entry.rf1CPU))))
+            let rf1 = median(entry.rf1), rf3 = median(entry.rf3), rf3Pub = median(entry.rf3Pub)
+            lines.append(String(format: "%5d B  RF 1: %10.0f events/s   RF 3 fetch: %10.0f events/s   RF3/RF1 %.2f×", size, rf1, rf3, rf3 / rf1))
+            lines.append(String(format: "                                       RF 3 pub:   %10.0f events/s   RF3/RF1 %.2f×   pub/fetch %.2f×", rf3Pub, rf3Pub / rf1, rf3Pub / max(1, rf3)))
+            lines.append(String(format: "         node CPU per event (3 processes, whole run): RF 1 %.2f µs, RF 3 fetch %.2f µs (%.2f×), RF 3 pub %.2f µs (%.2f×)",
+                                median(entry.rf1CPU), median(entry.rf3CPU), median(entry.rf3CPU) / max(0.0001, median(entry.rf1CPU)),
+                                median(entry.rf3PubCPU), median(entry.rf3PubCPU) / max(0.0001, median(entry.rf1CPU))))
             let machine1 = median(entry.rf1Machine.map(\.perEvent)), machine3 = median(entry.rf3Machine.map(\.perEvent))
             lines.append(String(format: "         whole machine (client included): CPU per event RF 1 %.2f µs, RF 3 %.2f µs (%.2f×); busy %.0f%% and %.0f%% of %d cores",
                                 machine1, machine3, machine3 / max(0.0001, machine1), median(entry.rf1Machine.map(\.busy)) * 100,
                                 median(entry.rf3Machine.map(\.busy)) * 100, ProcessInfo.processInfo.activeProcessorCount))
             lines.append(String(format: "         => with the machine saturated, RF3/RF1 can be at most about %.2f× here (the ratio of CPU per event)", machine1 / max(0.0001, machine3)))
+            let machinePub = median(entry.rf3PubMachine.map(\.perEvent))
+            lines.append(String(format: "         whole machine, RF 3 pub: CPU per event %.2f µs (%.2f× RF 1); busy %.0f%%",
+                                machinePub, machinePub / max(0.0001, machine1), median(entry.rf3PubMachine.map(\.busy)) * 100))
             lines.append("         runs RF 1: " + entry.rf1.map { String(format: "%.0f", $0) }.joined(separator: " / ")
-                         + "   RF 3: " + entry.rf3.map { String(format: "%.0f", $0) }.joined(separator: " / "))
-            for factor in ["rf1", "rf3"] {
+                         + "   RF 3 fetch: " + entry.rf3.map { String(format: "%.0f", $0) }.joined(separator: " / ")
+                         + "   RF 3 pub: " + entry.rf3Pub.map { String(format: "%.0f", $0) }.joined(separator: " / "))
+            for (factor, label) in [("rf1", "RF 1"), ("rf3", "RF 3 fetch"), ("rf3pub", "RF 3 pub")] {
                 if let latency = entry.latency[factor] {
-                    lines.append(String(format: "         acks=all ack latency %@ at a fixed rate: p50 %.0f µs, p99 %.0f µs", factor.uppercased(), latency.p50, latency.p99))
+                    lines.append(String(format: "         acks=all ack latency %@ at a fixed rate: p50 %.0f µs, p99 %.0f µs", label, latency.p50, latency.p99))
                 }
             }
         }
@@ -188,10 +208,11 @@ struct ReplicationBenchmark {
 
     /// The peer benchmark's document: figures `produce-rf1` and `produce-rf3`.
     static func json(_ figures: [Int: Figures], workload: BenchWorkload, fsync: String) throws -> Data {
-        var results: [String: [String: Any]] = ["produce-rf1": [:], "produce-rf3": [:]]
+        var results: [String: [String: Any]] = ["produce-rf1": [:], "produce-rf3": [:], "produce-rf3-pub": [:]]
         for (size, entry) in figures {
             results["produce-rf1"]![String(size)] = ["unit": "events/s", "median": median(entry.rf1), "runs": entry.rf1]
             results["produce-rf3"]![String(size)] = ["unit": "events/s", "median": median(entry.rf3), "runs": entry.rf3]
+            results["produce-rf3-pub"]![String(size)] = ["unit": "events/s", "median": median(entry.rf3Pub), "runs": entry.rf3Pub]
         }
         let document: [String: Any] = [
             "schema": "ganglion-peer-bench/1",
