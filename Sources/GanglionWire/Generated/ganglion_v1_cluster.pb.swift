@@ -417,9 +417,12 @@ public nonisolated struct Ganglion_V1_ReplicaFetchRequest: Sendable {
   /// The leader epoch of the follower's last batch; -1 when its log is empty.
   public var lastFetchedEpoch: Int32 = 0
 
+  /// The most bytes of batches to answer with; 0: a progress report of a follower on the
+  /// replication stream (nothing is read, the answer comes at once with the high watermark).
   public var maxBytes: UInt32 = 0
 
-  /// How long the leader may hold the fetch when it has nothing new.
+  /// How long the leader may hold the fetch when it has nothing new; 0 also says the follower
+  /// takes the partition's replication stream (the leader publishes appended batches while one does).
   public var maxWaitMs: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

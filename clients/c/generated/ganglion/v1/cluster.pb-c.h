@@ -357,9 +357,14 @@ struct  Ganglion__V1__ReplicaFetchRequest
    * The leader epoch of the follower's last batch; -1 when its log is empty.
    */
   int32_t last_fetched_epoch;
+  /*
+   * The most bytes of batches to answer with; 0: a progress report of a follower on the
+   * replication stream (nothing is read, the answer comes at once with the high watermark).
+   */
   uint32_t max_bytes;
   /*
-   * How long the leader may hold the fetch when it has nothing new.
+   * How long the leader may hold the fetch when it has nothing new; 0 also says the follower
+   * takes the partition's replication stream (the leader publishes appended batches while one does).
    */
   uint32_t max_wait_ms;
 };
