@@ -31,6 +31,9 @@ struct ReplicationBenchmark {
         var rf3PubCPU: [Double] = []
         var rf3PubMachine: [(perEvent: Double, busy: Double)] = []
         var latency: [String: (p50: Double, p99: Double)] = [:]
+        /// The C floor's events/s with one replica and with three (``ReplicationFloor``), run by run.
+        var floorRF1: [Double] = []
+        var floorRF3: [Double] = []
     }
 
     /// Runs the measurement; returns the figures per size.
@@ -67,6 +70,12 @@ struct ReplicationBenchmark {
                     default: entry.rf3Pub.append(rate); entry.rf3PubCPU.append(cpu); entry.rf3PubMachine.append(machine)
                     }
                 }
+                // The floor under the ratio, in the same run: the same batches and requests in flight.
+                let floor = try ReplicationFloor.measure(batchBytes: batchBytes(size: size, count: workload.batch).count, eventsPerBatch: workload.batch,
+                                                         inFlight: workload.producers * max(1, workload.window / workload.batch),
+                                                         seconds: workload.produceSeconds)
+                entry.floorRF1.append(floor.rf1)
+                entry.floorRF3.append(floor.rf3)
             }
             for factor in [1, 3] { entry.latency["rf\(factor)"] = try await latency(client, replicationFactor: factor, size: size) }
             entry.latency["rf3pub"] = try await latency(streamedClient, replicationFactor: 3, size: size)
@@ -194,6 +203,14 @@ struct ReplicationBenchmark {
             let machinePub = median(entry.rf3PubMachine.map(\.perEvent))
             lines.append(String(format: "         whole machine, RF 3 pub: CPU per event %.2f µs (%.2f× RF 1); busy %.0f%%",
                                 machinePub, machinePub / max(0.0001, machine1), median(entry.rf3PubMachine.map(\.busy)) * 100))
+            let floor1 = median(entry.floorRF1), floor3 = median(entry.floorRF3)
+            if floor1 > 0 {
+                lines.append(String(format: "         floor (libzmq + fdatasync in C, same batches and requests in flight): RF 1 %.0f, RF 3 %.0f events/s, RF3/RF1 %.2f×",
+                                    floor1, floor3, floor3 / floor1))
+                lines.append(String(format: "         => Ganglion's RF3/RF1 is %.2f× the floor's (fetch), %.2f× (pub); floor runs RF3/RF1: %@",
+                                    (rf3 / rf1) / (floor3 / floor1), (rf3Pub / rf1) / (floor3 / floor1),
+                                    zip(entry.floorRF1, entry.floorRF3).map { String(format: "%.2f×", $1 / $0) }.joined(separator: " / ")))
+            }
             lines.append("         runs RF 1: " + entry.rf1.map { String(format: "%.0f", $0) }.joined(separator: " / ")
                          + "   RF 3 fetch: " + entry.rf3.map { String(format: "%.0f", $0) }.joined(separator: " / ")
                          + "   RF 3 pub: " + entry.rf3Pub.map { String(format: "%.0f", $0) }.joined(separator: " / "))
