@@ -91,4 +91,50 @@ final class ReplicationStreamTests: XCTestCase {
             (try? node.partitionLogEnd(events)) == Int64(acknowledged.count)
         }
     }
+    /// With security on, a replication stream is the nodes' alone: a super user (who may read
+    /// every topic) subscribing to it gets nothing, while a subscriber with the cluster's key
+    /// (principal `node`) gets the batches the followers copy.
+    func testOnlyNodesGetTheReplicationStreamOfASecuredCluster() async throws {
+        let clusterKeys = try CurveKeyPair.generate(), admin = try CurveKeyPair.generate()
+        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
+            configuration.replicationTransport = .pub
+            configuration.security = NodeSecurity(clusterKeys: clusterKeys, superUsers: ["admin": admin.publicKey])
+        }
+        defer { cluster.stopAll() }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("every node registered alive") { node in
+            node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
+        }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15),
+                                        credentials: CurveClientCredentials(keys: admin, serverKey: clusterKeys.publicKey))
+        defer { client.close() }
+        _ = try await client.createTopic("events", partitions: 1)
+        try await cluster.waitForAll("events placed") { $0.metadataState.partitions["events"]?.first?.leader != nil }
+        let leader = try XCTUnwrap(cluster.nodes.values.first?.metadataState.partitions["events"]?.first?.leader)
+        let pub = try XCTUnwrap(cluster.nodes[leader]).endpoints.pub
+        let events = TopicPartition("events", 0)
+
+        let context = try Context()
+        func subscriber(_ keys: CurveKeyPair) throws -> Socket {
+            let sub = try Socket(.sub, context: context)
+            try sub.set(CurveClientCredentials(keys: keys, serverKey: clusterKeys.publicKey).socketOptions)
+            try sub.subscribe(StreamTopic.replicationFrame(for: events))
+            try sub.connect(pub)
+            return sub
+        }
+        let intruder = try subscriber(admin), node = try subscriber(clusterKeys)
+        defer { intruder.close(); node.close() }
+        try await Task.sleep(for: .milliseconds(500))  // the subscriptions reach the leader
+
+        for index in 0..<5 {
+            var batch = RecordBatchBuilder()
+            batch.append(key: nil, value: Array("e\(index)".utf8), timestamp: 0)
+            _ = try await client.produce(topic: "events", partition: 0, batch: batch.build(), timeout: .seconds(15))
+        }
+        try node.set(.receiveTimeout(.seconds(5)))
+        let copied = try node.receiveMultipart()
+        XCTAssertEqual(copied.first?.bytes, StreamTopic.replicationFrame(for: events), "the node-keyed subscriber got the replication stream")
+        try intruder.set(.receiveTimeout(.seconds(1)))
+        XCTAssertThrowsError(try intruder.receiveMultipart(), "a super user that is not a node got a replication stream message")
+    }
 }
