@@ -35,14 +35,7 @@ extension NodeAPI {
             // waits for it, up to 1 s, then is refused as unknown.
             let deadline = producerWait ?? ContinuousClock.now.advanced(by: .seconds(1))
             guard ContinuousClock.now < deadline else { throw failure }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(10)) {
-                do {
-                    try self.produce(header, request, batch: batch, respond: respond, producerWait: deadline)
-                } catch {
-                    respond(Self.refusal(header.requestID, error), nil)
-                }
-            }
-            return
+            return retryProduce(header, request, batch: batch, respond: respond, until: deadline)
         }
         let (key, log, configuration) = found
         do {
@@ -55,14 +48,7 @@ extension NodeAPI {
             guard ContinuousClock.now < deadline else {
                 throw ProtocolFailure(.invalidProducerEpoch, "producer \(unknown.id) epoch \(unknown.epoch) was never issued by this cluster; ask INIT_PRODUCER_ID for one")
             }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(10)) {
-                do {
-                    try self.produce(header, request, batch: batch, respond: respond, producerWait: deadline)
-                } catch {
-                    respond(Self.refusal(header.requestID, error), nil)
-                }
-            }
-            return
+            return retryProduce(header, request, batch: batch, respond: respond, until: deadline)
         }
         if let subject = configuration.subject, let mode = configuration.validation, mode != .none {
             try batch.withUnsafeBytes { try validate($0, topic: request.topic, subject: subject, full: mode == .full) }
@@ -82,15 +68,30 @@ extension NodeAPI {
                     response.logStartOffset = log.logStartOffset
                     respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")), nil)
                 case .success(let appended):
-                    NodeMetrics.produced(topic: key.topic, records: Int(appended.lastOffset - appended.firstOffset + 1), bytes: appended.size)
                     log.advanceHighWatermark(to: appended.lastOffset + 1)
                     let response = Self.produceResponse(appended, log: log)
                     respond(silent ? [] : ((try? Self.success(requestID, response)) ?? Self.error(requestID, .internal, "encoding failed")),
                             Self.streamMessage(key, appended: appended, batch: batch))
+                    // After the stream and the answer went out: counting is off the event's path.
+                    NodeMetrics.produced(topic: key.topic, records: Int(appended.lastOffset - appended.firstOffset + 1), bytes: appended.size)
                     self.committed(key, batch: batch)
                 case .failure(let error):
                     respond(silent ? [] : Self.error(requestID, (error as? LogError).map(Self.code(for:)) ?? .internal, "\(error)"), nil)
                 }
+            }
+        }
+    }
+
+    /// Handles the produce again in 10 ms, when this node's copy of the metadata may have applied
+    /// what it lacked (a topic or a producer id made a moment ago), waiting at most until
+    /// `deadline` in all; a refusal then is the answer.
+    private func retryProduce(_ header: Ganglion_V1_RequestHeader, _ request: Ganglion_V1_ProduceRequest, batch: Frame,
+                              respond: @escaping Respond, until deadline: ContinuousClock.Instant) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(10)) {
+            do {
+                try self.produce(header, request, batch: batch, respond: respond, producerWait: deadline)
+            } catch {
+                respond(Self.refusal(header.requestID, error), nil)
             }
         }
     }
