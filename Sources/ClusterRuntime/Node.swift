@@ -226,6 +226,7 @@ public final class Node: Sendable {
         }
         self.api = api
         let window = InFlightWindow(limit: configuration.producerWindow)
+        let localTime = NodeMetrics.produceLocalTime()
         try loop.performAndWait { owner in
             // Members whose session expired lose their partitions.
             func expire(_ owner: SocketLoop.Owner) {
@@ -287,10 +288,14 @@ public final class Node: Sendable {
                     }
                     // Answered on this thread (the usual case), the reply and stream go out at once.
                     // Secured, the ZAP handler named the connection's principal (its user id).
+                    let received = ContinuousClock.now
                     api.handle(request[1...], frameCount: total - 1, principal: secured ? request[1].userID : nil) { response, stream in
                         loop.executeInPlace { owner in
                             if isProduce { window.leave(identity.bytes) }
-                            if let stream, let pub = owner.socket(pubID) { try? pub.send(multipart: stream) }
+                            if let stream, let pub = owner.socket(pubID) {
+                                try? pub.send(multipart: stream)
+                                if isProduce { localTime.record(duration: received.duration(to: .now)) }
+                            }
                             if !response.isEmpty, let router = owner.socket(routerID) {
                                 try? router.send(multipart: [identity] + response, blocking: false)
                             }

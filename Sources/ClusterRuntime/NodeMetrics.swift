@@ -10,6 +10,15 @@ enum NodeMetrics {
         Counter(label: "ganglion_produced_bytes_total", dimensions: [("topic", topic)]).increment(by: bytes)
     }
 
+    /// The histogram of a produce's time in the node, from its receipt on the node's socket
+    /// thread to its batch going out on the stream (decode, checks, append, publish): the node's
+    /// stage of an event's end-to-end latency, as Kafka's request local time. Made once per node
+    /// (after the metrics backend is bootstrapped); `ganglion node` gives it microsecond buckets.
+    static func produceLocalTime() -> Timer { Timer(label: produceLocalTimeLabel) }
+
+    /// The label of ``produceLocalTime()``.
+    static let produceLocalTimeLabel = "ganglion_produce_local_seconds"
+
     /// A request refused with `code`.
     static func rejected(_ code: Ganglion_V1_ErrorCode) {
         Counter(label: "ganglion_rejected_requests_total", dimensions: [("code", "\(code)")]).increment()

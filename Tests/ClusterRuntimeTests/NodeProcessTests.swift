@@ -43,6 +43,9 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertTrue(health.contains("\"topics\":1"), health)
         let metrics = try await Self.get(http + "/metrics")
         XCTAssertTrue(metrics.contains("ganglion_produced_records_total{topic=\"metered\"} 2"), metrics)
+        // The node's stage of the latency: one publish (one batch), in microsecond buckets.
+        XCTAssertTrue(metrics.contains("ganglion_produce_local_seconds_count 1"), metrics)
+        XCTAssertTrue(metrics.contains("ganglion_produce_local_seconds_bucket{le=\"0.00001\"}"), metrics)
     }
 
     /// The body of an HTTP GET (curl keeps the test free of FoundationNetworking's quirks).

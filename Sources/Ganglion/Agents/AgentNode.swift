@@ -62,7 +62,9 @@ public struct AgentNode: Sendable {
         let metrics = PrometheusCollectorRegistry()
         if bootstrapObservability {
             LoggingSystem.bootstrap(StreamLogHandler.standardError)
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+            var factory = PrometheusMetricsFactory(registry: metrics)
+            factory.useNodeBuckets()
+            MetricsSystem.bootstrap(factory)
         }
         let logger = Logger(label: "ganglion.node")
         let node = try Node(configuration: configuration, logger: logger)

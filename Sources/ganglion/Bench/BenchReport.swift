@@ -22,6 +22,10 @@ struct BenchReport {
         ("e2e latency p99 @\(10_000 / 1000)k/s", "latency_p99", "latency", 1, "us"),
         ("libzmq C relay floor p50 @\(10_000 / 1000)k/s", "floor_p50", "latency", 2, "us"),
         ("libzmq C relay floor p99 @\(10_000 / 1000)k/s", "floor_p99", "latency", 3, "us"),
+        ("stage: client, scheduled to sent, p50", "stage_client_p50", "latency", 4, "us"),
+        ("stage: client, scheduled to sent, p99", "stage_client_p99", "latency", 5, "us"),
+        ("stage: node, receipt to stream, p50", "stage_node_p50", "latency", 6, "us"),
+        ("stage: node, receipt to stream, p99", "stage_node_p99", "latency", 7, "us"),
         ("produce ack p50 @10k/s, quiet", "produce_ack_p50", "produce_under_commits", 0, "us"),
         ("produce ack p99 @10k/s, quiet", "produce_ack_p99", "produce_under_commits", 1, "us"),
         ("produce ack p50 @10k/s, 64 partitions committing /100 ms", "produce_ack_committing_p50", "produce_under_commits", 2, "us"),
@@ -29,7 +33,7 @@ struct BenchReport {
     ]
 
     private func values(_ metric: String, _ size: Int, _ index: Int) -> [Double] {
-        (runs[metric]?[size] ?? []).map { $0[index] }
+        (runs[metric]?[size] ?? []).compactMap { $0.count > index ? $0[index] : nil }
     }
 
     private static func median(_ values: [Double]) -> Double? {
@@ -51,7 +55,7 @@ struct BenchReport {
         for size in sizes {
             // Each run's ratio to the floor measured just before it, in the same run.
             let runs = self.runs["latency"]?[size] ?? []
-            let p50s = runs.filter { $0.count == 4 }.map { $0[0] / $0[2] }, p99s = runs.filter { $0.count == 4 }.map { $0[1] / $0[3] }
+            let p50s = runs.filter { $0.count >= 4 }.map { $0[0] / $0[2] }, p99s = runs.filter { $0.count >= 4 }.map { $0[1] / $0[3] }
             guard let p50 = Self.median(p50s), let p99 = Self.median(p99s) else { continue }
             lines.append("  e2e latency / libzmq floor, \(size) B: p50 \(String(format: "%.2f", p50))x, p99 \(String(format: "%.2f", p99))x")
         }

@@ -47,8 +47,15 @@ struct BenchRunner: Sendable {
             case .latency:
                 // The physical floor first: libzmq alone carrying the same events the same way.
                 let floor = withFloor ? try Self.relayFloor(size: size, rate: workload.rate, seconds: max(1, workload.latencySeconds / 5)) : (p50: 0.0, p99: 0.0)
-                let (p50, p99) = try await latency(topic: topic, size: size)
-                figures = .success([p50, p99, floor.p50, floor.p99])
+                // The node's stage, from its histogram read around the run (a node this benchmark started).
+                let http = nodeHTTP()
+                var before: NodeStageHistogram?
+                if let http { before = try? await NodeStageHistogram.read(http: http) }
+                let run = try await latency(topic: topic, size: size)
+                var node: NodeStageHistogram?
+                if let http, let after = try? await NodeStageHistogram.read(http: http) { node = after.since(before ?? NodeStageHistogram()) }
+                figures = .success([run.p50, run.p99, floor.p50, floor.p99, run.sendP50, run.sendP99,
+                                    node?.quantile(0.5) ?? 0, node?.quantile(0.99) ?? 0])
             case .produceUnderCommits: figures = .success(try await produceAcksUnderCommits(topic: topic, size: size))
             }
         } catch {
@@ -148,9 +155,19 @@ struct BenchRunner: Sendable {
         return (Double(sorted[count / 2]) / 1000, Double(sorted[min(count - 1, count * 99 / 100)]) / 1000)
     }
 
+    /// The HTTP base URL of the node this benchmark started (nil for `--node`).
+    private func nodeHTTP() -> String? {
+        guard let dataDirectory, let data = FileManager.default.contents(atPath: dataDirectory + "/endpoints.json"),
+              let endpoints = try? JSONSerialization.jsonObject(with: data) as? [String: String],
+              let http = endpoints["http"], !http.isEmpty else { return nil }
+        return http
+    }
+
     /// p50 and p99 (µs) from handing an event to the client to its delivery by the live stream,
-    /// one event per batch at a fixed rate; events sent during the warm-up are not counted.
-    private func latency(topic: String, size: Int) async throws -> (Double, Double) {
+    /// one event per batch at a fixed rate; events sent during the warm-up are not counted. The
+    /// client's stage beside it: from the scheduled send to the request handed to libzmq
+    /// (building the batch, encoding the request, the send).
+    private func latency(topic: String, size: Int) async throws -> (p50: Double, p99: Double, sendP50: Double, sendP99: Double) {
         let metadata = try await client.metadata(topics: [topic])
         let stream = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: topic, partition: 0, from: 0)
         defer { stream.close() }
@@ -180,7 +197,9 @@ struct BenchRunner: Sendable {
         let client = self.client
         let producer = Task(executorPreference: client.socketExecutor) {
             var next = clock.now
-            for _ in 0..<total {
+            var sends: [Double] = []
+            sends.reserveCapacity(total)
+            for index in 0..<total {
                 next = next.advanced(by: interval)
                 if clock.now < next { await client.sleep(until: next) }
                 let sentAt = Int64(origin.duration(to: clock.now) / .nanoseconds(1))
@@ -188,12 +207,15 @@ struct BenchRunner: Sendable {
                 builder.append(key: nil, value: withUnsafeBytes(of: sentAt) { Array($0) } + padding, timestamp: 1)
                 // On the client's socket thread this goes out at once; the reply comes back there too.
                 try client.produce(topic: topic, partition: 0, batch: builder.build()) { _ in }
+                if index >= warmup { sends.append(Double(Int64(origin.duration(to: clock.now) / .nanoseconds(1)) - sentAt) / 1000) }
             }
+            return sends
         }
-        try await producer.value
+        let sends = try await producer.value.sorted()
         let samples = try await reader.value.sorted()
-        guard !samples.isEmpty else { throw GanglionError(code: .internal, message: "the latency run delivered no events") }
-        return (samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)])
+        guard !samples.isEmpty, !sends.isEmpty else { throw GanglionError(code: .internal, message: "the latency run delivered no events") }
+        func percentile(_ sorted: [Double], _ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        return (percentile(samples, 0.5), percentile(samples, 0.99), percentile(sends, 0.5), percentile(sends, 0.99))
     }
 }
 
