@@ -137,4 +137,27 @@ final class ReplicationStreamTests: XCTestCase {
         try intruder.set(.receiveTimeout(.seconds(1)))
         XCTAssertThrowsError(try intruder.receiveMultipart(), "a super user that is not a node got a replication stream message")
     }
+    /// An idle partition is no fallback: a follower on the stream checks a silent leader with a
+    /// fetch every half second, and only a check that finds batches it missed counts as one.
+    func testAnIdleStreamCountsNoFallbacks() async throws {
+        let metrics = TestMetricsBackend.shared
+        let cluster = try TestCluster(voters: 3, root: directory) { $0.replicationTransport = .pub }
+        defer { cluster.stopAll() }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("every node registered alive") { node in
+            node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
+        }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("quiet", partitions: 1)
+        var batch = RecordBatchBuilder()
+        batch.append(key: nil, value: Array("one".utf8), timestamp: 0)
+        _ = try await client.produce(topic: "quiet", partition: 0, batch: batch.build(), timeout: .seconds(15))
+        try await cluster.waitForAll("every replica holds it") { (try? $0.partitionLogEnd(TopicPartition("quiet", 0))) == 1 }
+        let label = "ganglion_replication_stream_fallbacks_total"
+        let before = metrics.counterTotal(label: label, dimensions: [("reason", "silence")])
+        try await Task.sleep(for: .seconds(2))  // four silences per follower
+        let after = metrics.counterTotal(label: label, dimensions: [("reason", "silence")])
+        XCTAssertEqual(after - before, 0, "an idle partition counted \(after - before) silence fallbacks in 2 s")
+    }
 }

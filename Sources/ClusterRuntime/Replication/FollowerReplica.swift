@@ -52,6 +52,9 @@ final class FollowerReplica: @unchecked Sendable {
     private var durableEnd: Int64 = 0
     private var reportedEnd: Int64 = 0
     private var reporting = false
+    /// Whether the fetch under way was sent because the stream fell silent: it counts as a
+    /// fallback only when it brings batches the stream missed (an idle leader is no fault).
+    private var checkingSilence = false
 
     /// A follower of `key` whose answers are handled on `queue`; `committed` runs when its high
     /// watermark moves.
@@ -145,6 +148,11 @@ final class FollowerReplica: @unchecked Sendable {
                 return queue.async { self.repair(response, generation: generation) }
             }
             let bytes = frames.count >= 3 ? frames[2] : Frame([UInt8]())
+            let silenceMissedBatches: Bool = lock.withLock {
+                defer { checkingSilence = false }
+                return checkingSilence && bytes.count > 0
+            }
+            if silenceMissedBatches { NodeMetrics.replicationStreamFallback(reason: "silence") }
             guard bytes.count > 0 else {
                 advance(to: response.highWatermark)
                 return streams == nil ? fetchNext(generation) : resumeStream(generation)
@@ -285,12 +293,10 @@ final class FollowerReplica: @unchecked Sendable {
                     guard generation == self.generation, self.streaming, ContinuousClock.now - self.lastHeard >= Self.silence else { return false }
                     self.streaming = false
                     self.lastHeard = .now
+                    self.checkingSilence = true
                     return true
                 }
-                if silent {
-                    NodeMetrics.replicationStreamFallback(reason: "silence")
-                    self.queue.async { self.fetchNext(generation) }
-                }
+                if silent { self.queue.async { self.fetchNext(generation) } }
                 self.tick(generation)
             }
         }
