@@ -26,6 +26,8 @@ struct BenchReport {
         ("stage: client, scheduled to sent, p99", "stage_client_p99", "latency", 5, "us"),
         ("stage: node, receipt to stream, p50", "stage_node_p50", "latency", 6, "us"),
         ("stage: node, receipt to stream, p99", "stage_node_p99", "latency", 7, "us"),
+        ("produce ack round trip p50 (same run)", "latency_ack_p50", "latency", 8, "us"),
+        ("produce ack round trip p99 (same run)", "latency_ack_p99", "latency", 9, "us"),
         ("produce ack p50 @10k/s, quiet", "produce_ack_p50", "produce_under_commits", 0, "us"),
         ("produce ack p99 @10k/s, quiet", "produce_ack_p99", "produce_under_commits", 1, "us"),
         ("produce ack p50 @10k/s, 64 partitions committing /100 ms", "produce_ack_committing_p50", "produce_under_commits", 2, "us"),

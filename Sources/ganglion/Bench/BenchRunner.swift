@@ -55,7 +55,7 @@ struct BenchRunner: Sendable {
                 var node: NodeStageHistogram?
                 if let http, let after = try? await NodeStageHistogram.read(http: http) { node = after.since(before ?? NodeStageHistogram()) }
                 figures = .success([run.p50, run.p99, floor.p50, floor.p99, run.sendP50, run.sendP99,
-                                    node?.quantile(0.5) ?? 0, node?.quantile(0.99) ?? 0])
+                                    node?.quantile(0.5) ?? 0, node?.quantile(0.99) ?? 0, run.ackP50, run.ackP99])
             case .produceUnderCommits: figures = .success(try await produceAcksUnderCommits(topic: topic, size: size))
             }
         } catch {
@@ -167,7 +167,8 @@ struct BenchRunner: Sendable {
     /// one event per batch at a fixed rate; events sent during the warm-up are not counted. The
     /// client's stage beside it: from the scheduled send to the request handed to libzmq
     /// (building the batch, encoding the request, the send).
-    private func latency(topic: String, size: Int) async throws -> (p50: Double, p99: Double, sendP50: Double, sendP99: Double) {
+    private func latency(topic: String, size: Int) async throws -> (p50: Double, p99: Double, sendP50: Double, sendP99: Double,
+                                                                 ackP50: Double, ackP99: Double) {
         let metadata = try await client.metadata(topics: [topic])
         let stream = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: topic, partition: 0, from: 0)
         defer { stream.close() }
@@ -193,6 +194,7 @@ struct BenchRunner: Sendable {
             return samples
         }
         let padding = [UInt8](repeating: 0x61, count: size - 8)
+        let acks = LockedSamples()
         let interval = Duration.seconds(1) / workload.rate
         let client = self.client
         let producer = Task(executorPreference: client.socketExecutor) {
@@ -206,17 +208,30 @@ struct BenchRunner: Sendable {
                 var builder = RecordBatchBuilder()
                 builder.append(key: nil, value: withUnsafeBytes(of: sentAt) { Array($0) } + padding, timestamp: 1)
                 // On the client's socket thread this goes out at once; the reply comes back there too.
-                try client.produce(topic: topic, partition: 0, batch: builder.build()) { _ in }
-                if index >= warmup { sends.append(Double(Int64(origin.duration(to: clock.now) / .nanoseconds(1)) - sentAt) / 1000) }
+                let counted = index >= warmup
+                try client.produce(topic: topic, partition: 0, batch: builder.build()) { _ in
+                    if counted { acks.add(Double(Int64(origin.duration(to: clock.now) / .nanoseconds(1)) - sentAt) / 1000) }
+                }
+                if counted { sends.append(Double(Int64(origin.duration(to: clock.now) / .nanoseconds(1)) - sentAt) / 1000) }
             }
             return sends
         }
         let sends = try await producer.value.sorted()
         let samples = try await reader.value.sorted()
         guard !samples.isEmpty, !sends.isEmpty else { throw GanglionError(code: .internal, message: "the latency run delivered no events") }
-        func percentile(_ sorted: [Double], _ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
-        return (percentile(samples, 0.5), percentile(samples, 0.99), percentile(sends, 0.5), percentile(sends, 0.99))
+        func percentile(_ sorted: [Double], _ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        let acknowledged = acks.sorted()
+        return (percentile(samples, 0.5), percentile(samples, 0.99), percentile(sends, 0.5), percentile(sends, 0.99),
+                percentile(acknowledged, 0.5), percentile(acknowledged, 0.99))
     }
+}
+
+/// Samples added from any thread (the latency run's acknowledgements, on the client's socket thread).
+final class LockedSamples: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Double] = []
+    func add(_ value: Double) { lock.withLock { values.append(value) } }
+    func sorted() -> [Double] { lock.withLock { values.sorted() } }
 }
 
 /// Counts delivered events across consumers.
