@@ -226,17 +226,52 @@ public actor AgentShard {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Takes the next input record (in offset order): waits while the shard's queue is full or the
-    /// input is too far past the committable offset (the backpressure that stops the fetcher),
-    /// runs it as soon as its key is free. Inputs below the changelog's offset, or handled above
+    /// Takes the next input records (in offset order): waits while the shard's queue is full or
+    /// an input is too far past the committable offset (the backpressure that stops the fetcher),
+    /// runs each as soon as its key is free. Inputs below the changelog's offset, or handled above
     /// it, were handled before and are skipped; a failure of the shard (its changelog cannot be
     /// written) is thrown.
-    public func submit(_ records: [ShardInput]) async throws {
-        for delivered in records { try await submit(delivered) }
+    public nonisolated func submit(_ records: [ShardInput]) async throws {
+        // Decoded and judged by the handler's filter before the shard's turn (neither reads the
+        // shard's state): the shard then takes the batch without giving up its turn per record,
+        // which let its handlers' work queue ahead of every record and starved it of inputs.
+        var screened: [Screened] = []
+        screened.reserveCapacity(records.count)
+        for delivered in records { screened.append(await screen(delivered)) }
+        try await take(screened)
     }
 
     /// Takes one input record (see ``submit(_:)-([ShardInput])``).
-    public func submit(_ delivered: ShardInput) async throws {
+    public nonisolated func submit(_ delivered: ShardInput) async throws {
+        try await submit([delivered])
+    }
+
+    /// An input record decoded, with the filter's verdict on its event (nil: none asked).
+    struct Screened: Sendable {
+        var delivered: ShardInput
+        /// Nil when the record is not an event envelope.
+        var event: EventEnvelope?
+        /// Whether the handler takes the event; an error is thrown only if the record is not
+        /// skipped for another reason first (as when the filter ran in turn).
+        var accepted: Result<Bool, any Error>?
+    }
+
+    private nonisolated func screen(_ delivered: ShardInput) async -> Screened {
+        let event = delivered.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
+        guard let event, endOffset.map({ delivered.offset < $0 }) ?? true else { return Screened(delivered: delivered, event: event, accepted: nil) }
+        do {
+            return Screened(delivered: delivered, event: event, accepted: .success(try await accepts(event)))
+        } catch {
+            return Screened(delivered: delivered, event: event, accepted: .failure(error))
+        }
+    }
+
+    private func take(_ records: [Screened]) async throws {
+        for record in records { try await take(record) }
+    }
+
+    private func take(_ screened: Screened) async throws {
+        let delivered = screened.delivered, event = screened.event
         if let failure { throw failure }
         guard !closed else { return }
         let offset = delivered.offset
@@ -249,12 +284,11 @@ public actor AgentShard {
             skip(offset)
             return
         }
-        let event = delivered.value.flatMap { try? EventEnvelope(serializedBytes: $0) }.flatMap { $0.id.isEmpty ? nil : $0 }
         if let endOffset, offset >= endOffset {
             skip(offset)
             return
         }
-        if let event, !(try await accepts(event)) {
+        if event != nil, !(try screened.accepted?.get() ?? true) {
             // Filtered out: only the offset moves (a replay filters the same way).
             skip(offset)
             return
@@ -471,12 +505,12 @@ public actor AgentShard {
     }
 
     /// Asks are taken by the agent they name (whatever its types and filter) and skipped by others.
-    private func accepts(_ event: EventEnvelope) async throws -> Bool {
+    private nonisolated func accepts(_ event: EventEnvelope) async throws -> Bool {
         if let asked = event.extensions[AgentAsk.extensionKey] { return asked == handler.name }
         return try await handler.accepts(event)
     }
 
-    private func isAsk(_ event: EventEnvelope) -> Bool { event.extensions[AgentAsk.extensionKey] == handler.name }
+    private nonisolated func isAsk(_ event: EventEnvelope) -> Bool { event.extensions[AgentAsk.extensionKey] == handler.name }
 
     /// The reply to an ask: to `<agent>.replies` under the ask's key, caused by the ask.
     private func reply(to event: EventEnvelope, outcome: [UInt8], error: String?) throws -> OutboxEntry {
