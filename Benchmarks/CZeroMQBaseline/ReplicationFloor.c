@@ -1,11 +1,14 @@
 // The least work replicated, fsynced produce needs, in C on libzmq and the file system alone:
 // the floor under `ganglion bench --replication`'s RF 3 / RF 1 ratio on this machine.
 //
-// Every party has its own context and thread, as separate processes would. The leader appends
-// each batch to its file, forwards it to every follower at once (before its own fsync, so the
-// fsyncs overlap), fsyncs once per burst of requests (group commit), and answers a request once
-// every replica holds it durably. A follower appends what arrives, fsyncs once per burst and
-// acknowledges the last batch it holds durably. Nothing is parsed, checked or indexed.
+// Three nodes, each a thread with its own context (as processes would have), laid out as the
+// benchmark's cluster is: `partitions` partitions, partition p led by node p % 3, with RF 3 every
+// node holding every partition. A client keeps requests in flight, each worker going round the
+// partitions as the benchmark's producers do. A leader appends each batch to the partition's
+// file, forwards it to the followers at once (before its own fsync, so the fsyncs overlap),
+// fsyncs each partition once per burst (group commit) and answers once every replica holds the
+// batch durably; a follower appends, fsyncs once per burst and acknowledges the last batch it
+// holds durably. Nothing is parsed, checked or indexed.
 #include "CZeroMQBaseline.h"
 
 #include <errno.h>
@@ -19,9 +22,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define FLOOR_MAX_FOLLOWERS 4
-#define FLOOR_MAX_IN_FLIGHT 4096
-#define FLOOR_IDENTITY_BYTES 256
+#define FLOOR_NODES 3
+#define FLOOR_MAX_PARTITIONS 16
+#define FLOOR_MAX_IN_FLIGHT 1024
+#define FLOOR_IDENTITY_BYTES 64
 
 static uint64_t floor_now_ns(void) {
     struct timespec ts;
@@ -29,22 +33,23 @@ static uint64_t floor_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-struct floor_replica {
-    void *context;
-    const char *directory;
-    int index;
-    char endpoint[256];
-    int followers;                                   // the leader's only
-    char follower_endpoints[FLOOR_MAX_FOLLOWERS][256];
-    atomic_int bound;                                // 1 once `endpoint` is valid, -1 on failure
-    atomic_int stop;
+/// A request waiting for its answer at its partition's leader.
+struct floor_pending {
+    char identity[FLOOR_IDENTITY_BYTES];
+    size_t identity_length;
+    uint32_t worker;
 };
 
-static int floor_open_log(struct floor_replica *replica) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/replica-%d.log", replica->directory, replica->index);
-    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-}
+struct floor_node {
+    void *context;
+    const char *directory;
+    int index, partitions, replicas;
+    char endpoint[256];
+    char (*peers)[256];            // every node's endpoint (valid once all are bound)
+    atomic_int *all_bound;
+    atomic_int bound;              // 1 once `endpoint` is valid, -1 on failure
+    atomic_int stop;
+};
 
 static void *floor_socket(void *context, int type) {
     void *socket = zmq_socket(context, type);
@@ -55,201 +60,210 @@ static void *floor_socket(void *context, int type) {
     return socket;
 }
 
-static int floor_bind(struct floor_replica *replica, void *router) {
-    if (zmq_bind(router, "tcp://127.0.0.1:*") != 0) return -1;
-    size_t length = sizeof replica->endpoint;
-    zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, replica->endpoint, &length);
-    return 0;
+static int floor_leader(int partition) { return partition % FLOOR_NODES; }
+
+// Whether `node` holds `partition` with `replicas` replicas (the leader and the next ones).
+static int floor_holds(int node, int partition, int replicas) {
+    return (node - floor_leader(partition) + FLOOR_NODES) % FLOOR_NODES < replicas;
 }
 
-static void *floor_follower_main(void *raw) {
-    struct floor_replica *replica = raw;
-    void *router = floor_socket(replica->context, ZMQ_ROUTER);
-    int fd = floor_open_log(replica);
-    if (fd < 0 || floor_bind(replica, router) != 0) {
-        atomic_store(&replica->bound, -1);
-        zmq_close(router);
-        if (fd >= 0) close(fd);
-        return NULL;
+// Message kinds, the first frame: a produce from the client, a batch to copy, an acknowledgement.
+enum { FLOOR_PRODUCE = 'P', FLOOR_COPY = 'R', FLOOR_ACK = 'A' };
+
+static void *floor_node_main(void *raw) {
+    struct floor_node *node = raw;
+    void *router = floor_socket(node->context, ZMQ_ROUTER), *dealers[FLOOR_NODES] = {0};
+    int files[FLOOR_MAX_PARTITIONS];
+    for (int p = 0; p < node->partitions; p++) {
+        files[p] = -1;
+        if (!floor_holds(node->index, p, node->replicas)) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/node-%d-partition-%d.log", node->directory, node->index, p);
+        files[p] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
     }
-    atomic_store(&replica->bound, 1);
-    zmq_msg_t identity, sequence, body;
-    zmq_msg_init(&identity);
-    zmq_msg_init(&sequence);
-    zmq_msg_init(&body);
-    char leader[FLOOR_IDENTITY_BYTES];
-    size_t leader_length = 0;
+    int failed = zmq_bind(router, "tcp://127.0.0.1:*") != 0;
+    for (int p = 0; p < node->partitions; p++) failed |= floor_holds(node->index, p, node->replicas) && files[p] < 0;
+    size_t length = sizeof node->endpoint;
+    zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, node->endpoint, &length);
+    atomic_store(&node->bound, failed ? -1 : 1);
+    while (!failed && atomic_load(node->all_bound) == 0) { struct timespec pause = {0, 100000}; nanosleep(&pause, NULL); }
+    if (failed || atomic_load(node->all_bound) < 0) goto done;
+    for (int n = 0; n < FLOOR_NODES; n++) {
+        if (n == node->index) continue;
+        dealers[n] = floor_socket(node->context, ZMQ_DEALER);
+        char name = (char)('0' + node->index);
+        zmq_setsockopt(dealers[n], ZMQ_ROUTING_ID, &name, 1);
+        zmq_connect(dealers[n], node->peers[n]);
+    }
+
+    // As leader: batches issued, durable here, acknowledged per follower, answered; the waiting requests.
+    uint64_t next[FLOOR_MAX_PARTITIONS] = {0}, durable[FLOOR_MAX_PARTITIONS] = {0}, answered[FLOOR_MAX_PARTITIONS] = {0};
+    uint64_t acknowledged[FLOOR_MAX_PARTITIONS][FLOOR_NODES] = {{0}};
+    // As follower: the last batch copied, per partition.
+    uint64_t copied[FLOOR_MAX_PARTITIONS] = {0};
+    struct floor_pending *pending = calloc((size_t)FLOOR_MAX_PARTITIONS * FLOOR_MAX_IN_FLIGHT, sizeof *pending);
+    zmq_msg_t identity, kind, header, body, copy;
+    zmq_msg_init(&identity); zmq_msg_init(&kind); zmq_msg_init(&header); zmq_msg_init(&body); zmq_msg_init(&copy);
     zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
-    while (!atomic_load(&replica->stop)) {
+    while (pending && !atomic_load(&node->stop)) {
         if (zmq_poll(&item, 1, 100) <= 0) continue;
-        uint64_t last = 0;
-        int appended = 0;
+        int dirty[FLOOR_MAX_PARTITIONS] = {0};
         while (zmq_msg_recv(&identity, router, ZMQ_DONTWAIT) >= 0) {
-            zmq_msg_recv(&sequence, router, 0);
-            zmq_msg_recv(&body, router, 0);
-            if (write(fd, zmq_msg_data(&body), zmq_msg_size(&body)) < 0) break;
-            memcpy(&last, zmq_msg_data(&sequence), sizeof last);
-            leader_length = zmq_msg_size(&identity) < sizeof leader ? zmq_msg_size(&identity) : sizeof leader;
-            memcpy(leader, zmq_msg_data(&identity), leader_length);
-            appended = 1;
+            zmq_msg_recv(&kind, router, 0);
+            zmq_msg_recv(&header, router, 0);  // partition (u32), then worker (u32) or sequence (u64)
+            int more = zmq_msg_more(&header);
+            if (more) zmq_msg_recv(&body, router, 0);
+            char what = *(char *)zmq_msg_data(&kind);
+            uint32_t partition;
+            memcpy(&partition, zmq_msg_data(&header), sizeof partition);
+            if (partition >= (uint32_t)node->partitions) continue;
+            if (what == FLOOR_PRODUCE) {
+                uint64_t sequence = ++next[partition];
+                if (write(files[partition], zmq_msg_data(&body), zmq_msg_size(&body)) < 0) continue;
+                for (int n = 0; n < FLOOR_NODES; n++) {
+                    if (n == node->index || !floor_holds(n, partition, node->replicas)) continue;
+                    char copy_header[12];
+                    memcpy(copy_header, &partition, 4);
+                    memcpy(copy_header + 4, &sequence, 8);
+                    zmq_msg_copy(&copy, &body);
+                    zmq_send(dealers[n], "R", 1, ZMQ_SNDMORE);
+                    zmq_send(dealers[n], copy_header, sizeof copy_header, ZMQ_SNDMORE);
+                    zmq_msg_send(&copy, dealers[n], 0);
+                }
+                struct floor_pending *slot = &pending[partition * FLOOR_MAX_IN_FLIGHT + sequence % FLOOR_MAX_IN_FLIGHT];
+                slot->identity_length = zmq_msg_size(&identity) < FLOOR_IDENTITY_BYTES ? zmq_msg_size(&identity) : FLOOR_IDENTITY_BYTES;
+                memcpy(slot->identity, zmq_msg_data(&identity), slot->identity_length);
+                memcpy(&slot->worker, (char *)zmq_msg_data(&header) + 4, sizeof slot->worker);
+                dirty[partition] = 1;
+            } else if (what == FLOOR_COPY) {
+                if (write(files[partition], zmq_msg_data(&body), zmq_msg_size(&body)) < 0) continue;
+                memcpy(&copied[partition], (char *)zmq_msg_data(&header) + 4, 8);
+                dirty[partition] = 1;
+            } else if (what == FLOOR_ACK) {
+                uint64_t sequence;
+                memcpy(&sequence, (char *)zmq_msg_data(&header) + 4, 8);
+                int from = ((char *)zmq_msg_data(&identity))[0] - '0';  // followers' DEALERs are named by node
+                if (from >= 0 && from < FLOOR_NODES && sequence > acknowledged[partition][from]) acknowledged[partition][from] = sequence;
+            }
         }
-        if (!appended) continue;
-        fdatasync(fd);
-        zmq_send(router, leader, leader_length, ZMQ_SNDMORE);
-        zmq_send(router, &last, sizeof last, 0);
+        for (int p = 0; p < node->partitions; p++) {
+            if (!dirty[p]) continue;
+            fdatasync(files[p]);
+            if (floor_leader(p) == node->index) {
+                durable[p] = next[p];
+            } else {
+                char ack[12];
+                uint32_t partition = (uint32_t)p;
+                memcpy(ack, &partition, 4);
+                memcpy(ack + 4, &copied[p], 8);
+                zmq_send(dealers[floor_leader(p)], "A", 1, ZMQ_SNDMORE);
+                zmq_send(dealers[floor_leader(p)], ack, sizeof ack, 0);
+            }
+        }
+        for (int p = 0; p < node->partitions; p++) {
+            if (floor_leader(p) != node->index) continue;
+            uint64_t committed = durable[p];
+            for (int n = 0; n < FLOOR_NODES; n++) {
+                if (n != node->index && floor_holds(n, p, node->replicas) && acknowledged[p][n] < committed) committed = acknowledged[p][n];
+            }
+            while (answered[p] < committed) {
+                answered[p]++;
+                struct floor_pending *slot = &pending[p * FLOOR_MAX_IN_FLIGHT + answered[p] % FLOOR_MAX_IN_FLIGHT];
+                zmq_send(router, slot->identity, slot->identity_length, ZMQ_SNDMORE);
+                zmq_send(router, &slot->worker, sizeof slot->worker, 0);
+            }
+        }
     }
-    zmq_msg_close(&identity);
-    zmq_msg_close(&sequence);
-    zmq_msg_close(&body);
+    zmq_msg_close(&identity); zmq_msg_close(&kind); zmq_msg_close(&header); zmq_msg_close(&body); zmq_msg_close(&copy);
+    free(pending);
+done:
+    for (int n = 0; n < FLOOR_NODES; n++) if (dealers[n]) zmq_close(dealers[n]);
     zmq_close(router);
-    close(fd);
+    for (int p = 0; p < node->partitions; p++) if (files[p] >= 0) close(files[p]);
     return NULL;
 }
 
-static void *floor_leader_main(void *raw) {
-    struct floor_replica *replica = raw;
-    void *router = floor_socket(replica->context, ZMQ_ROUTER);
-    void *dealers[FLOOR_MAX_FOLLOWERS];
-    int fd = floor_open_log(replica);
-    if (fd < 0 || floor_bind(replica, router) != 0) {
-        atomic_store(&replica->bound, -1);
-        zmq_close(router);
-        if (fd >= 0) close(fd);
-        return NULL;
-    }
-    zmq_pollitem_t items[1 + FLOOR_MAX_FOLLOWERS];
-    items[0] = (zmq_pollitem_t){router, 0, ZMQ_POLLIN, 0};
-    for (int i = 0; i < replica->followers; i++) {
-        dealers[i] = floor_socket(replica->context, ZMQ_DEALER);
-        zmq_connect(dealers[i], replica->follower_endpoints[i]);
-        items[1 + i] = (zmq_pollitem_t){dealers[i], 0, ZMQ_POLLIN, 0};
-    }
-    atomic_store(&replica->bound, 1);
-    // Requests waiting for their answer, by sequence number (the client keeps at most
-    // FLOOR_MAX_IN_FLIGHT in flight).
-    char (*identities)[FLOOR_IDENTITY_BYTES] = malloc(sizeof(char[FLOOR_MAX_IN_FLIGHT][FLOOR_IDENTITY_BYTES]));
-    size_t *identity_lengths = calloc(FLOOR_MAX_IN_FLIGHT, sizeof(size_t));
-    uint64_t next = 1, durable = 0, answered = 0, acknowledged[FLOOR_MAX_FOLLOWERS] = {0};
-    zmq_msg_t identity, body, copy;
-    zmq_msg_init(&identity);
-    zmq_msg_init(&body);
-    zmq_msg_init(&copy);
-    while (!atomic_load(&replica->stop)) {
-        if (zmq_poll(items, 1 + replica->followers, 100) <= 0) continue;
-        int appended = 0;
-        while (zmq_msg_recv(&identity, router, ZMQ_DONTWAIT) >= 0) {
-            zmq_msg_recv(&body, router, 0);
-            uint64_t sequence = next++;
-            if (write(fd, zmq_msg_data(&body), zmq_msg_size(&body)) < 0) break;
-            for (int i = 0; i < replica->followers; i++) {
-                zmq_msg_copy(&copy, &body);
-                zmq_send(dealers[i], &sequence, sizeof sequence, ZMQ_SNDMORE);
-                zmq_msg_send(&copy, dealers[i], 0);
-            }
-            size_t slot = sequence % FLOOR_MAX_IN_FLIGHT;
-            identity_lengths[slot] = zmq_msg_size(&identity) < FLOOR_IDENTITY_BYTES ? zmq_msg_size(&identity) : FLOOR_IDENTITY_BYTES;
-            memcpy(identities[slot], zmq_msg_data(&identity), identity_lengths[slot]);
-            appended = 1;
-        }
-        if (appended) {
-            fdatasync(fd);
-            durable = next - 1;
-        }
-        uint64_t committed = durable, ack;
-        for (int i = 0; i < replica->followers; i++) {
-            while (zmq_recv(dealers[i], &ack, sizeof ack, ZMQ_DONTWAIT) == (int)sizeof ack) {
-                if (ack > acknowledged[i]) acknowledged[i] = ack;
-            }
-            if (acknowledged[i] < committed) committed = acknowledged[i];
-        }
-        while (answered < committed) {
-            answered++;
-            size_t slot = answered % FLOOR_MAX_IN_FLIGHT;
-            zmq_send(router, identities[slot], identity_lengths[slot], ZMQ_SNDMORE);
-            zmq_send(router, "", 0, 0);
-        }
-    }
-    zmq_msg_close(&identity);
-    zmq_msg_close(&body);
-    zmq_msg_close(&copy);
-    for (int i = 0; i < replica->followers; i++) zmq_close(dealers[i]);
-    zmq_close(router);
-    close(fd);
-    free(identities);
-    free(identity_lengths);
-    return NULL;
-}
-
-static int floor_wait_bound(struct floor_replica *replica) {
-    while (atomic_load(&replica->bound) == 0) {
-        struct timespec pause = {0, 100000};
-        nanosleep(&pause, NULL);
-    }
-    return atomic_load(&replica->bound) == 1 ? 0 : -1;
-}
-
-double ganglion_c_replication_throughput(const char *directory, size_t batch_bytes, int replicas, int in_flight, double seconds) {
-    if (replicas < 1 || replicas > 1 + FLOOR_MAX_FOLLOWERS || in_flight < 1 || in_flight > FLOOR_MAX_IN_FLIGHT / 2
-        || batch_bytes == 0 || batch_bytes > (1 << 24) || seconds <= 0) return -EINVAL;
-    struct floor_replica parties[1 + FLOOR_MAX_FOLLOWERS];
-    pthread_t threads[1 + FLOOR_MAX_FOLLOWERS];
+double ganglion_c_replication_throughput(const char *directory, size_t batch_bytes, int partitions, int replicas, int in_flight, double seconds) {
+    if (partitions < 1 || partitions > FLOOR_MAX_PARTITIONS || replicas < 1 || replicas > FLOOR_NODES || in_flight < 1
+        || in_flight > FLOOR_MAX_IN_FLIGHT / 2 || batch_bytes == 0 || batch_bytes > (1 << 24) || seconds <= 0) return -EINVAL;
+    struct floor_node nodes[FLOOR_NODES];
+    char peers[FLOOR_NODES][256];
+    pthread_t threads[FLOOR_NODES];
+    atomic_int all_bound = 0;
     int started = 0;
     double result = 0;
-    memset(parties, 0, sizeof parties);
-    for (int i = 1; i < replicas; i++) {
-        parties[i].context = zmq_ctx_new();
-        parties[i].directory = directory;
-        parties[i].index = i;
-        pthread_create(&threads[i], NULL, floor_follower_main, &parties[i]);
-        started = i;
-        if (floor_wait_bound(&parties[i]) != 0) { result = -EIO; goto stop; }
+    memset(nodes, 0, sizeof nodes);
+    for (int n = 0; n < FLOOR_NODES; n++) {
+        nodes[n] = (struct floor_node){.context = zmq_ctx_new(), .directory = directory, .index = n, .partitions = partitions,
+                                       .replicas = replicas, .peers = peers, .all_bound = &all_bound};
+        if (pthread_create(&threads[n], NULL, floor_node_main, &nodes[n]) != 0) { zmq_ctx_term(nodes[n].context); result = -EAGAIN; break; }
+        started++;
     }
-    parties[0].context = zmq_ctx_new();
-    parties[0].directory = directory;
-    parties[0].followers = replicas - 1;
-    for (int i = 1; i < replicas; i++) memcpy(parties[0].follower_endpoints[i - 1], parties[i].endpoint, sizeof parties[i].endpoint);
-    pthread_create(&threads[0], NULL, floor_leader_main, &parties[0]);
-    if (floor_wait_bound(&parties[0]) != 0) { result = -EIO; goto stop_leader; }
+    for (int n = 0; n < started; n++) {
+        while (atomic_load(&nodes[n].bound) == 0) { struct timespec pause = {0, 100000}; nanosleep(&pause, NULL); }
+        if (atomic_load(&nodes[n].bound) != 1) result = -EIO;
+        memcpy(peers[n], nodes[n].endpoint, sizeof peers[n]);
+    }
+    atomic_store(&all_bound, result == 0 ? 1 : -1);
 
-    {
-        void *context = zmq_ctx_new(), *dealer = floor_socket(context, ZMQ_DEALER);
-        zmq_connect(dealer, parties[0].endpoint);
+    if (result == 0) {
+        void *context = zmq_ctx_new(), *dealers[FLOOR_NODES];
+        zmq_pollitem_t items[FLOOR_NODES];
+        for (int n = 0; n < FLOOR_NODES; n++) {
+            dealers[n] = floor_socket(context, ZMQ_DEALER);
+            zmq_connect(dealers[n], peers[n]);
+            items[n] = (zmq_pollitem_t){dealers[n], 0, ZMQ_POLLIN, 0};
+        }
         char *batch = malloc(batch_bytes);
-        memset(batch, 'r', batch_bytes);
+        uint32_t *partition_of = malloc(sizeof(uint32_t) * (size_t)in_flight);
+        if (!batch || !partition_of) result = -ENOMEM;
+        else memset(batch, 'r', batch_bytes);
         uint64_t start = floor_now_ns() + 500000000ull;  // half a second of warm-up
         uint64_t end = start + (uint64_t)(seconds * 1e9), counted = 0;
         int outstanding = 0;
-        zmq_pollitem_t item = {dealer, 0, ZMQ_POLLIN, 0};
-        char reply[8];
-        while (1) {
-            uint64_t now = floor_now_ns();
-            while (now < end && outstanding < in_flight) {
-                zmq_send(dealer, batch, batch_bytes, 0);
-                outstanding++;
-            }
-            if (outstanding == 0) break;
-            if (zmq_poll(&item, 1, 5000) <= 0) { result = -ETIMEDOUT; break; }
-            while (zmq_recv(dealer, reply, sizeof reply, ZMQ_DONTWAIT) >= 0) {
-                outstanding--;
-                now = floor_now_ns();
-                if (now >= start && now < end) counted++;
+        // Each worker sends to a partition, waits for its answer, then goes on to the next partition.
+        for (int worker = 0; result == 0 && worker < in_flight; worker++) {
+            partition_of[worker] = (uint32_t)(worker % partitions);
+            char header[8];
+            memcpy(header, &partition_of[worker], 4);
+            memcpy(header + 4, &worker, 4);
+            void *dealer = dealers[floor_leader((int)partition_of[worker])];
+            zmq_send(dealer, "P", 1, ZMQ_SNDMORE);
+            zmq_send(dealer, header, sizeof header, ZMQ_SNDMORE);
+            zmq_send(dealer, batch, batch_bytes, 0);
+            outstanding++;
+        }
+        while (result == 0 && outstanding > 0) {
+            if (zmq_poll(items, FLOOR_NODES, 5000) <= 0) { result = -ETIMEDOUT; break; }
+            for (int n = 0; n < FLOOR_NODES; n++) {
+                uint32_t worker;
+                while (zmq_recv(dealers[n], &worker, sizeof worker, ZMQ_DONTWAIT) == (int)sizeof worker) {
+                    outstanding--;
+                    uint64_t now = floor_now_ns();
+                    if (now >= start && now < end) counted++;
+                    if (now >= end || worker >= (uint32_t)in_flight) continue;
+                    partition_of[worker] = (partition_of[worker] + 1) % (uint32_t)partitions;
+                    char header[8];
+                    memcpy(header, &partition_of[worker], 4);
+                    memcpy(header + 4, &worker, 4);
+                    void *dealer = dealers[floor_leader((int)partition_of[worker])];
+                    zmq_send(dealer, "P", 1, ZMQ_SNDMORE);
+                    zmq_send(dealer, header, sizeof header, ZMQ_SNDMORE);
+                    zmq_send(dealer, batch, batch_bytes, 0);
+                    outstanding++;
+                }
             }
         }
         if (result == 0) result = (double)counted / seconds;
         free(batch);
-        zmq_close(dealer);
+        free(partition_of);
+        for (int n = 0; n < FLOOR_NODES; n++) zmq_close(dealers[n]);
         zmq_ctx_term(context);
     }
-
-stop_leader:
-    atomic_store(&parties[0].stop, 1);
-    pthread_join(threads[0], NULL);
-    zmq_ctx_term(parties[0].context);
-stop:
-    for (int i = 1; i <= started; i++) {
-        atomic_store(&parties[i].stop, 1);
-        pthread_join(threads[i], NULL);
-        zmq_ctx_term(parties[i].context);
+    for (int n = 0; n < started; n++) {
+        atomic_store(&nodes[n].stop, 1);
+        pthread_join(threads[n], NULL);
+        zmq_ctx_term(nodes[n].context);
     }
     return result;
 }

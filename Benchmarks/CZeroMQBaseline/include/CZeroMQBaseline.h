@@ -36,14 +36,16 @@ int ganglion_c_roundtrip_over(const char *bind, size_t size, uint64_t count, uin
 /// Returns 0, or a negative errno on failure.
 int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies);
 
-/// The least work replicated produce needs, with libzmq and the file system alone: a leader and
-/// `replicas - 1` followers (a thread and context each, as processes would have, files in
-/// `directory`), fsync of every burst on every replica (group commit), the leader forwarding each
-/// batch before its own fsync and answering once every replica holds it durably; a client keeps
-/// `in_flight` batches of `batch_bytes` in flight for `seconds` (after half a second of warm-up).
-/// Returns acknowledged batches per second, or a negative errno on failure. With `replicas` 1 and
-/// 3 in the same run it is the floor under `ganglion bench --replication`'s RF 3 / RF 1 ratio.
-double ganglion_c_replication_throughput(const char *directory, size_t batch_bytes, int replicas, int in_flight, double seconds);
+/// The least work replicated produce needs, with libzmq and the file system alone, laid out as
+/// `ganglion bench --replication`'s cluster: three nodes (a thread and context each, as processes
+/// would have, files in `directory`), `partitions` partitions led by node p % 3, each held by
+/// `replicas` nodes; every replica fsyncs each partition once per burst (group commit), a leader
+/// forwards each batch before its own fsync and answers once every replica holds it durably. A
+/// client keeps `in_flight` workers busy, each sending a batch of `batch_bytes` to a partition,
+/// waiting for its answer, then going on to the next partition, for `seconds` (after half a
+/// second of warm-up). Returns acknowledged batches per second, or a negative errno on failure.
+/// With `replicas` 1 and 3 in the same run it is the floor under the benchmark's RF 3 / RF 1.
+double ganglion_c_replication_throughput(const char *directory, size_t batch_bytes, int partitions, int replicas, int in_flight, double seconds);
 
 /// Makes stdout line-buffered, so figures appear as they are measured even when piped.
 void ganglion_line_buffer_stdout(void);
