@@ -53,9 +53,9 @@ struct BenchRunner: Sendable {
                 if let http { before = try? await NodeStageHistogram.read(http: http) }
                 let run = try await latency(topic: topic, size: size)
                 var node: NodeStageHistogram?
-                if let http, let after = try? await NodeStageHistogram.read(http: http) { node = after.since(before ?? NodeStageHistogram()) }
+                if let http, let before, let after = try? await NodeStageHistogram.read(http: http) { node = after.since(before) }
                 figures = .success([run.p50, run.p99, floor.p50, floor.p99, run.sendP50, run.sendP99,
-                                    node?.quantile(0.5) ?? 0, node?.quantile(0.99) ?? 0, run.ackP50, run.ackP99])
+                                    node?.quantile(0.5) ?? -1, node?.quantile(0.99) ?? -1, run.ackP50, run.ackP99])
             case .produceUnderCommits: figures = .success(try await produceAcksUnderCommits(topic: topic, size: size))
             }
         } catch {
@@ -165,8 +165,9 @@ struct BenchRunner: Sendable {
 
     /// p50 and p99 (µs) from handing an event to the client to its delivery by the live stream,
     /// one event per batch at a fixed rate; events sent during the warm-up are not counted. The
-    /// client's stage beside it: from the scheduled send to the request handed to libzmq
-    /// (building the batch, encoding the request, the send).
+    /// client's stage beside it: from the producer's wake-up at the send time (the event's
+    /// timestamp) to the request handed to libzmq (building the batch, encoding the request, the
+    /// send); and each acknowledgement's round trip from the same timestamp.
     private func latency(topic: String, size: Int) async throws -> (p50: Double, p99: Double, sendP50: Double, sendP99: Double,
                                                                  ackP50: Double, ackP99: Double) {
         let metadata = try await client.metadata(topics: [topic])

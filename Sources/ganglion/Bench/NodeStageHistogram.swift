@@ -15,9 +15,6 @@ struct NodeStageHistogram {
         return NodeStageHistogram(metrics: text)
     }
 
-    /// No reading (every count zero).
-    init() {}
-
     /// Parses the buckets out of Prometheus text.
     init(metrics text: String) {
         let prefix = "ganglion_produce_local_seconds_bucket{le=\""
