@@ -160,4 +160,45 @@ final class ReplicationStreamTests: XCTestCase {
         let after = metrics.counterTotal(label: label, dimensions: [("reason", "silence")])
         XCTAssertEqual(after - before, 0, "an idle partition counted \(after - before) silence fallbacks in 2 s")
     }
+    /// A follower back from a stop while a quiet partition took a backlog of several MiB copies it
+    /// by fetching one answer after another — not one fetch per half-second silence of a stream
+    /// that has nothing to carry (1 MiB per 500 ms) — and is back in the ISR within seconds.
+    func testAFollowerCatchesUpABacklogOfAQuietPartitionByFetchingOnAndOn() async throws {
+        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
+            configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
+            configuration.controller.nodeHeartbeat = .milliseconds(300)
+            configuration.replicationTransport = .pub
+        }
+        defer { cluster.stopAll() }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("every node registered alive") { node in
+            node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
+        }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("backlog", partitions: 1)
+        try await cluster.waitForAll("backlog placed") { $0.metadataState.partitions["backlog"]?.first?.leader != nil }
+        let state = try XCTUnwrap(cluster.nodes.values.first?.metadataState.partitions["backlog"]?.first)
+        let leader = try XCTUnwrap(state.leader)
+        // (Not v1: the client's node stays up.)
+        let follower = try XCTUnwrap(state.replicas.first { $0 != leader && $0 != "v1" })
+        let key = TopicPartition("backlog", 0)
+
+        cluster.stop(follower)
+        // 12 MiB in 48 batches of four 64 KiB records, then nothing more.
+        let value = [UInt8](repeating: 0x61, count: 64 << 10)
+        for _ in 0..<48 {
+            var batch = RecordBatchBuilder()
+            for _ in 0..<4 { batch.append(key: nil, value: value, timestamp: 0) }
+            _ = try await client.produce(topic: "backlog", partition: 0, batch: batch.build(), timeout: .seconds(15))
+        }
+        let end: Int64 = 48 * 4
+        let started = ContinuousClock.now
+        try cluster.start(follower)
+        try await cluster.waitForAll(seconds: 3, "the returning replica holds the whole backlog") { (try? $0.partitionLogEnd(key)) == end }
+        try await cluster.waitForAll(seconds: 3, "the returning replica rejoins the ISR") { node in
+            Set(node.metadataState.partitions["backlog"]?.first?.isr ?? []) == Set(cluster.voterIDs)
+        }
+        print("caught up 12 MiB and rejoined the ISR in \(ContinuousClock.now - started)")
+    }
 }

@@ -165,11 +165,12 @@ final class FollowerReplica: @unchecked Sendable {
                         log.advanceHighWatermark(to: min(response.highWatermark, end))
                         committed(key)
                     }
-                    if let streams = self.streams {
-                        streams.execute { self.resumeStream(generation) }
-                    } else {
-                        self.fetchNext(generation)
-                    }
+                    guard let streams = self.streams else { return self.fetchNext(generation) }
+                    // The leader holds more (a backlog of a quiet partition has no stream to
+                    // wait for): fetch on; caught up, the stream takes over and hears the end.
+                    guard end >= response.logEndOffset else { return self.fetchNext(generation) }
+                    streams.execute { self.resumeStream(generation) }
+                    self.durable(end, highWatermark: response.highWatermark, generation: generation)
                 }
             }
         } catch {
