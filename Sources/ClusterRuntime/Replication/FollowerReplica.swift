@@ -47,11 +47,13 @@ final class FollowerReplica: @unchecked Sendable {
     /// When the stream or a fetch last brought something (silence beyond ``silence`` fetches).
     private var lastHeard = ContinuousClock.now
     private static let silence: Duration = .milliseconds(500)
-    /// The durable log end the stream's appends reached, the one last reported, and whether a
-    /// report is on its way.
+    /// The durable log end the appends of this generation reached and the end last reported
+    /// (both set back to the log's end by a new leader, a truncation or a reset), and the
+    /// generation whose report is on its way: an earlier generation's report neither blocks nor
+    /// clears a newer one's. A report never claims more than the log holds when it is sent.
     private var durableEnd: Int64 = 0
     private var reportedEnd: Int64 = 0
-    private var reporting = false
+    private var reportingGeneration: Int?
     /// Whether the fetch under way was sent because the stream fell silent: it counts as a
     /// fallback only when it brings batches the stream missed (an idle leader is no fault).
     private var checkingSilence = false
@@ -80,6 +82,8 @@ final class FollowerReplica: @unchecked Sendable {
             self.generation += 1
             streaming = false
             buffered = []
+            checkingSilence = false
+            resetProgress()
             return self.generation
         }
         guard let generation else { return }
@@ -126,6 +130,13 @@ final class FollowerReplica: @unchecked Sendable {
 
     private func isCurrent(_ generation: Int) -> Bool { lock.withLock { generation == self.generation && !stopped } }
 
+    /// Sets the progress to report back to what the log holds (a new leader, a truncation, a
+    /// reset). Call under `lock`.
+    private func resetProgress() {
+        durableEnd = log.logEndOffset
+        reportedEnd = durableEnd
+    }
+
     /// Fetches again after `delay` (nothing to copy, or the leader could not answer).
     private func retry(after delay: Duration, generation: Int) {
         queue.asyncAfter(deadline: .now() + .milliseconds(Int(delay / .milliseconds(1)))) { self.fetchNext(generation) }
@@ -144,7 +155,12 @@ final class FollowerReplica: @unchecked Sendable {
         }
         do {
             if response.diverging || log.logEndOffset < response.logStartOffset {
-                // Truncating or resetting syncs the disk: off the socket loop.
+                // Truncating or resetting syncs the disk: off the socket loop. No stream batch is
+                // appended meanwhile (this chain is the fetching one; it stays so).
+                lock.withLock {
+                    streaming = false
+                    checkingSilence = false
+                }
                 return queue.async { self.repair(response, generation: generation) }
             }
             let bytes = frames.count >= 3 ? frames[2] : Frame([UInt8]())
@@ -191,6 +207,7 @@ final class FollowerReplica: @unchecked Sendable {
                 // The leader no longer has what this replica misses (retention): start where it starts.
                 try log.reset(startingAt: response.logStartOffset)
             }
+            lock.withLock { if generation == self.generation { resetProgress() } }
             fetchNext(generation)
         } catch {
             retry(after: .milliseconds(200), generation: generation)
@@ -208,34 +225,42 @@ final class FollowerReplica: @unchecked Sendable {
               header.nextOffset > header.baseOffset,
               let epoch = message[2].withUnsafeBytes({ StoredBatch.leaderEpoch($0) }) else { return }
         let end = log.logEndOffset
-        let generation: Int? = lock.withLock {
+        enum Step { case keep, fetch(Int), append(Int) }
+        let step: Step = lock.withLock {
             // Another epoch's batches: a stale leader's, or a new one's the metadata has not named yet.
-            guard !stopped, let leader, epoch == leader.epoch else { return nil }
+            guard !stopped, let leader, epoch == leader.epoch else { return .keep }
             lastHeard = .now
             if !streaming {
                 if buffered.count < Self.bufferLimit { buffered.append((header.baseOffset, header.nextOffset, message)) }
-                return nil
+                return .keep
             }
-            guard header.baseOffset > end else { return nil }
+            // The log holds it already.
+            guard header.baseOffset >= end else { return .keep }
+            // It continues the log: appended for the generation checked here.
+            guard header.baseOffset > end else { return .append(self.generation) }
             // A gap: fetch from the log's end, keeping this batch for when the fetches reach it.
             streaming = false
             buffered = [(header.baseOffset, header.nextOffset, message)]
             NodeMetrics.replicationStreamFallback(reason: "gap")
-            return self.generation
+            return .fetch(self.generation)
         }
-        if let generation { return queue.async { self.fetchNext(generation) } }
-        guard header.baseOffset == end, isStreaming else { return }
-        append(message[2], highWatermark: header.highWatermark)
+        switch step {
+        case .keep: return
+        case .fetch(let generation): queue.async { self.fetchNext(generation) }
+        case .append(let generation): append(message[2], at: end, highWatermark: header.highWatermark, generation: generation)
+        }
     }
 
-    private var isStreaming: Bool { lock.withLock { streaming && !stopped } }
+    /// The generation whose stream batches are appended now (nil: fetching, or stopped).
+    private var streamingGeneration: Int? { lock.withLock { streaming && !stopped ? generation : nil } }
 
-    /// Appends one stream batch that continues the log; its durable end is reported to the leader.
-    private func append(_ batch: Frame, highWatermark: Int64) {
-        let generation = lock.withLock { self.generation }
+    /// Appends one stream batch of `generation` that continues the log ending at `base` (checked
+    /// again under the log's lock: a truncation since refuses it); its durable end is reported
+    /// to the leader.
+    private func append(_ batch: Frame, at base: Int64, highWatermark: Int64, generation: Int) {
         do {
             try batch.withUnsafeBytes { raw in
-                try log.appendAsFollower(raw) { outcome in
+                try log.appendAsFollower(raw, expectingBase: base) { outcome in
                     guard case .success(let end) = outcome else { return }
                     self.durable(end, highWatermark: highWatermark, generation: generation)
                 }
@@ -266,7 +291,7 @@ final class FollowerReplica: @unchecked Sendable {
         lock.withLock { streaming = generation == self.generation && !stopped }
         for (index, batch) in kept.enumerated() {
             // (An append that failed went back to fetching.)
-            guard isStreaming else { return }
+            guard streamingGeneration == generation else { return }
             let end = log.logEndOffset
             guard batch.next > end else { continue }
             guard batch.base == end else {
@@ -279,7 +304,7 @@ final class FollowerReplica: @unchecked Sendable {
                 return queue.async { self.fetchNext(generation) }
             }
             let header = try? batch.message[1].withUnsafeBytes { try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }
-            append(batch.message[2], highWatermark: header?.highWatermark ?? 0)
+            append(batch.message[2], at: end, highWatermark: header?.highWatermark ?? 0, generation: generation)
         }
     }
 
@@ -303,52 +328,74 @@ final class FollowerReplica: @unchecked Sendable {
         }
     }
 
-    /// A stream batch is durable up to `end`: the leader hears it (one report at a time; the
-    /// next carries everything durable by then), and this copy's high watermark follows.
+    /// An append of `generation` is durable up to `end`: the leader hears it (one report at a
+    /// time; the next carries everything durable by then), and this copy's high watermark follows.
     private func durable(_ end: Int64, highWatermark: Int64, generation: Int) {
         if min(highWatermark, end) > log.highWatermark {
             log.advanceHighWatermark(to: min(highWatermark, end))
             committed(key)
         }
-        let report: (Leader, Int64)? = lock.withLock {
-            guard generation == self.generation, !stopped, let leader else { return nil }
+        let current: Bool = lock.withLock {
+            guard generation == self.generation, !stopped else { return false }
             durableEnd = max(durableEnd, end)
-            guard !reporting, durableEnd > reportedEnd else { return nil }
-            reporting = true
-            reportedEnd = durableEnd
-            return (leader, durableEnd)
+            return true
         }
-        guard let (leader, offset) = report else { return }
+        if current { report(generation) }
+    }
+
+    /// Sends the leader of `generation` what this log holds durably beyond what it last heard,
+    /// unless a report of this generation is on its way (its answer sends the next one). The
+    /// offset is bounded by what the log holds now, and the epoch of its last batch is read with
+    /// it (one log, even across a truncation), so the leader's divergence check sees the truth.
+    private func report(_ generation: Int) {
+        let report: (Leader, Int64, Int32)? = lock.withLock {
+            guard generation == self.generation, !stopped, let leader, reportingGeneration != generation else { return nil }
+            let progress = log.followerProgress(upTo: durableEnd)
+            guard progress.endOffset > reportedEnd else { return nil }
+            reportingGeneration = generation
+            reportedEnd = progress.endOffset
+            return (leader, progress.endOffset, progress.lastEpoch ?? -1)
+        }
+        guard let (leader, offset, epoch) = report else { return }
         var request = Ganglion_V1_ReplicaFetchRequest()
         request.topic = key.topic
         request.partition = UInt32(key.partition)
         request.replicaID = nodeID
         request.leaderEpoch = leader.epoch
         request.fetchOffset = offset
-        request.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
+        request.lastFetchedEpoch = epoch
         request.maxBytes = 0  // a report: the leader reads nothing
         request.maxWaitMs = 0
         requests.request(leader.endpoint, kind: .replicaFetch, body: request, timeout: .seconds(2)) { result in
-            self.lock.withLock { self.reporting = false }
+            // An earlier generation's answer (an earlier leader or epoch) changes nothing.
+            let current: Bool = self.lock.withLock {
+                guard self.reportingGeneration == generation else { return false }
+                self.reportingGeneration = nil
+                return generation == self.generation && !self.stopped
+            }
+            guard current else { return }
             if case .success(let frames) = result, frames.count >= 2,
                let header = try? frames[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }), header.error == .none,
                let response = try? frames[1].withUnsafeBytes({ try Ganglion_V1_ReplicaFetchResponse(serializedBytes: Data($0)) }) {
                 if response.diverging, let streams = self.streams {
-                    // Truncation is the fetch path's: stop appending the stream, then repair.
+                    // Truncation is the fetch path's: stop appending the stream, then repair —
+                    // unless a fetch chain runs already (it meets the divergence itself).
                     return streams.execute {
-                        let current: Bool = self.lock.withLock {
-                            guard generation == self.generation else { return false }
+                        let repair: Bool = self.lock.withLock {
+                            guard generation == self.generation, !self.stopped, self.streaming else { return false }
                             self.streaming = false
+                            self.checkingSilence = false
                             self.buffered = []
                             return true
                         }
-                        if current { self.queue.async { self.repair(response, generation: generation) } }
+                        if repair { self.queue.async { self.repair(response, generation: generation) } }
                     }
                 }
-                self.advance(to: response.highWatermark)
+                // The leader checked this log up to `offset`; no further.
+                self.advance(to: min(response.highWatermark, offset))
             }
             // More became durable while this report was on its way.
-            self.durable(end, highWatermark: 0, generation: generation)
+            self.report(generation)
         }
     }
 
