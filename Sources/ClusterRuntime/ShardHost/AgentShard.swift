@@ -26,6 +26,9 @@ public actor AgentShard {
     let partition: UInt32
     /// Told once when the shard fails (its changelog cannot be written), so the host stops.
     let onFailure: @Sendable (any Error) -> Void
+    /// Told each time the shard has finished every input it held (its committable offset has
+    /// caught up with what it was given), so its host can commit now rather than at its next tick.
+    let onIdle: @Sendable () -> Void
     /// The shard's state as its changelog holds it.
     public private(set) var changelog = ShardChangelog()
     private var scheduler: ShardScheduler<Input>
@@ -81,11 +84,12 @@ public actor AgentShard {
     /// `maxConcurrent` keys at once, none more than `maxSpan` offsets past the committable one;
     /// an attempt still running `deadlineGrace` past its deadline is abandoned; emitted events go
     /// to `route(topic)` (a shadow replay's topics); `onFailure` is told once when the shard
-    /// cannot go on.
+    /// cannot go on, `onIdle` each time it has finished every input it held.
     public init(handler: any ShardHandler, io: any ShardIO, route: @escaping @Sendable (String) -> String = { $0 }, endOffset: Int64? = nil,
                 partition: UInt32, capacity: Int, maxConcurrent: Int, maxSpan: Int64 = 4096, deadlineGrace: Duration = .seconds(1),
                 residency: EntityResidency = EntityResidency(), slots: HandlerSlots? = nil,
-                onFailure: @escaping @Sendable (any Error) -> Void = { _ in }) {
+                onFailure: @escaping @Sendable (any Error) -> Void = { _ in }, onIdle: @escaping @Sendable () -> Void = {}) {
+        self.onIdle = onIdle
         self.slots = slots
         self.maxSpan = max(1, maxSpan)
         self.deadlineGrace = deadlineGrace
@@ -443,6 +447,7 @@ public actor AgentShard {
         runners[item.offset] = nil
         if let timer = item.payload.timer { queuedTimers.remove(timer) }
         scheduler.finish(offset: item.offset, key: item.key)
+        if scheduler.count == 0 && item.offset >= 0 { onIdle() }
         residency.touch(item.key, now: Self.now())
         if residency.liveCount > residency.maxLive { passivateIdle() }
         wakeRoomWaiters()

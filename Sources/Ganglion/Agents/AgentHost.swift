@@ -91,10 +91,16 @@ public final class AgentHost: Sendable {
         let group = shadow.map { Self.shadowGroup(agent.name, shadow: $0) } ?? agent.name
         let changelogTopic = Self.changelogTopic(group, topic: topic)
         let route: @Sendable (String) -> String = { emitted in shadow.map { Self.shadowTopic(emitted, shadow: $0) } ?? emitted }
-        try await ensureTopic(changelogTopic, partitions: input.config.partitions, compacted: true)
-        try await ensureTopic(route(Self.deadLetterTopic(agent.name)), partitions: 1, compacted: false)
-        try await ensureTopic(route("\(agent.name).decisions"), partitions: 1, compacted: false)
-        if shadow == nil { try await ensureTopic(AgentAsk.repliesTopic(agent.name), partitions: input.config.partitions, compacted: false) }
+        // The topics are made at the same time (each is a round trip through the metadata quorum).
+        var topics = [(changelogTopic, input.config.partitions, true), (route(Self.deadLetterTopic(agent.name)), UInt32(1), false),
+                      (route("\(agent.name).decisions"), UInt32(1), false)]
+        if shadow == nil { topics.append((AgentAsk.repliesTopic(agent.name), input.config.partitions, false)) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (name, partitions, compacted) in topics {
+                group.addTask { try await self.ensureTopic(name, partitions: partitions, compacted: compacted) }
+            }
+            try await group.waitForAll()
+        }
         let producer = try await Producer(client: client)
         let io = shardIO?(changelogTopic) ?? ClientShardIO(client: client, producer: producer, changelogTopic: changelogTopic)
         let shards = ShardHost()
@@ -104,17 +110,19 @@ public final class AgentHost: Sendable {
         let idle = passivateAfter.wholeMilliseconds
         let failure = FailureBox()
         let slot = ConsumerSlot()
+        let nudge = CommitNudge()
         // A shard exists for every assigned partition (its timers fire without new input), rebuilt
         // from the changelog before it takes events.
         let makeShard: @Sendable (UInt32) async throws -> AgentShard? = { partition in
             try await shards.obtain(partition, isAssigned: { await slot.value.assignment.contains(TopicPartition(topic, Int32(partition))) }) {
                 let shard = AgentShard(handler: handler, io: io, route: route, endOffset: endOffsets.map { $0[partition] ?? 0 }, partition: partition,
                                        capacity: self.shardCapacity, maxConcurrent: self.maxConcurrentKeys, deadlineGrace: self.deadlineGrace,
-                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle), slots: self.slots) { error in
+                                       residency: EntityResidency(maxLive: self.maxLiveEntities, idleAfter: idle), slots: self.slots,
+                                       onFailure: { error in
                     // A shard that cannot write its changelog stops the host (its events stay
                     // uncommitted); whoever runs the host restarts it from the changelogs.
                     if failure.set(error) { Task { await slot.value.abandon() } }
-                }
+                }, onIdle: { nudge.signal() })
                 try await shard.recover()
                 return shard
             }
@@ -148,10 +156,12 @@ public final class AgentHost: Sendable {
             }
         })
         slot.set(consumer)
-        // The group resumes where every shard's handled inputs are durable: committed every 100 ms.
+        // The group resumes where every shard's handled inputs are durable: committed every 100 ms,
+        // and as soon as a shard has finished all it held (20 ms apart at most often), so the end
+        // of a burst is committed at once rather than up to a tick later.
         let committer = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
+                await nudge.wait(upTo: .milliseconds(100), atLeast: .milliseconds(20))
                 for partition in await consumer.assignment where partition.topic == topic {
                     if await shards.shard(UInt32(partition.partition)) == nil { _ = try? await makeShard(UInt32(partition.partition)) }
                 }
@@ -217,6 +227,49 @@ public final class AgentHost: Sendable {
         do {
             try await client.createTopic(name, partitions: partitions, retentionMilliseconds: compacted ? 0 : 7 * 24 * 3_600_000, compacted: compacted)
         } catch let error as GanglionError where error.code == .topicExists {}
+    }
+}
+
+/// Wakes a host's committer before its tick: a shard that finished every input it held signals,
+/// and the committer's next wait ends early (once its minimum spacing has passed).
+final class CommitNudge: @unchecked Sendable {
+    // `signalled` and `waiter` are guarded by `lock`.
+    private let lock = NSLock()
+    private var signalled = false
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    /// Ends the wait in progress, or the next one.
+    func signal() {
+        let waiting = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            defer { waiter = nil }
+            if waiter == nil { signalled = true }
+            return waiter
+        }
+        waiting?.resume()
+    }
+
+    /// Returns `maximum` from now, or once signalled but no sooner than `minimum`, or at once
+    /// when the task is cancelled. One waiter at a time.
+    func wait(upTo maximum: Duration, atLeast minimum: Duration) async {
+        try? await Task.sleep(for: minimum)
+        let tick = Task {
+            try? await Task.sleep(for: maximum - minimum)
+            if !Task.isCancelled { self.signal() }
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = lock.withLock { () -> Bool in
+                    if signalled || Task.isCancelled { return true }
+                    waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            signal()
+        }
+        tick.cancel()
+        lock.withLock { signalled = false }
     }
 }
 
