@@ -12,12 +12,14 @@ import ZeroMQ
 /// only once they are durable under the node's policy.
 ///
 /// With the ``ReplicationTransport/pub`` transport it takes the leader's replication stream
-/// instead (DESIGN.md §1): it fetches (never waiting at the leader) until its log reaches what
-/// the stream carries, then appends the stream's batches that continue its log at the followed
-/// epoch and reports each durable end with a REPLICA_FETCH of no bytes. A gap, a divergence, a
-/// new leader or half a second without a message sends it back to fetching — the fetch path
-/// stays the one that truncates. Stream appends and the switches between the two happen on the
-/// socket loop's thread only, so a stream batch and a fetch answer never append concurrently.
+/// instead (DESIGN.md §1): it fetches (never waiting at the leader) until its log reaches the
+/// leader's end, then appends the stream's batches that continue its log at the followed epoch
+/// and reports each durable end — never more than the log holds when the report leaves — with a
+/// REPLICA_FETCH of no bytes. A gap, a divergence, a new leader or half a second without a
+/// message sends it back to fetching — the fetch path stays the one that truncates (on `queue`).
+/// Stream appends and the switches between the two happen on the socket loop's thread only, so
+/// a stream batch and a fetch answer never append concurrently; a stream batch appends only
+/// where the log still ends under its lock, so a truncation meanwhile refuses it.
 final class FollowerReplica: @unchecked Sendable {
     /// Whom it follows.
     struct Leader: Equatable {
