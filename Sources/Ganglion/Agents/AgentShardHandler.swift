@@ -12,6 +12,8 @@ struct AgentShardHandler<A: Agent>: ShardHandler {
     let codecs: RegistryCodecs
     /// The states the handler left, decoded (the next event of the key skips decoding).
     let decoded = DecodedStates<A.State>()
+    /// How its states are stored (``AgentStateCoding/encoder()``).
+    let encodeState = AgentStateCoding<A.State>.encoder()
 
     var name: String { agent.name }
     var topic: String { agent.subscription.topic }
@@ -31,7 +33,7 @@ struct AgentShardHandler<A: Agent>: ShardHandler {
         let context = AgentContext<A.State>(agentName: agent.name, event: attempt.event, key: attempt.key, partition: attempt.partition,
                                             offset: attempt.offset, attempt: attempt.attempt, state: state, client: client, timer: attempt.timer)
         try await agent.handle(context)
-        let newState: [UInt8]?? = try context.state.map { .some(try AgentStateCoding<A.State>.encode($0)) } ?? (attempt.state == nil ? nil : .some(nil))
+        let newState: [UInt8]?? = try context.state.map { .some(try encodeState($0)) } ?? (attempt.state == nil ? nil : .some(nil))
         // Kept as the shard will store it; if the attempt's result is discarded, the shard's
         // bytes differ and the value is not used.
         decoded.keep(context.state, of: attempt.key, storedAs: newState ?? attempt.state)
