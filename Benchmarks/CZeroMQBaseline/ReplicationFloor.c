@@ -183,6 +183,17 @@ done:
     return NULL;
 }
 
+// The client's produce of `batch` to `partition`'s leader on behalf of `worker` (echoed in the answer).
+static void floor_produce(void **dealers, uint32_t partition, uint32_t worker, const char *batch, size_t batch_bytes) {
+    char header[8];
+    memcpy(header, &partition, 4);
+    memcpy(header + 4, &worker, 4);
+    void *dealer = dealers[floor_leader((int)partition)];
+    zmq_send(dealer, "P", 1, ZMQ_SNDMORE);
+    zmq_send(dealer, header, sizeof header, ZMQ_SNDMORE);
+    zmq_send(dealer, batch, batch_bytes, 0);
+}
+
 double ganglion_c_replication_throughput(const char *directory, size_t batch_bytes, int partitions, int replicas, int in_flight, double seconds) {
     if (partitions < 1 || partitions > FLOOR_MAX_PARTITIONS || replicas < 1 || replicas > FLOOR_NODES || in_flight < 1
         || in_flight > FLOOR_MAX_IN_FLIGHT / 2 || batch_bytes == 0 || batch_bytes > (1 << 24) || seconds <= 0) return -EINVAL;
@@ -224,13 +235,7 @@ double ganglion_c_replication_throughput(const char *directory, size_t batch_byt
         // Each worker sends to a partition, waits for its answer, then goes on to the next partition.
         for (int worker = 0; result == 0 && worker < in_flight; worker++) {
             partition_of[worker] = (uint32_t)(worker % partitions);
-            char header[8];
-            memcpy(header, &partition_of[worker], 4);
-            memcpy(header + 4, &worker, 4);
-            void *dealer = dealers[floor_leader((int)partition_of[worker])];
-            zmq_send(dealer, "P", 1, ZMQ_SNDMORE);
-            zmq_send(dealer, header, sizeof header, ZMQ_SNDMORE);
-            zmq_send(dealer, batch, batch_bytes, 0);
+            floor_produce(dealers, partition_of[worker], (uint32_t)worker, batch, batch_bytes);
             outstanding++;
         }
         while (result == 0 && outstanding > 0) {
@@ -243,13 +248,7 @@ double ganglion_c_replication_throughput(const char *directory, size_t batch_byt
                     if (now >= start && now < end) counted++;
                     if (now >= end || worker >= (uint32_t)in_flight) continue;
                     partition_of[worker] = (partition_of[worker] + 1) % (uint32_t)partitions;
-                    char header[8];
-                    memcpy(header, &partition_of[worker], 4);
-                    memcpy(header + 4, &worker, 4);
-                    void *dealer = dealers[floor_leader((int)partition_of[worker])];
-                    zmq_send(dealer, "P", 1, ZMQ_SNDMORE);
-                    zmq_send(dealer, header, sizeof header, ZMQ_SNDMORE);
-                    zmq_send(dealer, batch, batch_bytes, 0);
+                    floor_produce(dealers, partition_of[worker], worker, batch, batch_bytes);
                     outstanding++;
                 }
             }

@@ -26,17 +26,31 @@ final class ReplicationStreamTests: XCTestCase {
 
     private func values(_ records: [Record]) -> [String] { records.map { String(decoding: $0.value ?? [], as: UTF8.self) } }
 
-    func testFollowersOnTheStreamCopyEveryBatchAndOneThatMissedItCatchesUpByFetch() async throws {
+    /// Three voters whose followers take the replication stream (`change` adjusts each node's
+    /// configuration further), once they agree on a controller leader and all registered alive.
+    private func streamCluster(_ change: @escaping (inout NodeConfiguration) -> Void = { _ in }) async throws -> TestCluster {
         let cluster = try TestCluster(voters: 3, root: directory) { configuration in
+            configuration.replicationTransport = .pub
+            change(&configuration)
+        }
+        do {
+            _ = try await cluster.agreedLeader()
+            try await cluster.waitForAll("every node registered alive") { node in
+                node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
+            }
+            return cluster
+        } catch {
+            cluster.stopAll()
+            throw error
+        }
+    }
+
+    func testFollowersOnTheStreamCopyEveryBatchAndOneThatMissedItCatchesUpByFetch() async throws {
+        let cluster = try await streamCluster { configuration in
             configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
             configuration.controller.nodeHeartbeat = .milliseconds(300)
-            configuration.replicationTransport = .pub
         }
         defer { cluster.stopAll() }
-        _ = try await cluster.agreedLeader()
-        try await cluster.waitForAll("every node registered alive") { node in
-            node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
-        }
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
         defer { client.close() }
         _ = try await client.createTopic("events", partitions: 1)
@@ -96,15 +110,10 @@ final class ReplicationStreamTests: XCTestCase {
     /// (principal `node`) gets the batches the followers copy.
     func testOnlyNodesGetTheReplicationStreamOfASecuredCluster() async throws {
         let clusterKeys = try CurveKeyPair.generate(), admin = try CurveKeyPair.generate()
-        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
-            configuration.replicationTransport = .pub
+        let cluster = try await streamCluster { configuration in
             configuration.security = NodeSecurity(clusterKeys: clusterKeys, superUsers: ["admin": admin.publicKey])
         }
         defer { cluster.stopAll() }
-        _ = try await cluster.agreedLeader()
-        try await cluster.waitForAll("every node registered alive") { node in
-            node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
-        }
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15),
                                         credentials: CurveClientCredentials(keys: admin, serverKey: clusterKeys.publicKey))
         defer { client.close() }
@@ -141,12 +150,8 @@ final class ReplicationStreamTests: XCTestCase {
     /// fetch every half second, and only a check that finds batches it missed counts as one.
     func testAnIdleStreamCountsNoFallbacks() async throws {
         let metrics = TestMetricsBackend.shared
-        let cluster = try TestCluster(voters: 3, root: directory) { $0.replicationTransport = .pub }
+        let cluster = try await streamCluster()
         defer { cluster.stopAll() }
-        _ = try await cluster.agreedLeader()
-        try await cluster.waitForAll("every node registered alive") { node in
-            node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
-        }
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
         defer { client.close() }
         _ = try await client.createTopic("quiet", partitions: 1)
@@ -164,16 +169,11 @@ final class ReplicationStreamTests: XCTestCase {
     /// by fetching one answer after another — not one fetch per half-second silence of a stream
     /// that has nothing to carry (1 MiB per 500 ms) — and is back in the ISR within seconds.
     func testAFollowerCatchesUpABacklogOfAQuietPartitionByFetchingOnAndOn() async throws {
-        let cluster = try TestCluster(voters: 3, root: directory) { configuration in
+        let cluster = try await streamCluster { configuration in
             configuration.controller.nodeSessionTimeout = .milliseconds(1_500)
             configuration.controller.nodeHeartbeat = .milliseconds(300)
-            configuration.replicationTransport = .pub
         }
         defer { cluster.stopAll() }
-        _ = try await cluster.agreedLeader()
-        try await cluster.waitForAll("every node registered alive") { node in
-            node.metadataState.nodes.count == 3 && node.metadataState.nodes.values.allSatisfy { $0.state == .alive }
-        }
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
         defer { client.close() }
         _ = try await client.createTopic("backlog", partitions: 1)
