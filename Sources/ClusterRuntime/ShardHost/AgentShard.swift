@@ -31,7 +31,7 @@ public actor AgentShard {
     let onIdle: @Sendable () -> Void
     /// The shard's state as its changelog holds it.
     public private(set) var changelog = ShardChangelog()
-    private var scheduler: ShardScheduler<Input>
+    var scheduler: ShardScheduler<Input>
     private let capacity: Int
     private let maxConcurrent: Int
     private var roomWaiters: [CheckedContinuation<Void, Never>] = []
@@ -42,7 +42,7 @@ public actor AgentShard {
     private var forwardAgain = false
     private var forwarder: Task<Void, Never>?
     /// Handler attempts' deadlines.
-    private let deadlines = DeadlineWatch()
+    let deadlines = DeadlineWatch()
     private var random = SystemRandomNumberGenerator()
     /// Timers handed to the scheduler and not finished.
     private var queuedTimers: Set<ShardTimer> = []
@@ -64,21 +64,24 @@ public actor AgentShard {
     private let maxSpan: Int64
     /// How long past its deadline an attempt that ignores cancellation keeps its key before it
     /// is abandoned (counted as failed, its late result discarded).
-    private let deadlineGrace: Duration
+    let deadlineGrace: Duration
     /// The handler attempts running now, by token (the attempt's fence): an attempt abandoned —
     /// past its deadline plus the grace, or by a drain out of time — leaves the map, and its late
     /// result, finding no token, is discarded.
-    private var attempts: [Int: Int64] = [:]
-    private var lastAttempt = 0
+    var attempts: [Int: Int64] = [:]
+    var lastAttempt = 0
     /// The task running each held input (by offset): an attempt past its deadline cancels it.
-    private var runners: [Int64: Task<Void, Never>] = [:]
+    var runners: [Int64: Task<Void, Never>] = [:]
     /// Set when a drain ran out of time: nothing more is written, running attempts are abandoned.
-    private var revoked = false
+    var revoked = false
     /// The host's budget of attempts running at once across its shards (nil: no budget).
-    private let slots: HandlerSlots?
+    let slots: HandlerSlots?
     /// When this member was assigned the partition, while the handoff waits for the first input
     /// finished here (``measureHandoff(since:eventsWaiting:)``).
     private var handoffSince: ContinuousClock.Instant?
+    /// While set, ``pump()`` only notes that it was wanted (``withPumpHeld(_:)``).
+    private var holdingPump = false
+    private var pumpWanted = false
 
     /// A shard of `partition` running `handler` over `io`: at most `capacity` events held and
     /// `maxConcurrent` keys at once, none more than `maxSpan` offsets past the committable one;
@@ -271,7 +274,17 @@ public actor AgentShard {
     }
 
     private func take(_ records: [Screened]) async throws {
+        // Started together once all are taken (or before waiting for room).
+        defer { flushPump() }
         for record in records { try await take(record) }
+    }
+
+    /// Starts what ``pump()`` was held from.
+    private func flushPump() {
+        if pumpWanted {
+            pumpWanted = false
+            pump()
+        }
     }
 
     private func take(_ screened: Screened) async throws {
@@ -280,7 +293,10 @@ public actor AgentShard {
         guard !closed else { return }
         let offset = delivered.offset
         guard offset >= scheduler.committableOffset else { return }
-        while !scheduler.hasRoom(for: offset) && !closed && failure == nil { await withCheckedContinuation { roomWaiters.append($0) } }
+        while !scheduler.hasRoom(for: offset) && !closed && failure == nil {
+            flushPump()
+            await withCheckedContinuation { roomWaiters.append($0) }
+        }
         if let failure { throw failure }
         guard !closed else { return }
         if changelog.isDone(offset) {
@@ -303,19 +319,46 @@ public actor AgentShard {
         } catch {
             return  // out of order: a redelivered offset already taken
         }
-        pump()
+        pumpWanted = true
     }
 
+    /// Starts what may start: events of keys in memory together as one batch
+    /// (``startBatch(_:)``), anything else in a task of its own.
     private func pump() {
+        guard !holdingPump else {
+            pumpWanted = true
+            return
+        }
+        var batch: [ShardBatch.Entry] = []
         while let item = scheduler.start() {
-            runners[item.offset] = Task { await self.run(item, attempt: 1) }
+            if let attempt = batchable(item) {
+                lastAttempt += 1
+                attempts[lastAttempt] = item.offset
+                batch.append(ShardBatch.Entry(item: item, token: lastAttempt, attempt: attempt))
+            } else {
+                runners[item.offset] = Task { await self.run(item, attempt: 1) }
+            }
+        }
+        if !batch.isEmpty { startBatch(batch) }
+    }
+
+    /// Runs `body` with starting held, then starts at once all it made ready (one batch rather
+    /// than one per finished input).
+    private func withPumpHeld(_ body: () -> Void) {
+        let outer = holdingPump
+        holdingPump = true
+        body()
+        holdingPump = outer
+        if !outer && pumpWanted {
+            pumpWanted = false
+            pump()
         }
     }
 
     /// Handles one input: a redelivery of a handled event only moves the offset; otherwise the
     /// handler runs (``attempt(_:_:event:timer:)``) and its outcome is made durable in one
     /// changelog batch, after which the input is finished.
-    private func run(_ item: ShardScheduler<Input>.Item, attempt number: Int) async {
+    func run(_ item: ShardScheduler<Input>.Item, attempt number: Int) async {
         do {
             let offset = item.offset
             try await ensureResident(item.key)
@@ -392,7 +435,7 @@ public actor AgentShard {
 
     /// An attempt ended: by its handler's return (`returned`), or abandoned. Only the first end of
     /// an attempt counts; the input is then committed, retried or dead-lettered.
-    private func attemptEnded(_ token: Int, _ item: ShardScheduler<Input>.Item, _ number: Int, event: EventEnvelope, timer: ShardTimer?,
+    func attemptEnded(_ token: Int, _ item: ShardScheduler<Input>.Item, _ number: Int, event: EventEnvelope, timer: ShardTimer?,
                               _ outcome: Result<ShardHandlerResult, any Error>, returned: Bool = false) {
         guard attempts.removeValue(forKey: token) != nil else { return }
         slots?.release()
@@ -624,7 +667,7 @@ public actor AgentShard {
                 changelog.apply(records.enumerated().map { index, record in
                     ShardChangelog.Record(key: record.key, value: record.value, offset: base + Int64(index))
                 })
-                for waiter in waiters { waiter(self, nil) }
+                withPumpHeld { for waiter in waiters { waiter(self, nil) } }
             } catch {
                 // The outcome of the failed batch is unknown, so no later batch may follow it (it
                 // could be taken for its retry): every waiting append fails, and so do later ones.

@@ -1,0 +1,76 @@
+import ClusterCore
+import Foundation
+
+/// Running started inputs as one batch (``ShardBatch``): one task off the shard runs their
+/// handlers in turn and hands the results back in one turn of the shard.
+extension AgentShard {
+    /// How long a batch runs before what it has not begun is taken back and run in tasks of
+    /// their own (a slow handler must not hold the other keys).
+    static let batchSlice: Duration = .milliseconds(2)
+
+    /// Whether `item` can run in a batch: an event (not a timer) of a key in memory, not handled
+    /// before, with no budget of attempts to take a slot from; anything else runs on its own.
+    func batchable(_ item: ShardScheduler<Input>.Item) -> ShardAttempt? {
+        guard slots == nil, !revoked, item.payload.timer == nil, let event = item.payload.event,
+              !changelog.isPassivated(item.key), changelog.outcome(ofHandled: event.id, key: item.key) == nil else { return nil }
+        return ShardAttempt(event: event, key: item.key, partition: partition, offset: item.offset, attempt: 1,
+                            state: changelog.states[item.key], timer: nil)
+    }
+
+    /// Starts `entries` (fenced by their tokens already) as one batch.
+    func startBatch(_ entries: [ShardBatch.Entry]) {
+        let batch = ShardBatch(entries)
+        let task = Task.detached { await self.runBatch(batch) }
+        batch.attach(task)
+        for entry in entries { runners[entry.item.offset] = task }
+    }
+
+    /// Runs the batch's entries one after another off the shard, each under its deadline (it
+    /// cancels the batch's task) and abandoned past the deadline plus the grace; stops taking
+    /// entries once cancelled or past the time slice, then hands every result, and what it did
+    /// not begin, back to the shard.
+    nonisolated func runBatch(_ batch: ShardBatch) async {
+        let began = ContinuousClock.now
+        // A handler that holds the batch past its slice: the shard takes the rest back.
+        let slice = deadlines.watch(until: began.advanced(by: Self.batchSlice)) { [weak self] in
+            Task { await self?.batchEnded(batch) }
+        }
+        let milliseconds = handler.retryPolicy.attemptDeadlineMilliseconds
+        while let entry = batch.next() {
+            let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
+            let watch = deadlines.watch(until: deadline) { batch.cancelRunner() }
+            let abandonment = deadlines.watch(until: deadline.advanced(by: deadlineGrace)) { [weak self] in
+                Task {
+                    await self?.attemptEnded(entry.token, entry.item, 1, event: entry.attempt.event, timer: nil,
+                                             .failure(AgentError.deadlineExceeded(milliseconds: milliseconds)))
+                }
+            }
+            var outcome: Result<ShardHandlerResult, any Error>
+            do { outcome = .success(try await handler.handle(entry.attempt)) } catch { outcome = .failure(error) }
+            let expired = deadlines.end(watch)
+            _ = deadlines.end(abandonment)
+            // Past the deadline only if the attempt did not finish first.
+            if case .failure = outcome, expired { outcome = .failure(AgentError.deadlineExceeded(milliseconds: milliseconds)) }
+            batch.finished(ShardBatch.Result(entry: entry, outcome: outcome))
+            if Task.isCancelled || ContinuousClock.now - began > Self.batchSlice { break }
+        }
+        _ = deadlines.end(slice)
+        await batchEnded(batch)
+    }
+
+    /// Takes the batch's results (each committed, retried or dead-lettered as an attempt's) and
+    /// starts what it did not begin as inputs of their own — unless the shard gave its partition
+    /// up and abandoned them.
+    func batchEnded(_ batch: ShardBatch) {
+        let (results, waiting) = batch.takeAll()
+        for result in results {
+            attemptEnded(result.entry.token, result.entry.item, 1, event: result.entry.attempt.event, timer: nil, result.outcome, returned: true)
+        }
+        for entry in waiting {
+            attempts[entry.token] = nil
+            guard !revoked else { continue }
+            let item = entry.item
+            runners[item.offset] = Task { await self.run(item, attempt: 1) }
+        }
+    }
+}
