@@ -368,8 +368,14 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// The key and name in a timer record's key (after `t\0`); nil when malformed.
     static func timerParts(_ bytes: ArraySlice<UInt8>) -> (key: String, name: String)? {
-        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), let length = Int(String(decoding: bytes[..<colon], as: UTF8.self)),
-              length >= 0, length <= bytes.endIndex - bytes.index(after: colon) else { return nil }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > bytes.startIndex, colon - bytes.startIndex <= 18 else { return nil }
+        // The length's decimal digits, read in place.
+        var length = 0
+        for digit in bytes[..<colon] {
+            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+            length = length * 10 + Int(digit - UInt8(ascii: "0"))
+        }
+        guard length <= bytes.endIndex - bytes.index(after: colon) else { return nil }
         let keyEnd = bytes.index(after: colon) + length
         return (String(decoding: bytes[bytes.index(after: colon)..<keyEnd], as: UTF8.self), String(decoding: bytes[keyEnd...], as: UTF8.self))
     }
@@ -383,14 +389,17 @@ public struct ShardChangelog: Sendable, Hashable {
     public mutating func apply(_ records: [Record]) {
         for record in records {
             guard let tag = record.key.first else { continue }
-            let name = record.key.count > 2 ? String(decoding: record.key[2...], as: UTF8.self) : ""
+            // The entity key or outbox id after the tag (made only where it is needed).
+            var name: String { record.key.count > 2 ? String(decoding: record.key[2...], as: UTF8.self) : "" }
             switch tag {
             case UInt8(ascii: "s"):
+                let name = name
                 states[name] = record.value
                 locations[name, default: EntityLocation()].state = record.value == nil ? nil : record.offset
             case UInt8(ascii: "h"):
                 // A whole window in one record, as changelogs written before ids had records of
                 // their own hold it; ids recorded after it join it.
+                let name = name
                 handled[name] = record.value.flatMap(Self.decodeHandled)
                 locations[name, default: EntityLocation()].window = record.value == nil ? nil : record.offset
             case UInt8(ascii: "i"):
@@ -407,6 +416,7 @@ public struct ShardChangelog: Sendable, Hashable {
                 }
                 if handled[key]?.isEmpty == true { handled[key] = nil }
             case UInt8(ascii: "e"):
+                let name = name
                 if let value = record.value, let entry = Self.decodeOutbox(value) {
                     if outbox[name] == nil {
                         outboxSequence += 1

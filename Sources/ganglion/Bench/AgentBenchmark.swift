@@ -62,7 +62,7 @@ struct AgentBenchmark {
         // The agent over the same events, until its group committed them all.
         let latencies = LatencySamples()
         let agent = TrivialAgent(name: name, subscription: try AgentSubscription(topic: input), latencies: latencies)
-        let agentStart = ContinuousClock.now
+        let agentStart = ContinuousClock.now, cpuStart = Self.processCPUSeconds()
         var shardIO: (@Sendable (String) -> any ShardIO)?
         if let node { shardIO = { changelogTopic in NodeShardIO(node: node, changelogTopic: changelogTopic) } }
         let host = Task { try await AgentHost(client: try GanglionClient(endpoint: api), shardIO: shardIO).run(agent) }
@@ -71,6 +71,7 @@ struct AgentBenchmark {
             try await Task.sleep(for: .milliseconds(20))
         }
         let throughput = Double(events) / ((ContinuousClock.now - agentStart) / .seconds(1))
+        let cpuPerEvent = (Self.processCPUSeconds() - cpuStart) / Double(events) * 1_000_000
 
         // Handler-start latency at 200 events/s for 3 s, once caught up.
         try await publishTimed(client: client, topic: input)
@@ -104,6 +105,7 @@ struct AgentBenchmark {
         let ratio = throughput / max(bare, 1), startRatio = p50 / max(bareP50, 1)
         return [
             "  agent (state update + emit, 4 shards, 256 keys): \(Int(throughput)) events/s per node, \(Int(throughput / 4)) per shard",
+            "  CPU time of this process per event handled: \(String(format: "%.1f", cpuPerEvent)) µs\(node == nil ? " (the agent's side; the node runs in its own process)" : " (agent and node)")",
             "  bare group consumer, same events: \(Int(bare)) events/s",
             "  agent / bare consumer events/s: \(String(format: "%.3f", ratio))× (goal ≥ 0.1×)",
             "  handler start after publish at 200 events/s: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs",
@@ -127,6 +129,13 @@ struct AgentBenchmark {
             try await client.produce(topic: topic, partition: partition, batch: batch.build())
             try await Task.sleep(for: .milliseconds(5))
         }
+    }
+
+    /// The CPU time this process has used, all threads (s).
+    static func processCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
     /// The median and 99th percentile of sorted samples (0 without any).
