@@ -43,9 +43,15 @@ extension NodeAPI {
         } catch let unknown as ProducerNotYetKnown {
             // This node's copy of the metadata has not applied the record issuing the producer's
             // id or epoch yet (it was issued through the controller a moment ago): the produce
-            // waits for it, up to 2 s, then is refused as never issued.
+            // waits for it, up to 2 s. Then the controller leader, which knows every id issued,
+            // refuses it as never issued; any other node may still lag the controller (it is
+            // catching up after a restart, or an election is under way) and answers retriably.
             let deadline = producerWait ?? ContinuousClock.now.advanced(by: .seconds(2))
             guard ContinuousClock.now < deadline else {
+                guard cluster.isLeader else {
+                    throw ProtocolFailure(.timeout, "producer \(unknown.id) epoch \(unknown.epoch) is not in this node's copy of the metadata after 2 s: "
+                                          + "the node may lag the controller (leader \(cluster.controller.leader ?? "unknown")); retry, and if this persists the id or epoch was never issued")
+                }
                 throw ProtocolFailure(.invalidProducerEpoch, "producer \(unknown.id) epoch \(unknown.epoch) was never issued by this cluster; ask INIT_PRODUCER_ID for one")
             }
             return retryProduce(header, request, batch: batch, respond: respond, until: deadline)

@@ -1,0 +1,39 @@
+import ClusterCore
+import ClusterRuntime
+import EventLog
+import Foundation
+import GanglionWire
+import XCTest
+
+/// A produce whose producer id or epoch this node's copy of the metadata does not hold: the
+/// controller leader knows every id issued, so it refuses the batch as never issued; any other
+/// node may only lag the controller (a rolling restart, an election), so after waiting it answers
+/// with a retriable error that says so — a producer retries instead of failing its send.
+final class ProducerMetadataLagTests: XCTestCase {
+    func testAProducerUnknownToANodeThatMayLagIsRetriableAndDefinitiveOnTheLeader() async throws {
+        let root = NSTemporaryDirectory() + "ganglion-producer-lag-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cluster = try TestCluster(voters: 3, root: root)
+        defer { cluster.stopAll() }
+        let leader = try await cluster.agreedLeader()
+        let follower = cluster.voterIDs.first { $0 != leader }!
+        try await cluster.waitForAll("every node is ready") { $0.readiness.ready }
+        XCTAssertEqual(try NodeTests.Client(cluster.api(leader)).createTopic("lag", partitions: 1).error, .none)
+        try await cluster.waitForAll("the topic is known") { $0.metadataState.topics["lag"] != nil }
+
+        var builder = RecordBatchBuilder()
+        builder.producerID = 987_654
+        builder.producerEpoch = 0
+        builder.baseSequence = 0
+        builder.append(key: Array("k".utf8), value: Array("v".utf8), timestamp: 1_000)
+        let batch = builder.build()
+
+        let lagging = try NodeTests.Client(cluster.api(follower)).produce("lag", partition: 0, batch: batch).0
+        XCTAssertEqual(lagging.error, .timeout, "a node that may lag the controller answers retriably: \(lagging.errorMessage)")
+        XCTAssertTrue(lagging.errorMessage.contains("987654") && lagging.errorMessage.contains("lag"), lagging.errorMessage)
+
+        let definitive = try NodeTests.Client(cluster.api(leader)).produce("lag", partition: 0, batch: batch).0
+        XCTAssertEqual(definitive.error, .invalidProducerEpoch, definitive.errorMessage)
+        XCTAssertTrue(definitive.errorMessage.contains("never issued"), definitive.errorMessage)
+    }
+}
