@@ -2,8 +2,9 @@ import Metrics
 
 /// The agent runtime's swift-metrics counters.
 enum AgentMetrics {
-    static func handled(agent: String) {
-        Counter(label: "ganglion_agent_events_handled_total", dimensions: [("agent", agent)]).increment()
+    /// Events handled by `agent` (a shard keeps it and counts each committed batch).
+    static func handledCounter(agent: String) -> Counter {
+        Counter(label: "ganglion_agent_events_handled_total", dimensions: [("agent", agent)])
     }
 
     static func retried(agent: String) {

@@ -2,6 +2,7 @@ import ClusterCore
 import EventLog
 import Foundation
 import GanglionWire
+import Metrics
 import SwiftProtobuf
 
 /// One partition of an agent type's input, hosted here (DESIGN §2 ShardHost): the entities of its
@@ -79,6 +80,10 @@ public actor AgentShard {
     /// When this member was assigned the partition, while the handoff waits for the first input
     /// finished here (``measureHandoff(since:eventsWaiting:)``).
     private var handoffSince: ContinuousClock.Instant?
+    /// Events handled since ``handledCounter`` was last told.
+    private var handledSinceCount = 0
+    /// `ganglion_agent_events_handled_total` of this shard's agent.
+    private let handledCounter: Counter
     /// While set, ``pump()`` only notes that it was wanted (``withPumpHeld(_:)``).
     private var holdingPump = false
     private var pumpWanted = false
@@ -93,6 +98,7 @@ public actor AgentShard {
                 residency: EntityResidency = EntityResidency(), slots: HandlerSlots? = nil,
                 onFailure: @escaping @Sendable (any Error) -> Void = { _ in }, onIdle: @escaping @Sendable () -> Void = {}) {
         self.onIdle = onIdle
+        handledCounter = AgentMetrics.handledCounter(agent: handler.name)
         self.slots = slots
         self.maxSpan = max(1, maxSpan)
         self.deadlineGrace = deadlineGrace
@@ -608,7 +614,7 @@ public actor AgentShard {
         let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
         enqueue(changelog.records(for: handled, committableOffset: committable)) { shard, error in
             if error == nil {
-                AgentMetrics.handled(agent: shard.handler.name)
+                shard.handledSinceCount += 1
                 if !handled.emitted.isEmpty { shard.forwardInBackground() }
             }
             shard.settled(item, error: error)
@@ -668,6 +674,11 @@ public actor AgentShard {
                     ShardChangelog.Record(key: record.key, value: record.value, offset: base + Int64(index))
                 })
                 withPumpHeld { for waiter in waiters { waiter(self, nil) } }
+                // Counted once per batch (a counter looked up per event cost a lock and a hash).
+                if handledSinceCount > 0 {
+                    handledCounter.increment(by: handledSinceCount)
+                    handledSinceCount = 0
+                }
             } catch {
                 // The outcome of the failed batch is unknown, so no later batch may follow it (it
                 // could be taken for its retry): every waiting append fails, and so do later ones.
