@@ -59,6 +59,9 @@ struct AgentBenchmark {
         let bare = Double(events) / ((ContinuousClock.now - bareStart) / .seconds(1))
         await consumer.close()
 
+        // The same durable work by hand, no runtime: the floor under the agent.
+        let floor = try await AgentFloorBenchmark(api: api, node: node).run(input: input, events: events, run: run)
+
         // The agent over the same events, until its group committed them all.
         let latencies = LatencySamples()
         let agent = TrivialAgent(name: name, subscription: try AgentSubscription(topic: input), latencies: latencies)
@@ -108,6 +111,10 @@ struct AgentBenchmark {
             "  CPU time of this process per event handled: \(String(format: "%.1f", cpuPerEvent)) µs\(node == nil ? " (the agent's side; the node runs in its own process)" : " (agent and node)")",
             "  bare group consumer, same events: \(Int(bare)) events/s",
             "  agent / bare consumer events/s: \(String(format: "%.3f", ratio))× (goal ≥ 0.1×)",
+            "  the same durable work by hand, one batch at a time (decode, JSON state, changelog batch, emit, tombstones, commit; no runtime): "
+                + "\(Int(floor.throughput)) events/s, CPU time \(String(format: "%.1f", floor.cpuPerEvent)) µs per event",
+            "  by hand / bare consumer events/s: \(String(format: "%.3f", floor.throughput / max(bare, 1)))× (the goal's floor); agent / by hand: "
+                + "\(String(format: "%.2f", throughput / max(floor.throughput, 1)))× events/s, \(String(format: "%.2f", cpuPerEvent / max(floor.cpuPerEvent, 0.001)))× CPU per event",
             "  handler start after publish at 200 events/s: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs",
             "  bare consumer end to end, same rate: p50 \(Int(bareP50)) µs, p99 \(Int(bareP99)) µs",
             "  handler start p50 / bare consumer p50: \(String(format: "%.2f", startRatio))× (goal ≤ 1.5×)",

@@ -1,0 +1,92 @@
+import ClusterRuntime
+import EventLog
+import Foundation
+import Ganglion
+import GanglionWire
+
+/// The trivial agent's durable work written by hand over a group consumer, with no runtime: per
+/// fetched batch, each event decoded, its key's count updated and stored as JSON, one event
+/// emitted; one changelog batch per partition (state, handled id and outbox records, an offset
+/// record), the emitted events appended, the outbox entries tombstoned, the offsets committed.
+/// Nothing runs concurrently and no handler can fail, time out or be retried: it is what the
+/// work costs with no runtime at all, the floor under ``AgentBenchmark``'s agent.
+struct AgentFloorBenchmark {
+    let api: String
+    /// The node, when it runs in this process: appends then go straight to its logs, as the
+    /// agent's shards do there.
+    var node: Node?
+
+    /// Events/s over the first `events` events of `input` (4 partitions), and this process's CPU
+    /// time per event (µs). Batches are worked one at a time, each waiting for the node's
+    /// durability: the events/s are bound by that wait, the CPU time is the floor.
+    func run(input: String, events: Int, run: String) async throws -> (throughput: Double, cpuPerEvent: Double) {
+        let client = try GanglionClient(endpoint: api, timeout: .seconds(30))
+        defer { client.close() }
+        let changelog = "bench-floor-\(run).changelog", output = "bench-floor-\(run).out"
+        try await client.createTopic(changelog, partitions: 4)
+        try await client.createTopic(output, partitions: 1)
+        let changelogIO = node.map { NodeShardIO(node: $0, changelogTopic: changelog) }
+        let outputIO = node.map { NodeShardIO(node: $0, changelogTopic: output) }
+        func append(_ topic: String, _ partition: UInt32, _ batch: RecordBatchBuilder) async throws {
+            let io = topic == output ? outputIO : changelogIO
+            let batch = batch
+            if let io {
+                _ = try await io.appendChangelog(partition: partition, batch: batch.build())
+            } else {
+                _ = try await client.produce(topic: topic, partition: partition, batch: batch.build())
+            }
+        }
+        let consumer = GroupConsumer(client: try GanglionClient(endpoint: api), group: "bench-floor-\(run)", topics: [input])
+        var counts: [String: AgentBenchmark.TrivialAgent.State] = [:]
+        let encoder = JSONEncoder()
+        let start = ContinuousClock.now, cpuStart = AgentBenchmark.processCPUSeconds()
+        var done = 0
+        for try await batch in consumer.batches {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            var records: [UInt32: RecordBatchBuilder] = [:], tombstones: [UInt32: RecordBatchBuilder] = [:], last: [UInt32: DeliveredRecord] = [:]
+            var emitted = RecordBatchBuilder()
+            for consumed in batch {
+                let partition = consumed.partition
+                last[partition] = consumed
+                guard let value = consumed.record.value, let event = try? EventEnvelope(serializedBytes: value) else { continue }
+                let key = String(decoding: event.key, as: UTF8.self)
+                var state = counts[key] ?? .init()
+                state.count += 1
+                counts[key] = state
+                var out = EventEnvelope()
+                out.id = event.id + "/0"
+                out.type = "counted"
+                out.key = event.key
+                out.data = Data(String(state.count).utf8)
+                let bytes: [UInt8] = try out.serializedBytes()
+                records[partition, default: RecordBatchBuilder()].append(key: Array("s\u{0}\(key)".utf8), value: [UInt8](try encoder.encode(state)), timestamp: now)
+                records[partition, default: RecordBatchBuilder()].append(key: Array("i\u{0}\(key.utf8.count):\(key)\(event.id)".utf8), value: [1], timestamp: now)
+                records[partition, default: RecordBatchBuilder()].append(key: Array("e\u{0}\(out.id)".utf8), value: bytes, timestamp: now)
+                tombstones[partition, default: RecordBatchBuilder()].append(key: Array("e\u{0}\(out.id)".utf8), value: nil, timestamp: now)
+                emitted.append(key: Array(event.key), value: bytes, timestamp: now)
+            }
+            // The changelog batches, then the emitted events, then the tombstones (each set
+            // appended at once, waiting for the node's durability once).
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (partition, builder) in records {
+                    var batch = builder
+                    batch.append(key: Array("o\u{0}".utf8), value: Array(String(last[partition]!.record.offset + 1).utf8), timestamp: now)
+                    group.addTask { try await append(changelog, partition, batch) }
+                }
+                try await group.waitForAll()
+            }
+            if emitted.count > 0 { try await append(output, 0, emitted) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (partition, batch) in tombstones { group.addTask { try await append(changelog, partition, batch) } }
+                try await group.waitForAll()
+            }
+            for record in last.values { try await consumer.commit(record) }
+            done += batch.count
+            if done >= events { break }
+        }
+        let throughput = Double(events) / ((ContinuousClock.now - start) / .seconds(1))
+        let cpuPerEvent = (AgentBenchmark.processCPUSeconds() - cpuStart) / Double(events) * 1_000_000
+        await consumer.close()
+        return (throughput, cpuPerEvent)
+    }
+}
