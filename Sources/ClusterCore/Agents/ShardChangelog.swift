@@ -111,6 +111,9 @@ public struct ShardChangelog: Sendable, Hashable {
     private var timerQueue: [ShardTimer] = []
     private var locations: [String: EntityLocation] = [:]
     private var passivated: Set<String> = []
+    /// Whether an id may be in a window without a located record of its own: a whole-window
+    /// record (``EntityLocation/window``) or an id record applied without its offset was applied.
+    private var unlocatedIDs = false
     /// The idempotent producer id that writes this changelog (its epoch fences older owners).
     public private(set) var writerID: Int64?
 
@@ -401,16 +404,22 @@ public struct ShardChangelog: Sendable, Hashable {
                 // their own hold it; ids recorded after it join it.
                 let name = name
                 handled[name] = record.value.flatMap(Self.decodeHandled)
+                if record.value != nil { unlocatedIDs = true }
                 locations[name, default: EntityLocation()].window = record.value == nil ? nil : record.offset
             case UInt8(ascii: "i"):
                 guard record.key.count > 2, let (key, id) = Self.timerParts(record.key[2...]) else { continue }
                 // Changed in place (a copy of the window per record was a tenth of the time).
-                handled[key, default: []].removeAll { $0.id == id }
+                // Ids are unique in a window; one not located is not in it (``unlocatedIDs``
+                // says when that may not hold), so a new id costs no search.
+                if unlocatedIDs || locations[key]?.ids[id] != nil, let index = handled[key]?.firstIndex(where: { $0.id == id }) {
+                    handled[key]!.remove(at: index)
+                }
                 if let value = record.value, value.first == Self.handledVersion {
                     handled[key, default: []].append(HandledID(id: id, outcome: Array(value.dropFirst())))
                     let excess = handled[key]!.count - rememberedPerKey
                     if excess > 0 { handled[key]!.removeFirst(excess) }
                     locations[key, default: EntityLocation()].ids[id] = record.offset
+                    if record.offset == nil { unlocatedIDs = true }
                 } else {
                     locations[key]?.ids[id] = nil
                 }

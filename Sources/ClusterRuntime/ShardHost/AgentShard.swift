@@ -10,14 +10,21 @@ import SwiftProtobuf
 /// durable as one changelog batch (state, handled id, outbox, offset) before its emitted events
 /// are forwarded. It runs a ``ShardHandler`` and reads and writes through a ``ShardIO``.
 public actor AgentShard {
-    /// An input event taken by the shard.
-    struct Input: Sendable {
+    /// An input event taken by the shard: a reference, so the scheduler, a batch and the
+    /// handler's attempt share it rather than copy (and retain) each of its fields.
+    final class Input: Sendable {
         /// The record (nil for a timer).
-        var delivered: ShardInput?
+        let delivered: ShardInput?
         /// Nil when the record is not an event envelope (it goes to the dead letters).
-        var event: EventEnvelope?
+        let event: EventEnvelope?
         /// The timer firing (instead of a record).
-        var timer: ShardTimer?
+        let timer: ShardTimer?
+
+        init(delivered: ShardInput?, event: EventEnvelope?, timer: ShardTimer? = nil) {
+            self.delivered = delivered
+            self.event = event
+            self.timer = timer
+        }
     }
 
     let handler: any ShardHandler
