@@ -72,6 +72,40 @@ final class HandledOffsetsTests: XCTestCase {
         XCTAssertEqual(replayed.handledAbove.ranges, [3...5])
     }
 
+    /// Events of distinct keys committed as one batch (one offset record for all) leave the same
+    /// changelog, live and replayed, as their separate batches coalesced — over many seeds, with
+    /// states, emitted events, handled-id windows that overflow, and a pinned committed offset.
+    func testEventsCommittedTogetherMatchTheirSeparateBatchesCoalesced() {
+        for seed in UInt64(1)...200 {
+            var random = SeededGenerator(seed: seed)
+            var together = ShardChangelog(rememberedPerKey: 3), separate = ShardChangelog(rememberedPerKey: 3)
+            var offset: Int64 = Int64.random(in: 0..<5, using: &random)
+            for round in 0..<12 {
+                let keys = Array(Set((0..<Int.random(in: 1...5, using: &random)).map { _ in "k\(Int.random(in: 0..<6, using: &random))" }))
+                var events: [HandledEvent] = [], committables: [Int64] = []
+                for key in keys {
+                    offset += Int64.random(in: 1...3, using: &random)
+                    let emitted = (0..<Int.random(in: 0...2, using: &random)).map { index in
+                        OutboxEntry(id: "out-\(offset)-\(index)", topic: "t", key: Array(key.utf8), event: [UInt8(index)])
+                    }
+                    events.append(HandledEvent(eventID: "e-\(offset)", key: key, offset: offset, newState: .some([UInt8(round)]), emitted: emitted,
+                                               outcome: [UInt8(offset & 0xff)]))
+                    committables.append(Bool.random(using: &random) ? offset + 1 : max(0, offset - 4))
+                }
+                let committable = committables.max()!
+                let merged = separate.coalescingProgress(zip(events, committables).flatMap { separate.records(for: $0, committableOffset: $1) })
+                let batch = together.records(for: events, committableOffset: committable)
+                let base = Int64(round * 100)
+                together.apply(batch.enumerated().map { ShardChangelog.Record(key: $1.key, value: $1.value, offset: base + Int64($0)) })
+                separate.apply(merged.enumerated().map { ShardChangelog.Record(key: $1.key, value: $1.value, offset: base + Int64($0)) })
+                XCTAssertEqual(together, separate, "seed \(seed) round \(round)")
+                XCTAssertEqual(batch.filter { $0.key == Array("o".utf8) }.count, 1, "seed \(seed)")
+            }
+            XCTAssertEqual(together.handledAbove, separate.handledAbove, "seed \(seed)")
+            XCTAssertEqual(together.nextOffset, separate.nextOffset, "seed \(seed)")
+        }
+    }
+
     /// A changelog written before the set existed: the offset record holds the offset alone.
     func testAnOffsetRecordFromBeforeTheSetReplays() {
         var replayed = ShardChangelog()

@@ -274,6 +274,30 @@ public struct ShardChangelog: Sendable, Hashable {
     /// A timer's firing (``HandledEvent/firedTimer``) instead removes the timer and moves no
     /// offset: it was never an input.
     public func records(for event: HandledEvent, committableOffset: Int64? = nil) -> [Record] {
+        var records = eventRecords(for: event)
+        guard event.firedTimer == nil else { return records }
+        records.append(progressRecord(next: max(nextOffset, committableOffset ?? (event.offset + 1)), handling: event.offset))
+        return records
+    }
+
+    /// ``records(for:committableOffset:)`` of events of distinct keys committed together: each
+    /// event's records without an offset record, then one offset record for all of them — the
+    /// furthest of `committableOffset` and ``nextOffset``, every event's offset handled (as
+    /// ``coalescingProgress(_:)`` makes of their separate batches, without writing and reading
+    /// each event's offset record).
+    public func records(for events: [HandledEvent], committableOffset: Int64) -> [Record] {
+        var records: [Record] = []
+        var handling = HandledOffsets()
+        for event in events {
+            records += eventRecords(for: event)
+            if event.firedTimer == nil { handling.insert(event.offset) }
+        }
+        if !handling.isEmpty { records.append(progressRecord(next: max(nextOffset, committableOffset), with: handling)) }
+        return records
+    }
+
+    /// An event's state, timer, outbox and handled-id records (no offset record).
+    private func eventRecords(for event: HandledEvent) -> [Record] {
         precondition(!passivated.contains(event.key), "reload a passivated key before handling its events")
         var records: [Record] = []
         if let newState = event.newState { records.append(Record(key: Array("s\u{0}\(event.key)".utf8), value: newState)) }
@@ -305,7 +329,6 @@ public struct ShardChangelog: Sendable, Hashable {
             records.append(Record(key: Self.handledKey(event.key, evicted.id), value: nil))
         }
         records.append(Record(key: Self.handledKey(event.key, event.eventID), value: [Self.handledVersion] + event.outcome))
-        records.append(progressRecord(next: max(nextOffset, committableOffset ?? (event.offset + 1)), handling: event.offset))
         return records
     }
 

@@ -63,9 +63,21 @@ extension AgentShard {
     /// up and abandoned them.
     func batchEnded(_ batch: ShardBatch) {
         let (results, waiting) = batch.takeAll()
+        // The handled ones are committed together; failures are retried or dead-lettered each.
+        var handled: [(handled: HandledEvent, item: ShardScheduler<Input>.Item)] = []
         for result in results {
-            attemptEnded(result.entry.token, result.entry.item, 1, event: result.entry.attempt.event, timer: nil, result.outcome, returned: true)
+            let entry = result.entry
+            guard case .success(let value) = result.outcome, !revoked, attempts.removeValue(forKey: entry.token) != nil else {
+                attemptEnded(entry.token, entry.item, 1, event: entry.attempt.event, timer: nil, result.outcome, returned: true)
+                continue
+            }
+            do {
+                handled.append((try handledEvent(value, entry.item, event: entry.attempt.event, timer: nil), entry.item))
+            } catch {
+                settled(entry.item, error: error)
+            }
         }
+        commit(handled)
         for entry in waiting {
             attempts[entry.token] = nil
             guard !revoked else { continue }

@@ -88,7 +88,7 @@ public actor AgentShard {
     /// finished here (``measureHandoff(since:eventsWaiting:)``).
     private var handoffSince: ContinuousClock.Instant?
     /// Events handled since ``handledCounter`` was last told.
-    private var handledSinceCount = 0
+    var handledSinceCount = 0
     /// `ganglion_agent_events_handled_total` of this shard's agent.
     private let handledCounter: Counter
     /// While set, ``pump()`` only notes that it was wanted (``withPumpHeld(_:)``).
@@ -457,15 +457,7 @@ public actor AgentShard {
         do {
             switch outcome {
             case .success(let result):
-                var emitted = try result.emitted.map { emitted in
-                    OutboxEntry(id: emitted.event.id, topic: emitted.topic, key: emitted.event.key.isEmpty ? nil : Array(emitted.event.key),
-                                event: try emitted.event.serializedBytes())
-                }
-                if isAsk(event) { emitted.append(try reply(to: event, outcome: result.outcome, error: nil)) }
-                var handled = HandledEvent(eventID: event.id, key: item.key, offset: item.offset, newState: result.newState, emitted: emitted,
-                                           outcome: result.outcome, timerChanges: result.timerChanges)
-                handled.firedTimer = timer
-                commit(handled, item)
+                commit(try handledEvent(result, item, event: event, timer: timer), item)
             case .failure(let error):
                 switch handler.retryPolicy.decision(afterAttempt: number, using: &random) {
                 case .retry(let delay):
@@ -484,12 +476,26 @@ public actor AgentShard {
         }
     }
 
+    /// What a successful attempt changes: its state, emitted events (an ask's reply among them),
+    /// outcome and timers.
+    func handledEvent(_ result: ShardHandlerResult, _ item: ShardScheduler<Input>.Item, event: EventEnvelope, timer: ShardTimer?) throws -> HandledEvent {
+        var emitted = try result.emitted.map { emitted in
+            OutboxEntry(id: emitted.event.id, topic: emitted.topic, key: emitted.event.key.isEmpty ? nil : Array(emitted.event.key),
+                        event: try emitted.event.serializedBytes())
+        }
+        if isAsk(event) { emitted.append(try reply(to: event, outcome: result.outcome, error: nil)) }
+        var handled = HandledEvent(eventID: event.id, key: item.key, offset: item.offset, newState: result.newState, emitted: emitted,
+                                   outcome: result.outcome, timerChanges: result.timerChanges)
+        handled.firedTimer = timer
+        return handled
+    }
+
     /// The input's changes are durable (`error` nil: it is finished, its key's next input may
     /// start), or could not be made so: the changelog could not be written, the input stays
     /// unfinished (the committable offset never passes it), and the shard takes nothing more —
     /// unless a drain ran out of time, when the input is the next owner's and the shard, which
     /// is leaving, has not failed.
-    private func settled(_ item: ShardScheduler<Input>.Item, error: (any Error)?) {
+    func settled(_ item: ShardScheduler<Input>.Item, error: (any Error)?) {
         if let error {
             if !revoked { fail(error) }
             return
@@ -625,6 +631,25 @@ public actor AgentShard {
                 if !handled.emitted.isEmpty { shard.forwardInBackground() }
             }
             shard.settled(item, error: error)
+        }
+    }
+
+    /// Commits events of distinct keys handled together as one changelog append with one offset
+    /// record (``commit(_:_:)`` for each, without an offset record per event).
+    func commit(_ events: [(handled: HandledEvent, item: ShardScheduler<Input>.Item)]) {
+        guard events.count > 1 else {
+            if let only = events.first { commit(only.handled, only.item) }
+            return
+        }
+        let committable = events.map { scheduler.committableOffset(finishing: $0.item.offset, key: $0.item.key) }.max()!
+        let emits = events.contains { !$0.handled.emitted.isEmpty }
+        let items = events.map(\.item)
+        enqueue(changelog.records(for: events.map(\.handled), committableOffset: committable)) { shard, error in
+            if error == nil {
+                shard.handledSinceCount += items.count
+                if emits { shard.forwardInBackground() }
+            }
+            for item in items { shard.settled(item, error: error) }
         }
     }
 
