@@ -186,7 +186,9 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// The outcome recorded when `eventID` was handled for `key`, if it was (a redelivery).
     public func outcome(ofHandled eventID: String, key: String) -> [UInt8]? {
-        handled[key]?.last { $0.id == eventID }?.outcome
+        // An id not located is not remembered (unless ``unlocatedIDs``): no search of the window.
+        guard unlocatedIDs || locations[key]?.ids[eventID] != nil else { return nil }
+        return handled[key]?.last { $0.id == eventID }?.outcome
     }
 
     // MARK: Records
