@@ -38,8 +38,7 @@ extension AgentShard {
         let milliseconds = handler.retryPolicy.attemptDeadlineMilliseconds
         while let entry = batch.next() {
             let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
-            let watch = deadlines.watch(until: deadline) { batch.cancelRunner() }
-            let abandonment = deadlines.watch(until: deadline.advanced(by: deadlineGrace)) { [weak self] in
+            let watch = deadlines.watch(until: deadline, expire: { batch.cancelRunner() }, thenUntil: deadline.advanced(by: deadlineGrace)) { [weak self] in
                 Task {
                     await self?.attemptEnded(entry.token, entry.item, 1, event: entry.attempt.event, timer: nil,
                                              .failure(AgentError.deadlineExceeded(milliseconds: milliseconds)))
@@ -48,7 +47,6 @@ extension AgentShard {
             var outcome: Result<ShardHandlerResult, any Error>
             do { outcome = .success(try await handler.handle(entry.attempt)) } catch { outcome = .failure(error) }
             let expired = deadlines.end(watch)
-            _ = deadlines.end(abandonment)
             // Past the deadline only if the attempt did not finish first.
             if case .failure = outcome, expired { outcome = .failure(AgentError.deadlineExceeded(milliseconds: milliseconds)) }
             batch.finished(ShardBatch.Result(entry: entry, outcome: outcome))

@@ -430,14 +430,12 @@ public actor AgentShard {
                                  state: changelog.states[item.key], timer: timer?.name)
         let runner = runners[item.offset]
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
-        let watch = deadlines.watch(until: deadline) { runner?.cancel() }
-        let abandonment = deadlines.watch(until: deadline.advanced(by: deadlineGrace)) { [weak self] in
+        let watch = deadlines.watch(until: deadline, expire: { runner?.cancel() }, thenUntil: deadline.advanced(by: deadlineGrace)) { [weak self] in
             Task { await self?.attemptEnded(token, item, number, event: event, timer: timer, .failure(AgentError.deadlineExceeded(milliseconds: milliseconds))) }
         }
         let outcome: Result<ShardHandlerResult, any Error>
         do { outcome = .success(try await handler.handle(input)) } catch { outcome = .failure(error) }
         let expired = deadlines.end(watch)
-        _ = deadlines.end(abandonment)
         if case .failure = outcome, expired {
             // Past the deadline only if the attempt did not finish first.
             attemptEnded(token, item, number, event: event, timer: timer, .failure(AgentError.deadlineExceeded(milliseconds: milliseconds)), returned: true)

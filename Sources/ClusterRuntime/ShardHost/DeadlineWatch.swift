@@ -5,16 +5,35 @@ import Foundation
 final class DeadlineWatch: @unchecked Sendable {
     // `pending`, `next` and `looping` are guarded by `lock`.
     private let lock = NSLock()
-    private var pending: [Int: (deadline: ContinuousClock.Instant, expire: @Sendable () -> Void)] = [:]
+    private var pending: [Int: Entry] = [:]
     private var fired: Set<Int> = []
     private var next = 0
     private var looping = false
 
+    /// A watch: what to call at its deadline, and the stage that follows it, if any.
+    private struct Entry {
+        var deadline: ContinuousClock.Instant
+        var expire: @Sendable () -> Void
+        var then: (deadline: ContinuousClock.Instant, expire: @Sendable () -> Void)?
+    }
+
     /// Calls `expire` once at `deadline` unless ``end(_:)`` comes first; returns the watch's id.
     func watch(until deadline: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void) -> Int {
+        add(Entry(deadline: deadline, expire: expire))
+    }
+
+    /// One watch of two stages (an attempt's deadline, then its abandonment): `expire` at
+    /// `deadline`, then `abandon` at `later`, each unless ``end(_:)`` comes first (which tells
+    /// whether the first stage fired).
+    func watch(until deadline: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void,
+               thenUntil later: ContinuousClock.Instant, abandon: @escaping @Sendable () -> Void) -> Int {
+        add(Entry(deadline: deadline, expire: expire, then: (later, abandon)))
+    }
+
+    private func add(_ entry: Entry) -> Int {
         let (id, start) = lock.withLock { () -> (Int, Bool) in
             next += 1
-            pending[next] = (deadline, expire)
+            pending[next] = entry
             defer { looping = true }
             return (next, !looping)
         }
@@ -38,8 +57,18 @@ final class DeadlineWatch: @unchecked Sendable {
                 var due: [@Sendable () -> Void] = []
                 for (id, entry) in pending where entry.deadline <= now {
                     due.append(entry.expire)
-                    fired.insert(id)
-                    pending[id] = nil
+                    if let then = entry.then {
+                        // The first stage fired: the second is watched from now on.
+                        fired.insert(id)
+                        pending[id] = Entry(deadline: then.deadline, expire: then.expire)
+                        if then.deadline <= now {
+                            due.append(then.expire)
+                            pending[id] = nil
+                        }
+                    } else {
+                        fired.insert(id)
+                        pending[id] = nil
+                    }
                 }
                 if pending.isEmpty { looping = false }
                 return (due, pending.isEmpty)
