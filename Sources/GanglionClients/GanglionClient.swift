@@ -100,7 +100,8 @@ public final class GanglionClient: Sendable {
     /// `timeout` (the client's by default) for the reply.
     /// A `NOT_CONTROLLER` answer (a metadata write met an election; nothing was applied) is
     /// retried after the node's hint for up to half the timeout (at most 5 s: an election takes
-    /// about one); past that the caller hears it — the cluster has no quorum.
+    /// about one); past that the caller hears it — the cluster has no quorum. So is a `TIMEOUT`
+    /// answer to `INIT_PRODUCER_ID` (its controller shut down while issuing it).
     public func call<Body: SwiftProtobuf.Message>(_ kind: Ganglion_V1_RequestKind, _ body: Body, extra: Frame? = nil,
                                                   timeout: Duration? = nil, to node: String? = nil) async throws -> [Frame] {
         let started = ContinuousClock.now
@@ -113,10 +114,12 @@ public final class GanglionClient: Sendable {
                     send(frames, to: node, timeout: max(deadline - ContinuousClock.now, .milliseconds(1))) { continuation.resume(with: $0) }
                 }
             } catch let error as GanglionError where error.code == .notController || error.code == .notCoordinator
-                        || (error.code == .busy && kind == .createTopic) {
+                        || (error.code == .busy && kind == .createTopic) || (error.code == .timeout && kind == .initProducerID) {
                 // NOT_CONTROLLER: an election; NOT_COORDINATOR: the group's coordinator is moving;
                 // BUSY for a topic: the cluster is starting (no node registered yet). Nothing was
-                // applied either way.
+                // applied either way. A producer id asked of a controller that shut down (a
+                // rolling restart) may or may not have been issued: asking again is safe — at
+                // worst an id is issued that nobody uses.
                 let pause = Duration.milliseconds(Int(max(error.retryAfterMilliseconds, 50)))
                 guard ContinuousClock.now.advanced(by: pause) < retryDeadline else { throw error }
                 try await Task.sleep(for: pause)

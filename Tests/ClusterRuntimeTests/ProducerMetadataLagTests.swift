@@ -2,6 +2,7 @@ import ClusterCore
 import ClusterRuntime
 import EventLog
 import Foundation
+import Ganglion
 import GanglionWire
 import XCTest
 
@@ -35,5 +36,31 @@ final class ProducerMetadataLagTests: XCTestCase {
         let definitive = try NodeTests.Client(cluster.api(leader)).produce("lag", partition: 0, batch: batch).0
         XCTAssertEqual(definitive.error, .invalidProducerEpoch, definitive.errorMessage)
         XCTAssertTrue(definitive.errorMessage.contains("never issued"), definitive.errorMessage)
+    }
+
+    /// A producer asking for its id while the controller it asked shuts down (a rolling restart)
+    /// hears "shutting down; the write may or may not be applied". Asking again is safe (at worst
+    /// an id is issued twice and the first never used), so the client asks again once the
+    /// cluster is back instead of failing the producer's start.
+    func testAProducerIdAskedAsTheControllerShutsDownIsAskedAgain() async throws {
+        let root = NSTemporaryDirectory() + "ganglion-producer-restart-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cluster = try TestCluster(voters: 3, root: root)
+        defer { cluster.stopAll() }
+        let leader = try await cluster.agreedLeader()
+        try await cluster.waitForAll("every node is ready") { $0.readiness.ready }
+        // Without a quorum the leader's write waits; then the leader stops gracefully.
+        let others = cluster.voterIDs.filter { $0 != leader }
+        for id in others { cluster.kill(id) }
+        let client = try GanglionClient(endpoint: cluster.api(leader), timeout: .seconds(20))
+        defer { client.close() }
+        let asked = Task { try await client.initProducerID() }
+        try await Task.sleep(for: .milliseconds(300))
+        let stopped = ContinuousClock.now
+        cluster.stop(leader)
+        for id in cluster.voterIDs { try cluster.start(id) }
+        let issued = try await asked.value
+        print("the producer id came \(ContinuousClock.now - stopped) after its controller stopped")
+        XCTAssertGreaterThan(issued.id, 0)
     }
 }
