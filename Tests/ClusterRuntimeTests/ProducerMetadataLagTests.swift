@@ -11,31 +11,38 @@ import XCTest
 /// node may only lag the controller (a rolling restart, an election), so after waiting it answers
 /// with a retriable error that says so — a producer retries instead of failing its send.
 final class ProducerMetadataLagTests: XCTestCase {
-    func testAProducerUnknownToANodeThatMayLagIsRetriableAndDefinitiveOnTheLeader() async throws {
+    /// Three voters, started, agreed on a leader and ready; stopped and removed after `body`.
+    private func withReadyCluster(_ body: (TestCluster, _ leader: String) async throws -> Void) async throws {
         let root = NSTemporaryDirectory() + "ganglion-producer-lag-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: root) }
         let cluster = try TestCluster(voters: 3, root: root)
         defer { cluster.stopAll() }
         let leader = try await cluster.agreedLeader()
-        let follower = cluster.voterIDs.first { $0 != leader }!
         try await cluster.waitForAll("every node is ready") { $0.readiness.ready }
-        XCTAssertEqual(try NodeTests.Client(cluster.api(leader)).createTopic("lag", partitions: 1).error, .none)
-        try await cluster.waitForAll("the topic is known") { $0.metadataState.topics["lag"] != nil }
+        try await body(cluster, leader)
+    }
 
-        var builder = RecordBatchBuilder()
-        builder.producerID = 987_654
-        builder.producerEpoch = 0
-        builder.baseSequence = 0
-        builder.append(key: Array("k".utf8), value: Array("v".utf8), timestamp: 1_000)
-        let batch = builder.build()
+    func testAProducerUnknownToANodeThatMayLagIsRetriableAndDefinitiveOnTheLeader() async throws {
+        try await withReadyCluster { cluster, leader in
+            let follower = cluster.voterIDs.first { $0 != leader }!
+            XCTAssertEqual(try NodeTests.Client(cluster.api(leader)).createTopic("lag", partitions: 1).error, .none)
+            try await cluster.waitForAll("the topic is known") { $0.metadataState.topics["lag"] != nil }
 
-        let lagging = try NodeTests.Client(cluster.api(follower)).produce("lag", partition: 0, batch: batch).0
-        XCTAssertEqual(lagging.error, .timeout, "a node that may lag the controller answers retriably: \(lagging.errorMessage)")
-        XCTAssertTrue(lagging.errorMessage.contains("987654") && lagging.errorMessage.contains("lag"), lagging.errorMessage)
+            var builder = RecordBatchBuilder()
+            builder.producerID = 987_654
+            builder.producerEpoch = 0
+            builder.baseSequence = 0
+            builder.append(key: Array("k".utf8), value: Array("v".utf8), timestamp: 1_000)
+            let batch = builder.build()
 
-        let definitive = try NodeTests.Client(cluster.api(leader)).produce("lag", partition: 0, batch: batch).0
-        XCTAssertEqual(definitive.error, .invalidProducerEpoch, definitive.errorMessage)
-        XCTAssertTrue(definitive.errorMessage.contains("never issued"), definitive.errorMessage)
+            let lagging = try NodeTests.Client(cluster.api(follower)).produce("lag", partition: 0, batch: batch).0
+            XCTAssertEqual(lagging.error, .timeout, "a node that may lag the controller answers retriably: \(lagging.errorMessage)")
+            XCTAssertTrue(lagging.errorMessage.contains("987654") && lagging.errorMessage.contains("lag"), lagging.errorMessage)
+
+            let definitive = try NodeTests.Client(cluster.api(leader)).produce("lag", partition: 0, batch: batch).0
+            XCTAssertEqual(definitive.error, .invalidProducerEpoch, definitive.errorMessage)
+            XCTAssertTrue(definitive.errorMessage.contains("never issued"), definitive.errorMessage)
+        }
     }
 
     /// A producer asking for its id while the controller it asked shuts down (a rolling restart)
@@ -43,24 +50,20 @@ final class ProducerMetadataLagTests: XCTestCase {
     /// an id is issued twice and the first never used), so the client asks again once the
     /// cluster is back instead of failing the producer's start.
     func testAProducerIdAskedAsTheControllerShutsDownIsAskedAgain() async throws {
-        let root = NSTemporaryDirectory() + "ganglion-producer-restart-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let cluster = try TestCluster(voters: 3, root: root)
-        defer { cluster.stopAll() }
-        let leader = try await cluster.agreedLeader()
-        try await cluster.waitForAll("every node is ready") { $0.readiness.ready }
-        // Without a quorum the leader's write waits; then the leader stops gracefully.
-        let others = cluster.voterIDs.filter { $0 != leader }
-        for id in others { cluster.kill(id) }
-        let client = try GanglionClient(endpoint: cluster.api(leader), timeout: .seconds(20))
-        defer { client.close() }
-        let asked = Task { try await client.initProducerID() }
-        try await Task.sleep(for: .milliseconds(300))
-        let stopped = ContinuousClock.now
-        cluster.stop(leader)
-        for id in cluster.voterIDs { try cluster.start(id) }
-        let issued = try await asked.value
-        print("the producer id came \(ContinuousClock.now - stopped) after its controller stopped")
-        XCTAssertGreaterThan(issued.id, 0)
+        try await withReadyCluster { cluster, leader in
+            // Without a quorum the leader's write waits; then the leader stops gracefully.
+            let others = cluster.voterIDs.filter { $0 != leader }
+            for id in others { cluster.kill(id) }
+            let client = try GanglionClient(endpoint: cluster.api(leader), timeout: .seconds(20))
+            defer { client.close() }
+            let asked = Task { try await client.initProducerID() }
+            try await Task.sleep(for: .milliseconds(300))
+            let stopped = ContinuousClock.now
+            cluster.stop(leader)
+            for id in cluster.voterIDs { try cluster.start(id) }
+            let issued = try await asked.value
+            print("the producer id came \(ContinuousClock.now - stopped) after its controller stopped")
+            XCTAssertGreaterThan(issued.id, 0)
+        }
     }
 }
