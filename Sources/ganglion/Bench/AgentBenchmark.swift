@@ -113,7 +113,7 @@ struct AgentBenchmark {
             "  agent / bare consumer events/s: \(String(format: "%.3f", ratio))× (goal ≥ 0.1×)",
             "  the same durable work by hand, one batch at a time (decode, JSON state, changelog batch, emit, tombstones, commit; no runtime): "
                 + "\(Int(floor.throughput)) events/s, CPU time \(String(format: "%.1f", floor.cpuPerEvent)) µs per event",
-            "  by hand / bare consumer events/s: \(String(format: "%.3f", floor.throughput / max(bare, 1)))× (the goal's floor); agent / by hand: "
+            "  by hand / bare consumer events/s: \(String(format: "%.3f", floor.throughput / max(bare, 1)))× (one batch at a time); agent / by hand: "
                 + "\(String(format: "%.2f", throughput / max(floor.throughput, 1)))× events/s, \(String(format: "%.2f", cpuPerEvent / max(floor.cpuPerEvent, 0.001)))× CPU per event",
             "  handler start after publish at 200 events/s: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs",
             "  bare consumer end to end, same rate: p50 \(Int(bareP50)) µs, p99 \(Int(bareP99)) µs",

@@ -1,3 +1,4 @@
+import ClusterCore
 import ClusterRuntime
 import EventLog
 import Foundation
@@ -6,8 +7,9 @@ import GanglionWire
 
 /// The trivial agent's durable work written by hand over a group consumer, with no runtime: per
 /// fetched batch, each event decoded, its key's count updated and stored as JSON, one event
-/// emitted; one changelog batch per partition (state, handled id and outbox records, an offset
-/// record), the emitted events appended, the outbox entries tombstoned, the offsets committed.
+/// emitted; one changelog batch per partition in ``ShardChangelog``'s layout (state, handled id
+/// and outbox records, an offset record), the emitted events appended, the outbox entries
+/// tombstoned, the offsets committed.
 /// Nothing runs concurrently and no handler can fail, time out or be retried: it is what the
 /// work costs with no runtime at all, the floor under ``AgentBenchmark``'s agent.
 struct AgentFloorBenchmark {
@@ -29,7 +31,6 @@ struct AgentFloorBenchmark {
         let outputIO = node.map { NodeShardIO(node: $0, changelogTopic: output) }
         func append(_ topic: String, _ partition: UInt32, _ batch: RecordBatchBuilder) async throws {
             let io = topic == output ? outputIO : changelogIO
-            let batch = batch
             if let io {
                 _ = try await io.appendChangelog(partition: partition, batch: batch.build())
             } else {
@@ -43,7 +44,9 @@ struct AgentFloorBenchmark {
         var done = 0
         for try await batch in consumer.batches {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            var records: [UInt32: RecordBatchBuilder] = [:], tombstones: [UInt32: RecordBatchBuilder] = [:], last: [UInt32: DeliveredRecord] = [:]
+            // Each partition's handled events in the changelog's own record layout (built from an
+            // empty changelog: no handled-id window to evict from).
+            var handled: [UInt32: [HandledEvent]] = [:], last: [UInt32: DeliveredRecord] = [:]
             var emitted = RecordBatchBuilder()
             for consumed in batch {
                 let partition = consumed.partition
@@ -59,25 +62,31 @@ struct AgentFloorBenchmark {
                 out.key = event.key
                 out.data = Data(String(state.count).utf8)
                 let bytes: [UInt8] = try out.serializedBytes()
-                records[partition, default: RecordBatchBuilder()].append(key: Array("s\u{0}\(key)".utf8), value: [UInt8](try encoder.encode(state)), timestamp: now)
-                records[partition, default: RecordBatchBuilder()].append(key: Array("i\u{0}\(key.utf8.count):\(key)\(event.id)".utf8), value: [1], timestamp: now)
-                records[partition, default: RecordBatchBuilder()].append(key: Array("e\u{0}\(out.id)".utf8), value: bytes, timestamp: now)
-                tombstones[partition, default: RecordBatchBuilder()].append(key: Array("e\u{0}\(out.id)".utf8), value: nil, timestamp: now)
+                let entry = OutboxEntry(id: out.id, topic: output, key: Array(event.key), event: bytes)
+                handled[partition, default: []].append(HandledEvent(eventID: event.id, key: key, offset: consumed.record.offset,
+                                                                    newState: .some([UInt8](try encoder.encode(state))), emitted: [entry]))
                 emitted.append(key: Array(event.key), value: bytes, timestamp: now)
+            }
+            func builder(_ records: [ShardChangelog.Record]) -> RecordBatchBuilder {
+                var builder = RecordBatchBuilder()
+                for record in records { builder.append(key: record.key, value: record.value, timestamp: now) }
+                return builder
             }
             // The changelog batches, then the emitted events, then the tombstones (each set
             // appended at once, waiting for the node's durability once).
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for (partition, builder) in records {
-                    var batch = builder
-                    batch.append(key: Array("o\u{0}".utf8), value: Array(String(last[partition]!.record.offset + 1).utf8), timestamp: now)
+                for (partition, partitionEvents) in handled {
+                    let batch = builder(ShardChangelog().records(for: partitionEvents, committableOffset: last[partition]!.record.offset + 1))
                     group.addTask { try await append(changelog, partition, batch) }
                 }
                 try await group.waitForAll()
             }
             if emitted.count > 0 { try await append(output, 0, emitted) }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for (partition, batch) in tombstones { group.addTask { try await append(changelog, partition, batch) } }
+                for (partition, partitionEvents) in handled {
+                    let batch = builder(ShardChangelog().forwardedRecords(ids: partitionEvents.flatMap { $0.emitted.map(\.id) }))
+                    group.addTask { try await append(changelog, partition, batch) }
+                }
                 try await group.waitForAll()
             }
             for record in last.values { try await consumer.commit(record) }
