@@ -36,36 +36,36 @@ public struct RecordBatchBuilder: Sendable {
         baseSequence: Int32, leaderEpoch: Int32
     ) -> [UInt8] {
         let firstTimestamp = records.first?.timestamp ?? 0
-        let maxTimestamp = records.map(\.timestamp).max() ?? 0
+        var maxTimestamp = records.first?.timestamp ?? 0
+        var bodySize = 0
+        for record in records {
+            maxTimestamp = max(maxTimestamp, record.timestamp)
+            bodySize += (record.value?.count ?? 0) + (record.key?.count ?? 0) + 16
+        }
         var body: [UInt8] = []
-        body.reserveCapacity(records.reduce(0) { $0 + ($1.value?.count ?? 0) + ($1.key?.count ?? 0) + 16 })
-        var scratch: [UInt8] = []
+        body.reserveCapacity(bodySize)
+        // Each record is written in place after its length, which is worked out first (no
+        // scratch copy and no array per record).
         for (index, record) in records.enumerated() {
-            scratch.removeAll(keepingCapacity: true)
-            scratch.append(0)
-            Varint.append(record.timestamp - firstTimestamp, to: &scratch)
-            Varint.append(record.offset >= 0 ? record.offset - baseOffset : Int64(index), to: &scratch)
-            for field in [record.key, record.value] {
-                if let field {
-                    Varint.append(Int64(field.count), to: &scratch)
-                    scratch.append(contentsOf: field)
-                } else {
-                    Varint.append(-1, to: &scratch)
-                }
-            }
-            Varint.append(Int64(record.headers.count), to: &scratch)
+            let timestampDelta = record.timestamp - firstTimestamp
+            let offsetDelta = record.offset >= 0 ? record.offset - baseOffset : Int64(index)
+            var length = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
+            length += Self.fieldSize(record.key) + Self.fieldSize(record.value) + Varint.size(Int64(record.headers.count))
             for header in record.headers {
-                Varint.append(Int64(header.key.utf8.count), to: &scratch)
-                scratch.append(contentsOf: header.key.utf8)
-                if let value = header.value {
-                    Varint.append(Int64(value.count), to: &scratch)
-                    scratch.append(contentsOf: value)
-                } else {
-                    Varint.append(-1, to: &scratch)
-                }
+                length += Varint.size(Int64(header.key.utf8.count)) + header.key.utf8.count + Self.fieldSize(header.value)
             }
-            Varint.append(Int64(scratch.count), to: &body)
-            body.append(contentsOf: scratch)
+            Varint.append(Int64(length), to: &body)
+            body.append(0)
+            Varint.append(timestampDelta, to: &body)
+            Varint.append(offsetDelta, to: &body)
+            Self.appendField(record.key, to: &body)
+            Self.appendField(record.value, to: &body)
+            Varint.append(Int64(record.headers.count), to: &body)
+            for header in record.headers {
+                Varint.append(Int64(header.key.utf8.count), to: &body)
+                body.append(contentsOf: header.key.utf8)
+                Self.appendField(header.value, to: &body)
+            }
         }
         let lastDelta = lastOffsetDelta ?? Int32(max(0, records.count - 1))
         var batch: [UInt8] = []
@@ -89,5 +89,18 @@ public struct RecordBatchBuilder: Sendable {
             bytes.storeBigEndian(crc, at: RecordBatchLayout.crc)
         }
         return batch
+    }
+
+    /// The encoded size of a length-prefixed field (-1 for nil).
+    private static func fieldSize(_ field: [UInt8]?) -> Int {
+        guard let field else { return Varint.size(-1) }
+        return Varint.size(Int64(field.count)) + field.count
+    }
+
+    /// Appends a length-prefixed field (-1 for nil).
+    private static func appendField(_ field: [UInt8]?, to bytes: inout [UInt8]) {
+        guard let field else { return Varint.append(-1, to: &bytes) }
+        Varint.append(Int64(field.count), to: &bytes)
+        bytes.append(contentsOf: field)
     }
 }

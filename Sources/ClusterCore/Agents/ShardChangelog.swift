@@ -433,22 +433,7 @@ public struct ShardChangelog: Sendable, Hashable {
                 locations[name, default: EntityLocation()].window = record.value == nil ? nil : record.offset
             case UInt8(ascii: "i"):
                 guard record.key.count > 2, let (key, id) = Self.timerParts(record.key[2...]) else { continue }
-                // Changed in place (a copy of the window per record was a tenth of the time).
-                // Ids are unique in a window; one not located is not in it (``unlocatedIDs``
-                // says when that may not hold), so a new id costs no search.
-                if unlocatedIDs || locations[key]?.ids[id] != nil, let index = handled[key]?.firstIndex(where: { $0.id == id }) {
-                    handled[key]!.remove(at: index)
-                }
-                if let value = record.value, value.first == Self.handledVersion {
-                    handled[key, default: []].append(HandledID(id: id, outcome: Array(value.dropFirst())))
-                    let excess = handled[key]!.count - rememberedPerKey
-                    if excess > 0 { handled[key]!.removeFirst(excess) }
-                    locations[key, default: EntityLocation()].ids[id] = record.offset
-                    if record.offset == nil { unlocatedIDs = true }
-                } else {
-                    locations[key]?.ids[id] = nil
-                }
-                if handled[key]?.isEmpty == true { handled[key] = nil }
+                applyHandledID(key: key, id: id, value: record.value, offset: record.offset)
             case UInt8(ascii: "e"):
                 let name = name
                 if let value = record.value, let entry = Self.decodeOutbox(value) {
@@ -485,6 +470,44 @@ public struct ShardChangelog: Sendable, Hashable {
             default: continue
             }
         }
+    }
+
+    /// An id record of `key`'s window: the id joins the window (newest last, the oldest leaving
+    /// past ``rememberedPerKey``), or leaves it (a tombstone). The window and the key's location are
+    /// each changed in place, with one lookup each (this runs for every event committed).
+    private mutating func applyHandledID(key: String, id: String, value: [UInt8]?, offset: Int64?) {
+        let adding = value?.first == Self.handledVersion
+        // Ids are unique in a window; one not located is not in it (``unlocatedIDs`` says when
+        // that may not hold), so a new id costs no search.
+        let located = adding ? Self.locate(&locations[key, default: EntityLocation()], id: id, at: offset)
+            : locations[key]?.ids.removeValue(forKey: id) != nil
+        let search = unlocatedIDs || located
+        if adding && offset == nil { unlocatedIDs = true }
+        if adding {
+            Self.admit(&handled[key, default: []], HandledID(id: id, outcome: Array(value!.dropFirst())), search: search, limit: rememberedPerKey)
+        } else if search, Self.remove(id, from: &handled[key, default: []]) {
+            handled[key] = nil
+        }
+    }
+
+    /// Records where `id`'s record is (nil: not known); whether the id was located before.
+    private static func locate(_ location: inout EntityLocation, id: String, at offset: Int64?) -> Bool {
+        guard let offset else { return location.ids.removeValue(forKey: id) != nil }
+        return location.ids.updateValue(offset, forKey: id) != nil
+    }
+
+    /// Adds `entry` to `window` newest last, replacing an older entry of its id when `search`,
+    /// and drops the oldest past `limit`.
+    private static func admit(_ window: inout [HandledID], _ entry: HandledID, search: Bool, limit: Int) {
+        if search, let index = window.firstIndex(where: { $0.id == entry.id }) { window.remove(at: index) }
+        window.append(entry)
+        if window.count > limit { window.removeFirst(window.count - limit) }
+    }
+
+    /// Removes `id` from `window`; true when the window is then empty.
+    private static func remove(_ id: String, from window: inout [HandledID]) -> Bool {
+        if let index = window.firstIndex(where: { $0.id == id }) { window.remove(at: index) }
+        return window.isEmpty
     }
 
     private static func decodeHandled(_ bytes: [UInt8]) -> [HandledID]? {
