@@ -27,6 +27,20 @@ final class ChangelogDecodingTests: XCTestCase {
         XCTAssertNil(ShardChangelog.timerParts(Array("9223372036854775000:k".utf8)[...]))
     }
 
+    /// The record keys written byte by byte keep the layout of the changelogs already stored.
+    func testRecordKeysKeepTheirLayout() {
+        for key in ["", "k", "123456789", "1234567890", String(repeating: "x", count: 99), String(repeating: "y", count: 100),
+                    String(repeating: "z", count: 1_234), "ключ", "a\u{0}b", "🦀:7"] {
+            for name in ["", "remind", "e-1/0", "名前"] {
+                XCTAssertEqual(ShardChangelog.timerKey(key, name), Array("t\u{0}\(key.utf8.count):\(key)\(name)".utf8))
+                XCTAssertEqual(ShardChangelog.handledKey(key, name), Array("i\u{0}\(key.utf8.count):\(key)\(name)".utf8))
+                XCTAssertEqual(ShardChangelog.timerParts(ShardChangelog.timerKey(key, name).dropFirst(2))?.key, key)
+            }
+            XCTAssertEqual(ShardChangelog.taggedKey("s", key), Array("s\u{0}\(key)".utf8))
+            XCTAssertEqual(ShardChangelog.taggedKey("e", key), Array("e\u{0}\(key)".utf8))
+        }
+    }
+
     func testMutatedChangelogRecordsNeverCrashTheReplay() {
         let seed = FuzzSeed.current(ci: 20_261_205)
         var random = SeededGenerator(seed: seed)

@@ -191,6 +191,14 @@ public struct ShardChangelog: Sendable, Hashable {
         return handled[key]?.last { $0.id == eventID }?.outcome
     }
 
+    /// Whether a first attempt at event `eventID` of `key` may run now — the key is in memory and
+    /// the event was not handled before — and the state it starts from: what a batch asks of
+    /// every event it takes, in one call (each call copies the changelog out of its shard).
+    public func firstAttempt(at eventID: String, key: String) -> (runnable: Bool, state: [UInt8]?) {
+        guard !passivated.contains(key), outcome(ofHandled: eventID, key: key) == nil else { return (false, nil) }
+        return (true, states[key])
+    }
+
     // MARK: Records
 
     /// A changelog record: its compaction key and value (nil: a tombstone).
@@ -302,7 +310,7 @@ public struct ShardChangelog: Sendable, Hashable {
     private func eventRecords(for event: HandledEvent) -> [Record] {
         precondition(!passivated.contains(event.key), "reload a passivated key before handling its events")
         var records: [Record] = []
-        if let newState = event.newState { records.append(Record(key: Array("s\u{0}\(event.key)".utf8), value: newState)) }
+        if let newState = event.newState { records.append(Record(key: Self.taggedKey("s", event.key), value: newState)) }
         if let fired = event.firedTimer { records.append(Record(key: Self.timerKey(fired.key, fired.name), value: nil)) }
         for change in event.timerChanges {
             switch change {
@@ -321,7 +329,7 @@ public struct ShardChangelog: Sendable, Hashable {
             value.string(entry.topic)
             value.optionalBytes(entry.key)
             value.bytes(entry.event)
-            records.append(Record(key: Array("e\u{0}\(entry.id)".utf8), value: value.output))
+            records.append(Record(key: Self.taggedKey("e", entry.id), value: value.output))
         }
         guard event.firedTimer == nil else { return records }
         // The id joins the key's window in a record of its own, and the oldest leaves it by a
@@ -385,11 +393,44 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// The compaction key of `name`'s timer of `key`: `t\0`, the key's length in bytes and `:`, the
     /// key, the name (a key may hold any byte, a NUL included).
-    static func timerKey(_ key: String, _ name: String) -> [UInt8] { Array("t\u{0}\(key.utf8.count):\(key)\(name)".utf8) }
+    static func timerKey(_ key: String, _ name: String) -> [UInt8] { entityKey("t", key, name) }
 
     /// The compaction key of one handled id of `key`, laid out as a timer's (`i\0`, length, `:`,
     /// key, id); its value is ``handledVersion`` then the recorded outcome.
-    static func handledKey(_ key: String, _ id: String) -> [UInt8] { Array("i\u{0}\(key.utf8.count):\(key)\(id)".utf8) }
+    static func handledKey(_ key: String, _ id: String) -> [UInt8] { entityKey("i", key, id) }
+
+    /// `tag`, NUL, then `name` (a state's or an outbox entry's key), written straight as bytes.
+    static func taggedKey(_ tag: Unicode.Scalar, _ name: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(2 + name.utf8.count)
+        bytes.append(UInt8(ascii: tag))
+        bytes.append(0)
+        bytes.append(contentsOf: name.utf8)
+        return bytes
+    }
+
+    /// `tag`, NUL, the key's length in decimal and `:`, the key, then `name` (a timer's or a
+    /// handled id's key), written straight as bytes.
+    static func entityKey(_ tag: Unicode.Scalar, _ key: String, _ name: String) -> [UInt8] {
+        let length = key.utf8.count
+        var digits = 1, scale = 1
+        while length / scale >= 10 {
+            digits += 1
+            scale *= 10
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(3 + digits + length + name.utf8.count)
+        bytes.append(UInt8(ascii: tag))
+        bytes.append(0)
+        while scale > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(length / scale % 10))
+            scale /= 10
+        }
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(contentsOf: key.utf8)
+        bytes.append(contentsOf: name.utf8)
+        return bytes
+    }
 
     /// The first byte of a handled id's value (its layout's version).
     static let handledVersion: UInt8 = 1
@@ -410,7 +451,7 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// Tombstones for outbox entries that have been forwarded.
     public func forwardedRecords(ids: [String]) -> [Record] {
-        ids.map { Record(key: Array("e\u{0}\($0)".utf8), value: nil) }
+        ids.map { Record(key: Self.taggedKey("e", $0), value: nil) }
     }
 
     /// Applies records in log order (a batch just appended, or the log replayed after a restart).

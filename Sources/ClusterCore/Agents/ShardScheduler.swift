@@ -38,22 +38,22 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     public let maxConcurrent: Int
     /// How far past the committable offset an event may be taken.
     public let maxSpan: Int64
-    private var waiting: [String: [Item]] = [:]
+    @usableFromInline var waiting: [String: [Item]] = [:]
     /// Keys with waiting events and none running, in the order they became ready (from
     /// `readyHead` on: taking the first moves the head, not the rest).
-    private var ready: [String] = []
-    private var readyHead = 0
-    private var running: [String: Int64] = [:]
+    @usableFromInline var ready: [String] = []
+    @usableFromInline var readyHead = 0
+    @usableFromInline var running: [String: Int64] = [:]
     /// Offsets held and not finished.
-    private var unfinished: Set<Int64> = []
+    @usableFromInline var unfinished: Set<Int64> = []
     /// Offsets taken or skipped, in order, from the committable one on (from `candidatesHead` on).
-    private var lowestCandidates: [Int64] = []
-    private var candidatesHead = 0
-    private var lastOffset: Int64?
-    private var nextOffset: Int64
+    @usableFromInline var lowestCandidates: [Int64] = []
+    @usableFromInline var candidatesHead = 0
+    @usableFromInline var lastOffset: Int64?
+    @usableFromInline var nextOffset: Int64
 
     /// A scheduler for a partition whose next event is at `startOffset`.
-    public init(startOffset: Int64, capacity: Int = 512, maxConcurrent: Int = 16, maxSpan: Int64 = 4096) {
+    @inlinable public init(startOffset: Int64, capacity: Int = 512, maxConcurrent: Int = 16, maxSpan: Int64 = 4096) {
         precondition(capacity >= 1 && maxConcurrent >= 1, "capacity and maxConcurrent are at least 1")
         self.capacity = capacity
         self.maxSpan = max(1, maxSpan)
@@ -62,23 +62,23 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     }
 
     /// Events held (waiting and running).
-    public var count: Int { unfinished.count }
+    @inlinable public var count: Int { unfinished.count }
 
     /// Whether another event fits.
-    public var hasRoom: Bool { unfinished.count < capacity }
+    @inlinable public var hasRoom: Bool { unfinished.count < capacity }
 
     /// Whether the event at `offset` fits: there is room, and it is less than `maxSpan` past the
     /// committable offset.
-    public func hasRoom(for offset: Int64) -> Bool { hasRoom && offset - nextOffset < maxSpan }
+    @inlinable public func hasRoom(for offset: Int64) -> Bool { hasRoom && offset - nextOffset < maxSpan }
 
     /// Events running now.
-    public var runningCount: Int { running.count }
+    @inlinable public var runningCount: Int { running.count }
 
     /// Whether an event of `key` waits or runs.
-    public func isBusy(_ key: String) -> Bool { running[key] != nil || waiting[key] != nil }
+    @inlinable public func isBusy(_ key: String) -> Bool { running[key] != nil || waiting[key] != nil }
 
     /// Takes the partition's next event; refused when full or out of order.
-    public mutating func enqueue(_ item: Item) throws(EnqueueError) {
+    @inlinable public mutating func enqueue(_ item: Item) throws(EnqueueError) {
         guard hasRoom(for: item.offset) else { throw .full }
         if let lastOffset, item.offset <= lastOffset { throw .outOfOrder(offset: item.offset, last: lastOffset) }
         lastOffset = item.offset
@@ -92,7 +92,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// Takes an item that is no input offset (a timer firing): it runs in order with its key's
     /// events like any other, but outside the offset accounting and the capacity (the caller
     /// bounds such items). Its offset must be negative and unique among the items held.
-    public mutating func enqueueExtra(_ item: Item) {
+    @inlinable public mutating func enqueueExtra(_ item: Item) {
         precondition(item.offset < 0, "extra items have negative offsets")
         let wasIdle = waiting[item.key, default: []].isEmpty && running[item.key] == nil
         waiting[item.key, default: []].append(item)
@@ -101,7 +101,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
 
     /// An offset with nothing to run (filtered out before any handler): committable once every
     /// event below it has finished.
-    public mutating func skip(offset: Int64) throws(EnqueueError) {
+    @inlinable public mutating func skip(offset: Int64) throws(EnqueueError) {
         if let lastOffset, offset <= lastOffset { throw .outOfOrder(offset: offset, last: lastOffset) }
         lastOffset = offset
         lowestCandidates.append(offset)
@@ -110,7 +110,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
 
     /// The next event that may start now (its key idle, fewer than `maxConcurrent` running), now
     /// counted as running; nil when none may.
-    public mutating func start() -> Item? {
+    @inlinable public mutating func start() -> Item? {
         guard running.count < maxConcurrent, readyHead < ready.count else { return nil }
         let key = ready[readyHead]
         readyHead += 1
@@ -128,7 +128,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// Drops every waiting event (a shard giving up its partition: they will be delivered to the
     /// partition's next owner); running ones finish as usual. Returns how many were dropped.
     @discardableResult
-    public mutating func dropWaiting() -> Int {
+    @inlinable public mutating func dropWaiting() -> Int {
         let count = waiting.values.reduce(0) { $0 + $1.count }
         let dropped = waiting.values.flatMap { $0.map(\.offset) }.filter { $0 >= 0 }
         for queue in waiting.values { for item in queue { unfinished.remove(item.offset) } }
@@ -148,7 +148,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
 
     /// The running event at `offset` finished (handled, or given up to the dead letters); its
     /// key's next event becomes ready. Unknown offsets are ignored.
-    public mutating func finish(offset: Int64, key: String) {
+    @inlinable public mutating func finish(offset: Int64, key: String) {
         guard running[key] == offset else { return }
         running[key] = nil
         unfinished.remove(offset)
@@ -157,11 +157,11 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     }
 
     /// The offset to commit: every event below it has finished.
-    public var committableOffset: Int64 { nextOffset }
+    @inlinable public var committableOffset: Int64 { nextOffset }
 
     /// The committable offset once the running event at `offset` finishes (to make it durable
     /// with that event's changes before finishing it).
-    public func committableOffset(finishing offset: Int64, key: String) -> Int64 {
+    @inlinable public func committableOffset(finishing offset: Int64, key: String) -> Int64 {
         guard running[key] == offset else { return nextOffset }
         // As ``advance()`` would with `offset` finished (read only: no copy of the state).
         var next = nextOffset
@@ -173,7 +173,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
         return next
     }
 
-    private mutating func advance() {
+    @usableFromInline mutating func advance() {
         while candidatesHead < lowestCandidates.count, !unfinished.contains(lowestCandidates[candidatesHead]) {
             nextOffset = lowestCandidates[candidatesHead] + 1
             candidatesHead += 1

@@ -11,10 +11,11 @@ extension AgentShard {
     /// Whether `item` can run in a batch: an event (not a timer) of a key in memory, not handled
     /// before, with no budget of attempts to take a slot from; anything else runs on its own.
     func batchable(_ item: ShardScheduler<Input>.Item) -> ShardAttempt? {
-        guard slots == nil, !revoked, item.payload.timer == nil, let event = item.payload.event,
-              !changelog.isPassivated(item.key), changelog.outcome(ofHandled: event.id, key: item.key) == nil else { return nil }
+        guard slots == nil, !revoked, item.payload.timer == nil, let event = item.payload.event else { return nil }
+        let first = changelog.firstAttempt(at: event.id, key: item.key)
+        guard first.runnable else { return nil }
         return ShardAttempt(event: event, key: item.key, partition: partition, offset: item.offset, attempt: 1,
-                            state: changelog.states[item.key], timer: nil)
+                            state: first.state, timer: nil)
     }
 
     /// Starts `entries` (fenced by their tokens already) as one batch.
