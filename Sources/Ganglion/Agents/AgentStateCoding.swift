@@ -25,18 +25,19 @@ extension ProtobufAgentState {
 enum AgentStateCoding<State: Codable & Sendable> {
     static func encode(_ state: State) throws -> [UInt8] {
         if let message = state as? any SwiftProtobuf.Message { return try message.serializedBytes() }
-        return Array(try JSONEncoder().encode(state))
+        return try StateJSONEncoder.encode(state) ?? Array(JSONEncoder().encode(state))
     }
 
     /// ``encode(_:)`` for one handler's many events: whether the type is a protobuf message is
     /// decided once and one JSON encoder serves every call (a conformance check and a new encoder
-    /// per event were a twentieth of the runtime's time for a small state). A class type is
-    /// checked per value, as a subclass may be a message.
+    /// per event were a twentieth of the runtime's time for a small state), and JSON is written by
+    /// ``StateJSONEncoder`` where it can. A class type is checked per value, as a subclass may be
+    /// a message.
     static func encoder() -> @Sendable (State) throws -> [UInt8] {
         if State.self is AnyClass { return { try encode($0) } }
         if State.self is any SwiftProtobuf.Message.Type { return { try ($0 as! any SwiftProtobuf.Message).serializedBytes() } }
         let json = JSONEncoder()
-        return { Array(try json.encode($0)) }
+        return { try StateJSONEncoder.encode($0) ?? Array(json.encode($0)) }
     }
 
     /// The state in `bytes`; nil when they do not decode (a state stored by an incompatible version).

@@ -64,7 +64,7 @@ struct AgentFloorBenchmark {
                 let bytes: [UInt8] = try out.serializedBytes()
                 let entry = OutboxEntry(id: out.id, topic: output, key: Array(event.key), event: bytes)
                 handled[partition, default: []].append(HandledEvent(eventID: event.id, key: key, offset: consumed.record.offset,
-                                                                    newState: .some([UInt8](try encoder.encode(state))), emitted: [entry]))
+                                                                    newState: .some(try StateJSONEncoder.encode(state) ?? [UInt8](encoder.encode(state))), emitted: [entry]))
                 emitted.append(key: Array(event.key), value: bytes, timestamp: now)
             }
             func builder(_ records: [ShardChangelog.Record]) -> RecordBatchBuilder {

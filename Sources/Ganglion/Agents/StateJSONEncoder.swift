@@ -1,0 +1,288 @@
+import Foundation
+
+/// Writes an agent's Codable state as JSON straight into bytes, as `JSONEncoder` with its default
+/// settings would (compact, keys in the order encoded; ``JSONDecoder`` reads either the same):
+/// `JSONEncoder` builds a tree of values and keeps a coding path for every value, which was a
+/// twentieth of the runtime's time per event for a small state. Containers are written as they
+/// are opened; what this cannot write the same way gives `nil` (the caller then uses
+/// `JSONEncoder`): the types `JSONEncoder` writes specially (`Data`, `URL`, `Decimal`), super
+/// encoders, a container written to after a later sibling was opened, and non-finite numbers.
+/// Public for the benchmark's hand-written floor, which stores the same state.
+public enum StateJSONEncoder {
+    /// `value` as JSON bytes; nil when only `JSONEncoder` can write it.
+    public static func encode<T: Encodable>(_ value: T) -> [UInt8]? {
+        let writer = Writer()
+        do {
+            try writer.value(value, depth: 0)
+        } catch {
+            return nil
+        }
+        return writer.failed ? nil : writer.bytes
+    }
+
+    /// Something only `JSONEncoder` writes as it does.
+    struct Unsupported: Error {}
+
+    /// The output and the stack of open containers (each closed when a shallower one writes next).
+    final class Writer {
+        var bytes: [UInt8] = []
+        /// Set by a use that could not be written (the result is then not used).
+        var failed = false
+        /// Closing bytes of the open containers, outermost first.
+        private var open: [UInt8] = []
+        /// Per open container: whether it holds an element yet.
+        private var filled: [Bool] = []
+        /// Containers ever opened (an id per container, to tell a closed one from an open one).
+        private var opened = 0
+        private var openIDs: [Int] = []
+
+        init() { bytes.reserveCapacity(64) }
+
+        /// Closes every container deeper than `depth`; throws when the container at `depth` is
+        /// not the one `id` names (it was closed already).
+        func enter(_ id: Int, depth: Int) throws {
+            guard depth <= openIDs.count, depth == 0 || openIDs[depth - 1] == id else {
+                failed = true
+                throw Unsupported()
+            }
+            close(deeperThan: depth)
+        }
+
+        /// Closes every container deeper than `depth`.
+        func close(deeperThan depth: Int) {
+            while openIDs.count > depth {
+                bytes.append(open.removeLast())
+                filled.removeLast()
+                openIDs.removeLast()
+            }
+        }
+
+        /// Opens a container at `depth` (written at once); its id, or nil when another is open
+        /// there (a value asking for a second container) or its parent was closed.
+        func openContainer(_ start: UInt8, _ end: UInt8, depth: Int) -> Int? {
+            guard openIDs.count == depth - 1 else {
+                failed = true
+                return nil
+            }
+            bytes.append(start)
+            open.append(end)
+            filled.append(false)
+            opened += 1
+            openIDs.append(opened)
+            return opened
+        }
+
+        /// A separator before the next element of the container at `depth`.
+        func separate(depth: Int) {
+            if filled[depth - 1] { bytes.append(UInt8(ascii: ",")) } else { filled[depth - 1] = true }
+        }
+
+        func key(_ key: String) {
+            string(key)
+            bytes.append(UInt8(ascii: ":"))
+        }
+
+        func string(_ string: String) {
+            bytes.append(UInt8(ascii: "\""))
+            for byte in string.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+                case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                case UInt8(ascii: "/"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "/")]
+                case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case 0x0D: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                case 0x09: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case 0x08: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+                case 0x0C: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
+                case 0..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    bytes += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+                default: bytes.append(byte)
+                }
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+
+        func literal(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+        func number<F: BinaryFloatingPoint & LosslessStringConvertible>(_ value: F) throws {
+            guard value.isFinite else { throw Unsupported() }
+            var text = value.description
+            // As JSONEncoder: an integral value without its ".0".
+            if text.hasSuffix(".0") { text.removeLast(2) }
+            literal(text)
+        }
+
+        /// `value` at `depth` (the depth its own containers open at, less one).
+        func value<T: Encodable>(_ value: T, depth: Int) throws {
+            if T.self == Data.self || T.self == URL.self || T.self == Decimal.self { throw Unsupported() }
+            let before = bytes.count
+            try value.encode(to: ValueEncoder(writer: self, depth: depth))
+            guard openIDs.count >= depth else {
+                failed = true
+                throw Unsupported()
+            }
+            close(deeperThan: depth)
+            // A value that opened no container is an empty object, as JSONEncoder writes it.
+            if bytes.count == before { bytes += [UInt8(ascii: "{"), UInt8(ascii: "}")] }
+        }
+    }
+
+    /// The encoder one value writes itself to.
+    struct ValueEncoder: Encoder {
+        let writer: Writer
+        let depth: Int
+        var codingPath: [any CodingKey] { [] }
+        var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+        func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+            guard let id = writer.openContainer(UInt8(ascii: "{"), UInt8(ascii: "}"), depth: depth + 1) else {
+                return ValueEncoder.discarding.container(keyedBy: type)
+            }
+            return KeyedEncodingContainer(Keyed<Key>(writer: writer, depth: depth + 1, id: id))
+        }
+
+        func unkeyedContainer() -> any UnkeyedEncodingContainer {
+            guard let id = writer.openContainer(UInt8(ascii: "["), UInt8(ascii: "]"), depth: depth + 1) else {
+                return ValueEncoder.discarding.unkeyedContainer()
+            }
+            return Unkeyed(writer: writer, depth: depth + 1, id: id)
+        }
+
+        /// An encoder whose output is thrown away (given where the real one cannot write: the
+        /// writer is marked failed first).
+        static var discarding: ValueEncoder { ValueEncoder(writer: Writer(), depth: 0) }
+
+        func singleValueContainer() -> any SingleValueEncodingContainer { Single(writer: writer, depth: depth) }
+    }
+
+    struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
+        let writer: Writer
+        let depth: Int
+        let id: Int
+        var codingPath: [any CodingKey] { [] }
+
+        private func field(_ key: Key) throws {
+            try writer.enter(id, depth: depth)
+            writer.separate(depth: depth)
+            writer.key(key.stringValue)
+        }
+
+        mutating func encodeNil(forKey key: Key) throws { try field(key); writer.literal("null") }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { try field(key); writer.literal(value ? "true" : "false") }
+        mutating func encode(_ value: String, forKey key: Key) throws { try field(key); writer.string(value) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { try field(key); try writer.number(value) }
+        mutating func encode(_ value: Float, forKey key: Key) throws { try field(key); try writer.number(value) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: Int8, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: Int16, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: Int32, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt8, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt16, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt32, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt64, forKey key: Key) throws { try field(key); writer.literal(String(value)) }
+        mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+            try field(key)
+            try writer.value(value, depth: depth)
+        }
+
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+            // Opened at once, after its key (a write out of order is caught by the next write).
+            try? field(key)
+            return ValueEncoder(writer: writer, depth: depth).container(keyedBy: keyType)
+        }
+
+        mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+            try? field(key)
+            return ValueEncoder(writer: writer, depth: depth).unkeyedContainer()
+        }
+
+        mutating func superEncoder() -> any Encoder {
+            writer.failed = true
+            return ValueEncoder.discarding
+        }
+
+        mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder() }
+    }
+
+    struct Unkeyed: UnkeyedEncodingContainer {
+        let writer: Writer
+        let depth: Int
+        let id: Int
+        var codingPath: [any CodingKey] { [] }
+        private(set) var count = 0
+
+        init(writer: Writer, depth: Int, id: Int) {
+            self.writer = writer
+            self.depth = depth
+            self.id = id
+        }
+
+        private mutating func element() throws {
+            try writer.enter(id, depth: depth)
+            writer.separate(depth: depth)
+            count += 1
+        }
+
+        mutating func encodeNil() throws { try element(); writer.literal("null") }
+        mutating func encode(_ value: Bool) throws { try element(); writer.literal(value ? "true" : "false") }
+        mutating func encode(_ value: String) throws { try element(); writer.string(value) }
+        mutating func encode(_ value: Double) throws { try element(); try writer.number(value) }
+        mutating func encode(_ value: Float) throws { try element(); try writer.number(value) }
+        mutating func encode(_ value: Int) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: Int8) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: Int16) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: Int32) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: Int64) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt8) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt16) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt32) throws { try element(); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt64) throws { try element(); writer.literal(String(value)) }
+        mutating func encode<T: Encodable>(_ value: T) throws {
+            try element()
+            try writer.value(value, depth: depth)
+        }
+
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+            try? element()
+            return ValueEncoder(writer: writer, depth: depth).container(keyedBy: keyType)
+        }
+
+        mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+            try? element()
+            return ValueEncoder(writer: writer, depth: depth).unkeyedContainer()
+        }
+
+        mutating func superEncoder() -> any Encoder {
+            writer.failed = true
+            return ValueEncoder.discarding
+        }
+    }
+
+    /// A value written in place of its container's element (or as the whole document).
+    struct Single: SingleValueEncodingContainer {
+        let writer: Writer
+        let depth: Int
+        var codingPath: [any CodingKey] { [] }
+
+        mutating func encodeNil() throws { writer.literal("null") }
+        mutating func encode(_ value: Bool) throws { writer.literal(value ? "true" : "false") }
+        mutating func encode(_ value: String) throws { writer.string(value) }
+        mutating func encode(_ value: Double) throws { try writer.number(value) }
+        mutating func encode(_ value: Float) throws { try writer.number(value) }
+        mutating func encode(_ value: Int) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: Int8) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: Int16) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: Int32) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: Int64) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: UInt) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: UInt8) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: UInt16) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: UInt32) throws { writer.literal(String(value)) }
+        mutating func encode(_ value: UInt64) throws { writer.literal(String(value)) }
+        mutating func encode<T: Encodable>(_ value: T) throws { try writer.value(value, depth: depth) }
+    }
+}
