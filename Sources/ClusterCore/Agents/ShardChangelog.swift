@@ -109,7 +109,7 @@ public struct ShardChangelog: Sendable, Hashable {
     public private(set) var timers: [String: [String: ShardTimer]] = [:]
     /// The same timers in firing order (earliest first), so finding the due ones reads only those.
     private var timerQueue: [ShardTimer] = []
-    private var locations: [String: EntityLocation] = [:]
+    private(set) var locations: [String: EntityLocation] = [:]
     private var passivated: Set<String> = []
     /// Whether an id may be in a window without a located record of its own: a whole-window
     /// record (``EntityLocation/window``) or an id record applied without its offset was applied.
@@ -209,6 +209,9 @@ public struct ShardChangelog: Sendable, Hashable {
         public var value: [UInt8]?
         /// Its offset in the changelog partition, once stored (what passivation reloads from).
         public var offset: Int64?
+        /// What a record made here means, kept beside its bytes: applying it after its append
+        /// then parses nothing. Records read from the log have none (not part of equality).
+        var meaning: Meaning?
 
         /// A record.
         public init(key: [UInt8], value: [UInt8]?, offset: Int64? = nil) {
@@ -216,6 +219,41 @@ public struct ShardChangelog: Sendable, Hashable {
             self.value = value
             self.offset = offset
         }
+
+        init(key: [UInt8], value: [UInt8]?, meaning: Meaning) {
+            self.key = key
+            self.value = value
+            self.meaning = meaning
+        }
+
+        public static func == (lhs: Record, rhs: Record) -> Bool {
+            lhs.key == rhs.key && lhs.value == rhs.value && lhs.offset == rhs.offset
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(key)
+            hasher.combine(value)
+            hasher.combine(offset)
+        }
+
+        /// The record at `offset` (its meaning kept).
+        public func at(_ offset: Int64) -> Record {
+            var record = self
+            record.offset = offset
+            return record
+        }
+    }
+
+    /// What a record's key and value say, as ``apply(_:)`` would parse them.
+    enum Meaning: Sendable {
+        /// A state record of `key` (``Record/value`` is the state; nil deletes it).
+        case state(key: String)
+        /// A handled-id record of `key` (a tombstone evicts the id).
+        case handledID(key: String, id: String)
+        /// An outbox entry, as its value encodes it.
+        case outbox(OutboxEntry)
+        /// The tombstone of a forwarded outbox entry.
+        case forwarded(id: String)
     }
 
     // MARK: Passivation
@@ -310,7 +348,7 @@ public struct ShardChangelog: Sendable, Hashable {
     private func eventRecords(for event: HandledEvent) -> [Record] {
         precondition(!passivated.contains(event.key), "reload a passivated key before handling its events")
         var records: [Record] = []
-        if let newState = event.newState { records.append(Record(key: Self.taggedKey("s", event.key), value: newState)) }
+        if let newState = event.newState { records.append(Record(key: Self.taggedKey("s", event.key), value: newState, meaning: .state(key: event.key))) }
         if let fired = event.firedTimer { records.append(Record(key: Self.timerKey(fired.key, fired.name), value: nil)) }
         for change in event.timerChanges {
             switch change {
@@ -329,16 +367,17 @@ public struct ShardChangelog: Sendable, Hashable {
             value.string(entry.topic)
             value.optionalBytes(entry.key)
             value.bytes(entry.event)
-            records.append(Record(key: Self.taggedKey("e", entry.id), value: value.output))
+            records.append(Record(key: Self.taggedKey("e", entry.id), value: value.output, meaning: .outbox(entry)))
         }
         guard event.firedTimer == nil else { return records }
         // The id joins the key's window in a record of its own, and the oldest leaves it by a
         // tombstone: a batch's size does not depend on how many ids the key remembers.
         let ids = handled[event.key] ?? []
         for evicted in ids.prefix(max(0, ids.count + 1 - rememberedPerKey)) where evicted.id != event.eventID {
-            records.append(Record(key: Self.handledKey(event.key, evicted.id), value: nil))
+            records.append(Record(key: Self.handledKey(event.key, evicted.id), value: nil, meaning: .handledID(key: event.key, id: evicted.id)))
         }
-        records.append(Record(key: Self.handledKey(event.key, event.eventID), value: [Self.handledVersion] + event.outcome))
+        records.append(Record(key: Self.handledKey(event.key, event.eventID), value: [Self.handledVersion] + event.outcome,
+                              meaning: .handledID(key: event.key, id: event.eventID)))
         return records
     }
 
@@ -451,12 +490,16 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// Tombstones for outbox entries that have been forwarded.
     public func forwardedRecords(ids: [String]) -> [Record] {
-        ids.map { Record(key: Self.taggedKey("e", $0), value: nil) }
+        ids.map { Record(key: Self.taggedKey("e", $0), value: nil, meaning: .forwarded(id: $0)) }
     }
 
     /// Applies records in log order (a batch just appended, or the log replayed after a restart).
     public mutating func apply(_ records: [Record]) {
         for record in records {
+            if let meaning = record.meaning {
+                apply(meaning, of: record)
+                continue
+            }
             guard let tag = record.key.first else { continue }
             // The entity key or outbox id after the tag (made only where it is needed).
             var name: String { record.key.count > 2 ? String(decoding: record.key[2...], as: UTF8.self) : "" }
@@ -510,6 +553,24 @@ public struct ShardChangelog: Sendable, Hashable {
                 }
             default: continue
             }
+        }
+    }
+
+    /// A record made here, applied from what it means (as the parsing in ``apply(_:)`` would).
+    private mutating func apply(_ meaning: Meaning, of record: Record) {
+        switch meaning {
+        case .state(let key):
+            states[key] = record.value
+            locations[key, default: EntityLocation()].state = record.value == nil ? nil : record.offset
+        case .handledID(let key, let id):
+            applyHandledID(key: key, id: id, value: record.value, offset: record.offset)
+        case .outbox(let entry):
+            if outbox[entry.id] == nil {
+                outboxSequence += 1
+                outbox[entry.id] = (outboxSequence, entry)
+            }
+        case .forwarded(let id):
+            outbox[id] = nil
         }
     }
 

@@ -8,16 +8,23 @@ import Foundation
 /// one slow key never holds the others.
 final class ShardBatch: @unchecked Sendable {
     /// One input of the batch: its item, its attempt's fence token, and what its handler is given.
-    struct Entry: Sendable {
-        var item: ShardScheduler<AgentShard.Input>.Item
-        var token: Int
-        var attempt: ShardAttempt
+    /// A class: an entry passes through several hands, and a copy of it is then one reference.
+    final class Entry: Sendable {
+        let item: ShardScheduler<AgentShard.Input>.Item
+        let token: Int
+        let attempt: ShardAttempt
+
+        init(item: ShardScheduler<AgentShard.Input>.Item, token: Int, attempt: ShardAttempt) {
+            self.item = item
+            self.token = token
+            self.attempt = attempt
+        }
     }
 
     /// A handler's return (or its deadline) for one entry.
     struct Result: Sendable {
-        var entry: Entry
-        var outcome: Swift.Result<ShardHandlerResult, any Error>
+        let entry: Entry
+        let outcome: Swift.Result<ShardHandlerResult, any Error>
     }
 
     // `waiting`, `done` and `runner` are guarded by `lock`.
