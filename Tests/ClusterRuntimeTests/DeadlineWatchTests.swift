@@ -1,5 +1,6 @@
 @testable import ClusterRuntime
 import Foundation
+import GanglionWire
 import XCTest
 
 /// An attempt's deadline and its abandonment as one two-stage watch: the first stage fires at the
@@ -29,5 +30,47 @@ final class DeadlineWatchTests: XCTestCase {
         try await Task.sleep(for: .milliseconds(50))
         XCTAssertEqual(Set(calls.all), ["both.expire", "both.abandon", "first.expire"])
         XCTAssertLessThan(calls.all.firstIndex(of: "both.expire")!, calls.all.firstIndex(of: "both.abandon")!)
+    }
+
+    func testAPollIsCalledEachRoundUntilItSaysStop() async throws {
+        let watch = DeadlineWatch(), calls = Calls()
+        watch.poll { _ in
+            calls.add("poll")
+            return calls.all.count < 3
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        XCTAssertEqual(calls.all, ["poll", "poll", "poll"])
+    }
+
+    /// A batch's running entry: cancelled once at its deadline, abandoned once at the grace, its
+    /// return then reported as past the deadline; the slice ends once; nothing is due after the end.
+    func testABatchSaysWhatIsDueEachOnce() throws {
+        let event = GanglionWire.EventEnvelope()
+        let attempt = ShardAttempt(event: event, key: "k", partition: 0, offset: 0, attempt: 1, state: nil, timer: nil)
+        let entry = ShardBatch.Entry(item: .init(offset: 0, key: "k", payload: AgentShard.Input(delivered: ShardInput(topic: "t", offset: 0, value: nil), event: nil)),
+                                     token: 1, attempt: attempt)
+        let batch = ShardBatch([entry]), start = ContinuousClock.now
+        batch.start(sliceEnd: start + .milliseconds(2))
+        XCTAssertNotNil(batch.next())
+        batch.begin(entry, deadline: start + .milliseconds(10), abandonAt: start + .milliseconds(20))
+        var due = batch.due(at: start + .milliseconds(1))
+        XCTAssertFalse(due.expire || due.sliceOver || due.abandon != nil || due.ended)
+        due = batch.due(at: start + .milliseconds(3))
+        XCTAssertTrue(due.sliceOver)
+        XCTAssertFalse(batch.due(at: start + .milliseconds(4)).sliceOver, "the slice ends once")
+        due = batch.due(at: start + .milliseconds(11))
+        XCTAssertTrue(due.expire)
+        XCTAssertNil(due.abandon)
+        XCTAssertFalse(batch.due(at: start + .milliseconds(12)).expire, "cancelled once")
+        XCTAssertEqual(batch.due(at: start + .milliseconds(21)).abandon?.token, 1)
+        XCTAssertNil(batch.due(at: start + .milliseconds(22)).abandon, "abandoned once")
+        XCTAssertTrue(batch.returned(), "returned after its deadline")
+        batch.end()
+        XCTAssertTrue(batch.due(at: start + .seconds(1)).ended)
+        // An entry that returns in time is not past its deadline.
+        let second = ShardBatch([entry])
+        second.begin(entry, deadline: start + .seconds(10), abandonAt: start + .seconds(20))
+        XCTAssertFalse(second.due(at: start + .milliseconds(5)).expire)
+        XCTAssertFalse(second.returned())
     }
 }

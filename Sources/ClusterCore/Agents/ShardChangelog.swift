@@ -322,7 +322,8 @@ public struct ShardChangelog: Sendable, Hashable {
     /// A timer's firing (``HandledEvent/firedTimer``) instead removes the timer and moves no
     /// offset: it was never an input.
     public func records(for event: HandledEvent, committableOffset: Int64? = nil) -> [Record] {
-        var records = eventRecords(for: event)
+        var records: [Record] = []
+        eventRecords(for: event, into: &records)
         guard event.firedTimer == nil else { return records }
         records.append(progressRecord(next: max(nextOffset, committableOffset ?? (event.offset + 1)), handling: event.offset))
         return records
@@ -335,9 +336,10 @@ public struct ShardChangelog: Sendable, Hashable {
     /// each event's offset record).
     public func records(for events: [HandledEvent], committableOffset: Int64) -> [Record] {
         var records: [Record] = []
+        records.reserveCapacity(events.count * 4 + 1)
         var handling = HandledOffsets()
         for event in events {
-            records += eventRecords(for: event)
+            eventRecords(for: event, into: &records)
             if event.firedTimer == nil { handling.insert(event.offset) }
         }
         if !handling.isEmpty { records.append(progressRecord(next: max(nextOffset, committableOffset), with: handling)) }
@@ -345,9 +347,8 @@ public struct ShardChangelog: Sendable, Hashable {
     }
 
     /// An event's state, timer, outbox and handled-id records (no offset record).
-    private func eventRecords(for event: HandledEvent) -> [Record] {
+    private func eventRecords(for event: HandledEvent, into records: inout [Record]) {
         precondition(!passivated.contains(event.key), "reload a passivated key before handling its events")
-        var records: [Record] = []
         if let newState = event.newState { records.append(Record(key: Self.taggedKey("s", event.key), value: newState, meaning: .state(key: event.key))) }
         if let fired = event.firedTimer { records.append(Record(key: Self.timerKey(fired.key, fired.name), value: nil)) }
         for change in event.timerChanges {
@@ -369,7 +370,7 @@ public struct ShardChangelog: Sendable, Hashable {
             value.bytes(entry.event)
             records.append(Record(key: Self.taggedKey("e", entry.id), value: value.output, meaning: .outbox(entry)))
         }
-        guard event.firedTimer == nil else { return records }
+        guard event.firedTimer == nil else { return }
         // The id joins the key's window in a record of its own, and the oldest leaves it by a
         // tombstone: a batch's size does not depend on how many ids the key remembers.
         let ids = handled[event.key] ?? []
@@ -378,7 +379,6 @@ public struct ShardChangelog: Sendable, Hashable {
         }
         records.append(Record(key: Self.handledKey(event.key, event.eventID), value: [Self.handledVersion] + event.outcome,
                               meaning: .handledID(key: event.key, id: event.eventID)))
-        return records
     }
 
     /// The offset record: the next offset to consume, then the offsets handled above it (this
@@ -399,12 +399,14 @@ public struct ShardChangelog: Sendable, Hashable {
     /// event's batch was made without the others', and compaction keeps only the newest offset
     /// record, so unmerged the last would forget the handled offsets of the rest.
     public func coalescingProgress(_ records: [Record]) -> [Record] {
+        // Mostly one offset record or none: then nothing is copied.
+        var offsetRecords = 0
+        for index in records.indices where records[index].key == Self.offsetKey { offsetRecords += 1 }
+        guard offsetRecords > 1 else { return records }
         var next = nextOffset
         var handled = HandledOffsets()
-        var found = 0
         let others = records.filter { record in
             guard record.key == Self.offsetKey else { return true }
-            found += 1
             var reader = ByteReader(record.value ?? [])
             if let offset = reader.integer() {
                 next = max(next, offset)
@@ -412,7 +414,6 @@ public struct ShardChangelog: Sendable, Hashable {
             }
             return false
         }
-        guard found > 1 else { return records }
         return others + [progressRecord(next: next, with: handled)]
     }
 

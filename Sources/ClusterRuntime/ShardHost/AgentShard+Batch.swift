@@ -32,28 +32,35 @@ extension AgentShard {
     /// not begin, back to the shard.
     nonisolated func runBatch(_ batch: ShardBatch) async {
         let began = ContinuousClock.now
-        // A handler that holds the batch past its slice: the shard takes the rest back.
-        let slice = deadlines.watch(until: began.advanced(by: Self.batchSlice)) { [weak self] in
-            Task { await self?.batchEnded(batch) }
-        }
         let milliseconds = handler.retryPolicy.attemptDeadlineMilliseconds
-        while let entry = batch.next() {
-            let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
-            let watch = deadlines.watch(until: deadline, expire: { batch.cancelRunner() }, thenUntil: deadline.advanced(by: deadlineGrace)) { [weak self] in
+        // One poll watches the batch's slice and its running entry's deadlines (not a watch per
+        // entry): a handler past its slice has the shard take the rest back; one past its deadline
+        // is cancelled, and past the grace counts as failed.
+        batch.start(sliceEnd: began.advanced(by: Self.batchSlice))
+        deadlines.poll { [weak self] now in
+            let due = batch.due(at: now)
+            if due.expire { batch.cancelRunner() }
+            if let entry = due.abandon {
                 Task {
                     await self?.attemptEnded(entry.token, entry.item, 1, event: entry.attempt.event, timer: nil,
                                              .failure(AgentError.deadlineExceeded(milliseconds: milliseconds)))
                 }
             }
+            if due.sliceOver { Task { await self?.batchEnded(batch) } }
+            return !due.ended && self != nil
+        }
+        while let entry = batch.next() {
+            let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
+            batch.begin(entry, deadline: deadline, abandonAt: deadline.advanced(by: deadlineGrace))
             var outcome: Result<ShardHandlerResult, any Error>
             do { outcome = .success(try await handler.handle(entry.attempt)) } catch { outcome = .failure(error) }
-            let expired = deadlines.end(watch)
+            let expired = batch.returned()
             // Past the deadline only if the attempt did not finish first.
             if case .failure = outcome, expired { outcome = .failure(AgentError.deadlineExceeded(milliseconds: milliseconds)) }
             batch.finished(ShardBatch.Result(entry: entry, outcome: outcome))
             if Task.isCancelled || ContinuousClock.now - began > Self.batchSlice { break }
         }
-        _ = deadlines.end(slice)
+        batch.end()
         await batchEnded(batch)
     }
 
