@@ -496,11 +496,13 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// Applies records in log order (a batch just appended, or the log replayed after a restart).
     public mutating func apply(_ records: [Record]) {
-        for record in records {
-            if let meaning = record.meaning {
-                apply(meaning, of: record)
+        for index in records.indices {
+            // A record made here is applied from its fields in place (no copy of the record).
+            if let meaning = records[index].meaning {
+                apply(meaning, value: records[index].value, offset: records[index].offset)
                 continue
             }
+            let record = records[index]
             guard let tag = record.key.first else { continue }
             // The entity key or outbox id after the tag (made only where it is needed).
             var name: String { record.key.count > 2 ? String(decoding: record.key[2...], as: UTF8.self) : "" }
@@ -558,13 +560,13 @@ public struct ShardChangelog: Sendable, Hashable {
     }
 
     /// A record made here, applied from what it means (as the parsing in ``apply(_:)`` would).
-    private mutating func apply(_ meaning: Meaning, of record: Record) {
+    private mutating func apply(_ meaning: Meaning, value: [UInt8]?, offset: Int64?) {
         switch meaning {
         case .state(let key):
-            states[key] = record.value
-            locations[key, default: EntityLocation()].state = record.value == nil ? nil : record.offset
+            states[key] = value
+            locations[key, default: EntityLocation()].state = value == nil ? nil : offset
         case .handledID(let key, let id):
-            applyHandledID(key: key, id: id, value: record.value, offset: record.offset)
+            applyHandledID(key: key, id: id, value: value, offset: offset)
         case .outbox(let entry):
             if outbox[entry.id] == nil {
                 outboxSequence += 1

@@ -61,8 +61,10 @@ public struct NodeShardIO: ShardIO {
     public func send(_ events: [OutgoingEvent]) async throws {
         var runs: [(target: TopicPartition, batches: [RecordBatchBuilder], size: Int)] = []
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        // Each topic's configuration looked up once per call (the metadata state is a copy).
+        var configurations: [String: TopicConfiguration] = [:]
         for event in events {
-            var configuration = api.metadata.state.topics[event.topic]
+            var configuration = configurations[event.topic] ?? api.metadata.state.topics[event.topic]
             if configuration == nil && event.createIfMissing {
                 var request = Ganglion_V1_CreateTopicRequest()
                 request.name = event.topic
@@ -73,6 +75,7 @@ public struct NodeShardIO: ShardIO {
                 configuration = api.metadata.state.topics[event.topic]
             }
             guard let configuration else { throw NodeError(code: .unknownTopic, message: "topic \(event.topic) does not exist") }
+            configurations[event.topic] = configuration
             let partition = event.key.map { KeyPartitioner.partition(for: $0, partitionCount: configuration.partitions) }
                 ?? Int32.random(in: 0..<max(1, configuration.partitions))
             let target = TopicPartition(event.topic, partition)
