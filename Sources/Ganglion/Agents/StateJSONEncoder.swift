@@ -6,7 +6,10 @@ import Foundation
 /// twentieth of the runtime's time per event for a small state. Containers are written as they
 /// are opened; what this cannot write the same way gives `nil` (the caller then uses
 /// `JSONEncoder`): the types `JSONEncoder` writes specially (`Data`, `URL`, `Decimal`), super
-/// encoders, a container written to after a later sibling was opened, and non-finite numbers.
+/// encoders, a container written to after a later sibling was opened, a value that both writes a
+/// single value and opens a container (or opens two), a key written twice, non-finite numbers,
+/// any error thrown while encoding (even one the value catches itself), and a value that
+/// encodes nothing at the top. Coding paths are always empty.
 /// Public for the benchmark's hand-written floor, which stores the same state.
 public enum StateJSONEncoder {
     /// `value` as JSON bytes; nil when only `JSONEncoder` can write it.
@@ -32,6 +35,10 @@ public enum StateJSONEncoder {
         private var open: [UInt8] = []
         /// Per open container: whether it holds an element yet.
         private var filled: [Bool] = []
+        /// Per open container: the keys written (keyed containers).
+        private var keys: [Set<String>] = []
+        /// Per depth of the value being encoded: whether it wrote a value or opened a container.
+        private var claimed: [Bool] = []
         /// Containers ever opened (an id per container, to tell a closed one from an open one).
         private var opened = 0
         private var openIDs: [Int] = []
@@ -53,6 +60,7 @@ public enum StateJSONEncoder {
             while openIDs.count > depth {
                 bytes.append(open.removeLast())
                 filled.removeLast()
+                keys.removeLast()
                 openIDs.removeLast()
             }
         }
@@ -67,6 +75,7 @@ public enum StateJSONEncoder {
             bytes.append(start)
             open.append(end)
             filled.append(false)
+            keys.append([])
             opened += 1
             openIDs.append(opened)
             return opened
@@ -77,7 +86,9 @@ public enum StateJSONEncoder {
             if filled[depth - 1] { bytes.append(UInt8(ascii: ",")) } else { filled[depth - 1] = true }
         }
 
-        func key(_ key: String) {
+        /// Writes a key of the keyed container at `depth`; throws when it was written already.
+        func key(_ key: String, depth: Int) throws {
+            guard keys[depth - 1].insert(key).inserted else { throw fail() }
             string(key)
             bytes.append(UInt8(ascii: ":"))
         }
@@ -105,8 +116,22 @@ public enum StateJSONEncoder {
 
         func literal(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
+        /// Marks the output unusable; the error to throw.
+        func fail() -> Unsupported {
+            failed = true
+            return Unsupported()
+        }
+
+        /// Claims the value at `depth` for one single value or one container; throws (and marks
+        /// the output unusable) when it was claimed already.
+        func claim(_ depth: Int) throws {
+            while claimed.count <= depth { claimed.append(false) }
+            guard !claimed[depth] else { throw fail() }
+            claimed[depth] = true
+        }
+
         func number<F: BinaryFloatingPoint & LosslessStringConvertible>(_ value: F) throws {
-            guard value.isFinite else { throw Unsupported() }
+            guard value.isFinite else { throw fail() }
             var text = value.description
             // As JSONEncoder: an integral value without its ".0".
             if text.hasSuffix(".0") { text.removeLast(2) }
@@ -115,16 +140,27 @@ public enum StateJSONEncoder {
 
         /// `value` at `depth` (the depth its own containers open at, less one).
         func value<T: Encodable>(_ value: T, depth: Int) throws {
-            if T.self == Data.self || T.self == URL.self || T.self == Decimal.self { throw Unsupported() }
+            if T.self == Data.self || T.self == URL.self || T.self == Decimal.self { throw fail() }
             let before = bytes.count
-            try value.encode(to: ValueEncoder(writer: self, depth: depth))
-            guard openIDs.count >= depth else {
+            // The value's own claim (restored after: a single value's value encodes at its depth).
+            while claimed.count <= depth { claimed.append(false) }
+            let outer = claimed[depth]
+            claimed[depth] = false
+            do {
+                try value.encode(to: ValueEncoder(writer: self, depth: depth))
+            } catch {
                 failed = true
-                throw Unsupported()
+                throw error
             }
+            claimed[depth] = outer
+            guard openIDs.count >= depth else { throw fail() }
             close(deeperThan: depth)
-            // A value that opened no container is an empty object, as JSONEncoder writes it.
-            if bytes.count == before { bytes += [UInt8(ascii: "{"), UInt8(ascii: "}")] }
+            // A value that wrote nothing: JSONEncoder refuses it at the top, and writes an empty
+            // object below.
+            if bytes.count == before {
+                guard depth > 0 else { throw fail() }
+                bytes += [UInt8(ascii: "{"), UInt8(ascii: "}")]
+            }
         }
     }
 
@@ -136,13 +172,26 @@ public enum StateJSONEncoder {
         var userInfo: [CodingUserInfoKey: Any] { [:] }
 
         func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+            guard (try? writer.claim(depth)) != nil else { return ValueEncoder.discarding.container(keyedBy: type) }
+            return nested(keyedBy: type)
+        }
+
+        func unkeyedContainer() -> any UnkeyedEncodingContainer {
+            guard (try? writer.claim(depth)) != nil else { return ValueEncoder.discarding.unkeyedContainer() }
+            return nestedUnkeyed()
+        }
+
+        /// A keyed container opened here without claiming the value (a container's nested one,
+        /// whose key or position was just written).
+        func nested<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
             guard let id = writer.openContainer(UInt8(ascii: "{"), UInt8(ascii: "}"), depth: depth + 1) else {
                 return ValueEncoder.discarding.container(keyedBy: type)
             }
             return KeyedEncodingContainer(Keyed<Key>(writer: writer, depth: depth + 1, id: id))
         }
 
-        func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        /// An unkeyed container opened as ``nested(keyedBy:)`` is.
+        func nestedUnkeyed() -> any UnkeyedEncodingContainer {
             guard let id = writer.openContainer(UInt8(ascii: "["), UInt8(ascii: "]"), depth: depth + 1) else {
                 return ValueEncoder.discarding.unkeyedContainer()
             }
@@ -165,7 +214,7 @@ public enum StateJSONEncoder {
         private func field(_ key: Key) throws {
             try writer.enter(id, depth: depth)
             writer.separate(depth: depth)
-            writer.key(key.stringValue)
+            try writer.key(key.stringValue, depth: depth)
         }
 
         mutating func encodeNil(forKey key: Key) throws { try field(key); writer.literal("null") }
@@ -191,12 +240,12 @@ public enum StateJSONEncoder {
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
             // Opened at once, after its key (a write out of order is caught by the next write).
             try? field(key)
-            return ValueEncoder(writer: writer, depth: depth).container(keyedBy: keyType)
+            return ValueEncoder(writer: writer, depth: depth).nested(keyedBy: keyType)
         }
 
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
             try? field(key)
-            return ValueEncoder(writer: writer, depth: depth).unkeyedContainer()
+            return ValueEncoder(writer: writer, depth: depth).nestedUnkeyed()
         }
 
         mutating func superEncoder() -> any Encoder {
@@ -248,12 +297,12 @@ public enum StateJSONEncoder {
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
             try? element()
-            return ValueEncoder(writer: writer, depth: depth).container(keyedBy: keyType)
+            return ValueEncoder(writer: writer, depth: depth).nested(keyedBy: keyType)
         }
 
         mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
             try? element()
-            return ValueEncoder(writer: writer, depth: depth).unkeyedContainer()
+            return ValueEncoder(writer: writer, depth: depth).nestedUnkeyed()
         }
 
         mutating func superEncoder() -> any Encoder {
@@ -262,27 +311,31 @@ public enum StateJSONEncoder {
         }
     }
 
-    /// A value written in place of its container's element (or as the whole document).
+    /// A value written in place of its container's element (or as the whole document); one
+    /// value only, and not beside a container of the same value.
     struct Single: SingleValueEncodingContainer {
         let writer: Writer
         let depth: Int
         var codingPath: [any CodingKey] { [] }
 
-        mutating func encodeNil() throws { writer.literal("null") }
-        mutating func encode(_ value: Bool) throws { writer.literal(value ? "true" : "false") }
-        mutating func encode(_ value: String) throws { writer.string(value) }
-        mutating func encode(_ value: Double) throws { try writer.number(value) }
-        mutating func encode(_ value: Float) throws { try writer.number(value) }
-        mutating func encode(_ value: Int) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: Int8) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: Int16) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: Int32) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: Int64) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: UInt) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: UInt8) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: UInt16) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: UInt32) throws { writer.literal(String(value)) }
-        mutating func encode(_ value: UInt64) throws { writer.literal(String(value)) }
-        mutating func encode<T: Encodable>(_ value: T) throws { try writer.value(value, depth: depth) }
+        mutating func encodeNil() throws { try writer.claim(depth); writer.literal("null") }
+        mutating func encode(_ value: Bool) throws { try writer.claim(depth); writer.literal(value ? "true" : "false") }
+        mutating func encode(_ value: String) throws { try writer.claim(depth); writer.string(value) }
+        mutating func encode(_ value: Double) throws { try writer.claim(depth); try writer.number(value) }
+        mutating func encode(_ value: Float) throws { try writer.claim(depth); try writer.number(value) }
+        mutating func encode(_ value: Int) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: Int8) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: Int16) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: Int32) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: Int64) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt8) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt16) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt32) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode(_ value: UInt64) throws { try writer.claim(depth); writer.literal(String(value)) }
+        mutating func encode<T: Encodable>(_ value: T) throws {
+            try writer.claim(depth)
+            try writer.value(value, depth: depth)
+        }
     }
 }
