@@ -44,7 +44,8 @@ final class ShardBatch: @unchecked Sendable {
         var abandon: Entry?
         /// The batch has run its slice: the shard takes back what has not begun.
         var sliceOver = false
-        /// The batch ended: nothing more will be due.
+        /// The batch ended, or its running entry was abandoned after its slice: nothing more
+        /// will be due.
         var ended = false
     }
 
@@ -113,6 +114,9 @@ final class ShardBatch: @unchecked Sendable {
                     running?.expired = true
                 }
             }
+            // Abandoned with its slice over: nothing more can be due (its handler, cancelled,
+            // ends the batch whenever it returns), so a hung handler does not keep the poll going.
+            if running?.abandoned == true && sliceEnd == nil { due.ended = true }
             return due
         }
     }
