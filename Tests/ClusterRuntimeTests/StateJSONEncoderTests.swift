@@ -123,81 +123,56 @@ final class StateJSONEncoderTests: XCTestCase {
     /// encode after part of a value was written, and a value that encodes nothing at the top (an
     /// error of JSONEncoder's): each is left to JSONEncoder, never written as invalid or other JSON.
     func testWhatWouldDifferFromJSONEncodersOutputIsLeftToIt() throws {
-        XCTAssertNil(StateJSONEncoder.encode(SingleThenContainer()))
-        XCTAssertNil(StateJSONEncoder.encode(ContainerThenSingle()))
-        XCTAssertNil(StateJSONEncoder.encode(KeyTwice()))
-        XCTAssertNil(StateJSONEncoder.encode(NestedTwice()))
-        XCTAssertNil(StateJSONEncoder.encode(CaughtError()))
-        XCTAssertNil(StateJSONEncoder.encode(Nothing()))
-        XCTAssertEqual(StateJSONEncoder.encode([Nothing()]), Array("[{}]".utf8), "a nested value that encodes nothing is an empty object, as JSONEncoder writes it")
-        for (bytes, expected) in [(try AgentStateCoding<KeyTwice>.encoder()(KeyTwice()), try JSONEncoder().encode(KeyTwice())),
-                                  (try AgentStateCoding<CaughtError>.encoder()(CaughtError()), try JSONEncoder().encode(CaughtError()))] {
-            XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(bytes)) as? NSDictionary, try JSONSerialization.jsonObject(with: expected) as? NSDictionary)
-        }
-        XCTAssertThrowsError(try AgentStateCoding<Nothing>.encoder()(Nothing()))
-    }
-
-    struct Base: Codable { var a = 1 }
-    enum Keys: CodingKey { case a, b, m, x }
-
-    struct SingleThenContainer: Codable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-        func encode(to encoder: any Encoder) throws {
+        let singleThenContainer = Custom { encoder in
             var single = encoder.singleValueContainer()
             try single.encode(Base())
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(2, forKey: .b)
         }
-    }
-
-    struct ContainerThenSingle: Codable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-        func encode(to encoder: any Encoder) throws {
+        let containerThenSingle = Custom { encoder in
             var container = encoder.unkeyedContainer()
             try container.encode(1)
             var single = encoder.singleValueContainer()
             try single.encode(5)
         }
-    }
-
-    struct KeyTwice: Codable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-        func encode(to encoder: any Encoder) throws {
+        let keyTwice = Custom { encoder in
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(1, forKey: .a)
             try container.encode(2, forKey: .a)
         }
-    }
-
-    struct NestedTwice: Codable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-        func encode(to encoder: any Encoder) throws {
+        let nestedTwice = Custom { encoder in
             var container = encoder.container(keyedBy: Keys.self)
             var first = container.nestedContainer(keyedBy: Keys.self, forKey: .m)
             try first.encode(1, forKey: .a)
             var second = container.nestedContainer(keyedBy: Keys.self, forKey: .m)
             try second.encode(2, forKey: .b)
         }
-    }
-
-    struct CaughtError: Codable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-        func encode(to encoder: any Encoder) throws {
+        let caughtError = Custom { encoder in
             var container = encoder.container(keyedBy: Keys.self)
             try? container.encode(Double.nan, forKey: .x)
             try? container.encode(URL(string: "https://example.com")!, forKey: .m)
             try container.encode(3, forKey: .a)
         }
+        let nothing = Custom { _ in }
+        for custom in [singleThenContainer, containerThenSingle, keyTwice, nestedTwice, caughtError, nothing] {
+            XCTAssertNil(StateJSONEncoder.encode(custom))
+        }
+        XCTAssertEqual(StateJSONEncoder.encode([nothing]), Array("[{}]".utf8), "a nested value that encodes nothing is an empty object, as JSONEncoder writes it")
+        for custom in [keyTwice, caughtError] {
+            XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(try AgentStateCoding<Custom>.encoder()(custom))) as? NSDictionary,
+                           try JSONSerialization.jsonObject(with: JSONEncoder().encode(custom)) as? NSDictionary)
+        }
+        XCTAssertThrowsError(try AgentStateCoding<Custom>.encoder()(nothing))
     }
 
-    struct Nothing: Codable {
-        init() {}
-        init(from decoder: any Decoder) throws {}
-        func encode(to encoder: any Encoder) throws {}
+    struct Base: Codable { var a = 1 }
+    enum Keys: CodingKey { case a, b, m, x }
+
+    /// A state that encodes itself as its closure says (only encoded here).
+    struct Custom: Codable {
+        let body: @Sendable (any Encoder) throws -> Void
+        init(_ body: @escaping @Sendable (any Encoder) throws -> Void) { self.body = body }
+        init(from decoder: any Decoder) throws { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "encoded only")) }
+        func encode(to encoder: any Encoder) throws { try body(encoder) }
     }
 }
