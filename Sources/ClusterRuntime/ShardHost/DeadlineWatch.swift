@@ -19,11 +19,6 @@ final class DeadlineWatch: @unchecked Sendable {
         var then: (deadline: ContinuousClock.Instant, expire: @Sendable () -> Void)?
     }
 
-    /// Calls `expire` once at `deadline` unless ``end(_:)`` comes first; returns the watch's id.
-    func watch(until deadline: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void) -> Int {
-        add(Entry(deadline: deadline, expire: expire))
-    }
-
     /// One watch of two stages (an attempt's deadline, then its abandonment): `expire` at
     /// `deadline`, then `abandon` at `later`, each unless ``end(_:)`` comes first (which tells
     /// whether the first stage fired).
