@@ -171,8 +171,15 @@ struct BenchRunner: Sendable {
     private func latency(topic: String, size: Int) async throws -> (p50: Double, p99: Double, sendP50: Double, sendP99: Double,
                                                                  ackP50: Double, ackP99: Double) {
         let metadata = try await client.metadata(topics: [topic])
-        let stream = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: topic, partition: 0, from: 0)
-        defer { stream.close() }
+        // The reader has a client of its own (its own socket thread and libzmq context), as the
+        // floor gives each party its own: sharing the producer's thread would queue a delivery
+        // behind the producer's send, its acknowledgement and its pacing timer.
+        let readerClient = try GanglionClient(endpoint: api)
+        let stream = try PartitionStream(client: readerClient, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: topic, partition: 0, from: 0)
+        defer {
+            stream.close()
+            readerClient.close()
+        }
         let clock = ContinuousClock()
         let origin = clock.now
         let warmup = Int(Double(workload.rate) * (workload.warmup / .seconds(1)))
