@@ -3,6 +3,8 @@ import GanglionTestKit
 
 /// A seeded model of an agent shard (what `AgentShard` does with ``ShardScheduler`` and
 /// ``ShardChangelog``) under the schedules of issue 14: many keys with random handler durations,
+/// first attempts run one by one or together in batches (one runner for several keys, its slice
+/// handing back what it has not begun, its results committed as one batch of records),
 /// attempts that hang ignoring cancellation (abandoned at the deadline, their late results
 /// fenced off), crashes and restarts at any step (the changelog compacted at random), rebalances
 /// whose drain outlives its timeout, group commits at any time, and duplicate deliveries (a
@@ -26,6 +28,25 @@ struct ShardSimulation {
         var key: String { item.key }
     }
 
+    /// First attempts of several keys run one after another by one runner (`ShardBatch`), each
+    /// with the state it had when the batch started.
+    struct Batch {
+        struct Entry {
+            var item: ShardScheduler<Input>.Item
+            var state: [UInt8]?
+            var token: Int
+        }
+        /// Not begun, in order.
+        var waiting: [Entry]
+        var running: Entry?
+        var remaining: Int?
+        var age = 0
+        var abandoned = false
+        var done: [Entry] = []
+        var elapsed = 0
+        var sliceOver = false
+    }
+
     static let agent = "sim"
     static let maxAttempts = 3
     /// Ticks after which an attempt that has not returned is abandoned (the deadline plus grace).
@@ -37,6 +58,8 @@ struct ShardSimulation {
     let capacity: Int
     let maxConcurrent: Int
     let maxSpan: Int64
+    /// Ticks a batch runs before the shard takes back what it has not begun.
+    let batchSlice: Int
 
     // The durable world: the changelog partition, the group's committed offset, what reached topics.
     var log: [[ShardChangelog.Record]] = []
@@ -53,8 +76,14 @@ struct ShardSimulation {
     var lastToken = 0
     /// Abandoned attempts whose handlers may still return (their results must be discarded).
     var zombies: [Int: Attempt] = [:]
+    /// Runners of batches by their number (``Batch``); and the fence tokens of batch entries
+    /// still the shard's (an entry taken back, abandoned or lost in a restart has none).
+    var batches: [Int: Batch] = [:]
+    var liveEntries: Set<Int> = []
+    /// Batch entries abandoned in their handler (their runner stuck there) that may still return.
+    var batchZombies: [Batch.Entry] = []
     /// Batches made and not yet appended (group commit), with the items they finish.
-    var pending: [(records: [ShardChangelog.Record], item: ShardScheduler<Input>.Item)] = []
+    var pending: [(records: [ShardChangelog.Record], items: [ShardScheduler<Input>.Item])] = []
     var intakeOpen = true
     var violations: [String] = []
 
@@ -65,6 +94,7 @@ struct ShardSimulation {
         capacity = Int(2 + random.next() % 10)
         maxConcurrent = Int(1 + random.next() % 4)
         maxSpan = Int64(2 + random.next() % 20)
+        batchSlice = Int(1 + random.next() % 5)
         var inputs: [Input] = []
         var recent: [String: [String]] = [:]
         for index in 0..<Int(15 + random.next() % 50) {
@@ -107,20 +137,31 @@ struct ShardSimulation {
         return true
     }
 
-    /// Starts what may start: a redelivery of a handled id is recognised; others get an attempt.
+    /// Starts what may start: a redelivery of a handled id is recognised; others get an attempt,
+    /// on its own or (at random, as `AgentShard.batchable` allows) in one batch with the rest.
     mutating func pump() {
+        var batchable: [Batch.Entry] = []
         while let item = scheduler.start() {
-            if changelog.outcome(ofHandled: item.payload.id, key: item.key) != nil {
+            // As `AgentShard` asks: a batch takes an event its key has not handled; the rest run
+            // on their own, a redelivery recognised there.
+            if random.next() % 3 != 0, case let first = changelog.firstAttempt(at: item.payload.id, key: item.key), first.runnable {
+                lastToken += 1
+                liveEntries.insert(lastToken)
+                batchable.append(Batch.Entry(item: item, state: first.state, token: lastToken))
+            } else if changelog.outcome(ofHandled: item.payload.id, key: item.key) != nil {
                 recogniseDuplicate(item)
             } else {
                 begin(item, number: 1)
             }
         }
+        guard !batchable.isEmpty else { return }
+        lastToken += 1
+        batches[lastToken] = Batch(waiting: batchable)
     }
 
     mutating func recogniseDuplicate(_ item: ShardScheduler<Input>.Item) {
         let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
-        pending.append((changelog.records(recognising: item.offset, committableOffset: committable), item))
+        pending.append((changelog.records(recognising: item.offset, committableOffset: committable), [item]))
     }
 
     mutating func begin(_ item: ShardScheduler<Input>.Item, number: Int) {
@@ -155,10 +196,83 @@ struct ShardSimulation {
             }
             attempts[token] = attempt
         }
+        for number in batches.keys.sorted() { runBatch(number) }
+    }
+
+    /// A tick of a batch's runner: its running entry progresses (or hangs, and is abandoned past
+    /// the deadline: it fails and is retried on its own); the next begins unless the slice is
+    /// over; at the slice's end the shard takes back what has not begun, and when the runner
+    /// ends it hands its results back (`AgentShard.runBatch`, `batchEnded`).
+    mutating func runBatch(_ number: Int) {
+        guard var batch = batches[number] else { return }
+        batch.elapsed += 1
+        if batch.running == nil, !batch.sliceOver, !batch.waiting.isEmpty {
+            let entry = batch.waiting.removeFirst()
+            batch.running = entry
+            batch.remaining = entry.item.payload.hangs.contains(1) ? nil : entry.item.payload.duration
+            batch.age = 0
+        }
+        if let running = batch.running {
+            batch.age += 1
+            if let remaining = batch.remaining {
+                batch.remaining = remaining - 1
+                if remaining - 1 <= 0 {
+                    batch.done.append(running)
+                    batch.running = nil
+                }
+            } else if !batch.abandoned && batch.age >= Self.abandonAfter {
+                // Abandoned: the attempt fails (its token fenced) and is retried on its own; the
+                // runner stays stuck in the handler, its return discarded whenever it comes.
+                batch.abandoned = true
+                if liveEntries.remove(running.token) != nil { begin(running.item, number: 2) }
+            }
+        }
+        if !batch.sliceOver && batch.elapsed >= batchSlice {
+            batch.sliceOver = true
+            batches[number] = batch
+            batchEnded(number)
+            batch = batches[number]!
+        }
+        if batch.abandoned && batch.sliceOver, let stuck = batch.running {
+            // Nothing more is due from this runner: only its hung handler's return, some day.
+            batchZombies.append(stuck)
+            batches[number] = nil
+            return
+        }
+        batches[number] = batch
+        if batch.running == nil && (batch.waiting.isEmpty || batch.sliceOver) {
+            batchEnded(number)
+            batches[number] = nil
+        }
+    }
+
+    /// The shard takes a batch's results (those still its own, committed as one batch of records
+    /// with one offset record) and runs what the batch did not begin on its own.
+    mutating func batchEnded(_ number: Int) {
+        guard var batch = batches[number] else { return }
+        let results = batch.done, waiting = batch.waiting
+        batch.done = []
+        batch.waiting = []
+        batches[number] = batch
+        var handled: [(event: HandledEvent, item: ShardScheduler<Input>.Item)] = []
+        for entry in results where liveEntries.remove(entry.token) != nil {
+            handled.append((handledEvent(entry.item, state: entry.state, deadLetter: false), entry.item))
+        }
+        if !handled.isEmpty {
+            let committable = handled.map { scheduler.committableOffset(finishing: $0.item.offset, key: $0.item.key) }.max()!
+            pending.append((changelog.records(for: handled.map(\.event), committableOffset: committable), handled.map(\.item)))
+        }
+        for entry in waiting where liveEntries.remove(entry.token) != nil { begin(entry.item, number: 1) }
     }
 
     /// An abandoned attempt's handler returns at last: its fence is settled, the result dropped.
     mutating func zombieReturns() {
+        if !batchZombies.isEmpty, random.next() % 2 == 0 {
+            // Its result reaches the shard as the batch's last (`batchEnded` takes it): fenced.
+            let entry = batchZombies.removeFirst()
+            if liveEntries.contains(entry.token) { violations.append("an abandoned batch entry's result was taken") }
+            return
+        }
         guard let token = zombies.keys.sorted().first else { return }
         zombies[token] = nil
         if attempts[token] != nil { violations.append("an abandoned attempt's result was taken") }
@@ -166,6 +280,13 @@ struct ShardSimulation {
 
     /// The handler's effects: the key's state lists the ids handled in order; one event emitted.
     mutating func complete(_ item: ShardScheduler<Input>.Item, state: [UInt8]?, deadLetter: Bool) {
+        let handled = handledEvent(item, state: state, deadLetter: deadLetter)
+        let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
+        pending.append((changelog.records(for: handled, committableOffset: committable), [item]))
+    }
+
+    /// What handling `item` from `state` changes (or its dead letter).
+    func handledEvent(_ item: ShardScheduler<Input>.Item, state: [UInt8]?, deadLetter: Bool) -> HandledEvent {
         let id = item.payload.id
         let handled: HandledEvent
         if deadLetter {
@@ -179,15 +300,14 @@ struct ShardSimulation {
             handled = HandledEvent(eventID: id, key: item.key, offset: item.offset, newState: .some(Array(next.utf8)), emitted: [emitted],
                                    outcome: Array("ok".utf8))
         }
-        let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
-        pending.append((changelog.records(for: handled, committableOffset: committable), item))
+        return handled
     }
 
     /// The group commit: every batch made so far is appended as one, applied, and its events finish.
     mutating func flush() {
         guard !pending.isEmpty else { return }
         let batch = changelog.coalescingProgress(pending.flatMap(\.records))
-        let items = pending.map(\.item)
+        let items = pending.flatMap(\.items)
         pending = []
         append(batch)
         for item in items {
@@ -243,6 +363,8 @@ struct ShardSimulation {
         }
         zombies.merge(attempts) { first, _ in first }
         attempts = [:]
+        batches = [:]
+        liveEntries = []
         pending = []
         changelog = ShardChangelog(rememberedPerKey: remembered)
         for batch in log { changelog.apply(batch) }
@@ -267,6 +389,8 @@ struct ShardSimulation {
         }
         zombies.merge(attempts) { first, _ in first }
         attempts = [:]
+        batches = [:]
+        liveEntries = []
         pending = []
         commitGroup()
         restart(compact: random.next() % 2 == 0)
@@ -299,7 +423,7 @@ struct ShardSimulation {
             flush()
             forward(thenCrash: false)
             commitGroup()
-            if !delivered && cursor >= Int64(inputs.count) && attempts.isEmpty && pending.isEmpty && scheduler.count == 0
+            if !delivered && cursor >= Int64(inputs.count) && attempts.isEmpty && batches.isEmpty && pending.isEmpty && scheduler.count == 0
                 && changelog.pendingOutbox.isEmpty { break }
             if !violations.isEmpty { return violations }
         }
