@@ -150,7 +150,7 @@ let package = Package(
             ],
             path: "Benchmarks/GanglionBenchmarks"
         ),
-        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "CZeroMQBaseline"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "GanglionTestKit"]),
         .testTarget(name: "SchemaRegistryTests", dependencies: ["SchemaRegistry", "ProtoSchema"]),
         .testTarget(

@@ -49,7 +49,23 @@ struct floor_node {
     atomic_int *all_bound;
     atomic_int bound;              // 1 once `endpoint` is valid, -1 on failure
     atomic_int stop;
+    atomic_int failed;             // the errno of the first write or fsync that failed (the node stops)
 };
+
+// The first I/O failure of `node`: nothing after it is durable, so the node stops and the run fails.
+static void floor_fail(struct floor_node *node, int error) {
+    int none = 0;
+    atomic_compare_exchange_strong(&node->failed, &none, error ? error : EIO);
+}
+
+// The errno of the first node that failed, 0 if none did.
+static int floor_failure(struct floor_node *nodes, int count) {
+    for (int n = 0; n < count; n++) {
+        int error = atomic_load(&nodes[n].failed);
+        if (error) return error;
+    }
+    return 0;
+}
 
 static void *floor_socket(void *context, int type) {
     void *socket = zmq_socket(context, type);
@@ -105,7 +121,7 @@ static void *floor_node_main(void *raw) {
     zmq_msg_t identity, kind, header, body, copy;
     zmq_msg_init(&identity); zmq_msg_init(&kind); zmq_msg_init(&header); zmq_msg_init(&body); zmq_msg_init(&copy);
     zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
-    while (pending && !atomic_load(&node->stop)) {
+    while (pending && !atomic_load(&node->stop) && !atomic_load(&node->failed)) {
         if (zmq_poll(&item, 1, 100) <= 0) continue;
         int dirty[FLOOR_MAX_PARTITIONS] = {0};
         while (zmq_msg_recv(&identity, router, ZMQ_DONTWAIT) >= 0) {
@@ -118,8 +134,8 @@ static void *floor_node_main(void *raw) {
             memcpy(&partition, zmq_msg_data(&header), sizeof partition);
             if (partition >= (uint32_t)node->partitions) continue;
             if (what == FLOOR_PRODUCE) {
+                if (write(files[partition], zmq_msg_data(&body), zmq_msg_size(&body)) < 0) { floor_fail(node, errno); break; }
                 uint64_t sequence = ++next[partition];
-                if (write(files[partition], zmq_msg_data(&body), zmq_msg_size(&body)) < 0) continue;
                 for (int n = 0; n < FLOOR_NODES; n++) {
                     if (n == node->index || !floor_holds(n, partition, node->replicas)) continue;
                     char copy_header[12];
@@ -136,7 +152,7 @@ static void *floor_node_main(void *raw) {
                 memcpy(&slot->worker, (char *)zmq_msg_data(&header) + 4, sizeof slot->worker);
                 dirty[partition] = 1;
             } else if (what == FLOOR_COPY) {
-                if (write(files[partition], zmq_msg_data(&body), zmq_msg_size(&body)) < 0) continue;
+                if (write(files[partition], zmq_msg_data(&body), zmq_msg_size(&body)) < 0) { floor_fail(node, errno); break; }
                 memcpy(&copied[partition], (char *)zmq_msg_data(&header) + 4, 8);
                 dirty[partition] = 1;
             } else if (what == FLOOR_ACK) {
@@ -146,9 +162,10 @@ static void *floor_node_main(void *raw) {
                 if (from >= 0 && from < FLOOR_NODES && sequence > acknowledged[partition][from]) acknowledged[partition][from] = sequence;
             }
         }
+        if (atomic_load(&node->failed)) break;
         for (int p = 0; p < node->partitions; p++) {
             if (!dirty[p]) continue;
-            fdatasync(files[p]);
+            if (fdatasync(files[p]) != 0) { floor_fail(node, errno); break; }
             if (floor_leader(p) == node->index) {
                 durable[p] = next[p];
             } else {
@@ -160,6 +177,7 @@ static void *floor_node_main(void *raw) {
                 zmq_send(dealers[floor_leader(p)], ack, sizeof ack, 0);
             }
         }
+        if (atomic_load(&node->failed)) break;
         for (int p = 0; p < node->partitions; p++) {
             if (floor_leader(p) != node->index) continue;
             uint64_t committed = durable[p];
@@ -238,8 +256,15 @@ double ganglion_c_replication_throughput(const char *directory, size_t batch_byt
             floor_produce(dealers, partition_of[worker], (uint32_t)worker, batch, batch_bytes);
             outstanding++;
         }
+        uint64_t answered_at = floor_now_ns();
         while (result == 0 && outstanding > 0) {
-            if (zmq_poll(items, FLOOR_NODES, 5000) <= 0) { result = -ETIMEDOUT; break; }
+            // A node whose write or fsync failed answers nothing more: the run ends with its errno.
+            if (floor_failure(nodes, started)) break;
+            if (zmq_poll(items, FLOOR_NODES, 100) <= 0) {
+                if (floor_now_ns() - answered_at > 5000000000ull) result = -ETIMEDOUT;
+                continue;
+            }
+            answered_at = floor_now_ns();
             for (int n = 0; n < FLOOR_NODES; n++) {
                 uint32_t worker;
                 while (zmq_recv(dealers[n], &worker, sizeof worker, ZMQ_DONTWAIT) == (int)sizeof worker) {
@@ -253,7 +278,9 @@ double ganglion_c_replication_throughput(const char *directory, size_t batch_byt
                 }
             }
         }
-        if (result == 0) result = (double)counted / seconds;
+        int failure = floor_failure(nodes, started);
+        if (failure) result = -failure;
+        else if (result == 0) result = (double)counted / seconds;
         free(batch);
         free(partition_of);
         for (int n = 0; n < FLOOR_NODES; n++) zmq_close(dealers[n]);

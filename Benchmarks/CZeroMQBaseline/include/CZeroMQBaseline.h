@@ -43,8 +43,9 @@ int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_
 /// forwards each batch before its own fsync and answers once every replica holds it durably. A
 /// client keeps `in_flight` workers busy, each sending a batch of `batch_bytes` to a partition,
 /// waiting for its answer, then going on to the next partition, for `seconds` (after half a
-/// second of warm-up). Returns acknowledged batches per second, or a negative errno on failure.
-/// With `replicas` 1 and 3 in the same run it is the floor under the benchmark's RF 3 / RF 1.
+/// second of warm-up). Returns acknowledged batches per second, or a negative errno on failure
+/// (the errno of the first write or fsync that failed on any node: nothing is counted durable
+/// that was not made so). With `replicas` 1 and 3 in the same run it is the floor under the benchmark's RF 3 / RF 1.
 double ganglion_c_replication_throughput(const char *directory, size_t batch_bytes, int partitions, int replicas, int in_flight, double seconds);
 
 /// Makes stdout line-buffered, so figures appear as they are measured even when piped.
