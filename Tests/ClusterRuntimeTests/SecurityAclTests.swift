@@ -144,6 +144,48 @@ final class SecurityAclTests: XCTestCase {
         XCTAssertThrowsError(try sub.receiveMultipart(), "alice got a second stream message (payments?)")
     }
 
+    /// A subscriber whose read permission is taken away while it is connected stops getting the
+    /// topic's stream (before, only its next connection was checked); another subscriber keeps it.
+    func testARevokedReadStopsTheLiveStreamOfAConnectedSubscriber() async throws {
+        let node = try startTestNode(directory, configure)
+        nodes.append(node)
+        let root = try client(node.endpoints.api, admin)
+        try await root.createTopic("orders", partitions: 1)
+        let orders = StreamTopic.frame(for: TopicPartition("orders", 0))
+        var subscribers: [Socket] = []
+        for name in ["alice", "bob"] {
+            let keys = try CurveKeyPair.generate()
+            try await root.addPrincipal(name, publicKey: keys.publicKey.z85)
+            try await root.addAcl(AclBinding(principal: name, resourceType: .topic, resourceName: "orders", operation: .read))
+            let sub = try Socket(.sub, context: try Context())
+            try sub.set(CurveClientCredentials(keys: keys, serverKey: cluster.publicKey).socketOptions)
+            try sub.connect(node.endpoints.pub)
+            try sub.subscribe(orders)
+            subscribers.append(sub)
+        }
+        defer { subscribers.forEach { $0.close() } }
+        let (alice, bob) = (subscribers[0], subscribers[1])
+        try await Task.sleep(for: .milliseconds(500))  // the subscriptions reach the node
+        _ = try await root.publish(topic: "orders", events: [event("o1")])
+        for sub in subscribers {
+            try sub.set(.receiveTimeout(.seconds(5)))
+            XCTAssertEqual(try sub.receiveMultipart().first?.bytes, orders, "a subscriber allowed to read orders did not get o1")
+        }
+
+        try await root.removeAcl(AclBinding(principal: "alice", resourceType: .topic, resourceName: "orders", operation: .read))
+        try await Task.sleep(for: .seconds(1))  // the node notices (it checks every 250 ms)
+        // Bob, still allowed, gets the stream again once he has reconnected and subscribed anew.
+        try bob.set(.receiveTimeout(.milliseconds(200)))
+        var back = false
+        for index in 0..<50 where !back {
+            _ = try await root.publish(topic: "orders", events: [event("probe-\(index)")])
+            back = (try? bob.receiveMultipart()) != nil
+        }
+        XCTAssertTrue(back, "bob, still allowed, did not get the stream back within 10 s")
+        try alice.set(.receiveTimeout(.seconds(1)))
+        XCTAssertThrowsError(try alice.receiveMultipart(), "alice still gets orders' stream after her read ACL was removed")
+    }
+
     func testACLChangesTakeEffectOnEveryNodeWithinASecond() async throws {
         let nodesCluster = try TestCluster(voters: 3, root: directory) { self.configure(&$0) }
         defer { nodesCluster.stopAll() }

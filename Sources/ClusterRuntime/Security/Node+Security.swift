@@ -36,9 +36,23 @@ extension Node {
     /// only when it names one whole topic its subscriber's principal may read (a refused one is
     /// logged and never applied, so that subscriber gets nothing of the topic). Replication
     /// streams (``StreamTopic/replicationFrame(for:)``) are granted to the nodes' principal only.
+    /// Grants are checked again every 250 ms: once one is no longer allowed (an ACL removed, a
+    /// deny added, a principal removed), every stream connection is reset (``resetStream(_:_:reason:)``)
+    /// and each subscriber, reconnecting, is checked anew — libzmq cannot drop one peer's
+    /// subscription later, only the connections.
     static func guardSubscriptions(_ owner: SocketLoop.Owner, _ xpub: Socket, guard nodeGuard: NodeGuard) throws {
         try xpub.set(nodeGuard.security.serverCredentials.socketOptions)
         try xpub.set(.xpubManual(true))
+        // (principal, topic) pairs granted since the last reset; used on the loop thread only.
+        let granted = StreamGrants()
+        func recheck(_ owner: SocketLoop.Owner) {
+            if let revoked = granted.pairs.first(where: { !nodeGuard.mayRead(topic: $0.topic, principal: $0.principal) }) {
+                granted.pairs = []
+                resetStream(owner, xpub, reason: "principal \(revoked.principal) may no longer read \(revoked.topic)")
+            }
+            owner.schedule(after: .milliseconds(250), recheck)
+        }
+        owner.schedule(after: .milliseconds(250), recheck)
         owner.watch(xpub) { xpub, _ in
             for _ in 0..<256 {
                 guard let message = try xpub.tryReceiveMultipart(maxFrames: 1), let frame = message.first else { return }
@@ -64,8 +78,54 @@ extension Node {
                                       reason: "not one whole topic")
                     continue
                 }
-                if nodeGuard.mayRead(topic: topic, principal: frame.userID) { try? xpub.subscribe(prefix) }
+                if nodeGuard.mayRead(topic: topic, principal: frame.userID) {
+                    try? xpub.subscribe(prefix)
+                    granted.pairs.insert(StreamGrants.Pair(principal: frame.userID ?? "", topic: topic))
+                }
             }
         }
     }
+
+    /// Closes every connection of the stream socket and listens again on the same endpoint: the
+    /// subscribers reconnect (libzmq does, within its reconnect interval) and subscribe again,
+    /// each checked against the ACLs of now; what they missed meanwhile, a `PartitionStream`
+    /// fetches as a gap. The endpoint may stay taken for a moment after the unbind (libzmq closes
+    /// the listener on its I/O thread): the bind is retried every 10 ms until it succeeds.
+    static func resetStream(_ owner: SocketLoop.Owner, _ xpub: Socket, reason: String) {
+        guard let endpoint = try? xpub.lastEndpoint, !endpoint.isEmpty else { return }
+        owner.logger.notice("security: live stream connections reset", metadata: [
+            "ganglion.security.action": "reset the live stream's connections", "ganglion.security.reason": "\(reason)", "ganglion.pub": "\(endpoint)",
+        ])
+        do {
+            try xpub.unbind(endpoint)
+        } catch {
+            owner.logger.error("security: the live stream could not be reset", metadata: ["ganglion.pub": "\(endpoint)", "error": "\(error)"])
+            return
+        }
+        func rebind(_ owner: SocketLoop.Owner, attempt: Int) {
+            do {
+                _ = try xpub.bind(endpoint)
+            } catch {
+                if attempt == 200 {
+                    owner.logger.error("security: the live stream cannot listen again; retrying", metadata: ["ganglion.pub": "\(endpoint)", "error": "\(error)"])
+                }
+                owner.schedule(after: .milliseconds(10)) { rebind($0, attempt: attempt + 1) }
+            }
+        }
+        rebind(owner, attempt: 1)
+    }
+}
+
+/// The live-stream subscriptions a node's stream socket granted, as (principal, topic) pairs:
+/// what ``Node/guardSubscriptions(_:_:guard:)`` checks again as the ACLs change. Touched only on
+/// the node's socket thread.
+final class StreamGrants {
+    /// A principal granted a topic's stream.
+    struct Pair: Hashable {
+        var principal: String
+        var topic: String
+    }
+
+    /// The pairs granted since the stream's connections were last reset.
+    var pairs: Set<Pair> = []
 }
