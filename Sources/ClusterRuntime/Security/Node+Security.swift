@@ -37,7 +37,7 @@ extension Node {
     /// logged and never applied, so that subscriber gets nothing of the topic). Replication
     /// streams (``StreamTopic/replicationFrame(for:)``) are granted to the nodes' principal only.
     /// Grants are checked again every 250 ms: once one is no longer allowed (an ACL removed, a
-    /// deny added, a principal removed), every stream connection is reset (``resetStream(_:_:reason:)``)
+    /// deny added, a principal removed), every stream connection is reset (``resetStream(_:_:grants:)``)
     /// and each subscriber, reconnecting, is checked anew — libzmq cannot drop one peer's
     /// subscription later, only the connections.
     static func guardSubscriptions(_ owner: SocketLoop.Owner, _ xpub: Socket, guard nodeGuard: NodeGuard) throws {
@@ -46,9 +46,12 @@ extension Node {
         // (principal, topic) pairs granted since the last reset; used on the loop thread only.
         let granted = StreamGrants()
         func recheck(_ owner: SocketLoop.Owner) {
-            if let revoked = granted.pairs.first(where: { !nodeGuard.mayRead(topic: $0.topic, principal: $0.principal) }) {
-                granted.pairs = []
-                resetStream(owner, xpub, reason: "principal \(revoked.principal) may no longer read \(revoked.topic)")
+            // Not while a reset is still listening again: its grants are checked after it.
+            if !granted.resetting, let revoked = granted.pairs.first(where: { !nodeGuard.stillMayRead(topic: $0.topic, principal: $0.principal) }) {
+                nodeGuard.refused(principal: revoked.principal, what: "read topic \(revoked.topic) (its live stream, subscribed)",
+                                  reason: "no longer allowed: the stream's connections are reset")
+                // Forgotten only once the connections are closed; a reset that failed is tried again.
+                if resetStream(owner, xpub, grants: granted) { granted.pairs = [] }
             }
             owner.schedule(after: .milliseconds(250), recheck)
         }
@@ -89,30 +92,34 @@ extension Node {
     /// Closes every connection of the stream socket and listens again on the same endpoint: the
     /// subscribers reconnect (libzmq does, within its reconnect interval) and subscribe again,
     /// each checked against the ACLs of now; what they missed meanwhile, a `PartitionStream`
-    /// fetches as a gap. The endpoint may stay taken for a moment after the unbind (libzmq closes
-    /// the listener on its I/O thread): the bind is retried every 10 ms until it succeeds.
-    static func resetStream(_ owner: SocketLoop.Owner, _ xpub: Socket, reason: String) {
-        guard let endpoint = try? xpub.lastEndpoint, !endpoint.isEmpty else { return }
-        owner.logger.notice("security: live stream connections reset", metadata: [
-            "ganglion.security.action": "reset the live stream's connections", "ganglion.security.reason": "\(reason)", "ganglion.pub": "\(endpoint)",
-        ])
+    /// fetches as a gap. Every subscriber of the node reconnects, followers on the PUB replication
+    /// transport too (they fetch meanwhile). The endpoint may stay taken for a moment after the
+    /// unbind (libzmq closes the listener on its I/O thread): the bind is retried every 10 ms
+    /// until it succeeds, logged as an error after 2 s and every 10 s after that. Returns false
+    /// when the connections could not be closed (the caller tries again later).
+    static func resetStream(_ owner: SocketLoop.Owner, _ xpub: Socket, grants: StreamGrants) -> Bool {
+        guard let endpoint = try? xpub.lastEndpoint, !endpoint.isEmpty else { return false }
         do {
             try xpub.unbind(endpoint)
         } catch {
-            owner.logger.error("security: the live stream could not be reset", metadata: ["ganglion.pub": "\(endpoint)", "error": "\(error)"])
-            return
+            owner.logger.error("security: the live stream's connections could not be reset", metadata: ["ganglion.pub": "\(endpoint)", "error": "\(error)"])
+            return false
         }
+        owner.logger.notice("security: live stream connections reset (a subscription is no longer allowed)", metadata: ["ganglion.pub": "\(endpoint)"])
+        grants.resetting = true
         func rebind(_ owner: SocketLoop.Owner, attempt: Int) {
             do {
                 _ = try xpub.bind(endpoint)
+                grants.resetting = false
             } catch {
-                if attempt == 200 {
+                if attempt % 1000 == 200 {
                     owner.logger.error("security: the live stream cannot listen again; retrying", metadata: ["ganglion.pub": "\(endpoint)", "error": "\(error)"])
                 }
                 owner.schedule(after: .milliseconds(10)) { rebind($0, attempt: attempt + 1) }
             }
         }
         rebind(owner, attempt: 1)
+        return true
     }
 }
 
@@ -128,4 +135,6 @@ final class StreamGrants {
 
     /// The pairs granted since the stream's connections were last reset.
     var pairs: Set<Pair> = []
+    /// Whether a reset's bind has not succeeded yet.
+    var resetting = false
 }

@@ -67,28 +67,33 @@ final class NodeGuard: @unchecked Sendable {
         return request.reply(allowing: principal)
     }
 
-    /// Why `principal` may not make a request needing `access`, or nil when it may.
+    /// Why `principal` may not make a request needing `access`, or nil when it may; a refusal is
+    /// logged and counted.
     func refusal(of access: RequestAccess, by principal: String?, kind: String) -> String? {
+        guard let denied = denial(of: access, by: principal, kind: kind) else { return nil }
+        refused(principal: denied.principal, what: denied.what, reason: denied.reason)
+        return denied.message
+    }
+
+    /// ``refusal(of:by:kind:)`` without logging: who is refused what and why, and the message.
+    private func denial(of access: RequestAccess, by principal: String?, kind: String) -> (principal: String, what: String, reason: String, message: String)? {
         guard let principal, !principal.isEmpty else {
-            refused(principal: "(no principal)", what: kind, reason: "unauthenticated")
-            return "the connection has no principal; security is on"
+            return ("(no principal)", kind, "unauthenticated", "the connection has no principal; security is on")
         }
         if principal == NodeSecurity.nodePrincipal { return nil }
         // A principal removed while connected loses everything at once (its connection stays
         // open, but it was named at the handshake by a key that is no longer listed).
         if security.superUsers[principal] == nil, metadataSecurity.principals[principal] == nil {
-            refused(principal: principal, what: kind, reason: "principal removed")
-            return "principal \(principal) no longer exists; reconnect with a listed key"
+            return (principal, kind, "principal removed", "principal \(principal) no longer exists; reconnect with a listed key")
         }
         switch access {
         case .nodesOnly:
-            refused(principal: principal, what: kind, reason: "reserved to the nodes")
-            return "\(kind) requests are reserved to the cluster's nodes; principal \(principal) may not send them"
+            return (principal, kind, "reserved to the nodes", "\(kind) requests are reserved to the cluster's nodes; principal \(principal) may not send them")
         case .all(let checks):
             let authorizer = self.authorizer
             for check in checks where !authorizer.authorize(principal: principal, operation: check.operation, resourceType: check.resourceType, name: check.name) {
-                refused(principal: principal, what: check.description, reason: "no ACL allows it, or one denies it")
-                return "principal \(principal) may not \(check) (\(kind)); an administrator grants it with `ganglion acl add`"
+                return (principal, check.description, "no ACL allows it, or one denies it",
+                        "principal \(principal) may not \(check) (\(kind)); an administrator grants it with `ganglion acl add`")
             }
             return nil
         case .any(let checks):
@@ -97,14 +102,20 @@ final class NodeGuard: @unchecked Sendable {
                 return nil
             }
             let wanted = checks.map(\.description).joined(separator: " or ")
-            refused(principal: principal, what: wanted, reason: "no ACL allows it, or one denies it")
-            return "principal \(principal) may not \(wanted) (\(kind)); an administrator grants it with `ganglion acl add`"
+            return (principal, wanted, "no ACL allows it, or one denies it",
+                    "principal \(principal) may not \(wanted) (\(kind)); an administrator grants it with `ganglion acl add`")
         }
     }
 
-    /// Whether `principal` may read `topic` (a live-stream subscription).
+    /// Whether `principal` may read `topic` (a live-stream subscription; a refusal is logged).
     func mayRead(topic: String, principal: String?) -> Bool {
         refusal(of: .all([AccessCheck(operation: .read, resourceType: .topic, name: topic)]), by: principal, kind: "subscribe") == nil
+    }
+
+    /// Whether a live-stream subscription granted to `principal` earlier is still allowed (checked
+    /// again as the ACLs change; nothing is logged, its revocation is by the caller).
+    func stillMayRead(topic: String, principal: String?) -> Bool {
+        denial(of: .all([AccessCheck(operation: .read, resourceType: .topic, name: topic)]), by: principal, kind: "subscribe") == nil
     }
 
     /// The change a SECURITY request asks for, as the audit log names it (nil: a listing, or a
