@@ -58,6 +58,15 @@ static void floor_fail(struct floor_node *node, int error) {
     atomic_compare_exchange_strong(&node->failed, &none, error ? error : EIO);
 }
 
+// Appends the whole of `body` to `file`; a failed or short write fails `node` (ENOSPC for a short
+// one: what a filling disk does first) and returns 0.
+static int floor_write(struct floor_node *node, int file, zmq_msg_t *body) {
+    ssize_t written = write(file, zmq_msg_data(body), zmq_msg_size(body));
+    if (written == (ssize_t)zmq_msg_size(body)) return 1;
+    floor_fail(node, written < 0 ? errno : ENOSPC);
+    return 0;
+}
+
 // The errno of the first node that failed, 0 if none did.
 static int floor_failure(struct floor_node *nodes, int count) {
     for (int n = 0; n < count; n++) {
@@ -134,7 +143,7 @@ static void *floor_node_main(void *raw) {
             memcpy(&partition, zmq_msg_data(&header), sizeof partition);
             if (partition >= (uint32_t)node->partitions) continue;
             if (what == FLOOR_PRODUCE) {
-                if (write(files[partition], zmq_msg_data(&body), zmq_msg_size(&body)) < 0) { floor_fail(node, errno); break; }
+                if (!floor_write(node, files[partition], &body)) break;
                 uint64_t sequence = ++next[partition];
                 for (int n = 0; n < FLOOR_NODES; n++) {
                     if (n == node->index || !floor_holds(n, partition, node->replicas)) continue;
@@ -152,7 +161,7 @@ static void *floor_node_main(void *raw) {
                 memcpy(&slot->worker, (char *)zmq_msg_data(&header) + 4, sizeof slot->worker);
                 dirty[partition] = 1;
             } else if (what == FLOOR_COPY) {
-                if (write(files[partition], zmq_msg_data(&body), zmq_msg_size(&body)) < 0) { floor_fail(node, errno); break; }
+                if (!floor_write(node, files[partition], &body)) break;
                 memcpy(&copied[partition], (char *)zmq_msg_data(&header) + 4, 8);
                 dirty[partition] = 1;
             } else if (what == FLOOR_ACK) {

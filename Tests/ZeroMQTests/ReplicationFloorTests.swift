@@ -33,6 +33,25 @@ final class ReplicationFloorTests: XCTestCase {
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(4), "the failed write was noticed only by the client's 5 s timeout")
     }
 
+    func testAShortWriteFailsTheRunAtOnce() throws {
+        // A file size limit past the first batch makes the second write short (as a filling disk
+        // does first); the run must fail there, not count the partial batch durable and fail on
+        // the write after it. The limit is the whole process's: set only around the run.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ganglion-floor-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var saved = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved)
+        let previousHandler = signal(SIGXFSZ, SIG_IGN)
+        var limit = saved
+        limit.rlim_cur = 6000
+        XCTAssertEqual(setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit), 0)
+        let result = ganglion_c_replication_throughput(directory.path, 4096, 1, 1, 1, 0.3)
+        setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved)
+        signal(SIGXFSZ, previousHandler)
+        XCTAssertEqual(result, -Double(ENOSPC), "a run whose second write was short reported \(result)")
+    }
+
     func testAHealthyRunReportsBatches() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ganglion-floor-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
