@@ -34,18 +34,25 @@ fi
 setting=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 driver=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)
 
+log=$(mktemp)
 run() {
     echo "== $1 =="
-    "$ganglion" bench --only latency "${args[@]}" 2>&1 | grep -E '^\[ganglion\] latency|^  (e2e|libzmq|stage|produce ack)'
+    if ! "$ganglion" bench --only latency "${args[@]}" > "$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        echo "ganglion bench failed (its last lines above)" >&2
+        return 1
+    fi
+    grep -E '^\[ganglion\] latency|^  (e2e|libzmq|stage|produce ack)' "$log"
 }
 
 if [ ! -w "$setting" ] || [ "$driver" != haltpoll ]; then
+    trap 'rm -f "$log"' EXIT
     run "this host as it is (cpuidle driver: $driver)"
     echo "(guest halt-polling cannot be switched here: needs the haltpoll cpuidle driver and root; the cheap-wake-up pass is skipped)"
     exit 0
 fi
 original=$(cat "$setting")
-trap 'echo "$original" > "$setting"' EXIT
+trap 'echo "$original" > "$setting"; rm -f "$log"' EXIT
 run "guest halt-polling as set ($original ns)"
 echo "$poll_ns" > "$setting"
 run "guest halt-polling on ($poll_ns ns): cheap wake-ups"

@@ -246,32 +246,33 @@ struct ShardSimulation {
         }
     }
 
-    /// The shard takes a batch's results (those still its own, committed as one batch of records
-    /// with one offset record) and runs what the batch did not begin on its own.
+    /// The shard takes a batch's results and runs what the batch did not begin on its own.
     mutating func batchEnded(_ number: Int) {
         guard var batch = batches[number] else { return }
         let results = batch.done, waiting = batch.waiting
         batch.done = []
         batch.waiting = []
         batches[number] = batch
-        var handled: [(event: HandledEvent, item: ShardScheduler<Input>.Item)] = []
-        for entry in results where liveEntries.remove(entry.token) != nil {
-            handled.append((handledEvent(entry.item, state: entry.state, deadLetter: false), entry.item))
-        }
-        if !handled.isEmpty {
-            let committable = handled.map { scheduler.committableOffset(finishing: $0.item.offset, key: $0.item.key) }.max()!
-            pending.append((changelog.records(for: handled.map(\.event), committableOffset: committable), handled.map(\.item)))
-        }
+        takeBatchResults(results)
         for entry in waiting where liveEntries.remove(entry.token) != nil { begin(entry.item, number: 1) }
+    }
+
+    /// Results a batch's runner hands back: those still the shard's are committed as one batch
+    /// of records with one offset record; the others (abandoned at their deadline, or of an owner
+    /// before a restart or rebalance) are fenced off, as `AgentShard.batchEnded` does by token.
+    mutating func takeBatchResults(_ results: [Batch.Entry]) {
+        let taken = results.filter { liveEntries.remove($0.token) != nil }
+        guard !taken.isEmpty else { return }
+        let events = taken.map { handledEvent($0.item, state: $0.state, deadLetter: false) }
+        let committable = scheduler.committableOffset(finishingAll: taken.map(\.item))
+        pending.append((changelog.records(for: events, committableOffset: committable), taken.map(\.item)))
     }
 
     /// An abandoned attempt's handler returns at last: its fence is settled, the result dropped.
     mutating func zombieReturns() {
         if !batchZombies.isEmpty, random.next() % 2 == 0 {
-            // Its result reaches the shard as the batch's last (`batchEnded` takes it): fenced.
-            let entry = batchZombies.removeFirst()
-            if liveEntries.contains(entry.token) { violations.append("an abandoned batch entry's result was taken") }
-            return
+            // Its result reaches the shard as its batch's last: fenced off by its token.
+            return takeBatchResults([batchZombies.removeFirst()])
         }
         guard let token = zombies.keys.sorted().first else { return }
         zombies[token] = nil
@@ -363,6 +364,7 @@ struct ShardSimulation {
         }
         zombies.merge(attempts) { first, _ in first }
         attempts = [:]
+        batchZombies += batches.keys.sorted().compactMap { batches[$0]?.running }
         batches = [:]
         liveEntries = []
         pending = []
@@ -389,6 +391,7 @@ struct ShardSimulation {
         }
         zombies.merge(attempts) { first, _ in first }
         attempts = [:]
+        batchZombies += batches.keys.sorted().compactMap { batches[$0]?.running }
         batches = [:]
         liveEntries = []
         pending = []

@@ -173,6 +173,13 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
         return next
     }
 
+    /// The committable offset once the running events of `items` (distinct keys) finish together,
+    /// to make them durable with their changes in one batch: the furthest of what each alone
+    /// would allow. (Together they may allow more; never less, so this never passes one of them.)
+    @inlinable public func committableOffset(finishingAll items: [Item]) -> Int64 {
+        items.reduce(nextOffset) { max($0, committableOffset(finishing: $1.offset, key: $1.key)) }
+    }
+
     @usableFromInline mutating func advance() {
         while candidatesHead < lowestCandidates.count, !unfinished.contains(lowestCandidates[candidatesHead]) {
             nextOffset = lowestCandidates[candidatesHead] + 1

@@ -639,9 +639,9 @@ public actor AgentShard {
             if let only = events.first { commit(only.handled, only.item) }
             return
         }
-        let committable = events.map { scheduler.committableOffset(finishing: $0.item.offset, key: $0.item.key) }.max()!
-        let emits = events.contains { !$0.handled.emitted.isEmpty }
         let items = events.map(\.item)
+        let committable = scheduler.committableOffset(finishingAll: items)
+        let emits = events.contains { !$0.handled.emitted.isEmpty }
         enqueue(changelog.records(for: events.map(\.handled), committableOffset: committable)) { shard, error in
             if error == nil {
                 shard.handledSinceCount += items.count
