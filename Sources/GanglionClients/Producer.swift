@@ -175,9 +175,21 @@ public actor Producer {
             count = try await inFlight.value
         } else {
             let client = self.client
+            let attempts = configuration.maxAttempts
             let lookup = Task {
-                let metadata = try await client.metadata(topics: [topic])
-                guard let described = metadata.topics.first else {
+                // Asked again, as a produce is resent, when no answer came (a node restarting):
+                // a read changes nothing, and failing here would fail a send before it was sent.
+                var attempt = 1
+                var read: Ganglion_V1_MetadataResponse?
+                while read == nil {
+                    do {
+                        read = try await client.metadata(topics: [topic])
+                    } catch let error as GanglionError where [.timeout, .busy, .notLeader].contains(error.code) && attempt < attempts {
+                        attempt += 1
+                        try await Task.sleep(for: .milliseconds(error.retryAfterMilliseconds > 0 ? Int(error.retryAfterMilliseconds) : min(20 * attempt, 500)))
+                    }
+                }
+                guard let metadata = read, let described = metadata.topics.first else {
                     throw GanglionError(code: .unknownTopic, message: "topic \(topic) does not exist; create it with `ganglion topic create \(topic)`")
                 }
                 return Int32(described.config.partitions)

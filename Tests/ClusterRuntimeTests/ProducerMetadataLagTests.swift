@@ -22,6 +22,33 @@ final class ProducerMetadataLagTests: XCTestCase {
         try await body(cluster, leader)
     }
 
+    /// A producer's read of a topic's partitions that gets no answer (its node restarting, as in
+    /// a rolling restart) is asked again, as a produce is resent: the read changes nothing, and the
+    /// send goes on instead of failing before anything was sent — which a caller would take for
+    /// an unknown outcome and not repeat (`ganglion publish` does).
+    func testAPartitionReadThatGetsNoAnswerIsAskedAgain() async throws {
+        let root = NSTemporaryDirectory() + "ganglion-producer-restart-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cluster = try TestCluster(voters: 1, root: root)
+        defer { cluster.stopAll() }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("the node is ready") { $0.readiness.ready }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .milliseconds(400))
+        defer { client.close() }
+        try await client.createTopic("restarting", partitions: 2)
+        var configuration = ProducerConfiguration()
+        configuration.maxAttempts = 40
+        let producer = try await Producer(client: client, configuration: configuration)
+
+        cluster.stop("v1")
+        // The topic's partitions are not known to the producer yet: its first send reads them.
+        let sent = Task { try await producer.send(topic: "restarting", key: Array("k".utf8), value: Array("v".utf8)) }
+        try await Task.sleep(for: .milliseconds(900))  // more than two of the client's timeouts
+        try cluster.start("v1")
+        let stored = try await sent.value
+        XCTAssertEqual(stored.topic, "restarting")
+    }
+
     func testAProducerUnknownToANodeThatMayLagIsRetriableAndDefinitiveOnTheLeader() async throws {
         try await withReadyCluster { cluster, leader in
             let follower = cluster.voterIDs.first { $0 != leader }!
