@@ -174,7 +174,7 @@ struct BenchRunner: Sendable {
         // The reader has a client of its own (its own socket thread and libzmq context), as the
         // floor gives each party its own: sharing the producer's thread would queue a delivery
         // behind the producer's send, its acknowledgement and its pacing timer.
-        let readerClient = try GanglionClient(endpoint: api)
+        let readerClient = try GanglionClient(endpoint: api, credentials: client.credentials)
         let stream = try PartitionStream(client: readerClient, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: topic, partition: 0, from: 0)
         defer {
             stream.close()
@@ -225,8 +225,17 @@ struct BenchRunner: Sendable {
             return sends
         }
         let sends = try await producer.value.sorted()
+        // The reader has 10 s after the last send to see every event; then its stream is closed:
+        // a run that cannot deliver ends with an error instead of waiting for ever.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            stream.close()
+        }
         let samples = try await reader.value.sorted()
-        guard !samples.isEmpty, !sends.isEmpty else { throw GanglionError(code: .internal, message: "the latency run delivered no events") }
+        watchdog.cancel()
+        guard samples.count == total - warmup, !sends.isEmpty else {
+            throw GanglionError(code: .internal, message: "the latency run's reader got \(samples.count) of \(total - warmup) events within 10 s of the last send")
+        }
         func percentile(_ sorted: [Double], _ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
         let acknowledged = acks.sorted()
         return (percentile(samples, 0.5), percentile(samples, 0.99), percentile(sends, 0.5), percentile(sends, 0.99),
