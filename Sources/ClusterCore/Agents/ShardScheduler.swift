@@ -175,7 +175,8 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
 
     /// The committable offset once the running events of `items` (distinct keys) finish together,
     /// to make them durable with their changes in one batch: the furthest of what each alone
-    /// would allow. (Together they may allow more; never less, so this never passes one of them.)
+    /// would allow. (Together they may allow more than this, never less: it never passes an
+    /// unfinished event.)
     @inlinable public func committableOffset(finishingAll items: [Item]) -> Int64 {
         items.reduce(nextOffset) { max($0, committableOffset(finishing: $1.offset, key: $1.key)) }
     }
