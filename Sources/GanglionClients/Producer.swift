@@ -186,7 +186,7 @@ public actor Producer {
                         read = try await client.metadata(topics: [topic])
                     } catch let error as GanglionError where [.timeout, .busy, .notLeader].contains(error.code) && attempt < attempts {
                         attempt += 1
-                        try await Task.sleep(for: .milliseconds(error.retryAfterMilliseconds > 0 ? Int(error.retryAfterMilliseconds) : min(20 * attempt, 500)))
+                        try await Task.sleep(for: Self.pause(before: attempt, after: error))
                     }
                 }
                 guard let metadata = read, let described = metadata.topics.first else {
@@ -203,6 +203,12 @@ public actor Producer {
         let chosen = sticky[topic].flatMap { $0 < UInt32(count) ? $0 : nil } ?? UInt32.random(in: 0..<UInt32(count))
         sticky[topic] = chosen
         return PartitionKey(topic: topic, partition: chosen)
+    }
+
+    /// How long to wait before attempt `attempt` after `error`: the node's hint, else 20 ms more
+    /// per attempt up to 500 ms (a produce resent, a partition read asked again).
+    private static func pause(before attempt: Int, after error: GanglionError) -> Duration {
+        .milliseconds(error.retryAfterMilliseconds > 0 ? Int(error.retryAfterMilliseconds) : min(20 * attempt, 500))
     }
 
     private func waitForSpace() async {
@@ -278,8 +284,7 @@ public actor Producer {
                     if error.code == .timeout || error.code == .notEnoughReplicas { uncertain = true }
                     attempt += 1
                     resent += 1
-                    let wait = error.retryAfterMilliseconds > 0 ? Int(error.retryAfterMilliseconds) : min(20 * attempt, 500)
-                    try? await Task.sleep(for: .milliseconds(wait))
+                    try? await Task.sleep(for: Self.pause(before: attempt, after: error))
                 } catch {
                     result = .failure(error)
                     break

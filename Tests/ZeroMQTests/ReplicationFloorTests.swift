@@ -6,9 +6,15 @@ import XCTest
 /// reports a figure only for batches it made durable: a write or fsync that fails fails the run
 /// with its errno instead of counting as durable (or waiting out a timeout).
 final class ReplicationFloorTests: XCTestCase {
-    private func directory(withPartitionFileOf node: Int, at target: String) throws -> URL {
+    /// A new empty directory for the floor's files (the caller removes it).
+    private func emptyDirectory() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ganglion-floor-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    private func directory(withPartitionFileOf node: Int, at target: String) throws -> URL {
+        let directory = try emptyDirectory()
         // The floor opens `node-N-partition-P.log` in the directory: here node N's lands on `target`.
         try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("node-\(node)-partition-0.log").path,
                                                    withDestinationPath: target)
@@ -37,8 +43,7 @@ final class ReplicationFloorTests: XCTestCase {
         // A file size limit past the first batch makes the second write short (as a filling disk
         // does first); the run must fail there, not count the partial batch durable and fail on
         // the write after it. The limit is the whole process's: set only around the run.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ganglion-floor-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try emptyDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var saved = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved)
@@ -53,8 +58,7 @@ final class ReplicationFloorTests: XCTestCase {
     }
 
     func testAHealthyRunReportsBatches() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ganglion-floor-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try emptyDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         XCTAssertGreaterThan(ganglion_c_replication_throughput(directory.path, 4096, 1, 3, 4, 0.3), 0)
     }
