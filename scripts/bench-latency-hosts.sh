@@ -42,7 +42,7 @@ run() {
         echo "ganglion bench failed (its last lines above)" >&2
         return 1
     fi
-    grep -E '^\[ganglion\] latency|^  (e2e|libzmq|stage|produce ack)' "$log"
+    grep -E '^\[ganglion\] latency|^  (e2e|libzmq|durable|stage|produce ack)' "$log"
 }
 
 if [ ! -w "$setting" ] || [ "$driver" != haltpoll ]; then

@@ -3,11 +3,15 @@
 #include "CZeroMQBaseline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static uint64_t now_ns(void) {
@@ -199,6 +203,8 @@ int ganglion_c_roundtrip_over(const char *bind, size_t size, uint64_t count, uin
 struct relay_args {
     void *context;
     char api[256], pub[256];
+    int log_fd;           // >= 0: each request is written here (a log append) before it is published
+    atomic_int error;     // the errno of a failed write: the relay stops and the run fails
     atomic_int bound;     // set once both endpoints are valid
     atomic_int stop;      // set by the producer when the run is over
 };
@@ -223,9 +229,22 @@ static void *relay_main(void *raw) {
     zmq_msg_init(&identity);
     zmq_msg_init(&body);
     zmq_msg_init(&copy);
+    uint64_t log_offset = 0;
     while (!atomic_load(&args->stop)) {
         if (zmq_msg_recv(&identity, router, 0) < 0) continue;  // timeout: look at `stop`
         if (zmq_msg_recv(&body, router, 0) < 0) continue;
+        if (args->log_fd >= 0) {
+            // A log append as a node makes it: a 12-byte prefix (offset, length) and the bytes,
+            // one positioned write at the log's end, before anyone may see the event.
+            uint64_t prefix[2] = {log_offset, zmq_msg_size(&body)};
+            struct iovec parts[2] = {{prefix, 12}, {zmq_msg_data(&body), zmq_msg_size(&body)}};
+            ssize_t written = pwritev(args->log_fd, parts, 2, (off_t)log_offset);
+            if (written != (ssize_t)(12 + zmq_msg_size(&body))) {
+                atomic_store(&args->error, written < 0 ? errno : ENOSPC);
+                break;
+            }
+            log_offset += (uint64_t)written;
+        }
         zmq_msg_copy(&copy, &body);
         zmq_msg_send(&copy, pub, 0);
         zmq_msg_send(&identity, router, ZMQ_SNDMORE);
@@ -273,10 +292,21 @@ static void *relay_subscriber_main(void *raw) {
     return NULL;
 }
 
-int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies) {
+// The relay run; with `log_path` the relay appends each event to that file before publishing it,
+// and with `acks_wake` the producer's thread waits for its send time and its acknowledgements in
+// one poll and takes each acknowledgement as it comes, as a client's socket thread does.
+static int relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies, const char *log_path, int acks_wake) {
     if (size < 8 || size > 65536 || rate == 0) return -EINVAL;
+    int log_fd = -1;
+    if (log_path && (log_fd = open(log_path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600)) < 0) return -errno;
+    int timer_fd = -1;
+    if (acks_wake && (timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) {
+        int error = errno;
+        if (log_fd >= 0) close(log_fd);
+        return -error;
+    }
     void *relay_context = zmq_ctx_new(), *producer_context = zmq_ctx_new(), *consumer_context = zmq_ctx_new();
-    struct relay_args relay = {.context = relay_context};
+    struct relay_args relay = {.context = relay_context, .log_fd = log_fd};
     pthread_t relay_thread, subscriber_thread;
     pthread_create(&relay_thread, NULL, relay_main, &relay);
     while (!atomic_load(&relay.bound)) { struct timespec pause = {0, 100000}; nanosleep(&pause, NULL); }
@@ -303,10 +333,26 @@ int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_
     }
     int result = atomic_load(&subscriber.subscribed) ? 0 : -ETIMEDOUT;
     uint64_t interval = 1000000000ull / rate, next = now_ns();
-    for (uint64_t i = 0; result == 0 && i < count + skip; i++) {
+    for (uint64_t i = 0; result == 0 && !atomic_load(&relay.error) && i < count + skip; i++) {
         next += interval;
         struct timespec at = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR) {}
+        if (timer_fd >= 0) {
+            // Acknowledgements are taken as they arrive until the send time comes.
+            struct itimerspec due = {.it_value = at};
+            timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &due, NULL);
+            zmq_pollitem_t items[2] = {{dealer, 0, ZMQ_POLLIN, 0}, {NULL, timer_fd, ZMQ_POLLIN, 0}};
+            for (;;) {
+                if (zmq_poll(items, 2, -1) < 0 && zmq_errno() != EINTR) { result = -zmq_errno(); break; }
+                if (items[0].revents & ZMQ_POLLIN) while (zmq_msg_recv(&reply, dealer, ZMQ_DONTWAIT) >= 0) {}
+                if (items[1].revents & ZMQ_POLLIN) {
+                    uint64_t expirations;
+                    if (read(timer_fd, &expirations, sizeof expirations) > 0) break;
+                }
+            }
+            if (result != 0) break;
+        } else {
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR) {}
+        }
         uint64_t stamp = now_ns();
         memcpy(payload, &stamp, sizeof stamp);
         if (zmq_send(dealer, payload, size, 0) < 0) result = -zmq_errno();
@@ -321,7 +367,18 @@ int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_
     zmq_ctx_term(producer_context);
     zmq_ctx_term(consumer_context);
     zmq_ctx_term(relay_context);
+    if (atomic_load(&relay.error)) result = -atomic_load(&relay.error);  // the cause, over the timeout it led to
+    if (log_fd >= 0) close(log_fd);
+    if (timer_fd >= 0) close(timer_fd);
     return result;
+}
+
+int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies) {
+    return relay_latency(size, rate, count, latencies, NULL, 0);
+}
+
+int ganglion_c_durable_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies, const char *log_path) {
+    return relay_latency(size, rate, count, latencies, log_path, 1);
 }
 
 void ganglion_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }

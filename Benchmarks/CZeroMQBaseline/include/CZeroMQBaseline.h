@@ -36,6 +36,14 @@ int ganglion_c_roundtrip_over(const char *bind, size_t size, uint64_t count, uin
 /// Returns 0, or a negative errno on failure.
 int ganglion_c_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies);
 
+/// The same relay doing the least a durable log with acknowledgements must add: the relay writes
+/// each event at the end of the file `log_path` (one positioned write of a 12-byte prefix and the
+/// bytes, as a log append) before publishing it, and the producer's thread waits for its next send
+/// time and for acknowledgements in one poll, taking each acknowledgement as it arrives (as a
+/// client's socket thread does, instead of collecting them only when it sends). The floor under a
+/// durable, acknowledged end-to-end latency. Returns 0, or a negative errno (a failed write too).
+int ganglion_c_durable_relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *latencies, const char *log_path);
+
 /// The least work replicated produce needs, with libzmq and the file system alone, laid out as
 /// `ganglion bench --replication`'s cluster: three nodes (a thread and context each, as processes
 /// would have, files in `directory`), `partitions` partitions led by node p % 3, each held by

@@ -240,7 +240,8 @@ struct BenchCommand: AsyncParsableCommand {
                         "p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs; libzmq C relay floor p50 \(Int(figures[2])) µs, p99 \(Int(figures[3])) µs "
                             + "(\(String(format: "%.2f", figures[0] / figures[2]))x, \(String(format: "%.2f", figures[1] / figures[3]))x); "
                             + "stages p50/p99: client \(Int(figures[4]))/\(Int(figures[5])) µs, node \(figures[6] < 0 ? "n/a" : "\(Int(figures[6]))/\(Int(figures[7])) µs"); "
-                            + "produce ack round trip \(Int(figures[8]))/\(Int(figures[9])) µs"
+                            + "produce ack round trip \(Int(figures[8]))/\(Int(figures[9])) µs; "
+                            + "durable C relay floor p50 \(Int(figures[10])) µs, p99 \(Int(figures[11])) µs"
                     case .produceUnderCommits:
                         "ack p50 \(Int(figures[0])) µs, p99 \(Int(figures[1])) µs quiet; p50 \(Int(figures[2])) µs, p99 \(Int(figures[3])) µs with 64 partitions committing (p99 ratio \(String(format: "%.2f", figures[3] / figures[1])))"
                     default: "\(Int(figures[0])) events/s"

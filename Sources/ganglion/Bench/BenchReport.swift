@@ -28,6 +28,8 @@ struct BenchReport {
         ("stage: node, receipt to stream, p99", "stage_node_p99", "latency", 7, "us"),
         ("produce ack round trip p50 (same run)", "latency_ack_p50", "latency", 8, "us"),
         ("produce ack round trip p99 (same run)", "latency_ack_p99", "latency", 9, "us"),
+        ("libzmq C relay + log write + acks floor p50 @\(10_000 / 1000)k/s", "durable_floor_p50", "latency", 10, "us"),
+        ("libzmq C relay + log write + acks floor p99 @\(10_000 / 1000)k/s", "durable_floor_p99", "latency", 11, "us"),
         ("produce ack p50 @10k/s, quiet", "produce_ack_p50", "produce_under_commits", 0, "us"),
         ("produce ack p99 @10k/s, quiet", "produce_ack_p99", "produce_under_commits", 1, "us"),
         ("produce ack p50 @10k/s, 64 partitions committing /100 ms", "produce_ack_committing_p50", "produce_under_commits", 2, "us"),
@@ -61,6 +63,13 @@ struct BenchReport {
             let p50s = runs.filter { $0.count >= 4 }.map { $0[0] / $0[2] }, p99s = runs.filter { $0.count >= 4 }.map { $0[1] / $0[3] }
             guard let p50 = Self.median(p50s), let p99 = Self.median(p99s) else { continue }
             lines.append("  e2e latency / libzmq floor, \(size) B: p50 \(String(format: "%.2f", p50))x, p99 \(String(format: "%.2f", p99))x")
+            // Beside it: how much of that the least durable, acknowledged relay pays too.
+            let durable = runs.filter { $0.count >= 12 && $0[10] > 0 }
+            if let durableP50 = Self.median(durable.map { $0[10] / $0[2] }), let oursP50 = Self.median(durable.map { $0[0] / $0[10] }),
+               let durableP99 = Self.median(durable.map { $0[11] / $0[3] }), let oursP99 = Self.median(durable.map { $0[1] / $0[11] }) {
+                lines.append("  durable C relay / libzmq floor, \(size) B: p50 \(String(format: "%.2f", durableP50))x, p99 \(String(format: "%.2f", durableP99))x; "
+                             + "e2e / durable C relay: p50 \(String(format: "%.2f", oursP50))x, p99 \(String(format: "%.2f", oursP99))x")
+            }
         }
         for size in sizes {
             // Each run's ratio, quiet and loaded measured back to back: the figure to judge.

@@ -34,8 +34,9 @@ struct BenchRunner: Sendable {
     /// The node's data directory when this benchmark started the node (nil for `--node`).
     var dataDirectory: String? = nil
 
-    /// [events/s] for throughput, [p50 µs, p99 µs, floor p50, floor p99] for latency (the floor
-    /// is libzmq's C relay, measured first unless `withFloor` is false: then 0, 0).
+    /// [events/s] for throughput, [p50 µs, p99 µs, floor p50, floor p99, client stage p50, p99,
+    /// node stage p50, p99, ack p50, p99, durable floor p50, p99] for latency (the floors are
+    /// libzmq's C relay, plain and durable, measured first unless `withFloor` is false: then 0).
     func measure(_ metric: BenchMetric, size: Int, withFloor: Bool = true) async throws -> [Double] {
         let topic = "bench-\(metric.rawValue)-\(size)-\(UUID().uuidString.prefix(8))"
         try await client.createTopic(topic, partitions: metric == .latency || metric == .produceUnderCommits ? 1 : 4)
@@ -46,7 +47,11 @@ struct BenchRunner: Sendable {
             case .consume: figures = .success([try await consume(topic: topic, size: size)])
             case .latency:
                 // The physical floor first: libzmq alone carrying the same events the same way.
-                let floor = withFloor ? try Self.relayFloor(size: size, rate: workload.rate, seconds: max(1, workload.latencySeconds / 5)) : (p50: 0.0, p99: 0.0)
+                let floorSeconds = max(1, workload.latencySeconds / 5)
+                let floor = withFloor ? try Self.relayFloor(size: size, rate: workload.rate, seconds: floorSeconds) : (p50: 0.0, p99: 0.0)
+                // And the relay doing a durable log's least: its log beside the node's data (the same file system).
+                let durable = withFloor ? try Self.relayFloor(size: size, rate: workload.rate, seconds: floorSeconds,
+                                                              durable: dataDirectory ?? NSTemporaryDirectory()) : (p50: 0.0, p99: 0.0)
                 // The node's stage, from its histogram read around the run (a node this benchmark started).
                 let http = nodeHTTP()
                 var before: NodeStageHistogram?
@@ -55,7 +60,8 @@ struct BenchRunner: Sendable {
                 var node: NodeStageHistogram?
                 if let http, let before, let after = try? await NodeStageHistogram.read(http: http) { node = after.since(before) }
                 figures = .success([run.p50, run.p99, floor.p50, floor.p99, run.sendP50, run.sendP99,
-                                    node?.quantile(0.5) ?? -1, node?.quantile(0.99) ?? -1, run.ackP50, run.ackP99])
+                                    node?.quantile(0.5) ?? -1, node?.quantile(0.99) ?? -1, run.ackP50, run.ackP99,
+                                    durable.p50, durable.p99])
             case .produceUnderCommits: figures = .success(try await produceAcksUnderCommits(topic: topic, size: size))
             }
         } catch {
@@ -146,11 +152,22 @@ struct BenchRunner: Sendable {
 
     /// p50 and p99 (µs) of libzmq's own DEALER→ROUTER→PUB→SUB relay in C (one context per party)
     /// at `rate` for `seconds`: the floor under the end-to-end row, which Ganglion cannot beat.
-    static func relayFloor(size: Int, rate: Int, seconds: Double) throws -> (p50: Double, p99: Double) {
+    /// `durable`: the same relay writing each event to a file in `directory` before publishing
+    /// it, its producer woken by each acknowledgement — the least a durable, acknowledged log adds.
+    static func relayFloor(size: Int, rate: Int, seconds: Double, durable directory: String? = nil) throws -> (p50: Double, p99: Double) {
         let count = max(1_000, Int(Double(rate) * seconds))
         var latencies = [UInt64](repeating: 0, count: count)
-        let result = ganglion_c_relay_latency(size, UInt64(rate), UInt64(count), &latencies)
-        guard result == 0 else { throw GanglionError(code: .internal, message: "the C relay floor run failed: errno \(-result)") }
+        let result: Int32
+        if let directory {
+            let path = directory + "/c-durable-relay-\(UUID().uuidString.prefix(8)).log"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            result = ganglion_c_durable_relay_latency(size, UInt64(rate), UInt64(count), &latencies, path)
+        } else {
+            result = ganglion_c_relay_latency(size, UInt64(rate), UInt64(count), &latencies)
+        }
+        guard result == 0 else {
+            throw GanglionError(code: .internal, message: "the C \(directory == nil ? "relay" : "durable relay") floor run failed: errno \(-result)")
+        }
         let sorted = latencies.sorted()
         return (Double(sorted[count / 2]) / 1000, Double(sorted[min(count - 1, count * 99 / 100)]) / 1000)
     }
