@@ -1,9 +1,19 @@
 import CZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Waits until any of several sockets or file descriptors is ready (`zmq_poll`).
+/// Waits until any of several sockets or file descriptors is ready.
 ///
-/// A poller is used by the thread that owns its sockets; it holds the sockets weakly by handle,
-/// so remove a socket before closing it.
+/// ZeroMQ sockets are waited on through their `ZMQ_FD` (which signals when libzmq has commands
+/// for the socket) with one `poll(2)` over every item, and a socket's `ZMQ_EVENTS` is read only
+/// when its descriptor signalled or the socket was used since it was last read (any operation
+/// can take in the commands that announce a message, and the descriptor then stays quiet about
+/// it). `zmq_poll` reads every socket's events twice per call and polls once more without
+/// waiting; on a thread woken once per event those system calls are a large part of its work.
+///
+/// A poller is used by the thread that owns its sockets; remove a socket before closing it
+/// (a closed socket is skipped).
 public struct Poller {
     /// What a registered item is: a ZeroMQ socket or a plain file descriptor (e.g. an eventfd).
     public enum Item {
@@ -13,56 +23,117 @@ public struct Poller {
         case fileDescriptor(Int32)
     }
 
-    private var items: [zmq_pollitem_t] = []
-    private var sockets: [Socket?] = []
+    private struct Entry {
+        let socket: Socket?
+        let fd: Int32
+        var interest: Readiness
+    }
+
+    private var entries: [Entry] = []
+    private var descriptors: [pollfd] = []
 
     /// An empty poller.
     public init() {}
 
     /// The number of registered items.
-    public var count: Int { items.count }
+    public var count: Int { entries.count }
 
     /// Registers an item for the given interest; returns its index in ``poll(timeout:)``'s results.
     @discardableResult
     public mutating func add(_ item: Item, interest: Readiness = .readable) throws -> Int {
         switch item {
         case .socket(let socket):
-            items.append(zmq_pollitem_t(socket: try socket.open("poll"), fd: 0, events: interest.rawValue, revents: 0))
-            sockets.append(socket)
+            let handle = try socket.open("poll")
+            var fd: Int32 = -1
+            var size = MemoryLayout<Int32>.size
+            try socket.retryingInterrupts("get the socket's file descriptor") { zmq_getsockopt(handle, ZMQ_FD, &fd, &size) }
+            entries.append(Entry(socket: socket, fd: fd, interest: interest))
+            // The socket's descriptor only says libzmq has news for it: read its events then.
+            descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
         case .fileDescriptor(let fd):
-            items.append(zmq_pollitem_t(socket: nil, fd: fd, events: interest.rawValue, revents: 0))
-            sockets.append(nil)
+            entries.append(Entry(socket: nil, fd: fd, interest: interest))
+            descriptors.append(pollfd(fd: fd, events: Self.pollEvents(interest), revents: 0))
         }
-        return items.count - 1
+        return entries.count - 1
     }
 
     /// Removes a socket registered earlier (indexes of later items shift down by one).
     public mutating func remove(_ socket: Socket) {
-        guard let index = sockets.firstIndex(where: { $0 === socket }) else { return }
-        items.remove(at: index)
-        sockets.remove(at: index)
+        guard let index = entries.firstIndex(where: { $0.socket === socket }) else { return }
+        entries.remove(at: index)
+        descriptors.remove(at: index)
     }
 
     /// Changes what a registered item is polled for.
     public mutating func setInterest(_ interest: Readiness, at index: Int) {
-        items[index].events = interest.rawValue
+        entries[index].interest = interest
+        if entries[index].socket == nil { descriptors[index].events = Self.pollEvents(interest) }
     }
 
     /// Waits up to `timeout` (`nil` = until something is ready) and returns, per item index, what
     /// is ready; empty on timeout. EINTR counts as a timeout: the caller simply polls again.
     public mutating func poll(timeout: Duration?) throws -> [(index: Int, readiness: Readiness)] {
-        let milliseconds: Int = timeout.map { max(0, Int(($0 / .milliseconds(1)).rounded(.up))) } ?? -1
-        let ready = items.withUnsafeMutableBufferPointer { zmq_poll($0.baseAddress, Int32($0.count), milliseconds) }
-        if ready < 0 {
-            let errno = zmq_errno()
-            if errno == EINTR { return [] }
-            throw ZeroMQError(errno: errno, operation: "poll over \(items.count) items")
-        }
         var result: [(index: Int, readiness: Readiness)] = []
-        result.reserveCapacity(Int(ready))
-        for index in items.indices where items[index].revents != 0 {
-            result.append((index, Readiness(rawValue: items[index].revents)))
+        // Sockets used since their events were read may hold what their descriptor will not
+        // announce: they are asked first, and what is ready is returned without waiting.
+        for index in entries.indices {
+            guard let socket = entries[index].socket, socket.unsettled, let ready = try events(of: index) else { continue }
+            result.append((index, ready))
         }
-        return result
+        guard result.isEmpty else { return result }
+        // A socket's descriptor also signals commands that bring no message (a peer connecting):
+        // then the wait goes on, up to the timeout, as zmq_poll's does.
+        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+        while true {
+            let remaining = deadline.map { max(.zero, ContinuousClock.now.duration(to: $0)) }
+            let milliseconds: Int32 = remaining.map { Int32(clamping: Int(($0 / .milliseconds(1)).rounded(.up))) } ?? -1
+            for index in descriptors.indices {
+                descriptors[index].revents = 0
+                // A socket closed while registered: its descriptor number may be anyone's now.
+                if let socket = entries[index].socket, socket.isClosed { descriptors[index].fd = -1 }
+            }
+            let count = descriptors.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), milliseconds) }
+            if count < 0 {
+                let error = errno
+                if error == EINTR { return [] }
+                throw ZeroMQError(errno: error, operation: "poll over \(entries.count) items")
+            }
+            guard count > 0 else { return [] }
+            for index in entries.indices where descriptors[index].revents != 0 {
+                if entries[index].socket != nil {
+                    if let ready = try events(of: index) { result.append((index, ready)) }
+                } else {
+                    result.append((index, Self.readiness(descriptors[index].revents)))
+                }
+            }
+            if !result.isEmpty || milliseconds == 0 { return result }
+        }
+    }
+
+    /// Reads the socket's `ZMQ_EVENTS` (taking in its commands) and returns what it is ready for
+    /// among what is asked, if anything; a closed socket is never ready.
+    private func events(of index: Int) throws -> Readiness? {
+        guard let socket = entries[index].socket, let handle = socket.handle else { return nil }
+        var events: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        try socket.retryingInterrupts("get the socket's events") { zmq_getsockopt(handle, ZMQ_EVENTS, &events, &size) }
+        socket.unsettled = false
+        let ready = Readiness(rawValue: Int16(truncatingIfNeeded: events)).intersection(entries[index].interest)
+        return ready.isEmpty ? nil : ready
+    }
+
+    /// `poll(2)` events for a descriptor's interest.
+    private static func pollEvents(_ interest: Readiness) -> Int16 {
+        (interest.contains(.readable) ? Int16(POLLIN) : 0) | (interest.contains(.writable) ? Int16(POLLOUT) : 0)
+    }
+
+    /// A descriptor's `poll(2)` result as readiness (anything but in or out is an error, as
+    /// `zmq_poll` reports it).
+    private static func readiness(_ revents: Int16) -> Readiness {
+        var ready: Readiness = []
+        if revents & Int16(POLLIN) != 0 { ready.insert(.readable) }
+        if revents & Int16(POLLOUT) != 0 { ready.insert(.writable) }
+        if revents & ~Int16(POLLIN | POLLOUT) != 0 { ready.insert(Readiness(rawValue: Int16(ZMQ_POLLERR))) }
+        return ready
     }
 }

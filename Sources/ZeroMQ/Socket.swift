@@ -15,6 +15,10 @@ public final class Socket {
     public private(set) var statistics = SocketStatistics()
 
     var handle: UnsafeMutableRawPointer?
+    /// Whether libzmq may have taken in commands for this socket since a ``Poller`` last read its
+    /// `ZMQ_EVENTS`: any operation on the socket can consume the signal of its `ZMQ_FD` and leave
+    /// a message waiting that the descriptor will not announce, so the poller asks it again first.
+    var unsettled = true
     /// Reused by ``receive(blocking:_:)`` so borrowed receives allocate nothing.
     let scratch: UnsafeMutablePointer<zmq_msg_t>
 
@@ -52,6 +56,7 @@ public final class Socket {
         guard let handle else {
             throw ZeroMQError(code: .socketClosed, message: "the socket is closed", operation: operation())
         }
+        unsettled = true
         return handle
     }
 
