@@ -57,6 +57,7 @@ struct DemoTrafficService: Service {
             var lastDocument = ContinuousClock.now - .seconds(3)
             var documents = 0
             var tasks = 0
+            var pushes = 0
             var lastTask = ContinuousClock.now - .seconds(2)
             let kinds = ["plain", "hangs", "plain", "flaky", "sloppy", "plain", "hopeless"]
             let names = ["invoice", "contract", "corrupt-scan", "receipt", "unroutable-memo", "statement"]
@@ -82,7 +83,9 @@ struct DemoTrafficService: Service {
                 if ContinuousClock.now - lastPush >= .seconds(2) {
                     lastPush = .now
                     let sha = String(UInt64.random(in: 0...UInt64.max, using: &random), radix: 16)
-                    let message = messages[Int.random(in: 0..<messages.count, using: &random)]
+                    // In turn, so every outcome shows (a pass first) and a short run is not all slow pushes.
+                    pushes += 1
+                    let message = messages[(pushes - 1) % messages.count]
                     var push = Self.event(source: "/demo/git", type: "push", key: sha, json: ["sha": sha, "message": message])
                     push.correlationID = sha
                     try await producer.send(topic: "ci.pushes", event: push)
