@@ -47,6 +47,9 @@ public final class GanglionClient: Sendable {
 
     deinit { loop.stop() }
 
+    /// Requests (and replies) a DEALER of the client queues before it refuses more.
+    static let queueLimit: Int32 = 100_000
+
     /// A DEALER to `endpoint` whose replies complete `pending`'s calls. The other nodes of a
     /// cluster get `immediate` ones: a request to a node that is down fails at once (the caller
     /// refreshes its routes) instead of waiting for a reconnection.
@@ -54,7 +57,7 @@ public final class GanglionClient: Sendable {
                            credentials: CurveClientCredentials?) throws -> Socket {
         let dealer = try owner.makeSocket(.dealer)
         if let credentials { try dealer.set(credentials.socketOptions) }
-        try dealer.set([.sendHighWaterMark(100_000), .receiveHighWaterMark(100_000), .immediate(immediate)])
+        try dealer.set([.sendHighWaterMark(queueLimit), .receiveHighWaterMark(queueLimit), .immediate(immediate)])
         if immediate {
             // A node that stops answering even ZMTP heartbeats (paused, cut off) is dropped after
             // 2 s: the calls waiting on it fail then, and go to the new leader.
@@ -190,8 +193,13 @@ public final class GanglionClient: Sendable {
             do {
                 if let node {
                     try Self.sendToPeer(owner, node: node, frames: frames, id: id, peers: peers, pending: pending, attempts: 8)
-                } else {
-                    try owner.socket(dealerID)?.send(multipart: frames)
+                } else if let dealer = owner.socket(dealerID), try !dealer.trySend(multipart: frames) {
+                    // Never blocking the socket thread (no timeout could fire then): the DEALER
+                    // refuses only with no connection left to queue on — libzmq drops it for good
+                    // after a handshake the node refused — or with its queue full.
+                    pending.fail(id, GanglionError(code: .timeout, message: "nothing was sent to \(bootstrap): this client has no connection to it "
+                        + "(a node that refuses the client's CURVE handshake — a key it does not allow, a wrong server key, plain text — "
+                        + "drops the connection for good) or its queue of \(Self.queueLimit) requests is full"))
                 }
             } catch {
                 pending.fail(id, GanglionError(code: .internal, message: "sending failed: \(error)"))
