@@ -339,10 +339,14 @@ static int relay_latency(size_t size, uint64_t rate, uint64_t count, uint64_t *l
         if (timer_fd >= 0) {
             // Acknowledgements are taken as they arrive until the send time comes.
             struct itimerspec due = {.it_value = at};
-            timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &due, NULL);
+            if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &due, NULL) != 0) { result = -errno; break; }
             zmq_pollitem_t items[2] = {{dealer, 0, ZMQ_POLLIN, 0}, {NULL, timer_fd, ZMQ_POLLIN, 0}};
             for (;;) {
-                if (zmq_poll(items, 2, -1) < 0 && zmq_errno() != EINTR) { result = -zmq_errno(); break; }
+                if (zmq_poll(items, 2, -1) < 0) {
+                    if (zmq_errno() == EINTR) continue;
+                    result = -zmq_errno();
+                    break;
+                }
                 if (items[0].revents & ZMQ_POLLIN) while (zmq_msg_recv(&reply, dealer, ZMQ_DONTWAIT) >= 0) {}
                 if (items[1].revents & ZMQ_POLLIN) {
                     uint64_t expirations;

@@ -67,7 +67,8 @@ public struct Poller {
     /// Changes what a registered item is polled for.
     public mutating func setInterest(_ interest: Readiness, at index: Int) {
         entries[index].interest = interest
-        if entries[index].socket == nil { descriptors[index].events = Self.pollEvents(interest) }
+        // What the socket was ready for outside the old interest is asked again.
+        if let socket = entries[index].socket { socket.unsettled = true } else { descriptors[index].events = Self.pollEvents(interest) }
     }
 
     /// Waits up to `timeout` (`nil` = until something is ready) and returns, per item index, what
@@ -80,10 +81,11 @@ public struct Poller {
             guard let socket = entries[index].socket, socket.unsettled, let ready = try events(of: index) else { continue }
             result.append((index, ready))
         }
-        guard result.isEmpty else { return result }
-        // A socket's descriptor also signals commands that bring no message (a peer connecting):
-        // then the wait goes on, up to the timeout, as zmq_poll's does.
-        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+        // Then the descriptors: without waiting when something is ready already, so a socket
+        // that always has more never hides the others (every ready item is reported, as by
+        // zmq_poll). A socket's descriptor also signals commands that bring no message (a peer
+        // connecting): then the wait goes on, up to the timeout, as zmq_poll's does.
+        let deadline = result.isEmpty ? timeout.map { ContinuousClock.now.advanced(by: $0) } : ContinuousClock.now
         while true {
             let remaining = deadline.map { max(.zero, ContinuousClock.now.duration(to: $0)) }
             let milliseconds: Int32 = remaining.map { Int32(clamping: Int(($0 / .milliseconds(1)).rounded(.up))) } ?? -1
@@ -95,11 +97,11 @@ public struct Poller {
             let count = descriptors.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), milliseconds) }
             if count < 0 {
                 let error = errno
-                if error == EINTR { return [] }
+                if error == EINTR { return result }
                 throw ZeroMQError(errno: error, operation: "poll over \(entries.count) items")
             }
-            guard count > 0 else { return [] }
-            for index in entries.indices where descriptors[index].revents != 0 {
+            guard count > 0 else { return result }
+            for index in entries.indices where descriptors[index].revents != 0 && !result.contains(where: { $0.index == index }) {
                 if entries[index].socket != nil {
                     if let ready = try events(of: index) { result.append((index, ready)) }
                 } else {
