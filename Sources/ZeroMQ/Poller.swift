@@ -25,7 +25,6 @@ public struct Poller {
 
     private struct Entry {
         let socket: Socket?
-        let fd: Int32
         var interest: Readiness
     }
 
@@ -47,11 +46,11 @@ public struct Poller {
             var fd: Int32 = -1
             var size = MemoryLayout<Int32>.size
             try socket.retryingInterrupts("get the socket's file descriptor") { zmq_getsockopt(handle, ZMQ_FD, &fd, &size) }
-            entries.append(Entry(socket: socket, fd: fd, interest: interest))
+            entries.append(Entry(socket: socket, interest: interest))
             // The socket's descriptor only says libzmq has news for it: read its events then.
             descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
         case .fileDescriptor(let fd):
-            entries.append(Entry(socket: nil, fd: fd, interest: interest))
+            entries.append(Entry(socket: nil, interest: interest))
             descriptors.append(pollfd(fd: fd, events: Self.pollEvents(interest), revents: 0))
         }
         return entries.count - 1
@@ -76,7 +75,7 @@ public struct Poller {
     public mutating func poll(timeout: Duration?) throws -> [(index: Int, readiness: Readiness)] {
         var result: [(index: Int, readiness: Readiness)] = []
         // Sockets used since their events were read may hold what their descriptor will not
-        // announce: they are asked first, and what is ready is returned without waiting.
+        // announce: they are asked first, and when one is ready the poll below does not wait.
         for index in entries.indices {
             guard let socket = entries[index].socket, socket.unsettled, let ready = try events(of: index) else { continue }
             result.append((index, ready))
