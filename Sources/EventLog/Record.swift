@@ -55,21 +55,24 @@ public enum RecordDecoder {
     /// end is left out); `base` replaces the batches' own base offset (a live stream batch carries
     /// the producer's bytes, its offsets in the stream header).
     public static func records(inBatches bytes: [UInt8], base: Int64? = nil) throws -> [Record] {
-        try bytes.withUnsafeBytes { raw in
-            var records: [Record] = []
-            var position = 0
-            while position + RecordBatchLayout.headerSize <= raw.count {
-                let header = try RecordBatchHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[position...]))
-                guard position + header.size <= raw.count else { break }
-                var batch = try self.records(in: UnsafeRawBufferPointer(rebasing: raw[position..<(position + header.size)]))
-                if let base {
-                    for index in batch.indices { batch[index].offset = base + (batch[index].offset - header.baseOffset) }
-                }
-                records += batch
-                position += header.size
+        try bytes.withUnsafeBytes { try records(inBatches: $0, base: base) }
+    }
+
+    /// ``records(inBatches:base:)-([UInt8],_)`` read in place (a stream message's frame, not copied first).
+    public static func records(inBatches raw: UnsafeRawBufferPointer, base: Int64? = nil) throws -> [Record] {
+        var records: [Record] = []
+        var position = 0
+        while position + RecordBatchLayout.headerSize <= raw.count {
+            let header = try RecordBatchHeader(parsing: UnsafeRawBufferPointer(rebasing: raw[position...]))
+            guard position + header.size <= raw.count else { break }
+            var batch = try self.records(in: UnsafeRawBufferPointer(rebasing: raw[position..<(position + header.size)]))
+            if let base {
+                for index in batch.indices { batch[index].offset = base + (batch[index].offset - header.baseOffset) }
             }
-            return records
+            records += batch
+            position += header.size
         }
+        return records
     }
 
     private static func record(

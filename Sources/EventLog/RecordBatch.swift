@@ -122,6 +122,17 @@ public enum StoredBatch {
         return stored
     }
 
+    /// Copies `batch` into `destination` (as many bytes) carrying `baseOffset` and `leaderEpoch`:
+    /// ``bytes(_:baseOffset:leaderEpoch:)`` written where it is needed (a frame's buffer).
+    public static func write(_ batch: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, baseOffset: Int64, leaderEpoch: Int32) {
+        precondition(destination.count == batch.count, "a stored batch is as long as the batch")
+        guard let source = batch.baseAddress, let target = destination.baseAddress else { return }
+        target.copyMemory(from: source, byteCount: batch.count)
+        guard batch.count >= RecordBatchLayout.magicAt else { return }
+        destination.storeBigEndian(baseOffset, at: RecordBatchLayout.baseOffset)
+        destination.storeBigEndian(leaderEpoch, at: RecordBatchLayout.leaderEpoch)
+    }
+
     /// The leader epoch a stored batch carries (nil: too short to hold one).
     public static func leaderEpoch(_ batch: UnsafeRawBufferPointer) -> Int32? {
         guard batch.count >= RecordBatchLayout.magicAt else { return nil }

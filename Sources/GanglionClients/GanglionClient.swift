@@ -238,72 +238,62 @@ final class PeerDealers: @unchecked Sendable {
 
 /// Calls waiting for their replies, by request id.
 final class PendingCalls: @unchecked Sendable {
+    /// A call waiting: what its reply goes to, until when, and the node it was sent to.
+    private struct Call {
+        var reply: @Sendable (Result<[Frame], any Error>) -> Void
+        var deadline: ContinuousClock.Instant
+        var node: String
+    }
+
     // `waiting` and `counter` are guarded by `lock`.
     private let lock = NSLock()
-    private var waiting: [UInt64: @Sendable (Result<[Frame], any Error>) -> Void] = [:]
-    private var deadlines: [UInt64: ContinuousClock.Instant] = [:]
-    private var nodes: [UInt64: String] = [:]
+    private var waiting: [UInt64: Call] = [:]
     private var counter: UInt64 = 0
 
     func nextID() -> UInt64 { lock.withLock { counter += 1; return counter } }
 
     func register(_ id: UInt64, _ continuation: @escaping @Sendable (Result<[Frame], any Error>) -> Void, deadline: ContinuousClock.Instant,
                   node: String) {
-        lock.withLock {
-            waiting[id] = continuation
-            deadlines[id] = deadline
-            nodes[id] = node
-        }
+        // One entry per call: this runs for every request sent.
+        lock.withLock { waiting[id] = Call(reply: continuation, deadline: deadline, node: node) }
     }
 
     /// Fails the calls sent to `node` that still wait (its connection was lost).
     func failCalls(to node: String, _ error: GanglionError) {
-        let failed: [@Sendable (Result<[Frame], any Error>) -> Void] = lock.withLock {
-            let ids = nodes.filter { $0.value == node }.map(\.key)
-            return ids.compactMap { id in
-                deadlines[id] = nil
-                nodes[id] = nil
-                return waiting.removeValue(forKey: id)
-            }
+        let failed: [Call] = lock.withLock {
+            let ids = waiting.filter { $0.value.node == node }.map(\.key)
+            return ids.compactMap { waiting.removeValue(forKey: $0) }
         }
-        for continuation in failed { continuation(.failure(error)) }
+        for call in failed { call.reply(.failure(error)) }
     }
 
     /// Whether call `id` still waits for its reply.
     func isWaiting(_ id: UInt64) -> Bool { lock.withLock { waiting[id] != nil } }
 
     func fail(_ id: UInt64, _ error: GanglionError) {
-        lock.withLock { deadlines[id] = nil; nodes[id] = nil; return waiting.removeValue(forKey: id) }?(.failure(error))
+        lock.withLock { waiting.removeValue(forKey: id) }?.reply(.failure(error))
     }
 
     /// Fails the calls whose deadline has passed.
     func expire(now: ContinuousClock.Instant, endpoint: String) {
-        let expired: [(UInt64, @Sendable (Result<[Frame], any Error>) -> Void)] = lock.withLock {
-            let late = deadlines.filter { $0.value <= now }.map(\.key)
-            return late.compactMap { id in
-                deadlines[id] = nil
-                nodes[id] = nil
-                return waiting.removeValue(forKey: id).map { (id, $0) }
-            }
+        let expired: [Call] = lock.withLock {
+            let late = waiting.filter { $0.value.deadline <= now }.map(\.key)
+            return late.compactMap { waiting.removeValue(forKey: $0) }
         }
-        for (_, continuation) in expired {
-            continuation(.failure(GanglionError(code: .timeout, message: "no reply from \(endpoint) in time")))
+        for call in expired {
+            call.reply(.failure(GanglionError(code: .timeout, message: "no reply from \(endpoint) in time")))
         }
     }
 
     func failAll(_ error: GanglionError) {
-        let all = lock.withLock { defer { waiting = [:]; deadlines = [:]; nodes = [:] }; return waiting }
-        for continuation in all.values { continuation(.failure(error)) }
+        let all = lock.withLock { defer { waiting = [:] }; return waiting }
+        for call in all.values { call.reply(.failure(error)) }
     }
 
     /// Resumes the call a reply answers (replies to calls that timed out are dropped).
     func complete(_ reply: [Frame]) {
         guard let header = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
-              let continuation = lock.withLock({
-                  deadlines[header.requestID] = nil
-                  nodes[header.requestID] = nil
-                  return waiting.removeValue(forKey: header.requestID)
-              }) else { return }
+              let continuation = lock.withLock({ waiting.removeValue(forKey: header.requestID)?.reply }) else { return }
         if header.error == .none {
             continuation(.success(Array(reply.dropFirst())))
         } else {

@@ -31,8 +31,8 @@ public final class PartitionStream: Sendable {
     private let pollInterval: Duration
     /// The client's socket loop (every hub's).
     private let loop: SocketLoop
-    let events: AsyncStream<Event>
-    private let delivery: AsyncStream<Event>.Continuation
+    /// Batches and ticks from the hub, waiting for the reader.
+    let delivery: StreamDelivery
     let client: GanglionClient
     /// The partition followed.
     public let topic: String
@@ -60,14 +60,12 @@ public final class PartitionStream: Sendable {
         self.topic = topic
         self.partition = partition
         self.start = offset
-        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingOldest(bufferedBatches))
-        self.events = events
-        delivery = continuation
+        delivery = StreamDelivery(limit: bufferedBatches)
         topicFrame = StreamTopic.frame(for: TopicPartition(topic, Int32(partition)))
         self.pollInterval = pollInterval
         let hub = try client.streamHub(pubEndpoint: pubEndpoint)
         loop = hub.loop
-        following = Following(hub: hub, route: try hub.add(topic: topicFrame, continuation: continuation, tickEvery: pollInterval), pub: pubEndpoint)
+        following = Following(hub: hub, route: try hub.add(topic: topicFrame, delivery: delivery, tickEvery: pollInterval), pub: pubEndpoint)
     }
 
     deinit { close() }
@@ -89,7 +87,7 @@ public final class PartitionStream: Sendable {
     func followLeader() async {
         guard let pub = try? await client.leader(of: topic, partition: partition).pub, !pub.isEmpty,
               following.current != pub, let hub = try? client.streamHub(pubEndpoint: pub),
-              let route = try? hub.add(topic: topicFrame, continuation: delivery, tickEvery: pollInterval) else { return }
+              let route = try? hub.add(topic: topicFrame, delivery: delivery, tickEvery: pollInterval) else { return }
         if let (old, oldRoute) = following.move(to: hub, route: route, pub: pub) {
             old.remove(topic: topicFrame, id: oldRoute)
         } else {
@@ -148,13 +146,12 @@ public final class PartitionStream: Sendable {
 
         /// An iterator that fetches or reads the live stream as needed.
         public func makeAsyncIterator() -> Iterator {
-            Iterator(stream: stream, events: stream.events.makeAsyncIterator(), expected: stream.start)
+            Iterator(stream: stream, expected: stream.start)
         }
 
         /// Pulls records one at a time.
         public struct Iterator: AsyncIteratorProtocol {
             let stream: PartitionStream
-            var events: AsyncStream<Event>.Iterator
             var expected: Int64
             var ready: [Record] = []
             var position = 0
@@ -184,21 +181,20 @@ public final class PartitionStream: Sendable {
                         caughtUp = try await fetchOrWait() <= 0
                         continue
                     }
-                    guard let event = await events.next() else { return false }
+                    guard let event = await stream.delivery.next() else { return false }
                     switch event {
                     case .tick:
                         _ = try await fetchOrWait()
                         await stream.followLeader()
                     case .batch(let frames):
-                        guard frames.count == 3,
-                              let header = try? frames[1].withUnsafeBytes({ try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }),
+                        guard frames.count == 3, let header = try? frames[1].withUnsafeBytes(PartitionStream.header(in:)),
                               header.nextOffset > expected else { continue }
                         if header.baseOffset > expected {
                             // A gap: the batches between were dropped. Fetch from where we are.
                             stream.repairs.increment()
                             _ = try await fetchOrWait()
                         } else {
-                            take(try PartitionStream.records(in: frames[2].bytes, base: header.baseOffset))
+                            take(try frames[2].withUnsafeBytes { try RecordDecoder.records(inBatches: $0, base: header.baseOffset) })
                         }
                     }
                 }
@@ -256,6 +252,13 @@ public final class PartitionStream: Sendable {
     /// Fetch failures a later fetch can get past (the partition is served again, elsewhere or
     /// after a restart): a follower waits them out.
     static let passing: Set<Ganglion_V1_ErrorCode> = [.timeout, .notLeader, .fencedLeaderEpoch, .busy]
+
+    /// A stream message's header, decoded in place (the bytes are not copied first).
+    static func header(in bytes: UnsafeRawBufferPointer) throws -> Ganglion_V1_StreamBatchHeader {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return Ganglion_V1_StreamBatchHeader() }
+        // The header keeps nothing of the bytes (its topic is copied into a string).
+        return try Ganglion_V1_StreamBatchHeader(serializedBytes: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none))
+    }
 
     /// The records of whole batches; `base` replaces the batches' own base offset (a live stream
     /// batch carries the producer's bytes, its offsets in the stream header).

@@ -8,7 +8,7 @@ import ZeroMQ
 final class StreamHub: @unchecked Sendable {
     // `routes` and `timers` are only touched on the loop's thread (inside loop commands), which
     // makes the class safe to share; `nextRoute` is guarded by `lock`.
-    private var routes: [[UInt8]: [UInt64: AsyncStream<PartitionStream.Event>.Continuation]] = [:]
+    private var routes: [[UInt8]: [UInt64: StreamDelivery]] = [:]
     private var timers: [UInt64: SocketLoop.TimerID] = [:]
     private let lock = NSLock()
     private var nextRoute: UInt64 = 0
@@ -39,12 +39,12 @@ final class StreamHub: @unchecked Sendable {
     /// Hands a stream message to every stream of its partition (on the loop's thread).
     private func route(_ topic: [UInt8], _ message: [Frame]) {
         guard let streams = routes[topic] else { return }
-        for continuation in streams.values { continuation.yield(.batch(message)) }
+        for delivery in streams.values { delivery.yield(.batch(message)) }
     }
 
-    /// Follows the stream `topic` (a ``StreamTopic`` frame) into `continuation`, with a `.tick`
+    /// Follows the stream `topic` (a ``StreamTopic`` frame) into `delivery`, with a `.tick`
     /// every `tickEvery` (so a gap at the end is found); returns the route's id for ``remove``.
-    func add(topic: [UInt8], continuation: AsyncStream<PartitionStream.Event>.Continuation, tickEvery: Duration) throws -> UInt64 {
+    func add(topic: [UInt8], delivery: StreamDelivery, tickEvery: Duration) throws -> UInt64 {
         let id: UInt64 = lock.withLock {
             nextRoute += 1
             return nextRoute
@@ -52,10 +52,10 @@ final class StreamHub: @unchecked Sendable {
         let subID = self.subID
         try loop.performAndWait { owner in
             if self.routes[topic, default: [:]].isEmpty { try owner.socket(subID)?.subscribe(topic) }
-            self.routes[topic, default: [:]][id] = continuation
+            self.routes[topic, default: [:]][id] = delivery
             func tick(_ owner: SocketLoop.Owner) {
                 guard self.routes[topic]?[id] != nil else { return }
-                continuation.yield(.tick)
+                delivery.yield(.tick)
                 self.timers[id] = owner.schedule(after: tickEvery) { tick($0) }
             }
             tick(owner)

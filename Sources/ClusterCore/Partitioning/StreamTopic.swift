@@ -2,8 +2,14 @@
 public enum StreamTopic {
     /// The frame a subscriber subscribes to for `partition`.
     public static func frame(for partition: TopicPartition) -> [UInt8] {
-        var bytes: [UInt8] = [UInt8(ascii: "p"), 0] + Array(partition.topic.utf8) + [0]
-        withUnsafeBytes(of: UInt32(partition.partition).bigEndian) { bytes += $0 }
+        // One allocation: this runs for every batch published.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(partition.topic.utf8.count + 7)
+        bytes.append(UInt8(ascii: "p"))
+        bytes.append(0)
+        bytes.append(contentsOf: partition.topic.utf8)
+        bytes.append(0)
+        withUnsafeBytes(of: UInt32(partition.partition).bigEndian) { bytes.append(contentsOf: $0) }
         return bytes
     }
 }

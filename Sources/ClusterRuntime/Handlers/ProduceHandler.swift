@@ -112,8 +112,12 @@ extension NodeAPI {
         stream.baseOffset = appended.firstOffset
         stream.nextOffset = appended.lastOffset + 1
         stream.highWatermark = appended.lastOffset + 1
-        let stored = batch.withUnsafeBytes { StoredBatch.bytes($0, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch) }
-        return [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), Frame(stored)]
+        // The stored batch is written straight into its frame (no copy of it in between).
+        let stored = batch.withUnsafeBytes { bytes in
+            (try? Frame(count: bytes.count) { StoredBatch.write(bytes, into: $0, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch) })
+                ?? Frame(StoredBatch.bytes(bytes, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch))
+        }
+        return [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), stored]
     }
 
     /// The answer to a produce whose batch landed as `appended`.
