@@ -8,7 +8,7 @@ final class BenchNodeProcess {
     let directory: String
     private(set) var api = ""
 
-    /// Starts a node with the fsync policy `fsync` and waits until it wrote its endpoints;
+    /// Starts a node (no demo agents) with the fsync policy `fsync` and waits until it wrote its endpoints;
     /// `api` fixes its request endpoint (default: an OS-chosen port), `extra` adds arguments;
     /// `directory` reuses a data directory (a restart), a new temporary one by default.
     init(fsync: String, api requested: String = "tcp://127.0.0.1:0", extra: [String] = [], directory reused: String? = nil) throws {
@@ -16,8 +16,10 @@ final class BenchNodeProcess {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if reused != nil { try? FileManager.default.removeItem(atPath: directory + "/endpoints.json") }
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        // No demo agents: what is measured is the node, with nothing of its own running beside it
+        // (their start-up — topics, groups, shards — overlapped the first runs).
         process.arguments = ["node", "--data-dir", directory, "--api", requested, "--pub", "tcp://127.0.0.1:0",
-                             "--http", "127.0.0.1:0", "--fsync", fsync] + extra
+                             "--http", "127.0.0.1:0", "--fsync", fsync] + (extra.contains("--no-demo") ? [] : ["--no-demo"]) + extra
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

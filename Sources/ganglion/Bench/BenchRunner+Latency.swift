@@ -13,16 +13,16 @@ extension BenchRunner {
         let rounds = max(1, min(5, Int(workload.latencySeconds.rounded(.down))))
         let seconds = workload.latencySeconds / Double(rounds)
         var floor: [Double] = [], durable: [Double] = [], ours = LatencySlice()
-        // The node's stage, from its histogram read around the rounds (a node this benchmark started).
+        // The node's stage, from its histogram read around our slices (a node this benchmark started).
         let http = nodeHTTP()
         var before: NodeStageHistogram?
-        if let http { before = try? await NodeStageHistogram.read(http: http) }
-        for _ in 0..<rounds {
+        for round in 0..<rounds {
             if withFloor {
                 floor += try Self.relayFloor(size: size, rate: workload.rate, seconds: seconds)
                 // The relay doing a durable log's least: its log beside the node's data (the same file system).
                 durable += try Self.relayFloor(size: size, rate: workload.rate, seconds: seconds, durable: dataDirectory ?? NSTemporaryDirectory())
             }
+            if round == 0, let http { before = try? await NodeStageHistogram.read(http: http) }
             ours.add(try await latency(topic: topic, size: size, seconds: seconds))
         }
         var node: NodeStageHistogram?
