@@ -236,12 +236,6 @@ public struct ShardChangelog: Sendable, Hashable {
             hasher.combine(offset)
         }
 
-        /// The record at `offset` (its meaning kept).
-        public func at(_ offset: Int64) -> Record {
-            var record = self
-            record.offset = offset
-            return record
-        }
     }
 
     /// What a record's key and value say, as ``apply(_:)`` would parse them.
@@ -494,15 +488,19 @@ public struct ShardChangelog: Sendable, Hashable {
         ids.map { Record(key: Self.taggedKey("e", $0), value: nil, meaning: .forwarded(id: $0)) }
     }
 
-    /// Applies records in log order (a batch just appended, or the log replayed after a restart).
-    public mutating func apply(_ records: [Record]) {
+    /// Applies records in log order (a batch just appended, or the log replayed after a restart);
+    /// with `firstOffset`, the records are a batch stored from that offset on (record `i` at
+    /// `firstOffset + i`), applied without a copy of each carrying its offset.
+    public mutating func apply(_ records: [Record], from firstOffset: Int64? = nil) {
         for index in records.indices {
+            let offset = firstOffset.map { $0 + Int64(index - records.startIndex) } ?? records[index].offset
             // A record made here is applied from its fields in place (no copy of the record).
             if let meaning = records[index].meaning {
-                apply(meaning, value: records[index].value, offset: records[index].offset)
+                apply(meaning, value: records[index].value, offset: offset)
                 continue
             }
-            let record = records[index]
+            var record = records[index]
+            record.offset = offset
             guard let tag = record.key.first else { continue }
             // The entity key or outbox id after the tag (made only where it is needed).
             var name: String { record.key.count > 2 ? String(decoding: record.key[2...], as: UTF8.self) : "" }

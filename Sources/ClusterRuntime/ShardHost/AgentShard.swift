@@ -700,7 +700,7 @@ public actor AgentShard {
                 for record in records { builder.append(key: record.key, value: record.value, timestamp: now) }
                 let base = try await io.appendChangelog(partition: partition, batch: builder.build())
                 writer?.sequence &+= Int32(records.count)
-                changelog.apply(records.enumerated().map { index, record in record.at(base + Int64(index)) })
+                changelog.apply(records, from: base)
                 withPumpHeld { for waiter in waiters { waiter(self, nil) } }
                 // Counted once per batch (a counter looked up per event cost a lock and a hash).
                 if handledSinceCount > 0 {

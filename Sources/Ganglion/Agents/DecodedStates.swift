@@ -15,6 +15,9 @@ final class DecodedStates<State: Sendable>: @unchecked Sendable {
 
     private let stripes: [Stripe]
     private let limitPerStripe: Int
+    /// Whether states of this type are kept (not a class), decided once: a dynamic cast per event
+    /// showed in the runtime's profile.
+    private let keepsStates = !(State.self is AnyClass)
 
     /// A cache of at most about `limit` keys.
     init(limit: Int = 16_384, stripes count: Int = 16) {
@@ -35,7 +38,7 @@ final class DecodedStates<State: Sendable>: @unchecked Sendable {
 
     /// Keeps `state` of `key`, stored as `bytes`; nil forgets the key.
     func keep(_ state: State?, of key: String, storedAs bytes: [UInt8]?) {
-        guard !(State.self is AnyClass) else { return }
+        guard keepsStates else { return }
         let stripe = stripe(of: key)
         stripe.lock.withLock {
             guard let state, let bytes else {
