@@ -58,7 +58,8 @@ public enum RecordDecoder {
         try bytes.withUnsafeBytes { try records(inBatches: $0, base: base) }
     }
 
-    /// ``records(inBatches:base:)-([UInt8],_)`` read in place (a stream message's frame, not copied first).
+    /// The records of the whole batches in `raw`, read in place (a stream message's frame, not
+    /// copied into an array first); `base` as for an array of bytes.
     public static func records(inBatches raw: UnsafeRawBufferPointer, base: Int64? = nil) throws -> [Record] {
         var records: [Record] = []
         var position = 0

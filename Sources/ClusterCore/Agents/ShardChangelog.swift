@@ -235,7 +235,6 @@ public struct ShardChangelog: Sendable, Hashable {
             hasher.combine(value)
             hasher.combine(offset)
         }
-
     }
 
     /// What a record's key and value say, as ``apply(_:)`` would parse them.
