@@ -53,11 +53,11 @@ extension Node {
         let reply: [Frame] = await withCheckedContinuation { continuation in
             api.handle([Frame(headerBytes), Frame(body)][...], principal: NodeSecurity.nodePrincipal) { response, _ in continuation.resume(returning: response) }
         }
-        guard let first = reply.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+        guard let first = reply.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }) else {
             return RegistryREST.error(RegistryError(50001, "no answer from the controller leader"))
         }
         guard answer.error == .none, reply.count >= 2,
-              let response = try? reply[1].withUnsafeBytes({ try Ganglion_V1_RegistryResponse(serializedBytes: Data($0)) }) else {
+              let response = try? reply[1].withUnsafeBytes({ try Ganglion_V1_RegistryResponse(inPlace: $0) }) else {
             // Confluent's code for "error while forwarding the request to the leader".
             return RegistryREST.error(RegistryError(50003, "forwarding to the controller leader failed: \(answer.errorMessage)"))
         }
@@ -117,7 +117,7 @@ extension Node {
         let heartbeat: @Sendable () -> Void = { [weak self] in
             let sent = ContinuousClock.now
             self?.sendHeartbeat(shuttingDown: false) { response in
-                if let first = response.first, let header = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
+                if let first = response.first, let header = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }),
                    header.error == .none {
                     registered.set()
                     lastAnswered.advance(to: sent)

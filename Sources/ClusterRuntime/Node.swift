@@ -14,18 +14,32 @@ final class InFlightWindow: @unchecked Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    /// Counts a request in; false when the client is at its limit.
+    /// Counts a request in; false when the client is at its limit. (One lookup: this runs for
+    /// every produce.)
     func enter(_ client: [UInt8]) -> Bool {
-        let count = counts[client, default: 0]
-        guard count < limit else { return false }
-        counts[client] = count + 1
-        return true
+        var admitted = false
+        update(client) { count in
+            admitted = count < limit
+            if admitted { count += 1 }
+        }
+        return admitted
     }
 
     /// Counts a request out.
     func leave(_ client: [UInt8]) {
-        let count = counts[client, default: 1] - 1
-        counts[client] = count > 0 ? count : nil
+        update(client) { count in count = max(0, count - 1) }
+    }
+
+    /// Changes `client`'s count in place; a count of 0 leaves the table.
+    private func update(_ client: [UInt8], _ change: (inout Int) -> Void) {
+        if let index = counts.index(forKey: client) {
+            change(&counts.values[index])
+            if counts.values[index] == 0 { counts.remove(at: index) }
+        } else {
+            var count = 0
+            change(&count)
+            if count > 0 { counts[client] = count }
+        }
     }
 }
 
@@ -277,10 +291,12 @@ public final class Node: Sendable {
                     guard request.count >= 2 else { continue }
                     let identity = request[0]
                     let isProduce = total == 4
+                    // The client's routing id, copied once for its produce window (in and out).
+                    let client = isProduce ? identity.bytes : []
                     if isProduce {
-                        guard window.enter(identity.bytes) else {
+                        guard window.enter(client) else {
                             NodeMetrics.busy()
-                            let requestID = (try? request[1].withUnsafeBytes { try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) })?.requestID ?? 0
+                            let requestID = (try? request[1].withUnsafeBytes { try Ganglion_V1_RequestHeader(inPlace: $0) })?.requestID ?? 0
                             try? router.send(multipart: [identity] + NodeAPI.error(requestID, .busy,
                                 "more than \(window.limit) produce requests of this client await acknowledgement; retry shortly", retryAfter: 5), blocking: false)
                             continue
@@ -291,7 +307,7 @@ public final class Node: Sendable {
                     let received = ContinuousClock.now
                     api.handle(request[1...], frameCount: total - 1, principal: secured ? request[1].userID : nil) { response, stream in
                         loop.executeInPlace { owner in
-                            if isProduce { window.leave(identity.bytes) }
+                            if isProduce { window.leave(client) }
                             if let stream, let pub = owner.socket(pubID) {
                                 try? pub.send(multipart: stream)
                                 if isProduce { localTime.record(duration: received.duration(to: .now)) }

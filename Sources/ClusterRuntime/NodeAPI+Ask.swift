@@ -97,12 +97,12 @@ extension NodeAPI {
                 continuation.resume(returning: response)
             }
         }
-        guard let first = response.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+        guard let first = response.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }) else {
             throw ProtocolFailure(.internal, "the batch for \(topic)[\(partition)] got no answer from the produce path")
         }
         guard answer.error == .none else { throw ProtocolFailure(answer.error, answer.errorMessage) }
         guard response.count >= 2 else { throw ProtocolFailure(.internal, "the produce answer for \(topic)[\(partition)] has no body") }
-        let body = try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }
+        let body = try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(inPlace: $0) }
         return body.baseOffset
     }
 
@@ -143,11 +143,11 @@ extension NodeAPI {
 
     /// The base offset of a produce answer, or its error.
     static func baseOffset(_ response: [Frame], _ key: TopicPartition) throws -> Int64 {
-        guard let first = response.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+        guard let first = response.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }) else {
             throw ProtocolFailure(.internal, "the batch for \(key.topic)[\(key.partition)] got no answer")
         }
         guard answer.error == .none else { throw ProtocolFailure(answer.error, answer.errorMessage) }
         guard response.count >= 2 else { throw ProtocolFailure(.internal, "the produce answer for \(key.topic)[\(key.partition)] has no body") }
-        return try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }.baseOffset
+        return try response[1].withUnsafeBytes { try Ganglion_V1_ProduceResponse(inPlace: $0) }.baseOffset
     }
 }

@@ -20,10 +20,10 @@ extension NodeAPI {
         case .createTopic, .deleteTopic, .initProducerID, .nodeHeartbeat, .alterPartition:
             return true
         case .registry:
-            let request = try? body.withUnsafeBytes { try Ganglion_V1_RegistryRequest(serializedBytes: Data($0)) }
+            let request = try? body.withUnsafeBytes { try Ganglion_V1_RegistryRequest(inPlace: $0) }
             return (request?.method.uppercased() ?? "GET") != "GET"
         case .security:
-            let request = try? body.withUnsafeBytes { try Ganglion_V1_SecurityRequest(serializedBytes: Data($0)) }
+            let request = try? body.withUnsafeBytes { try Ganglion_V1_SecurityRequest(inPlace: $0) }
             return request?.isChange ?? false
         default:
             return false

@@ -97,7 +97,7 @@ extension NodeAPI {
                          clientID: Self.forwardedPrefix + nodeID, traceparent: header.traceparent, leader: leader) { result in
             switch result {
             case .success(var reply):
-                if var answer = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) {
+                if var answer = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }) {
                     answer.requestID = requestID
                     if let bytes = try? answer.serializedBytes() as [UInt8] { reply[0] = Frame(bytes) }
                 }
@@ -131,7 +131,7 @@ extension NodeAPI {
                 let done = gathered.lock.withLock { () -> Ganglion_V1_ListGroupsResponse? in
                     let state = gathered
                     if case .success(let reply) = result, reply.count >= 2,
-                       let listed = try? reply[1].withUnsafeBytes({ try Ganglion_V1_ListGroupsResponse(serializedBytes: Data($0)) }) {
+                       let listed = try? reply[1].withUnsafeBytes({ try Ganglion_V1_ListGroupsResponse(inPlace: $0) }) {
                         state.response.groups += listed.groups
                     }
                     state.remaining -= 1
@@ -178,12 +178,12 @@ extension NodeAPI {
             }
         }
         let answer = try reply.mapError { ProtocolFailure($0.code, "forwarding the ask to node \(leader), where its reply arrives: \($0.message)") }.get()
-        guard let header = try? answer[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+        guard let header = try? answer[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }) else {
             throw ProtocolFailure(.internal, "node \(leader) answered the ask with no response header")
         }
         guard header.error == .none else { throw ProtocolFailure(header.error, header.errorMessage) }
         guard answer.count >= 2 else { throw ProtocolFailure(.internal, "node \(leader) answered the ask with no body") }
-        return try answer[1].withUnsafeBytes { try Ganglion_V1_AskResponse(serializedBytes: Data($0)) }
+        return try answer[1].withUnsafeBytes { try Ganglion_V1_AskResponse(inPlace: $0) }
     }
 
     /// The input topics of agent `agent`: its group's, known to a coordinator here, or else

@@ -182,11 +182,11 @@ extension NodeAPI {
         header.clientID = "ganglion-node:\(nodeID)"
         guard let headerBytes = try? header.serializedBytes() as [UInt8], let body = try? request.serializedBytes() as [UInt8] else { return }
         handle([Frame(headerBytes), Frame(body)][...], principal: NodeSecurity.nodePrincipal) { reply, _ in
-            guard let first = reply.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+            guard let first = reply.first, let answer = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }) else {
                 return completion(.failure(ProtocolFailure(.internal, "no answer")))
             }
             guard answer.error == .none, reply.count >= 2,
-                  let response = try? reply[1].withUnsafeBytes({ try Ganglion_V1_AlterPartitionResponse(serializedBytes: Data($0)) }) else {
+                  let response = try? reply[1].withUnsafeBytes({ try Ganglion_V1_AlterPartitionResponse(inPlace: $0) }) else {
                 return completion(.failure(ProtocolFailure(answer.error, answer.errorMessage)))
             }
             completion(.success(response))

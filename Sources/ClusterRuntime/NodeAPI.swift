@@ -80,7 +80,7 @@ final class NodeAPI: Sendable {
         var respond = respond
         let count = frameCount ?? frames.count
         guard let first = frames.first,
-              let header = try? first.withUnsafeBytes({ try Ganglion_V1_RequestHeader(serializedBytes: Data($0)) }) else {
+              let header = try? first.withUnsafeBytes({ try Ganglion_V1_RequestHeader(inPlace: $0) }) else {
             respond(Self.error(0, .malformedRequest, "the first frame of a request must be a RequestHeader; it did not parse"), nil)
             return
         }
@@ -155,7 +155,7 @@ final class NodeAPI: Sendable {
     /// Decodes a request body, refusing it with MALFORMED_REQUEST naming the message.
     func decode<Body: SwiftProtobuf.Message>(_ frame: Frame) throws -> Body {
         do {
-            return try frame.withUnsafeBytes { try Body(serializedBytes: Data($0)) }
+            return try frame.withUnsafeBytes { try Body(inPlace: $0) }
         } catch {
             throw ProtocolFailure(.malformedRequest, "the body is not a valid \(Body.protoMessageName): \(error)")
         }

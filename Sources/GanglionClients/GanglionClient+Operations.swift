@@ -126,7 +126,7 @@ extension GanglionClient {
             onAcknowledged(result.flatMap { frames in
                 Result {
                     guard let first = frames.first else { throw GanglionError(code: .malformedRequest, message: "the reply has no body") }
-                    return try first.withUnsafeBytes { try Ganglion_V1_ProduceResponse(serializedBytes: Data($0)) }.baseOffset
+                    return try first.withUnsafeBytes { try Ganglion_V1_ProduceResponse(inPlace: $0) }.baseOffset
                 }
             })
         }

@@ -214,7 +214,7 @@ public final class GanglionClient: Sendable {
     ) async throws -> (Reply, [Frame]) {
         let frames = try await call(kind, body, extra: extra, timeout: timeout, to: node)
         guard let first = frames.first else { throw GanglionError(code: .malformedRequest, message: "the reply has no body") }
-        let decoded = try first.withUnsafeBytes { try Reply(serializedBytes: Data($0)) }
+        let decoded = try first.withUnsafeBytes { try Reply(inPlace: $0) }
         return (decoded, Array(frames.dropFirst()))
     }
 }
@@ -292,7 +292,7 @@ final class PendingCalls: @unchecked Sendable {
 
     /// Resumes the call a reply answers (replies to calls that timed out are dropped).
     func complete(_ reply: [Frame]) {
-        guard let header = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
+        guard let header = try? reply[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }),
               let continuation = lock.withLock({ waiting.removeValue(forKey: header.requestID)?.reply }) else { return }
         if header.error == .none {
             continuation(.success(Array(reply.dropFirst())))

@@ -101,7 +101,7 @@ extension GanglionClient {
                     do {
                         let frames = try await self.call(.metadata, request, timeout: .seconds(1), to: node)
                         guard let first = frames.first else { throw GanglionError(code: .malformedRequest, message: "a metadata answer without a body") }
-                        return .success(try first.withUnsafeBytes { try Ganglion_V1_MetadataResponse(serializedBytes: Data($0)) })
+                        return .success(try first.withUnsafeBytes { try Ganglion_V1_MetadataResponse(inPlace: $0) })
                     } catch {
                         return .failure(error)
                     }

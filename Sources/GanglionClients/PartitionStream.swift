@@ -187,7 +187,7 @@ public final class PartitionStream: Sendable {
                         _ = try await fetchOrWait()
                         await stream.followLeader()
                     case .batch(let frames):
-                        guard frames.count == 3, let header = try? frames[1].withUnsafeBytes(PartitionStream.header(in:)),
+                        guard frames.count == 3, let header = try? frames[1].withUnsafeBytes({ try Ganglion_V1_StreamBatchHeader(inPlace: $0) }),
                               header.nextOffset > expected else { continue }
                         if header.baseOffset > expected {
                             // A gap: the batches between were dropped. Fetch from where we are.
@@ -252,13 +252,6 @@ public final class PartitionStream: Sendable {
     /// Fetch failures a later fetch can get past (the partition is served again, elsewhere or
     /// after a restart): a follower waits them out.
     static let passing: Set<Ganglion_V1_ErrorCode> = [.timeout, .notLeader, .fencedLeaderEpoch, .busy]
-
-    /// A stream message's header, decoded in place (the bytes are not copied first).
-    static func header(in bytes: UnsafeRawBufferPointer) throws -> Ganglion_V1_StreamBatchHeader {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return Ganglion_V1_StreamBatchHeader() }
-        // The header keeps nothing of the bytes (its topic is copied into a string).
-        return try Ganglion_V1_StreamBatchHeader(serializedBytes: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none))
-    }
 
     /// The records of whole batches; `base` replaces the batches' own base offset (a live stream
     /// batch carries the producer's bytes, its offsets in the stream header).

@@ -83,11 +83,11 @@ final class MetadataFollower: @unchecked Sendable {
     }
 
     private func handle(_ frames: [Frame], from voter: String) throws {
-        let header = try frames[0].withUnsafeBytes { try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }
+        let header = try frames[0].withUnsafeBytes { try Ganglion_V1_ResponseHeader(inPlace: $0) }
         guard header.error == .none, frames.count >= 3 else {
             throw ProtocolFailure(header.error, "voter \(voter) refused the metadata fetch: \(header.errorMessage)")
         }
-        let response = try frames[1].withUnsafeBytes { try Ganglion_V1_ControllerFetchResponse(serializedBytes: Data($0)) }
+        let response = try frames[1].withUnsafeBytes { try Ganglion_V1_ControllerFetchResponse(inPlace: $0) }
         lock.withLock { view = (response.leader.isEmpty ? nil : response.leader, response.term) }
         if !response.snapshot.isEmpty {
             let snapshot = try JSONDecoder().decode(MetadataSnapshot.self, from: response.snapshot)

@@ -82,7 +82,7 @@ final class PeerRequests: @unchecked Sendable {
             for _ in 0..<256 {
                 guard let frames = try socket.tryReceiveMultipart() else { return }
                 guard let first = frames.first,
-                      let header = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }),
+                      let header = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }),
                       let waiter = waiting.removeValue(forKey: header.requestID) else { continue }
                 waiter.completion(.success(frames))
             }

@@ -147,11 +147,11 @@ final class FollowerReplica: @unchecked Sendable {
     private func handle(_ result: Result<[Frame], ProtocolFailure>, generation: Int) {
         guard isCurrent(generation) else { return }
         guard case .success(let frames) = result, let first = frames.first,
-              let header = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }) else {
+              let header = try? first.withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }) else {
             return retry(after: .milliseconds(100), generation: generation)
         }
         guard header.error == .none, frames.count >= 2,
-              let response = try? frames[1].withUnsafeBytes({ try Ganglion_V1_ReplicaFetchResponse(serializedBytes: Data($0)) }) else {
+              let response = try? frames[1].withUnsafeBytes({ try Ganglion_V1_ReplicaFetchResponse(inPlace: $0) }) else {
             // Not (or no longer) the leader at this epoch: the metadata brings the next one.
             return retry(after: .milliseconds(100), generation: generation)
         }
@@ -223,7 +223,7 @@ final class FollowerReplica: @unchecked Sendable {
     /// beyond the log's end (a message missed) sends the follower back to fetching.
     private func received(_ message: [Frame]) {
         guard message.count >= 3,
-              let header = try? message[1].withUnsafeBytes({ try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }),
+              let header = try? message[1].withUnsafeBytes({ try Ganglion_V1_StreamBatchHeader(inPlace: $0) }),
               header.nextOffset > header.baseOffset,
               let epoch = message[2].withUnsafeBytes({ StoredBatch.leaderEpoch($0) }) else { return }
         let end = log.logEndOffset
@@ -305,7 +305,7 @@ final class FollowerReplica: @unchecked Sendable {
                 }
                 return queue.async { self.fetchNext(generation) }
             }
-            let header = try? batch.message[1].withUnsafeBytes { try Ganglion_V1_StreamBatchHeader(serializedBytes: Data($0)) }
+            let header = try? batch.message[1].withUnsafeBytes { try Ganglion_V1_StreamBatchHeader(inPlace: $0) }
             append(batch.message[2], at: end, highWatermark: header?.highWatermark ?? 0, generation: generation)
         }
     }
@@ -377,8 +377,8 @@ final class FollowerReplica: @unchecked Sendable {
             }
             guard current else { return }
             if case .success(let frames) = result, frames.count >= 2,
-               let header = try? frames[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) }), header.error == .none,
-               let response = try? frames[1].withUnsafeBytes({ try Ganglion_V1_ReplicaFetchResponse(serializedBytes: Data($0)) }) {
+               let header = try? frames[0].withUnsafeBytes({ try Ganglion_V1_ResponseHeader(inPlace: $0) }), header.error == .none,
+               let response = try? frames[1].withUnsafeBytes({ try Ganglion_V1_ReplicaFetchResponse(inPlace: $0) }) {
                 if response.diverging, let streams = self.streams {
                     // Truncation is the fetch path's: stop appending the stream, then repair —
                     // unless a fetch chain runs already (it meets the divergence itself).

@@ -121,13 +121,13 @@ final class NodeGuard: @unchecked Sendable {
     /// The change a SECURITY request asks for, as the audit log names it (nil: a listing, or a
     /// body that does not parse). Never includes a secret (a token's is only in the response).
     func auditedChange(_ body: Frame) -> String? {
-        guard let request = try? body.withUnsafeBytes({ try Ganglion_V1_SecurityRequest(serializedBytes: Data($0)) }), request.isChange else { return nil }
+        guard let request = try? body.withUnsafeBytes({ try Ganglion_V1_SecurityRequest(inPlace: $0) }), request.isChange else { return nil }
         return request.textFormatString().split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
     }
 
     /// Logs and counts one security change with its outcome (`ok` or the refusal's code).
     func audit(principal: String, change: String, response: [Frame]) {
-        let header = response.first.flatMap { frame in try? frame.withUnsafeBytes { try Ganglion_V1_ResponseHeader(serializedBytes: Data($0)) } }
+        let header = response.first.flatMap { frame in try? frame.withUnsafeBytes { try Ganglion_V1_ResponseHeader(inPlace: $0) } }
         let result = header.map { $0.error == .none ? "ok" : "\($0.error)" } ?? "no answer"
         logger.notice("security: change", metadata: [
             "ganglion.security.principal": "\(principal)", "ganglion.security.action": "\(change)",

@@ -49,7 +49,7 @@ enum RequestAccess: Sendable, Equatable {
     /// What a request of `kind` with `body` needs; throws when the body does not parse.
     static func of(_ kind: Ganglion_V1_RequestKind, body: Frame) throws -> RequestAccess {
         func decode<Body: SwiftProtobuf.Message>(_ type: Body.Type) throws -> Body {
-            try body.withUnsafeBytes { try Body(serializedBytes: Data($0)) }
+            try body.withUnsafeBytes { try Body(inPlace: $0) }
         }
         switch kind {
         case .produce: return .all([AccessCheck(operation: .write, resourceType: .topic, name: try decode(Ganglion_V1_ProduceRequest.self).topic)])
