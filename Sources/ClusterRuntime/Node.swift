@@ -14,32 +14,18 @@ final class InFlightWindow: @unchecked Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    /// Counts a request in; false when the client is at its limit. (One lookup: this runs for
-    /// every produce.)
+    /// Counts a request in; false when the client is at its limit.
     func enter(_ client: [UInt8]) -> Bool {
-        var admitted = false
-        update(client) { count in
-            admitted = count < limit
-            if admitted { count += 1 }
-        }
-        return admitted
+        let count = counts[client, default: 0]
+        guard count < limit else { return false }
+        counts[client] = count + 1
+        return true
     }
 
     /// Counts a request out.
     func leave(_ client: [UInt8]) {
-        update(client) { count in count = max(0, count - 1) }
-    }
-
-    /// Changes `client`'s count in place; a count of 0 leaves the table.
-    private func update(_ client: [UInt8], _ change: (inout Int) -> Void) {
-        if let index = counts.index(forKey: client) {
-            change(&counts.values[index])
-            if counts.values[index] == 0 { counts.remove(at: index) }
-        } else {
-            var count = 0
-            change(&count)
-            if count > 0 { counts[client] = count }
-        }
+        let count = counts[client, default: 1] - 1
+        counts[client] = count > 0 ? count : nil
     }
 }
 

@@ -111,19 +111,8 @@ extension RecordBatchHeader {
 /// A producer's batch as the log stores it: the same bytes with the base offset and leader epoch
 /// the log assigned (both outside the CRC, so the checksum still holds).
 public enum StoredBatch {
-    /// A copy of `batch` carrying `baseOffset` and `leaderEpoch` (what fetch returns for it).
-    public static func bytes(_ batch: UnsafeRawBufferPointer, baseOffset: Int64, leaderEpoch: Int32) -> [UInt8] {
-        var stored = [UInt8](batch)
-        guard stored.count >= RecordBatchLayout.magicAt else { return stored }
-        stored.withUnsafeMutableBytes { bytes in
-            bytes.storeBigEndian(baseOffset, at: RecordBatchLayout.baseOffset)
-            bytes.storeBigEndian(leaderEpoch, at: RecordBatchLayout.leaderEpoch)
-        }
-        return stored
-    }
-
-    /// Copies `batch` into `destination` (as many bytes) carrying `baseOffset` and `leaderEpoch`:
-    /// ``bytes(_:baseOffset:leaderEpoch:)`` written where it is needed (a frame's buffer).
+    /// Copies `batch` into `destination` (as many bytes) carrying `baseOffset` and `leaderEpoch`
+    /// (what fetch returns for it), written where it is needed (a frame's buffer).
     public static func write(_ batch: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, baseOffset: Int64, leaderEpoch: Int32) {
         precondition(destination.count == batch.count, "a stored batch is as long as the batch")
         guard let source = batch.baseAddress, let target = destination.baseAddress else { return }

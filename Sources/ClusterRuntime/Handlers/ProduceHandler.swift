@@ -112,10 +112,10 @@ extension NodeAPI {
         stream.baseOffset = appended.firstOffset
         stream.nextOffset = appended.lastOffset + 1
         stream.highWatermark = appended.lastOffset + 1
-        // The stored batch is written straight into its frame (no copy of it in between).
+        // The stored batch is written straight into its frame (no copy of it in between). Making
+        // a frame fails only when malloc does, which every frame initialiser treats as fatal.
         let stored = batch.withUnsafeBytes { bytes in
-            (try? Frame(count: bytes.count) { StoredBatch.write(bytes, into: $0, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch) })
-                ?? Frame(StoredBatch.bytes(bytes, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch))
+            try! Frame(count: bytes.count) { StoredBatch.write(bytes, into: $0, baseOffset: appended.firstOffset, leaderEpoch: appended.leaderEpoch) }
         }
         return [Frame(StreamTopic.frame(for: key)), Frame((try? stream.serializedBytes()) ?? [UInt8]()), stored]
     }
