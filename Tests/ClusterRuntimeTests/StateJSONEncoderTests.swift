@@ -165,6 +165,60 @@ final class StateJSONEncoderTests: XCTestCase {
         XCTAssertThrowsError(try AgentStateCoding<Custom>.encoder()(nothing))
     }
 
+    func testKeysAreTrackedPerContainerAtAnyCountAndDepth() throws {
+        // A key written again after many others (past the few scanned, into a set) is caught.
+        let manyThenTwice = Custom { encoder in
+            var container = encoder.container(keyedBy: Named.self)
+            for index in 0..<20 { try container.encode(index, forKey: Named("k\(index)")) }
+            try container.encode(0, forKey: Named("k3"))
+        }
+        XCTAssertNil(StateJSONEncoder.encode(manyThenTwice))
+        // The same key in a container, in the one nested in it, and in a sibling: all allowed.
+        let nestedSameKeys = Custom { encoder in
+            var container = encoder.container(keyedBy: Named.self)
+            try container.encode(1, forKey: Named("a"))
+            var inner = container.nestedContainer(keyedBy: Named.self, forKey: Named("b"))
+            for index in 0..<12 { try inner.encode(index, forKey: Named("k\(index)")) }
+            try inner.encode(2, forKey: Named("a"))
+            var sibling = container.nestedContainer(keyedBy: Named.self, forKey: Named("c"))
+            try sibling.encode(3, forKey: Named("a"))
+            try sibling.encode(4, forKey: Named("k0"))
+        }
+        let fast = try XCTUnwrap(StateJSONEncoder.encode(nestedSameKeys))
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(fast)) as? NSDictionary,
+                       try JSONSerialization.jsonObject(with: JSONEncoder().encode(nestedSameKeys)) as? NSDictionary)
+        // Nesting deeper than 64 values (past the bits that note which depths wrote a value).
+        var deep = AnyNested.leaf(7)
+        for _ in 0..<70 { deep = .list([deep]) }
+        XCTAssertEqual(StateJSONEncoder.encode(deep), Array(try JSONEncoder().encode(deep)))
+    }
+
+    /// Arrays nested to any depth around one number.
+    indirect enum AnyNested: Encodable {
+        case leaf(Int)
+        case list([AnyNested])
+
+        func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .leaf(let value):
+                var single = encoder.singleValueContainer()
+                try single.encode(value)
+            case .list(let values):
+                var single = encoder.singleValueContainer()
+                try single.encode(values)
+            }
+        }
+    }
+
+    /// A key of any name.
+    struct Named: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     struct Base: Codable { var a = 1 }
     enum Keys: CodingKey { case a, b, m, x }
 

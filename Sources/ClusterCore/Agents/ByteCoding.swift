@@ -2,6 +2,16 @@
 struct ByteWriter {
     private(set) var output: [UInt8] = []
 
+    /// A writer of nothing yet.
+    init() {}
+
+    /// A writer whose output holds `capacity` bytes before it grows (a record's value of known
+    /// size is then one allocation).
+    init(capacity: Int) { output.reserveCapacity(capacity) }
+
+    /// The bytes ``string(_:)`` writes for `value`.
+    static func size(ofString value: String) -> Int { 8 + value.utf8.count }
+
     mutating func integer(_ value: Int64) {
         withUnsafeBytes(of: value.bigEndian) { output += $0 }
     }
@@ -20,7 +30,12 @@ struct ByteWriter {
         }
     }
 
-    mutating func string(_ value: String) { bytes(Array(value.utf8)) }
+    /// The string's UTF-8 bytes as ``bytes(_:)`` writes bytes, appended from the string itself.
+    mutating func string(_ value: String) {
+        let utf8 = value.utf8
+        integer(Int64(utf8.count))
+        output.append(contentsOf: utf8)
+    }
 }
 
 /// Reads what ``ByteWriter`` wrote; nil on truncated or malformed input.

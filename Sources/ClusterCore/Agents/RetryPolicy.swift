@@ -43,6 +43,15 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 public enum EmittedEventID {
     /// The id of the `index`th event (from 0) that agent type `agent` emitted while handling `inputID`.
     public static func derive(inputID: String, agent: String, index: Int) -> String {
-        "\(inputID)/\(agent)/emit-\(index)"
+        // `inputID/agent/emit-index`, sized first (one allocation; derived for every emit).
+        let number = String(index)
+        var id = ""
+        id.reserveCapacity(inputID.utf8.count + agent.utf8.count + 7 + number.utf8.count)
+        id += inputID
+        id += "/"
+        id += agent
+        id += "/emit-"
+        id += number
+        return id
     }
 }

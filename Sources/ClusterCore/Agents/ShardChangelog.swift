@@ -356,7 +356,9 @@ public struct ShardChangelog: Sendable, Hashable {
             }
         }
         for entry in event.emitted {
-            var value = ByteWriter()
+            // Sized first: the value is one allocation.
+            var value = ByteWriter(capacity: ByteWriter.size(ofString: entry.id) + ByteWriter.size(ofString: entry.topic)
+                                   + 9 + (entry.key?.count ?? 0) + 8 + entry.event.count)
             value.string(entry.id)
             value.string(entry.topic)
             value.optionalBytes(entry.key)
@@ -370,7 +372,11 @@ public struct ShardChangelog: Sendable, Hashable {
         for evicted in ids.prefix(max(0, ids.count + 1 - rememberedPerKey)) where evicted.id != event.eventID {
             records.append(Record(key: Self.handledKey(event.key, evicted.id), value: nil, meaning: .handledID(key: event.key, id: evicted.id)))
         }
-        records.append(Record(key: Self.handledKey(event.key, event.eventID), value: [Self.handledVersion] + event.outcome,
+        var handledValue: [UInt8] = []
+        handledValue.reserveCapacity(1 + event.outcome.count)
+        handledValue.append(Self.handledVersion)
+        handledValue.append(contentsOf: event.outcome)
+        records.append(Record(key: Self.handledKey(event.key, event.eventID), value: handledValue,
                               meaning: .handledID(key: event.key, id: event.eventID)))
     }
 

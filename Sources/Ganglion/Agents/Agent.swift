@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterRuntime
 import Foundation
 import GanglionWire
 
@@ -61,8 +62,8 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
     public let attempt: Int
     /// The key's state: nil before the first event of the key; set it to change it, nil deletes it.
     public var state: State?
-    private(set) var emitted: [EventEnvelope] = []
-    private(set) var emittedTopics: [String] = []
+    /// Emitted events with their topics, in order (handed to the shard as they are).
+    private(set) var emitted: [EmittedEvent] = []
     /// What a redelivery of this event answers with, and an ask's reply (see ``isAsk``).
     public var outcome: Data = Data()
     /// The agent type handling the event.
@@ -107,8 +108,7 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
         out.correlationID = event.correlationID.isEmpty ? event.id : event.correlationID
         out.traceparent = event.traceparent
         out.tracestate = event.tracestate
-        emitted.append(out)
-        emittedTopics.append(topic)
+        emitted.append(EmittedEvent(topic: topic, event: out))
     }
 
     /// Schedules timer `name` of this key to fire after `delay` (replacing one of the same name):

@@ -37,7 +37,7 @@ struct AgentShardHandler<A: Agent>: ShardHandler {
         // Kept as the shard will store it; if the attempt's result is discarded, the shard's
         // bytes differ and the value is not used.
         decoded.keep(context.state, of: attempt.key, storedAs: newState ?? attempt.state)
-        return ShardHandlerResult(newState: newState, emitted: zip(context.emitted, context.emittedTopics).map { EmittedEvent(topic: $1, event: $0) },
+        return ShardHandlerResult(newState: newState, emitted: context.emitted,
                                   outcome: Array(context.outcome), timerChanges: context.timerChanges)
     }
 }

@@ -31,24 +31,34 @@ public enum StateJSONEncoder {
         var bytes: [UInt8] = []
         /// Set by a use that could not be written (the result is then not used).
         var failed = false
-        /// Closing bytes of the open containers, outermost first.
-        private var open: [UInt8] = []
-        /// Per open container: whether it holds an element yet.
-        private var filled: [Bool] = []
-        /// Per open container: the keys written (keyed containers).
-        private var keys: [Set<String>] = []
-        /// Per depth of the value being encoded: whether it wrote a value or opened a container.
-        private var claimed: [Bool] = []
+        /// The open containers, outermost first (one stack: one allocation for all of them).
+        private var open: [Container] = []
+        /// The keys written in the open keyed containers, each container's from its `firstKey` on.
+        private var keys: [String] = []
+        /// Per depth of the value being encoded: whether it wrote a value or opened a container
+        /// (a bit per depth below 64, the set above).
+        private var claimedBits: UInt64 = 0
+        private var claimedDeep: Set<Int> = []
         /// Containers ever opened (an id per container, to tell a closed one from an open one).
         private var opened = 0
-        private var openIDs: [Int] = []
+
+        /// An open container: its closing byte, whether it holds an element yet, its id, and
+        /// where its keys start in ``keys``.
+        private struct Container {
+            var end: UInt8
+            var filled = false
+            var id: Int
+            var firstKey: Int
+            /// Its keys as a set, once it has more than a few (looked up instead of scanned).
+            var keySet: Set<String>?
+        }
 
         init() { bytes.reserveCapacity(64) }
 
         /// Closes every container deeper than `depth`; throws when the container at `depth` is
         /// not the one `id` names (it was closed already).
         func enter(_ id: Int, depth: Int) throws {
-            guard depth <= openIDs.count, depth == 0 || openIDs[depth - 1] == id else {
+            guard depth <= open.count, depth == 0 || open[depth - 1].id == id else {
                 failed = true
                 throw Unsupported()
             }
@@ -57,40 +67,46 @@ public enum StateJSONEncoder {
 
         /// Closes every container deeper than `depth`.
         func close(deeperThan depth: Int) {
-            while openIDs.count > depth {
-                bytes.append(open.removeLast())
-                filled.removeLast()
-                keys.removeLast()
-                openIDs.removeLast()
+            while open.count > depth {
+                let container = open.removeLast()
+                bytes.append(container.end)
+                keys.removeSubrange(container.firstKey...)
             }
         }
 
         /// Opens a container at `depth` (written at once); its id, or nil when another is open
         /// there (a value asking for a second container) or its parent was closed.
         func openContainer(_ start: UInt8, _ end: UInt8, depth: Int) -> Int? {
-            guard openIDs.count == depth - 1 else {
+            guard open.count == depth - 1 else {
                 failed = true
                 return nil
             }
             bytes.append(start)
-            open.append(end)
-            filled.append(false)
-            keys.append([])
             opened += 1
-            openIDs.append(opened)
+            open.append(Container(end: end, id: opened, firstKey: keys.count))
             return opened
         }
 
-        /// A separator before the next element of the container at `depth`.
         func separate(depth: Int) {
-            if filled[depth - 1] { bytes.append(UInt8(ascii: ",")) } else { filled[depth - 1] = true }
+            if open[depth - 1].filled { bytes.append(UInt8(ascii: ",")) } else { open[depth - 1].filled = true }
         }
 
         /// Writes a key of the keyed container at `depth`; throws when it was written already.
         func key(_ key: String, depth: Int) throws {
-            guard keys[depth - 1].insert(key).inserted else { throw fail() }
+            guard isNewKey(key, depth: depth) else { throw fail() }
             string(key)
             bytes.append(UInt8(ascii: ":"))
+        }
+
+        /// Notes `key` in the container at `depth`; false when it holds the key already. A few
+        /// keys are scanned; past them the container's keys go into a set.
+        private func isNewKey(_ key: String, depth: Int) -> Bool {
+            let firstKey = open[depth - 1].firstKey
+            if open[depth - 1].keySet != nil { return open[depth - 1].keySet!.insert(key).inserted }
+            guard !keys[firstKey...].contains(key) else { return false }
+            keys.append(key)
+            if keys.count - firstKey > 8 { open[depth - 1].keySet = Set(keys[firstKey...]) }
+            return true
         }
 
         func string(_ string: String) {
@@ -125,9 +141,22 @@ public enum StateJSONEncoder {
         /// Claims the value at `depth` for one single value or one container; throws (and marks
         /// the output unusable) when it was claimed already.
         func claim(_ depth: Int) throws {
-            while claimed.count <= depth { claimed.append(false) }
-            guard !claimed[depth] else { throw fail() }
-            claimed[depth] = true
+            guard !isClaimed(depth) else { throw fail() }
+            setClaimed(depth, true)
+        }
+
+        private func isClaimed(_ depth: Int) -> Bool {
+            depth < 64 ? claimedBits & (1 << UInt64(depth)) != 0 : claimedDeep.contains(depth)
+        }
+
+        private func setClaimed(_ depth: Int, _ claimed: Bool) {
+            if depth < 64 {
+                if claimed { claimedBits |= 1 << UInt64(depth) } else { claimedBits &= ~(1 << UInt64(depth)) }
+            } else if claimed {
+                claimedDeep.insert(depth)
+            } else {
+                claimedDeep.remove(depth)
+            }
         }
 
         func number<F: BinaryFloatingPoint & LosslessStringConvertible>(_ value: F) throws {
@@ -143,17 +172,16 @@ public enum StateJSONEncoder {
             if T.self == Data.self || T.self == URL.self || T.self == Decimal.self { throw fail() }
             let before = bytes.count
             // The value's own claim (restored after: a single value's value encodes at its depth).
-            while claimed.count <= depth { claimed.append(false) }
-            let outer = claimed[depth]
-            claimed[depth] = false
+            let outer = isClaimed(depth)
+            setClaimed(depth, false)
             do {
                 try value.encode(to: ValueEncoder(writer: self, depth: depth))
             } catch {
                 failed = true
                 throw error
             }
-            claimed[depth] = outer
-            guard openIDs.count >= depth else { throw fail() }
+            setClaimed(depth, outer)
+            guard open.count >= depth else { throw fail() }
             close(deeperThan: depth)
             // A value that wrote nothing: JSONEncoder refuses it at the top, and writes an empty
             // object below.
