@@ -87,6 +87,7 @@ public enum StateJSONEncoder {
             return opened
         }
 
+        /// A separator before the next element of the container at `depth`.
         func separate(depth: Int) {
             if open[depth - 1].filled { bytes.append(UInt8(ascii: ",")) } else { open[depth - 1].filled = true }
         }
