@@ -78,6 +78,35 @@ final class AgentHostTests: XCTestCase {
         XCTFail("timed out waiting for \(what)")
     }
 
+    func testCreateTopicsMakesWhatTheAgentNeedsAndNamesAMissingSubscription() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        let host = AgentHost(client: try GanglionClient(endpoint: node.endpoints.api))
+        do {
+            try await host.createTopics(for: FraudAgent(flaky: FlakyCounter()))
+            XCTFail("a subscription to a missing topic is refused")
+        } catch let error as GanglionError {
+            XCTAssertEqual(error.code, .unknownTopic)
+            XCTAssertTrue(error.message.contains("payments"), error.message)
+        }
+        try await client.createTopic("payments", partitions: 3)
+        // Twice: the second call finds them and leaves them.
+        for _ in 0..<2 { try await host.createTopics(for: FraudAgent(flaky: FlakyCounter())) }
+        let topics = Dictionary(uniqueKeysWithValues: try await client.metadata().topics.map { ($0.name, $0.config) })
+        XCTAssertEqual(topics["fraud.changelog.payments"]?.partitions, 3)
+        XCTAssertEqual(topics["fraud.changelog.payments"]?.compacted, true)
+        XCTAssertEqual(topics["fraud.dlq"]?.partitions, 1)
+        XCTAssertEqual(topics["fraud.decisions"]?.partitions, 1)
+        XCTAssertEqual(topics[AgentAsk.repliesTopic("fraud")]?.partitions, 3)
+        // A shadow replay's topics are its own; it has no replies topic.
+        try await host.createTopics(for: FraudAgent(flaky: FlakyCounter()), shadow: "v2")
+        let names = Set(try await client.metadata().topics.map(\.name))
+        XCTAssertTrue(names.isSuperset(of: [AgentHost.changelogTopic(AgentHost.shadowGroup("fraud", shadow: "v2"), topic: "payments"),
+                                           AgentHost.shadowTopic("fraud.dlq", shadow: "v2"), AgentHost.shadowTopic("fraud.decisions", shadow: "v2")]), "\(names)")
+    }
+
     func testAgentsHandleEachEventOnceAcrossAHostReplacement() async throws {
         let node = try startTestNode(directory) { $0.groupSessionTimeout = 1000 }
         defer { node.stop() }

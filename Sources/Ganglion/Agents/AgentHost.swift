@@ -85,22 +85,10 @@ public final class AgentHost: Sendable {
     /// `run(_:shadow:)` where inputs at or past `endOffsets` (per partition) are not handled.
     func run<A: Agent>(_ agent: A, shadow: String?, endOffsets: [UInt32: Int64]?) async throws {
         let topic = agent.subscription.topic
-        guard let input = try await client.metadata(topics: [topic]).topics.first else {
-            throw GanglionError(code: .unknownTopic, message: "agent \(agent.name) subscribes to topic \(topic), which does not exist")
-        }
         let group = shadow.map { Self.shadowGroup(agent.name, shadow: $0) } ?? agent.name
         let changelogTopic = Self.changelogTopic(group, topic: topic)
         let route: @Sendable (String) -> String = { emitted in shadow.map { Self.shadowTopic(emitted, shadow: $0) } ?? emitted }
-        // The topics are made at the same time (each is a round trip through the metadata quorum).
-        var topics = [(changelogTopic, input.config.partitions, true), (route(Self.deadLetterTopic(agent.name)), UInt32(1), false),
-                      (route("\(agent.name).decisions"), UInt32(1), false)]
-        if shadow == nil { topics.append((AgentAsk.repliesTopic(agent.name), input.config.partitions, false)) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (name, partitions, compacted) in topics {
-                group.addTask { try await self.ensureTopic(name, partitions: partitions, compacted: compacted) }
-            }
-            try await group.waitForAll()
-        }
+        try await createTopics(for: agent, shadow: shadow)
         let producer = try await Producer(client: client)
         let io = shardIO?(changelogTopic) ?? ClientShardIO(client: client, producer: producer, changelogTopic: changelogTopic)
         let shards = ShardHost()
@@ -221,6 +209,29 @@ public final class AgentHost: Sendable {
             total.passivated += passivated
         }
         return total
+    }
+
+    /// Creates the topics `agent` needs beside its subscription's (its changelog, compacted, with
+    /// as many partitions as the subscribed topic; its dead letters, decisions and, unless it is the
+    /// shadow replay `shadow`, its `ask` replies), leaving those that exist: what ``run(_:shadow:)``
+    /// does first, for deploying an agent type ahead of running it.
+    public func createTopics<A: Agent>(for agent: A, shadow: String? = nil) async throws {
+        let topic = agent.subscription.topic
+        guard let input = try await client.metadata(topics: [topic]).topics.first else {
+            throw GanglionError(code: .unknownTopic, message: "agent \(agent.name) subscribes to topic \(topic), which does not exist")
+        }
+        let group = shadow.map { Self.shadowGroup(agent.name, shadow: $0) } ?? agent.name
+        let route: (String) -> String = { emitted in shadow.map { Self.shadowTopic(emitted, shadow: $0) } ?? emitted }
+        // The topics are made at the same time (each is a round trip through the metadata quorum).
+        var topics = [(Self.changelogTopic(group, topic: topic), input.config.partitions, true), (route(Self.deadLetterTopic(agent.name)), UInt32(1), false),
+                      (route("\(agent.name).decisions"), UInt32(1), false)]
+        if shadow == nil { topics.append((AgentAsk.repliesTopic(agent.name), input.config.partitions, false)) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (name, partitions, compacted) in topics {
+                group.addTask { try await self.ensureTopic(name, partitions: partitions, compacted: compacted) }
+            }
+            try await group.waitForAll()
+        }
     }
 
     func ensureTopic(_ name: String, partitions: UInt32, compacted: Bool) async throws {
