@@ -687,8 +687,9 @@ public actor AgentShard {
             let groups = Array(pendingRecords.prefix(take)), waiters = Array(pendingWaiters.prefix(take))
             pendingRecords.removeFirst(take)
             pendingWaiters.removeFirst(take)
-            // One offset record for the batch, holding every event's handled offset.
-            let records = changelog.coalescingProgress(groups.flatMap { $0 })
+            // One offset record for the batch, holding every event's handled offset (a group
+            // alone is taken as it is: no copy of its records).
+            let records = changelog.coalescingProgress(groups.count == 1 ? groups[0] : groups.flatMap { $0 })
             do {
                 var builder = RecordBatchBuilder()
                 if let writer {
