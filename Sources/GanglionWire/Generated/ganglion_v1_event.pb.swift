@@ -164,23 +164,23 @@ nonisolated extension Ganglion_V1_EventEnvelope: SwiftProtobuf.Message, SwiftPro
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}source\0\u{3}spec_version\0\u{1}type\0\u{1}subject\0\u{1}time\0\u{3}data_content_type\0\u{3}data_schema\0\u{1}key\0\u{3}schema_id\0\u{3}message_name\0\u{3}correlation_id\0\u{3}causation_id\0\u{1}traceparent\0\u{1}tracestate\0\u{1}extensions\0\u{1}data\0")
 
   fileprivate class _StorageClass {
-    var _id: String = String()
-    var _source: String = String()
-    var _specVersion: String = String()
-    var _type: String = String()
-    var _subject: String = String()
-    var _time: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-    var _dataContentType: String = String()
-    var _dataSchema: String = String()
-    var _key: Data = Data()
-    var _schemaID: UInt32 = 0
-    var _messageName: String = String()
-    var _correlationID: String = String()
-    var _causationID: String = String()
-    var _traceparent: String = String()
-    var _tracestate: String = String()
-    var _extensions: Dictionary<String,String> = [:]
-    var _data: Data = Data()
+    @exclusivity(unchecked) var _id: String = String()
+    @exclusivity(unchecked) var _source: String = String()
+    @exclusivity(unchecked) var _specVersion: String = String()
+    @exclusivity(unchecked) var _type: String = String()
+    @exclusivity(unchecked) var _subject: String = String()
+    @exclusivity(unchecked) var _time: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    @exclusivity(unchecked) var _dataContentType: String = String()
+    @exclusivity(unchecked) var _dataSchema: String = String()
+    @exclusivity(unchecked) var _key: Data = Data()
+    @exclusivity(unchecked) var _schemaID: UInt32 = 0
+    @exclusivity(unchecked) var _messageName: String = String()
+    @exclusivity(unchecked) var _correlationID: String = String()
+    @exclusivity(unchecked) var _causationID: String = String()
+    @exclusivity(unchecked) var _traceparent: String = String()
+    @exclusivity(unchecked) var _tracestate: String = String()
+    @exclusivity(unchecked) var _extensions: Dictionary<String,String> = [:]
+    @exclusivity(unchecked) var _data: Data = Data()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
