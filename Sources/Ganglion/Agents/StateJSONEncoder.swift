@@ -28,7 +28,7 @@ public enum StateJSONEncoder {
 
     /// The output and the stack of open containers (each closed when a shallower one writes next).
     /// One encoding uses it, on one thread, and no access to a property spans a call that could
-    /// touch it again: its properties go without the runtime's exclusivity checks (1.4% of the
+    /// touch it again: its properties go without the runtime's exclusivity checks (about 1.5% of the
     /// agent's profile, a check on every byte appended).
     final class Writer {
         @exclusivity(unchecked) var bytes: [UInt8] = []
