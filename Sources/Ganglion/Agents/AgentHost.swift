@@ -64,6 +64,12 @@ public final class AgentHost: Sendable {
     /// The changelog topic of an agent type's shards over `topic`.
     public static func changelogTopic(_ agent: String, topic: String) -> String { "\(agent).changelog.\(topic)" }
 
+    /// Where an event emitted to a topic goes: the topic itself, or in the shadow replay `shadow`
+    /// its ``shadowTopic(_:shadow:)``.
+    static func route(shadow: String?) -> @Sendable (String) -> String {
+        { emitted in shadow.map { shadowTopic(emitted, shadow: $0) } ?? emitted }
+    }
+
     /// The consumer group of a shadow replay named `shadow`.
     public static func shadowGroup(_ agent: String, shadow: String) -> String { "\(agent).shadow.\(shadow)" }
 
@@ -87,7 +93,7 @@ public final class AgentHost: Sendable {
         let topic = agent.subscription.topic
         let group = shadow.map { Self.shadowGroup(agent.name, shadow: $0) } ?? agent.name
         let changelogTopic = Self.changelogTopic(group, topic: topic)
-        let route: @Sendable (String) -> String = { emitted in shadow.map { Self.shadowTopic(emitted, shadow: $0) } ?? emitted }
+        let route = Self.route(shadow: shadow)
         try await createTopics(for: agent, shadow: shadow)
         let producer = try await Producer(client: client)
         let io = shardIO?(changelogTopic) ?? ClientShardIO(client: client, producer: producer, changelogTopic: changelogTopic)
@@ -221,7 +227,7 @@ public final class AgentHost: Sendable {
             throw GanglionError(code: .unknownTopic, message: "agent \(agent.name) subscribes to topic \(topic), which does not exist")
         }
         let group = shadow.map { Self.shadowGroup(agent.name, shadow: $0) } ?? agent.name
-        let route: (String) -> String = { emitted in shadow.map { Self.shadowTopic(emitted, shadow: $0) } ?? emitted }
+        let route = Self.route(shadow: shadow)
         // The topics are made at the same time (each is a round trip through the metadata quorum).
         var topics = [(Self.changelogTopic(group, topic: topic), input.config.partitions, true), (route(Self.deadLetterTopic(agent.name)), UInt32(1), false),
                       (route("\(agent.name).decisions"), UInt32(1), false)]
