@@ -153,4 +153,32 @@ final class ShardSchedulerTests: XCTestCase {
         scheduler.finish(offset: 10, key: "a")
         XCTAssertEqual(scheduler.committableOffset, 11, "the dropped event at 11 is the next owner's, not passed")
     }
+
+    /// A released event frees its key for the next one (which may be released in turn) while its
+    /// offset stays unfinished: the committable offset passes neither until each is finished, in
+    /// any order, and a released key is busy (never passivated) until then.
+    func testAReleasedEventFreesItsKeyButNotItsOffset() throws {
+        var scheduler = ShardScheduler<String>(startOffset: 0, capacity: 8, maxConcurrent: 1)
+        for offset in 0..<3 { try scheduler.enqueue(.init(offset: Int64(offset), key: "a", payload: "a-\(offset)")) }
+        XCTAssertEqual(scheduler.start()?.offset, 0)
+        XCTAssertNil(scheduler.start(), "one event of a key at a time")
+        scheduler.release(offset: 0, key: "a")
+        XCTAssertEqual(scheduler.runningCount, 0, "a released event does not count against maxConcurrent")
+        XCTAssertEqual(scheduler.start()?.offset, 1)
+        scheduler.release(offset: 1, key: "a")
+        XCTAssertEqual(scheduler.releasedCount, 2)
+        XCTAssertEqual(scheduler.committableOffset(finishing: 1, key: "a"), 0, "0 is unfinished below it")
+        XCTAssertEqual(scheduler.committableOffset, 0)
+        XCTAssertEqual(scheduler.start()?.offset, 2)
+        scheduler.finish(offset: 1, key: "a")
+        XCTAssertEqual(scheduler.committableOffset, 0)
+        XCTAssertTrue(scheduler.isBusy("a"))
+        scheduler.finish(offset: 0, key: "a")
+        XCTAssertEqual(scheduler.committableOffset, 2)
+        XCTAssertFalse(scheduler.hasReleased("a"))
+        scheduler.finish(offset: 2, key: "a")
+        XCTAssertEqual(scheduler.committableOffset, 3)
+        XCTAssertFalse(scheduler.isBusy("a"))
+        XCTAssertEqual(scheduler.count, 0)
+    }
 }

@@ -8,8 +8,11 @@ import GanglionTestKit
 /// attempts that hang ignoring cancellation (abandoned at the deadline, their late results
 /// fenced off), crashes and restarts at any step (the changelog compacted at random), rebalances
 /// whose drain outlives its timeout, group commits at any time, and duplicate deliveries (a
-/// rewound fetch, and recent events stored twice upstream with new offsets). One seed decides
-/// everything, so a failure replays exactly.
+/// rewound fetch, and recent events stored twice upstream with new offsets). A key's next event
+/// may start once the last one's records are queued, before they are durable (``ShardChangelog/queue(_:)``,
+/// ``ShardScheduler/release(offset:key:)``), and the group commit writes a prefix of the queued
+/// batches at a time (the rest still in flight). One seed decides everything, so a failure
+/// replays exactly.
 struct ShardSimulation {
     /// An input: an event id for a key; `hangs` are the attempts (from 1) that never return.
     struct Input {
@@ -84,6 +87,9 @@ struct ShardSimulation {
     var batchZombies: [Batch.Entry] = []
     /// Batches made and not yet appended (group commit), with the items they finish.
     var pending: [(records: [ShardChangelog.Record], items: [ShardScheduler<Input>.Item])] = []
+    /// Inputs run on their own that wait for their key's queued records to be applied before they
+    /// read anything (`AgentShard.run`): then a redelivery is recognised, or an attempt begins.
+    var deferred: [ShardScheduler<Input>.Item] = []
     var intakeOpen = true
     var violations: [String] = []
 
@@ -148,20 +154,43 @@ struct ShardSimulation {
                 lastToken += 1
                 liveEntries.insert(lastToken)
                 batchable.append(Batch.Entry(item: item, state: first.state, token: lastToken))
+            } else {
+                deferred.append(item)
+            }
+        }
+        startDeferred()
+        guard !batchable.isEmpty else { return }
+        lastToken += 1
+        batches[lastToken] = Batch(waiting: batchable)
+    }
+
+    /// Runs the deferred inputs whose keys have nothing queued.
+    mutating func startDeferred() {
+        var still: [ShardScheduler<Input>.Item] = []
+        for item in deferred {
+            if changelog.isQueued(item.key) {
+                still.append(item)
             } else if changelog.outcome(ofHandled: item.payload.id, key: item.key) != nil {
                 recogniseDuplicate(item)
             } else {
                 begin(item, number: 1)
             }
         }
-        guard !batchable.isEmpty else { return }
-        lastToken += 1
-        batches[lastToken] = Batch(waiting: batchable)
+        deferred = still
     }
 
     mutating func recogniseDuplicate(_ item: ShardScheduler<Input>.Item) {
         let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
-        pending.append((changelog.records(recognising: item.offset, committableOffset: committable), [item]))
+        queue(changelog.records(recognising: item.offset, committableOffset: committable), [item], release: false)
+    }
+
+    /// Queues a batch for the group commit; with `release`, its items' keys may run their next
+    /// events now (from what it changes).
+    mutating func queue(_ records: [ShardChangelog.Record], _ items: [ShardScheduler<Input>.Item], release: Bool) {
+        changelog.queue(records)
+        pending.append((records, items))
+        guard release else { return }
+        for item in items { scheduler.release(offset: item.offset, key: item.key) }
     }
 
     mutating func begin(_ item: ShardScheduler<Input>.Item, number: Int) {
@@ -174,7 +203,8 @@ struct ShardSimulation {
     /// or dead-lettered after the last attempt).
     mutating func tick() {
         for token in attempts.keys.sorted() {
-            guard var attempt = attempts[token] else { continue }
+            // An attempt reads its key's state once what is queued for the key is applied.
+            guard var attempt = attempts[token], !changelog.isQueued(attempt.key) else { continue }
             attempt.age += 1
             if let remaining = attempt.remaining {
                 attempt.remaining = remaining - 1
@@ -197,6 +227,8 @@ struct ShardSimulation {
             attempts[token] = attempt
         }
         for number in batches.keys.sorted() { runBatch(number) }
+        // Keys released by what completed may run their next events.
+        pump()
     }
 
     /// A tick of a batch's runner: its running entry progresses (or hangs, and is abandoned past
@@ -265,7 +297,7 @@ struct ShardSimulation {
         guard !taken.isEmpty else { return }
         let events = taken.map { handledEvent($0.item, state: $0.state, deadLetter: false) }
         let committable = scheduler.committableOffset(finishingAll: taken.map(\.item))
-        pending.append((changelog.records(for: events, committableOffset: committable), taken.map(\.item)))
+        queue(changelog.records(for: events, committableOffset: committable), taken.map(\.item), release: true)
     }
 
     /// An abandoned attempt's handler returns at last: its fence is settled, the result dropped.
@@ -283,7 +315,7 @@ struct ShardSimulation {
     mutating func complete(_ item: ShardScheduler<Input>.Item, state: [UInt8]?, deadLetter: Bool) {
         let handled = handledEvent(item, state: state, deadLetter: deadLetter)
         let committable = scheduler.committableOffset(finishing: item.offset, key: item.key)
-        pending.append((changelog.records(for: handled, committableOffset: committable), [item]))
+        queue(changelog.records(for: handled, committableOffset: committable), [item], release: true)
     }
 
     /// What handling `item` from `state` changes (or its dead letter).
@@ -304,18 +336,22 @@ struct ShardSimulation {
         return handled
     }
 
-    /// The group commit: every batch made so far is appended as one, applied, and its events finish.
-    mutating func flush() {
+    /// The group commit: the oldest batches queued (all of them, or a prefix: the rest were made
+    /// while these were in flight) are appended as one, applied, and their events finish.
+    mutating func flush(all: Bool = false) {
         guard !pending.isEmpty else { return }
-        let batch = changelog.coalescingProgress(pending.flatMap(\.records))
-        let items = pending.flatMap(\.items)
-        pending = []
+        let count = all ? pending.count : 1 + Int(random.next() % UInt64(pending.count))
+        var batch = pending.prefix(count).flatMap(\.records)
+        changelog.coalesceProgress(&batch)
+        let items = pending.prefix(count).flatMap(\.items)
+        pending.removeFirst(count)
         append(batch)
         for item in items {
             durable.insert(item.offset)
             scheduler.finish(offset: item.offset, key: item.key)
         }
         checkProgress()
+        startDeferred()
         pump()
     }
 
@@ -368,6 +404,7 @@ struct ShardSimulation {
         batches = [:]
         liveEntries = []
         pending = []
+        deferred = []
         changelog = ShardChangelog(rememberedPerKey: remembered)
         for batch in log { changelog.apply(batch) }
         scheduler = ShardScheduler(startOffset: changelog.nextOffset, capacity: capacity, maxConcurrent: maxConcurrent, maxSpan: maxSpan)
@@ -382,7 +419,7 @@ struct ShardSimulation {
     mutating func rebalance(steps: Int) {
         intakeOpen = false
         scheduler.dropWaiting()
-        for _ in 0..<steps where scheduler.runningCount > 0 {
+        for _ in 0..<steps where scheduler.runningCount + scheduler.releasedCount > 0 {
             switch random.next() % 3 {
             case 0: tick()
             case 1: flush()
@@ -395,6 +432,7 @@ struct ShardSimulation {
         batches = [:]
         liveEntries = []
         pending = []
+        deferred = []
         commitGroup()
         restart(compact: random.next() % 2 == 0)
     }
@@ -423,10 +461,10 @@ struct ShardSimulation {
             guardSteps += 1
             let delivered = deliver()
             tick()
-            flush()
+            flush(all: true)
             forward(thenCrash: false)
             commitGroup()
-            if !delivered && cursor >= Int64(inputs.count) && attempts.isEmpty && batches.isEmpty && pending.isEmpty && scheduler.count == 0
+            if !delivered && cursor >= Int64(inputs.count) && attempts.isEmpty && batches.isEmpty && pending.isEmpty && deferred.isEmpty && scheduler.count == 0
                 && changelog.pendingOutbox.isEmpty { break }
             if !violations.isEmpty { return violations }
         }

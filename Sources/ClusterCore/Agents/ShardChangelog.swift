@@ -116,6 +116,9 @@ public struct ShardChangelog: Sendable, Hashable {
     private var unlocatedIDs = false
     /// The idempotent producer id that writes this changelog (its epoch fences older owners).
     public private(set) var writerID: Int64?
+    /// What records queued for the changelog and not applied yet change, per key
+    /// (``queue(_:)``): a key's next event may start from them before they are durable.
+    var queued: [String: QueuedKey] = [:]
 
     struct HandledID: Hashable, Sendable {
         var id: String
@@ -194,9 +197,14 @@ public struct ShardChangelog: Sendable, Hashable {
     /// Whether a first attempt at event `eventID` of `key` may run now — the key is in memory and
     /// the event was not handled before — and the state it starts from: what a batch asks of
     /// every event it takes, in one call (each call copies the changelog out of its shard).
+    /// Records queued and not applied count (``queue(_:)``): their state is the one the event
+    /// starts from, and an event whose id they hold is not runnable (it is a redelivery, to be
+    /// recognised once they are applied).
     public func firstAttempt(at eventID: String, key: String) -> (runnable: Bool, state: [UInt8]?) {
         guard !passivated.contains(key), outcome(ofHandled: eventID, key: key) == nil else { return (false, nil) }
-        return (true, states[key])
+        guard let pending = queued[key] else { return (true, states[key]) }
+        guard !pending.ids.contains(eventID) else { return (false, nil) }
+        return (true, pending.state ?? states[key])
     }
 
     // MARK: Records
@@ -265,7 +273,7 @@ public struct ShardChangelog: Sendable, Hashable {
     /// false (nothing dropped) when a record of the key was applied without its offset.
     @discardableResult
     public mutating func passivate(_ key: String) -> Bool {
-        guard !passivated.contains(key), states[key] != nil || handled[key] != nil else { return false }
+        guard !passivated.contains(key), queued[key] == nil, states[key] != nil || handled[key] != nil else { return false }
         let location = locations[key] ?? EntityLocation()
         let idsLocated = (handled[key] ?? []).allSatisfy { location.ids[$0.id] != nil } || location.window != nil
         guard states[key] == nil || location.state != nil, idsLocated else { return false }
@@ -369,8 +377,15 @@ public struct ShardChangelog: Sendable, Hashable {
         // The id joins the key's window in a record of its own, and the oldest leaves it by a
         // tombstone: a batch's size does not depend on how many ids the key remembers.
         let ids = handled[event.key] ?? []
-        for evicted in ids.prefix(max(0, ids.count + 1 - rememberedPerKey)) where evicted.id != event.eventID {
-            records.append(Record(key: Self.handledKey(event.key, evicted.id), value: nil, meaning: .handledID(key: event.key, id: evicted.id)))
+        if let pending = queued[event.key] {
+            // The window as it will be once the queued records are applied.
+            for evicted in pending.evictions(from: ids, limit: rememberedPerKey) where evicted != event.eventID {
+                records.append(Record(key: Self.handledKey(event.key, evicted), value: nil, meaning: .handledID(key: event.key, id: evicted)))
+            }
+        } else {
+            for evicted in ids.prefix(max(0, ids.count + 1 - rememberedPerKey)) where evicted.id != event.eventID {
+                records.append(Record(key: Self.handledKey(event.key, evicted.id), value: nil, meaning: .handledID(key: event.key, id: evicted.id)))
+            }
         }
         var handledValue: [UInt8] = []
         handledValue.reserveCapacity(1 + event.outcome.count)
@@ -398,22 +413,41 @@ public struct ShardChangelog: Sendable, Hashable {
     /// event's batch was made without the others', and compaction keeps only the newest offset
     /// record, so unmerged the last would forget the handled offsets of the rest.
     public func coalescingProgress(_ records: [Record]) -> [Record] {
-        // Mostly one offset record or none: then nothing is copied.
-        var offsetRecords = 0
-        for index in records.indices where records[index].key == Self.offsetKey { offsetRecords += 1 }
-        guard offsetRecords > 1 else { return records }
+        var records = records
+        coalesceProgress(&records)
+        return records
+    }
+
+    /// ``coalescingProgress(_:)`` in place, called as the records are written: the offset record
+    /// is also made anew from what is applied then, since one made while an earlier batch was
+    /// still being written lacks that batch's handled offsets, and once compaction kept only the
+    /// newest offset record a replay would run those events again.
+    public func coalesceProgress(_ records: inout [Record]) {
+        var offsetRecords = 0, lastOffsetRecord = -1
+        for index in records.indices where records[index].key == Self.offsetKey {
+            offsetRecords += 1
+            lastOffsetRecord = index
+        }
+        if offsetRecords == 1 {
+            // Mostly one offset record: remade where it is.
+            var reader = ByteReader(records[lastOffsetRecord].value ?? [])
+            guard let offset = reader.integer() else { return }
+            records[lastOffsetRecord] = progressRecord(next: max(nextOffset, offset), with: HandledOffsets.read(from: &reader))
+            return
+        }
+        guard offsetRecords > 1 else { return }
         var next = nextOffset
         var handled = HandledOffsets()
-        let others = records.filter { record in
-            guard record.key == Self.offsetKey else { return true }
+        records.removeAll { record in
+            guard record.key == Self.offsetKey else { return false }
             var reader = ByteReader(record.value ?? [])
             if let offset = reader.integer() {
                 next = max(next, offset)
                 if let set = HandledOffsets.read(from: &reader) { handled.formUnion(set) }
             }
-            return false
+            return true
         }
-        return others + [progressRecord(next: next, with: handled)]
+        records.append(progressRecord(next: next, with: handled))
     }
 
     /// The batch for an input recognised as a redelivery of a handled event (by its id, in the
@@ -524,6 +558,7 @@ public struct ShardChangelog: Sendable, Hashable {
             case UInt8(ascii: "i"):
                 guard record.key.count > 2, let (key, id) = Self.timerParts(record.key[2...]) else { continue }
                 applyHandledID(key: key, id: id, value: record.value, offset: record.offset)
+                if !queued.isEmpty { unqueue(key: key, id: id, added: record.value?.first == Self.handledVersion) }
             case UInt8(ascii: "e"):
                 let name = name
                 if let value = record.value, let entry = Self.decodeOutbox(value) {
@@ -570,6 +605,7 @@ public struct ShardChangelog: Sendable, Hashable {
             locations[key, default: EntityLocation()].state = value == nil ? nil : offset
         case .handledID(let key, let id):
             applyHandledID(key: key, id: id, value: value, offset: offset)
+            if !queued.isEmpty { unqueue(key: key, id: id, added: value?.first == Self.handledVersion) }
         case .outbox(let entry):
             if outbox[entry.id] == nil {
                 outboxSequence += 1

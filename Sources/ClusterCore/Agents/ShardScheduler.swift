@@ -1,5 +1,7 @@
 /// The order in which an agent shard runs its partition's events (DESIGN §2 ShardHost): events
-/// of one key run in offset order, one at a time; events of different keys run concurrently up
+/// of one key run in offset order, one at a time (a key is free for its next event once the
+/// running one is finished, or released: handled, its changes queued behind the key's earlier
+/// ones but not yet durable); events of different keys run concurrently up
 /// to `maxConcurrent`; the queue holds at most `capacity` events (running ones included), so the
 /// fetcher stops when it is full instead of buffering without bound; the offset a shard may
 /// commit is the lowest one not yet finished; and no event more than `maxSpan` offsets past it is
@@ -44,6 +46,10 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     @usableFromInline var ready: [String] = []
     @usableFromInline var readyHead = 0
     @usableFromInline var running: [String: Int64] = [:]
+    /// Offsets released (their keys free again) and not finished, with their keys.
+    @usableFromInline var released: [Int64: String] = [:]
+    /// How many released offsets each key has.
+    @usableFromInline var releasedByKey: [String: Int] = [:]
     /// Offsets held and not finished.
     @usableFromInline var unfinished: Set<Int64> = []
     /// Offsets taken or skipped, in order, from the committable one on (from `candidatesHead` on).
@@ -74,8 +80,14 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// Events running now.
     @inlinable public var runningCount: Int { running.count }
 
-    /// Whether an event of `key` waits or runs.
-    @inlinable public func isBusy(_ key: String) -> Bool { running[key] != nil || waiting[key] != nil }
+    /// Events released and not finished (``release(offset:key:)``).
+    @inlinable public var releasedCount: Int { released.count }
+
+    /// Whether an event of `key` waits, runs, or is released and not finished.
+    @inlinable public func isBusy(_ key: String) -> Bool { running[key] != nil || waiting[key] != nil || releasedByKey[key] != nil }
+
+    /// Whether `key` has events released and not finished.
+    @inlinable public func hasReleased(_ key: String) -> Bool { releasedByKey[key] != nil }
 
     /// Takes the partition's next event; refused when full or out of order.
     @inlinable public mutating func enqueue(_ item: Item) throws(EnqueueError) {
@@ -146,13 +158,30 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
         return count
     }
 
-    /// The running event at `offset` finished (handled, or given up to the dead letters); its
-    /// key's next event becomes ready. Unknown offsets are ignored.
-    @inlinable public mutating func finish(offset: Int64, key: String) {
+    /// The running event at `offset` is handled and its changes are queued, not yet durable: its
+    /// key's next event becomes ready (it starts from those changes), while the offset stays
+    /// unfinished — the committable offset does not pass it — until ``finish(offset:key:)``.
+    /// Unknown offsets are ignored.
+    @inlinable public mutating func release(offset: Int64, key: String) {
         guard running[key] == offset else { return }
         running[key] = nil
-        unfinished.remove(offset)
+        released[offset] = key
+        releasedByKey[key, default: 0] += 1
         if waiting[key] != nil { ready.append(key) }
+    }
+
+    /// The event at `offset`, running or released, finished (handled durably, or given up to the
+    /// dead letters); a running one's key's next event becomes ready. Unknown offsets are ignored.
+    @inlinable public mutating func finish(offset: Int64, key: String) {
+        if running[key] == offset {
+            running[key] = nil
+            if waiting[key] != nil { ready.append(key) }
+        } else if released.removeValue(forKey: offset) != nil {
+            if releasedByKey[key]! > 1 { releasedByKey[key]! -= 1 } else { releasedByKey[key] = nil }
+        } else {
+            return
+        }
+        unfinished.remove(offset)
         advance()
     }
 
@@ -162,7 +191,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// The committable offset once the running event at `offset` finishes (to make it durable
     /// with that event's changes before finishing it).
     @inlinable public func committableOffset(finishing offset: Int64, key: String) -> Int64 {
-        guard running[key] == offset else { return nextOffset }
+        guard running[key] == offset || released[offset] != nil else { return nextOffset }
         // As ``advance()`` would with `offset` finished (read only: no copy of the state).
         var next = nextOffset
         var index = candidatesHead

@@ -94,6 +94,8 @@ public actor AgentShard {
     /// While set, ``pump()`` only notes that it was wanted (``withPumpHeld(_:)``).
     private var holdingPump = false
     private var pumpWanted = false
+    /// Inputs waiting for their key's queued changelog records to be applied (``untilApplied(_:)``).
+    private var appliedWaiters: [(key: String, waiter: CheckedContinuation<Void, Never>)] = []
 
     /// A shard of `partition` running `handler` over `io`: at most `capacity` events held and
     /// `maxConcurrent` keys at once, none more than `maxSpan` offsets past the committable one;
@@ -375,6 +377,8 @@ public actor AgentShard {
         do {
             let offset = item.offset
             try await ensureResident(item.key)
+            // What it reads (state, handled ids, timers) must be what the changelog will hold.
+            await untilApplied(item.key)
             if revoked { return }
             if let timer = item.payload.timer {
                 // Cancelled or replaced since it was due: nothing to run.
@@ -512,7 +516,7 @@ public actor AgentShard {
         if residency.liveCount > residency.maxLive { passivateIdle() }
         wakeRoomWaiters()
         if !closed { pump() }
-        if closed && scheduler.runningCount == 0 {
+        if closed && scheduler.runningCount == 0 && scheduler.releasedCount == 0 {
             let drained = drainWaiters
             drainWaiters = []
             for waiter in drained { waiter.resume() }
@@ -534,7 +538,9 @@ public actor AgentShard {
             try? await Task.sleep(for: timeout)
             if !Task.isCancelled { await self?.abandonRunning(after: timeout) }
         }
-        while scheduler.runningCount > 0 && failure == nil && !revoked { await withCheckedContinuation { drainWaiters.append($0) } }
+        while scheduler.runningCount + scheduler.releasedCount > 0 && failure == nil && !revoked {
+            await withCheckedContinuation { drainWaiters.append($0) }
+        }
         expiry.cancel()
         // Forwarded now rather than again by the next owner (which would send the same ids twice).
         await forwarder?.value
@@ -542,13 +548,14 @@ public actor AgentShard {
 
     /// The drain ran out of time: the running attempts are abandoned and nothing more is written.
     private func abandonRunning(after timeout: Duration) {
-        guard closed, scheduler.runningCount > 0 else { return }
+        guard closed, scheduler.runningCount + scheduler.releasedCount > 0 else { return }
         revoked = true
         let error = AgentError.abandonedByDrain(milliseconds: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         appendFailure = appendFailure ?? error
         for _ in attempts { slots?.release() }
         attempts = [:]
         for runner in runners.values { runner.cancel() }
+        resumeAppliedWaiters()
         let drained = drainWaiters
         drainWaiters = []
         for waiter in drained { waiter.resume() }
@@ -630,6 +637,37 @@ public actor AgentShard {
             }
             shard.settled(item, error: error)
         }
+        release(handled, item)
+        startReleased()
+    }
+
+    /// The key of an event whose changes are queued for the changelog may run its next event now,
+    /// from those changes (``ShardChangelog/queue(_:)``), before they are durable: a later batch
+    /// is never durable without the earlier ones. Not an event that fired or changed timers: its
+    /// key waits for its batch (timers are read from what is applied).
+    private func release(_ handled: HandledEvent, _ item: ShardScheduler<Input>.Item) {
+        guard item.offset >= 0, handled.firedTimer == nil, handled.timerChanges.isEmpty, appendFailure == nil, !revoked else { return }
+        scheduler.release(offset: item.offset, key: item.key)
+    }
+
+    /// Returns once no changelog records of `key` are queued and not applied (at once when none
+    /// are), or the changelog failed.
+    private func untilApplied(_ key: String) async {
+        while changelog.isQueued(key) && appendFailure == nil && !revoked {
+            await withCheckedContinuation { appliedWaiters.append((key, $0)) }
+        }
+    }
+
+    /// Resumes the inputs waiting for keys whose queued records are now applied (all of them
+    /// when the changelog failed).
+    private func resumeAppliedWaiters() {
+        guard !appliedWaiters.isEmpty else { return }
+        let failed = appendFailure != nil || revoked
+        var still: [(key: String, waiter: CheckedContinuation<Void, Never>)] = []
+        for entry in appliedWaiters {
+            if failed || !changelog.isQueued(entry.key) { entry.waiter.resume() } else { still.append(entry) }
+        }
+        appliedWaiters = still
     }
 
     /// Commits events of distinct keys handled together as one changelog append with one offset
@@ -649,6 +687,14 @@ public actor AgentShard {
             }
             for item in items { shard.settled(item, error: error) }
         }
+        for event in events { release(event.handled, event.item) }
+        startReleased()
+    }
+
+    /// Starts what the released keys made ready once nothing runs: while something does, its end
+    /// (or an append's) starts them with the rest, in one batch rather than a small one each.
+    private func startReleased() {
+        if !closed && scheduler.runningCount == 0 { pump() }
     }
 
     /// Appends records to the changelog, durable under the node's policy, then applies them.
@@ -668,6 +714,7 @@ public actor AgentShard {
     private func enqueue(_ records: [ShardChangelog.Record], done: @escaping @Sendable (isolated AgentShard, (any Error)?) -> Void) {
         if let error = appendFailure ?? (revoked ? AgentError.abandonedByDrain(milliseconds: 0) : nil) { return done(self, error) }
         guard !records.isEmpty else { return done(self, nil) }
+        changelog.queue(records)
         pendingRecords.append(records)
         pendingWaiters.append(done)
         if !appending {
@@ -684,12 +731,14 @@ public actor AgentShard {
                 bytes += pendingRecords[take].reduce(0) { $0 + $1.key.count + ($1.value?.count ?? 0) }
                 take += 1
             }
-            let groups = Array(pendingRecords.prefix(take)), waiters = Array(pendingWaiters.prefix(take))
+            var groups = Array(pendingRecords.prefix(take))
+            let waiters = Array(pendingWaiters.prefix(take))
             pendingRecords.removeFirst(take)
             pendingWaiters.removeFirst(take)
-            // One offset record for the batch, holding every event's handled offset (a group
-            // alone is taken as it is: no copy of its records).
-            let records = changelog.coalescingProgress(groups.count == 1 ? groups[0] : groups.flatMap { $0 })
+            // One offset record for the batch, holding every event's handled offset and those
+            // applied before it (a group alone is taken as it is: no copy of its records).
+            var records = groups.count == 1 ? groups.removeLast() : groups.flatMap { $0 }
+            changelog.coalesceProgress(&records)
             do {
                 var builder = RecordBatchBuilder()
                 if let writer {
@@ -702,7 +751,10 @@ public actor AgentShard {
                 let base = try await io.appendChangelog(partition: partition, batch: builder.build())
                 writer?.sequence &+= Int32(records.count)
                 changelog.apply(records, from: base)
-                withPumpHeld { for waiter in waiters { waiter(self, nil) } }
+                withPumpHeld {
+                    for waiter in waiters { waiter(self, nil) }
+                    resumeAppliedWaiters()
+                }
                 // Counted once per batch (a counter looked up per event cost a lock and a hash).
                 if handledSinceCount > 0 {
                     handledCounter.increment(by: handledSinceCount)
@@ -716,6 +768,7 @@ public actor AgentShard {
                 pendingRecords = []
                 pendingWaiters = []
                 for waiter in failed { waiter(self, error) }
+                resumeAppliedWaiters()
             }
         }
         appending = false

@@ -11,6 +11,8 @@ import GanglionWire
 struct AgentBenchmark {
     let api: String
     let events: Int
+    /// Keys the events are spread over (one hot key at 1).
+    var keys = 256
     /// The node, when it runs in this process: the agent's shards then use its logs directly.
     var node: Node? = nil
 
@@ -42,7 +44,7 @@ struct AgentBenchmark {
             var event = EventEnvelope()
             event.id = "e-\(index)"
             event.type = "bench"
-            event.key = Data("k\(index % 256)".utf8)
+            event.key = Data("k\(index % max(1, keys))".utf8)
             try await producer.enqueue(topic: input, key: Array(event.key), value: try event.serializedBytes())
         }
         try await producer.flush()
@@ -111,7 +113,7 @@ struct AgentBenchmark {
         let (bareP50, bareP99) = Self.percentiles(await bareLatencies.sorted)
         let ratio = throughput / max(bare, 1), startRatio = p50 / max(bareP50, 1)
         return [
-            "  agent (state update + emit, 4 shards, 256 keys): \(Int(throughput)) events/s per node, \(Int(throughput / 4)) per shard",
+            "  agent (state update + emit, 4 shards, \(keys) keys): \(Int(throughput)) events/s per node, \(Int(throughput / 4)) per shard",
             "  CPU time of this process per event handled: \(String(format: "%.1f", cpuPerEvent)) µs\(node == nil ? " (the agent's side; the node runs in its own process)" : " (agent and node)")",
             "  bare group consumer, same events: \(Int(bare)) events/s",
             "  agent / bare consumer events/s: \(String(format: "%.3f", ratio))× (goal ≥ 0.1×)",

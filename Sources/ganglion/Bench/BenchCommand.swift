@@ -32,6 +32,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the figures as JSON (the peer benchmark's format) to this file.") var json: String?
     @Flag(help: "Measure the agent runtime instead: events/s through a trivial agent, a bare consumer's, handler-start latency.") var agents = false
     @Option(help: "Events per agent throughput run.") var agentEvents = 20_000
+    @Option(help: "Keys the agent throughput run's events are spread over (1: one hot key).") var agentKeys = 256
     @Flag(help: "Measure scaling agents by adding nodes instead: a 20 ms handler on 24 partitions hosted on 1, 2 and 3 node processes, events/s and the ratio to one node.")
     var agentScaling = false
     @Option(help: "Handlers in flight per node in the --agent-scaling run.") var agentBudget = 32
@@ -131,7 +132,7 @@ struct BenchCommand: AsyncParsableCommand {
         if agents {
             let node = endpoint == nil ? try BenchNodeProcess(fsync: "interval") : nil
             defer { node?.stop() }
-            let lines = try await AgentBenchmark(api: endpoint ?? node!.api, events: quick ? 2_000 : agentEvents).run()
+            let lines = try await AgentBenchmark(api: endpoint ?? node!.api, events: quick ? 2_000 : agentEvents, keys: agentKeys).run()
             print("== ganglion bench --agents: \(endpoint ?? "node process, interval fsync 100 ms") ==")
             print(lines.joined(separator: "\n"))
             guard endpoint == nil else { return }
@@ -146,7 +147,7 @@ struct BenchCommand: AsyncParsableCommand {
                 inProcess.stop()
                 try? FileManager.default.removeItem(atPath: configuration.dataDirectory)
             }
-            let local = try await AgentBenchmark(api: inProcess.endpoints.api, events: quick ? 2_000 : agentEvents, node: inProcess).run()
+            let local = try await AgentBenchmark(api: inProcess.endpoints.api, events: quick ? 2_000 : agentEvents, keys: agentKeys, node: inProcess).run()
             print("== the agent in the node's process (shards on its logs directly), interval fsync 100 ms ==")
             print(local.joined(separator: "\n"))
             return

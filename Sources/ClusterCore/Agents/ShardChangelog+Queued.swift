@@ -1,0 +1,103 @@
+/// Records queued for the changelog and not applied yet. A shard may start a key's next event as
+/// soon as the last one's records are queued (its batch need not be durable first): batches are
+/// appended in the order they were queued and a failed one fails every later one, so an event's
+/// changes are never durable without those of the key's earlier events. Until the queued records
+/// are applied, the key's next event starts from the state they set, an event whose id they hold
+/// is a redelivery, and the ids they evict from the key's window are not evicted again.
+extension ShardChangelog {
+    /// What a key's queued records change.
+    struct QueuedKey: Sendable {
+        /// Handled-id records queued (one per event), not applied.
+        var events = 0
+        /// The newest state the queued records set (nil: they set none; `.some(nil)`: deleted).
+        var state: [UInt8]??
+        /// The ids the queued records add to the key's window, oldest first.
+        var ids: [String] = []
+        /// The ids the queued records evict from the window.
+        var evicted: Set<String> = []
+
+        /// The ids an event added after the queued records evicts from a window holding
+        /// `durable` (oldest first): the oldest of the window as it will be, past `limit - 1`.
+        /// Evictions take the oldest first, so the evicted ids lead `durable`, then `ids`.
+        func evictions(from durable: [HandledID], limit: Int) -> [String] {
+            var durableStart = 0, queuedStart = 0
+            if !evicted.isEmpty {
+                while durableStart < durable.count, evicted.contains(durable[durableStart].id) { durableStart += 1 }
+                while queuedStart < ids.count, evicted.contains(ids[queuedStart]) { queuedStart += 1 }
+            }
+            let excess = durable.count - durableStart + ids.count - queuedStart + 1 - limit
+            guard excess > 0 else { return [] }
+            let fromDurable = min(excess, durable.count - durableStart)
+            var out = durable[durableStart..<durableStart + fromDurable].map(\.id)
+            out += ids[queuedStart..<queuedStart + excess - fromDurable]
+            return out
+        }
+    }
+
+    /// Notes `records` (made here by ``records(for:committableOffset:)``) as queued for the
+    /// changelog; ``apply(_:from:)`` of the same records undoes it. Records a shard drops
+    /// without applying them (its changelog then fails) must not be queued.
+    public mutating func queue(_ records: [Record]) {
+        // An event's records share its key (outbox records, which have none, between them): one
+        // lookup for each run of them.
+        var current: String?
+        var pending = QueuedKey()
+        for record in records {
+            guard let meaning = record.meaning, let key = meaning.entityKey else { continue }
+            if key != current {
+                if let current { store(pending, for: current) }
+                pending = queued.removeValue(forKey: key) ?? QueuedKey()
+                current = key
+            }
+            switch meaning {
+            case .state:
+                pending.state = .some(record.value)
+            case .handledID(_, let id):
+                if record.value != nil {
+                    pending.events += 1
+                    pending.ids.append(id)
+                } else {
+                    pending.evicted.insert(id)
+                }
+            case .outbox, .forwarded:
+                break
+            }
+        }
+        if let current { store(pending, for: current) }
+    }
+
+    /// Keeps `pending` unless it queues no event: a timer's firing records no handled id, so
+    /// nothing applied would end its entry (and the key runs nothing else until it is durable).
+    private mutating func store(_ pending: QueuedKey, for key: String) {
+        if pending.events > 0 || !pending.evicted.isEmpty { queued[key] = pending }
+    }
+
+    /// Whether records of `key` are queued and not applied.
+    public func isQueued(_ key: String) -> Bool { queued[key] != nil }
+
+    /// A handled-id record of `key` queued before is applied.
+    mutating func unqueue(key: String, id: String, added: Bool) {
+        guard let slot = queued.index(forKey: key) else { return }
+        if added {
+            if queued.values[slot].ids.first == id {
+                queued.values[slot].ids.removeFirst()
+            } else if let index = queued.values[slot].ids.firstIndex(of: id) {
+                queued.values[slot].ids.remove(at: index)
+            }
+            queued.values[slot].events -= 1
+        } else {
+            queued.values[slot].evicted.remove(id)
+        }
+        if queued.values[slot].events <= 0 && queued.values[slot].evicted.isEmpty { queued.remove(at: slot) }
+    }
+}
+
+extension ShardChangelog.Meaning {
+    /// The entity key the record belongs to (nil: an outbox record, which belongs to none).
+    var entityKey: String? {
+        switch self {
+        case .state(let key), .handledID(let key, _): key
+        case .outbox, .forwarded: nil
+        }
+    }
+}
