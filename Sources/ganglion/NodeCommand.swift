@@ -62,6 +62,9 @@ struct NodeCommand: AsyncParsableCommand {
     var webhooks: String?
     @Option(help: "The largest HTTP ingest request body in bytes (default 1048576; larger bodies get 413).") var httpMaxBodyBytes: Int?
     @Option(help: "How long a group member may go without a heartbeat before its partitions move (ms).") var groupSessionTimeoutMs: Int64 = 10_000
+    @Option(help: ArgumentHelp("Stop (as on SIGTERM) once the process with this id is no longer this node's parent: for a node a tool starts for a while, so it never outlives the tool.",
+                               visibility: .hidden))
+    var exitWithParent: Int32?
     @Flag(inversion: .prefixedNo, help: "Run the demo agents: fraud detection, the CI pipeline, the document saga and the task queue.") var demo = true
     @Option(help: "Partitions of the demo agents' input topics when first made (default: 2, transactions 3): their shards, so how many nodes share each demo agent.")
     var demoPartitions: UInt32?
@@ -158,8 +161,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         // GANGLION_DEMO=false (or 0, no) leaves the demo agents out, as --no-demo does.
         let demo = demo && !["false", "0", "no"].contains(environment["GANGLION_DEMO"]?.lowercased() ?? "")
+        let watch = exitWithParent.map { ParentWatch(parent: $0) }
         try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, ingest: ingest, demo: demo,
-                                 demoPartitions: demoPartitions)
+                                 demoPartitions: demoPartitions, extra: { _, _ in watch.map { [$0] } ?? [] })
     }
 
     /// The security settings of a key directory: the cluster key pair, and each named super user

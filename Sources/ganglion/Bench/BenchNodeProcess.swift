@@ -2,7 +2,8 @@ import Foundation
 import Ganglion
 
 /// A `ganglion node` child process for the benchmark: this executable, a temporary data
-/// directory, OS-chosen ports; stopped (and its directory removed) by ``stop()``.
+/// directory, OS-chosen ports; stopped (and its directory removed) by ``stop()``, and stopping by
+/// itself if the benchmark dies first (`--exit-with-parent`; its directory then stays).
 final class BenchNodeProcess {
     let process = Process()
     let directory: String
@@ -19,7 +20,8 @@ final class BenchNodeProcess {
         // No demo agents: what is measured is the node, with nothing of its own running beside it
         // (their start-up — topics, groups, shards — overlapped the first runs).
         process.arguments = ["node", "--data-dir", directory, "--api", requested, "--pub", "tcp://127.0.0.1:0",
-                             "--http", "127.0.0.1:0", "--fsync", fsync] + (extra.contains("--no-demo") ? [] : ["--no-demo"]) + extra
+                             "--http", "127.0.0.1:0", "--fsync", fsync, "--exit-with-parent", String(getpid())]
+            + (extra.contains("--no-demo") ? [] : ["--no-demo"]) + extra
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
