@@ -35,8 +35,9 @@ extension ShardChangelog {
     }
 
     /// Notes `records` (made here by ``records(for:committableOffset:)``) as queued for the
-    /// changelog; ``apply(_:from:)`` of the same records undoes it. Records a shard drops
-    /// without applying them (its changelog then fails) must not be queued.
+    /// changelog; ``apply(_:from:)`` of the same records undoes it. Queue only records that will
+    /// be applied or whose failure ends the shard: records queued and never applied would leave
+    /// their key's view here as they set it.
     public mutating func queue(_ records: [Record]) {
         // An event's records share its key (outbox records, which have none, between them): one
         // lookup for each run of them.
