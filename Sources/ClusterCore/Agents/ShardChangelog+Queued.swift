@@ -7,11 +7,9 @@
 extension ShardChangelog {
     /// What a key's queued records change.
     struct QueuedKey: Sendable {
-        /// Handled-id records queued (one per event), not applied.
-        var events = 0
         /// The newest state the queued records set (nil: they set none; `.some(nil)`: deleted).
         var state: [UInt8]??
-        /// The ids the queued records add to the key's window, oldest first.
+        /// The ids the queued records add to the key's window, oldest first (one per event queued).
         var ids: [String] = []
         /// The ids the queued records evict from the window.
         var evicted: Set<String> = []
@@ -55,7 +53,6 @@ extension ShardChangelog {
                 pending.state = .some(record.value)
             case .handledID(_, let id):
                 if record.value != nil {
-                    pending.events += 1
                     pending.ids.append(id)
                 } else {
                     pending.evicted.insert(id)
@@ -70,7 +67,7 @@ extension ShardChangelog {
     /// Keeps `pending` unless it queues no event: a timer's firing records no handled id, so
     /// nothing applied would end its entry (and the key runs nothing else until it is durable).
     private mutating func store(_ pending: QueuedKey, for key: String) {
-        if pending.events > 0 || !pending.evicted.isEmpty { queued[key] = pending }
+        if !pending.ids.isEmpty || !pending.evicted.isEmpty { queued[key] = pending }
     }
 
     /// Whether records of `key` are queued and not applied.
@@ -85,11 +82,10 @@ extension ShardChangelog {
             } else if let index = queued.values[slot].ids.firstIndex(of: id) {
                 queued.values[slot].ids.remove(at: index)
             }
-            queued.values[slot].events -= 1
         } else {
             queued.values[slot].evicted.remove(id)
         }
-        if queued.values[slot].events <= 0 && queued.values[slot].evicted.isEmpty { queued.remove(at: slot) }
+        if queued.values[slot].ids.isEmpty && queued.values[slot].evicted.isEmpty { queued.remove(at: slot) }
     }
 }
 
