@@ -7,7 +7,7 @@ set -euo pipefail
 purpose="run"
 [[ "${1:-}" == "--for" ]] && purpose="${2:-run}"
 
-packages=(libzmq3-dev libprotobuf-c-dev pkg-config)   # libprotobuf-c-dev: the C producer in clients/c
+packages=(libzmq3-dev libprotobuf-c-dev pkg-config libjemalloc-dev)   # libprotobuf-c-dev: the C producer in clients/c; libjemalloc-dev: the malloc linked into `ganglion`
 if [[ "$purpose" == "test" ]]; then
     packages+=(protobuf-compiler libprotobuf-dev curl openssl)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus; curl, openssl: HTTP and signed-webhook tests
     packages+=(protobuf-c-compiler gcc libc6-dev make python3)   # the C producer's generated-code check, build and tests (clients/c)
