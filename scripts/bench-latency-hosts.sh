@@ -28,6 +28,7 @@ esac
 # GANGLION_BIN: a release `ganglion` already built (default: build it).
 ganglion=${GANGLION_BIN:-}
 if [ -z "$ganglion" ]; then
+    scripts/install-deps.sh --for run >&2   # what the build links (libzmq, jemalloc)
     swift build -c release --product ganglion >&2
     ganglion="$(swift build -c release --show-bin-path)/ganglion"
 fi

@@ -77,6 +77,7 @@ merge=()
 ganglion_rc=0
 if [ "${GANGLION_BENCH:-run}" != skip ]; then
     [[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
+    scripts/install-deps.sh --for run >&2   # what the build links (libzmq, jemalloc)
     echo "bench-peers: building ganglion (release)" >&2
     swift build -c release --product ganglion >&2
     GANGLION=$(swift build -c release --show-bin-path)/ganglion
