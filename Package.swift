@@ -131,7 +131,7 @@ let package = Package(
             // jemalloc (Debian's libjemalloc-dev) linked in statically as the process's malloc:
             // per-thread caches where glibc's arenas made threads wait on each other's locks when
             // memory allocated on one thread is freed on another, as tasks hopping threads do
-            // (README, "Performance": the agent runtime's events/s and CPU per event with each).
+            // (README, "Benchmarks": the agent runtime's events/s and CPU per event with each).
             linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libjemalloc_pic.a"], .when(platforms: [.linux]))]
         ),
         // libzmq's C API driven directly: the baseline the Swift binding is measured against.
