@@ -128,11 +128,14 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            // jemalloc (Debian's libjemalloc-dev) linked in statically as the process's malloc:
-            // per-thread caches where glibc's arenas made threads wait on each other's locks when
-            // memory allocated on one thread is freed on another, as tasks hopping threads do
-            // (README, "Benchmarks": the agent runtime's events/s and CPU per event with each).
-            linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libjemalloc_pic.a"], .when(platforms: [.linux]))]
+            // jemalloc (Debian's libjemalloc-dev; libjemalloc2 at run time) as the process's
+            // malloc: per-thread caches where glibc's arenas made threads wait on each other's
+            // locks when memory allocated on one thread is freed on another, as tasks hopping
+            // threads do (README, "Benchmarks"). Linked as a shared library, before libc, so
+            // every library in the process uses the one heap: the static archive would be hidden
+            // by the `--exclude-libs ALL` of a `--static-swift-stdlib` link, leaving libzmq and
+            // libc on glibc's heap and the executable on jemalloc's, which crashes.
+            linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
         ),
         // libzmq's C API driven directly: the baseline the Swift binding is measured against.
         .target(

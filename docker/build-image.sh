@@ -20,11 +20,13 @@ cp "$binary" "$context/ganglion"
 # Debug information out (function names stay, for backtraces): the release binary 197 -> 122 MB.
 command -v strip >/dev/null && strip --strip-debug "$context/ganglion"
 cp "$here/Dockerfile" "$here/ganglion.sh" "$here/entrypoint.sh" "$here/healthcheck.sh" "$here/sample-traffic.sh" "$context/"
-# Libraries resolved outside /lib and /usr/lib (the base image has those it needs: libc, libzmq5, …).
+# Libraries resolved outside /lib and /usr/lib (the base image has those it needs: libc, libzmq5, …),
+# and jemalloc, which it lacks.
 missing="$(ldd "$binary" | awk '/not found/ { print $1 }')"
 [[ -z "$missing" ]] || { echo "build-image: $binary needs libraries this machine lacks: $missing" >&2; exit 1; }
 ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r library; do
     case "$library" in
+        */libjemalloc.so*) cp -L "$library" "$context/lib/" ;;   # the binary's malloc; not in the base image
         /lib/*|/usr/lib/*|/lib64/*) ;;
         *) cp -L "$library" "$context/lib/" ;;
     esac
