@@ -2,8 +2,9 @@
 # Builds the node image from docker/Dockerfile with BINARY as its `ganglion`.
 #   docker/build-image.sh BINARY [TAG]        (TAG default ganglion:latest)
 # The build context is laid out in a temporary directory: the binary, the image's scripts, and
-# lib/ with every shared library the binary needs from outside the system's library directories
-# (none for the release build with --static-swift-stdlib; the Swift runtime for a debug build,
+# lib/ with every shared library the binary needs from outside the system's library directories,
+# and jemalloc (libjemalloc.so.2 alone for the release build with --static-swift-stdlib; with the
+# Swift runtime for a debug build,
 # which is what the CI scenario uses to skip a second build). Builds ganglion-base:bookworm first
 # when the engine lacks it (docker/build-base.sh).
 set -euo pipefail
