@@ -48,13 +48,12 @@ final class DemoProcessTests: XCTestCase {
     /// Publishes `before` transactions over `customers` keys, kills the node `pause` later,
     /// restarts it, publishes 100 more, and checks every transaction was decided exactly once.
     private func decideOnceAcrossSIGKILL(customers: Int, before: Int, pause: Duration) async throws {
-        func transactions(_ range: Range<Int>) -> [EventEnvelope] { self.transactions(range, customers: customers) }
         var (process, api) = try startNodeProcess(directory, test: self, demo: true)
         node = process
         var client = try GanglionClient(endpoint: api, timeout: .seconds(5))
         // Wait for the demo's topics, then publish while the agent works, and kill the node.
         for _ in 0..<250 where try await client.metadata(topics: ["transactions"]).topics.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
-        for chunk in stride(from: 0, to: before, by: 50) { _ = try await client.publish(topic: "transactions", events: transactions(chunk..<(chunk + 50))) }
+        for chunk in stride(from: 0, to: before, by: 50) { _ = try await client.publish(topic: "transactions", events: transactions(chunk..<(chunk + 50), customers: customers)) }
         try await Task.sleep(for: pause)
         let decidedBeforeKill = Set(try await all(client, "fraud-detection.decisions").map(\.id)).count
         kill(process.processIdentifier, SIGKILL)
@@ -67,7 +66,7 @@ final class DemoProcessTests: XCTestCase {
         client = try GanglionClient(endpoint: api, timeout: .seconds(5))
         defer { client.close() }
         let total = before + 100
-        _ = try await client.publish(topic: "transactions", events: transactions(before..<total))
+        _ = try await client.publish(topic: "transactions", events: transactions(before..<total, customers: customers))
         // Done when the group has consumed everything and the decisions stop growing.
         var decisions: [EventEnvelope] = []
         for _ in 0..<600 {
