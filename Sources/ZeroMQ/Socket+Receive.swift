@@ -6,7 +6,7 @@ extension Socket {
     /// - Throws: ``ZeroMQError`` with ``ZeroMQError/Code/wouldBlock`` when no frame arrived.
     public func receiveFrame(blocking: Bool = true) throws -> Frame {
         try withMessage { incoming in
-            try receiveMessage(incoming, blocking: blocking)
+            guard try receiveMessage(incoming, blocking: blocking) else { throw wouldBlock() }
             return Frame(taking: incoming)
         }
     }
@@ -16,7 +16,7 @@ extension Socket {
     public func receive<Result>(
         blocking: Bool = true, _ body: (_ bytes: UnsafeRawBufferPointer, _ more: Bool) throws -> Result
     ) throws -> Result {
-        try receiveMessage(scratch, blocking: blocking)
+        guard try receiveMessage(scratch, blocking: blocking) else { throw wouldBlock() }
         let bytes = UnsafeRawBufferPointer(start: zmq_msg_data(scratch), count: zmq_msg_size(scratch))
         return try body(bytes, zmq_msg_more(scratch) != 0)
     }
@@ -25,51 +25,46 @@ extension Socket {
     /// - Parameter maxFrames: the most frames accepted; a longer message is received to its end
     ///   (so the socket stays usable) and refused with ``ZeroMQError/Code/messageTooLarge``.
     public func receiveMultipart(blocking: Bool = true, maxFrames: Int = 1024) throws -> [Frame] {
-        let (frames, total) = try receiveHead(blocking: blocking, keeping: maxFrames)
-        guard total <= maxFrames else {
-            throw ZeroMQError(
-                code: .messageTooLarge, message: "message of \(total) frames exceeds the limit of \(maxFrames)",
-                operation: "receive on \(type)")
-        }
+        guard let (frames, total) = try receiveHead(blocking: blocking, keeping: maxFrames) else { throw wouldBlock() }
+        guard total <= maxFrames else { throw tooManyFrames(total, limit: maxFrames) }
         return frames
+    }
+
+    private func tooManyFrames(_ total: Int, limit: Int) -> ZeroMQError {
+        ZeroMQError(code: .messageTooLarge, message: "message of \(total) frames exceeds the limit of \(limit)", operation: "receive on \(type)")
     }
 
     /// Receives a multipart message if one is waiting, keeping at most its first `keeping` frames
     /// (the rest are received and dropped, so the socket stays usable); `total` counts them all.
     /// A server uses it to answer an over-long request instead of losing who sent it.
     public func tryReceiveMultipartHead(keeping: Int) throws -> (frames: [Frame], total: Int)? {
-        do {
-            return try receiveHead(blocking: false, keeping: keeping)
-        } catch let error as ZeroMQError where error.isWouldBlock {
-            return nil
-        }
+        try receiveHead(blocking: false, keeping: keeping)
     }
 
-    /// Receives one whole message, keeping its first `keeping` frames and counting them all.
-    private func receiveHead(blocking: Bool, keeping: Int) throws -> (frames: [Frame], total: Int) {
+    /// Receives one whole message, keeping its first `keeping` frames and counting them all; nil
+    /// when `blocking` is false and none waits.
+    private func receiveHead(blocking: Bool, keeping: Int) throws -> (frames: [Frame], total: Int)? {
         var frames: [Frame] = []
-        let total = try withMessage { incoming in
-            try receiveMessage(incoming, blocking: blocking)
+        let total = try withMessage { incoming -> Int? in
+            guard try receiveMessage(incoming, blocking: blocking) else { return nil }
             var total = 1
             frames.append(Frame(taking: incoming))
             while try hasMoreFrames {
                 // The rest of a message is already here: libzmq delivers messages atomically.
-                try receiveMessage(incoming, blocking: true)
+                guard try receiveMessage(incoming, blocking: true) else { throw wouldBlock() }
                 total += 1
                 if frames.count < keeping { frames.append(Frame(taking: incoming)) }
             }
             return total
         }
-        return (frames, total)
+        return total.map { (frames, $0) }
     }
 
     /// Receives a multipart message if one is waiting; `nil` when none is.
     public func tryReceiveMultipart(maxFrames: Int = 1024) throws -> [Frame]? {
-        do {
-            return try receiveMultipart(blocking: false, maxFrames: maxFrames)
-        } catch let error as ZeroMQError where error.isWouldBlock {
-            return nil
-        }
+        guard let (frames, total) = try receiveHead(blocking: false, keeping: maxFrames) else { return nil }
+        guard total <= maxFrames else { throw tooManyFrames(total, limit: maxFrames) }
+        return frames
     }
 
     /// Runs `body` with an initialised message at a stable stack address, closed afterwards
@@ -83,14 +78,21 @@ extension Socket {
         }
     }
 
-    /// Receives into a message the caller initialised; retries on EINTR.
-    func receiveMessage(_ message: UnsafeMutablePointer<zmq_msg_t>, blocking: Bool) throws {
+    /// Receives into a message the caller initialised; retries on EINTR. False when nothing
+    /// arrived (non-blocking with none waiting, or the receive timeout passed): every drain of a
+    /// socket ends that way, so it makes no error (whose texts and box cost more than the receive).
+    func receiveMessage(_ message: UnsafeMutablePointer<zmq_msg_t>, blocking: Bool) throws -> Bool {
         let handle = try open("receive")
         let flags = blocking ? 0 : ZMQ_DONTWAIT
         while zmq_msg_recv(message, handle, flags) < 0 {
             let errno = zmq_errno()
+            if errno == EAGAIN { return false }
             if errno != EINTR { throw ZeroMQError(errno: errno, operation: "receive on \(type)") }
         }
         recordReceived()
+        return true
     }
+
+    /// The error for a receive that found nothing where the caller asked for a message.
+    func wouldBlock() -> ZeroMQError { ZeroMQError(errno: EAGAIN, operation: "receive on \(type)") }
 }

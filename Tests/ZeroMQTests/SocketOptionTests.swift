@@ -59,8 +59,12 @@ final class SocketOptionTests: XCTestCase {
         let error = assertZeroMQError(.wouldBlock) { try socket.receiveFrame(blocking: false) }
         XCTAssertEqual(error?.errno, EAGAIN)
         XCTAssertNil(try socket.tryReceiveMultipart())
+        XCTAssertNil(try socket.tryReceiveMultipartHead(keeping: 2))
+        assertZeroMQError(.wouldBlock) { try socket.receiveMultipart(blocking: false) }
+        assertZeroMQError(.wouldBlock) { try socket.receive(blocking: false) { bytes, _ in bytes.count } }
         try socket.set(.receiveTimeout(.milliseconds(50)))
         assertZeroMQError(.wouldBlock) { try socket.receiveFrame() }
+        assertZeroMQError(.wouldBlock) { try socket.receiveMultipart() }
     }
 
     func testCapabilities() {
