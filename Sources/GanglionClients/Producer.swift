@@ -128,8 +128,12 @@ public actor Producer {
             // Added without a suspension in between: nothing else can slip into the order.
             for (index, entry) in records.enumerated() {
                 let record = Record(key: entry.key, value: entry.value, timestamp: now)
-                add(Pending(record: record, size: Self.size(of: record), waiter: { results.deliver(index, $0) }), to: targets[index])
+                add(Pending(record: record, size: Self.size(of: record), waiter: { results.deliver(index, $0) }), to: targets[index], lingers: false)
             }
+            // The records are all here: their partitions go at once. Lingering would only delay
+            // what the caller awaits (and cost a timer and two thread hops per partition); other
+            // callers' records still join them while a partition's batch is in flight.
+            for key in Set(targets) where !inFlight.contains(key) && !(queues[key]?.isEmpty ?? true) { dispatch(key) }
         }
     }
 
@@ -217,14 +221,16 @@ public actor Producer {
         }
     }
 
-    private func add(_ pending: Pending, to key: PartitionKey) {
+    /// Buffers `pending` for `key`'s next batch: sent at once when full, else after the linger
+    /// (unless `lingers` is false: the caller dispatches when it has added all it has).
+    private func add(_ pending: Pending, to key: PartitionKey, lingers: Bool = true) {
         buffered += 1
         queues[key, default: []].append(pending)
         queuedBytes[key, default: 0] += pending.size
         guard !inFlight.contains(key) else { return }
         if queues[key]!.count >= configuration.maxBatchRecords || queuedBytes[key]! >= configuration.maxBatchBytes {
             dispatch(key)
-        } else if !lingering.contains(key) {
+        } else if lingers && !lingering.contains(key) {
             lingering.insert(key)
             let linger = configuration.linger
             Task { [weak self] in

@@ -127,6 +127,36 @@ final class ProducerTests: XCTestCase {
         XCTAssertEqual(partitions.map(\.count).reduce(0, +), 600)
     }
 
+    /// A batch send hands over all it has: its partitions go at once instead of after the linger
+    /// (which would only delay what its caller awaits).
+    func testABatchSendDoesNotWaitForTheLinger() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("emitted", partitions: 3)
+        var configuration = ProducerConfiguration()
+        configuration.linger = .seconds(60)
+        let producer = try await Producer(client: client, configuration: configuration)
+        let records = (0..<30).map { index in
+            (topic: "emitted", key: Optional(Array("key-\(index % 3)".utf8)), value: Optional(Array("\(index)".utf8)))
+        }
+        let started = ContinuousClock.now
+        // The first of the send's outcome and a 20 s timeout (the send is not waited for after it).
+        let (outcomes, outcome) = AsyncStream.makeStream(of: [RecordMetadata]?.self)
+        Task { outcome.yield(try? await producer.send(records)) }
+        let timeout = Task {
+            try? await Task.sleep(for: .seconds(20))
+            outcome.yield(nil)
+        }
+        var first = outcomes.makeAsyncIterator()
+        let stored = await first.next() ?? nil
+        timeout.cancel()
+        let waited = ContinuousClock.now - started
+        XCTAssertEqual(stored?.count, 30, "the batch send failed or was still waiting after \(waited) (the linger is 60 s)")
+        XCTAssertEqual(Set(stored?.map(\.partition) ?? []).count, 3)
+    }
+
     func testATopicRecreatedWithFewerPartitionsIsReadAgain() async throws {
         let node = try startTestNode(directory)
         defer { node.stop() }

@@ -16,7 +16,8 @@ struct AgentBenchmark {
     /// The node, when it runs in this process: the agent's shards then use its logs directly.
     var node: Node? = nil
 
-    /// Counts and emits; records how long after publishing each event its handler started.
+    /// Counts and emits; records how long after publishing each event its handler started. A
+    /// timed event's emitted event carries its send time on (the reaction's end to end).
     struct TrivialAgent: Agent {
         struct State: Codable, Sendable { var count = 0 }
         let name: String
@@ -24,11 +25,12 @@ struct AgentBenchmark {
         let latencies: LatencySamples
 
         func handle(_ context: AgentContext<State>) async throws {
-            if context.event.type == "timed", let sent = UInt64(String(decoding: context.event.data, as: UTF8.self)) {
+            let timed = context.event.type == "timed"
+            if timed, let sent = UInt64(String(decoding: context.event.data, as: UTF8.self)) {
                 await latencies.add(Double(DispatchTime.now().uptimeNanoseconds - sent) / 1000)
             }
             context.state = State(count: (context.state?.count ?? 0) + 1)
-            context.emit(topic: "\(name).out", type: "counted", data: Data(String(context.state!.count).utf8))
+            context.emit(topic: "\(name).out", type: timed ? "timed" : "counted", data: timed ? context.event.data : Data(String(context.state!.count).utf8))
         }
     }
 
@@ -82,10 +84,35 @@ struct AgentBenchmark {
         let throughput = Double(events) / ((ContinuousClock.now - agentStart) / .seconds(1))
         let cpuPerEvent = (Self.processCPUSeconds() - cpuStart) / Double(events) * 1_000_000
 
-        // Handler-start latency at 200 events/s for 3 s, once caught up.
+        // Handler-start latency at 200 events/s for 3 s, once caught up, and the reaction's: each
+        // timed event's emitted event read from the output topic's live stream.
+        let reactions = LatencySamples()
+        let outClient = try GanglionClient(endpoint: api)
+        defer { outClient.close() }
+        let outEnd = try await client.listOffsets(topic: "\(name).out", partitions: [0], timestamp: -1).first?.offset ?? 0
+        let outStream = try PartitionStream(client: outClient, pubEndpoint: try await client.metadata(topics: [input]).nodes[0].pubEndpoint,
+                                            topic: "\(name).out", partition: 0, from: outEnd)
+        defer { outStream.close() }
+        let outReader = Task {
+            var records = outStream.records().makeAsyncIterator()
+            while let batch = try await records.nextBatch() {
+                let now = DispatchTime.now().uptimeNanoseconds
+                for delivered in batch {
+                    guard let value = delivered.record.value, let event = try? EventEnvelope(serializedBytes: value), event.type == "timed",
+                          let sent = UInt64(String(decoding: event.data, as: UTF8.self)) else { continue }
+                    await reactions.add(Double(now - sent) / 1000)
+                }
+                if await reactions.count >= 600 { break }
+            }
+        }
         try await publishTimed(client: client, topic: input)
-        for _ in 0..<200 where await latencies.count < 600 { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<200 {
+            if await latencies.count >= 600, await reactions.count >= 600 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        outReader.cancel()
         let (p50, p99) = Self.percentiles(await latencies.sorted)
+        let (reactionP50, reactionP99) = Self.percentiles(await reactions.sorted)
         host.cancel()
 
         // The same timed events through a bare group consumer: its end-to-end latency.
@@ -122,6 +149,7 @@ struct AgentBenchmark {
             "  by hand / bare consumer events/s: \(String(format: "%.3f", floor.throughput / max(bare, 1)))× (one batch at a time); agent / by hand: "
                 + "\(String(format: "%.2f", throughput / max(floor.throughput, 1)))× events/s, \(String(format: "%.2f", cpuPerEvent / max(floor.cpuPerEvent, 0.001)))× CPU per event",
             "  handler start after publish at 200 events/s: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs",
+            "  its emitted event on the output topic's stream after publish (the reaction): p50 \(Int(reactionP50)) µs, p99 \(Int(reactionP99)) µs",
             "  bare consumer end to end, same rate: p50 \(Int(bareP50)) µs, p99 \(Int(bareP99)) µs",
             "  handler start p50 / bare consumer p50: \(String(format: "%.2f", startRatio))× (goal ≤ 1.5×)",
         ]
