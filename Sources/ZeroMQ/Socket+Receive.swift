@@ -25,13 +25,18 @@ extension Socket {
     /// - Parameter maxFrames: the most frames accepted; a longer message is received to its end
     ///   (so the socket stays usable) and refused with ``ZeroMQError/Code/messageTooLarge``.
     public func receiveMultipart(blocking: Bool = true, maxFrames: Int = 1024) throws -> [Frame] {
-        guard let (frames, total) = try receiveHead(blocking: blocking, keeping: maxFrames) else { throw wouldBlock() }
-        guard total <= maxFrames else { throw tooManyFrames(total, limit: maxFrames) }
+        guard let frames = try receiveWhole(blocking: blocking, maxFrames: maxFrames) else { throw wouldBlock() }
         return frames
     }
 
-    private func tooManyFrames(_ total: Int, limit: Int) -> ZeroMQError {
-        ZeroMQError(code: .messageTooLarge, message: "message of \(total) frames exceeds the limit of \(limit)", operation: "receive on \(type)")
+    /// A whole message of at most `maxFrames` frames (a longer one is refused); nil when `blocking`
+    /// is false and none waits.
+    private func receiveWhole(blocking: Bool, maxFrames: Int) throws -> [Frame]? {
+        guard let (frames, total) = try receiveHead(blocking: blocking, keeping: maxFrames) else { return nil }
+        guard total <= maxFrames else {
+            throw ZeroMQError(code: .messageTooLarge, message: "message of \(total) frames exceeds the limit of \(maxFrames)", operation: "receive on \(type)")
+        }
+        return frames
     }
 
     /// Receives a multipart message if one is waiting, keeping at most its first `keeping` frames
@@ -62,9 +67,7 @@ extension Socket {
 
     /// Receives a multipart message if one is waiting; `nil` when none is.
     public func tryReceiveMultipart(maxFrames: Int = 1024) throws -> [Frame]? {
-        guard let (frames, total) = try receiveHead(blocking: false, keeping: maxFrames) else { return nil }
-        guard total <= maxFrames else { throw tooManyFrames(total, limit: maxFrames) }
-        return frames
+        try receiveWhole(blocking: false, maxFrames: maxFrames)
     }
 
     /// Runs `body` with an initialised message at a stable stack address, closed afterwards

@@ -26,7 +26,7 @@ struct AgentBenchmark {
 
         func handle(_ context: AgentContext<State>) async throws {
             let timed = context.event.type == "timed"
-            if timed, let sent = UInt64(String(decoding: context.event.data, as: UTF8.self)) {
+            if timed, let sent = LatencySamples.sentTime(of: context.event) {
                 await latencies.add(Double(DispatchTime.now().uptimeNanoseconds - sent) / 1000)
             }
             context.state = State(count: (context.state?.count ?? 0) + 1)
@@ -96,13 +96,7 @@ struct AgentBenchmark {
         let outReader = Task {
             var records = outStream.records().makeAsyncIterator()
             while let batch = try await records.nextBatch() {
-                let now = DispatchTime.now().uptimeNanoseconds
-                for delivered in batch {
-                    guard let value = delivered.record.value, let event = try? EventEnvelope(serializedBytes: value), event.type == "timed",
-                          let sent = UInt64(String(decoding: event.data, as: UTF8.self)) else { continue }
-                    await reactions.add(Double(now - sent) / 1000)
-                }
-                if await reactions.count >= 600 { break }
+                if await reactions.add(sentIn: batch, type: "timed") >= 600 { break }
             }
         }
         try await publishTimed(client: client, topic: input)
@@ -123,13 +117,7 @@ struct AgentBenchmark {
         let timed = GroupConsumer(client: try GanglionClient(endpoint: api), group: "bench-bare-timed-\(run)", topics: [bareTopic])
         let reader = Task {
             for try await batch in timed.batches {
-                let now = DispatchTime.now().uptimeNanoseconds
-                for consumed in batch {
-                    guard let value = consumed.record.value, let event = try? EventEnvelope(serializedBytes: value),
-                          let sent = UInt64(String(decoding: event.data, as: UTF8.self)) else { continue }
-                    await bareLatencies.add(Double(now - sent) / 1000)
-                }
-                if await bareLatencies.count >= 600 { break }
+                if await bareLatencies.add(sentIn: batch) >= 600 { break }
             }
         }
         // Timed events only once the consumer holds every partition (none published before is missed).
@@ -192,6 +180,21 @@ struct AgentBenchmark {
 actor LatencySamples {
     private var samples: [Double] = []
     func add(_ sample: Double) { samples.append(sample) }
+
+    /// Adds, as of now, the latency of every event in `batch` (of `type`, when given) that carries
+    /// its send time; returns how many samples there are.
+    func add(sentIn batch: [DeliveredRecord], type: String? = nil) -> Int {
+        let now = DispatchTime.now().uptimeNanoseconds
+        for delivered in batch {
+            guard let value = delivered.record.value, let event = try? EventEnvelope(serializedBytes: value),
+                  type.map({ event.type == $0 }) ?? true, let sent = Self.sentTime(of: event) else { continue }
+            samples.append(Double(now - sent) / 1000)
+        }
+        return samples.count
+    }
+
+    /// The send time (`DispatchTime` nanoseconds) a timed event carries as its data.
+    nonisolated static func sentTime(of event: EventEnvelope) -> UInt64? { UInt64(String(decoding: event.data, as: UTF8.self)) }
     var count: Int { samples.count }
     var sorted: [Double] { samples.sorted() }
 }
