@@ -65,6 +65,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Stop (as on SIGTERM) once the process with this id is no longer this node's parent: for a node a tool starts for a while, so it never outlives the tool.",
                                visibility: .hidden))
     var exitWithParent: Int32?
+    @Flag(help: ArgumentHelp("With --exit-with-parent: when the node stops because that process went away, it deletes its data directory (a tool's scratch node, whose data nobody will read).",
+                             visibility: .hidden))
+    var discardDataWithParent = false
     @Flag(inversion: .prefixedNo, help: "Run the demo agents: fraud detection, the CI pipeline, the document saga and the task queue.") var demo = true
     @Option(help: "Partitions of the demo agents' input topics when first made (default: 2, transactions 3): their shards, so how many nodes share each demo agent.")
     var demoPartitions: UInt32?
@@ -93,6 +96,9 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if discardDataWithParent && exitWithParent == nil {
+            throw ValidationError("--discard-data-with-parent needs --exit-with-parent PID (the process whose end discards the data)")
+        }
         let environment = ProcessInfo.processInfo.environment
         var file = FileSettings()
         if let path = config ?? environment["GANGLION_CONFIG"] {
@@ -164,6 +170,10 @@ struct NodeCommand: AsyncParsableCommand {
         let watch = exitWithParent.map { ParentWatch(parent: $0) }
         try await NodeRunner.run(settings: settings, httpHost: httpHost, httpPort: httpPort, ingest: ingest, demo: demo,
                                  demoPartitions: demoPartitions, extra: { _, _ in watch.map { [$0] } ?? [] })
+        // Stopped and closed: a scratch node whose parent is gone leaves nothing behind.
+        if discardDataWithParent, let parent = exitWithParent, getppid() != parent {
+            try? FileManager.default.removeItem(atPath: settings.dataDirectory)
+        }
     }
 
     /// The security settings of a key directory: the cluster key pair, and each named super user

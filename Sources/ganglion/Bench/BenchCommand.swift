@@ -12,9 +12,10 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure produce, consume+commit and end-to-end latency (events of 256 B and 1 KiB).",
         discussion: """
             Starts its own `ganglion node` processes (interval fsync, then fsync before every \
-            acknowledgement) in temporary directories and stops them afterwards; with --node it \
-            measures that node instead (under whatever fsync policy it runs). --json writes the \
-            figures in the peer benchmark's format (scripts/bench-peers.sh merges them into one table).
+            acknowledgement) in temporary directories and stops them afterwards, removing their \
+            data — also when interrupted (Ctrl-C, SIGTERM) or killed; with --node it measures that \
+            node instead (under whatever fsync policy it runs). --json writes the figures in the \
+            peer benchmark's format (scripts/bench-peers.sh merges them into one table).
             """)
 
     @Option(name: .customLong("node"), help: "A running node's request endpoint; default: start node processes.")
@@ -84,6 +85,7 @@ struct BenchCommand: AsyncParsableCommand {
     private var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func run() async throws {
+        BenchScratch.cleanUpOnInterruption()
         if controller {
             let lines = try await ControllerBenchmark(writes: quick ? 20 : controllerWrites).run()
             print("== ganglion bench --controller: metadata writes, one at a time, fsync before every answer ==")
@@ -139,6 +141,7 @@ struct BenchCommand: AsyncParsableCommand {
             // The same with the agent inside the node's process, its shards on the node's logs.
             var configuration = NodeConfiguration()
             configuration.dataDirectory = NSTemporaryDirectory() + "ganglion-bench-agents-" + UUID().uuidString
+            BenchScratch.keep(path: configuration.dataDirectory)
             configuration.apiEndpoint = "tcp://127.0.0.1:0"
             configuration.pubEndpoint = "tcp://127.0.0.1:0"
             configuration.durability = .interval(.milliseconds(100))
@@ -146,6 +149,7 @@ struct BenchCommand: AsyncParsableCommand {
             defer {
                 inProcess.stop()
                 try? FileManager.default.removeItem(atPath: configuration.dataDirectory)
+                BenchScratch.forget(path: configuration.dataDirectory)
             }
             let local = try await AgentBenchmark(api: inProcess.endpoints.api, events: quick ? 2_000 : agentEvents, keys: agentKeys, node: inProcess).run()
             print("== the agent in the node's process (shards on its logs directly), interval fsync 100 ms ==")

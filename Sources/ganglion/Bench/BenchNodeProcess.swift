@@ -2,8 +2,9 @@ import Foundation
 import Ganglion
 
 /// A `ganglion node` child process for the benchmark: this executable, a temporary data
-/// directory, OS-chosen ports; stopped (and its directory removed) by ``stop()``, and stopping by
-/// itself if the benchmark dies first (`--exit-with-parent`; its directory then stays).
+/// directory, OS-chosen ports; stopped (and its directory removed) by ``stop()`` or when the
+/// benchmark is interrupted (``BenchScratch``), and stopping by itself, its directory removed,
+/// if the benchmark dies first (`--exit-with-parent`, `--discard-data-with-parent`).
 final class BenchNodeProcess {
     let process = Process()
     let directory: String
@@ -15,16 +16,18 @@ final class BenchNodeProcess {
     init(fsync: String, api requested: String = "tcp://127.0.0.1:0", extra: [String] = [], directory reused: String? = nil) throws {
         directory = reused ?? NSTemporaryDirectory() + "ganglion-bench-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        BenchScratch.keep(path: directory)
         if reused != nil { try? FileManager.default.removeItem(atPath: directory + "/endpoints.json") }
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         // No demo agents: what is measured is the node, with nothing of its own running beside it
         // (their start-up — topics, groups, shards — overlapped the first runs).
         process.arguments = ["node", "--data-dir", directory, "--api", requested, "--pub", "tcp://127.0.0.1:0",
-                             "--http", "127.0.0.1:0", "--fsync", fsync, "--exit-with-parent", String(getpid())]
+                             "--http", "127.0.0.1:0", "--fsync", fsync, "--exit-with-parent", String(getpid()), "--discard-data-with-parent"]
             + (extra.contains("--no-demo") ? [] : ["--no-demo"]) + extra
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        BenchScratch.keep(process: process)
         let deadline = Date().addingTimeInterval(20)
         var found: String?
         while found == nil && Date() < deadline && process.isRunning {
@@ -47,6 +50,7 @@ final class BenchNodeProcess {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+        BenchScratch.forget(process: process)
     }
 
     /// SIGTERM, then SIGKILL after 10 s; removes the data.
@@ -58,6 +62,8 @@ final class BenchNodeProcess {
             if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
+        BenchScratch.forget(process: process)
         try? FileManager.default.removeItem(atPath: directory)
+        BenchScratch.forget(path: directory)
     }
 }

@@ -144,7 +144,11 @@ struct BenchRunner: Sendable {
         let result: Int32
         if let directory {
             let path = directory + "/c-durable-relay-\(UUID().uuidString.prefix(8)).log"
-            defer { try? FileManager.default.removeItem(atPath: path) }
+            BenchScratch.keep(path: path)
+            defer {
+                try? FileManager.default.removeItem(atPath: path)
+                BenchScratch.forget(path: path)
+            }
             result = ganglion_c_durable_relay_latency(size, UInt64(rate), UInt64(count), &latencies, path)
         } else {
             result = ganglion_c_relay_latency(size, UInt64(rate), UInt64(count), &latencies)

@@ -17,7 +17,11 @@ enum ReplicationFloor {
     static func measure(batchBytes: Int, eventsPerBatch: Int, partitions: Int, inFlight: Int, seconds: Double) throws -> (rf1: Double, rf3: Double) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ganglion-replication-floor-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        BenchScratch.keep(path: directory.path)
+        defer {
+            try? FileManager.default.removeItem(at: directory)
+            BenchScratch.forget(path: directory.path)
+        }
         func run(_ replicas: Int32) throws -> Double {
             let batches = ganglion_c_replication_throughput(directory.path, batchBytes, Int32(partitions), replicas, Int32(inFlight), seconds)
             guard batches > 0 else {

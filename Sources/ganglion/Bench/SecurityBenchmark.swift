@@ -20,7 +20,11 @@ struct SecurityBenchmark {
 
     func run() async throws -> [Figure] {
         let keys = NSTemporaryDirectory() + "ganglion-bench-keys-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: keys) }
+        BenchScratch.keep(path: keys)
+        defer {
+            try? FileManager.default.removeItem(atPath: keys)
+            BenchScratch.forget(path: keys)
+        }
         let cluster = try CurveKeyPair.generate(), admin = try CurveKeyPair.generate()
         try CurveKeyFiles.write(cluster, name: CurveKeyFiles.clusterName, directory: keys)
         try CurveKeyFiles.write(admin, name: "admin", directory: keys)
