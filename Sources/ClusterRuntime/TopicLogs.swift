@@ -5,9 +5,13 @@ import Foundation
 /// The partition logs of every topic on this node, opened on first use, in
 /// `<data>/topics/<topic>-<partition>`.
 final class TopicLogs: @unchecked Sendable {
-    // `open` is guarded by `lock`; each PartitionLog is thread-safe itself.
+    // `open`, `openIDs` and `closed` are guarded by `lock`; each PartitionLog is thread-safe itself.
     private let lock = NSLock()
     private var open: [TopicPartition: PartitionLog] = [:]
+    /// Set by ``closeAll()``: from then on nothing here writes to the data directory.
+    private var closed = false
+    /// Removals running in the background (``closeAll()`` waits for them).
+    private let removals = DispatchGroup()
     /// The topic id each open log belongs to (nil: a topic without one).
     private var openIDs: [TopicPartition: String] = [:]
     private let directory: String
@@ -38,6 +42,7 @@ final class TopicLogs: @unchecked Sendable {
     /// The log of a partition of a topic configured as `configuration`.
     func log(_ partition: TopicPartition, configuration: TopicConfiguration) throws -> PartitionLog {
         try lock.withLock {
+            guard !closed else { throw LogError(.closed, "the node has stopped: partition \(partition.topic)-\(partition.partition) is not opened") }
             if let log = open[partition], openIDs[partition] == configuration.topicID { return log }
             if let stale = open.removeValue(forKey: partition) { stale.discard() }
             if let id = configuration.topicID { try claim(partition, for: id) }
@@ -99,6 +104,8 @@ final class TopicLogs: @unchecked Sendable {
     func delete(_ partitions: [TopicPartition]) {
         let moved: [String] = lock.withLock {
             var moved: [String] = []
+            // Stopped: the directories stay as they are (a restart deletes them again).
+            guard !closed else { return [] }
             for partition in partitions {
                 // Discarded before its directory moves: the old log object never writes again.
                 open.removeValue(forKey: partition)?.discard()
@@ -127,18 +134,22 @@ final class TopicLogs: @unchecked Sendable {
 
     private func removeInBackground(_ paths: [String]) {
         guard !paths.isEmpty else { return }
-        DispatchQueue.global(qos: .utility).async {
+        DispatchQueue.global(qos: .utility).async(group: removals) {
             for path in paths { try? FileManager.default.removeItem(atPath: path) }
         }
     }
 
-    /// Flushes and closes every open log.
+    /// Flushes and closes every open log, and waits for the removals in the background: once it
+    /// returns, nothing here writes to the data directory again (no log is opened, no partition
+    /// deleted), so whoever embeds the node may remove or reuse the directory at once.
     func closeAll() {
         lock.withLock {
+            closed = true
             for log in open.values { try? log.close() }
             open = [:]
             openIDs = [:]
         }
+        removals.wait()
     }
 
     private func path(of partition: TopicPartition) -> String {
