@@ -42,7 +42,7 @@ struct HandoffBenchmark {
     }
 
     func run() async throws -> Figures {
-        var cluster = try BenchCluster(prefix: "h", fsync: "interval", extra: ["--node-session-timeout-ms", "1500"])
+        let cluster = try BenchCluster(prefix: "h", fsync: "interval", extra: ["--node-session-timeout-ms", "1500"])
         defer { cluster.stop() }
         let client = try GanglionClient(endpoint: cluster.nodes[0].api, timeout: .seconds(20))
         defer { client.close() }
