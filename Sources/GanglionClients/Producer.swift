@@ -125,15 +125,29 @@ public actor Producer {
         let now = Self.now()
         return try await withCheckedThrowingContinuation { continuation in
             let results = BatchResults(count: records.count, continuation)
-            // Added without a suspension in between: nothing else can slip into the order.
-            for (index, entry) in records.enumerated() {
-                let record = Record(key: entry.key, value: entry.value, timestamp: now)
-                add(Pending(record: record, size: Self.size(of: record), waiter: { results.deliver(index, $0) }), to: targets[index], lingers: false)
+            // Added without a suspension in between: nothing else can slip into the order. Each
+            // run of records for one partition joins its queue at once (one lookup per run, not
+            // several per record).
+            var dispatched: [PartitionKey] = []
+            var start = 0
+            while start < records.count {
+                let key = targets[start]
+                var end = start + 1
+                while end < records.count && targets[end] == key { end += 1 }
+                var run: [Pending] = []
+                run.reserveCapacity(end - start)
+                for index in start..<end {
+                    let record = Record(key: records[index].key, value: records[index].value, timestamp: now)
+                    run.append(Pending(record: record, size: Self.size(of: record), waiter: { results.deliver(index, $0) }))
+                }
+                enqueue(run, to: key)
+                if !dispatched.contains(key) { dispatched.append(key) }
+                start = end
             }
             // The records are all here: their partitions go at once. Lingering would only delay
             // what the caller awaits (and cost a timer and two thread hops per partition); other
             // callers' records still join them while a partition's batch is in flight.
-            for key in Set(targets) where !inFlight.contains(key) && !(queues[key]?.isEmpty ?? true) { dispatch(key) }
+            for key in dispatched where !inFlight.contains(key) { dispatch(key) }
         }
     }
 
@@ -221,16 +235,22 @@ public actor Producer {
         }
     }
 
-    /// Buffers `pending` for `key`'s next batch: sent at once when full, else after the linger
-    /// (unless `lingers` is false: the caller dispatches when it has added all it has).
-    private func add(_ pending: Pending, to key: PartitionKey, lingers: Bool = true) {
+    /// Buffers `run` for `key`'s next batch, to be dispatched by the caller.
+    private func enqueue(_ run: [Pending], to key: PartitionKey) {
+        buffered += run.count
+        queues[key, default: []].append(contentsOf: run)
+        queuedBytes[key, default: 0] += run.reduce(0) { $0 + $1.size }
+    }
+
+    /// Buffers `pending` for `key`'s next batch: sent at once when full, else after the linger.
+    private func add(_ pending: Pending, to key: PartitionKey) {
         buffered += 1
         queues[key, default: []].append(pending)
         queuedBytes[key, default: 0] += pending.size
         guard !inFlight.contains(key) else { return }
         if queues[key]!.count >= configuration.maxBatchRecords || queuedBytes[key]! >= configuration.maxBatchBytes {
             dispatch(key)
-        } else if lingers && !lingering.contains(key) {
+        } else if !lingering.contains(key) {
             lingering.insert(key)
             let linger = configuration.linger
             Task { [weak self] in

@@ -5,7 +5,9 @@
 /// are applied, the key's next event starts from the state they set, an event whose id they hold
 /// is a redelivery, and the ids they evict from the key's window are not evicted again.
 extension ShardChangelog {
-    /// What a key's queued records change.
+    /// What a key's queued records change. A key's entry stays when its records are applied
+    /// (empty, reused by its next event: no removal and insertion of the key per event, whose
+    /// rehashing was a tenth of the changelog's hashing); it goes when the key is passivated.
     struct QueuedKey: Sendable {
         /// The newest state the queued records set (nil: they set none; `.some(nil)`: deleted).
         var state: [UInt8]??
@@ -13,6 +15,9 @@ extension ShardChangelog {
         var ids: [String] = []
         /// The ids the queued records evict from the window.
         var evicted: Set<String> = []
+
+        /// Whether no records of the key are queued (an entry kept for reuse).
+        var isEmpty: Bool { ids.isEmpty && evicted.isEmpty }
 
         /// The ids an event added after the queued records evicts from a window holding
         /// `durable` (oldest first): the oldest of the window as it will be, past `limit - 1`.
@@ -38,40 +43,45 @@ extension ShardChangelog {
     /// their key's view here as they set it.
     public mutating func queue(_ records: [Record]) {
         // An event's records share its key (outbox records, which have none, between them): one
-        // lookup for each run of them.
+        // lookup for each run of them, its entry changed in place.
         var current: String?
-        var pending = QueuedKey()
+        var slot = queued.startIndex
         for record in records {
             guard let meaning = record.meaning, let key = meaning.entityKey else { continue }
             if key != current {
-                if let current { store(pending, for: current) }
-                pending = queued.removeValue(forKey: key) ?? QueuedKey()
+                if current != nil { settle(slot) }
+                if let found = queued.index(forKey: key) {
+                    slot = found
+                } else {
+                    queued[key] = QueuedKey()
+                    slot = queued.index(forKey: key)!
+                }
                 current = key
             }
             switch meaning {
             case .state:
-                pending.state = .some(record.value)
+                queued.values[slot].state = .some(record.value)
             case .handledID(_, let id):
                 if record.value != nil {
-                    pending.ids.append(id)
+                    queued.values[slot].ids.append(id)
                 } else {
-                    pending.evicted.insert(id)
+                    queued.values[slot].evicted.insert(id)
                 }
             case .outbox, .forwarded:
                 break
             }
         }
-        if let current { store(pending, for: current) }
+        if current != nil { settle(slot) }
     }
 
-    /// Keeps `pending` unless it queues no event: a timer's firing records no handled id, so
-    /// nothing applied would end its entry (and the key runs nothing else until it is durable).
-    private mutating func store(_ pending: QueuedKey, for key: String) {
-        if !pending.ids.isEmpty || !pending.evicted.isEmpty { queued[key] = pending }
+    /// An entry that queues no event keeps no state: a timer's firing records no handled id, so
+    /// nothing applied would end it (and the key runs nothing else until it is durable).
+    private mutating func settle(_ slot: Dictionary<String, QueuedKey>.Index) {
+        if queued.values[slot].isEmpty { queued.values[slot].state = nil }
     }
 
     /// Whether records of `key` are queued and not applied.
-    public func isQueued(_ key: String) -> Bool { queued[key] != nil }
+    public func isQueued(_ key: String) -> Bool { queued[key].map { !$0.isEmpty } ?? false }
 
     /// A handled-id record of `key` queued before is applied.
     mutating func unqueue(key: String, id: String, added: Bool) {
@@ -85,7 +95,7 @@ extension ShardChangelog {
         } else {
             queued.values[slot].evicted.remove(id)
         }
-        if queued.values[slot].ids.isEmpty && queued.values[slot].evicted.isEmpty { queued.remove(at: slot) }
+        if queued.values[slot].isEmpty { queued.values[slot].state = nil }
     }
 }
 

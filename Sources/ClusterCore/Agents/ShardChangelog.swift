@@ -202,7 +202,7 @@ public struct ShardChangelog: Sendable, Hashable {
     /// recognised once they are applied).
     public func firstAttempt(at eventID: String, key: String) -> (runnable: Bool, state: [UInt8]?) {
         guard !passivated.contains(key), outcome(ofHandled: eventID, key: key) == nil else { return (false, nil) }
-        guard let pending = queued[key] else { return (true, states[key]) }
+        guard let pending = queued[key], !pending.isEmpty else { return (true, states[key]) }
         guard !pending.ids.contains(eventID) else { return (false, nil) }
         return (true, pending.state ?? states[key])
     }
@@ -273,12 +273,13 @@ public struct ShardChangelog: Sendable, Hashable {
     /// false (nothing dropped) when a record of the key was applied without its offset.
     @discardableResult
     public mutating func passivate(_ key: String) -> Bool {
-        guard !passivated.contains(key), queued[key] == nil, states[key] != nil || handled[key] != nil else { return false }
+        guard !passivated.contains(key), !isQueued(key), states[key] != nil || handled[key] != nil else { return false }
         let location = locations[key] ?? EntityLocation()
         let idsLocated = (handled[key] ?? []).allSatisfy { location.ids[$0.id] != nil } || location.window != nil
         guard states[key] == nil || location.state != nil, idsLocated else { return false }
         states[key] = nil
         handled[key] = nil
+        queued[key] = nil
         passivated.insert(key)
         return true
     }
@@ -377,7 +378,7 @@ public struct ShardChangelog: Sendable, Hashable {
         // The id joins the key's window in a record of its own, and the oldest leaves it by a
         // tombstone: a batch's size does not depend on how many ids the key remembers.
         let ids = handled[event.key] ?? []
-        if let pending = queued[event.key] {
+        if let pending = queued[event.key], !pending.isEmpty {
             // The window as it will be once the queued records are applied.
             for evicted in pending.evictions(from: ids, limit: rememberedPerKey) where evicted != event.eventID {
                 records.append(Record(key: Self.handledKey(event.key, evicted), value: nil, meaning: .handledID(key: event.key, id: evicted)))
