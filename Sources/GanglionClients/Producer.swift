@@ -140,7 +140,7 @@ public actor Producer {
                     let record = Record(key: records[index].key, value: records[index].value, timestamp: now)
                     run.append(Pending(record: record, size: Self.size(of: record), waiter: { results.deliver(index, $0) }))
                 }
-                enqueue(run, to: key)
+                buffer(run, for: key)
                 if !dispatched.contains(key) { dispatched.append(key) }
                 start = end
             }
@@ -236,7 +236,7 @@ public actor Producer {
     }
 
     /// Buffers `run` for `key`'s next batch, to be dispatched by the caller.
-    private func enqueue(_ run: [Pending], to key: PartitionKey) {
+    private func buffer(_ run: [Pending], for key: PartitionKey) {
         buffered += run.count
         queues[key, default: []].append(contentsOf: run)
         queuedBytes[key, default: 0] += run.reduce(0) { $0 + $1.size }
