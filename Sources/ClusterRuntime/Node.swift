@@ -350,7 +350,9 @@ public final class Node: Sendable {
     }
 
     /// Stops serving: ends its session with the controller (a clustered node), closes the
-    /// sockets (bounded linger), flushes and closes every log.
+    /// sockets (bounded linger), flushes and closes every log. Once it returns no log is opened,
+    /// written or deleted any more (work still in flight gets a `closed` error), so the data
+    /// directory may be removed or opened by another node at once.
     public func stop() { stop(graceful: true) }
 
     /// Stops serving; not `graceful`: without telling the cluster (no controlled shutdown, no
