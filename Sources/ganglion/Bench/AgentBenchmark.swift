@@ -75,7 +75,7 @@ struct AgentBenchmark {
         // Its topics are made before the clock starts, as the hand loop's are: deploying an agent
         // type is not part of its throughput.
         try await agentHost.createTopics(for: agent)
-        let agentStart = ContinuousClock.now, cpuStart = Self.processCPUSeconds()
+        let agentStart = ContinuousClock.now, cpuStart = Self.processCPUSeconds(), machineStart = ReplicationBenchmark.machineCPU().busy
         let host = Task { try await agentHost.run(agent) }
         defer { host.cancel() }
         while try await client.describeGroup(name).lag.reduce(Int64(0), { $0 + $1.committedOffset }) < Int64(events) {
@@ -83,6 +83,7 @@ struct AgentBenchmark {
         }
         let throughput = Double(events) / ((ContinuousClock.now - agentStart) / .seconds(1))
         let cpuPerEvent = (Self.processCPUSeconds() - cpuStart) / Double(events) * 1_000_000
+        let machinePerEvent = (ReplicationBenchmark.machineCPU().busy - machineStart) / Double(events) * 1_000_000
 
         // Handler-start latency at 200 events/s for 3 s, once caught up, and the reaction's: each
         // timed event's emitted event read from the output topic's live stream.
@@ -128,6 +129,10 @@ struct AgentBenchmark {
         await timed.close()
         let (bareP50, bareP99) = Self.percentiles(await bareLatencies.sorted)
         let ratio = throughput / max(bare, 1), startRatio = p50 / max(bareP50, 1)
+        // The hand loop's work with every core doing nothing else: the most events/s this
+        // durable work allows on this machine, whatever runs it (the goal's floor).
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let ceiling = Double(cores) / max(floor.machinePerEvent, 0.001) * 1_000_000
         return [
             "  agent (state update + emit, 4 shards, \(keys) keys): \(Int(throughput)) events/s per node, \(Int(throughput / 4)) per shard",
             "  CPU time of this process per event handled: \(String(format: "%.1f", cpuPerEvent)) µs\(node == nil ? " (the agent's side; the node runs in its own process)" : " (agent and node)")",
@@ -137,6 +142,10 @@ struct AgentBenchmark {
                 + "\(Int(floor.throughput)) events/s, CPU time \(String(format: "%.1f", floor.cpuPerEvent)) µs per event",
             "  by hand / bare consumer events/s: \(String(format: "%.3f", floor.throughput / max(bare, 1)))× (one batch at a time); agent / by hand: "
                 + "\(String(format: "%.2f", throughput / max(floor.throughput, 1)))× events/s, \(String(format: "%.2f", cpuPerEvent / max(floor.cpuPerEvent, 0.001)))× CPU per event",
+            "  CPU time of the whole machine per event (every process, the node's included): agent \(String(format: "%.1f", machinePerEvent)) µs, "
+                + "by hand \(String(format: "%.1f", floor.machinePerEvent)) µs",
+            "  the work by hand on all \(cores) cores with nothing else running (its CPU-bound ceiling): \(Int(ceiling)) events/s, "
+                + "\(String(format: "%.3f", ceiling / max(bare, 1)))× the bare consumer",
             "  handler start after publish at 200 events/s: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs",
             "  its emitted event on the output topic's stream after publish (the reaction): "
                 + (reactionSamples.isEmpty ? "none seen within 4 s" : "p50 \(Int(reactionP50)) µs, p99 \(Int(reactionP99)) µs (\(reactionSamples.count) events)"),

@@ -18,10 +18,11 @@ struct AgentFloorBenchmark {
     /// agent's shards do there.
     var node: Node?
 
-    /// Events/s over the first `events` events of `input` (4 partitions), and this process's CPU
-    /// time per event (µs). Batches are worked one at a time, each waiting for the node's
-    /// durability: the events/s are bound by that wait, the CPU time is the floor.
-    func run(input: String, events: Int, run: String) async throws -> (throughput: Double, cpuPerEvent: Double) {
+    /// Events/s over the first `events` events of `input` (4 partitions), this process's CPU time
+    /// per event and the whole machine's (every process: this one, the node, anything else; µs).
+    /// Batches are worked one at a time, each waiting for the node's durability: the events/s are
+    /// bound by that wait, the CPU time is the floor.
+    func run(input: String, events: Int, run: String) async throws -> (throughput: Double, cpuPerEvent: Double, machinePerEvent: Double) {
         let client = try GanglionClient(endpoint: api, timeout: .seconds(30))
         defer { client.close() }
         let changelog = "bench-floor-\(run).changelog", output = "bench-floor-\(run).out"
@@ -40,7 +41,7 @@ struct AgentFloorBenchmark {
         let consumer = GroupConsumer(client: try GanglionClient(endpoint: api), group: "bench-floor-\(run)", topics: [input])
         var counts: [String: AgentBenchmark.TrivialAgent.State] = [:]
         let encoder = JSONEncoder()
-        let start = ContinuousClock.now, cpuStart = AgentBenchmark.processCPUSeconds()
+        let start = ContinuousClock.now, cpuStart = AgentBenchmark.processCPUSeconds(), machineStart = ReplicationBenchmark.machineCPU().busy
         var done = 0
         for try await batch in consumer.batches {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -95,7 +96,8 @@ struct AgentFloorBenchmark {
         }
         let throughput = Double(events) / ((ContinuousClock.now - start) / .seconds(1))
         let cpuPerEvent = (AgentBenchmark.processCPUSeconds() - cpuStart) / Double(events) * 1_000_000
+        let machinePerEvent = (ReplicationBenchmark.machineCPU().busy - machineStart) / Double(events) * 1_000_000
         await consumer.close()
-        return (throughput, cpuPerEvent)
+        return (throughput, cpuPerEvent, machinePerEvent)
     }
 }
