@@ -25,6 +25,33 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
         }
     }
 
+    /// One key's events: those waiting (in offset order), the running one's offset, and how
+    /// many are released and not finished.
+    @usableFromInline struct KeyState: Sendable {
+        @usableFromInline var waiting: [Item] = []
+        @usableFromInline var running: Int64?
+        @usableFromInline var released = 0
+
+        @inlinable init() {}
+
+        /// Whether nothing of the key waits, runs or is released (its entry can go).
+        @inlinable var isIdle: Bool { waiting.isEmpty && running == nil && released == 0 }
+
+        /// Queues `item`; true when the key becomes ready by it (nothing waited or ran).
+        @inlinable mutating func add(_ item: Item) -> Bool {
+            let becomesReady = waiting.isEmpty && running == nil
+            waiting.append(item)
+            return becomesReady
+        }
+
+        /// The first waiting event, now running.
+        @inlinable mutating func startNext() -> Item {
+            let item = waiting.removeFirst()
+            running = item.offset
+            return item
+        }
+    }
+
     /// Why an item was not taken.
     public enum EnqueueError: Error, Sendable, Hashable {
         /// The queue holds `capacity` events, or the offset is `maxSpan` or more past the
@@ -40,16 +67,17 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     public let maxConcurrent: Int
     /// How far past the committable offset an event may be taken.
     public let maxSpan: Int64
-    @usableFromInline var waiting: [String: [Item]] = [:]
+    /// What each busy key holds (a key none waits, runs or is released for has no entry): one
+    /// lookup per step of an event, where a dictionary per field took three or four.
+    @usableFromInline var keys: [String: KeyState] = [:]
     /// Keys with waiting events and none running, in the order they became ready (from
     /// `readyHead` on: taking the first moves the head, not the rest).
     @usableFromInline var ready: [String] = []
     @usableFromInline var readyHead = 0
-    @usableFromInline var running: [String: Int64] = [:]
+    /// Keys running an event.
+    @usableFromInline var runningKeys = 0
     /// Offsets released (their keys free again) and not finished, with their keys.
     @usableFromInline var released: [Int64: String] = [:]
-    /// How many released offsets each key has.
-    @usableFromInline var releasedByKey: [String: Int] = [:]
     /// Offsets held and not finished.
     @usableFromInline var unfinished: Set<Int64> = []
     /// Offsets taken or skipped, in order, from the committable one on (from `candidatesHead` on).
@@ -78,16 +106,16 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     @inlinable public func hasRoom(for offset: Int64) -> Bool { hasRoom && offset - nextOffset < maxSpan }
 
     /// Events running now.
-    @inlinable public var runningCount: Int { running.count }
+    @inlinable public var runningCount: Int { runningKeys }
 
     /// Events released and not finished (``release(offset:key:)``).
     @inlinable public var releasedCount: Int { released.count }
 
     /// Whether an event of `key` waits, runs, or is released and not finished.
-    @inlinable public func isBusy(_ key: String) -> Bool { running[key] != nil || waiting[key] != nil || releasedByKey[key] != nil }
+    @inlinable public func isBusy(_ key: String) -> Bool { keys[key].map { !$0.isIdle } ?? false }
 
     /// Whether `key` has events released and not finished.
-    @inlinable public func hasReleased(_ key: String) -> Bool { releasedByKey[key] != nil }
+    @inlinable public func hasReleased(_ key: String) -> Bool { (keys[key]?.released ?? 0) > 0 }
 
     /// Takes the partition's next event; refused when full or out of order.
     @inlinable public mutating func enqueue(_ item: Item) throws(EnqueueError) {
@@ -96,9 +124,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
         lastOffset = item.offset
         unfinished.insert(item.offset)
         lowestCandidates.append(item.offset)
-        let wasIdle = waiting[item.key, default: []].isEmpty && running[item.key] == nil
-        waiting[item.key, default: []].append(item)
-        if wasIdle { ready.append(item.key) }
+        if keys[item.key, default: KeyState()].add(item) { ready.append(item.key) }
     }
 
     /// Takes an item that is no input offset (a timer firing): it runs in order with its key's
@@ -106,9 +132,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// bounds such items). Its offset must be negative and unique among the items held.
     @inlinable public mutating func enqueueExtra(_ item: Item) {
         precondition(item.offset < 0, "extra items have negative offsets")
-        let wasIdle = waiting[item.key, default: []].isEmpty && running[item.key] == nil
-        waiting[item.key, default: []].append(item)
-        if wasIdle { ready.append(item.key) }
+        if keys[item.key, default: KeyState()].add(item) { ready.append(item.key) }
     }
 
     /// An offset with nothing to run (filtered out before any handler): committable once every
@@ -123,7 +147,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// The next event that may start now (its key idle, fewer than `maxConcurrent` running), now
     /// counted as running; nil when none may.
     @inlinable public mutating func start() -> Item? {
-        guard running.count < maxConcurrent, readyHead < ready.count else { return nil }
+        guard runningKeys < maxConcurrent, readyHead < ready.count else { return nil }
         let key = ready[readyHead]
         readyHead += 1
         if readyHead == ready.count || readyHead >= 64 && readyHead * 2 >= ready.count {
@@ -131,20 +155,22 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
             readyHead = 0
         }
         // Taken in place: a copy of the key's queue would be made for every event.
-        let item = waiting[key]!.removeFirst()
-        if waiting[key]!.isEmpty { waiting[key] = nil }
-        running[key] = item.offset
-        return item
+        runningKeys += 1
+        return keys[key]!.startNext()
     }
 
     /// Drops every waiting event (a shard giving up its partition: they will be delivered to the
     /// partition's next owner); running ones finish as usual. Returns how many were dropped.
     @discardableResult
     @inlinable public mutating func dropWaiting() -> Int {
-        let count = waiting.values.reduce(0) { $0 + $1.count }
-        let dropped = waiting.values.flatMap { $0.map(\.offset) }.filter { $0 >= 0 }
-        for queue in waiting.values { for item in queue { unfinished.remove(item.offset) } }
-        waiting = [:]
+        let count = keys.values.reduce(0) { $0 + $1.waiting.count }
+        let dropped = keys.values.flatMap { $0.waiting.map(\.offset) }.filter { $0 >= 0 }
+        for state in keys.values { for item in state.waiting { unfinished.remove(item.offset) } }
+        keys = keys.compactMapValues { state in
+            var state = state
+            state.waiting = []
+            return state.isIdle ? nil : state
+        }
         ready = []
         readyHead = 0
         // The committable offset must never pass a dropped event: candidates from the first
@@ -163,24 +189,28 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// unfinished — the committable offset does not pass it — until ``finish(offset:key:)``.
     /// Unknown offsets are ignored.
     @inlinable public mutating func release(offset: Int64, key: String) {
-        guard running[key] == offset else { return }
-        running[key] = nil
+        guard let index = keys.index(forKey: key), keys.values[index].running == offset else { return }
+        keys.values[index].running = nil
+        keys.values[index].released += 1
+        runningKeys -= 1
         released[offset] = key
-        releasedByKey[key, default: 0] += 1
-        if waiting[key] != nil { ready.append(key) }
+        if !keys.values[index].waiting.isEmpty { ready.append(key) }
     }
 
     /// The event at `offset`, running or released, finished (handled durably, or given up to the
     /// dead letters); a running one's key's next event becomes ready. Unknown offsets are ignored.
     @inlinable public mutating func finish(offset: Int64, key: String) {
-        if running[key] == offset {
-            running[key] = nil
-            if waiting[key] != nil { ready.append(key) }
+        guard let index = keys.index(forKey: key) else { return }
+        if keys.values[index].running == offset {
+            keys.values[index].running = nil
+            runningKeys -= 1
+            if !keys.values[index].waiting.isEmpty { ready.append(key) }
         } else if released.removeValue(forKey: offset) != nil {
-            if releasedByKey[key]! > 1 { releasedByKey[key]! -= 1 } else { releasedByKey[key] = nil }
+            keys.values[index].released -= 1
         } else {
             return
         }
+        if keys.values[index].isIdle { keys.remove(at: index) }
         unfinished.remove(offset)
         advance()
     }
@@ -191,7 +221,7 @@ public struct ShardScheduler<Payload: Sendable>: Sendable {
     /// The committable offset once the running event at `offset` finishes (to make it durable
     /// with that event's changes before finishing it).
     @inlinable public func committableOffset(finishing offset: Int64, key: String) -> Int64 {
-        guard running[key] == offset || released[offset] != nil else { return nextOffset }
+        guard keys[key]?.running == offset || released[offset] != nil else { return nextOffset }
         // As ``advance()`` would with `offset` finished (read only: no copy of the state).
         var next = nextOffset
         var index = candidatesHead
