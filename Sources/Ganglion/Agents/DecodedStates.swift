@@ -29,7 +29,14 @@ final class DecodedStates<State: Sendable>: @unchecked Sendable {
         limitPerStripe = max(1, limit / count)
     }
 
-    private func stripe(of key: String) -> DecodedStateStripe { stripes[Int(UInt(bitPattern: key.hashValue) % UInt(stripes.count))] }
+    /// The stripe of `key`, by an FNV-1a hash of its bytes: spread is all it needs, and the
+    /// dictionary in the stripe hashes the key again anyway (a seeded `hashValue` here made two
+    /// full hashes of every key per event).
+    private func stripe(of key: String) -> DecodedStateStripe {
+        var hash: UInt32 = 2_166_136_261
+        for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return stripes[Int(hash % UInt32(stripes.count))]
+    }
 
     /// The state of `key` decoded from `bytes`, if it was kept.
     func state(of key: String, storedAs bytes: [UInt8]) -> State? {
@@ -69,8 +76,10 @@ private final class DecodedStateStripe: @unchecked Sendable {
     /// Keeps `box` for `key` (dropping another key when the stripe holds `limit`).
     func keep(_ box: AnyObject, of key: String, storedAs bytes: [UInt8], limit: Int) {
         lock.withLock {
-            if entries[key] == nil && entries.count >= limit { entries.remove(at: entries.startIndex) }
-            entries[key] = Entry(bytes: bytes, box: box)
+            // One lookup: a key new to a full stripe then drops another key.
+            guard entries.updateValue(Entry(bytes: bytes, box: box), forKey: key) == nil, entries.count > limit else { return }
+            let first = entries.startIndex
+            entries.remove(at: entries[first].key == key ? entries.index(after: first) : first)
         }
     }
 
