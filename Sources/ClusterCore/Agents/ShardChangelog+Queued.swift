@@ -5,9 +5,8 @@
 /// are applied, the key's next event starts from the state they set, an event whose id they hold
 /// is a redelivery, and the ids they evict from the key's window are not evicted again.
 extension ShardChangelog {
-    /// What a key's queued records change. A key's entry stays when its records are applied
-    /// (empty, reused by its next event: no removal and insertion of the key per event, whose
-    /// rehashing was a tenth of the changelog's hashing); it goes when the key is passivated.
+    /// What a key's queued records change (part of its ``ShardChangelog/Entity``; emptied when
+    /// they are applied or the key is passivated).
     struct QueuedKey: Sendable {
         /// The newest state the queued records set (nil: they set none; `.some(nil)`: deleted).
         var state: [UInt8]??
@@ -18,6 +17,20 @@ extension ShardChangelog {
 
         /// Whether no records of the key are queued (an entry kept for reuse).
         var isEmpty: Bool { ids.isEmpty && evicted.isEmpty }
+
+        /// A handled-id record queued before is applied.
+        mutating func unqueue(id: String, added: Bool) {
+            if added {
+                if ids.first == id {
+                    ids.removeFirst()
+                } else if let index = ids.firstIndex(of: id) {
+                    ids.remove(at: index)
+                }
+            } else {
+                evicted.remove(id)
+            }
+            if isEmpty { state = nil }
+        }
 
         /// The ids an event added after the queued records evicts from a window holding
         /// `durable` (oldest first): the oldest of the window as it will be, past `limit - 1`.
@@ -43,60 +56,37 @@ extension ShardChangelog {
     /// their key's view here as they set it.
     public mutating func queue(_ records: [Record]) {
         // An event's records share its key (outbox records, which have none, between them): one
-        // lookup for each run of them, its entry changed in place.
-        var current: String?
-        var slot = queued.startIndex
+        // lookup for each run of them, its entity changed in place.
+        var cache: (key: String, index: Dictionary<String, Entity>.Index)?
         for record in records {
             guard let meaning = record.meaning, let key = meaning.entityKey else { continue }
-            if key != current {
-                if current != nil { settle(slot) }
-                if let found = queued.index(forKey: key) {
-                    slot = found
-                } else {
-                    queued[key] = QueuedKey()
-                    slot = queued.index(forKey: key)!
-                }
-                current = key
-            }
+            // Settled before another key is looked up (adding an entity moves the indices).
+            if let last = cache, last.key != key { settle(last.index) }
+            let slot = entityIndex(key, cache: &cache)
             switch meaning {
             case .state:
-                queued.values[slot].state = .some(record.value)
+                entities.values[slot].queued.state = .some(record.value)
             case .handledID(_, let id):
                 if record.value != nil {
-                    queued.values[slot].ids.append(id)
+                    entities.values[slot].queued.ids.append(id)
                 } else {
-                    queued.values[slot].evicted.insert(id)
+                    entities.values[slot].queued.evicted.insert(id)
                 }
             case .outbox, .forwarded:
                 break
             }
         }
-        if current != nil { settle(slot) }
+        if let last = cache { settle(last.index) }
     }
 
     /// An entry that queues no event keeps no state: a timer's firing records no handled id, so
     /// nothing applied would end it (and the key runs nothing else until it is durable).
-    private mutating func settle(_ slot: Dictionary<String, QueuedKey>.Index) {
-        if queued.values[slot].isEmpty { queued.values[slot].state = nil }
+    private mutating func settle(_ slot: Dictionary<String, Entity>.Index) {
+        if entities.values[slot].queued.isEmpty { entities.values[slot].queued.state = nil }
     }
 
     /// Whether records of `key` are queued and not applied.
-    public func isQueued(_ key: String) -> Bool { queued[key].map { !$0.isEmpty } ?? false }
-
-    /// A handled-id record of `key` queued before is applied.
-    mutating func unqueue(key: String, id: String, added: Bool) {
-        guard let slot = queued.index(forKey: key) else { return }
-        if added {
-            if queued.values[slot].ids.first == id {
-                queued.values[slot].ids.removeFirst()
-            } else if let index = queued.values[slot].ids.firstIndex(of: id) {
-                queued.values[slot].ids.remove(at: index)
-            }
-        } else {
-            queued.values[slot].evicted.remove(id)
-        }
-        if queued.values[slot].isEmpty { queued.values[slot].state = nil }
-    }
+    public func isQueued(_ key: String) -> Bool { entities.index(forKey: key).map { !entities.values[$0].queued.isEmpty } ?? false }
 }
 
 extension ShardChangelog.Meaning {

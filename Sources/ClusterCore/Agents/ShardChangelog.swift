@@ -93,8 +93,11 @@ public struct HandledEvent: Sendable, Hashable {
 public struct ShardChangelog: Sendable, Hashable {
     /// Event ids remembered per key for recognising redeliveries.
     public let rememberedPerKey: Int
-    /// Entity states by key.
-    public private(set) var states: [String: [UInt8]] = [:]
+    /// Entity states by key (made from ``entities`` on each use: for tests and tools, not a
+    /// handler's path, which reads ``state(of:)``).
+    public var states: [String: [UInt8]] { entities.compactMapValues(\.state) }
+    /// The state of `key` (nil: none, or passivated).
+    public func state(of key: String) -> [UInt8]? { entities.index(forKey: key).flatMap { entities.values[$0].state } }
     /// The next input offset to consume (every event below it is handled).
     public private(set) var nextOffset: Int64
     /// Offsets at or above ``nextOffset`` already handled (events of other keys that finished while
@@ -103,26 +106,60 @@ public struct ShardChangelog: Sendable, Hashable {
     /// Emitted events not yet forwarded, by id, with their order of emission.
     private var outbox: [String: (sequence: Int64, entry: OutboxEntry)] = [:]
     private var outboxSequence: Int64 = 0
-    /// Recently handled (event id, outcome) per key, oldest first.
-    private var handled: [String: [HandledID]] = [:]
+    /// Everything kept per key, in one dictionary: an event's records look their key up once,
+    /// where a dictionary per field (state, window, locations, queued changes, passivation) took
+    /// one lookup each. Entries stay once made (their locations outlive passivation).
+    var entities: [String: Entity] = [:]
+    private var passivatedKeys = 0
     /// Pending timers by key, then name.
     public private(set) var timers: [String: [String: ShardTimer]] = [:]
     /// The same timers in firing order (earliest first), so finding the due ones reads only those.
     private var timerQueue: [ShardTimer] = []
-    private(set) var locations: [String: EntityLocation] = [:]
-    private var passivated: Set<String> = []
     /// Whether an id may be in a window without a located record of its own: a whole-window
     /// record (``EntityLocation/window``) or an id record applied without its offset was applied.
     private var unlocatedIDs = false
     /// The idempotent producer id that writes this changelog (its epoch fences older owners).
     public private(set) var writerID: Int64?
-    /// What records queued for the changelog and not applied yet change, per key
-    /// (``queue(_:)``): a key's next event may start from them before they are durable.
-    var queued: [String: QueuedKey] = [:]
 
     struct HandledID: Hashable, Sendable {
         var id: String
         var outcome: [UInt8]
+    }
+
+    /// One key as the changelog holds it.
+    struct Entity: Sendable {
+        /// Its state (nil: none, or passivated).
+        var state: [UInt8]?
+        /// Recently handled (event id, outcome), oldest first (nil: none, or passivated).
+        var window: [HandledID]?
+        /// Where its records are in the changelog (kept while passivated: what reloads it).
+        var location = EntityLocation()
+        /// What records queued for the changelog and not applied yet change (``queue(_:)``):
+        /// the key's next event may start from them before they are durable.
+        var queued = QueuedKey()
+        /// Whether its state and window are out of memory.
+        var passivated = false
+    }
+
+    /// Where each key's records are, for keys with any located (made on each use, for tests).
+    var locations: [String: EntityLocation] { entities.compactMapValues { $0.location == EntityLocation() ? nil : $0.location } }
+
+    /// Recently handled ids per key (for equality; made on each use).
+    private var handled: [String: [HandledID]] { entities.compactMapValues(\.window) }
+
+    /// The index of `key`'s entity, made empty if it has none. `cache` holds the last key looked
+    /// up and its index, valid until an entity is added: records of one key follow one another.
+    mutating func entityIndex(_ key: String, cache: inout (key: String, index: Dictionary<String, Entity>.Index)?) -> Dictionary<String, Entity>.Index {
+        if let cache, cache.key == key { return cache.index }
+        let index: Dictionary<String, Entity>.Index
+        if let found = entities.index(forKey: key) {
+            index = found
+        } else {
+            entities[key] = Entity()
+            index = entities.index(forKey: key)!
+        }
+        cache = (key, index)
+        return index
     }
 
     /// A shard that starts consuming at `startOffset`.
@@ -189,9 +226,14 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// The outcome recorded when `eventID` was handled for `key`, if it was (a redelivery).
     public func outcome(ofHandled eventID: String, key: String) -> [UInt8]? {
+        guard let index = entities.index(forKey: key) else { return nil }
+        return outcome(ofHandled: eventID, at: index)
+    }
+
+    private func outcome(ofHandled eventID: String, at index: Dictionary<String, Entity>.Index) -> [UInt8]? {
         // An id not located is not remembered (unless ``unlocatedIDs``): no search of the window.
-        guard unlocatedIDs || locations[key]?.ids[eventID] != nil else { return nil }
-        return handled[key]?.last { $0.id == eventID }?.outcome
+        guard unlocatedIDs || entities.values[index].location.ids[eventID] != nil else { return nil }
+        return entities.values[index].window?.last { $0.id == eventID }?.outcome
     }
 
     /// Whether a first attempt at event `eventID` of `key` may run now — the key is in memory and
@@ -201,10 +243,12 @@ public struct ShardChangelog: Sendable, Hashable {
     /// starts from, and an event whose id they hold is not runnable (it is a redelivery, to be
     /// recognised once they are applied).
     public func firstAttempt(at eventID: String, key: String) -> (runnable: Bool, state: [UInt8]?) {
-        guard !passivated.contains(key), outcome(ofHandled: eventID, key: key) == nil else { return (false, nil) }
-        guard let pending = queued[key], !pending.isEmpty else { return (true, states[key]) }
-        guard !pending.ids.contains(eventID) else { return (false, nil) }
-        return (true, pending.state ?? states[key])
+        guard let index = entities.index(forKey: key) else { return (true, nil) }
+        guard !entities.values[index].passivated, outcome(ofHandled: eventID, at: index) == nil else { return (false, nil) }
+        let state = entities.values[index].state
+        guard !entities.values[index].queued.isEmpty else { return (true, state) }
+        guard !entities.values[index].queued.ids.contains(eventID) else { return (false, nil) }
+        return (true, entities.values[index].queued.state ?? state)
     }
 
     // MARK: Records
@@ -261,39 +305,45 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// Whether `key`'s state and handled ids are out of memory (``passivate(_:)``): reload them
     /// (``reloadOffsets(of:)``, ``reload(_:)``) before handling an event of the key.
-    public func isPassivated(_ key: String) -> Bool { passivated.contains(key) }
+    public func isPassivated(_ key: String) -> Bool { entities.index(forKey: key).map { entities.values[$0].passivated } ?? false }
 
     /// Entities whose state and handled ids are out of memory.
-    public var passivatedCount: Int { passivated.count }
+    public var passivatedCount: Int { passivatedKeys }
 
     /// Entities whose state or handled ids are in memory.
-    public var residentKeys: Set<String> { Set(states.keys).union(handled.keys) }
+    public var residentKeys: Set<String> { Set(entities.lazy.filter { $0.value.state != nil || $0.value.window != nil }.map(\.key)) }
 
     /// Drops `key`'s state and handled ids from memory, keeping where they are in the changelog;
     /// false (nothing dropped) when a record of the key was applied without its offset.
     @discardableResult
     public mutating func passivate(_ key: String) -> Bool {
-        guard !passivated.contains(key), !isQueued(key), states[key] != nil || handled[key] != nil else { return false }
-        let location = locations[key] ?? EntityLocation()
-        let idsLocated = (handled[key] ?? []).allSatisfy { location.ids[$0.id] != nil } || location.window != nil
-        guard states[key] == nil || location.state != nil, idsLocated else { return false }
-        states[key] = nil
-        handled[key] = nil
-        queued[key] = nil
-        passivated.insert(key)
+        guard let index = entities.index(forKey: key) else { return false }
+        let entity = entities.values[index]
+        guard !entity.passivated, entity.queued.isEmpty, entity.state != nil || entity.window != nil else { return false }
+        let location = entity.location
+        let idsLocated = (entity.window ?? []).allSatisfy { location.ids[$0.id] != nil } || location.window != nil
+        guard entity.state == nil || location.state != nil, idsLocated else { return false }
+        entities.values[index].state = nil
+        entities.values[index].window = nil
+        entities.values[index].queued = QueuedKey()
+        entities.values[index].passivated = true
+        passivatedKeys += 1
         return true
     }
 
     /// The changelog offsets holding a passivated `key`'s state and handled ids.
     public func reloadOffsets(of key: String) -> [Int64] {
-        guard passivated.contains(key), let location = locations[key] else { return [] }
+        guard let index = entities.index(forKey: key), entities.values[index].passivated else { return [] }
+        let location = entities.values[index].location
         return ([location.state, location.window].compactMap { $0 } + location.ids.values).sorted()
     }
 
     /// Brings a passivated key back from its records read at ``reloadOffsets(of:)``.
     public mutating func reload(_ key: String, from records: [Record]) {
         let wanted = Set(reloadOffsets(of: key))
-        guard passivated.remove(key) != nil else { return }
+        guard let index = entities.index(forKey: key), entities.values[index].passivated else { return }
+        entities.values[index].passivated = false
+        passivatedKeys -= 1
         apply(records.filter { $0.offset.map(wanted.contains) ?? false }.sorted { $0.offset! < $1.offset! })
     }
 
@@ -350,7 +400,8 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// An event's state, timer, outbox and handled-id records (no offset record).
     private func eventRecords(for event: HandledEvent, into records: inout [Record]) {
-        precondition(!passivated.contains(event.key), "reload a passivated key before handling its events")
+        let index = entities.index(forKey: event.key)
+        precondition(!(index.map { entities.values[$0].passivated } ?? false), "reload a passivated key before handling its events")
         if let newState = event.newState { records.append(Record(key: Self.taggedKey("s", event.key), value: newState, meaning: .state(key: event.key))) }
         if let fired = event.firedTimer { records.append(Record(key: Self.timerKey(fired.key, fired.name), value: nil)) }
         for change in event.timerChanges {
@@ -377,10 +428,10 @@ public struct ShardChangelog: Sendable, Hashable {
         guard event.firedTimer == nil else { return }
         // The id joins the key's window in a record of its own, and the oldest leaves it by a
         // tombstone: a batch's size does not depend on how many ids the key remembers.
-        let ids = handled[event.key] ?? []
-        if let pending = queued[event.key], !pending.isEmpty {
+        let ids = index.flatMap { entities.values[$0].window } ?? []
+        if let index, !entities.values[index].queued.isEmpty {
             // The window as it will be once the queued records are applied.
-            for evicted in pending.evictions(from: ids, limit: rememberedPerKey) where evicted != event.eventID {
+            for evicted in entities.values[index].queued.evictions(from: ids, limit: rememberedPerKey) where evicted != event.eventID {
                 records.append(Record(key: Self.handledKey(event.key, evicted), value: nil, meaning: .handledID(key: event.key, id: evicted)))
             }
         } else {
@@ -532,11 +583,12 @@ public struct ShardChangelog: Sendable, Hashable {
     /// with `firstOffset`, the records are a batch stored from that offset on (record `i` at
     /// `firstOffset + i`), applied without a copy of each carrying its offset.
     public mutating func apply(_ records: [Record], from firstOffset: Int64? = nil) {
+        var cache: (key: String, index: Dictionary<String, Entity>.Index)?
         for index in records.indices {
             let offset = firstOffset.map { $0 + Int64(index - records.startIndex) } ?? records[index].offset
             // A record made here is applied from its fields in place (no copy of the record).
             if let meaning = records[index].meaning {
-                apply(meaning, value: records[index].value, offset: offset)
+                apply(meaning, value: records[index].value, offset: offset, cache: &cache)
                 continue
             }
             var record = records[index]
@@ -546,20 +598,19 @@ public struct ShardChangelog: Sendable, Hashable {
             var name: String { record.key.count > 2 ? String(decoding: record.key[2...], as: UTF8.self) : "" }
             switch tag {
             case UInt8(ascii: "s"):
-                let name = name
-                states[name] = record.value
-                locations[name, default: EntityLocation()].state = record.value == nil ? nil : record.offset
+                let slot = entityIndex(name, cache: &cache)
+                entities.values[slot].state = record.value
+                entities.values[slot].location.state = record.value == nil ? nil : record.offset
             case UInt8(ascii: "h"):
                 // A whole window in one record, as changelogs written before ids had records of
                 // their own hold it; ids recorded after it join it.
-                let name = name
-                handled[name] = record.value.flatMap(Self.decodeHandled)
+                let slot = entityIndex(name, cache: &cache)
+                entities.values[slot].window = record.value.flatMap(Self.decodeHandled)
                 if record.value != nil { unlocatedIDs = true }
-                locations[name, default: EntityLocation()].window = record.value == nil ? nil : record.offset
+                entities.values[slot].location.window = record.value == nil ? nil : record.offset
             case UInt8(ascii: "i"):
                 guard record.key.count > 2, let (key, id) = Self.timerParts(record.key[2...]) else { continue }
-                applyHandledID(key: key, id: id, value: record.value, offset: record.offset)
-                if !queued.isEmpty { unqueue(key: key, id: id, added: record.value?.first == Self.handledVersion) }
+                applyHandledID(key: key, id: id, value: record.value, offset: record.offset, cache: &cache)
             case UInt8(ascii: "e"):
                 let name = name
                 if let value = record.value, let entry = Self.decodeOutbox(value) {
@@ -599,14 +650,14 @@ public struct ShardChangelog: Sendable, Hashable {
     }
 
     /// A record made here, applied from what it means (as the parsing in ``apply(_:)`` would).
-    private mutating func apply(_ meaning: Meaning, value: [UInt8]?, offset: Int64?) {
+    private mutating func apply(_ meaning: Meaning, value: [UInt8]?, offset: Int64?, cache: inout (key: String, index: Dictionary<String, Entity>.Index)?) {
         switch meaning {
         case .state(let key):
-            states[key] = value
-            locations[key, default: EntityLocation()].state = value == nil ? nil : offset
+            let slot = entityIndex(key, cache: &cache)
+            entities.values[slot].state = value
+            entities.values[slot].location.state = value == nil ? nil : offset
         case .handledID(let key, let id):
-            applyHandledID(key: key, id: id, value: value, offset: offset)
-            if !queued.isEmpty { unqueue(key: key, id: id, added: value?.first == Self.handledVersion) }
+            applyHandledID(key: key, id: id, value: value, offset: offset, cache: &cache)
         case .outbox(let entry):
             if outbox[entry.id] == nil {
                 outboxSequence += 1
@@ -618,21 +669,25 @@ public struct ShardChangelog: Sendable, Hashable {
     }
 
     /// An id record of `key`'s window: the id joins the window (newest last, the oldest leaving
-    /// past ``rememberedPerKey``), or leaves it (a tombstone). The window and the key's location are
-    /// each changed in place, with one lookup each (this runs for every event committed).
-    private mutating func applyHandledID(key: String, id: String, value: [UInt8]?, offset: Int64?) {
+    /// past ``rememberedPerKey``), or leaves it (a tombstone), and no longer counts as queued.
+    /// The key's entity is changed in place (this runs for every event committed).
+    private mutating func applyHandledID(key: String, id: String, value: [UInt8]?, offset: Int64?,
+                                         cache: inout (key: String, index: Dictionary<String, Entity>.Index)?) {
+        let slot = entityIndex(key, cache: &cache)
         let adding = value?.first == Self.handledVersion
         // Ids are unique in a window; one not located is not in it (``unlocatedIDs`` says when
         // that may not hold), so a new id costs no search.
-        let located = adding ? Self.locate(&locations[key, default: EntityLocation()], id: id, at: offset)
-            : locations[key]?.ids.removeValue(forKey: id) != nil
+        let located = adding ? Self.locate(&entities.values[slot].location, id: id, at: offset)
+            : entities.values[slot].location.ids.removeValue(forKey: id) != nil
         let search = unlocatedIDs || located
         if adding && offset == nil { unlocatedIDs = true }
         if adding {
-            Self.admit(&handled[key, default: []], HandledID(id: id, outcome: Array(value!.dropFirst())), search: search, limit: rememberedPerKey)
-        } else if search, Self.remove(id, from: &handled[key, default: []]) {
-            handled[key] = nil
+            if entities.values[slot].window == nil { entities.values[slot].window = [] }
+            Self.admit(&entities.values[slot].window!, HandledID(id: id, outcome: Array(value!.dropFirst())), search: search, limit: rememberedPerKey)
+        } else if search, entities.values[slot].window != nil, Self.remove(id, from: &entities.values[slot].window!) {
+            entities.values[slot].window = nil
         }
+        if !entities.values[slot].queued.isEmpty { entities.values[slot].queued.unqueue(id: id, added: adding) }
     }
 
     /// Records where `id`'s record is (nil: not known); whether the id was located before.

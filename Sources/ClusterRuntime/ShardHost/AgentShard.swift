@@ -431,7 +431,7 @@ public actor AgentShard {
         let token = lastAttempt
         attempts[token] = item.offset
         let input = ShardAttempt(event: event, key: item.key, partition: partition, offset: item.offset, attempt: number,
-                                 state: changelog.states[item.key], timer: timer?.name)
+                                 state: changelog.state(of: item.key), timer: timer?.name)
         let runner = runners[item.offset]
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
         let watch = deadlines.watch(until: deadline, expire: { runner?.cancel() }, thenUntil: deadline.advanced(by: deadlineGrace)) { [weak self] in
