@@ -82,11 +82,11 @@ extension ShardChangelog {
     /// An entry that queues no event keeps no state: a timer's firing records no handled id, so
     /// nothing applied would end it (and the key runs nothing else until it is durable).
     private mutating func settle(_ slot: Dictionary<String, Entity>.Index) {
-        if entities.values[slot].queued.isEmpty { entities.values[slot].queued.state = nil }
+        entities.values[slot].settleQueued()
     }
 
     /// Whether records of `key` are queued and not applied.
-    public func isQueued(_ key: String) -> Bool { entities.index(forKey: key).map { !entities.values[$0].queued.isEmpty } ?? false }
+    public func isQueued(_ key: String) -> Bool { entities[key].map { !$0.queued.isEmpty } ?? false }
 }
 
 extension ShardChangelog.Meaning {

@@ -97,7 +97,7 @@ public struct ShardChangelog: Sendable, Hashable {
     /// handler's path, which reads ``state(of:)``).
     public var states: [String: [UInt8]] { entities.compactMapValues(\.state) }
     /// The state of `key` (nil: none, or passivated).
-    public func state(of key: String) -> [UInt8]? { entities.index(forKey: key).flatMap { entities.values[$0].state } }
+    public func state(of key: String) -> [UInt8]? { entities[key]?.state }
     /// The next input offset to consume (every event below it is handled).
     public private(set) var nextOffset: Int64
     /// Offsets at or above ``nextOffset`` already handled (events of other keys that finished while
@@ -139,6 +139,26 @@ public struct ShardChangelog: Sendable, Hashable {
         var queued = QueuedKey()
         /// Whether its state and window are out of memory.
         var passivated = false
+    }
+
+    // MARK: Entity changes (each in one access of the entity, in place)
+
+    /// Applies a handled-id record to `entity` (see ``applyHandledID(key:id:value:offset:cache:)``);
+    /// true when an id was added without its offset (ids may then be unlocated).
+    fileprivate static func applyHandledID(_ id: String, value: [UInt8]?, offset: Int64?, to entity: inout Entity, unlocatedIDs: Bool, limit: Int) -> Bool {
+        let adding = value?.first == Self.handledVersion
+        // Ids are unique in a window; one not located is not in it (``unlocatedIDs`` says when
+        // that may not hold), so a new id costs no search.
+        let located = adding ? Self.locate(&entity.location, id: id, at: offset) : entity.location.ids.removeValue(forKey: id) != nil
+        let search = unlocatedIDs || located
+        if adding {
+            if entity.window == nil { entity.window = [] }
+            Self.admit(&entity.window!, HandledID(id: id, outcome: Array(value!.dropFirst())), search: search, limit: limit)
+        } else if search, entity.window != nil, Self.remove(id, from: &entity.window!) {
+            entity.window = nil
+        }
+        if !entity.queued.isEmpty { entity.queued.unqueue(id: id, added: adding) }
+        return adding && offset == nil
     }
 
     /// Where each key's records are, for keys with any located (made on each use, for tests).
@@ -226,14 +246,16 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// The outcome recorded when `eventID` was handled for `key`, if it was (a redelivery).
     public func outcome(ofHandled eventID: String, key: String) -> [UInt8]? {
-        guard let index = entities.index(forKey: key) else { return nil }
-        return outcome(ofHandled: eventID, at: index)
+        guard let entity = entities[key] else { return nil }
+        return outcome(ofHandled: eventID, in: entity)
     }
 
-    private func outcome(ofHandled eventID: String, at index: Dictionary<String, Entity>.Index) -> [UInt8]? {
+    // Reads take one copy of the entity (each read through the dictionary copies all of it):
+    // they are given it rather than its index.
+    private func outcome(ofHandled eventID: String, in entity: Entity) -> [UInt8]? {
         // An id not located is not remembered (unless ``unlocatedIDs``): no search of the window.
-        guard unlocatedIDs || entities.values[index].location.ids[eventID] != nil else { return nil }
-        return entities.values[index].window?.last { $0.id == eventID }?.outcome
+        guard unlocatedIDs || entity.location.ids[eventID] != nil else { return nil }
+        return entity.window?.last { $0.id == eventID }?.outcome
     }
 
     /// Whether a first attempt at event `eventID` of `key` may run now — the key is in memory and
@@ -243,12 +265,11 @@ public struct ShardChangelog: Sendable, Hashable {
     /// starts from, and an event whose id they hold is not runnable (it is a redelivery, to be
     /// recognised once they are applied).
     public func firstAttempt(at eventID: String, key: String) -> (runnable: Bool, state: [UInt8]?) {
-        guard let index = entities.index(forKey: key) else { return (true, nil) }
-        guard !entities.values[index].passivated, outcome(ofHandled: eventID, at: index) == nil else { return (false, nil) }
-        let state = entities.values[index].state
-        guard !entities.values[index].queued.isEmpty else { return (true, state) }
-        guard !entities.values[index].queued.ids.contains(eventID) else { return (false, nil) }
-        return (true, entities.values[index].queued.state ?? state)
+        guard let entity = entities[key] else { return (true, nil) }
+        guard !entity.passivated, outcome(ofHandled: eventID, in: entity) == nil else { return (false, nil) }
+        guard !entity.queued.isEmpty else { return (true, entity.state) }
+        guard !entity.queued.ids.contains(eventID) else { return (false, nil) }
+        return (true, entity.queued.state ?? entity.state)
     }
 
     // MARK: Records
@@ -305,7 +326,7 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// Whether `key`'s state and handled ids are out of memory (``passivate(_:)``): reload them
     /// (``reloadOffsets(of:)``, ``reload(_:)``) before handling an event of the key.
-    public func isPassivated(_ key: String) -> Bool { entities.index(forKey: key).map { entities.values[$0].passivated } ?? false }
+    public func isPassivated(_ key: String) -> Bool { entities[key]?.passivated ?? false }
 
     /// Entities whose state and handled ids are out of memory.
     public var passivatedCount: Int { passivatedKeys }
@@ -400,8 +421,8 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// An event's state, timer, outbox and handled-id records (no offset record).
     private func eventRecords(for event: HandledEvent, into records: inout [Record]) {
-        let index = entities.index(forKey: event.key)
-        precondition(!(index.map { entities.values[$0].passivated } ?? false), "reload a passivated key before handling its events")
+        let entity = entities[event.key]
+        precondition(!(entity?.passivated ?? false), "reload a passivated key before handling its events")
         if let newState = event.newState { records.append(Record(key: Self.taggedKey("s", event.key), value: newState, meaning: .state(key: event.key))) }
         if let fired = event.firedTimer { records.append(Record(key: Self.timerKey(fired.key, fired.name), value: nil)) }
         for change in event.timerChanges {
@@ -428,10 +449,10 @@ public struct ShardChangelog: Sendable, Hashable {
         guard event.firedTimer == nil else { return }
         // The id joins the key's window in a record of its own, and the oldest leaves it by a
         // tombstone: a batch's size does not depend on how many ids the key remembers.
-        let ids = index.flatMap { entities.values[$0].window } ?? []
-        if let index, !entities.values[index].queued.isEmpty {
+        let ids = entity?.window ?? []
+        if let queued = entity?.queued, !queued.isEmpty {
             // The window as it will be once the queued records are applied.
-            for evicted in entities.values[index].queued.evictions(from: ids, limit: rememberedPerKey) where evicted != event.eventID {
+            for evicted in queued.evictions(from: ids, limit: rememberedPerKey) where evicted != event.eventID {
                 records.append(Record(key: Self.handledKey(event.key, evicted), value: nil, meaning: .handledID(key: event.key, id: evicted)))
             }
         } else {
@@ -599,8 +620,7 @@ public struct ShardChangelog: Sendable, Hashable {
             switch tag {
             case UInt8(ascii: "s"):
                 let slot = entityIndex(name, cache: &cache)
-                entities.values[slot].state = record.value
-                entities.values[slot].location.state = record.value == nil ? nil : record.offset
+                entities.values[slot].setState(record.value, at: record.offset)
             case UInt8(ascii: "h"):
                 // A whole window in one record, as changelogs written before ids had records of
                 // their own hold it; ids recorded after it join it.
@@ -654,8 +674,7 @@ public struct ShardChangelog: Sendable, Hashable {
         switch meaning {
         case .state(let key):
             let slot = entityIndex(key, cache: &cache)
-            entities.values[slot].state = value
-            entities.values[slot].location.state = value == nil ? nil : offset
+            entities.values[slot].setState(value, at: offset)
         case .handledID(let key, let id):
             applyHandledID(key: key, id: id, value: value, offset: offset, cache: &cache)
         case .outbox(let entry):
@@ -674,20 +693,10 @@ public struct ShardChangelog: Sendable, Hashable {
     private mutating func applyHandledID(key: String, id: String, value: [UInt8]?, offset: Int64?,
                                          cache: inout (key: String, index: Dictionary<String, Entity>.Index)?) {
         let slot = entityIndex(key, cache: &cache)
-        let adding = value?.first == Self.handledVersion
-        // Ids are unique in a window; one not located is not in it (``unlocatedIDs`` says when
-        // that may not hold), so a new id costs no search.
-        let located = adding ? Self.locate(&entities.values[slot].location, id: id, at: offset)
-            : entities.values[slot].location.ids.removeValue(forKey: id) != nil
-        let search = unlocatedIDs || located
-        if adding && offset == nil { unlocatedIDs = true }
-        if adding {
-            if entities.values[slot].window == nil { entities.values[slot].window = [] }
-            Self.admit(&entities.values[slot].window!, HandledID(id: id, outcome: Array(value!.dropFirst())), search: search, limit: rememberedPerKey)
-        } else if search, entities.values[slot].window != nil, Self.remove(id, from: &entities.values[slot].window!) {
-            entities.values[slot].window = nil
+        // Changed in one access of the entity (a read of a field through the dictionary copies it).
+        if entities.values[slot].applyHandledID(id, value: value, offset: offset, unlocatedIDs: unlocatedIDs, limit: rememberedPerKey) {
+            unlocatedIDs = true
         }
-        if !entities.values[slot].queued.isEmpty { entities.values[slot].queued.unqueue(id: id, added: adding) }
     }
 
     /// Records where `id`'s record is (nil: not known); whether the id was located before.
@@ -725,5 +734,23 @@ public struct ShardChangelog: Sendable, Hashable {
         var reader = ByteReader(bytes)
         guard let id = reader.string(), let topic = reader.string(), let key = reader.optionalBytes(), let event = reader.bytes() else { return nil }
         return OutboxEntry(id: id, topic: topic, key: key, event: event)
+    }
+}
+
+extension ShardChangelog.Entity {
+    /// A state record (nil: deleted) stored at `offset`.
+    mutating func setState(_ value: [UInt8]?, at offset: Int64?) {
+        state = value
+        location.state = value == nil ? nil : offset
+    }
+
+    /// A handled-id record (``ShardChangelog/applyHandledID(_:value:offset:to:unlocatedIDs:limit:)``).
+    mutating func applyHandledID(_ id: String, value: [UInt8]?, offset: Int64?, unlocatedIDs: Bool, limit: Int) -> Bool {
+        ShardChangelog.applyHandledID(id, value: value, offset: offset, to: &self, unlocatedIDs: unlocatedIDs, limit: limit)
+    }
+
+    /// An entity that queues no event keeps no queued state (``ShardChangelog/queue(_:)``).
+    mutating func settleQueued() {
+        if queued.isEmpty { queued.state = nil }
     }
 }
