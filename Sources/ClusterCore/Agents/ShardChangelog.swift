@@ -145,7 +145,7 @@ public struct ShardChangelog: Sendable, Hashable {
 
     /// Applies a handled-id record to `entity` (see ``applyHandledID(key:id:value:offset:cache:)``);
     /// true when an id was added without its offset (ids may then be unlocated).
-    fileprivate static func applyHandledID(_ id: String, value: [UInt8]?, offset: Int64?, to entity: inout Entity, unlocatedIDs: Bool, limit: Int) -> Bool {
+    private static func applyHandledID(_ id: String, value: [UInt8]?, offset: Int64?, to entity: inout Entity, unlocatedIDs: Bool, limit: Int) -> Bool {
         let adding = value?.first == Self.handledVersion
         // Ids are unique in a window; one not located is not in it (``unlocatedIDs`` says when
         // that may not hold), so a new id costs no search.
@@ -694,7 +694,7 @@ public struct ShardChangelog: Sendable, Hashable {
                                          cache: inout (key: String, index: Dictionary<String, Entity>.Index)?) {
         let slot = entityIndex(key, cache: &cache)
         // Changed in one access of the entity (a read of a field through the dictionary copies it).
-        if entities.values[slot].applyHandledID(id, value: value, offset: offset, unlocatedIDs: unlocatedIDs, limit: rememberedPerKey) {
+        if Self.applyHandledID(id, value: value, offset: offset, to: &entities.values[slot], unlocatedIDs: unlocatedIDs, limit: rememberedPerKey) {
             unlocatedIDs = true
         }
     }
@@ -742,11 +742,6 @@ extension ShardChangelog.Entity {
     mutating func setState(_ value: [UInt8]?, at offset: Int64?) {
         state = value
         location.state = value == nil ? nil : offset
-    }
-
-    /// A handled-id record (``ShardChangelog/applyHandledID(_:value:offset:to:unlocatedIDs:limit:)``).
-    mutating func applyHandledID(_ id: String, value: [UInt8]?, offset: Int64?, unlocatedIDs: Bool, limit: Int) -> Bool {
-        ShardChangelog.applyHandledID(id, value: value, offset: offset, to: &self, unlocatedIDs: unlocatedIDs, limit: limit)
     }
 
     /// An entity that queues no event keeps no queued state (``ShardChangelog/queue(_:)``).
