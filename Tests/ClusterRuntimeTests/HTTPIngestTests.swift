@@ -14,7 +14,16 @@ final class HTTPIngestTests: XCTestCase {
     private var directory = ""
 
     override func setUp() { directory = NSTemporaryDirectory() + "ganglion-http-ingest-" + UUID().uuidString }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+    /// Every node the test started, stopped and waited for before its directory is removed (also
+    /// when the test failed or threw before stopping it).
+    private var started: [IngestNode] = []
+
+    override func tearDown() async throws {
+        for node in started { await node.stop() }
+        started = []
+        try? FileManager.default.removeItem(atPath: directory)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "something wrote to \(directory) after its node stopped")
+    }
 
     /// Every stored event of `topic` by id, with its partition and offset.
     private func stored(_ client: GanglionClient, _ topic: String, partitions: UInt32) async throws -> [String: (event: EventEnvelope, partition: UInt32, offset: Int64)] {
@@ -32,6 +41,7 @@ final class HTTPIngestTests: XCTestCase {
 
     func testEachCloudEventsModeIsStoredAndReadBackAsSent() async throws {
         let node = try await startIngestNode(directory)
+        started.append(node)
         let client = try GanglionClient(endpoint: node.api)
         defer { client.close() }
         try await client.createTopic("readings", partitions: 3)
@@ -86,6 +96,7 @@ final class HTTPIngestTests: XCTestCase {
         var settings = HTTPIngestSettings()
         settings.maxBodyBytes = 4_096
         let node = try await startIngestNode(directory, ingest: settings)
+        started.append(node)
         let client = try GanglionClient(endpoint: node.api)
         defer { client.close() }
         try await client.createTopic("orders", partitions: 1)
@@ -122,6 +133,7 @@ final class HTTPIngestTests: XCTestCase {
 
     func testASchemaViolationIs422AndAConformingProtobufEventIsStored() async throws {
         let node = try await startIngestNode(directory)
+        started.append(node)
         let client = try GanglionClient(endpoint: node.api)
         defer { client.close() }
         let (schemaID, _) = try await client.registerSchema(subject: "orders-value", schema: "syntax = \"proto3\";\nmessage Order { string order_id = 1; int32 quantity = 2; }\n")
@@ -151,6 +163,7 @@ final class HTTPIngestTests: XCTestCase {
         settings.maxRequestsInFlight = 1
         let faults = LogFaults()
         let node = try await startIngestNode(directory, ingest: settings, faults: faults)
+        started.append(node)
         let client = try GanglionClient(endpoint: node.api)
         defer { client.close() }
         try await client.createTopic("slow", partitions: 1)

@@ -11,17 +11,22 @@ final class SecurityAclTests: XCTestCase {
     private var directory = ""
     private var nodes: [Node] = []
     private var clients: [GanglionClient] = []
+    /// Nodes running as `ganglion node` runs them, stopped and waited for before the directory goes.
+    private var ingestNodes: [IngestNode] = []
 
     override func setUp() {
         directory = NSTemporaryDirectory() + "ganglion-acl-" + UUID().uuidString
     }
 
-    override func tearDown() {
+    override func tearDown() async throws {
         clients.forEach { $0.close() }
         nodes.forEach { $0.stop() }
+        for node in ingestNodes { await node.stop() }
         clients = []
         nodes = []
+        ingestNodes = []
         try? FileManager.default.removeItem(atPath: directory)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "something wrote to \(directory) after its node stopped")
     }
 
     private let cluster = try! CurveKeyPair.generate()
@@ -229,7 +234,7 @@ final class SecurityAclTests: XCTestCase {
 
     func testHTTPNeedsATokenAndTheRoutesACL() async throws {
         let running = try await startIngestNode(directory) { self.configure(&$0) }
-        defer { Task { await running.stop() } }
+        ingestNodes.append(running)
         let root = try client(running.api, admin)
         let alice = try CurveKeyPair.generate()
         try await root.addPrincipal("alice", publicKey: alice.publicKey.z85)

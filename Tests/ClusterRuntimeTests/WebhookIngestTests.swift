@@ -14,7 +14,16 @@ final class WebhookIngestTests: XCTestCase {
     private let secret = WebhookSignatureTests.secret
 
     override func setUp() { directory = NSTemporaryDirectory() + "ganglion-webhooks-" + UUID().uuidString }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+    /// Every node the test started, stopped and waited for before its directory is removed (also
+    /// when the test failed or threw before stopping it).
+    private var started: [IngestNode] = []
+
+    override func tearDown() async throws {
+        for node in started { await node.stop() }
+        started = []
+        try? FileManager.default.removeItem(atPath: directory)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "something wrote to \(directory) after its node stopped")
+    }
 
     private func settings() throws -> HTTPIngestSettings {
         let json = """
@@ -42,6 +51,7 @@ final class WebhookIngestTests: XCTestCase {
 
     func testAGitHubPushIsStoredOnceAndBadSignaturesAreRefused() async throws {
         let node = try await startIngestNode(directory, ingest: try settings())
+        started.append(node)
         let client = try GanglionClient(endpoint: node.api)
         defer { client.close() }
         try await client.createTopic("hooks", partitions: 2)
@@ -92,6 +102,7 @@ final class WebhookIngestTests: XCTestCase {
 
     func testStripeSlackAndGenericHMACDeliveries() async throws {
         let node = try await startIngestNode(directory, ingest: try settings())
+        started.append(node)
         let client = try GanglionClient(endpoint: node.api)
         defer { client.close() }
         try await client.createTopic("hooks", partitions: 1)
@@ -143,6 +154,7 @@ final class WebhookIngestTests: XCTestCase {
 
     func testARedeliveryAfterARestartIsStoredOnce() async throws {
         var node = try await startIngestNode(directory, ingest: try settings())
+        started.append(node)
         var client = try GanglionClient(endpoint: node.api)
         try await client.createTopic("hooks", partitions: 2)
         let body = Array(#"{"after":"0123abcd","head_commit":{"id":"0123abcd","message":"m"}}"#.utf8)
@@ -153,6 +165,9 @@ final class WebhookIngestTests: XCTestCase {
         await node.stop()
 
         node = try await startIngestNode(directory, ingest: try settings())
+        started.append(node)
+
+        started.append(node)
         client = try GanglionClient(endpoint: node.api)
         defer { client.close() }
         let again = try await httpPost(node.http + "/v1/webhooks/github", headers, body)
