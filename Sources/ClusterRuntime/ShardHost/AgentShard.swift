@@ -591,7 +591,7 @@ public actor AgentShard {
         reply.specVersion = EventEnvelope.cloudEventsSpecVersion
         reply.source = "/agents/\(handler.name)"
         reply.type = AgentAsk.replyType
-        reply.time = event.time
+        if event.hasTime { reply.time = event.time }  // none stays none (not 1970)
         reply.dataContentType = "application/json"
         reply.data = Data(outcome)
         reply.key = event.key
