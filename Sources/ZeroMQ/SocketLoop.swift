@@ -170,8 +170,21 @@ extension SocketLoop {
             finished.signal()  // let any other caller of stop() through as well
         }
 
+        /// Names the calling thread after the loop in the kernel — what `top -H`, `perf` and
+        /// `/proc/PID/task/*/comm` show (Foundation's `Thread.name` does not reach it here) —
+        /// without the `ganglion.` prefix and cut to the 15 bytes the kernel keeps.
+        static func nameCurrentThread(_ name: String) {
+            let short = name.hasPrefix("ganglion.") ? name.dropFirst("ganglion.".count) : Substring(name)
+            let bytes = Array(short.utf8.prefix(15))
+            let file = open("/proc/thread-self/comm", O_WRONLY)
+            guard file >= 0 else { return }  // no procfs: the thread keeps its inherited name
+            defer { close(file) }
+            _ = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+        }
+
         /// The loop thread's body.
         func run() {
+            Self.nameCurrentThread(name)
             let owner = Owner(loopName: name, context: context, logger: logger, timerSignal: timerSignal)
             self.owner = owner
             pending.withLock { $0.thread = pthread_self() }

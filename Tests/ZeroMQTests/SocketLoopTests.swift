@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import XCTest
 @testable import ZeroMQ
@@ -16,6 +17,21 @@ final class SocketLoopTests: XCTestCase {
                 }
             }
             return endpoint
+        }
+    }
+
+    /// The loop's thread carries its name (without the `ganglion.` prefix, cut to the kernel's 15
+    /// bytes), so `top -H`, `perf` and `/proc/PID/task/*/comm` tell a node's socket thread from
+    /// the others.
+    func testTheLoopThreadIsNamedAfterTheLoop() throws {
+        let context = try Context()
+        for (name, expected) in [("ganglion.node.api", "node.api"), ("publisher", "publisher"), ("ganglion.a-very-long-loop-name", "a-very-long-loo")] {
+            let loop = try SocketLoop(name: name, context: context)
+            defer { loop.stop() }
+            let comm = try loop.performAndWait { _ in
+                (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines)
+            }
+            XCTAssertEqual(comm, expected, "the thread of loop \(name)")
         }
     }
 
