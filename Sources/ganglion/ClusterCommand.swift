@@ -96,39 +96,34 @@ struct ClusterCommand: AsyncParsableCommand {
 
         /// The status as a table for a person.
         static func table(_ status: Ganglion_V1_ClusterStatusResponse, groups: [Ganglion_V1_DescribeGroupResponse]) -> String {
-            var lines = [
+            // Each table's columns are as wide as their widest cell: long topic names (an agent's
+            // changelog) and endpoints are printed whole.
+            var sections = [
                 "controller leader: \(status.controller.leader.isEmpty ? "(none known)" : status.controller.leader)  term: \(status.controller.term)"
                     + "  voters: \(status.controller.voters.joined(separator: ","))  (answered by \(status.answeredBy))",
-                "",
-                "NODE".padding(toLength: 16, withPad: " ", startingAt: 0) + "ROLE     STATE     API                        PUB                        HTTP",
+                CommandOutput.table(header: ["NODE", "ROLE", "STATE", "API", "PUB", "HTTP"],
+                                    rows: status.nodes.map { [$0.id, $0.voter ? "voter" : "observer", $0.state, $0.api, $0.pub, $0.http] },
+                                    empty: "(no nodes known)"),
             ]
-            for node in status.nodes {
-                lines.append(node.id.padding(toLength: 16, withPad: " ", startingAt: 0)
-                    + (node.voter ? "voter    " : "observer ") + node.state.padding(toLength: 10, withPad: " ", startingAt: 0)
-                    + node.api.padding(toLength: 27, withPad: " ", startingAt: 0) + node.pub.padding(toLength: 27, withPad: " ", startingAt: 0) + node.http)
-            }
             if !status.topics.isEmpty {
-                lines += ["", "TOPIC".padding(toLength: 24, withPad: " ", startingAt: 0) + "PARTITION  LEADER          LEADER-EPOCH  ISR / REPLICAS"]
-                for topic in status.topics {
-                    for partition in topic.partitions {
-                        lines.append(topic.name.padding(toLength: 24, withPad: " ", startingAt: 0)
-                            + "\(partition.partition)".padding(toLength: 11, withPad: " ", startingAt: 0)
-                            + (partition.leader.isEmpty ? "none" : partition.leader).padding(toLength: 16, withPad: " ", startingAt: 0)
-                            + "\(partition.leaderEpoch)".padding(toLength: 14, withPad: " ", startingAt: 0)
-                            + "\(partition.inSyncReplicas.joined(separator: ",")) / \(partition.replicas.joined(separator: ","))")
-                    }
-                }
+                sections.append(CommandOutput.table(
+                    header: ["TOPIC", "PARTITION", "LEADER", "LEADER-EPOCH", "ISR / REPLICAS"],
+                    rows: status.topics.flatMap { topic in
+                        topic.partitions.map { partition in
+                            [topic.name, "\(partition.partition)", partition.leader.isEmpty ? "none" : partition.leader, "\(partition.leaderEpoch)",
+                             "\(partition.inSyncReplicas.joined(separator: ",")) / \(partition.replicas.joined(separator: ","))"]
+                        }
+                    }, empty: ""))
             }
             if !groups.isEmpty {
-                lines += ["", "GROUP".padding(toLength: 24, withPad: " ", startingAt: 0) + "COORDINATOR     MEMBERS  SHARDS PER NODE"]
-                for group in groups {
-                    let perNode = Dictionary(grouping: assignments(group), by: \.node).map { "\($0.key.isEmpty ? "?" : $0.key):\($0.value.count)" }.sorted()
-                    lines.append(group.group.padding(toLength: 24, withPad: " ", startingAt: 0)
-                        + (coordinator(of: group.group, in: status) ?? "none").padding(toLength: 16, withPad: " ", startingAt: 0)
-                        + "\(group.members.count)".padding(toLength: 9, withPad: " ", startingAt: 0) + perNode.joined(separator: " "))
-                }
+                sections.append(CommandOutput.table(
+                    header: ["GROUP", "COORDINATOR", "MEMBERS", "SHARDS PER NODE"],
+                    rows: groups.map { group in
+                        let perNode = Dictionary(grouping: assignments(group), by: \.node).map { "\($0.key.isEmpty ? "?" : $0.key):\($0.value.count)" }.sorted()
+                        return [group.group, coordinator(of: group.group, in: status) ?? "none", "\(group.members.count)", perNode.joined(separator: " ")]
+                    }, empty: ""))
             }
-            return lines.joined(separator: "\n")
+            return sections.joined(separator: "\n\n")
         }
     }
 }
