@@ -3,15 +3,19 @@
  * Swift producer built, and the producer's protocol behaviour against a scripted fake node.
  * Prints one line per test and "N passed, N failed" last; exits non-zero on any failure.
  */
+#define _GNU_SOURCE /* dladdr, to name where an unexpected allocation came from */
 #include "fake_node.h"
 #include "internal.h"
 #include "swift_batches.h"
 
+#include <dlfcn.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- A tiny harness ----------------------------------------------------------------------- */
 
@@ -58,20 +62,49 @@ void *__real_calloc(size_t count, size_t size);
 void *__real_realloc(void *pointer, size_t size);
 static _Thread_local int counting_allocations;
 static _Thread_local long allocations;
+/** Where the first counted allocation was called from (reset with `allocations`). */
+static _Thread_local void *first_allocation_site;
+
+static void count_allocation(void *site) {
+    if (!counting_allocations) return;
+    if (allocations++ == 0) first_allocation_site = site;
+}
 
 void *__wrap_malloc(size_t size) {
-    if (counting_allocations) allocations++;
+    count_allocation(__builtin_return_address(0));
     return __real_malloc(size);
 }
 
 void *__wrap_calloc(size_t count, size_t size) {
-    if (counting_allocations) allocations++;
+    count_allocation(__builtin_return_address(0));
     return __real_calloc(count, size);
 }
 
 void *__wrap_realloc(void *pointer, size_t size) {
-    if (counting_allocations) allocations++;
+    count_allocation(__builtin_return_address(0));
     return __real_realloc(pointer, size);
+}
+
+/** The function and source line of a call site in this executable (addr2line), or its address. */
+static const char *describe_site(void *site, char *out, size_t size) {
+    snprintf(out, size, "%p", site);
+    Dl_info info;
+    if (!site || !dladdr(site, &info) || !info.dli_fbase) return out;
+    char command[256];
+    /* The return address is just past the call: one byte back is inside it. */
+    snprintf(command, sizeof command, "addr2line -f -i -C -e /proc/%d/exe 0x%lx 2>/dev/null", (int)getpid(),
+             (unsigned long)((uintptr_t)site - (uintptr_t)info.dli_fbase - 1));
+    FILE *pipe = popen(command, "r");
+    if (!pipe) return out;
+    size_t used = strlen(out);
+    char line[256];
+    while (fgets(line, sizeof line, pipe) && used + 2 < size) {
+        line[strcspn(line, "\n")] = '\0';
+        used += (size_t)snprintf(out + used, size - used, " %s", line);
+        if (used >= size) used = size - 1;
+    }
+    pclose(pipe);
+    return out;
 }
 
 /* ---- The encoder -------------------------------------------------------------------------- */
@@ -704,6 +737,7 @@ static void test_nothing_is_allocated_on_the_send_path_once_warm(void) {
     for (int round = 0; round < 2; round++) {
         counting_allocations = 1;
         allocations = 0;
+        first_allocation_site = NULL;
         for (int i = 0; i < 2000; i++) {
             char id[32];
             snprintf(id, sizeof id, "evt-%06d", round * 2000 + i);
@@ -719,7 +753,9 @@ static void test_nothing_is_allocated_on_the_send_path_once_warm(void) {
         if (round == 0) warming = allocations;
     }
     CHECK(warming > 0, "the warm-up allocates (else the counting is broken)");
-    CHECK(allocations == 0, "%ld allocations while sending 2000 events after warm-up", allocations);
+    char site[512];
+    CHECK(allocations == 0, "%ld allocations while sending 2000 events after warm-up, the first called at %s", allocations,
+          allocations ? describe_site(first_allocation_site, site, sizeof site) : "-");
     ganglion_producer_free(producer);
     fake_node_stop(node);
 }
