@@ -12,19 +12,6 @@ final class ClusterStatusCommandTests: XCTestCase {
     override func setUp() { directory = NSTemporaryDirectory() + "ganglion-status-" + UUID().uuidString }
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
-    private func status(_ api: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try ganglionExecutable(self)
-        process.arguments = ["cluster", "status", "--node", api]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testLongTopicNamesArePrintedWholeInTheirOwnColumn() async throws {
         let node = try startTestNode(directory)
         defer { node.stop() }
@@ -33,7 +20,7 @@ final class ClusterStatusCommandTests: XCTestCase {
         let long = "fraud-detection.changelog.transactions"
         try await client.createTopic(long, partitions: 2)
         try await client.createTopic("short", partitions: 1)
-        let (code, output) = try status(node.endpoints.api)
+        let (code, output) = try runProcess(try ganglionExecutable(self), ["cluster", "status", "--node", node.endpoints.api])
         XCTAssertEqual(code, 0, output)
         let lines = output.split(separator: "\n").map(String.init)
         let header = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("TOPIC") }, output)

@@ -41,6 +41,14 @@ func startIngestNode(_ directory: String, ingest: HTTPIngestSettings = HTTPInges
     return IngestNode(running: running, api: endpoints?["api"] ?? "", http: http)
 }
 
+/// A test's teardown: stops `nodes` (waiting for each, so nothing writes to `directory` any
+/// more), removes the directory, and fails the test if something wrote to it afterwards.
+func stopAndRemove(_ nodes: [IngestNode], directory: String, file: StaticString = #filePath, line: UInt = #line) async {
+    for node in nodes { await node.stop() }
+    try? FileManager.default.removeItem(atPath: directory)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "something wrote to \(directory) after its node stopped", file: file, line: line)
+}
+
 /// One HTTP answer: status, headers (lower-cased names) and body.
 struct HTTPAnswer {
     let status: Int

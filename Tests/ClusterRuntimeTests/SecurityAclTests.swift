@@ -21,12 +21,10 @@ final class SecurityAclTests: XCTestCase {
     override func tearDown() async throws {
         clients.forEach { $0.close() }
         nodes.forEach { $0.stop() }
-        for node in ingestNodes { await node.stop() }
+        await stopAndRemove(ingestNodes, directory: directory)
         clients = []
         nodes = []
         ingestNodes = []
-        try? FileManager.default.removeItem(atPath: directory)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "something wrote to \(directory) after its node stopped")
     }
 
     private let cluster = try! CurveKeyPair.generate()

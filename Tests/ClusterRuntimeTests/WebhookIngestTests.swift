@@ -19,10 +19,8 @@ final class WebhookIngestTests: XCTestCase {
     private var started: [IngestNode] = []
 
     override func tearDown() async throws {
-        for node in started { await node.stop() }
+        await stopAndRemove(started, directory: directory)
         started = []
-        try? FileManager.default.removeItem(atPath: directory)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "something wrote to \(directory) after its node stopped")
     }
 
     private func settings() throws -> HTTPIngestSettings {
