@@ -12,9 +12,18 @@ enum BenchScratch {
     nonisolated(unsafe) private static var paths: Set<String> = []
     nonisolated(unsafe) private static var processes: [ObjectIdentifier: Process] = [:]
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    /// Set when ``cleanUp()`` begins: what is kept from then on is removed at once.
+    nonisolated(unsafe) private static var cleaningUp = false
 
-    /// Removes `path` (a directory or a file) on an interruption, until ``forget(path:)``.
-    static func keep(path: String) { lock.withLock { _ = paths.insert(path) } }
+    /// Removes `path` (a directory or a file) on an interruption, until ``forget(path:)``. Kept
+    /// once clean-up has begun (a run that went on making things meanwhile), it is removed now.
+    static func keep(path: String) {
+        let late = lock.withLock { () -> Bool in
+            if !cleaningUp { paths.insert(path) }
+            return cleaningUp
+        }
+        if late { remove(path) }
+    }
 
     /// `path` was removed (or is no longer the benchmark's to remove).
     static func forget(path: String) { lock.withLock { _ = paths.remove(path) } }
@@ -43,13 +52,30 @@ enum BenchScratch {
         }
     }
 
-    /// Stops every kept process (SIGTERM, SIGKILL after 5 s) and removes every kept path.
+    /// Stops every kept process (SIGTERM, SIGKILL after 5 s) and removes every kept path once
+    /// they have all ended.
     static func cleanUp() {
-        let (running, kept) = lock.withLock { (Array(processes.values), paths) }
+        let (running, kept) = lock.withLock { () -> ([Process], Set<String>) in
+            cleaningUp = true
+            return (Array(processes.values), paths)
+        }
         for process in running where process.isRunning { process.terminate() }
         let deadline = Date().addingTimeInterval(5)
         while running.contains(where: \.isRunning) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         for process in running where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for path in kept { try? FileManager.default.removeItem(atPath: path) }
+        // A killed node finishes the system call it was in (a file it was creating appears after
+        // a removal that already listed the directory): its data goes once it has ended.
+        let killed = Date().addingTimeInterval(5)
+        while running.contains(where: \.isRunning) && Date() < killed { Thread.sleep(forTimeInterval: 0.02) }
+        for path in kept { remove(path) }
+    }
+
+    /// Removes `path`, again if something still wrote into it during the removal (a few tries).
+    private static func remove(_ path: String) {
+        for attempt in 0..<5 {
+            try? FileManager.default.removeItem(atPath: path)
+            guard FileManager.default.fileExists(atPath: path) else { return }
+            Thread.sleep(forTimeInterval: 0.02 * Double(attempt + 1))
+        }
     }
 }
