@@ -50,6 +50,29 @@ public struct EmittedEvent: Sendable {
         self.topic = topic
         self.event = event
     }
+
+    /// The envelope of the `index`th event (from 0) agent type `agent` emits while handling
+    /// `input`: its id derived (``EmittedEventID``), CloudEvents attributes, the input's id as its
+    /// causation id, and the input's time (when it has one), correlation id and trace context
+    /// carried over — so a replay emits the same bytes.
+    public static func envelope(causedBy input: EventEnvelope, agent: String, index: Int, type: String, key: Data, data: Data,
+                                contentType: String) -> EventEnvelope {
+        var out = EventEnvelope()
+        out.id = EmittedEventID.derive(inputID: input.id, agent: agent, index: index)
+        out.specVersion = EventEnvelope.cloudEventsSpecVersion
+        out.source = "/agents"
+        out.type = type
+        // An input without a time gives an event without one, not the zero timestamp (1970).
+        if input.hasTime { out.time = input.time }
+        out.dataContentType = contentType
+        out.data = data
+        out.key = key
+        out.causationID = input.id
+        out.correlationID = input.correlationID.isEmpty ? input.id : input.correlationID
+        out.traceparent = input.traceparent
+        out.tracestate = input.tracestate
+        return out
+    }
 }
 
 /// What one successful attempt did.

@@ -95,21 +95,8 @@ public final class AgentContext<State: Codable & Sendable>: @unchecked Sendable 
     /// input's id and the emit index, its causation id is the input's id, and its time (when the
     /// input has one), the correlation id and trace context carry over.
     public func emit(topic: String, type: String, key: String? = nil, data: Data, contentType: String = "application/json") {
-        var out = EventEnvelope()
-        out.id = EmittedEventID.derive(inputID: event.id, agent: agentName, index: emitted.count)
-        out.specVersion = EventEnvelope.cloudEventsSpecVersion
-        out.source = "/agents"
-        out.type = type
-        // The input's time carries over (a replay emits the same bytes); an input without one
-        // gives an event without one, not the zero timestamp (1970).
-        if event.hasTime { out.time = event.time }
-        out.dataContentType = contentType
-        out.data = data
-        out.key = Data((key ?? self.key).utf8)
-        out.causationID = event.id
-        out.correlationID = event.correlationID.isEmpty ? event.id : event.correlationID
-        out.traceparent = event.traceparent
-        out.tracestate = event.tracestate
+        let out = EmittedEvent.envelope(causedBy: event, agent: agentName, index: emitted.count, type: type, key: Data((key ?? self.key).utf8),
+                                        data: data, contentType: contentType)
         emitted.append(EmittedEvent(topic: topic, event: out))
     }
 

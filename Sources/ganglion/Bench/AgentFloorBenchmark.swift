@@ -57,11 +57,10 @@ struct AgentFloorBenchmark {
                 var state = counts[key] ?? .init()
                 state.count += 1
                 counts[key] = state
-                var out = EventEnvelope()
-                out.id = event.id + "/0"
-                out.type = "counted"
-                out.key = event.key
-                out.data = Data(String(state.count).utf8)
+                // The envelope the runtime emits (derived id, CloudEvents attributes, causation and
+                // correlation ids): the same bytes to store in the outbox and forward.
+                let out = EmittedEvent.envelope(causedBy: event, agent: "bench-floor-\(run)", index: 0, type: "counted", key: event.key,
+                                                data: Data(String(state.count).utf8), contentType: "application/json")
                 let bytes: [UInt8] = try out.serializedBytes()
                 let entry = OutboxEntry(id: out.id, topic: output, key: Array(event.key), event: bytes)
                 handled[partition, default: []].append(HandledEvent(eventID: event.id, key: key, offset: consumed.record.offset,
