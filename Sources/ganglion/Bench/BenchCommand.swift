@@ -86,6 +86,19 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         BenchScratch.cleanUpOnInterruption()
+        // Interrupted, the clean-up ends the process with 128 + the signal (as a shell reports
+        // it); the run must not end first with a status of its own (an error from the very nodes
+        // the clean-up stops, or a run that finished meanwhile).
+        do {
+            try await runSelected()
+        } catch {
+            BenchScratch.awaitInterruptionExit()
+            throw error
+        }
+        BenchScratch.awaitInterruptionExit()
+    }
+
+    private func runSelected() async throws {
         if controller {
             let lines = try await ControllerBenchmark(writes: quick ? 20 : controllerWrites).run()
             print("== ganglion bench --controller: metadata writes, one at a time, fsync before every answer ==")

@@ -52,6 +52,14 @@ enum BenchScratch {
         }
     }
 
+    /// Returns at once unless an interruption's clean-up has begun; then waits (at most a minute)
+    /// for it to end the process, so the run never exits first with a status of its own.
+    static func awaitInterruptionExit() {
+        guard lock.withLock({ cleaningUp }) else { return }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
     /// Stops every kept process (SIGTERM, SIGKILL after 5 s) and removes every kept path once
     /// they have all ended.
     static func cleanUp() {
