@@ -586,18 +586,12 @@ public actor AgentShard {
 
     /// The reply to an ask: to `<agent>.replies` under the ask's key, caused by the ask.
     private func reply(to event: EventEnvelope, outcome: [UInt8], error: String?) throws -> OutboxEntry {
-        var reply = EventEnvelope()
+        // An emitted event's envelope (time, causation, correlation and trace context carried
+        // over), with the reply's own id and source.
+        var reply = EmittedEvent.envelope(causedBy: event, agent: handler.name, index: 0, type: AgentAsk.replyType, key: event.key,
+                                          data: Data(outcome), contentType: "application/json")
         reply.id = AgentAsk.replyID(event.id)
-        reply.specVersion = EventEnvelope.cloudEventsSpecVersion
         reply.source = "/agents/\(handler.name)"
-        reply.type = AgentAsk.replyType
-        if event.hasTime { reply.time = event.time }  // none stays none (not 1970)
-        reply.dataContentType = "application/json"
-        reply.data = Data(outcome)
-        reply.key = event.key
-        reply.causationID = event.id
-        reply.correlationID = event.correlationID.isEmpty ? event.id : event.correlationID
-        reply.traceparent = event.traceparent
         if let error { reply.extensions = [AgentAsk.errorExtensionKey: error] }
         return OutboxEntry(id: reply.id, topic: AgentAsk.repliesTopic(handler.name), key: event.key.isEmpty ? nil : Array(event.key),
                            event: try reply.serializedBytes())
