@@ -242,12 +242,13 @@ public final class Node: Sendable {
                 owner.schedule(after: .milliseconds(500)) { expire($0) }
             }
             expire(owner)
-            // Long-poll fetches whose wait is over are answered empty.
-            func expireFetches(_ owner: SocketLoop.Owner) {
-                api.fetchWaiters.expire(now: ContinuousClock.now)
-                owner.schedule(after: .milliseconds(10)) { expireFetches($0) }
+            // Long-poll fetches whose wait is over are answered empty, at the earliest deadline
+            // of those waiting (no timer while none waits).
+            api.fetchWaiters.arm = { [weak loop] deadline in
+                loop?.executeInPlace { owner in
+                    owner.schedule(at: deadline) { _ in api.fetchWaiters.expire(now: ContinuousClock.now) }
+                }
             }
-            expireFetches(owner)
             // Retention and compaction run in the background, off the socket loop.
             // Passes never overlap: a pass still running when the next is due skips that one.
             let maintenance = MaintenanceGate()
