@@ -16,8 +16,15 @@ struct DLQCommand: ParsableCommand {
         var replayed: Bool
     }
 
-    /// Every dead letter of `agent`, with its replay status.
+    /// Every dead letter of `agent`, with its replay status; an error naming the agent when it
+    /// has no dead-letter topic (no such agent ever ran here: a mistyped name is not "none").
     static func letters(_ client: GanglionClient, agent: String) async throws -> [Letter] {
+        let topic = AgentHost.deadLetterTopic(agent)
+        do {
+            _ = try await client.describeTopic(topic)
+        } catch let error as GanglionError where error.code == .unknownTopic {
+            throw GanglionError(code: .unknownTopic, message: "no agent named \(agent) ran on this cluster: its dead-letter topic \(topic) does not exist")
+        }
         let replayed = Set(try await client.readAll(topic: AgentHost.deadLetterTopic(agent) + ".replayed").compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } })
         return try await client.readAll(topic: AgentHost.deadLetterTopic(agent)).compactMap { record in
             guard let envelope = try? EventEnvelope(serializedBytes: record.value ?? []) else { return nil }

@@ -175,6 +175,13 @@ final class AgentHostTests: XCTestCase {
         XCTAssertTrue(nothingLeft.contains("no dead letters wait"), nothingLeft)
         let lettersAfter = try await all(client, "fraud.dlq")
         XCTAssertEqual(lettersAfter.count, 1, "the replayed event was handled, not dead-lettered again")
+
+        // A mistyped agent is an error naming it, not "no dead letters".
+        for command in ["list", "replay"] {
+            let (status, output) = try runProcess(try ganglionExecutable(self), ["dlq", command, "frud", "--node", node.endpoints.api])
+            XCTAssertNotEqual(status, 0, "dlq \(command) of an agent that does not exist: \(output)")
+            XCTAssertTrue(output.contains("no agent named frud") && output.contains("frud.dlq"), output)
+        }
     }
 
     /// Runs the `ganglion` CLI; returns what it printed.
