@@ -22,6 +22,7 @@ public final class PartitionRoutes: @unchecked Sendable {
     private let lock = NSLock()
     private var leaders: [TopicPartition: Route] = [:]
     private var nodes: [String: Ganglion_V1_NodeMetadata] = [:]
+    private var lookups: [String: Task<Void, any Error>] = [:]
 
     /// The route of a partition, if known.
     public func route(_ topic: String, _ partition: UInt32) -> Route? {
@@ -31,6 +32,30 @@ public final class PartitionRoutes: @unchecked Sendable {
     /// Forgets the route of a partition (its leader refused or could not be reached).
     public func forget(_ topic: String, _ partition: UInt32) {
         _ = lock.withLock { leaders.removeValue(forKey: TopicPartition(topic, Int32(partition))) }
+    }
+
+    /// The lookup of `topic`'s routes under way, if any: callers that miss a route while one is
+    /// asked for wait for that answer instead of each asking again (a producer starting on many
+    /// partitions of a topic at once asked once per partition).
+    func runningLookup(_ topic: String) -> Task<Void, any Error>? {
+        lock.withLock { lookups[topic] }
+    }
+
+    /// Makes `lookup` the one under way for `topic`, unless another already is: returns the one
+    /// to wait for.
+    func share(_ lookup: Task<Void, any Error>, of topic: String) -> Task<Void, any Error> {
+        lock.withLock {
+            if let running = lookups[topic] { return running }
+            lookups[topic] = lookup
+            return lookup
+        }
+    }
+
+    /// `lookup` of `topic` ended (the next miss asks again).
+    func lookupEnded(_ topic: String, _ lookup: Task<Void, any Error>) {
+        lock.withLock {
+            if lookups[topic] == lookup { lookups[topic] = nil }
+        }
     }
 
     /// The request endpoints of every node known, to ask for metadata when the first fails.
@@ -67,21 +92,34 @@ extension GanglionClient {
     /// The leader of a partition (from the routes, or fresh metadata when unknown or `refresh`).
     public func leader(of topic: String, partition: UInt32, refresh: Bool = false) async throws -> PartitionRoutes.Route {
         if !refresh, let route = routes.route(topic, partition) { return route }
-        // A topic just created may not have reached the node asked yet: asked again for a moment.
-        let patience = ContinuousClock.now + .seconds(2)
-        while true {
-            do {
-                try await refreshRoutes(topics: [topic])
-                break
-            } catch let error as GanglionError where error.code == .unknownTopic && ContinuousClock.now < patience {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+        if refresh {
+            try await lookUpRoutes(topic)
+        } else if let running = routes.runningLookup(topic) {
+            try await running.value
+        } else {
+            let lookup = routes.share(Task { try await self.lookUpRoutes(topic) }, of: topic)
+            defer { routes.lookupEnded(topic, lookup) }
+            try await lookup.value
         }
         guard let route = routes.route(topic, partition) else {
             throw GanglionError(code: .notLeader, message: "\(topic)-\(partition) has no leader now (an election is under way, or no in-sync replica is alive); retry",
                                 retryAfterMilliseconds: 100)
         }
         return route
+    }
+
+    /// Learns `topic`'s routes; a topic just created may not have reached the node asked yet: it
+    /// is asked again for a moment.
+    private func lookUpRoutes(_ topic: String) async throws {
+        let patience = ContinuousClock.now + .seconds(2)
+        while true {
+            do {
+                try await refreshRoutes(topics: [topic])
+                return
+            } catch let error as GanglionError where error.code == .unknownTopic && ContinuousClock.now < patience {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     /// Asks for the metadata of `topics` and learns their leaders. On a cluster every known node

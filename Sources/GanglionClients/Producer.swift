@@ -14,6 +14,10 @@ public struct ProducerConfiguration: Sendable {
     /// Records buffered and unacknowledged at most; beyond it `send` and `enqueue` wait — the
     /// backpressure a caller feels instead of unbounded memory.
     public var maxBufferedRecords = 100_000
+    /// Batches in flight at most, over all partitions (one per partition at a time): a node lets
+    /// one client have up to 1024 produce requests waiting by default and refuses more as `busy`.
+    /// Partitions ready beyond it wait their turn, in the order they became ready.
+    public var maxInFlightBatches = 256
     /// Attempts per batch (timeouts and `busy` answers are retried with the same producer
     /// sequence, so the node stores a retried batch once).
     public var maxAttempts = 10
@@ -22,8 +26,8 @@ public struct ProducerConfiguration: Sendable {
     /// is read again with the next record at once.
     public var metadataMaxAge: Duration = .seconds(300)
 
-    /// The defaults: 2 ms linger, 1000 records or 1 MiB per batch, 100 000 buffered, 10 attempts,
-    /// partition counts read again after 5 minutes.
+    /// The defaults: 2 ms linger, 1000 records or 1 MiB per batch, 100 000 buffered, 256 batches
+    /// in flight, 10 attempts, partition counts read again after 5 minutes.
     public init() {}
 }
 
@@ -72,6 +76,12 @@ public actor Producer {
     private var queues: [PartitionKey: [Pending]] = [:]
     private var queuedBytes: [PartitionKey: Int] = [:]
     private var inFlight: Set<PartitionKey> = []
+    /// Partitions with a batch to send while ``ProducerConfiguration/maxInFlightBatches`` were in
+    /// flight, oldest first (`readyIndex` is where the queue starts); an entry no longer in
+    /// `waitingTurn` was dispatched otherwise and is skipped.
+    private var ready: [PartitionKey] = []
+    private var readyIndex = 0
+    private var waitingTurn: Set<PartitionKey> = []
     private var lingering: Set<PartitionKey> = []
     private var nextSequence: [PartitionKey: Int32] = [:]
     private var buffered = 0
@@ -171,7 +181,8 @@ public actor Producer {
     /// Sends everything buffered now and waits until it is acknowledged; throws the first failure
     /// of an ``enqueue(topic:key:value:timestamp:)``'d record since the last flush.
     public func flush() async throws {
-        for key in queues.keys where !(queues[key]?.isEmpty ?? true) && !inFlight.contains(key) { dispatch(key) }
+        dispatchWaitingTurns()
+        for key in queues.keys where !(queues[key]?.isEmpty ?? true) && !inFlight.contains(key) && !waitingTurn.contains(key) { dispatch(key) }
         while buffered > 0 { await withCheckedContinuation { idleWaiters.append($0) } }
         if let failure = deliveryFailure {
             deliveryFailure = nil
@@ -267,9 +278,15 @@ public actor Producer {
 
     // MARK: Sending
 
-    /// Takes one batch from the partition's queue and sends it (one batch in flight per partition).
+    /// Takes one batch from the partition's queue and sends it (one batch in flight per partition),
+    /// or queues the partition for its turn when the most batches are in flight.
     private func dispatch(_ key: PartitionKey) {
         guard !epochBumpWanted, var queue = queues[key], !queue.isEmpty else { return }
+        guard inFlight.count < max(1, configuration.maxInFlightBatches) else {
+            if waitingTurn.insert(key).inserted { ready.append(key) }
+            return
+        }
+        waitingTurn.remove(key)  // its entry in `ready`, if any, is skipped there
         var count = 0
         var bytes = 0
         while count < queue.count, count < configuration.maxBatchRecords, count == 0 || bytes + queue[count].size <= configuration.maxBatchBytes {
@@ -365,8 +382,23 @@ public actor Producer {
             if inFlight.isEmpty && !bumping { startEpochBump() }
             return
         }
-        // What arrived while this batch was in flight has waited long enough: send it now.
-        if !(queues[key]?.isEmpty ?? true) { dispatch(key) }
+        // Partitions that waited for a turn go first, then what arrived while this batch was
+        // in flight (it has waited long enough).
+        dispatchWaitingTurns()
+        if !(queues[key]?.isEmpty ?? true) && !inFlight.contains(key) { dispatch(key) }
+    }
+
+    /// Sends the batches of partitions that waited for room in flight, oldest first, while there is room.
+    private func dispatchWaitingTurns() {
+        while readyIndex < ready.count && inFlight.count < max(1, configuration.maxInFlightBatches) {
+            let key = ready[readyIndex]
+            readyIndex += 1
+            if waitingTurn.remove(key) != nil, !inFlight.contains(key) { dispatch(key) }
+        }
+        if readyIndex == ready.count || readyIndex > 1024 {
+            ready.removeFirst(readyIndex)
+            readyIndex = 0
+        }
     }
 
     /// Asks the node for the next epoch of this producer id (once nothing is in flight), then
@@ -391,7 +423,8 @@ public actor Producer {
         nextSequence = [:]
         bumping = false
         epochBumpWanted = false
-        for key in queues.keys where !(queues[key]?.isEmpty ?? true) && !inFlight.contains(key) { dispatch(key) }
+        dispatchWaitingTurns()
+        for key in queues.keys where !(queues[key]?.isEmpty ?? true) && !inFlight.contains(key) && !waitingTurn.contains(key) { dispatch(key) }
     }
 
     private static func size(of record: Record) -> Int {

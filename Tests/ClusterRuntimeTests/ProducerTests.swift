@@ -66,6 +66,48 @@ final class ProducerTests: XCTestCase {
         }
     }
 
+    /// More partitions than the node lets one client have produce requests waiting (its window,
+    /// 1024 by default; 64 here): the producer keeps its batches in flight within its own bound,
+    /// so none is refused as `busy` — with one attempt per batch, a refusal fails its records (the
+    /// CLI's `publish` of 50 000 lines to a 2000-partition topic failed so once its retries ran out).
+    func testBatchesInFlightStayWithinTheNodesWindow() async throws {
+        let node = try startTestNode(directory) { $0.producerWindow = 64 }
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("wide", partitions: 300)
+        var configuration = ProducerConfiguration()
+        configuration.maxAttempts = 1
+        configuration.maxInFlightBatches = 32
+        let producer = try await Producer(client: client, configuration: configuration)
+        for round in 0..<3 {
+            let records = (0..<1200).map { (topic: "wide", key: Optional(Array("key-\(round)-\($0)".utf8)), value: Optional(Array("\($0)".utf8))) }
+            let stored = try await producer.send(records)
+            XCTAssertEqual(stored.count, 1200)
+            XCTAssertGreaterThan(Set(stored.map(\.partition)).count, 64, "the records span more partitions than the node's window")
+        }
+        let total = try await stored(client, "wide").map(\.count).reduce(0, +)
+        XCTAssertEqual(total, 3600)
+    }
+
+    /// A producer starting on many partitions of a topic at once looks the topic's routes up once,
+    /// not once per partition: 1500 cold partitions asked for the metadata of a 1500-partition
+    /// topic a few hundred times at once, and those asks (1 s each at most) ran out of time.
+    func testAProducerStartingOnAWideTopicLooksItsRoutesUpOnce() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("wide", partitions: 1500)
+        var configuration = ProducerConfiguration()
+        configuration.maxAttempts = 1
+        let producer = try await Producer(client: client, configuration: configuration)
+        let records = (0..<6000).map { (topic: "wide", key: Optional(Array("key-\($0)".utf8)), value: Optional(Array("\($0)".utf8))) }
+        let stored = try await producer.send(records)
+        XCTAssertEqual(stored.count, 6000)
+        XCTAssertGreaterThan(Set(stored.map(\.partition)).count, 1024)
+    }
+
     func testABoundedBufferMakesSendersWait() async throws {
         let node = try startTestNode(directory)
         defer { node.stop() }
