@@ -79,6 +79,8 @@ extension AgentShard {
             }
             do {
                 handled.append((try handledEvent(value, entry.item, event: entry.attempt.event, timer: nil), entry.item))
+            } catch let error as AgentError where error.isEffectTooLarge {
+                do { try attemptFailed(entry.item, 1, event: entry.attempt.event, error) } catch { settled(entry.item, error: error) }
             } catch {
                 settled(entry.item, error: error)
             }

@@ -461,20 +461,28 @@ public actor AgentShard {
             case .success(let result):
                 commit(try handledEvent(result, item, event: event, timer: timer), item)
             case .failure(let error):
-                switch handler.retryPolicy.decision(afterAttempt: number, using: &random) {
-                case .retry(let delay):
-                    AgentMetrics.retried(agent: handler.name)
-                    runners[item.offset] = Task {
-                        try? await Task.sleep(for: .milliseconds(delay))
-                        await self.run(item, attempt: number + 1)
-                    }
-                case .deadLetter:
-                    commit(try deadLetter(raw: (try? event.serializedBytes()) ?? [], id: event.id, key: item.key, offset: item.offset,
-                                          error: "\(error)", attempts: number), item)
-                }
+                try attemptFailed(item, number, event: event, error)
             }
+        } catch let error as AgentError where error.isEffectTooLarge {
+            do { try attemptFailed(item, number, event: event, error) } catch { settled(item, error: error) }
         } catch {
             settled(item, error: error)
+        }
+    }
+
+    /// A failed attempt (its token already ended): retried after the policy's backoff, or given
+    /// up to the dead letters.
+    func attemptFailed(_ item: ShardScheduler<Input>.Item, _ number: Int, event: EventEnvelope, _ error: any Error) throws {
+        switch handler.retryPolicy.decision(afterAttempt: number, using: &random) {
+        case .retry(let delay):
+            AgentMetrics.retried(agent: handler.name)
+            runners[item.offset] = Task {
+                try? await Task.sleep(for: .milliseconds(delay))
+                await self.run(item, attempt: number + 1)
+            }
+        case .deadLetter:
+            commit(try deadLetter(raw: (try? event.serializedBytes()) ?? [], id: event.id, key: item.key, offset: item.offset,
+                                  error: "\(error)", attempts: number), item)
         }
     }
 
@@ -486,10 +494,39 @@ public actor AgentShard {
                         event: try emitted.event.serializedBytes())
         }
         if isAsk(event) { emitted.append(try reply(to: event, outcome: result.outcome, error: nil)) }
+        try Self.checkSizes(of: result, emitted: emitted, key: item.key)
         var handled = HandledEvent(eventID: event.id, key: item.key, offset: item.offset, newState: result.newState, emitted: emitted,
                                    outcome: result.outcome, timerChanges: result.timerChanges)
         handled.firedTimer = timer
         return handled
+    }
+
+    /// The most bytes of one record and one batch the node's log takes by default (the shard's
+    /// changelog records and emitted events are checked against them before anything is stored).
+    static let recordLimit = LogConfiguration().maxRecordBytes, batchLimit = LogConfiguration().maxBatchBytes
+
+    /// Refuses effects the log would refuse (``AgentError/effectTooLarge(what:bytes:limit:)``):
+    /// a state or an emitted event over a record, or an event's records together over a batch.
+    /// Sizes count the record's key and value and a margin for its framing.
+    static func checkSizes(of result: ShardHandlerResult, emitted: [OutboxEntry], key: String) throws {
+        let framing = 64
+        var total = 0
+        if case .some(.some(let state)) = result.newState {
+            let bytes = state.count + key.utf8.count + framing
+            guard bytes <= recordLimit else { throw AgentError.effectTooLarge(what: "the new state of key \(key)", bytes: bytes, limit: recordLimit) }
+            total += bytes
+        }
+        for entry in emitted {
+            // Its outbox record holds the id, topic and key beside the event.
+            let bytes = entry.event.count + 2 * entry.id.utf8.count + entry.topic.utf8.count + 2 * (entry.key?.count ?? 0) + framing
+            guard bytes <= recordLimit else {
+                throw AgentError.effectTooLarge(what: "emitted event \(entry.id) to \(entry.topic)", bytes: bytes, limit: recordLimit)
+            }
+            total += bytes
+        }
+        guard total + result.outcome.count <= batchLimit - 4096 else {
+            throw AgentError.effectTooLarge(what: "the state and emitted events of one event together", bytes: total + result.outcome.count, limit: batchLimit)
+        }
     }
 
     /// The input's changes are durable (`error` nil: it is finished, its key's next input may

@@ -161,6 +161,15 @@ public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
     case abandonedByDrain(milliseconds: Int64)
     /// A passivated entity's state is no longer where the changelog said.
     case stateUnavailable(key: String, offsets: [Int64])
+    /// What the handler returned cannot be stored: `what` (its new state, an emitted event, its
+    /// effects together) takes `bytes` where the log holds `limit`. The attempt counts as failed.
+    case effectTooLarge(what: String, bytes: Int, limit: Int)
+
+    /// Whether the attempt's effects were too large to store (a failure of the attempt, not of the shard).
+    public var isEffectTooLarge: Bool {
+        if case .effectTooLarge = self { return true }
+        return false
+    }
 
     /// What happened.
     public var description: String {
@@ -169,6 +178,8 @@ public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         case .abandonedByDrain(let milliseconds):
             "the shard gave its partition up and its drain of \(milliseconds) ms ran out before the handler returned: the event is left to the next owner"
         case .stateUnavailable(let key, let offsets): "the state of \(key) is no longer at changelog offsets \(offsets)"
+        case .effectTooLarge(let what, let bytes, let limit):
+            "\(what) is \(bytes) bytes, more than the \(limit) the log stores in one record or batch: nothing of the attempt was stored (keep large data elsewhere and store a reference to it)"
         }
     }
 }

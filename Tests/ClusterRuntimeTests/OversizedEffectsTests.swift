@@ -1,0 +1,77 @@
+import ClusterCore
+import ClusterRuntime
+import Foundation
+import Ganglion
+import GanglionWire
+import XCTest
+
+/// Keeps a note per key; an event of type `grow` makes the key's note larger than the log takes
+/// in one record (1 MiB by default), `shout` emits an event that large.
+private struct NotesAgent: Agent {
+    struct State: Codable, Sendable { var note = "" }
+    let name = "notes"
+    let subscription = try! AgentSubscription(topic: "notes.in")
+    var retryPolicy: RetryPolicy { RetryPolicy(maxAttempts: 2, initialBackoffMilliseconds: 10, maxBackoffMilliseconds: 10) }
+
+    func handle(_ context: AgentContext<State>) async throws {
+        let big = String(repeating: "x", count: 1_200_000)
+        switch context.event.type {
+        case "grow": context.state = State(note: big)
+        case "shout": context.emit(topic: "notes.out", type: "shout", data: Data(big.utf8))
+        default:
+            context.state = State(note: context.event.type)
+            context.emit(topic: "notes.out", type: "noted", data: Data(context.event.type.utf8))
+        }
+    }
+}
+
+/// A handler's effects too large for the log (a state or an emitted event over its record limit)
+/// fail that event — retried, then dead-lettered with the reason — and the shard goes on with the
+/// rest: they never wedge the shard or its key.
+final class OversizedEffectsTests: XCTestCase {
+    private var directory = ""
+
+    override func setUp() { directory = NSTemporaryDirectory() + "ganglion-oversized-" + UUID().uuidString }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    func testEffectsTooLargeForTheLogDeadLetterTheirEventAndTheShardGoesOn() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("notes.in", partitions: 1)
+        try await client.createTopic("notes.out", partitions: 1)
+        let host = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(NotesAgent()) }
+        defer { host.cancel() }
+        try await waitForMembers(client, group: "notes")
+
+        func event(_ id: String, _ type: String, key: String) -> EventEnvelope {
+            var event = EventEnvelope()
+            event.id = id
+            event.type = type
+            event.key = Data(key.utf8)
+            return event
+        }
+        _ = try await client.publish(topic: "notes.in", events: [
+            event("e1", "first", key: "a"), event("e2", "grow", key: "a"), event("e3", "shout", key: "b"),
+            event("e4", "after", key: "a"), event("e5", "other", key: "c"),
+        ])
+        var outputs: [String] = []
+        var letters: [EventEnvelope] = []
+        for _ in 0..<500 {
+            outputs = try await storedEvents(client, "notes.out").map { String(decoding: $0.data, as: UTF8.self) }
+            letters = try await storedEvents(client, "notes.dlq")
+            if outputs.count >= 3 && letters.count >= 2 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertEqual(outputs.sorted(), ["after", "first", "other"], "the events around the oversized ones were handled")
+        XCTAssertLessThan(outputs.firstIndex(of: "first") ?? 9, outputs.firstIndex(of: "after") ?? 0, "in order per key")
+        XCTAssertEqual(letters.map(\.causationID).sorted(), ["e2", "e3"])
+        for letter in letters {
+            let error = letter.extensions["error"] ?? ""
+            XCTAssertTrue(error.contains("1048576") && (error.contains("state") || error.contains("emitted")), error)
+        }
+        // The key is not stuck: an ask of it is answered.
+        _ = try await client.ask(agent: "notes", key: "a")
+    }
+}
