@@ -30,6 +30,17 @@ final class NodeShardIOTests: XCTestCase {
         XCTAssertEqual(stored.prefix(2_500).map { String(decoding: $0.value ?? [], as: UTF8.self) }, (0..<2_500).map { "event-\($0)" }, "in order")
         XCTAssertEqual(stored.suffix(12).map { $0.value?.first }, (0..<12).map { UInt8($0) })
 
+        // A topic that does not exist (and is not to be made) is reported as such, nothing sent.
+        do {
+            try await io.send([OutgoingEvent(topic: "out", key: nil, value: [7], createIfMissing: false),
+                               OutgoingEvent(topic: "outt", key: nil, value: [8], createIfMissing: false)])
+            XCTFail("an unknown topic is refused")
+        } catch ShardIOError.unknownTopic(let topic) {
+            XCTAssertEqual(topic, "outt")
+        }
+        let afterRefusal = try await client.readAll(topic: "out")
+        XCTAssertEqual(afterRefusal.count, 2_512, "nothing of the refused send was stored")
+
         // A shadow's topic is made when absent.
         try await io.send([OutgoingEvent(topic: "shadow.t.out", key: nil, value: [1], createIfMissing: true)])
         let shadow = try await client.readAll(topic: "shadow.t.out")

@@ -807,14 +807,51 @@ public actor AgentShard {
 
     /// Sends the outbox to its (routed) topics — same ids as before a crash; a shadow replay's
     /// topics are created as needed — then tombstones it.
+    /// An emitted event to a topic that does not exist goes to the agent's dead letters instead,
+    /// naming the topic (`ganglion dlq replay` sends it there once it is made), and the rest
+    /// is sent again (the same ids: what went before the refusal is not stored twice by a reader
+    /// that recognises redeliveries).
     private func forwardOutbox() async throws {
         let pending = changelog.pendingOutbox
         guard !pending.isEmpty else { return }
-        try await io.send(pending.map { entry in
-            let topic = route(entry.topic)
-            return OutgoingEvent(topic: topic, key: entry.key, value: entry.event, createIfMissing: topic != entry.topic)
-        })
+        var sending = pending
+        var undeliverable: [(entry: OutboxEntry, topic: String)] = []
+        while !sending.isEmpty {
+            do {
+                try await io.send(sending.map { entry in
+                    let topic = route(entry.topic)
+                    return OutgoingEvent(topic: topic, key: entry.key, value: entry.event, createIfMissing: topic != entry.topic)
+                })
+                break
+            } catch ShardIOError.unknownTopic(let missing) {
+                undeliverable += sending.filter { route($0.topic) == missing }.map { ($0, missing) }
+                sending.removeAll { route($0.topic) == missing }
+            }
+        }
+        if !undeliverable.isEmpty {
+            try await io.send(try undeliverable.map { entry, topic in
+                let letter = try undeliverableLetter(entry, topic: topic)
+                return OutgoingEvent(topic: letter.topic, key: letter.key, value: letter.event, createIfMissing: false)
+            })
+        }
         try await append(changelog.forwardedRecords(ids: pending.map(\.id)))
+    }
+
+    /// The dead letter of an emitted event whose topic does not exist.
+    private func undeliverableLetter(_ entry: OutboxEntry, topic: String) throws -> OutboxEntry {
+        var letter = EventEnvelope()
+        letter.id = entry.id + "-undeliverable"
+        letter.specVersion = EventEnvelope.cloudEventsSpecVersion
+        letter.source = "/agents/\(handler.name)"
+        letter.type = "ganglion.dead_letter"
+        letter.key = Data(entry.key ?? [])
+        letter.causationID = entry.id
+        letter.extensions = ["error": "the emitted event's topic \(topic) does not exist (create it, then replay this dead letter)",
+                             "attempts": "1", "agent": handler.name, "topic": topic]
+        letter.dataContentType = "application/octet-stream"
+        letter.data = Data(entry.event)
+        AgentMetrics.deadLettered(agent: handler.name)
+        return OutboxEntry(id: letter.id, topic: AgentAsk.deadLetterTopic(handler.name), key: entry.key, event: try letter.serializedBytes())
     }
 
     /// Forwards the outbox off the handlers' path (an event is finished once its batch is

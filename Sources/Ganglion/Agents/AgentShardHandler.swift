@@ -98,6 +98,8 @@ struct ClientShardIO: ShardIO {
                 // A shadow replay's topics are made on first use (only those may be missing).
                 do { try await client.createTopic(run[0].topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
                 try await producer.send(records)
+            } catch let error as GanglionError where error.code == .unknownTopic {
+                throw ShardIOError.unknownTopic(run[0].topic)
             }
         }
     }

@@ -18,6 +18,7 @@ private struct NotesAgent: Agent {
         switch context.event.type {
         case "grow": context.state = State(note: big)
         case "shout": context.emit(topic: "notes.out", type: "shout", data: Data(big.utf8))
+        case "typo": context.emit(topic: "notes.outt", type: "typo", data: Data("t".utf8))
         default:
             context.state = State(note: context.event.type)
             context.emit(topic: "notes.out", type: "noted", data: Data(context.event.type.utf8))
@@ -25,16 +26,17 @@ private struct NotesAgent: Agent {
     }
 }
 
-/// A handler's effects too large for the log (a state or an emitted event over its record limit)
-/// fail that event — retried, then dead-lettered with the reason — and the shard goes on with the
-/// rest: they never wedge the shard or its key.
-final class OversizedEffectsTests: XCTestCase {
+/// A handler's effects the log cannot take — a state or an emitted event over its record limit
+/// (that event fails: retried, then dead-lettered with the reason), an event emitted to a topic
+/// that does not exist (it goes to the dead letters, naming the topic) — never stop the shard:
+/// the rest is handled.
+final class UnstorableEffectsTests: XCTestCase {
     private var directory = ""
 
-    override func setUp() { directory = NSTemporaryDirectory() + "ganglion-oversized-" + UUID().uuidString }
+    override func setUp() { directory = NSTemporaryDirectory() + "ganglion-unstorable-" + UUID().uuidString }
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
-    func testEffectsTooLargeForTheLogDeadLetterTheirEventAndTheShardGoesOn() async throws {
+    func testEffectsTheLogCannotTakeAreDeadLetteredAndTheShardGoesOn() async throws {
         let node = try startTestNode(directory)
         defer { node.stop() }
         let client = try GanglionClient(endpoint: node.endpoints.api)
@@ -54,20 +56,24 @@ final class OversizedEffectsTests: XCTestCase {
         }
         _ = try await client.publish(topic: "notes.in", events: [
             event("e1", "first", key: "a"), event("e2", "grow", key: "a"), event("e3", "shout", key: "b"),
-            event("e4", "after", key: "a"), event("e5", "other", key: "c"),
+            event("e4", "after", key: "a"), event("e5", "other", key: "c"), event("e6", "typo", key: "d"), event("e7", "later", key: "d"),
         ])
         var outputs: [String] = []
         var letters: [EventEnvelope] = []
         for _ in 0..<500 {
             outputs = try await storedEvents(client, "notes.out").map { String(decoding: $0.data, as: UTF8.self) }
             letters = try await storedEvents(client, "notes.dlq")
-            if outputs.count >= 3 && letters.count >= 2 { break }
+            if outputs.count >= 4 && letters.count >= 3 { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        XCTAssertEqual(outputs.sorted(), ["after", "first", "other"], "the events around the oversized ones were handled")
+        XCTAssertEqual(outputs.sorted(), ["after", "first", "later", "other"], "the events around the oversized ones were handled")
         XCTAssertLessThan(outputs.firstIndex(of: "first") ?? 9, outputs.firstIndex(of: "after") ?? 0, "in order per key")
-        XCTAssertEqual(letters.map(\.causationID).sorted(), ["e2", "e3"])
-        for letter in letters {
+        XCTAssertEqual(letters.count, 3)
+        let typo = letters.first { $0.extensions["topic"] == "notes.outt" }
+        XCTAssertTrue(typo?.extensions["error"]?.contains("notes.outt does not exist") == true, "\(String(describing: typo))")
+        XCTAssertEqual(try typo.map { try EventEnvelope(serializedBytes: $0.data).type }, "typo", "the letter holds the emitted event")
+        XCTAssertEqual(letters.filter { $0 != typo }.map(\.causationID).sorted(), ["e2", "e3"])
+        for letter in letters where letter != typo {
             let error = letter.extensions["error"] ?? ""
             XCTAssertTrue(error.contains("1048576") && (error.contains("state") || error.contains("emitted")), error)
         }
