@@ -111,6 +111,16 @@ public final class GroupConsumer: Sendable {
         channel.finish()
     }
 
+    /// Stops heartbeating and following, commits nothing and leaves the group: its partitions
+    /// move at once, their next owner resuming from the last commit. For a member that failed and
+    /// is started again in its place (waiting out its own session would stall its partitions).
+    public func leaveWithoutCommitting() async {
+        heartbeats.cancel()
+        await heartbeats.value
+        await state.leave(client: client, group: group)
+        channel.finish()
+    }
+
     /// Stops heartbeating without leaving, as a crashed member would: the node moves its
     /// partitions when its session expires. For tests and failure drills.
     public func abandon() async {

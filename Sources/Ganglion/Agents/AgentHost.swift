@@ -194,12 +194,15 @@ public final class AgentHost: Sendable {
         } catch {
             await stopCommitter()
             for (_, shard) in await shards.removeAll() { await shard.stop() }
-            await consumer.abandon()
+            // Its shards stopped (and fenced by the next owner's writer epoch), the failed member
+            // leaves without committing: restarted, the host takes its partitions back at once.
+            await consumer.leaveWithoutCommitting()
             throw failure.error ?? error
         }
         if let error = failure.error {
             await stopCommitter()
             for (_, shard) in await shards.removeAll() { await shard.stop() }
+            await consumer.leaveWithoutCommitting()
             throw error
         }
         await leave()
