@@ -122,6 +122,8 @@ public final class Node: Sendable {
     public let nodeID: String
     private let dataDirectory: String
     private let loop: SocketLoop
+    /// Held while the node runs: no other node opens its data directory.
+    private let directoryLock: DataDirectoryLock
     private let metadata: any MetadataLog
     let cluster: ClusterControl
     let advertiseHost: String?
@@ -141,6 +143,7 @@ public final class Node: Sendable {
     /// Opens the data directory, binds the sockets, writes `endpoints.json` and starts serving.
     public init(configuration: NodeConfiguration, logger: Logger = Logger(label: "ganglion.node")) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        directoryLock = try DataDirectoryLock(directory: configuration.dataDirectory)
         let context = try Context(defaultLinger: .milliseconds(500))
         loop = try SocketLoop(name: "ganglion.node.api", context: context, logger: logger)
         let loop = self.loop
@@ -365,6 +368,7 @@ public final class Node: Sendable {
         logs.closeAll()
         groups.close()
         try? metadata.close()
+        directoryLock.release()
     }
 
     /// `tcp://host:0` becomes `tcp://host:*` (libzmq's OS-chosen port).
