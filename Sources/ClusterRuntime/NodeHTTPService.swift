@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Prometheus
 import SchemaRegistry
 import ServiceLifecycle
@@ -68,7 +69,12 @@ public struct NodeHTTPService: Service {
                 node.publishHTTPEndpoint("http://\(host):\(bound)")
             }, logger: logger)
         // The node's ServiceGroup owns the signals and shuts services down in order.
-        try await application.runService(gracefulShutdownSignals: [])
+        do {
+            try await application.runService(gracefulShutdownSignals: [])
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EADDRNOTAVAIL || error.errnoCode == EACCES {
+            let reason = error.errnoCode == EADDRINUSE ? "it is in use" : error.errnoCode == EACCES ? "permission denied" : "no such local address"
+            throw NodeError(code: .invalidConfig, message: "HTTP cannot listen on \(host):\(port): \(reason) (errno \(error.errnoCode)); choose another --http")
+        }
     }
 }
 
