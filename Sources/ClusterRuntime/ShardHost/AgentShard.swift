@@ -806,8 +806,7 @@ public actor AgentShard {
     }
 
     /// Sends the outbox to its (routed) topics — same ids as before a crash; a shadow replay's
-    /// topics are created as needed — then tombstones it.
-    /// An emitted event to a topic that does not exist goes to the agent's dead letters instead,
+    /// topics are created as needed — then tombstones it. An emitted event to a topic that does not exist goes to the agent's dead letters instead,
     /// naming the topic (`ganglion dlq replay` sends it there once it is made), and the rest
     /// is sent again (the same ids: what went before the refusal is not stored twice by a reader
     /// that recognises redeliveries).
@@ -824,7 +823,10 @@ public actor AgentShard {
                 })
                 break
             } catch ShardIOError.unknownTopic(let missing) {
-                undeliverable += sending.filter { route($0.topic) == missing }.map { ($0, missing) }
+                let refused = sending.filter { route($0.topic) == missing }
+                // A refusal naming no topic sent here cannot be worked around: the shard fails.
+                guard !refused.isEmpty else { throw ShardIOError.unknownTopic(missing) }
+                undeliverable += refused.map { ($0, missing) }
                 sending.removeAll { route($0.topic) == missing }
             }
         }
