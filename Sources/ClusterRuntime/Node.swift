@@ -247,9 +247,11 @@ public final class Node: Sendable {
             expire(owner)
             // Long-poll fetches whose wait is over are answered empty, at the earliest deadline
             // of those waiting (no timer while none waits).
-            api.fetchWaiters.arm = { [weak loop] deadline in
-                loop?.executeInPlace { owner in
-                    owner.schedule(at: deadline) { _ in api.fetchWaiters.expire(now: ContinuousClock.now) }
+            // (Weak: the waiters hold this closure.)
+            api.fetchWaiters.arm = { [weak loop, weak waiters = api.fetchWaiters] deadline in
+                guard let loop, let waiters else { return }
+                loop.executeInPlace { owner in
+                    owner.schedule(at: deadline) { _ in waiters.expire(now: ContinuousClock.now) }
                 }
             }
             // Retention and compaction run in the background, off the socket loop.
