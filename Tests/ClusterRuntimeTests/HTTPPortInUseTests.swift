@@ -20,7 +20,7 @@ final class HTTPPortInUseTests: XCTestCase {
         try withUnsafeMutablePointer(to: &address) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 guard bind(listener, $0, length) == 0, listen(listener, 1) == 0, getsockname(listener, $0, &length) == 0 else {
-                    throw XCTSkip("no loopback listener: errno \(errno)")
+                    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL)  // no loopback listener: the test fails
                 }
             }
         }
