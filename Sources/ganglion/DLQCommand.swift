@@ -79,8 +79,13 @@ struct DLQCommand: ParsableCommand {
                 do { try await client.createTopic(marker, partitions: 1, compacted: true) } catch let error as GanglionError where error.code == .topicExists {}
                 let producer = try await Producer(client: client)
                 for letter in letters {
-                    guard let topic = letter.envelope.extensions["topic"], var original = try? EventEnvelope(serializedBytes: letter.envelope.data) else {
-                        FileHandle.standardError.write(Data("skipped \(letter.envelope.causationID): the dead letter does not hold an event envelope\n".utf8))
+                    var original: EventEnvelope
+                    do { original = try await AgentHost.originalEvent(of: letter.envelope, client: client) } catch {
+                        FileHandle.standardError.write(Data("skipped \(letter.envelope.causationID): \(error)\n".utf8))
+                        continue
+                    }
+                    guard let topic = letter.envelope.extensions["topic"] else {
+                        FileHandle.standardError.write(Data("skipped \(letter.envelope.causationID): the dead letter names no topic\n".utf8))
                         continue
                     }
                     let originalID = original.id

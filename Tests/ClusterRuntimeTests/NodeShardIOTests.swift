@@ -35,8 +35,9 @@ final class NodeShardIOTests: XCTestCase {
             try await io.send([OutgoingEvent(topic: "out", key: nil, value: [7], createIfMissing: false),
                                OutgoingEvent(topic: "outt", key: nil, value: [8], createIfMissing: false)])
             XCTFail("an unknown topic is refused")
-        } catch ShardIOError.unknownTopic(let topic) {
+        } catch ShardIOError.unknownTopic(let topic, let stored) {
             XCTAssertEqual(topic, "outt")
+            XCTAssertEqual(stored, 0)
         }
         let afterRefusal = try await client.readAll(topic: "out")
         XCTAssertEqual(afterRefusal.count, 2_512, "nothing of the refused send was stored")

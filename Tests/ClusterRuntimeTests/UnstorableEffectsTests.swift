@@ -19,6 +19,10 @@ private struct NotesAgent: Agent {
         case "grow": context.state = State(note: big)
         case "shout": context.emit(topic: "notes.out", type: "shout", data: Data(big.utf8))
         case "typo": context.emit(topic: "notes.outt", type: "typo", data: Data("t".utf8))
+        case "mixed":
+            context.emit(topic: "notes.out", type: "before", data: Data("before".utf8))
+            context.emit(topic: "notes.outt", type: "typo", data: Data("t".utf8))
+            context.emit(topic: "notes.out", type: "after", data: Data("after-typo".utf8))
         default:
             context.state = State(note: context.event.type)
             context.emit(topic: "notes.out", type: "noted", data: Data(context.event.type.utf8))
@@ -79,5 +83,34 @@ final class UnstorableEffectsTests: XCTestCase {
         }
         // The key is not stuck: an ask of it is answered.
         _ = try await client.ask(agent: "notes", key: "a")
+    }
+
+    /// Events emitted around one to a missing topic are stored once each: the forwarder, told
+    /// the topic is missing after it stored what came before it, does not send that again.
+    func testEventsEmittedBeforeOneToAMissingTopicAreStoredOnce() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("notes.in", partitions: 1)
+        try await client.createTopic("notes.out", partitions: 1)
+        let host = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(NotesAgent()) }
+        defer { host.cancel() }
+        try await waitForMembers(client, group: "notes")
+        var event = EventEnvelope()
+        event.id = "m1"
+        event.type = "mixed"
+        event.key = Data("a".utf8)
+        _ = try await client.publish(topic: "notes.in", events: [event])
+        for _ in 0..<500 {
+            if try await storedEvents(client, "notes.dlq").count >= 1 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Whatever the forwarder would send twice is stored by now: its letter comes after it.
+        _ = try await client.ask(agent: "notes", key: "a")
+        let outputs = try await storedEvents(client, "notes.out").map { String(decoding: $0.data, as: UTF8.self) }
+        XCTAssertEqual(outputs.filter { $0 != AgentAsk.defaultType }, ["before", "after-typo"], "each emitted event stored once, in order")
+        let letters = try await storedEvents(client, "notes.dlq")
+        XCTAssertEqual(letters.map { $0.extensions["topic"] }, ["notes.outt"])
     }
 }

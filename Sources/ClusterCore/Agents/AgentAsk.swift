@@ -14,6 +14,10 @@ public enum AgentAsk {
     /// The reply event's type.
     public static let replyType = "ganglion.reply"
 
+    /// The extension of a dead letter that does not hold its event, too large to fit in one record
+    /// with the letter around it: its size, and where the event is.
+    public static let deadLetterOmittedKey = "data_omitted"
+
     /// Where an agent type's dead letters go.
     public static func deadLetterTopic(_ agent: String) -> String { "\(agent).dlq" }
 

@@ -517,8 +517,7 @@ public actor AgentShard {
             total += bytes
         }
         for entry in emitted {
-            // Its outbox record holds the id, topic and key beside the event.
-            let bytes = entry.event.count + 2 * entry.id.utf8.count + entry.topic.utf8.count + 2 * (entry.key?.count ?? 0) + framing
+            let bytes = outboxBytes(entry)
             guard bytes <= recordLimit else {
                 throw AgentError.effectTooLarge(what: "emitted event \(entry.id) to \(entry.topic)", bytes: bytes, limit: recordLimit)
             }
@@ -648,7 +647,8 @@ public actor AgentShard {
         letter.dataContentType = "application/octet-stream"
         letter.data = Data(raw)
         AgentMetrics.deadLettered(agent: handler.name)
-        let entry = OutboxEntry(id: letter.id, topic: AgentAsk.deadLetterTopic(handler.name), key: Array(key.utf8), event: try letter.serializedBytes())
+        let entry = try fitted(letter, key: Array(key.utf8),
+                                    whereabouts: "the event is at \(handler.topic)-\(partition)@\(offset); dlq replay reads it from there while it is retained")
         var emitted = [entry]
         if let asked = try? EventEnvelope(serializedBytes: raw), isAsk(asked) {
             emitted.append(try reply(to: asked, outcome: Array(error.utf8), error: error))
@@ -806,10 +806,10 @@ public actor AgentShard {
     }
 
     /// Sends the outbox to its (routed) topics — same ids as before a crash; a shadow replay's
-    /// topics are created as needed — then tombstones it. An emitted event to a topic that does not exist goes to the agent's dead letters instead,
-    /// naming the topic (`ganglion dlq replay` sends it there once it is made), and the rest
-    /// is sent again (the same ids: what went before the refusal is not stored twice by a reader
-    /// that recognises redeliveries).
+    /// topics are created as needed — then tombstones it. An emitted event to a topic that does
+    /// not exist goes to the agent's dead letters instead, naming the topic (`ganglion dlq
+    /// replay` sends it there once it is made), and what the refusal left unsent is sent again
+    /// (what was stored before it is not: it would be stored twice).
     private func forwardOutbox() async throws {
         let pending = changelog.pendingOutbox
         guard !pending.isEmpty else { return }
@@ -822,12 +822,14 @@ public actor AgentShard {
                     return OutgoingEvent(topic: topic, key: entry.key, value: entry.event, createIfMissing: topic != entry.topic)
                 })
                 break
-            } catch ShardIOError.unknownTopic(let missing) {
-                let refused = sending.filter { route($0.topic) == missing }
+            } catch ShardIOError.unknownTopic(let missing, let stored) {
+                // What was stored before the refusal is not sent again.
+                let unsent = sending.dropFirst(min(stored, sending.count))
+                let refused = unsent.filter { route($0.topic) == missing }
                 // A refusal naming no topic sent here cannot be worked around: the shard fails.
-                guard !refused.isEmpty else { throw ShardIOError.unknownTopic(missing) }
+                guard !refused.isEmpty else { throw ShardIOError.unknownTopic(missing, stored: stored) }
                 undeliverable += refused.map { ($0, missing) }
-                sending.removeAll { route($0.topic) == missing }
+                sending = unsent.filter { route($0.topic) != missing }
             }
         }
         if !undeliverable.isEmpty {
@@ -853,7 +855,29 @@ public actor AgentShard {
         letter.dataContentType = "application/octet-stream"
         letter.data = Data(entry.event)
         AgentMetrics.deadLettered(agent: handler.name)
-        return OutboxEntry(id: letter.id, topic: AgentAsk.deadLetterTopic(handler.name), key: entry.key, event: try letter.serializedBytes())
+        return try fitted(letter, key: entry.key, whereabouts: "handling its input \(letter.causationID) again (a replay) emits it again")
+    }
+
+    /// The outbox entry of `letter` for the agent's dead-letter topic, holding the event it is
+    /// about — or, when with the event inside it would be over the log's record limit (an event
+    /// the log only just took, with the letter's reason around it), without the event and with
+    /// the extension `data_omitted` naming its size and `whereabouts`: a letter the changelog
+    /// refused would stop the shard.
+    private func fitted(_ letter: EventEnvelope, key: [UInt8]?, whereabouts: String) throws -> OutboxEntry {
+        let topic = AgentAsk.deadLetterTopic(handler.name)
+        var entry = OutboxEntry(id: letter.id, topic: topic, key: key, event: try letter.serializedBytes())
+        guard Self.outboxBytes(entry) > Self.recordLimit else { return entry }
+        var trimmed = letter
+        trimmed.extensions[AgentAsk.deadLetterOmittedKey] = "\(letter.data.count) bytes, over the record limit with this letter around them: \(whereabouts)"
+        trimmed.data = Data()
+        entry = OutboxEntry(id: letter.id, topic: topic, key: key, event: try trimmed.serializedBytes())
+        return entry
+    }
+
+    /// The bytes of an outbox entry's record: the event, and the id, topic and key beside it
+    /// (as ``ShardChangelog`` lays it out), with a margin for the record's framing.
+    static func outboxBytes(_ entry: OutboxEntry) -> Int {
+        entry.event.count + 2 * entry.id.utf8.count + entry.topic.utf8.count + 2 * (entry.key?.count ?? 0) + 64
     }
 
     /// Forwards the outbox off the handlers' path (an event is finished once its batch is

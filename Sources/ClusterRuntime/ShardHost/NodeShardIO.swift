@@ -74,7 +74,7 @@ public struct NodeShardIO: ShardIO {
                 }
                 configuration = api.metadata.state.topics[event.topic]
             }
-            guard let configuration else { throw ShardIOError.unknownTopic(event.topic) }
+            guard let configuration else { throw ShardIOError.unknownTopic(event.topic, stored: 0) }
             configurations[event.topic] = configuration
             let partition = event.key.map { KeyPartitioner.partition(for: $0, partitionCount: configuration.partitions) }
                 ?? Int32.random(in: 0..<max(1, configuration.partitions))

@@ -110,20 +110,22 @@ public protocol ShardIO: Sendable {
     /// The changelog writer's producer id and its next epoch (a new id without `resuming`).
     func initWriter(resuming producerID: Int64?) async throws -> (id: Int64, epoch: Int16)
     /// Sends emitted events (as one batch per partition where it can), durable under the node's
-    /// policy when it returns; throws ``ShardIOError/unknownTopic(_:)`` when a topic does not
-    /// exist (and is not to be made), having sent none of its events.
+    /// policy when it returns; throws ``ShardIOError/unknownTopic(_:stored:)`` when a topic does
+    /// not exist (and is not to be made), having stored the events before the first to it that
+    /// it counts, and nothing after.
     func send(_ events: [OutgoingEvent]) async throws
 }
 
 /// What a ``ShardIO`` reports in terms the shard acts on.
 public enum ShardIOError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// Emitted events name a topic that does not exist.
-    case unknownTopic(String)
+    /// Emitted events name a topic that does not exist; the first `stored` of them (all before
+    /// the first to that topic) were stored before it was found missing.
+    case unknownTopic(String, stored: Int)
 
     /// What happened.
     public var description: String {
         switch self {
-        case .unknownTopic(let topic): "topic \(topic) does not exist"
+        case .unknownTopic(let topic, _): "topic \(topic) does not exist"
         }
     }
 }

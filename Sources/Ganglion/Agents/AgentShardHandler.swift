@@ -90,6 +90,7 @@ struct ClientShardIO: ShardIO {
         for event in events {
             if runs.last?.last?.topic == event.topic { runs[runs.count - 1].append(event) } else { runs.append([event]) }
         }
+        var stored = 0
         for run in runs {
             let records = run.map { (topic: $0.topic, key: $0.key, value: Optional($0.value)) }
             do {
@@ -99,8 +100,9 @@ struct ClientShardIO: ShardIO {
                 do { try await client.createTopic(run[0].topic, partitions: 1) } catch let error as GanglionError where error.code == .topicExists {}
                 try await producer.send(records)
             } catch let error as GanglionError where error.code == .unknownTopic {
-                throw ShardIOError.unknownTopic(run[0].topic)
+                throw ShardIOError.unknownTopic(run[0].topic, stored: stored)
             }
+            stored += run.count
         }
     }
 }
