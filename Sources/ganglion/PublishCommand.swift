@@ -13,7 +13,7 @@ struct PublishCommand: AsyncParsableCommand {
             With --data, publishes one event. Otherwise reads standard input: each line is one event, \
             either a JSON object {"key": …, "type": …, "data": …} with only those keys (data a string or \
             any JSON value), or any other JSON value or plain text, which is the data itself. An object \
-            mixing key, type or data with other keys is refused, naming the line. Events with a key go to the key's partition (murmur2, as Kafka).
+            mixing key, type or data with other keys is refused, naming the line. Events with a key go to the key's partition (murmur2, as Kafka).             Each event's datacontenttype is application/json when its data is JSON, text/plain; charset=utf-8 otherwise, or --content-type.
             """)
 
     @OptionGroup var node: NodeAddress
@@ -23,6 +23,9 @@ struct PublishCommand: AsyncParsableCommand {
     @Option(help: "The CloudEvents source.") var source = "/ganglion/cli"
     @Option(help: "The payload (UTF-8); omit to read events from stdin.") var data: String?
     @Option(help: "With a topic bound to a registry subject: the message to encode payloads as (default: the schema's first).") var message: String?
+    @Option(name: .customLong("content-type"),
+            help: "The events' datacontenttype, e.g. application/xml (default: application/json for JSON data, text/plain; charset=utf-8 otherwise).")
+    var contentType: String?
     @Option(name: .customLong("retry-for"),
             help: """
                 With --data: how many seconds to keep trying, with backoff, when the publish fails before the event could be \
@@ -30,6 +33,26 @@ struct PublishCommand: AsyncParsableCommand {
                 is unknown (the node may have stored it) is not repeated. 0: one try.
                 """)
     var retryFor: Double = 0
+
+    func validate() throws {
+        if let contentType, !Self.isMediaType(contentType) {
+            throw ValidationError("--content-type \(contentType) is not a media type (type/subtype, e.g. application/xml)")
+        }
+    }
+
+    /// Whether `value` is a media type: `type/subtype`, each a non-empty token, then parameters.
+    static func isMediaType(_ value: String) -> Bool {
+        let essence = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let parts = essence.split(separator: "/", omittingEmptySubsequences: false)
+        let token = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "!#$&^_.+-"))
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.unicodeScalars.allSatisfy(token.contains) }
+    }
+
+    /// The datacontenttype of data the CLI read as text: JSON (any JSON value), or plain text.
+    static func inferredContentType(of data: Data) -> String {
+        if data.isEmpty { return "" }
+        return (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil ? "application/json" : "text/plain; charset=utf-8"
+    }
 
     func run() async throws {
         do {
@@ -126,15 +149,10 @@ struct PublishCommand: AsyncParsableCommand {
     /// others is ambiguous and refused, naming the line, so no content is ever dropped.
     private func parse(_ line: String, number: Int) throws -> EventEnvelope {
         guard let value = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed]),
-              let object = value as? [String: Any] else {
+              let object = value as? [String: Any], !Set(object.keys).isDisjoint(with: Self.envelopeKeys) else {
             return envelope(key: key, type: type, data: Data(line.utf8))
         }
         let keys = Set(object.keys)
-        if keys.isDisjoint(with: Self.envelopeKeys) {
-            var event = envelope(key: key, type: type, data: Data(line.utf8))
-            event.dataContentType = "application/json"
-            return event
-        }
         let others = keys.subtracting(Self.envelopeKeys)
         guard others.isEmpty else {
             throw ValidationError("""
@@ -147,16 +165,18 @@ struct PublishCommand: AsyncParsableCommand {
             throw ValidationError("line \(number): \"key\" and \"type\" must be strings")
         }
         let payload: Data
-        var contentType = "application/octet-stream"
+        var inferred = "text/plain; charset=utf-8"
         switch object["data"] {
         case let text as String: payload = Data(text.utf8)
         case .some(let value):
             payload = try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
-            contentType = "application/json"
-        case .none: payload = Data()
+            inferred = "application/json"
+        case .none:
+            payload = Data()
+            inferred = ""
         }
         var event = envelope(key: (object["key"] as? String) ?? key, type: (object["type"] as? String) ?? type, data: payload)
-        event.dataContentType = contentType
+        event.dataContentType = contentType ?? inferred
         return event
     }
 
@@ -167,7 +187,7 @@ struct PublishCommand: AsyncParsableCommand {
         event.specVersion = EventEnvelope.cloudEventsSpecVersion
         event.type = type
         event.time = Google_Protobuf_Timestamp(date: Date())
-        event.dataContentType = "application/octet-stream"
+        event.dataContentType = contentType ?? Self.inferredContentType(of: data)
         if let key { event.key = Data(key.utf8) }
         event.data = data
         return event

@@ -19,10 +19,10 @@ final class PublishCommandTests: XCTestCase {
     }
 
     /// Runs `ganglion publish` with `input` on stdin; returns its status and output.
-    private func publish(_ api: String, _ topic: String, _ input: String) throws -> (status: Int32, output: String) {
+    private func publish(_ api: String, _ topic: String, _ input: String, arguments: [String] = []) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = try ganglionExecutable(self)
-        process.arguments = ["publish", topic, "--node", api]
+        process.arguments = ["publish", topic, "--node", api] + arguments
         let stdin = Pipe(), output = Pipe()
         process.standardInput = stdin
         process.standardOutput = output
@@ -59,6 +59,38 @@ final class PublishCommandTests: XCTestCase {
         XCTAssertEqual(String(decoding: events[1].key, as: UTF8.self), "a")
         XCTAssertEqual(data[2], "text")
         XCTAssertEqual(data[3], "plain words")
+    }
+
+    /// Each event says what its data is, the same whether it came from a line or from --data:
+    /// JSON is application/json, other UTF-8 text is text/plain (not octet-stream: the CLI's
+    /// input is text), and --content-type names it outright.
+    func testEveryEventNamesItsDataContentTypeAlikeFromLinesAndFromData() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        _ = try await client.createTopic("typed", partitions: 1)
+        let input = """
+            {"n": 1}
+            [1, 2]
+            {"key": "a", "data": {"m": 2}}
+            {"key": "b", "data": "text"}
+            plain words
+
+            """
+        var (status, output) = try publish(node.endpoints.api, "typed", input)
+        XCTAssertEqual(status, 0, output)
+        for (data, extra) in [("{\"x\": 1}", [String]()), ("42", []), ("hello", []), ("<a/>", ["--content-type", "application/xml"])] {
+            (status, output) = try publish(node.endpoints.api, "typed", "", arguments: ["--data", data] + extra)
+            XCTAssertEqual(status, 0, output)
+        }
+        let events = try await storedEvents(client, "typed")
+        let json = "application/json", text = "text/plain; charset=utf-8"
+        XCTAssertEqual(events.map(\.dataContentType), [json, json, json, text, text, json, json, text, "application/xml"])
+        // A content type that is not one (no type/subtype) is refused, naming it.
+        (status, output) = try publish(node.endpoints.api, "typed", "", arguments: ["--data", "x", "--content-type", "xml"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--content-type") && output.contains("xml"), output)
     }
 
     func testAnObjectMixingEnvelopeKeysAndOtherKeysIsAnErrorNamingTheLine() async throws {
