@@ -370,6 +370,16 @@ final class GroupService: @unchecked Sendable {
             lag.lag = max(0, lag.highWatermark - offset)
             response.lag.append(lag)
         }
+        let held = coordinator.members.values.flatMap { $0.assigned.union($0.pendingRevocation) }
+        for partition in Set(held).subtracting(coordinator.committedOffsets.keys).sorted() {
+            var lag = Ganglion_V1_PartitionLag()
+            lag.topic = partition.topic
+            lag.partition = UInt32(partition.partition)
+            lag.committedOffset = -1
+            lag.highWatermark = highWatermark(partition) ?? 0
+            lag.lag = -1
+            response.uncommitted.append(lag)
+        }
         return response
     }
 

@@ -45,9 +45,14 @@ struct GroupCommand: ParsableCommand {
                     let node = member.node.isEmpty ? "" : "  node \(member.node)"
                     print("  \(member.memberID)\(node)  epoch \(member.memberEpoch)  \(member.state)  [\(assigned.joined(separator: ", "))]")
                 }
-                if !described.lag.isEmpty {
+                // Committed or not (`-`: the member starts where its reset policy says), by partition.
+                let rows = (described.lag + described.uncommitted).sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+                if !rows.isEmpty {
                     print("partition\tcommitted\thigh-watermark\tlag")
-                    for lag in described.lag { print("\(lag.topic)-\(lag.partition)\t\(lag.committedOffset)\t\(lag.highWatermark)\t\(lag.lag)") }
+                    for row in rows {
+                        let committed = row.committedOffset < 0 ? "-" : String(row.committedOffset), lag = row.lag < 0 ? "-" : String(row.lag)
+                        print("\(row.topic)-\(row.partition)\t\(committed)\t\(row.highWatermark)\t\(lag)")
+                    }
                 }
             } catch { throw failCommand(error) }
         }

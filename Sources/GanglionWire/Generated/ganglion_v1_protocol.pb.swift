@@ -1035,7 +1035,12 @@ public nonisolated struct Ganglion_V1_DescribeGroupResponse: Sendable {
 
   public var members: [Ganglion_V1_GroupMemberDescription] = []
 
+  /// Every partition with a committed offset.
   public var lag: [Ganglion_V1_PartitionLag] = []
+
+  /// Partitions a member holds (or is giving up) with no committed offset yet: committed_offset
+  /// and lag are -1 (where the member starts is its own reset policy's choice), high_watermark set.
+  public var uncommitted: [Ganglion_V1_PartitionLag] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2573,7 +2578,7 @@ nonisolated extension Ganglion_V1_PartitionLag: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Ganglion_V1_DescribeGroupResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DescribeGroupResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{3}group_epoch\0\u{1}members\0\u{1}lag\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{3}group_epoch\0\u{1}members\0\u{1}lag\0\u{1}uncommitted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2585,6 +2590,7 @@ nonisolated extension Ganglion_V1_DescribeGroupResponse: SwiftProtobuf.Message, 
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.groupEpoch) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.members) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.lag) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.uncommitted) }()
       default: break
       }
     }
@@ -2603,6 +2609,9 @@ nonisolated extension Ganglion_V1_DescribeGroupResponse: SwiftProtobuf.Message, 
     if !self.lag.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.lag, fieldNumber: 4)
     }
+    if !self.uncommitted.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.uncommitted, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2611,6 +2620,7 @@ nonisolated extension Ganglion_V1_DescribeGroupResponse: SwiftProtobuf.Message, 
     if lhs.groupEpoch != rhs.groupEpoch {return false}
     if lhs.members != rhs.members {return false}
     if lhs.lag != rhs.lag {return false}
+    if lhs.uncommitted != rhs.uncommitted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

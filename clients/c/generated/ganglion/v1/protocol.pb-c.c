@@ -3915,7 +3915,7 @@ const ProtobufCMessageDescriptor ganglion__v1__partition_lag__descriptor =
   (ProtobufCMessageInit) ganglion__v1__partition_lag__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ganglion__v1__describe_group_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor ganglion__v1__describe_group_response__field_descriptors[5] =
 {
   {
     "group",
@@ -3965,17 +3965,30 @@ static const ProtobufCFieldDescriptor ganglion__v1__describe_group_response__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "uncommitted",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Ganglion__V1__DescribeGroupResponse, n_uncommitted),
+    offsetof(Ganglion__V1__DescribeGroupResponse, uncommitted),
+    &ganglion__v1__partition_lag__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ganglion__v1__describe_group_response__field_indices_by_name[] = {
   0,   /* field[0] = group */
   1,   /* field[1] = group_epoch */
   3,   /* field[3] = lag */
   2,   /* field[2] = members */
+  4,   /* field[4] = uncommitted */
 };
 static const ProtobufCIntRange ganglion__v1__describe_group_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor ganglion__v1__describe_group_response__descriptor =
 {
@@ -3985,7 +3998,7 @@ const ProtobufCMessageDescriptor ganglion__v1__describe_group_response__descript
   "Ganglion__V1__DescribeGroupResponse",
   "ganglion.v1",
   sizeof(Ganglion__V1__DescribeGroupResponse),
-  4,
+  5,
   ganglion__v1__describe_group_response__field_descriptors,
   ganglion__v1__describe_group_response__field_indices_by_name,
   1,  ganglion__v1__describe_group_response__number_ranges,

@@ -793,12 +793,21 @@ struct  Ganglion__V1__DescribeGroupResponse
   int32_t group_epoch;
   size_t n_members;
   Ganglion__V1__GroupMemberDescription **members;
+  /*
+   * Every partition with a committed offset.
+   */
   size_t n_lag;
   Ganglion__V1__PartitionLag **lag;
+  /*
+   * Partitions a member holds (or is giving up) with no committed offset yet: committed_offset
+   * and lag are -1 (where the member starts is its own reset policy's choice), high_watermark set.
+   */
+  size_t n_uncommitted;
+  Ganglion__V1__PartitionLag **uncommitted;
 };
 #define GANGLION__V1__DESCRIBE_GROUP_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ganglion__v1__describe_group_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, 0,NULL }
 
 
 /*

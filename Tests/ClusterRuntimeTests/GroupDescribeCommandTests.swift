@@ -1,0 +1,51 @@
+import ClusterRuntime
+import EventLog
+import Foundation
+import Ganglion
+import GanglionWire
+import XCTest
+
+/// `ganglion group describe` shows every partition the group's members hold, committed or not:
+/// a member that has not committed a partition yet (a new consumer working through a backlog,
+/// or one that is stuck) is the one an operator looks for.
+final class GroupDescribeCommandTests: XCTestCase {
+    private var directory = ""
+
+    override func setUp() { directory = NSTemporaryDirectory() + "ganglion-group-describe-" + UUID().uuidString }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    func testAssignedPartitionsWithoutACommitAreListedWithTheirEnd() async throws {
+        let node = try startTestNode(directory)
+        defer { node.stop() }
+        let client = try GanglionClient(endpoint: node.endpoints.api)
+        defer { client.close() }
+        try await client.createTopic("orders", partitions: 3)
+        var batch = RecordBatchBuilder()
+        batch.append(key: nil, value: [1], timestamp: 1)
+        batch.append(key: nil, value: [2], timestamp: 1)
+        _ = try await client.produce(topic: "orders", partition: 1, batch: batch.build())
+
+        // One member holds all three partitions and commits only partition 0.
+        var heartbeat = Ganglion_V1_GroupHeartbeatRequest()
+        heartbeat.group = "billing"
+        heartbeat.subscribedTopics = ["orders"]
+        let joined = try await client.call(.groupHeartbeat, heartbeat, reply: Ganglion_V1_GroupHeartbeatResponse.self).0
+        XCTAssertEqual(joined.assignment.flatMap(\.partitions).count, 3)
+        var commit = Ganglion_V1_OffsetCommitRequest()
+        commit.group = "billing"
+        commit.memberID = joined.memberID
+        commit.memberEpoch = joined.memberEpoch
+        var offset = Ganglion_V1_PartitionOffset()
+        offset.topic = "orders"
+        offset.partition = 0
+        offset.offset = 0
+        commit.offsets = [offset]
+        let committed = try await client.call(.offsetCommit, commit, reply: Ganglion_V1_OffsetCommitResponse.self).0
+        XCTAssertEqual(committed.errors.first?.error, Ganglion_V1_ErrorCode.none)
+
+        let (status, output) = try runProcess(try ganglionExecutable(self), ["group", "describe", "billing", "--node", node.endpoints.api])
+        XCTAssertEqual(status, 0, output)
+        let rows = output.split(separator: "\n").filter { $0.hasPrefix("orders-") }.map(String.init)
+        XCTAssertEqual(rows, ["orders-0\t0\t0\t0", "orders-1\t-\t2\t-", "orders-2\t-\t0\t-"], output)
+    }
+}
