@@ -40,16 +40,24 @@ final class UnstorableEffectsTests: XCTestCase {
     override func setUp() { directory = NSTemporaryDirectory() + "ganglion-unstorable-" + UUID().uuidString }
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
-    func testEffectsTheLogCannotTakeAreDeadLetteredAndTheShardGoesOn() async throws {
+    /// A node with the notes agent's topics and its host running (a member of its group).
+    private func startNotes() async throws -> (Node, GanglionClient, Task<Void, any Error>) {
         let node = try startTestNode(directory)
-        defer { node.stop() }
         let client = try GanglionClient(endpoint: node.endpoints.api)
-        defer { client.close() }
         try await client.createTopic("notes.in", partitions: 1)
         try await client.createTopic("notes.out", partitions: 1)
         let host = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(NotesAgent()) }
-        defer { host.cancel() }
         try await waitForMembers(client, group: "notes")
+        return (node, client, host)
+    }
+
+    func testEffectsTheLogCannotTakeAreDeadLetteredAndTheShardGoesOn() async throws {
+        let (node, client, host) = try await startNotes()
+        defer {
+            host.cancel()
+            client.close()
+            node.stop()
+        }
 
         func event(_ id: String, _ type: String, key: String) -> EventEnvelope {
             var event = EventEnvelope()
@@ -88,15 +96,12 @@ final class UnstorableEffectsTests: XCTestCase {
     /// Events emitted around one to a missing topic are stored once each: the forwarder, told
     /// the topic is missing after it stored what came before it, does not send that again.
     func testEventsEmittedBeforeOneToAMissingTopicAreStoredOnce() async throws {
-        let node = try startTestNode(directory)
-        defer { node.stop() }
-        let client = try GanglionClient(endpoint: node.endpoints.api)
-        defer { client.close() }
-        try await client.createTopic("notes.in", partitions: 1)
-        try await client.createTopic("notes.out", partitions: 1)
-        let host = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(NotesAgent()) }
-        defer { host.cancel() }
-        try await waitForMembers(client, group: "notes")
+        let (node, client, host) = try await startNotes()
+        defer {
+            host.cancel()
+            client.close()
+            node.stop()
+        }
         var event = EventEnvelope()
         event.id = "m1"
         event.type = "mixed"

@@ -648,7 +648,7 @@ public actor AgentShard {
         letter.data = Data(raw)
         AgentMetrics.deadLettered(agent: handler.name)
         let entry = try fitted(letter, key: Array(key.utf8),
-                                    whereabouts: "the event is at \(handler.topic)-\(partition)@\(offset); dlq replay reads it from there while it is retained")
+                               whereabouts: "the event is at \(handler.topic)-\(partition)@\(offset); dlq replay reads it from there while it is retained")
         var emitted = [entry]
         if let asked = try? EventEnvelope(serializedBytes: raw), isAsk(asked) {
             emitted.append(try reply(to: asked, outcome: Array(error.utf8), error: error))
