@@ -366,8 +366,9 @@ final class GroupService: @unchecked Sendable {
             lag.topic = partition.topic
             lag.partition = UInt32(partition.partition)
             lag.committedOffset = offset
-            lag.highWatermark = highWatermark(partition) ?? offset
-            lag.lag = max(0, lag.highWatermark - offset)
+            // -1: this node holds no replica of the partition (its leader knows the end).
+            lag.highWatermark = highWatermark(partition) ?? -1
+            lag.lag = lag.highWatermark < 0 ? -1 : max(0, lag.highWatermark - offset)
             response.lag.append(lag)
         }
         let held = coordinator.members.values.flatMap { $0.assigned.union($0.pendingRevocation) }
@@ -376,7 +377,7 @@ final class GroupService: @unchecked Sendable {
             lag.topic = partition.topic
             lag.partition = UInt32(partition.partition)
             lag.committedOffset = -1
-            lag.highWatermark = highWatermark(partition) ?? 0
+            lag.highWatermark = highWatermark(partition) ?? -1
             lag.lag = -1
             response.uncommitted.append(lag)
         }

@@ -20,11 +20,31 @@ extension GanglionClient {
         try await call(.listGroups, Ganglion_V1_ListGroupsRequest(), reply: Ganglion_V1_ListGroupsResponse.self).0.groups
     }
 
-    /// A group's members, their partitions and its lag per partition.
+    /// A group's members, their partitions and its lag per partition. The ends of partitions
+    /// the answering node holds no replica of (its answer says -1) are asked of their leaders
+    /// (one request per topic and leader); one that cannot be learnt stays -1, as does its lag.
     public func describeGroup(_ group: String) async throws -> Ganglion_V1_DescribeGroupResponse {
         var request = Ganglion_V1_DescribeGroupRequest()
         request.group = group
-        return try await call(.describeGroup, request, reply: Ganglion_V1_DescribeGroupResponse.self).0
+        var described = try await call(.describeGroup, request, reply: Ganglion_V1_DescribeGroupResponse.self).0
+        var unknown: [String: [UInt32]] = [:]
+        for row in described.lag + described.uncommitted where row.highWatermark < 0 { unknown[row.topic, default: []].append(row.partition) }
+        guard !unknown.isEmpty else { return described }
+        var ends: [String: [UInt32: Int64]] = [:]
+        for (topic, partitions) in unknown {
+            guard let offsets = try? await listOffsets(topic: topic, partitions: partitions, timestamp: -1) else { continue }
+            for offset in offsets where offset.offset >= 0 { ends[topic, default: [:]][offset.partition] = offset.offset }
+        }
+        func filled(_ rows: inout [Ganglion_V1_PartitionLag]) {
+            for index in rows.indices where rows[index].highWatermark < 0 {
+                guard let end = ends[rows[index].topic]?[rows[index].partition] else { continue }
+                rows[index].highWatermark = end
+                if rows[index].committedOffset >= 0 { rows[index].lag = max(0, end - rows[index].committedOffset) }
+            }
+        }
+        filled(&described.lag)
+        filled(&described.uncommitted)
+        return described
     }
 
     /// The offsets of `topic`'s partitions (all when `partitions` is empty) at the log start

@@ -50,8 +50,8 @@ struct GroupCommand: ParsableCommand {
                 if !rows.isEmpty {
                     print("partition\tcommitted\thigh-watermark\tlag")
                     for row in rows {
-                        let committed = row.committedOffset < 0 ? "-" : String(row.committedOffset), lag = row.lag < 0 ? "-" : String(row.lag)
-                        print("\(row.topic)-\(row.partition)\t\(committed)\t\(row.highWatermark)\t\(lag)")
+                        func shown(_ value: Int64) -> String { value < 0 ? "-" : String(value) }
+                        print("\(row.topic)-\(row.partition)\t\(shown(row.committedOffset))\t\(shown(row.highWatermark))\t\(shown(row.lag))")
                     }
                 }
             } catch { throw failCommand(error) }

@@ -48,4 +48,38 @@ final class GroupDescribeCommandTests: XCTestCase {
         let rows = output.split(separator: "\n").filter { $0.hasPrefix("orders-") }.map(String.init)
         XCTAssertEqual(rows, ["orders-0\t0\t0\t0", "orders-1\t-\t2\t-", "orders-2\t-\t0\t-"], output)
     }
+
+    /// In a cluster, each partition's end comes from its leader, wherever it is: the node asked
+    /// holds no replica of most partitions of a topic with one replica each, and its own view of
+    /// their ends (none) made every lag 0.
+    func testLagInAClusterIsMeasuredFromEachPartitionsLeader() async throws {
+        let cluster = try await TestCluster.withGroups(root: directory)
+        defer { cluster.stopAll() }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("orders", partitions: 3, replicationFactor: 1)
+        try await cluster.waitForAll("orders placed") { $0.metadataState.partitions["orders"]?.allSatisfy { $0.leader != nil } == true }
+        let leaders = try await client.describeTopic("orders").partitions.map(\.leader)
+        XCTAssertGreaterThan(Set(leaders).count, 1, "the partitions are led by more than one node: \(leaders)")
+        for partition in UInt32(0)..<3 {
+            var batch = RecordBatchBuilder()
+            for value in UInt8(0)..<3 { batch.append(key: nil, value: [value], timestamp: 1) }
+            _ = try await client.produce(topic: "orders", partition: partition, batch: batch.build())
+        }
+        // A member holds all three partitions and commits offset 1 of each: 2 behind.
+        let consumer = GroupConsumer(client: try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15)), group: "billing", topics: ["orders"])
+        defer { Task { await consumer.close() } }
+        var seen: Set<UInt32> = []
+        for try await batch in consumer.batches {
+            for delivered in batch where delivered.record.offset == 0 && !seen.contains(delivered.partition) {
+                seen.insert(delivered.partition)
+                try await consumer.commit(delivered)
+            }
+            if seen.count == 3 { break }
+        }
+        let (status, output) = try runProcess(try ganglionExecutable(self), ["group", "describe", "billing", "--node", cluster.api("v1")])
+        XCTAssertEqual(status, 0, output)
+        let rows = output.split(separator: "\n").filter { $0.hasPrefix("orders-") }.map(String.init)
+        XCTAssertEqual(rows, ["orders-0\t1\t3\t2", "orders-1\t1\t3\t2", "orders-2\t1\t3\t2"], output)
+    }
 }

@@ -1015,6 +1015,8 @@ public nonisolated struct Ganglion_V1_PartitionLag: Sendable {
 
   public var committedOffset: Int64 = 0
 
+  /// -1 (and lag -1) where the answering node holds no replica of the partition: its leader
+  /// knows the end (clients ask it with ListOffsets).
   public var highWatermark: Int64 = 0
 
   public var lag: Int64 = 0

@@ -778,6 +778,10 @@ struct  Ganglion__V1__PartitionLag
   char *topic;
   uint32_t partition;
   int64_t committed_offset;
+  /*
+   * -1 (and lag -1) where the answering node holds no replica of the partition: its leader
+   * knows the end (clients ask it with ListOffsets).
+   */
   int64_t high_watermark;
   int64_t lag;
 };
