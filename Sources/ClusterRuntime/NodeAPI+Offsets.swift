@@ -31,7 +31,7 @@ extension NodeAPI {
         return response
     }
 
-    private func offset(in log: PartitionLog, at timestamp: Int64) throws -> Int64 {
+    func offset(in log: PartitionLog, at timestamp: Int64) throws -> Int64 {
         switch timestamp {
         case -2: log.logStartOffset
         case -1: log.highWatermark
@@ -47,25 +47,45 @@ extension NodeAPI {
             throw ProtocolFailure(.malformedRequest, "a reset names its target: earliest, latest, an offset, a time or a shift")
         }
         let service = try groupService(for: request.group)
-        var offsets: [TopicPartition: Int64] = [:]
-        var response = Ganglion_V1_ResetOffsetsResponse()
-        for (key, log) in try partitions(of: request.topic, request.partitions) {
-            let wanted: Int64 = switch target {
-            case .toEarliest: log.logStartOffset
-            case .toLatest: log.highWatermark
-            case .toOffset(let offset): offset
-            case .toTimestamp(let time): try offset(in: log, at: max(time, 0))
-            case .shiftBy(let shift): (service.committedOffset(group: request.group, partition: key) ?? log.logStartOffset) &+ shift
-            }
-            let clamped = min(max(wanted, log.logStartOffset), log.highWatermark)
-            offsets[key] = clamped
-            var entry = Ganglion_V1_PartitionOffset()
-            entry.topic = key.topic
-            entry.partition = UInt32(key.partition)
-            entry.offset = clamped
-            response.offsets.append(entry)
+        guard let configuration = metadata.state.topics[request.topic] else {
+            throw ProtocolFailure(.unknownTopic, "topic \(request.topic) does not exist")
         }
-        let answer = response
-        service.resetOffsets(group: request.group, to: offsets, dryRun: request.dryRun) { result in completion(result.map { answer }) }
+        let numbers = request.partitions.isEmpty ? Array(0..<UInt32(configuration.partitions)) : request.partitions
+        if let beyond = numbers.first(where: { $0 >= configuration.partitions }) {
+            throw ProtocolFailure(.unknownPartition, "topic \(request.topic) has partitions 0…\(configuration.partitions - 1), not \(beyond)")
+        }
+        let time: Int64? = if case .toTimestamp(let time) = target { time } else { nil }
+        // Each partition's bounds from its leader, wherever it is (a cluster's coordinator holds
+        // replicas of only some partitions).
+        try partitionBounds(topic: request.topic, numbers, time: time) { found in
+            guard case .success(let bounds) = found else {
+                if case .failure(let failure) = found { completion(.failure(failure)) }
+                return
+            }
+            var offsets: [TopicPartition: Int64] = [:]
+            var response = Ganglion_V1_ResetOffsetsResponse()
+            for number in numbers {
+                let key = TopicPartition(request.topic, Int32(number))
+                guard let start = bounds[number]?.logStart, let end = bounds[number]?.end else {
+                    return completion(.failure(ProtocolFailure(.notLeader, "no offsets of \(key) were learnt from its leader; retry")))
+                }
+                let wanted: Int64 = switch target {
+                case .toEarliest: start
+                case .toLatest: end
+                case .toOffset(let offset): offset
+                case .toTimestamp: bounds[number]?.atTime ?? end
+                case .shiftBy(let shift): (service.committedOffset(group: request.group, partition: key) ?? start) &+ shift
+                }
+                let clamped = min(max(wanted, start), end)
+                offsets[key] = clamped
+                var entry = Ganglion_V1_PartitionOffset()
+                entry.topic = key.topic
+                entry.partition = UInt32(key.partition)
+                entry.offset = clamped
+                response.offsets.append(entry)
+            }
+            let answer = response
+            service.resetOffsets(group: request.group, to: offsets, dryRun: request.dryRun) { result in completion(result.map { answer }) }
+        }
     }
 }
