@@ -74,8 +74,12 @@ final class GroupDirectory: @unchecked Sendable {
     /// Compacts what the services own.
     func maintain() { for service in services { service.maintain() } }
 
-    /// Sets the lag gauges of every group here.
-    func reportLag(highWatermark: (TopicPartition) -> Int64?) { for service in services { service.reportLag(highWatermark: highWatermark) } }
+    /// The committed offsets of every group here.
+    func committedOffsets() -> [(group: String, partition: TopicPartition, offset: Int64)] {
+        services.flatMap { service in
+            service.committedOffsets().flatMap { group, offsets in offsets.map { (group, $0.key, $0.value) } }
+        }
+    }
 
     /// Closes what the services own.
     func close() { for service in services { service.close() } }

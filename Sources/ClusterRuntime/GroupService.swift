@@ -404,15 +404,9 @@ final class GroupService: @unchecked Sendable {
         storage.append(batch.build()) { _ in }
     }
 
-    /// Sets the lag gauge of every committed partition of every group.
-    func reportLag(highWatermark: (TopicPartition) -> Int64?) {
-        let committed = lock.withLock { coordinators.mapValues(\.committedOffsets) }
-        for (group, offsets) in committed {
-            for (partition, offset) in offsets {
-                guard let end = highWatermark(partition) else { continue }
-                NodeMetrics.lag(group: group, partition: partition.description, max(0, end - offset))
-            }
-        }
+    /// Every group's committed offsets.
+    func committedOffsets() -> [String: [TopicPartition: Int64]] {
+        lock.withLock { coordinators.mapValues(\.committedOffsets) }
     }
 
     /// Every group with members or committed offsets, by name.

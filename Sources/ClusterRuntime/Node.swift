@@ -270,7 +270,7 @@ public final class Node: Sendable {
             maintain(owner)
             // Each group's lag per partition, as a gauge for /metrics.
             func reportLag(_ owner: SocketLoop.Owner) {
-                groups.reportLag { api.knownHighWatermark($0) }
+                api.reportLag(groups.committedOffsets())
                 owner.schedule(after: .seconds(5)) { reportLag($0) }
             }
             reportLag(owner)

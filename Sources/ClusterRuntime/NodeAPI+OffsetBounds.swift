@@ -13,12 +13,37 @@ struct PartitionBounds: Sendable {
 }
 
 extension NodeAPI {
+    /// Sets the lag gauge of each committed partition: its end less the committed offset — the
+    /// end this node knows where it holds a replica, else its leader's, asked (one request per
+    /// topic and leader).
+    func reportLag(_ committed: [(group: String, partition: TopicPartition, offset: Int64)]) {
+        var elsewhere: [String: [(group: String, partition: TopicPartition, offset: Int64)]] = [:]
+        for entry in committed {
+            if let end = knownHighWatermark(entry.partition) {
+                NodeMetrics.lag(group: entry.group, partition: entry.partition.description, max(0, end - entry.offset))
+            } else if metadata.state.topics[entry.partition.topic] != nil {
+                elsewhere[entry.partition.topic, default: []].append(entry)
+            }
+        }
+        for (topic, entries) in elsewhere {
+            let numbers = Array(Set(entries.map { UInt32($0.partition.partition) })).sorted()
+            // A partition without a leader now has no gauge this round.
+            try? partitionBounds(topic: topic, numbers, time: nil, endsOnly: true) { found in
+                guard case .success(let bounds) = found else { return }
+                for entry in entries {
+                    guard let end = bounds[UInt32(entry.partition.partition)]?.end else { continue }
+                    NodeMetrics.lag(group: entry.group, partition: entry.partition.description, max(0, end - entry.offset))
+                }
+            }
+        }
+    }
+
     /// The bounds of `topic`'s partitions `numbers` (with the offset at `time` when given): from
     /// the partition's log where this node leads it (or is a cluster of one), else asked of its
     /// leader (ListOffsets, one request per leader and position) — a node's own copy of a
     /// partition it does not lead may lag, and it has no log at all of one it holds no replica
     /// of. `completion` gets every partition's bounds, or the first failure.
-    func partitionBounds(topic: String, _ numbers: [UInt32], time: Int64?,
+    func partitionBounds(topic: String, _ numbers: [UInt32], time: Int64?, endsOnly: Bool = false,
                          completion: @escaping @Sendable (Result<[UInt32: PartitionBounds], ProtocolFailure>) -> Void) throws {
         var bounds: [UInt32: PartitionBounds] = [:]
         var remote: [String: [UInt32]] = [:]
@@ -36,7 +61,7 @@ extension NodeAPI {
                                              atTime: try time.map { try offset(in: log, at: max($0, 0)) })
         }
         guard !remote.isEmpty, let requests = cluster.requests else { return completion(.success(bounds)) }
-        let positions: [Int64] = [-2, -1] + (time.map { [max($0, 0)] } ?? [])
+        let positions: [Int64] = endsOnly ? [-1] : [-2, -1] + (time.map { [max($0, 0)] } ?? [])
         let gathering = BoundsGathering(bounds, expected: remote.count * positions.count, completion: completion)
         for (endpoint, partitions) in remote {
             for position in positions {

@@ -49,4 +49,30 @@ final class ClusterOffsetResetTests: XCTestCase {
             XCTAssertEqual(made.count, 1, "node \(id) holds one partition of orders: \(made)")
         }
     }
+
+    /// The lag gauge (ganglion_group_lag_records) of every committed partition is reported by the
+    /// group's coordinator, also for partitions it holds no replica of (their ends asked of their
+    /// leaders): /metrics showed no lag at all for most partitions of a cluster's topics.
+    func testTheLagGaugeCoversPartitionsLedByOtherNodes() async throws {
+        let metrics = TestMetricsBackend.shared
+        let cluster = try await TestCluster.withGroups(root: directory)
+        defer { cluster.stopAll() }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        let topic = "gauged-" + UUID().uuidString.prefix(6).lowercased(), group = "watched-" + UUID().uuidString.prefix(6).lowercased()
+        _ = try await client.createTopic(topic, partitions: 3, replicationFactor: 1)
+        try await cluster.waitForAll("\(topic) placed") { $0.metadataState.partitions[topic]?.allSatisfy { $0.leader != nil } == true }
+        for partition in UInt32(0)..<3 {
+            var batch = RecordBatchBuilder()
+            for index in 0..<(3 + Int(partition)) { batch.append(key: nil, value: [UInt8(index)], timestamp: 1) }
+            _ = try await client.produce(topic: topic, partition: partition, batch: batch.build())
+        }
+        _ = try await client.resetOffsets(group: group, topic: topic, to: .offset(1))
+        func gauges() -> [Double?] {
+            (0..<3).map { metrics.recorders(label: "ganglion_group_lag_records", dimensions: [("group", group), ("partition", "\(topic)-\($0)")]).first?.last?.1 }
+        }
+        // Reported every 5 s.
+        for _ in 0..<120 where gauges() != [2, 3, 4] { try await Task.sleep(for: .milliseconds(100)) }
+        XCTAssertEqual(gauges(), [2, 3, 4], "each partition's end less the committed offset 1")
+    }
 }
