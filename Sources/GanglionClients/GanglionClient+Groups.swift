@@ -32,8 +32,16 @@ extension GanglionClient {
         guard !unknown.isEmpty else { return described }
         var ends: [String: [UInt32: Int64]] = [:]
         for (topic, partitions) in unknown {
-            guard let offsets = try? await listOffsets(topic: topic, partitions: partitions, timestamp: -1) else { continue }
-            for offset in offsets where offset.offset >= 0 { ends[topic, default: [:]][offset.partition] = offset.offset }
+            // All at once; when that fails (a partition without a leader now), one by one, so
+            // the others still get their ends.
+            var offsets = try? await listOffsets(topic: topic, partitions: partitions, timestamp: -1)
+            if offsets == nil {
+                offsets = []
+                for partition in partitions {
+                    offsets! += (try? await listOffsets(topic: topic, partitions: [partition], timestamp: -1)) ?? []
+                }
+            }
+            for offset in offsets ?? [] where offset.offset >= 0 { ends[topic, default: [:]][offset.partition] = offset.offset }
         }
         func filled(_ rows: inout [Ganglion_V1_PartitionLag]) {
             for index in rows.indices where rows[index].highWatermark < 0 {

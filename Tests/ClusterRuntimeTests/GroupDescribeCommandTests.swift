@@ -81,5 +81,22 @@ final class GroupDescribeCommandTests: XCTestCase {
         XCTAssertEqual(status, 0, output)
         let rows = output.split(separator: "\n").filter { $0.hasPrefix("orders-") }.map(String.init)
         XCTAssertEqual(rows, ["orders-0\t1\t3\t2", "orders-1\t1\t3\t2", "orders-2\t1\t3\t2"], output)
+
+        // A node leading one partition dies (its only replica): that partition's end is unknown,
+        // and the others' are still filled in.
+        await consumer.close()
+        let gone = try XCTUnwrap(leaders.first { $0 != "v1" })
+        cluster.kill(gone)
+        var described = Ganglion_V1_DescribeGroupResponse()
+        for _ in 0..<200 {
+            if let answer = try? await client.describeGroup("billing"), answer.lag.count == 3,
+               answer.lag.contains(where: { $0.highWatermark < 0 }) {
+                described = answer
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let ends = described.lag.map(\.highWatermark), expected = leaders.map { $0 == gone ? Int64(-1) : 3 }
+        XCTAssertEqual(ends, expected, "the partition led by \(gone) unknown, the rest from their leaders")
     }
 }
