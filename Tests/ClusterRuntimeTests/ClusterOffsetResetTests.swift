@@ -20,16 +20,9 @@ final class ClusterOffsetResetTests: XCTestCase {
         defer { cluster.stopAll() }
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
         defer { client.close() }
-        _ = try await client.createTopic("orders", partitions: 3, replicationFactor: 1)
-        try await cluster.waitForAll("orders placed") { $0.metadataState.partitions["orders"]?.allSatisfy { $0.leader != nil } == true }
-        let leaders = try await client.describeTopic("orders").partitions.map(\.leader)
-        XCTAssertEqual(Set(leaders).count, 3, "one partition per node: \(leaders)")
         // Partition p holds 4 + p records at times 1000, 2000, …
-        for partition in UInt32(0)..<3 {
-            var batch = RecordBatchBuilder()
-            for index in 0..<(4 + Int(partition)) { batch.append(key: nil, value: [UInt8(index)], timestamp: Int64(index + 1) * 1000) }
-            _ = try await client.produce(topic: "orders", partition: partition, batch: batch.build())
-        }
+        let leaders = try await cluster.singleReplicaTopic("orders", client: client) { 4 + Int($0) }
+        XCTAssertEqual(Set(leaders).count, 3, "one partition per node: \(leaders)")
         // The group's coordinator holds no replica of two of the three partitions.
         let latest = try await client.resetOffsets(group: "billing", topic: "orders", to: .latest)
         XCTAssertEqual(latest.map(\.offset), [4, 5, 6], "each partition's end")
@@ -60,13 +53,7 @@ final class ClusterOffsetResetTests: XCTestCase {
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
         defer { client.close() }
         let topic = "gauged-" + UUID().uuidString.prefix(6).lowercased(), group = "watched-" + UUID().uuidString.prefix(6).lowercased()
-        _ = try await client.createTopic(topic, partitions: 3, replicationFactor: 1)
-        try await cluster.waitForAll("\(topic) placed") { $0.metadataState.partitions[topic]?.allSatisfy { $0.leader != nil } == true }
-        for partition in UInt32(0)..<3 {
-            var batch = RecordBatchBuilder()
-            for index in 0..<(3 + Int(partition)) { batch.append(key: nil, value: [UInt8(index)], timestamp: 1) }
-            _ = try await client.produce(topic: topic, partition: partition, batch: batch.build())
-        }
+        _ = try await cluster.singleReplicaTopic(topic, client: client) { 3 + Int($0) }
         _ = try await client.resetOffsets(group: group, topic: topic, to: .offset(1))
         func gauges() -> [Double?] {
             (0..<3).map { metrics.recorders(label: "ganglion_group_lag_records", dimensions: [("group", group), ("partition", "\(topic)-\($0)")]).first?.last?.1 }

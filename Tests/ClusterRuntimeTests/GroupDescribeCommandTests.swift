@@ -57,15 +57,8 @@ final class GroupDescribeCommandTests: XCTestCase {
         defer { cluster.stopAll() }
         let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
         defer { client.close() }
-        _ = try await client.createTopic("orders", partitions: 3, replicationFactor: 1)
-        try await cluster.waitForAll("orders placed") { $0.metadataState.partitions["orders"]?.allSatisfy { $0.leader != nil } == true }
-        let leaders = try await client.describeTopic("orders").partitions.map(\.leader)
+        let leaders = try await cluster.singleReplicaTopic("orders", client: client) { _ in 3 }
         XCTAssertGreaterThan(Set(leaders).count, 1, "the partitions are led by more than one node: \(leaders)")
-        for partition in UInt32(0)..<3 {
-            var batch = RecordBatchBuilder()
-            for value in UInt8(0)..<3 { batch.append(key: nil, value: [value], timestamp: 1) }
-            _ = try await client.produce(topic: "orders", partition: partition, batch: batch.build())
-        }
         // A member holds all three partitions and commits offset 1 of each: 2 behind.
         let consumer = GroupConsumer(client: try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15)), group: "billing", topics: ["orders"])
         defer { Task { await consumer.close() } }
