@@ -22,7 +22,9 @@ swift build --build-tests
 
 step "tests"
 export GANGLION_TEST_PYTHON="$PWD/.build/test-venv/bin/python"
-swift test --skip-build
+# Two at a time, each test in a process of its own: the suite waits on timers and sockets as much
+# as it computes (serial ~560 s, parallel ~280 s here, three runs each, all passing).
+swift test --skip-build --parallel --num-workers 2
 
 step "C producer tests (clients/c, against the ganglion just built)"
 GANGLION_BIN="$(swift build --show-bin-path)/ganglion" clients/c/tests/run.sh
