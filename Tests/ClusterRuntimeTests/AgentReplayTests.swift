@@ -73,4 +73,23 @@ final class AgentReplayTests: XCTestCase {
         let members = try await client.describeGroup("sizer.shadow.t250").members
         XCTAssertTrue(members.isEmpty, "the replay left its group")
     }
+
+    /// A replay to the topic's end, in a cluster, runs to the end of every partition, wherever it
+    /// is led: the ends came from the answering node's metadata, where a partition it holds no
+    /// replica of reads end 0, which the replay took for an empty partition and skipped.
+    func testAReplayToTheEndInAClusterReachesEveryPartitionsEnd() async throws {
+        let cluster = try await TestCluster.withGroups(root: directory)
+        defer { cluster.stopAll() }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        _ = try await client.createTopic("orders", partitions: 3, replicationFactor: 1)
+        try await cluster.waitForAll("orders placed") { $0.metadataState.partitions["orders"]?.allSatisfy { $0.leader != nil } == true }
+        let leaders = try await client.describeTopic("orders").partitions.map(\.leader)
+        XCTAssertTrue(leaders.contains { $0 != "v1" }, "a partition is led by another node than the one asked: \(leaders)")
+        _ = try await client.publish(topic: "orders", events: orders(0..<12))
+
+        try await AgentHost(client: client).replay(SizingAgent(threshold: 500), shadow: "all", timeout: .seconds(60))
+        let replayed = try await storedEvents(client, AgentHost.shadowTopic("sizer.decisions", shadow: "all"))
+        XCTAssertEqual(replayed.count, 12, "every partition was replayed to its end (partitions led by \(leaders))")
+    }
 }

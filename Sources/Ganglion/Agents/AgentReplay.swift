@@ -37,7 +37,9 @@ extension AgentHost {
             ends = Dictionary(try await client.listOffsets(topic: topic, timestamp: Int64(end.timeIntervalSince1970 * 1000))
                 .map { ($0.partition, $0.offset) }) { $1 }
         } else {
-            ends = Dictionary(try await client.metadata(topics: [topic]).topics.first?.partitions.map { ($0.partition, $0.highWatermark) } ?? []) { $1 }
+            // Each partition's end from its leader (a node's own metadata knows only the
+            // partitions it holds a replica of).
+            ends = Dictionary(try await client.listOffsets(topic: topic, timestamp: -1).map { ($0.partition, $0.offset) }) { $1 }
         }
         let stopped = FailureBox()
         let running = Task {

@@ -37,9 +37,10 @@ struct DemoTrafficService: Service {
         var followers: [(PartitionStream, Task<Void, any Error>)] = []
         for (topic, show) in [("fraud-detection.decisions", Self.show), ("ci.statuses", Self.showStatus), ("docs.outcomes", Self.showOutcome),
                               ("tasks.verified", Self.showTask)] as [(String, @Sendable (DeliveredRecord) -> Void)] {
-            let metadata = try await client.metadata(topics: [topic])
-            let stream = try PartitionStream(client: client, pubEndpoint: metadata.nodes[0].pubEndpoint, topic: topic,
-                                             partition: 0, from: metadata.topics[0].partitions[0].highWatermark)
+            // From the end as the partition's leader knows it, on the leader's stream.
+            let end = try await client.listOffsets(topic: topic, partitions: [0], timestamp: -1).first?.offset ?? 0
+            let stream = try PartitionStream(client: client, pubEndpoint: try await client.leader(of: topic, partition: 0).pub, topic: topic,
+                                             partition: 0, from: end)
             followers.append((stream, Task { for try await delivered in stream.records() { show(delivered) } }))
         }
         defer {
