@@ -201,7 +201,7 @@ final class NodeAPI: Sendable {
             partition.partition = UInt32(index)
             if let placed, Int(index) < placed.count {
                 // Replicated: the recorded state; the offsets where this node holds a replica
-                // (exact on the leader).
+                // (exact on the leader), -1 (unknown here: ask the leader) where it holds none.
                 let state = placed[Int(index)]
                 partition.leader = state.leader ?? ""
                 partition.leaderEpoch = state.leaderEpoch
@@ -213,6 +213,10 @@ final class NodeAPI: Sendable {
                     partition.logStartOffset = log.logStartOffset
                     partition.highWatermark = log.highWatermark
                     partition.sizeBytes = Int64(log.sizeInBytes)
+                } else {
+                    partition.logStartOffset = -1
+                    partition.highWatermark = -1
+                    partition.sizeBytes = -1
                 }
             } else {
                 let log = try logs.log(TopicPartition(name, index), configuration: configuration)

@@ -191,10 +191,17 @@ extension GanglionClient {
         let described: Ganglion_V1_TopicMetadata
         do { described = try await describeTopic(topic) } catch let error as GanglionError where error.code == .unknownTopic { return [] }
         var records: [Record] = []
-        for partition in described.partitions where partition.highWatermark > partition.logStartOffset {
-            records += try await readAll(topic: topic, partition: partition.partition, from: partition.logStartOffset)
+        for partition in described.partitions where partition.highWatermark < 0 || partition.highWatermark > partition.logStartOffset {
+            records += try await readAll(topic: topic, partition: partition.partition, from: try await logStart(of: partition, topic: topic))
         }
         return records
+    }
+
+    /// Where `partition` of `topic` starts: as described, or (unknown there, -1: no leader
+    /// answered the description) asked of its leader, which throws while it has none.
+    public func logStart(of partition: Ganglion_V1_PartitionMetadata, topic: String) async throws -> Int64 {
+        guard partition.logStartOffset < 0 else { return partition.logStartOffset }
+        return try await listOffsets(topic: topic, partitions: [partition.partition], timestamp: -2).first?.offset ?? 0
     }
 
     /// A new idempotent producer id with epoch 0, or (with `resuming`) the next epoch of an

@@ -55,7 +55,12 @@ struct TailCommand: AsyncParsableCommand {
             let framed = !described.config.subject.isEmpty
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for described in partitions {
-                    let start = offset ?? startAtTime[described.partition] ?? (fromBeginning ? described.logStartOffset : described.highWatermark)
+                    var start = offset ?? startAtTime[described.partition] ?? (fromBeginning ? described.logStartOffset : described.highWatermark)
+                    if start < 0 {
+                        // Unknown where the partition was described (no leader answered): its leader's.
+                        start = try await client.listOffsets(topic: topic, partitions: [described.partition], timestamp: fromBeginning ? -2 : -1)
+                            .first?.offset ?? 0
+                    }
                     let pub = try await client.leader(of: topic, partition: described.partition).pub
                     let stream = try PartitionStream(client: client, pubEndpoint: pub, topic: topic, partition: described.partition, from: start)
                     group.addTask {

@@ -70,8 +70,10 @@ struct TopicCommand: ParsableCommand {
                 let topic = try await client.describeTopic(name)
                 print("topic \(topic.name): \(topic.partitions.count) partition(s), replication factor \(topic.config.replicationFactor), min-insync \(topic.config.minInsyncReplicas), retention \(topic.config.retentionMs == 0 ? "forever" : "\(topic.config.retentionMs) ms")\(topic.config.compacted ? ", compacted" : "")\(topic.config.subject.isEmpty ? "" : ", subject \(topic.config.subject) (validation \(topic.config.validation))")")
                 print("partition\tleader\treplicas\tisr\tleader-epoch\tlog-start\thigh-watermark\tbytes")
+                // "-": unknown (no node holding a replica answered: the partition has no leader).
+                func known(_ value: Int64) -> String { value < 0 ? "-" : String(value) }
                 for partition in topic.partitions {
-                    print("\(partition.partition)\t\(partition.leader.isEmpty ? "none" : partition.leader)\t\(partition.replicas.joined(separator: ","))\t\(partition.inSyncReplicas.joined(separator: ","))\t\(partition.leaderEpoch)\t\(partition.logStartOffset)\t\(partition.highWatermark)\t\(partition.sizeBytes)")
+                    print("\(partition.partition)\t\(partition.leader.isEmpty ? "none" : partition.leader)\t\(partition.replicas.joined(separator: ","))\t\(partition.inSyncReplicas.joined(separator: ","))\t\(partition.leaderEpoch)\t\(known(partition.logStartOffset))\t\(known(partition.highWatermark))\t\(known(partition.sizeBytes))")
                 }
             } catch { throw failCommand(error) }
         }

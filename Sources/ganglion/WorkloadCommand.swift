@@ -91,7 +91,8 @@ struct WorkloadCommand: AsyncParsableCommand {
                 let history = try HistoryFile(path: out)
                 var count = 0
                 for partition in described.partitions {
-                    for record in try await client.readAll(topic: topic, partition: partition.partition, from: partition.logStartOffset) {
+                    let start = try await client.logStart(of: partition, topic: topic)
+                    for record in try await client.readAll(topic: topic, partition: partition.partition, from: start) {
                         history.write(["partition": Int(partition.partition), "offset": record.offset,
                                        "key": String(decoding: record.key ?? [], as: UTF8.self), "value": String(decoding: record.value ?? [], as: UTF8.self)])
                         count += 1

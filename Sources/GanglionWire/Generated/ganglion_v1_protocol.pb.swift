@@ -643,6 +643,8 @@ public nonisolated struct Ganglion_V1_PartitionMetadata: Sendable {
 
   public var inSyncReplicas: [String] = []
 
+  /// Offsets and size as the answering node holds them; -1 where it holds no replica (its leader
+  /// knows them: GanglionClient.describeTopic asks it).
   public var logStartOffset: Int64 = 0
 
   public var highWatermark: Int64 = 0

@@ -468,6 +468,10 @@ struct  Ganglion__V1__PartitionMetadata
   char **replicas;
   size_t n_in_sync_replicas;
   char **in_sync_replicas;
+  /*
+   * Offsets and size as the answering node holds them; -1 where it holds no replica (its leader
+   * knows them: GanglionClient.describeTopic asks it).
+   */
   int64_t log_start_offset;
   int64_t high_watermark;
   int64_t size_bytes;
