@@ -6,7 +6,8 @@ The contract relied on (the node side implements it):
 - `ganglion topic create NAME --partitions N --replication-factor 3 --min-insync 2 --node EPS`
 - `ganglion topic describe NAME --node EP`: a header line, then a table
   `partition leader replicas isr leader-epoch log-start high-watermark bytes` (replicas and isr
-  comma-separated, leader `none` when offline), from that node's metadata (offsets from the leaders).
+  comma-separated, leader `none` when offline), from that node's metadata (offsets from the leaders;
+  `-` where none answered: parsed as -1).
 - `ganglion workload produce --node EPS --topic T --keys K --rate R --seconds S --timeout-ms MS --out FILE`:
   an idempotent acks=all producer that follows partition leaders by itself; one JSON line per outcome.
 - `ganglion workload read --node EPS --topic T --out FILE`: every record up to each high watermark.
@@ -67,6 +68,11 @@ class PartitionView:
                 f"isr {','.join(self.isr) or '-'} hw {self.high_watermark}")
 
 
+def offset(field: str) -> int:
+    """An offset column of `topic describe` or `group describe`: -1 for `-` (unknown)."""
+    return -1 if field == "-" else int(field)
+
+
 def parse_describe(text: str) -> list[PartitionView]:
     views = []
     for line in text.splitlines():
@@ -76,7 +82,7 @@ def parse_describe(text: str) -> list[PartitionView]:
         views.append(PartitionView(int(fields[0]), None if fields[1] in ("none", "-") else fields[1],
                                    tuple(filter(None, fields[2].split(","))),
                                    tuple(f for f in fields[3].split(",") if f and f != "-"),
-                                   int(fields[4]), int(fields[5]), int(fields[6])))
+                                   int(fields[4]), offset(fields[5]), offset(fields[6])))
     return sorted(views, key=lambda view: view.partition)
 
 
