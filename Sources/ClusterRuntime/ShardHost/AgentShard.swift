@@ -56,6 +56,15 @@ public actor AgentShard {
     private var queuedTimers: Set<ShardTimer> = []
     private var lastExtraOffset: Int64 = 0
     private var timerLoop: Task<Void, Never>?
+    /// How many times the timer loop has looked for due timers (it sleeps while none is due).
+    public private(set) var timerChecks = 0
+    /// Wakes the timer loop when a timer becomes due sooner than it would look (``noteTimers()``).
+    private let timerWake = LoopWake()
+    /// When the timer loop looks next (ms since the epoch; `.max` while it is looking).
+    private var timerLoopLooksAt = Int64.max
+    /// How long the timer loop sleeps with no timer due sooner: the granularity of passivating
+    /// idle entities (minutes by default), and nothing else.
+    private static let timerLoopIdleMilliseconds: Int64 = 2_000
     /// Changelog appends waiting for the batch in flight (one entry per caller), and their callers.
     private var pendingRecords: [[ShardChangelog.Record]] = []
     private var pendingWaiters: [@Sendable (isolated AgentShard, (any Error)?) -> Void] = []
@@ -186,6 +195,7 @@ public actor AgentShard {
     /// Hands due timers to the scheduler (in order with their keys' events) until the shard closes.
     private func runTimers() async {
         while !closed && failure == nil && !Task.isCancelled {
+            timerChecks += 1
             let now = Self.now()
             for timer in changelog.dueTimers(at: now) where !queuedTimers.contains(timer) {
                 guard queuedTimers.count < capacity else { break }
@@ -195,10 +205,20 @@ public actor AgentShard {
             }
             pump()
             passivateIdle()
-            // Due timers already handed over wait for their keys; the next one to hand over decides.
-            let next = changelog.nextTimerDue(excluding: queuedTimers).map { $0 - now } ?? 50
-            try? await Task.sleep(for: .milliseconds(min(50, max(1, next))))
+            // Due timers already handed over wait for their keys; the next one to hand over
+            // decides. Nothing due: a long sleep, which a timer scheduled meanwhile ends.
+            let wait = max(1, min(Self.timerLoopIdleMilliseconds, (changelog.nextTimerDue(excluding: queuedTimers) ?? .max) - now))
+            timerLoopLooksAt = now + wait
+            await timerWake.wait(upTo: .milliseconds(wait))
+            timerLoopLooksAt = .max
         }
+    }
+
+    /// Wakes the timer loop when a timer is due before it would look: one was scheduled, or one
+    /// handed over finished and left room for due ones held back.
+    private func noteTimers() {
+        guard timerLoopLooksAt != .max, let due = changelog.nextTimerDue(excluding: queuedTimers), due < timerLoopLooksAt else { return }
+        timerWake.signal()
     }
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -545,7 +565,10 @@ public actor AgentShard {
     private func finished(_ item: ShardScheduler<Input>.Item) {
         endHandoff()
         runners[item.offset] = nil
-        if let timer = item.payload.timer { queuedTimers.remove(timer) }
+        if let timer = item.payload.timer {
+            queuedTimers.remove(timer)
+            noteTimers()
+        }
         scheduler.finish(offset: item.offset, key: item.key)
         if scheduler.count == 0 && item.offset >= 0 { onIdle() }
         residency.touch(item.key, now: Self.now())
@@ -782,6 +805,7 @@ public actor AgentShard {
                 let base = try await io.appendChangelog(partition: partition, batch: builder.build())
                 writer?.sequence &+= Int32(records.count)
                 changelog.apply(records, from: base)
+                noteTimers()
                 withPumpHeld {
                     for waiter in waiters { waiter(self, nil) }
                     resumeAppliedWaiters()

@@ -2,6 +2,7 @@ import ClusterCore
 import ClusterRuntime
 import Foundation
 import GanglionWire
+import Synchronization
 
 /// Runs agent types against a node: each type is a consumer group over its subscription's topic,
 /// each assigned partition an ``AgentShard`` rebuilt from its changelog partition
@@ -36,6 +37,8 @@ public final class AgentHost: Sendable {
     /// does not heartbeat while it drains.
     public let rebalanceTimeout: Duration
     private let shardSets = ShardSetRegistry()
+    /// The pace of each running agent's committer, by group (for tests).
+    let committerPaces = Mutex<[String: CommitterPace]>([:])
     /// The shards' reads and writes for a changelog topic; nil: over the node protocol.
     private let shardIO: (@Sendable (_ changelogTopic: String) -> any ShardIO)?
 
@@ -104,7 +107,10 @@ public final class AgentHost: Sendable {
         let idle = passivateAfter.wholeMilliseconds
         let failure = FailureBox()
         let slot = ConsumerSlot()
-        let nudge = CommitNudge()
+        let nudge = LoopWake()
+        let pace = CommitterPace()
+        committerPaces.withLock { $0[group] = pace }
+        defer { _ = committerPaces.withLock { $0.removeValue(forKey: group) } }
         // A shard exists for every assigned partition (its timers fire without new input), rebuilt
         // from the changelog before it takes events.
         let makeShard: @Sendable (UInt32) async throws -> AgentShard? = { partition in
@@ -136,7 +142,10 @@ public final class AgentHost: Sendable {
         }, onAssigned: { assigned in
             // Each assigned partition's handoff (`ganglion_agent_handoff_seconds`) starts now.
             await shards.assigned(assigned.filter { $0.topic == topic }.map { UInt32($0.partition) })
+            // Its shard is made by the committer's next round: now, whatever its pace.
+            nudge.signal()
         }, deliver: { batch in
+            if pace.isIdle { nudge.signal() }
             do {
                 for (partition, records) in Dictionary(grouping: batch, by: \.partition) {
                     await shards.recordsArrived(partition)
@@ -150,24 +159,34 @@ public final class AgentHost: Sendable {
             }
         })
         slot.set(consumer)
-        // The group resumes where every shard's handled inputs are durable: committed every 100 ms,
-        // and as soon as a shard has finished all it held (20 ms apart at most often), so the end
-        // of a burst is committed at once rather than up to a tick later.
+        // The group resumes where every shard's handled inputs are durable: committed every 100 ms
+        // (every second once idle: ``CommitterPace``), and as soon as a shard has finished all it
+        // held (20 ms apart at most often), so the end of a burst is committed at once rather
+        // than up to a tick later.
         let committer = Task {
             while !Task.isCancelled {
-                await nudge.wait(upTo: .milliseconds(100), atLeast: .milliseconds(20))
+                await nudge.wait(upTo: pace.spacing, atLeast: .milliseconds(20))
+                var active = false
                 for partition in await consumer.assignment where partition.topic == topic {
-                    if await shards.shard(UInt32(partition.partition)) == nil { _ = try? await makeShard(UInt32(partition.partition)) }
+                    if await shards.shard(UInt32(partition.partition)) == nil {
+                        _ = try? await makeShard(UInt32(partition.partition))
+                        active = true
+                    }
                 }
                 // Shards of partitions this member no longer holds are dropped; their next owner
                 // rebuilds them from the changelog.
-                for dropped in await shards.keep(await consumer.assignment, topic: topic) { Task { await dropped.drain(timeout: self.rebalanceTimeout) } }
+                for dropped in await shards.keep(await consumer.assignment, topic: topic) {
+                    active = true
+                    Task { await dropped.drain(timeout: self.rebalanceTimeout) }
+                }
                 await shards.reportShards(agent: group)
                 for (partition, offset) in await shards.uncommitted() {
+                    active = true
                     if (try? await consumer.commit(topic: topic, partition: partition, offset: offset)) != nil {
                         await shards.committed(partition, offset)
                     }
                 }
+                pace.ended(active: active)
             }
         }
         defer { committer.cancel() }
@@ -247,49 +266,6 @@ public final class AgentHost: Sendable {
         do {
             try await client.createTopic(name, partitions: partitions, retentionMilliseconds: compacted ? 0 : 7 * 24 * 3_600_000, compacted: compacted)
         } catch let error as GanglionError where error.code == .topicExists {}
-    }
-}
-
-/// Wakes a host's committer before its tick: a shard that finished every input it held signals,
-/// and the committer's next wait ends early (once its minimum spacing has passed).
-final class CommitNudge: @unchecked Sendable {
-    // `signalled` and `waiter` are guarded by `lock`.
-    private let lock = NSLock()
-    private var signalled = false
-    private var waiter: CheckedContinuation<Void, Never>?
-
-    /// Ends the wait in progress, or the next one.
-    func signal() {
-        let waiting = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            defer { waiter = nil }
-            if waiter == nil { signalled = true }
-            return waiter
-        }
-        waiting?.resume()
-    }
-
-    /// Returns `maximum` from now, or once signalled but no sooner than `minimum`, or at once
-    /// when the task is cancelled. One waiter at a time.
-    func wait(upTo maximum: Duration, atLeast minimum: Duration) async {
-        try? await Task.sleep(for: minimum)
-        let tick = Task {
-            try? await Task.sleep(for: maximum - minimum)
-            if !Task.isCancelled { self.signal() }
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = lock.withLock { () -> Bool in
-                    if signalled || Task.isCancelled { return true }
-                    waiter = continuation
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-        } onCancel: {
-            signal()
-        }
-        tick.cancel()
-        lock.withLock { signalled = false }
     }
 }
 

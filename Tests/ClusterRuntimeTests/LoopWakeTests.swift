@@ -1,11 +1,11 @@
-@testable import Ganglion
+import ClusterRuntime
 import XCTest
 
-/// The agent host's committer wakes early when a shard has finished all it held, never sooner
-/// than its minimum spacing, and at once when it stops.
-final class CommitNudgeTests: XCTestCase {
+/// A loop's wait (the agent host's committer, a shard's timer loop) ends early on a signal,
+/// never sooner than its minimum spacing, and at once when it stops.
+final class LoopWakeTests: XCTestCase {
     func testASignalEndsTheWaitOnceTheMinimumHasPassed() async {
-        let nudge = CommitNudge()
+        let nudge = LoopWake()
         nudge.signal()
         let started = ContinuousClock.now
         await nudge.wait(upTo: .seconds(5), atLeast: .milliseconds(20))
@@ -15,7 +15,7 @@ final class CommitNudgeTests: XCTestCase {
     }
 
     func testASignalDuringTheWaitEndsIt() async {
-        let nudge = CommitNudge()
+        let nudge = LoopWake()
         let started = ContinuousClock.now
         Task {
             try? await Task.sleep(for: .milliseconds(50))
@@ -26,7 +26,7 @@ final class CommitNudgeTests: XCTestCase {
     }
 
     func testWithoutASignalTheWaitLastsItsMaximumAndASignalCountsOnce() async {
-        let nudge = CommitNudge()
+        let nudge = LoopWake()
         nudge.signal()
         await nudge.wait(upTo: .seconds(5), atLeast: .milliseconds(1))
         let started = ContinuousClock.now
@@ -35,7 +35,7 @@ final class CommitNudgeTests: XCTestCase {
     }
 
     func testCancellingTheWaiterEndsTheWaitAtOnce() async {
-        let nudge = CommitNudge()
+        let nudge = LoopWake()
         let started = ContinuousClock.now
         let waiter = Task { await nudge.wait(upTo: .seconds(10), atLeast: .milliseconds(1)) }
         try? await Task.sleep(for: .milliseconds(50))
