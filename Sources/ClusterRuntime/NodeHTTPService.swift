@@ -60,6 +60,7 @@ public struct NodeHTTPService: Service {
             try await AgentAskRoute.answer(request, agent: context.parameters.get("type") ?? "", key: context.parameters.get("key") ?? "", node: node)
         }
         HTTPIngestRoutes(node: node, settings: ingest, logger: logger).register(on: router)
+        PostOnlyRoutes.register(on: router)
         router.add(middleware: RegistryMiddleware(api: RegistryREST(service: node.registry), node: node))
         let host = self.host
         let application = Application(
