@@ -19,7 +19,7 @@ struct ClusterCommand: AsyncParsableCommand {
             discussion: "JSON keys: controller.leader (null when none is known), controller.term, controller.voters, "
                 + "controller.commitOffset, answeredBy, nodes[] with id, voter, state (alive, fenced, shutdown), api, pub, http, incarnation; "
                 + "topics[] with name, replicationFactor, minInsync, partitions[] (partition, leader, replicas, isr, leaderEpoch, partitionEpoch, "
-                + "highWatermark); groups[] with name, coordinator (node id), members[] (id, node) and assignments[] (topic, partition, node)."
+                + "highWatermark: as the answering node holds it, null where it holds no replica); groups[] with name, coordinator (node id), members[] (id, node) and assignments[] (topic, partition, node)."
         )
 
         @OptionGroup var node: NodeAddress
@@ -81,7 +81,8 @@ struct ClusterCommand: AsyncParsableCommand {
                      "partitions": topic.partitions.map { partition -> [String: Any] in
                          ["partition": partition.partition, "leader": partition.leader.isEmpty ? NSNull() : partition.leader as Any,
                           "replicas": partition.replicas, "isr": partition.inSyncReplicas, "leaderEpoch": partition.leaderEpoch,
-                          "partitionEpoch": partition.partitionEpoch, "highWatermark": partition.highWatermark]
+                          "partitionEpoch": partition.partitionEpoch,
+                          "highWatermark": partition.highWatermark < 0 ? NSNull() : partition.highWatermark as Any]
                      }]
                 },
                 "groups": groups.map { group -> [String: Any] in

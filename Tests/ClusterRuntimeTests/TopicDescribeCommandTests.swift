@@ -40,4 +40,29 @@ final class TopicDescribeCommandTests: XCTestCase {
             }
         }
     }
+
+    /// `cluster status --json` reports each partition's high watermark as the answering node holds
+    /// it: null, not -1 or 0, where it holds no replica.
+    func testClusterStatusShowsAHighWatermarkTheNodeCannotKnowAsNull() async throws {
+        let cluster = try await TestCluster.withGroups(root: directory)
+        defer { cluster.stopAll() }
+        let client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        let leaders = try await cluster.singleReplicaTopic("orders", client: client) { _ in 3 }
+        XCTAssertTrue(leaders.contains { $0 != "v1" }, "a partition v1 holds no replica of: \(leaders)")
+
+        let (status, output) = try runProcess(try ganglionExecutable(self), ["cluster", "status", "--json", "--node", cluster.api("v1")])
+        XCTAssertEqual(status, 0, output)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        let topics = try XCTUnwrap(object["topics"] as? [[String: Any]], output)
+        let partitions = try XCTUnwrap(topics.first { $0["name"] as? String == "orders" }?["partitions"] as? [[String: Any]], output)
+        XCTAssertEqual(partitions.count, 3, output)
+        for (partition, leader) in zip(partitions, leaders) {
+            if leader == "v1" {
+                XCTAssertEqual(partition["highWatermark"] as? Int, 3, "\(partition)")
+            } else {
+                XCTAssertTrue(partition["highWatermark"] is NSNull, "a partition led by \(leader): \(partition)")
+            }
+        }
+    }
 }
