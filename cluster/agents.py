@@ -413,17 +413,9 @@ class Traffic:
 def group_lag(cluster: Cluster, node: str, group: str = AGENT) -> dict | None:
     """partition of the group's input topic -> (committed, high watermark, lag) from `group describe`
     through `node`, or None."""
-    topic = DEMO_GROUPS.get(group, INPUT_TOPIC)
-    done = cluster.ganglion("group", "describe", group, "--node", cluster.api(node), timeout=cli.READ_TIMEOUT)
-    if not done.ok:
-        return None
-    table = {}
-    for line in done.stdout.splitlines():
-        fields = line.split()
-        match = re.fullmatch(r"(.+)-(\d+)", fields[0]) if len(fields) == 4 else None
-        if match and match.group(1) == topic and all(re.fullmatch(r"-?\d+", f) for f in fields[1:]):
-            table[int(match.group(2))] = tuple(int(f) for f in fields[1:])
-    return table
+    rows = cli.group_describe(cluster, node, group, DEMO_GROUPS.get(group, INPUT_TOPIC))
+    # Only the committed partitions with a known end (a `-` would read as a figure).
+    return None if rows is None else {partition: row for partition, row in rows.items() if -1 not in row}
 
 
 def wait_caught_up(cluster: Cluster, run: Run, partitions: int, bound: float = CATCH_UP_BOUND) -> float:

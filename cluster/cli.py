@@ -9,6 +9,8 @@ and every call has a deadline. The contract relied on (the node side implements 
   `error: ...` line otherwise (about 5 s without a quorum).
 - `ganglion topic list --node EP`: one line per topic, the name first (`NAME<TAB>partitions=N`),
   answered from that node's own copy of the metadata.
+- `ganglion group describe GROUP --node EP`: a row `TOPIC-PARTITION<TAB>committed<TAB>end<TAB>lag` per
+  partition the group committed or holds, `-` for what is unknown (not committed, no leader answered).
 """
 
 from __future__ import annotations
@@ -147,4 +149,19 @@ def is_indeterminate(done: Completed) -> bool:
     """True when a failed write may still have taken effect: no reply came (our deadline or the
     CLI's own timeout), as opposed to the node answering with an error."""
     return done.timed_out or bool(re.search(r"timeout|timed out|no reply", done.stderr, re.IGNORECASE))
+
+
+def group_describe(cluster: Cluster, node: str, group: str, topic: str, timeout: float = READ_TIMEOUT) -> dict | None:
+    """partition of `topic` -> (committed, end, lag) from `group describe` through `node`, -1 for `-`;
+    None when the command fails."""
+    done = cluster.ganglion("group", "describe", group, "--node", cluster.api(node), timeout=timeout)
+    if not done.ok:
+        return None
+    rows = {}
+    for line in done.stdout.splitlines():
+        fields = line.split()
+        match = re.fullmatch(r"(.+)-(\d+)", fields[0]) if len(fields) == 4 else None
+        if match and match.group(1) == topic and all(re.fullmatch(r"-?\d+|-", field) for field in fields[1:]):
+            rows[int(match.group(2))] = tuple(-1 if field == "-" else int(field) for field in fields[1:])
+    return rows
 

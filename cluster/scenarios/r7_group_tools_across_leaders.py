@@ -6,14 +6,13 @@ partition the asked node does not hold: that partition reads `-` (unknown) in bo
 while the others keep their figures; started again, it shows every acknowledged record. Every figure
 is checked against the producer's acknowledgements and the read-back, not against the tools."""
 
-import re
 import time
 
 import cli
 import replication
 import replication_check
 from harness import HarnessError, wait_for
-from replication import Load, offset
+from replication import Load
 from scenario import ScenarioFailed
 
 VOTERS, OBSERVERS = 3, 0
@@ -28,16 +27,7 @@ BACK_BOUND = 30.0  # seconds from the restart until the partition's end is known
 
 def group_rows(cluster, node: str) -> dict | None:
     """partition -> (committed, end, lag) from `group describe` through `node` (-1: `-`), or None."""
-    done = cluster.ganglion("group", "describe", GROUP, "--node", cluster.api(node), timeout=cli.READ_TIMEOUT)
-    if not done.ok:
-        return None
-    rows = {}
-    for line in done.stdout.splitlines():
-        fields = line.split()
-        match = re.fullmatch(rf"{TOPIC}-(\d+)", fields[0]) if len(fields) == 4 else None
-        if match:
-            rows[int(match.group(1))] = tuple(offset(field) for field in fields[1:])
-    return rows
+    return cli.group_describe(cluster, node, GROUP, TOPIC)
 
 
 def reset(cluster, run, *target: str):
