@@ -9,6 +9,7 @@ final class CommitterPace: @unchecked Sendable {
     static let busy = Duration.milliseconds(100)
     /// The spacing once ``quietBeforeIdle`` rounds in a row found none.
     static let idle = Duration.seconds(1)
+    /// Empty rounds in a row after which the committer waits at the ``idle`` spacing.
     static let quietBeforeIdle = 10
 
     // `quietRounds` and `count` are guarded by `lock`.
