@@ -91,20 +91,25 @@ extension Node {
     /// Starts the controller's clock or the observer's following, and the node's heartbeats to
     /// the controller (and, on the leader, the fencing of nodes whose sessions expired).
     func startCluster(api: NodeAPI, logger: Logger) {
+        // Every node forgets its groups' offsets of a deleted topic as it applies the deletion.
+        let deletions = TopicDeletions()
+        _ = deletions.deleted(in: api.metadata.state)
         switch cluster.role {
         case .single: break
         case .voter(let quorum):
-            let waiters = api.fetchWaiters, replicas = api.replicas, metadata = api.metadata
+            let waiters = api.fetchWaiters, replicas = api.replicas, metadata = api.metadata, groups = api.groups
             quorum.onApplied = {
                 waiters.wake(NodeAPI.metadataLogKey)
                 replicas?.reconcile(metadata.state)
+                for topic in deletions.deleted(in: metadata.state) { groups.forgetOffsets(ofTopic: topic) }
             }
             quorum.start()
         case .observer(let follower):
-            let waiters = api.fetchWaiters, replicas = api.replicas, metadata = api.metadata
+            let waiters = api.fetchWaiters, replicas = api.replicas, metadata = api.metadata, groups = api.groups
             follower.onApplied = {
                 waiters.wake(NodeAPI.metadataLogKey)
                 replicas?.reconcile(metadata.state)
+                for topic in deletions.deleted(in: metadata.state) { groups.forgetOffsets(ofTopic: topic) }
             }
             if let requests = cluster.requests { follower.start(requests) }
         }
