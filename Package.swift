@@ -148,6 +148,7 @@ let package = Package(
         .executableTarget(
             name: "GanglionBenchmarks",
             dependencies: [
+                "ClusterCore",
                 "SchemaRegistry",
                 "ZeroMQ",
                 "GanglionWire",

@@ -31,16 +31,19 @@ struct Benchmarks: ParsableCommand {
     @Option(help: "Directory for the event-log benchmark (created and removed).")
     var logDirectory = "/tmp/ganglion-log-benchmark"
 
-    @Option(help: "What to run: all, transport, envelope, log, schema or registry.")
+    @Option(help: "Handled events per shard-changelog run.")
+    var changelogEvents = 100_000
+
+    @Option(help: "What to run: all, transport, envelope, log, schema, registry or changelog.")
     var only: Suite = .all
 
     enum Suite: String, ExpressibleByArgument {
-        case all, transport, envelope, log, schema, registry
+        case all, transport, envelope, log, schema, registry, changelog
     }
 
     func validate() throws {
-        guard messages >= 1000, roundTrips >= 100, envelopes >= 1000, (1...20).contains(rounds), logSeconds > 0 else {
-            throw ValidationError("need messages ≥ 1000, round-trips ≥ 100, envelopes ≥ 1000, 1…20 rounds and log-seconds > 0")
+        guard messages >= 1000, roundTrips >= 100, envelopes >= 1000, changelogEvents >= 1000, (1...20).contains(rounds), logSeconds > 0 else {
+            throw ValidationError("need messages ≥ 1000, round-trips ≥ 100, envelopes ≥ 1000, changelog-events ≥ 1000, 1…20 rounds and log-seconds > 0")
         }
     }
 
@@ -60,6 +63,9 @@ struct Benchmarks: ParsableCommand {
         }
         if only == .all || only == .registry {
             try RegistryBenchmark(rounds: rounds).run()
+        }
+        if only == .all || only == .changelog {
+            ChangelogBenchmark(events: changelogEvents, rounds: rounds).run()
         }
         if only == .all || only == .log {
             try LogBenchmark(directory: logDirectory, seconds: logSeconds).run()
