@@ -40,7 +40,7 @@ step "compose scenario (docker/: compose.yaml on a docker engine of its own, wit
 python3 docker/compose_scenario.py --binary "$(swift build --show-bin-path)/ganglion"
 
 step "benchmark smoke run"
-"$(swift build --show-bin-path)/ganglion-benchmarks" --messages 2000 --round-trips 200 --envelopes 2000 --rounds 1 --log-seconds 0.1 >/dev/null
+"$(swift build --show-bin-path)/ganglion-benchmarks" --messages 2000 --round-trips 200 --envelopes 2000 --rounds 1 --log-seconds 0.1 --changelog-events 2000 >/dev/null
 # The replication benchmark's three node processes, RF 1 and RF 3 topics, one short run.
 "$(swift build --show-bin-path)/ganglion" bench --replication --quick --sizes 256 >/dev/null
 # Agents on 1, 2 and 3 node processes, one short run each.
