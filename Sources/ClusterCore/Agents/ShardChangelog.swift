@@ -115,22 +115,40 @@ public struct ShardChangelog: Sendable, Hashable {
     public private(set) var timers: [String: [String: ShardTimer]] = [:]
     /// The same timers in firing order (earliest first), so finding the due ones reads only those.
     private var timerQueue: [ShardTimer] = []
-    /// Whether an id may be in a window without a located record of its own: a whole-window
-    /// record (``EntityLocation/window``) or an id record applied without its offset was applied.
-    private var unlocatedIDs = false
     /// The idempotent producer id that writes this changelog (its epoch fences older owners).
     public private(set) var writerID: Int64?
 
+    /// A remembered id: its outcome, where its record is (nil: applied without its offset), and
+    /// its hash, so a search of the window compares numbers before strings.
     struct HandledID: Hashable, Sendable {
         var id: String
         var outcome: [UInt8]
+        /// The offset of the record holding it (an id record, or a whole-window record).
+        var offset: Int64?
+        let hash: Int
+
+        init(id: String, outcome: [UInt8], offset: Int64? = nil) {
+            self.id = id
+            self.outcome = outcome
+            self.offset = offset
+            hash = id.hashValue
+        }
+
+        /// The same id and outcome (where their records are does not count).
+        static func == (lhs: HandledID, rhs: HandledID) -> Bool { lhs.id == rhs.id && lhs.outcome == rhs.outcome }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(id)
+            hasher.combine(outcome)
+        }
     }
 
     /// One key as the changelog holds it.
     struct Entity: Sendable {
         /// Its state (nil: none, or passivated).
         var state: [UInt8]?
-        /// Recently handled (event id, outcome), oldest first (nil: none, or passivated).
+        /// Recently handled (event id, outcome, where its record is), oldest first (nil: none, or
+        /// passivated).
         var window: [HandledID]?
         /// Where its records are in the changelog (kept while passivated: what reloads it).
         var location = EntityLocation()
@@ -143,26 +161,31 @@ public struct ShardChangelog: Sendable, Hashable {
 
     // MARK: Entity changes (each in one access of the entity, in place)
 
-    /// Applies a handled-id record to `entity` (see ``applyHandledID(key:id:value:offset:cache:)``);
-    /// true when an id was added without its offset (ids may then be unlocated).
-    private static func applyHandledID(_ id: String, value: [UInt8]?, offset: Int64?, to entity: inout Entity, unlocatedIDs: Bool, limit: Int) -> Bool {
+    /// Applies a handled-id record to `entity` (see ``applyHandledID(key:id:value:offset:cache:)``):
+    /// the id joins the window with where its record is (no dictionary of locations changes per
+    /// event: they are gathered only when the key is passivated), or a tombstone removes it.
+    private static func applyHandledID(_ id: String, value: [UInt8]?, offset: Int64?, to entity: inout Entity, limit: Int) {
         let adding = value?.first == Self.handledVersion
-        // Ids are unique in a window; one not located is not in it (``unlocatedIDs`` says when
-        // that may not hold), so a new id costs no search.
-        let located = adding ? Self.locate(&entity.location, id: id, at: offset) : entity.location.ids.removeValue(forKey: id) != nil
-        let search = unlocatedIDs || located
         if adding {
             if entity.window == nil { entity.window = [] }
-            Self.admit(&entity.window!, HandledID(id: id, outcome: Array(value!.dropFirst())), search: search, limit: limit)
-        } else if search, entity.window != nil, Self.remove(id, from: &entity.window!) {
+            Self.admit(&entity.window!, HandledID(id: id, outcome: Array(value!.dropFirst()), offset: offset), limit: limit)
+        } else if entity.window != nil, Self.remove(id, from: &entity.window!) {
             entity.window = nil
         }
         if !entity.queued.isEmpty { entity.queued.unqueue(id: id, added: adding) }
-        return adding && offset == nil
     }
 
-    /// Where each key's records are, for keys with any located (made on each use, for tests).
-    var locations: [String: EntityLocation] { entities.compactMapValues { $0.location == EntityLocation() ? nil : $0.location } }
+    /// Where each key's records are, for keys with any located (made on each use, for tests): a
+    /// resident key's ids are located by its window's entries.
+    var locations: [String: EntityLocation] {
+        entities.compactMapValues { entity in
+            var location = entity.location
+            if !entity.passivated {
+                for handled in entity.window ?? [] { if let offset = handled.offset { location.ids[handled.id] = offset } }
+            }
+            return location == EntityLocation() ? nil : location
+        }
+    }
 
     /// Recently handled ids per key (for equality; made on each use).
     private var handled: [String: [HandledID]] { entities.compactMapValues(\.window) }
@@ -253,9 +276,10 @@ public struct ShardChangelog: Sendable, Hashable {
     // Reads take one copy of the entity (each read through the dictionary copies all of it):
     // they are given it rather than its index.
     private func outcome(ofHandled eventID: String, in entity: Entity) -> [UInt8]? {
-        // An id not located is not remembered (unless ``unlocatedIDs``): no search of the window.
-        guard unlocatedIDs || entity.location.ids[eventID] != nil else { return nil }
-        return entity.window?.last { $0.id == eventID }?.outcome
+        guard let window = entity.window else { return nil }
+        // Hashes compared first: a window of 64 ids costs 64 comparisons of numbers.
+        let hash = eventID.hashValue
+        return window.last { $0.hash == hash && $0.id == eventID }?.outcome
     }
 
     /// Whether a first attempt at event `eventID` of `key` may run now — the key is in memory and
@@ -342,8 +366,10 @@ public struct ShardChangelog: Sendable, Hashable {
         let entity = entities.values[index]
         guard !entity.passivated, entity.queued.isEmpty, entity.state != nil || entity.window != nil else { return false }
         let location = entity.location
-        let idsLocated = (entity.window ?? []).allSatisfy { location.ids[$0.id] != nil } || location.window != nil
-        guard entity.state == nil || location.state != nil, idsLocated else { return false }
+        let window = entity.window ?? []
+        guard entity.state == nil || location.state != nil, window.allSatisfy({ $0.offset != nil }) else { return false }
+        // Where its ids are, kept while it is out of memory (its window holds them otherwise).
+        entities.values[index].location.ids = Dictionary(window.map { ($0.id, $0.offset!) }, uniquingKeysWith: { max($0, $1) })
         entities.values[index].state = nil
         entities.values[index].window = nil
         entities.values[index].queued = QueuedKey()
@@ -356,7 +382,7 @@ public struct ShardChangelog: Sendable, Hashable {
     public func reloadOffsets(of key: String) -> [Int64] {
         guard let index = entities.index(forKey: key), entities.values[index].passivated else { return [] }
         let location = entities.values[index].location
-        return ([location.state, location.window].compactMap { $0 } + location.ids.values).sorted()
+        return Set([location.state, location.window].compactMap { $0 } + location.ids.values).sorted()
     }
 
     /// Brings a passivated key back from its records read at ``reloadOffsets(of:)``.
@@ -366,6 +392,8 @@ public struct ShardChangelog: Sendable, Hashable {
         entities.values[index].passivated = false
         passivatedKeys -= 1
         apply(records.filter { $0.offset.map(wanted.contains) ?? false }.sorted { $0.offset! < $1.offset! })
+        // Its window's entries locate its ids again.
+        if let index = entities.index(forKey: key) { entities.values[index].location.ids = [:] }
     }
 
     /// Where a key's newest state record and its handled ids' records are in the changelog.
@@ -373,7 +401,8 @@ public struct ShardChangelog: Sendable, Hashable {
         var state: Int64?
         /// A whole window of ids in one record (changelogs written before ids had their own).
         var window: Int64?
-        /// Each remembered id's record.
+        /// Each remembered id's record, while the key is passivated (its window's entries hold
+        /// them while it is in memory).
         var ids: [String: Int64] = [:]
     }
 
@@ -625,8 +654,7 @@ public struct ShardChangelog: Sendable, Hashable {
                 // A whole window in one record, as changelogs written before ids had records of
                 // their own hold it; ids recorded after it join it.
                 let slot = entityIndex(name, cache: &cache)
-                entities.values[slot].window = record.value.flatMap(Self.decodeHandled)
-                if record.value != nil { unlocatedIDs = true }
+                entities.values[slot].window = record.value.flatMap { Self.decodeHandled($0, at: record.offset) }
                 entities.values[slot].location.window = record.value == nil ? nil : record.offset
             case UInt8(ascii: "i"):
                 guard record.key.count > 2, let (key, id) = Self.timerParts(record.key[2...]) else { continue }
@@ -694,38 +722,32 @@ public struct ShardChangelog: Sendable, Hashable {
                                          cache: inout (key: String, index: Dictionary<String, Entity>.Index)?) {
         let slot = entityIndex(key, cache: &cache)
         // Changed in one access of the entity (a read of a field through the dictionary copies it).
-        if Self.applyHandledID(id, value: value, offset: offset, to: &entities.values[slot], unlocatedIDs: unlocatedIDs, limit: rememberedPerKey) {
-            unlocatedIDs = true
-        }
+        Self.applyHandledID(id, value: value, offset: offset, to: &entities.values[slot], limit: rememberedPerKey)
     }
 
-    /// Records where `id`'s record is (nil: not known); whether the id was located before.
-    private static func locate(_ location: inout EntityLocation, id: String, at offset: Int64?) -> Bool {
-        guard let offset else { return location.ids.removeValue(forKey: id) != nil }
-        return location.ids.updateValue(offset, forKey: id) != nil
-    }
-
-    /// Adds `entry` to `window` newest last, replacing an older entry of its id when `search`,
-    /// and drops the oldest past `limit`.
-    private static func admit(_ window: inout [HandledID], _ entry: HandledID, search: Bool, limit: Int) {
-        if search, let index = window.firstIndex(where: { $0.id == entry.id }) { window.remove(at: index) }
+    /// Adds `entry` to `window` newest last, replacing an older entry of its id, and drops the
+    /// oldest past `limit`.
+    private static func admit(_ window: inout [HandledID], _ entry: HandledID, limit: Int) {
+        if let index = window.firstIndex(where: { $0.hash == entry.hash && $0.id == entry.id }) { window.remove(at: index) }
         window.append(entry)
         if window.count > limit { window.removeFirst(window.count - limit) }
     }
 
     /// Removes `id` from `window`; true when the window is then empty.
     private static func remove(_ id: String, from window: inout [HandledID]) -> Bool {
-        if let index = window.firstIndex(where: { $0.id == id }) { window.remove(at: index) }
+        let hash = id.hashValue
+        if let index = window.firstIndex(where: { $0.hash == hash && $0.id == id }) { window.remove(at: index) }
         return window.isEmpty
     }
 
-    private static func decodeHandled(_ bytes: [UInt8]) -> [HandledID]? {
+    /// A whole-window record's ids (stored at `offset`).
+    private static func decodeHandled(_ bytes: [UInt8], at offset: Int64?) -> [HandledID]? {
         var reader = ByteReader(bytes)
         guard let count = reader.integer(), count >= 0, count <= 1 << 20 else { return nil }
         var ids: [HandledID] = []
         for _ in 0..<count {
             guard let id = reader.string(), let outcome = reader.bytes() else { return nil }
-            ids.append(HandledID(id: id, outcome: outcome))
+            ids.append(HandledID(id: id, outcome: outcome, offset: offset))
         }
         return ids
     }
