@@ -65,6 +65,12 @@ final class GroupDirectory: @unchecked Sendable {
         for service in services { service.forgetOffsets(ofTopic: topic) }
     }
 
+    /// Forgets every group's offsets on `topic` committed on another topic id than `topicID`, in
+    /// the services here.
+    func forgetOffsets(ofTopic topic: String, otherThan topicID: String) {
+        for service in services { service.forgetOffsets(ofTopic: topic, otherThan: topicID) }
+    }
+
     /// Removes members whose sessions expired, or whose node `isGone(node, incarnation)`, in
     /// every service.
     func expireMembers(isGone: (String, UInt64?) -> Bool = { _, _ in false }) {

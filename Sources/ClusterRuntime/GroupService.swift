@@ -18,6 +18,8 @@ final class GroupService: @unchecked Sendable {
     private var memberNodes: [String: [String: (node: String, incarnation: UInt64?)]] = [:]
     /// Where in the offsets log each partition's visible commit was stored.
     private var appliedAt: [String: [TopicPartition: Int64]] = [:]
+    /// The id of the topic each committed offset was committed on (absent: none known).
+    private var offsetTopicIDs: [String: [TopicPartition: String]] = [:]
     private let storage: any GroupOffsetsStorage
     private var offsets: PartitionLog { storage.log }
     /// The newest epoch recorded for each group in the offsets log (a cluster's).
@@ -60,12 +62,13 @@ final class GroupService: @unchecked Sendable {
             }
             guard let key = record.key, let (group, partition) = Self.decodeKey(key) else { return }
             // A tombstone (no value) forgets the offset: its topic was deleted.
-            let decoded = record.value.flatMap(Self.decodeOffset)
+            let decoded = record.value.flatMap(OffsetValue.init(decoding:))
             lock.withLock {
                 var coordinator = coordinators[group] ?? newCoordinator(group)
                 coordinator.restoreOffset(decoded?.offset, for: partition)
                 coordinators[group] = coordinator
                 offsetMetadata[group, default: [:]][partition] = decoded?.metadata.isEmpty == false ? decoded?.metadata : nil
+                offsetTopicIDs[group, default: [:]][partition] = decoded?.topicID
                 appliedAt[group, default: [:]][partition] = record.offset
             }
         }
@@ -88,6 +91,13 @@ final class GroupService: @unchecked Sendable {
                 }
                 coordinators[group] = coordinator
             }
+        }
+        // Offsets of a topic deleted while no coordinator of theirs had them loaded, and made
+        // again since: they were committed on another topic id than the one of that name now.
+        let topics = metadata.state.topics
+        forgetOffsets { partition, recordedID in
+            guard let recordedID, let current = topics[partition.topic]?.topicID else { return false }
+            return recordedID != current
         }
     }
 
@@ -277,10 +287,12 @@ final class GroupService: @unchecked Sendable {
         }
         guard !accepted.isEmpty else { return completion(.success(response)) }
         var batch = RecordBatchBuilder()
-        for (partition, offset, metadata) in accepted {
-            batch.append(key: Self.encodeKey(request.group, partition), value: Self.encodeOffset(offset, metadata: metadata), timestamp: clock())
+        let topics = metadata.state.topics
+        let stored = accepted.map { OffsetEntry(partition: $0.0, value: OffsetValue(offset: $0.1, metadata: $0.2, topicID: topics[$0.0.topic]?.topicID)) }
+        for entry in stored {
+            batch.append(key: Self.encodeKey(request.group, entry.partition), value: entry.value.encoded, timestamp: clock())
         }
-        let group = request.group, answer = response, stored = accepted
+        let group = request.group, answer = response
         storage.append(batch.build()) { [self] result in
             switch result {
             case .success(let first):
@@ -314,15 +326,22 @@ final class GroupService: @unchecked Sendable {
         }
     }
 
+    /// A partition's offset as committed.
+    struct OffsetEntry: Sendable {
+        var partition: TopicPartition
+        var value: OffsetValue
+    }
+
     /// Makes durable commits visible; a commit durable after a newer one of the same partition
     /// (`at`: its position in the offsets log) does not undo it.
-    private func apply(_ accepted: [(TopicPartition, Int64, String)], group: String, at position: Int64) {
+    private func apply(_ accepted: [OffsetEntry], group: String, at position: Int64) {
         lock.withLock {
             var coordinator = coordinators[group] ?? newCoordinator(group)
-            for (partition, offset, metadata) in accepted where position >= appliedAt[group]?[partition] ?? -1 {
-                appliedAt[group, default: [:]][partition] = position
-                coordinator.restoreOffset(offset, for: partition)
-                offsetMetadata[group, default: [:]][partition] = metadata.isEmpty ? nil : metadata
+            for entry in accepted where position >= appliedAt[group]?[entry.partition] ?? -1 {
+                appliedAt[group, default: [:]][entry.partition] = position
+                coordinator.restoreOffset(entry.value.offset, for: entry.partition)
+                offsetMetadata[group, default: [:]][entry.partition] = entry.value.metadata.isEmpty ? nil : entry.value.metadata
+                offsetTopicIDs[group, default: [:]][entry.partition] = entry.value.topicID
             }
             coordinators[group] = coordinator
         }
@@ -387,20 +406,33 @@ final class GroupService: @unchecked Sendable {
     /// Forgets every group's committed offsets on a deleted topic (tombstones in the offsets log),
     /// so a topic created again under the name starts from its beginning.
     func forgetOffsets(ofTopic topic: String) {
+        forgetOffsets { partition, _ in partition.topic == topic }
+    }
+
+    /// Forgets every group's committed offsets on `topic` committed on another topic id than
+    /// `topicID` (an earlier topic of the name); those with no id recorded stay.
+    func forgetOffsets(ofTopic topic: String, otherThan topicID: String) {
+        forgetOffsets { partition, recordedID in partition.topic == topic && recordedID.map { $0 != topicID } ?? false }
+    }
+
+    /// Forgets the committed offsets `forget(partition, recorded topic id)` picks, in memory at
+    /// once and by tombstones in the offsets log.
+    private func forgetOffsets(where forget: (TopicPartition, String?) -> Bool) {
         let batch = lock.withLock {
             var batch = RecordBatchBuilder()
             for (group, coordinator) in coordinators {
-                for partition in coordinator.committedOffsets.keys where partition.topic == topic {
+                for partition in coordinator.committedOffsets.keys where forget(partition, offsetTopicIDs[group]?[partition]) {
                     batch.append(key: Self.encodeKey(group, partition), value: nil, timestamp: clock())
                     coordinators[group]!.restoreOffset(nil, for: partition)
                     offsetMetadata[group]?[partition] = nil
+                    offsetTopicIDs[group]?[partition] = nil
                 }
             }
             return batch
         }
         guard batch.count > 0 else { return }
         // Forgotten in memory at once; a tombstone that fails to store leaves an offset a restart
-        // restores, which the topic's absence makes harmless until a topic of the name returns.
+        // restores, which a topic made again under the name does not take (its id differs).
         storage.append(batch.build()) { _ in }
     }
 
@@ -450,8 +482,10 @@ final class GroupService: @unchecked Sendable {
         }
         guard !offsets.isEmpty, !dryRun else { return completion(.success(())) }
         var batch = RecordBatchBuilder()
+        let topics = metadata.state.topics
         for (partition, offset) in offsets.sorted(by: { $0.key < $1.key }) {
-            batch.append(key: Self.encodeKey(group, partition), value: Self.encodeOffset(offset, metadata: ""), timestamp: clock())
+            let value = OffsetValue(offset: offset, metadata: "", topicID: topics[partition.topic]?.topicID)
+            batch.append(key: Self.encodeKey(group, partition), value: value.encoded, timestamp: clock())
         }
         storage.append(batch.build()) { [self] result in
             completion(result.map { first in
@@ -460,6 +494,7 @@ final class GroupService: @unchecked Sendable {
                     for (partition, offset) in offsets {
                         coordinator.restoreOffset(offset, for: partition)
                         offsetMetadata[group]?[partition] = nil
+                        offsetTopicIDs[group, default: [:]][partition] = topics[partition.topic]?.topicID
                         appliedAt[group, default: [:]][partition] = first
                     }
                     coordinators[group] = coordinator
@@ -483,18 +518,6 @@ final class GroupService: @unchecked Sendable {
             entry.partitions = partitions.map { UInt32($0.partition) }.sorted()
             return entry
         }
-    }
-
-    /// An offsets-log value: the offset (8 bytes, big-endian), then the metadata's UTF-8.
-    static func encodeOffset(_ offset: Int64, metadata: String) -> [UInt8] {
-        withUnsafeBytes(of: offset.bigEndian) { Array($0) } + Array(metadata.utf8)
-    }
-
-    /// The offset and metadata of an offsets-log value; nil when it is not one.
-    static func decodeOffset(_ value: [UInt8]) -> (offset: Int64, metadata: String)? {
-        guard value.count >= 8 else { return nil }
-        let offset = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
-        return (offset, String(decoding: value[8...], as: UTF8.self))
     }
 
     static func encodeKey(_ group: String, _ partition: TopicPartition) -> [UInt8] {

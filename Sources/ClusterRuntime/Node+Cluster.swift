@@ -91,9 +91,9 @@ extension Node {
     /// Starts the controller's clock or the observer's following, and the node's heartbeats to
     /// the controller (and, on the leader, the fencing of nodes whose sessions expired).
     func startCluster(api: NodeAPI, logger: Logger) {
-        // Every node forgets its groups' offsets of a deleted topic as it applies the deletion.
-        let deletions = TopicDeletions()
-        _ = deletions.deleted(in: api.metadata.state)
+        // Every node keeps its groups' offsets true to the topics as it applies their changes.
+        let incarnations = TopicIncarnations()
+        _ = incarnations.changes(in: api.metadata.state)
         switch cluster.role {
         case .single: break
         case .voter(let quorum):
@@ -101,7 +101,7 @@ extension Node {
             quorum.onApplied = {
                 waiters.wake(NodeAPI.metadataLogKey)
                 replicas?.reconcile(metadata.state)
-                for topic in deletions.deleted(in: metadata.state) { groups.forgetOffsets(ofTopic: topic) }
+                TopicIncarnations.apply(incarnations.changes(in: metadata.state), to: groups)
             }
             quorum.start()
         case .observer(let follower):
@@ -109,7 +109,7 @@ extension Node {
             follower.onApplied = {
                 waiters.wake(NodeAPI.metadataLogKey)
                 replicas?.reconcile(metadata.state)
-                for topic in deletions.deleted(in: metadata.state) { groups.forgetOffsets(ofTopic: topic) }
+                TopicIncarnations.apply(incarnations.changes(in: metadata.state), to: groups)
             }
             if let requests = cluster.requests { follower.start(requests) }
         }

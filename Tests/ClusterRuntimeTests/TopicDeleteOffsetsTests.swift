@@ -1,3 +1,4 @@
+import ClusterCore
 import ClusterRuntime
 import EventLog
 import Foundation
@@ -42,5 +43,38 @@ final class TopicDeleteOffsetsTests: XCTestCase {
             if !offsets.isEmpty { stale[group] = offsets }
         }
         XCTAssertEqual(stale, [:], "groups still holding offsets of the deleted topic in the new one")
+    }
+
+    /// The same after a restart of every node, when no coordinator has loaded its groups yet as
+    /// the topic is deleted (a coordinator loads them from its `__consumer_offsets` partition at
+    /// its first group request): the offsets it then loads of the old topic do not count for the
+    /// new one (each names the topic id it was committed under).
+    func testOffsetsLoadedAfterTheDeletionDoNotCountForTheNewTopic() async throws {
+        let cluster = try await TestCluster.withGroups(root: directory)
+        defer { cluster.stopAll() }
+        var client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        _ = try await cluster.singleReplicaTopic("orders", client: client) { _ in 5 }
+        let groups = (0..<12).map { "billing-\($0)" }
+        for group in groups { _ = try await client.resetOffsets(group: group, topic: "orders", to: .latest) }
+        client.close()
+
+        // Every node restarted: no group service is loaded until a group request comes.
+        cluster.stopAll()
+        for id in cluster.voterIDs { try cluster.start(id) }
+        _ = try await cluster.agreedLeader()
+        try await cluster.waitForAll("__consumer_offsets led again") { node in
+            (node.metadataState.partitions[GroupPlacement.offsetsTopic] ?? []).allSatisfy { $0.leader != nil }
+        }
+        client = try GanglionClient(endpoint: cluster.api("v1"), timeout: .seconds(15))
+        defer { client.close() }
+        try await client.deleteTopic("orders")
+        try await cluster.waitForAll("orders deleted") { $0.metadataState.topics["orders"] == nil }
+        _ = try await cluster.singleReplicaTopic("orders", client: client) { _ in 2 }
+        var stale: [String: [Int64]] = [:]
+        for group in groups {
+            let offsets = try await client.describeGroup(group).lag.filter { $0.topic == "orders" }.map(\.committedOffset)
+            if !offsets.isEmpty { stale[group] = offsets }
+        }
+        XCTAssertEqual(stale, [:], "groups holding offsets of the deleted topic in the new one")
     }
 }
