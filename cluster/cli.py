@@ -157,8 +157,13 @@ def group_describe(cluster: Cluster, node: str, group: str, topic: str, timeout:
     done = cluster.ganglion("group", "describe", group, "--node", cluster.api(node), timeout=timeout)
     if not done.ok:
         return None
+    return group_rows(done.stdout, topic)
+
+
+def group_rows(output: str, topic: str) -> dict:
+    """partition of `topic` -> (committed, end, lag) in `group describe`'s output, -1 for `-`."""
     rows = {}
-    for line in done.stdout.splitlines():
+    for line in output.splitlines():
         fields = line.split()
         match = re.fullmatch(r"(.+)-(\d+)", fields[0]) if len(fields) == 4 else None
         if match and match.group(1) == topic and all(re.fullmatch(r"-?\d+|-", field) for field in fields[1:]):

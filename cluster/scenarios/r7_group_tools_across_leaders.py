@@ -3,8 +3,10 @@ holds only some of them. Its answers must come from each partition's leader: `gr
 places every partition by that partition's own offsets, `group describe` measures each lag from its
 leader's end, and `topic describe` shows each partition's end. Then kill -9 the only replica of a
 partition the asked node does not hold: that partition reads `-` (unknown) in both tools, never 0,
-while the others keep their figures; started again, it shows every acknowledged record. Every figure
-is checked against the producer's acknowledgements and the read-back, not against the tools."""
+while the others keep their figures; started again, it shows every acknowledged record. Last, the
+topic is deleted and made again under the same name: no group (their coordinators on every node)
+keeps an offset of the old topic in the new one. Every figure is checked against the producer's
+acknowledgements and the read-back, not against the tools."""
 
 import time
 
@@ -17,7 +19,7 @@ from scenario import ScenarioFailed
 
 VOTERS, OBSERVERS = 3, 0
 NODE_ARGS = replication.NODE_ARGS
-REQUIRES = ("workload produce", "workload read", "topic describe", "group describe", "group reset-offsets")
+REQUIRES = ("workload produce", "workload read", "topic describe", "topic delete", "group describe", "group reset-offsets")
 TOPIC, GROUP, PARTITIONS = "orders", "billing", 3
 ASKED = "node-1"  # every tool is pointed at this node
 COMMITTED = 2  # the offset the group is reset to on every partition
@@ -30,20 +32,25 @@ def group_rows(cluster, node: str) -> dict | None:
     return cli.group_describe(cluster, node, GROUP, TOPIC)
 
 
-def reset(cluster, run, *target: str):
-    done = cluster.ganglion("group", "reset-offsets", GROUP, "--topic", TOPIC, *target, "--execute",
+def reset(cluster, run, *target: str, group: str = GROUP):
+    done = cluster.ganglion("group", "reset-offsets", group, "--topic", TOPIC, *target, "--execute",
                             "--node", cluster.api(ASKED), timeout=cli.WRITE_TIMEOUT)
-    run.require(done.ok, f"group reset-offsets {' '.join(target)}: {done.describe()}")
+    run.require(done.ok, f"group reset-offsets {group} {' '.join(target)}: {done.describe()}")
 
 
-def scenario(cluster, run):
-    replication.wait_all_alive(cluster, run)
+def create_topic(cluster, run) -> dict:
+    """Creates the topic (one replica per partition) and returns partition -> leader once all are led."""
     done = cluster.ganglion("topic", "create", TOPIC, "--partitions", str(PARTITIONS), "--replication-factor", "1",
                             "--node", cluster.api(), timeout=cli.WRITE_TIMEOUT)
     run.require(done.ok, f"topic create {TOPIC}: {done.describe()}")
     views = wait_for("every partition led", lambda: (found := replication.describe(cluster, TOPIC, ASKED))
                      and len(found) == PARTITIONS and all(view.leader for view in found) and found, 15)
-    leaders = {view.partition: view.leader for view in views}
+    return {view.partition: view.leader for view in views}
+
+
+def scenario(cluster, run):
+    replication.wait_all_alive(cluster, run)
+    leaders = create_topic(cluster, run)
     run.say(f"{TOPIC}: one replica per partition, leaders {leaders}")
     victims = [partition for partition, leader in leaders.items() if leader != ASKED]
     run.require(victims, f"every partition is on {ASKED}; the scenario needs one it does not hold: {leaders}")
@@ -118,3 +125,32 @@ def scenario(cluster, run):
                 == sorted((line["partition"], line["offset"], line["value"]) for line in read),
                 "the read-back after the restart differs from the one before it (lost or changed records)")
     run.say(f"after --to-latest: {rows}; every record read back again")
+
+    # Deleted and made again under the same name: the groups' offsets of the old topic are gone,
+    # whichever node coordinates each group (enough groups for a coordinator on every node).
+    groups = [f"{GROUP}-{index}" for index in range(6)]
+    for group in groups:
+        reset(cluster, run, "--to-latest", group=group)
+    done = cluster.ganglion("topic", "delete", TOPIC, "--node", cluster.api(ASKED), timeout=cli.WRITE_TIMEOUT)
+    run.require(done.ok, f"topic delete {TOPIC}: {done.describe()}")
+    create_topic(cluster, run)
+
+    def stale() -> dict:
+        """group -> its committed rows on the new topic (or why they could not be read)."""
+        found = {}
+        for group in groups + [GROUP]:
+            done = cluster.ganglion("group", "describe", group, "--node", cluster.api(ASKED), timeout=cli.READ_TIMEOUT)
+            if not done.ok:
+                # A group with nothing committed anywhere and no members is refused as unknown.
+                if "no members and no committed offsets" not in done.describe():
+                    found[group] = f"group describe failed: {done.describe()}"
+            elif committed := {partition: row for partition, row in cli.group_rows(done.stdout, TOPIC).items() if row[0] >= 0}:
+                found[group] = committed
+        return found
+
+    try:
+        wait_for("no group committed on the new topic", lambda: not stale(), 15)
+    except HarnessError:
+        raise ScenarioFailed(f"stale: after {TOPIC} was deleted and made again, groups still hold offsets of the old "
+                             f"topic in the new one: {stale()}") from None
+    run.say(f"{TOPIC} deleted and made again: none of {len(groups) + 1} groups holds an offset in it")
