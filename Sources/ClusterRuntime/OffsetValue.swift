@@ -9,40 +9,36 @@ struct OffsetValue: Equatable, Sendable {
     /// The topic's id when it was committed (nil: the topic had none, or the value predates ids).
     var topicID: String?
 
-    /// The first byte of the layout with a topic id: `0xFF`, the offset (8 bytes, big-endian), the
-    /// id's length (1 byte) and UTF-8, then the metadata's. The layout without one — the offset,
-    /// then the metadata — never starts with it, since no committed offset is negative.
-    static let withTopicID: UInt8 = 0xFF
+    /// The byte between the metadata and the topic id. The layout is the offset (8 bytes,
+    /// big-endian), the metadata's UTF-8, then, with an id, this byte and the id's UTF-8 — a byte
+    /// no UTF-8 text holds, so the values written before ids were recorded (no such byte) read as
+    /// they were, and a node from before reads the offset of a value with an id correctly.
+    static let topicIDMarker: UInt8 = 0xFF
 
     /// The value's bytes.
     var encoded: [UInt8] {
         var bytes: [UInt8] = []
-        let id = topicID.map { Array($0.utf8) }.flatMap { $0.count <= 255 ? $0 : nil }
-        bytes.reserveCapacity(10 + (id?.count ?? 0) + metadata.utf8.count)
-        if id != nil { bytes.append(Self.withTopicID) }
+        bytes.reserveCapacity(9 + metadata.utf8.count + (topicID?.utf8.count ?? 0))
         withUnsafeBytes(of: offset.bigEndian) { bytes.append(contentsOf: $0) }
-        if let id {
-            bytes.append(UInt8(id.count))
-            bytes.append(contentsOf: id)
-        }
         bytes.append(contentsOf: metadata.utf8)
+        if let topicID {
+            bytes.append(Self.topicIDMarker)
+            bytes.append(contentsOf: topicID.utf8)
+        }
         return bytes
     }
 
     /// A value read back; nil when the bytes are not one.
     init?(decoding value: [UInt8]) {
-        if value.first == Self.withTopicID {
-            guard value.count >= 10 else { return nil }
-            let length = Int(value[9])
-            guard value.count >= 10 + length else { return nil }
-            offset = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(fromByteOffset: 1, as: Int64.self)) }
-            topicID = String(decoding: value[10..<10 + length], as: UTF8.self)
-            metadata = String(decoding: value[(10 + length)...], as: UTF8.self)
+        guard value.count >= 8 else { return nil }
+        offset = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+        let rest = value[8...]
+        if let marker = rest.firstIndex(of: Self.topicIDMarker) {
+            metadata = String(decoding: rest[..<marker], as: UTF8.self)
+            topicID = String(decoding: rest[(marker + 1)...], as: UTF8.self)
         } else {
-            guard value.count >= 8 else { return nil }
-            offset = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+            metadata = String(decoding: rest, as: UTF8.self)
             topicID = nil
-            metadata = String(decoding: value[8...], as: UTF8.self)
         }
     }
 

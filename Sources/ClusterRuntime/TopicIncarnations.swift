@@ -33,7 +33,7 @@ final class TopicIncarnations: @unchecked Sendable {
             var changes = Changes()
             changes.deleted = known.keys.filter { current[$0] == nil }.sorted()
             for (name, id) in current.sorted(by: { $0.key < $1.key }) {
-                guard let id, known[name] ?? nil != id else { continue }
+                guard let id, (known[name] ?? nil) != id else { continue }
                 changes.created.append((name, id))
             }
             return changes
