@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Installs the system packages Ganglion builds and tests against, on Debian 12 (or Ubuntu).
 #   scripts/install-deps.sh [--for run|test]
-# Needs a Swift 6.1+ toolchain on PATH (or in /opt/swift); packages already present are skipped.
+# Needs a Swift 6.1+ toolchain on PATH (or in /opt/swift); on Debian 12 it also installs what the
+# toolchain needs to run (a tarball from swift.org unpacked on a fresh machine). Packages already
+# present are skipped.
 set -euo pipefail
 
 purpose="run"
 [[ "${1:-}" == "--for" ]] && purpose="${2:-run}"
 
 packages=(libzmq3-dev libprotobuf-c-dev pkg-config libjemalloc-dev)   # libprotobuf-c-dev: the C producer in clients/c; libjemalloc-dev: the malloc linked into `ganglion`
+# What the Swift toolchain itself needs to run and link on Debian 12, as swift.org's Debian 12
+# image installs it: a toolchain unpacked on a fresh machine stops at once without them (the
+# driver needs libncurses6, the package manager git, the linker gold and libstdc++'s headers).
+if grep -qs '^ID=debian' /etc/os-release && grep -qs '^VERSION_ID="12"' /etc/os-release; then
+    packages+=(binutils-gold gcc git libc6-dev libcurl4-openssl-dev libedit-dev libicu-dev libncurses-dev libpython3-dev
+               libsqlite3-dev libstdc++-12-dev libxml2-dev tzdata uuid-dev zlib1g-dev ca-certificates)
+fi
 if [[ "$purpose" == "test" ]]; then
     packages+=(protobuf-compiler libprotobuf-dev curl openssl)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus; curl, openssl: HTTP and signed-webhook tests
     packages+=(protobuf-c-compiler gcc libc6-dev make python3)   # the C producer's generated-code check, build and tests (clients/c)
