@@ -10,6 +10,7 @@ purpose="run"
 [[ "${1:-}" == "--for" ]] && purpose="${2:-run}"
 
 packages=(libzmq3-dev libprotobuf-c-dev pkg-config libjemalloc-dev)   # libprotobuf-c-dev: the C producer in clients/c; libjemalloc-dev: the malloc linked into `ganglion`
+packages+=(curl)   # the quick start's HTTP calls (ask, metrics)
 # What the Swift toolchain itself needs to run and link on Debian 12, as swift.org's Debian 12
 # image installs it: a toolchain unpacked on a fresh machine stops at once without them (the
 # driver needs libncurses6, the package manager git, the linker gold and libstdc++'s headers).
@@ -18,7 +19,7 @@ if grep -qs '^ID=debian' /etc/os-release && grep -qs '^VERSION_ID="12"' /etc/os-
                libsqlite3-dev libstdc++-12-dev libxml2-dev tzdata uuid-dev zlib1g-dev ca-certificates)
 fi
 if [[ "$purpose" == "test" ]]; then
-    packages+=(protobuf-compiler libprotobuf-dev curl openssl)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus; curl, openssl: HTTP and signed-webhook tests
+    packages+=(protobuf-compiler libprotobuf-dev openssl)   # protoc: generated-code check and differential tests; libprotobuf-dev: their corpus; openssl (and curl): HTTP and signed-webhook tests
     packages+=(protobuf-c-compiler gcc libc6-dev make python3)   # the C producer's generated-code check, build and tests (clients/c)
     packages+=(iproute2)   # ip netns, veth, bridges: the multi-node scenarios (cluster/)
 fi

@@ -114,6 +114,46 @@ final class DemoProcessTests: XCTestCase {
         XCTAssertTrue(text.contains("push ") && (text.contains("✔ success") || text.contains("✘ failure")), text)
     }
 
+    /// Ctrl-C stops `ganglion demo` (as the README and the demo's banner say), and so does
+    /// SIGTERM: the process exits within the node's 10 s shutdown bound, with status 0.
+    func testCtrlCStopsTheDemo() throws {
+        try stopsTheDemo(with: SIGINT)
+    }
+
+    func testSIGTERMStopsTheDemo() throws {
+        try stopsTheDemo(with: SIGTERM)
+    }
+
+    private func stopsTheDemo(with signal: Int32) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let outputPath = directory + "/demo-output.txt"
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        defer { try? output.close() }
+        let process = Process()
+        process.executableURL = try ganglionExecutable(self)
+        process.arguments = ["demo", "--data-dir", directory + "/data", "--api", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0",
+                             "--http", "127.0.0.1:0", "--rate", "50"]
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        node = process
+        func text() -> String { String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self) }
+        // Once the live view shows decisions and the CI pipeline's statuses, every service is busy.
+        let shown = Date(timeIntervalSinceNow: 60)
+        while Date() < shown && !(text().contains("customer-") && text().contains("CI ")) { usleep(100_000) }
+        XCTAssertTrue(text().contains("customer-"), text())
+        kill(process.processIdentifier, signal)
+        let deadline = Date(timeIntervalSinceNow: 25)
+        while process.isRunning && Date() < deadline { usleep(100_000) }
+        XCTAssertFalse(process.isRunning, "ganglion demo still runs 25 s after signal \(signal); its output ends: \(text().suffix(600))")
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        XCTAssertEqual(process.terminationStatus, 0, String(text().suffix(600)))
+    }
+
     func testAReplayWithAnotherThresholdShowsWhichDecisionsWouldChange() async throws {
         let (process, api) = try startNodeProcess(directory, test: self, demo: true)
         node = process

@@ -50,6 +50,18 @@ struct DemoTrafficService: Service {
             }
         }
         let producer = try await Producer(client: client)
+        do {
+            try await feed(producer)
+        } catch where Task.isShuttingDownGracefully {
+            // Ctrl-C or SIGTERM ended the feed (cancelled mid-send or mid-sleep): a normal end.
+            // Thrown on, the error would make the service group cancel every service at once
+            // instead of stopping them in turn (the agents leaving before the node stops), and
+            // the process did not exit.
+        }
+    }
+
+    /// Sends sample traffic until the run's seconds are up or the group shuts down.
+    private func feed(_ producer: Producer) async throws {
         let started = ContinuousClock.now
         let seconds = self.seconds, rate = self.rate
         try await cancelWhenGracefulShutdown {
