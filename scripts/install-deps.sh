@@ -13,9 +13,10 @@ packages=(libzmq3-dev libprotobuf-c-dev pkg-config libjemalloc-dev)   # libproto
 packages+=(curl)   # the quick start's HTTP calls (ask, metrics)
 # What the Swift toolchain itself needs to run and link on Debian 12, as swift.org's Debian 12
 # image installs it: a toolchain unpacked on a fresh machine stops at once without them (the
-# driver needs libncurses6, the package manager git, the linker gold and libstdc++'s headers).
+# driver needs libncurses6, the package manager git, the linker gold (in binutils: Debian 12 has no
+# binutils-gold package, only a name binutils provides) and libstdc++'s headers).
 if grep -qs '^ID=debian' /etc/os-release && grep -qs '^VERSION_ID="12"' /etc/os-release; then
-    packages+=(binutils-gold gcc git libc6-dev libcurl4-openssl-dev libedit-dev libicu-dev libncurses-dev libpython3-dev
+    packages+=(binutils gcc git libc6-dev libcurl4-openssl-dev libedit-dev libicu-dev libncurses-dev libpython3-dev
                libsqlite3-dev libstdc++-12-dev libxml2-dev tzdata uuid-dev zlib1g-dev ca-certificates)
 fi
 if [[ "$purpose" == "test" ]]; then
