@@ -3,6 +3,7 @@ import ClusterRuntime
 import Foundation
 import Ganglion
 import GanglionWire
+import ServiceLifecycle
 import XCTest
 
 /// Greets each visitor and counts visits; answers asks with the count.
@@ -69,6 +70,49 @@ final class AgentNodeTests: XCTestCase {
         XCTAssertLessThan(ContinuousClock.now - stopping, .seconds(5))
     }
 
+    /// A service of the node that fails makes the service group cancel every service at once:
+    /// the node stops while its agents still drain, and `run` must still return promptly (it
+    /// waited on the agents' requests to the stopped node, minutes with every demo agent).
+    func testANodeWhoseServiceFailsStopsPromptly() async throws {
+        /// Fails once the agent's host has joined its group and handled an event.
+        struct Failing: Service {
+            struct Failure: Error {}
+            let api: String
+            let failedAt: FailureMoment
+            func run() async throws {
+                let client = try GanglionClient(endpoint: api)
+                defer { client.close() }
+                try await waitForMembers(client, group: "greeter")
+                var visit = EventEnvelope()
+                visit.id = "visit-1"
+                visit.type = "visit"
+                visit.key = Data("ada".utf8)
+                _ = try await client.publish(topic: "visits", events: [visit])
+                for _ in 0..<250 where try await storedEvents(client, "greetings").isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+                failedAt.note()
+                throw Failure()
+            }
+        }
+        var configuration = NodeConfiguration()
+        configuration.dataDirectory = directory
+        configuration.apiEndpoint = "tcp://127.0.0.1:0"
+        configuration.pubEndpoint = "tcp://127.0.0.1:0"
+        var node = AgentNode(configuration: configuration)
+        node.httpPort = 0
+        node.createTopic("visits", partitions: 2)
+        node.createTopic("greetings", partitions: 1)
+        node.register(GreeterAgent())
+        let failedAt = FailureMoment()
+        let running = Task { [node] in
+            try await node.run(bootstrapObservability: false) { ganglion, _ in [Failing(api: ganglion.endpoints.api, failedAt: failedAt)] }
+        }
+        let result = await running.result
+        let returned = ContinuousClock.now
+        XCTAssertThrowsError(try result.get())
+        let failed = try XCTUnwrap(failedAt.moment, "the service failed as planned")
+        XCTAssertLessThan(returned - failed, .seconds(5), "run returned \(returned - failed) after the service failed")
+    }
+
     func testAStoppedHostCommitsAndLeavesItsGroupAtOnce() async throws {
         let node = try startTestNode(directory) { $0.groupSessionTimeout = 30_000 }
         defer { node.stop() }
@@ -94,4 +138,12 @@ final class AgentNodeTests: XCTestCase {
         XCTAssertTrue(group.members.isEmpty, "the member left: \(group.members.map(\.memberID))")
         XCTAssertEqual(group.lag.reduce(Int64(0)) { $0 + $1.committedOffset }, 40, "every handled event committed")
     }
+}
+
+/// When a test's service failed.
+private final class FailureMoment: @unchecked Sendable {
+    private let lock = NSLock()
+    private var at: ContinuousClock.Instant?
+    var moment: ContinuousClock.Instant? { lock.withLock { at } }
+    func note() { lock.withLock { at = .now } }
 }

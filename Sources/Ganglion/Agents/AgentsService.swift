@@ -68,7 +68,19 @@ public struct AgentsService: Service {
         logger.info("agents running: \(names.joined(separator: ", "))")
         try? await gracefulShutdown()
         for task in running { task.cancel() }
-        for task in running { _ = await task.result }
+        // Shut down gracefully, each host drains its shards, commits and leaves its groups before
+        // this returns (the node stops after this service). Cancelled instead, as the service
+        // group does when another service failed or a graceful shutdown ran out of time, it
+        // returns at once: the node may have stopped already, and the hosts' requests to it would
+        // each wait out the client's timeout (20 s for one agent type). What they did not finish
+        // is recovered as after a crash, from the changelogs and the committed offsets.
+        let ended = LoopWake()
+        let watcher = Task {
+            for task in running { _ = await task.result }
+            ended.signal()
+        }
+        await ended.wait(upTo: .seconds(24 * 3600))
+        watcher.cancel()
     }
 
     /// On a cluster, waits until the cluster has made `__consumer_offsets` — it does once enough
