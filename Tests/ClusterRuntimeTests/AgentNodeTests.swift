@@ -30,7 +30,8 @@ final class AgentNodeTests: XCTestCase {
     override func setUp() { directory = NSTemporaryDirectory() + "ganglion-agent-node-" + UUID().uuidString }
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
-    func testANodeWithItsOwnAgentsInAFewLines() async throws {
+    /// A user's program: a node on OS-chosen ports with its topics and the greeter.
+    private func greeterNode() -> AgentNode {
         var configuration = NodeConfiguration()
         configuration.dataDirectory = directory
         configuration.apiEndpoint = "tcp://127.0.0.1:0"
@@ -40,6 +41,11 @@ final class AgentNodeTests: XCTestCase {
         node.createTopic("visits", partitions: 2)
         node.createTopic("greetings", partitions: 1)
         node.register(GreeterAgent())
+        return node
+    }
+
+    func testANodeWithItsOwnAgentsInAFewLines() async throws {
+        var node = greeterNode()
         node.shardsOnNodeLogs = true
         XCTAssertEqual(node.agentNames, ["greeter"])
         let running = Task { [node] in try await node.run(bootstrapObservability: false) }
@@ -93,15 +99,7 @@ final class AgentNodeTests: XCTestCase {
                 throw Failure()
             }
         }
-        var configuration = NodeConfiguration()
-        configuration.dataDirectory = directory
-        configuration.apiEndpoint = "tcp://127.0.0.1:0"
-        configuration.pubEndpoint = "tcp://127.0.0.1:0"
-        var node = AgentNode(configuration: configuration)
-        node.httpPort = 0
-        node.createTopic("visits", partitions: 2)
-        node.createTopic("greetings", partitions: 1)
-        node.register(GreeterAgent())
+        let node = greeterNode()
         let failedAt = FailureMoment()
         let running = Task { [node] in
             try await node.run(bootstrapObservability: false) { ganglion, _ in [Failing(api: ganglion.endpoints.api, failedAt: failedAt)] }

@@ -68,9 +68,9 @@ public struct AgentsService: Service {
         logger.info("agents running: \(names.joined(separator: ", "))")
         try? await gracefulShutdown()
         for task in running { task.cancel() }
-        // Shut down gracefully, each host drains its shards, commits and leaves its groups before
+        // In a graceful shutdown each host drains its shards, commits and leaves its groups before
         // this returns (the node stops after this service). Cancelled instead, as the service
-        // group does when another service failed or a graceful shutdown ran out of time, it
+        // group does when another service failed or a graceful shutdown ran out of time, this
         // returns at once: the node may have stopped already, and the hosts' requests to it would
         // each wait out the client's timeout (20 s for one agent type). What they did not finish
         // is recovered as after a crash, from the changelogs and the committed offsets.
